@@ -1,0 +1,46 @@
+"""The `qlint` command: one module per subcommand, each with register() and run()."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from qlint import __version__
+
+# Each name is a module of this package that defines register(subparsers).
+COMMANDS: tuple[str, ...] = ()
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with the command line or qlint's own configuration (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qlint",
+        description="Find Celery settings and task code that break with long-running tasks.",
+    )
+    parser.add_argument("--version", action="version", version=f"qlint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"qlint.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        print(f"qlint: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130

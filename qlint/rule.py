@@ -1,0 +1,101 @@
+"""What a rule is: its identity and documentation as data, plus one check function.
+
+A rule module under rules/ defines one subclass of Rule. The engine instantiates
+every enabled rule once per run and calls check() with the resolved project; the
+rule returns findings and never parses, reads files or prints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping
+
+from qlint.model import Finding, Fix, Related, Severity, Span
+
+if TYPE_CHECKING:
+    from qlint.resolve.project import Project
+
+CODE_PATTERN = r"^QL[0-9]{3}$"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A small project, as file path -> content, that must or must not trigger a rule.
+
+    A plain string is a single file named settings.py... only when the rule's
+    semantics need nothing else; most examples name an app module and settings.
+    `config` is the [tool.qlint] table to check it with.
+    """
+
+    files: Mapping[str, str]
+    note: str = ""
+    config: Mapping[str, object] = field(default_factory=dict)
+    # For must-trigger examples: how many findings of this rule, when it matters.
+    count: int | None = None
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    # Documentation in four parts (Markdown).
+    what: ClassVar[str]
+    why: ClassVar[str]
+    example: ClassVar[str]
+    fix: ClassVar[str]
+    fix_safety: ClassVar[str] = "No automatic fix."
+    # Path of a reference-worker scenario under examples/scenarios/ that replays the hazard.
+    scenarios: ClassVar[tuple[str, ...]] = ()
+    status: ClassVar[str] = "stable"
+    valid: ClassVar[tuple[Example, ...]] = ()
+    invalid: ClassVar[tuple[Example, ...]] = ()
+
+    def check(self, project: "Project") -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def finding(
+        self,
+        message: str,
+        span: Span,
+        related: Iterable[Related] = (),
+        fix: Fix | None = None,
+        depends_on: Iterable[str] = (),
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            code=self.code,
+            name=self.name,
+            severity=severity or self.severity,
+            message=message,
+            span=span,
+            related=tuple(related),
+            fix=fix,
+            depends_on=frozenset(depends_on),
+        )
+
+    @classmethod
+    def documentation(cls) -> str:
+        """The rule's page, as `qlint rule CODE` prints it (Markdown)."""
+        parts = [
+            f"# {cls.code} {cls.name}",
+            "",
+            cls.summary,
+            "",
+            "## What it finds",
+            cls.what.strip(),
+            "",
+            "## Why it breaks",
+            cls.why.strip(),
+            "",
+            "## Example",
+            cls.example.strip(),
+            "",
+            "## Fix",
+            cls.fix.strip(),
+            "",
+            "## Fix safety",
+            cls.fix_safety.strip(),
+        ]
+        if cls.scenarios:
+            parts += ["", "## Replay it", *(f"`qlint simulate {s}`" for s in cls.scenarios)]
+        return "\n".join(parts) + "\n"

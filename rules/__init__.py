@@ -1,0 +1,1 @@
+"""qlint's rules, one module per rule (installed as qlint.rules)."""
