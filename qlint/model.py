@@ -65,11 +65,21 @@ class Value:
     # A string coming from the environment where Celery expects another type
     # (e.g. os.getenv("X", 20) without a cast) is recorded, not hidden.
     uncast: bool = False
+    # For dict values: each key's own Value, so a rule can ask where
+    # broker_transport_options["visibility_timeout"] was set.
+    items: tuple[tuple[str, "Value"], ...] | None = None
 
     @property
     def is_resolved(self) -> bool:
         """True when the value is concrete enough for a rule to act on."""
         return self.status in ("known", "default", "env-default")
+
+    def item(self, key: str) -> "Value | None":
+        """The Value of one key of a dict value, or None when it is not set."""
+        for name, value in self.items or ():
+            if name == key:
+                return value
+        return None
 
     def possible(self) -> list["Value"]:
         """Every concrete value this may take; empty when any branch is unknown."""

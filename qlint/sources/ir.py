@@ -1,0 +1,251 @@
+"""A small, picklable picture of Python source: the per-file facts.
+
+Extraction turns a libcst tree into these nodes once per file (and caches them by
+content hash); resolution evaluates them. Only what qlint reasons about is kept:
+expressions, assignments, imports, conditionals, classes and function signatures.
+Every node carries the Span it came from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from qlint.model import Span
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: Any
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    value: "Expr"
+    attr: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Sub:
+    value: "Expr"
+    index: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Starred:
+    value: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: "Expr"
+    args: tuple["Expr", ...]  # Starred for *x
+    kwargs: tuple[tuple[str | None, "Expr"], ...]  # None for **x
+    span: Span
+
+    def kwarg(self, name: str) -> "Expr | None":
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryOp:
+    op: str
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    values: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    left: "Expr"
+    ops: tuple[tuple[str, "Expr"], ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class IfExp:
+    test: "Expr"
+    body: "Expr"
+    orelse: "Expr"
+    span: Span
+    test_source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Coll:
+    kind: str  # "list" | "tuple" | "set"
+    elts: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DictE:
+    items: tuple[tuple["Expr | None", "Expr"], ...]  # key None for **x
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FStr:
+    parts: tuple["str | Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """An expression qlint does not evaluate (lambda, comprehension, await...)."""
+
+    reason: str
+    span: Span
+
+
+Expr = Union[Const, Name, Attr, Sub, Starred, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, Coll, DictE, FStr, Opaque]
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    targets: tuple[Expr, ...]  # Name, Attr, Sub, or Coll of those
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class AugAssign:
+    target: Expr
+    op: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ExprStmt:
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    value: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    names: tuple[tuple[str, str | None], ...]  # (dotted module, alias)
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFrom:
+    module: str  # may be "" for "from . import x"
+    level: int
+    names: tuple[tuple[str, str | None], ...]  # empty for "*"
+    span: Span
+
+    @property
+    def star(self) -> bool:
+        return not self.names
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    test: Expr
+    test_source: str
+    body: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Try:
+    body: tuple["Stmt", ...]
+    handlers: tuple[tuple[str, tuple["Stmt", ...]], ...]  # (exception source, body)
+    orelse: tuple["Stmt", ...]
+    finalbody: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A with/for/while/match body: its statements may or may not run."""
+
+    kind: str
+    header: tuple[Expr, ...]  # with-items / iterable / test
+    targets: tuple[Expr, ...]  # names bound by the header (for x in..., with ... as x)
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    kind: str  # "posonly" | "pos" | "kwonly" | "varargs" | "varkw"
+    has_default: bool
+    default: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FuncDef:
+    name: str
+    params: tuple[Param, ...]
+    decorators: tuple[Expr, ...]
+    body: tuple["Stmt", ...]
+    span: Span  # the def line (name)
+    is_async: bool = False
+    # False when the body was not converted (nothing Celery-related in it).
+    body_read: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClassDef:
+    name: str
+    bases: tuple[Expr, ...]
+    keywords: tuple[tuple[str, Expr], ...]
+    decorators: tuple[Expr, ...]
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+Stmt = Union[Assign, AugAssign, ExprStmt, Return, Import, ImportFrom, If, Try, Block, FuncDef, ClassDef]
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """Everything extracted from one Python file."""
+
+    path: str
+    body: tuple[Stmt, ...]
+    error: str | None = None  # set when the file could not be parsed
+    error_span: Span | None = None
+    lines: int = 0
+    mentions_celery: bool = True
+    notes: tuple[str, ...] = field(default=())
