@@ -1,0 +1,159 @@
+"""The broker side: a queue, the unacked messages, and when they come back.
+
+The semantics follow kombu: on Redis (transport/redis.py) publishing is LPUSH and
+consuming BRPOP, so the head of the queue is the right end; every delivery is
+recorded in `unacked` + `unacked_index` until acked; a restore sweep pushes back
+(RPUSH, to the head) every entry delivered more than `visibility_timeout` ago and
+flags it redelivered; `reject(requeue=True)` pushes with LPUSH, to the tail. SQS
+makes each delivery visible again on its own timer; RabbitMQ instead closes a
+consumer's channel when one of its deliveries stays unacked past
+`consumer_timeout`, and requeues everything that channel held.
+
+Storage is behind `Store`, so the same decisions drive a dict in virtual time and a
+real Redis server in real time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from .config import BrokerConfig
+from .messages import Message
+
+
+@dataclass
+class Unacked:
+    message: Message
+    delivered_at: float
+    holder: str  # the worker (connection) the message was delivered to
+    delivery: int  # a serial number of this delivery, to tell copies of a tag apart
+
+
+class Store(Protocol):
+    def push_tail(self, message: Message) -> None: ...  # LPUSH
+    def push_head(self, message: Message) -> None: ...  # RPUSH
+    def pop_head(self) -> Message | None: ...  # BRPOP
+    def queue_length(self) -> int: ...
+    def add_unacked(self, entry: Unacked) -> None: ...  # ZADD unacked_index + HSET unacked
+    def remove_unacked(self, tag: str) -> Unacked | None: ...  # ZREM + HDEL
+    def get_unacked(self, tag: str) -> Unacked | None: ...
+    def unacked_delivered_before(self, ceiling: float) -> list[str]: ...  # ZRANGE BYSCORE
+    def unacked_of(self, holder: str) -> list[str]: ...
+    def bytes_held(self) -> int: ...
+    def message_ids(self) -> set[str]: ...  # ids in the queue or unacked
+
+
+class MemoryStore:
+    """Redis's list and hash, held in a Python list and dict."""
+
+    def __init__(self) -> None:
+        self.queue: list[Message] = []  # index 0 is the tail (LPUSH end), -1 the head
+        self.unacked: dict[str, Unacked] = {}
+
+    def push_tail(self, message: Message) -> None:
+        self.queue.insert(0, message)
+
+    def push_head(self, message: Message) -> None:
+        self.queue.append(message)
+
+    def pop_head(self) -> Message | None:
+        return self.queue.pop() if self.queue else None
+
+    def queue_length(self) -> int:
+        return len(self.queue)
+
+    def add_unacked(self, entry: Unacked) -> None:
+        self.unacked[entry.message.tag] = entry
+
+    def remove_unacked(self, tag: str) -> Unacked | None:
+        return self.unacked.pop(tag, None)
+
+    def get_unacked(self, tag: str) -> Unacked | None:
+        return self.unacked.get(tag)
+
+    def unacked_delivered_before(self, ceiling: float) -> list[str]:
+        due = [e for e in self.unacked.values() if e.delivered_at <= ceiling]
+        return [e.message.tag for e in sorted(due, key=lambda e: e.delivered_at, reverse=True)]
+
+    def unacked_of(self, holder: str) -> list[str]:
+        return [tag for tag, e in self.unacked.items() if e.holder == holder]
+
+    def bytes_held(self) -> int:
+        return sum(m.size for m in self.queue) + sum(e.message.size for e in self.unacked.values())
+
+    def message_ids(self) -> set[str]:
+        return {m.id for m in self.queue} | {e.message.id for e in self.unacked.values()}
+
+
+# (what happened, message, detail) -> None; the engine records it on the timeline.
+Notify = Callable[[str, Message, str], None]
+
+
+class Broker:
+    def __init__(self, config: BrokerConfig, store: Store, notify: Notify) -> None:
+        self.config = config
+        self.store = store
+        self.notify = notify
+        self._deliveries = 0
+
+    def publish(self, message: Message) -> None:
+        self.store.push_tail(message)
+
+    def deliver(self, holder: str, now: float) -> Unacked | None:
+        message = self.store.pop_head()
+        if message is None:
+            return None
+        self._deliveries += 1
+        entry = Unacked(message, now, holder, self._deliveries)
+        self.store.add_unacked(entry)
+        return entry
+
+    def ack(self, tag: str) -> None:
+        self.store.remove_unacked(tag)
+
+    def reject(self, tag: str, requeue: bool) -> None:
+        if requeue:
+            self._restore(tag, to_head=False, why="rejected with requeue: back to the tail of the queue")
+        else:
+            self.store.remove_unacked(tag)
+
+    def _restore(self, tag: str, to_head: bool, why: str) -> None:
+        entry = self.store.remove_unacked(tag)
+        if entry is None:  # already restored or acked through another copy
+            return
+        message = entry.message
+        message.redelivered = True
+        (self.store.push_head if to_head else self.store.push_tail)(message)
+        self.notify("restore", message, why)
+
+    def restore_visible(self, now: float, by: str) -> int:
+        """kombu's QoS.restore_visible: one sweep over the whole unacked index."""
+        timeout = self.config.visibility_timeout
+        if self.config.kind != "redis" or timeout is None:
+            return 0
+        tags = self.store.unacked_delivered_before(now - timeout)
+        for tag in tags:
+            entry = self.store.get_unacked(tag)
+            age = now - entry.delivered_at if entry else 0
+            self._restore(
+                tag, to_head=True,
+                why=f"restore sweep by {by}: unacked for {age:.0f}s > visibility_timeout {timeout:g}s",
+            )
+        return len(tags)
+
+    def restore_held(self, holder: str, tags: list[str], why: str) -> None:
+        """A warm shutdown or a closed channel gives back what a consumer held."""
+        for tag in tags:
+            entry = self.store.get_unacked(tag)
+            if entry is not None and entry.holder == holder:
+                self._restore(tag, to_head=True, why=why)
+
+    def visibility_expired(self, tag: str, delivery: int) -> None:
+        """SQS: one delivery's own visibility timer ran out."""
+        entry = self.store.get_unacked(tag)
+        if entry is not None and entry.delivery == delivery:
+            self._restore(tag, to_head=True, why=f"SQS visibility timeout {self.config.visibility_timeout:g}s expired")
+
+    def still_unacked(self, tag: str, delivery: int) -> bool:
+        entry = self.store.get_unacked(tag)
+        return entry is not None and entry.delivery == delivery

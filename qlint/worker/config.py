@@ -1,0 +1,135 @@
+"""Effective settings for a replay: Celery's defaults, then the scenario's settings,
+then each task's own options, in the order Celery applies them (app/task.py bind)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .scenario import Scenario, TaskSpec, WorkerSpec
+
+BrokerKind = Literal["redis", "sqs", "amqp", "memory"]
+
+CELERY_DEFAULT_BROKER = "amqp://guest@localhost//"
+REDIS_VISIBILITY_TIMEOUT = 3600  # kombu.transport.redis.Channel.visibility_timeout
+SQS_VISIBILITY_TIMEOUT = 1800  # kombu.transport.SQS.Channel.default_visibility_timeout
+RESTORE_INTERVAL = 10  # Channel.unacked_restore_interval
+RESTORE_THROTTLE = 10  # Channel.unacked_restore_throttle
+PREFETCH_MULTIPLIER = 4  # worker_prefetch_multiplier
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    kind: BrokerKind
+    url: str
+    visibility_timeout: float | None  # None: the broker never restores unacked messages
+    restore_interval: float
+    restore_throttle: int
+    consumer_timeout: float | None  # RabbitMQ's channel timeout for a late ack
+
+    @property
+    def sweep_period(self) -> float:
+        return self.restore_interval * max(self.restore_throttle, 1)
+
+
+@dataclass(frozen=True)
+class TaskPolicy:
+    """How the worker acknowledges one task, after Celery's fallbacks."""
+
+    acks_late: bool
+    acks_on_failure: bool
+    acks_on_timeout: bool
+    reject_on_worker_lost: bool
+    time_limit: float | None
+    soft_time_limit: float | None
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    name: str
+    concurrency: int
+    prefetch_count: int  # 0 = unlimited
+    statedb: str | None
+    start: float
+
+
+def broker_kind(url: str) -> BrokerKind:
+    scheme = urlsplit(url).scheme.split("+")[0].lower()
+    if scheme in ("redis", "rediss", "sentinel", "socket"):
+        return "redis"
+    if scheme == "sqs":
+        return "sqs"
+    if scheme in ("memory",):
+        return "memory"
+    return "amqp"
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def broker_config(settings: dict[str, Any], consumer_timeout: float) -> BrokerConfig:
+    url = str(settings.get("broker_url") or CELERY_DEFAULT_BROKER)
+    kind = broker_kind(url)
+    options = settings.get("broker_transport_options") or {}
+    # Every client on the Redis database sweeps with its own value: the shortest wins.
+    candidates = [
+        options.get("visibility_timeout"),
+        (settings.get("result_backend_transport_options") or {}).get("visibility_timeout"),
+        settings.get("visibility_timeout"),
+    ]
+    given = [float(v) for v in candidates if v is not None]
+    default = {"redis": REDIS_VISIBILITY_TIMEOUT, "sqs": SQS_VISIBILITY_TIMEOUT}.get(kind)
+    visibility = min(given) if given and default is not None else default
+    interval = float(options.get("unacked_restore_interval") or RESTORE_INTERVAL)
+    throttle = int(_first(options.get("unacked_restore_throttle"), RESTORE_THROTTLE))
+    return BrokerConfig(
+        kind=kind,
+        url=url,
+        visibility_timeout=visibility,
+        restore_interval=interval if interval > 0 else RESTORE_INTERVAL,
+        restore_throttle=throttle,
+        consumer_timeout=consumer_timeout if kind == "amqp" else None,
+    )
+
+
+def task_policy(settings: dict[str, Any], spec: TaskSpec) -> TaskPolicy:
+    either = _first(spec.acks_on_failure_or_timeout, settings.get("task_acks_on_failure_or_timeout"))
+    on_failure = _first(spec.acks_on_failure, settings.get("task_acks_on_failure"), either, True)
+    on_timeout = _first(spec.acks_on_timeout, settings.get("task_acks_on_timeout"), either, True)
+    return TaskPolicy(
+        acks_late=bool(_first(spec.acks_late, settings.get("task_acks_late"), False)),
+        acks_on_failure=bool(on_failure),
+        acks_on_timeout=bool(on_timeout),
+        reject_on_worker_lost=bool(
+            _first(spec.reject_on_worker_lost, settings.get("task_reject_on_worker_lost"), False)
+        ),
+        time_limit=_first(spec.time_limit, settings.get("task_time_limit")),
+        soft_time_limit=_first(spec.soft_time_limit, settings.get("task_soft_time_limit")),
+    )
+
+
+def worker_config(settings: dict[str, Any], spec: WorkerSpec) -> WorkerConfig:
+    multiplier = _first(spec.prefetch_multiplier, settings.get("worker_prefetch_multiplier"), PREFETCH_MULTIPLIER)
+    return WorkerConfig(
+        name=spec.name,
+        concurrency=spec.concurrency,
+        prefetch_count=int(multiplier) * spec.concurrency,
+        statedb=_first(spec.statedb, settings.get("worker_state_db")),
+        start=spec.start,
+    )
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    broker: BrokerConfig
+    tasks: dict[str, TaskPolicy]
+    workers: list[WorkerConfig]
+
+
+def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
+    return ReplayConfig(
+        broker=broker_config(settings, scenario.rabbitmq_consumer_timeout),
+        tasks={name: task_policy(settings, spec) for name, spec in scenario.tasks.items()},
+        workers=[worker_config(settings, spec) for spec in scenario.workers],
+    )

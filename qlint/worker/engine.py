@@ -1,0 +1,279 @@
+"""The replay: an event loop over one clock, the broker, the workers and the canvas.
+
+The clock and the executor are the only parts that differ between virtual time
+(events jump the clock; a run's end is computed) and real time (the clock is the
+wall clock; a run is a real process).
+"""
+from __future__ import annotations
+
+import heapq
+import random
+from itertools import count
+from typing import Any, Callable, Protocol
+
+from .broker import Broker, Store, Unacked
+from .config import ReplayConfig
+from .messages import Callback, Message
+from .scenario import Fault, Scenario, Step
+from .trace import DeliveryRecord, Event, ExecutionRecord, Trace
+from .worker import Execution, Request, Worker
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+    def advance_to(self, at: float) -> bool:
+        """Move to `at`; False when something happened earlier (real time)."""
+
+
+class Executor(Protocol):
+    def start(self, execution: Execution) -> None: ...
+    def kill(self, execution: Execution) -> None: ...
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self._now = 0.0
+
+    def now(self) -> float:
+        return self._now
+
+    def advance_to(self, at: float) -> bool:
+        self._now = max(self._now, at)
+        return True
+
+
+def format_seconds(seconds: float) -> str:
+    sign, s = ("-" if seconds < 0 else ""), abs(seconds)
+    if s < 60:
+        return f"{sign}{s:.1f}s" if s != int(s) else f"{sign}{int(s)}s"
+    h, rem = divmod(int(round(s)), 3600)
+    m, sec = divmod(rem, 60)
+    return f"{sign}{h}h{m:02d}m{sec:02d}s" if h else f"{sign}{m}m{sec:02d}s"
+
+
+class Engine:
+    def __init__(self, scenario: Scenario, config: ReplayConfig, store: Store,
+                 clock: Clock, mode: str) -> None:
+        self.scenario, self.config, self.clock = scenario, config, clock
+        self.rng = random.Random(scenario.seed)
+        self.until = scenario.until or self._default_until()
+        self.trace = Trace(mode=mode, broker=config.broker.kind, until=self.until)
+        self.broker = Broker(config.broker, store, self._on_broker)
+        self.workers = {w.name: Worker(w, self) for w in config.workers}
+        self.trace.workers = {w.name: w.concurrency for w in config.workers}
+        self.executor: Executor = None  # type: ignore[assignment]  # set by the caller
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = count()
+        self._ids = count(1)
+        self._runs: dict[str, int] = {}
+        self._records: dict[int, ExecutionRecord] = {}
+        self._chords: dict[str, dict[str, Any]] = {}
+
+    # -- clock and events -------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def fmt(self, at: float) -> str:
+        return format_seconds(at)
+
+    def schedule(self, at: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (at, next(self._seq), action))
+
+    def next_event_at(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def run(self) -> Trace:
+        for spec in self.config.workers:
+            self.schedule(spec.start, lambda w=self.workers[spec.name]: w.start(list(self.workers.values())))
+        for sub in self.scenario.submit:
+            for i in range(sub.count):
+                self.schedule(sub.at + i * sub.every, lambda s=sub: self.submit(s))
+        for fault in self.scenario.faults:
+            self.schedule(fault.at, lambda f=fault: self.apply_fault(f))
+        while self._heap:
+            at = self._heap[0][0]
+            if at > self.until:
+                break
+            if not self.clock.advance_to(at):
+                continue
+            _, _, action = heapq.heappop(self._heap)
+            action()
+            self.pump()
+        self.clock.advance_to(self.until)
+        return self.finish()
+
+    def pump(self) -> None:
+        """Every worker that may consume blocks in BRPOP; Redis serves the client
+        that has waited longest first."""
+        while self.broker.store.queue_length():
+            ready = [w for w in self.workers.values() if w.can_consume()]
+            if not ready:
+                break
+            self.rng.shuffle(ready)
+            worker = min(ready, key=lambda w: w.waiting_since)
+            delivery = self.broker.deliver(worker.name, self.now)
+            if delivery is None:
+                break
+            worker.receive(delivery)
+        self._measure()
+
+    def _measure(self) -> None:
+        held = self.broker.store.bytes_held()
+        self.trace.broker_bytes_peak = max(self.trace.broker_bytes_peak, held)
+
+    # -- recording ----------------------------------------------------------------
+
+    def record(self, kind: str, worker: str = "", message: str = "", detail: str = "",
+               delivery: Unacked | None = None) -> None:
+        self.trace.events.append(Event(self.now, kind, worker, message, detail))
+        if delivery is not None:
+            m = delivery.message
+            self.trace.deliveries.append(DeliveryRecord(m.id, m.task, worker, self.now, m.redelivered))
+
+    def _on_broker(self, what: str, message: Message, detail: str) -> None:
+        self.record(what, message=message.id, detail=detail)
+
+    def begin_execution(self, request: Request, worker: str, slot: int) -> Execution:
+        mid = request.message.id
+        self._runs[mid] = self._runs.get(mid, 0) + 1
+        execution = Execution(request, worker, slot, self.now, self._runs[mid])
+        record = ExecutionRecord(mid, request.message.task, worker, slot, self.now, None, "running",
+                                 execution.number, request.message.redelivered, list(request.message.args))
+        self._records[id(execution)] = record
+        self.trace.executions.append(record)
+        others = [r for r in self.trace.executions if r.id == mid and r is not record]
+        running = [f"{r.worker}/{r.slot}" for r in others if r.end is None]
+        detail = f"run #{execution.number}"
+        if running:
+            detail += f" - DUPLICATE: still running on {', '.join(running)}"
+        elif others:
+            detail += " - it ran before"
+        self.record("run", worker=f"{worker}/{slot}", message=mid, detail=detail)
+        return execution
+
+    def end_execution(self, execution: Execution) -> None:
+        record = self._records[id(execution)]
+        record.end, record.outcome = execution.end, execution.outcome
+        self.record("end", worker=f"{execution.worker}/{execution.slot}",
+                    message=execution.request.message.id, detail=execution.outcome)
+
+    def mark_revoked(self, task_id: str) -> None:
+        self.trace.revoked.add(task_id)
+
+    # -- submissions and canvas -----------------------------------------------------
+
+    def _new_id(self, given: str | None) -> str:
+        return given or f"t{next(self._ids)}"
+
+    def publish(self, task: str, args: list[Any], mid: str | None = None, eta: float | None = None,
+                callbacks: tuple[Callback, ...] = (), chord: str | None = None) -> str:
+        mid = self._new_id(mid)
+        spec = self.scenario.tasks[task]
+        message = Message(mid, task, list(args), self.now, tag=f"tag-{mid}", eta=eta,
+                          padding=spec.payload_bytes, callbacks=callbacks, chord=chord)
+        self.trace.published.setdefault(mid, self.now)
+        self.trace.tasks[mid] = task
+        when = f", ETA {self.fmt(eta)}" if eta is not None else ""
+        self.record("publish", message=mid, detail=f"{task}{tuple(args)!r}{when}, {message.size:,} bytes")
+        self.broker.publish(message)
+        return mid
+
+    def submit(self, sub: Any) -> None:
+        eta = sub.eta if sub.eta is not None else (self.now + sub.countdown if sub.countdown is not None else None)
+        if sub.task:
+            self.publish(sub.task, sub.args, sub.id, eta)
+        elif sub.chain:
+            first, rest = sub.chain[0], sub.chain[1:]
+            self.publish(first.task, first.args, sub.id, eta, callbacks=_chain_callbacks(rest))
+        else:
+            chord_id = self._new_id(sub.id)
+            self._chords[chord_id] = {"left": len(sub.chord.header), "results": {}, "order": [],
+                                      "body": sub.chord.body, "failed": False}
+            for step in sub.chord.header:
+                mid = self.publish(step.task, step.args, chord=chord_id)
+                self._chords[chord_id]["order"].append(mid)
+
+    def on_success(self, execution: Execution) -> None:
+        message = execution.request.message
+        for callback in message.callbacks:
+            args = callback.step.args if callback.step.immutable else [execution.result, *callback.step.args]
+            self.publish(callback.step.task, args, callbacks=callback.then)
+        if message.chord:
+            self._chord_part_done(message.chord, message.id, execution.result)
+
+    def on_failure(self, execution: Execution) -> None:
+        message = execution.request.message
+        if message.callbacks:
+            self.record("chain-stopped", message=message.id, detail="parent failed: the next step is never sent")
+        chord = self._chords.get(message.chord or "")
+        if chord and not chord["failed"]:
+            chord["failed"] = True
+            self.record("chord-failed", message=message.chord or "", detail=f"header task {message.id} failed")
+
+    def _chord_part_done(self, chord_id: str, mid: str, result: Any) -> None:
+        chord = self._chords[chord_id]
+        if chord["failed"] or mid in chord["results"]:
+            return
+        chord["results"][mid] = result
+        if len(chord["results"]) == chord["left"]:
+            body: Step = chord["body"]
+            results = [chord["results"][m] for m in chord["order"]]
+            args = body.args if body.immutable else [results, *body.args]
+            self.record("chord-ready", message=chord_id, detail="every header task finished: sending the body")
+            self.publish(body.task, args)
+
+    # -- faults ---------------------------------------------------------------------
+
+    def apply_fault(self, fault: Fault) -> None:
+        if fault.action == "revoke":
+            listening = [w for w in self.workers.values() if w.alive]
+            how = "with terminate" if fault.terminate else "without terminate"
+            self.record("revoke", message=fault.target,
+                        detail=f"{how}; heard by {', '.join(w.name for w in listening) or 'no running worker'}")
+            for worker in listening:
+                worker.revoke(fault.target, fault.terminate)
+            return
+        name, _, slot = fault.target.partition("/")
+        worker = self.workers[name]
+        if fault.action == "kill":
+            if not worker.alive:
+                self.record("kill", worker=name, detail="not running")
+            elif slot:
+                worker.kill_process(int(slot))
+            else:
+                worker.kill()
+        elif fault.action == "stop":
+            worker.stop()
+        elif fault.action == "restart":
+            if worker.alive:
+                worker.kill()
+            worker.start(list(self.workers.values()))
+
+    # -- the end ------------------------------------------------------------------
+
+    def finish(self) -> Trace:
+        pending = self.broker.store.message_ids()
+        for worker in self.workers.values():
+            pending |= {r.message.id for r in [*worker.ready, *worker.scheduled]}
+            pending |= {e.request.message.id for e in worker.running()}
+        self.trace.pending_at_end = sorted(pending)
+        self.trace.broker_bytes_end = self.broker.store.bytes_held()
+        return self.trace
+
+    def _default_until(self) -> float:
+        last = max([s.at + s.every * (s.count - 1) for s in self.scenario.submit]
+                   + [f.at for f in self.scenario.faults] + [0.0])
+        longest = max(_max_duration(t.duration) for t in self.scenario.tasks.values())
+        return last + 4 * max(longest, 1.0) + 3 * self.config.broker.sweep_period
+
+
+def _max_duration(duration: Any) -> float:
+    return float(duration.max) if hasattr(duration, "max") else float(duration)
+
+
+def _chain_callbacks(steps: list[Step]) -> tuple[Callback, ...]:
+    if not steps:
+        return ()
+    return (Callback(steps[0], _chain_callbacks(steps[1:])),)

@@ -1,0 +1,40 @@
+"""The timeline as text: one line per event, then the summary."""
+from __future__ import annotations
+
+from .engine import format_seconds
+from .trace import Trace
+
+LABELS = {
+    "start": "worker up", "kill": "SIGKILL", "stop": "shutdown", "down": "worker down",
+    "publish": "publish", "deliver": "deliver", "eta-held": "hold (ETA)", "run": "run",
+    "end": "end", "restore": "restore", "discard": "discard", "revoke": "revoke",
+    "channel-closed": "channel closed", "chain-stopped": "chain stops",
+    "chord-ready": "chord body", "chord-failed": "chord fails",
+}
+
+
+def render_text(trace: Trace, header: str = "") -> str:
+    lines = [header] if header else []
+    lines.append(f"broker: {trace.broker}, clock: {trace.mode}, until {format_seconds(trace.until)}")
+    lines.append("")
+    for e in trace.events:
+        who = f"{e.worker:<7}" if e.worker else " " * 7
+        what = f"{e.message} " if e.message else ""
+        detail = f"{what}{e.detail}".strip()
+        lines.append(f"{format_seconds(e.at):>10}  {LABELS.get(e.kind, e.kind):<14} {who} {detail}".rstrip())
+    s = trace.summary()
+    lines.append("")
+    lines.append("summary")
+    runs = ", ".join(f"{mid}×{n}" for mid, n in s["executions_per_id"].items() if n != 1) or "every message ran once"
+    lines.append(f"  executions other than once: {runs}")
+    lines.append(f"  duplicate executions: {s['duplicates']}" + (f" ({', '.join(s['duplicated_ids'])})" if s["duplicates"] else ""))
+    lines.append(f"  lost messages: {s['lost']}" + (f" ({', '.join(s['lost_ids'])})" if s["lost"] else ""))
+    if s["never_started"]:
+        lines.append(f"  never started: {', '.join(s['never_started'])}")
+    if s["revoked"]:
+        lines.append(f"  revoked: {', '.join(s['revoked'])}")
+    if s["pending_at_end"]:
+        lines.append(f"  still queued, reserved or running at the end: {', '.join(s['pending_at_end'])}")
+    lines.append(f"  longest wait from publish to first run: {format_seconds(s['max_queue_wait'])}")
+    lines.append(f"  broker memory held at peak: {s['broker_bytes_peak']:,} bytes (queue + unacked copies)")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,26 @@
+"""Entry points: replay a scenario in virtual time (here) or real time (real.py)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .broker import MemoryStore
+from .config import replay_config
+from .engine import Engine, VirtualClock
+from .scenario import Scenario, ScenarioError
+from .trace import Trace
+from .virtual import VirtualExecutor
+
+
+def checked_config(scenario: Scenario, settings: dict[str, Any]):
+    try:
+        return replay_config(scenario, settings)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"settings have a value of the wrong type: {exc}") from None
+
+
+def simulate(scenario: Scenario, settings: dict[str, Any], seed: int | None = None) -> Trace:
+    if seed is not None:
+        scenario = scenario.model_copy(update={"seed": seed})
+    engine = Engine(scenario, checked_config(scenario, settings), MemoryStore(), VirtualClock(), "virtual")
+    engine.executor = VirtualExecutor(engine, scenario)
+    return engine.run()

@@ -1,0 +1,219 @@
+"""The scenario file: what to replay on the reference worker, validated with pydantic.
+
+A scenario names its settings directly (`settings:`) or points at a project
+(`project:`); in the second case a settings provider turns the project into the same
+plain dict of Celery setting names, so everything after loading sees one shape.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 200_000
+
+SettingsProvider = Callable[[Path], dict[str, Any]]
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be replayed; the message is meant for the user."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DurationRange(Strict):
+    min: float = Field(ge=0)
+    max: float = Field(ge=0)
+
+
+class WorkerSpec(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]+$")
+    concurrency: int = Field(default=1, ge=1, le=512)
+    prefetch_multiplier: int | None = Field(default=None, ge=0)
+    statedb: str | None = None
+    start: float = Field(default=0, ge=0)
+
+
+class TaskSpec(Strict):
+    duration: float | DurationRange = Field(default=1.0)
+    call: str | None = Field(default=None, pattern=r"^[\w.]+:[\w]+$")
+    returns: Any = None
+    fails: bool = False
+    params: int | None = Field(default=None, ge=0)
+    payload_bytes: int = Field(default=0, ge=0)
+    acks_late: bool | None = None
+    time_limit: float | None = Field(default=None, gt=0)
+    soft_time_limit: float | None = Field(default=None, gt=0)
+    acks_on_failure_or_timeout: bool | None = None
+    acks_on_failure: bool | None = None
+    acks_on_timeout: bool | None = None
+    reject_on_worker_lost: bool | None = None
+
+
+class Step(Strict):
+    task: str
+    args: list[Any] = []
+    immutable: bool = False
+
+
+class Chord(Strict):
+    header: list[Step] = Field(min_length=1)
+    body: Step
+
+
+class Submit(Strict):
+    at: float = Field(default=0, ge=0)
+    task: str | None = None
+    id: str | None = None
+    args: list[Any] = []
+    count: int = Field(default=1, ge=1, le=100_000)
+    every: float = Field(default=0, ge=0)
+    countdown: float | None = Field(default=None, ge=0)
+    eta: float | None = Field(default=None, ge=0)
+    chain: list[Step] | None = None
+    chord: Chord | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Submit":
+        kinds = [k for k in ("task", "chain", "chord") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of task, chain or chord")
+        if self.id and self.count > 1:
+            raise ValueError("an explicit id needs count: 1")
+        if self.countdown is not None and self.eta is not None:
+            raise ValueError("give countdown or eta, not both")
+        return self
+
+
+class Fault(Strict):
+    at: float = Field(ge=0)
+    kill: str | None = None
+    stop: str | None = None
+    restart: str | None = None
+    revoke: str | None = None
+    terminate: bool = False
+
+    @model_validator(mode="after")
+    def _one_action(self) -> "Fault":
+        actions = [k for k in ("kill", "stop", "restart", "revoke") if getattr(self, k)]
+        if len(actions) != 1:
+            raise ValueError("give exactly one of kill, stop, restart or revoke")
+        if self.terminate and not self.revoke:
+            raise ValueError("terminate applies to revoke only")
+        return self
+
+    @property
+    def action(self) -> Literal["kill", "stop", "restart", "revoke"]:
+        return next(k for k in ("kill", "stop", "restart", "revoke") if getattr(self, k))
+
+    @property
+    def target(self) -> str:
+        return str(getattr(self, self.action))
+
+
+class Scenario(Strict):
+    settings: dict[str, Any] | None = None
+    project: str | None = None
+    workers: list[WorkerSpec] = Field(min_length=1)
+    tasks: dict[str, TaskSpec] = Field(min_length=1)
+    submit: list[Submit] = Field(min_length=1)
+    faults: list[Fault] = []
+    until: float | None = Field(default=None, gt=0)
+    seed: int = 0
+    rabbitmq_consumer_timeout: float = Field(default=1800, gt=0)
+
+    @model_validator(mode="after")
+    def _references(self) -> "Scenario":
+        if self.settings is not None and self.project is not None:
+            raise ValueError("give settings or project, not both")
+        names = [w.name for w in self.workers]
+        if len(set(names)) != len(names):
+            raise ValueError("worker names must be unique")
+        known = ", ".join(sorted(self.tasks))
+        for i, sub in enumerate(self.submit):
+            steps = [sub.task] if sub.task else []
+            steps += [s.task for s in sub.chain or []]
+            if sub.chord:
+                steps += [s.task for s in sub.chord.header] + [sub.chord.body.task]
+            for task in steps:
+                if task not in self.tasks:
+                    raise ValueError(f"submit[{i}]: unknown task {task!r} (tasks: {known})")
+        for i, fault in enumerate(self.faults):
+            if fault.action == "revoke":
+                continue
+            worker, _, slot = fault.target.partition("/")
+            if worker not in names:
+                raise ValueError(f"faults[{i}]: unknown worker {worker!r} (workers: {', '.join(names)})")
+            if slot and (fault.action != "kill" or not slot.isdigit()):
+                raise ValueError(f"faults[{i}]: only kill takes a process number (kill: {worker}/1)")
+        return self
+
+
+def _count_nodes(data: Any, budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ScenarioError(f"scenario is too large (more than {MAX_NODES} values, or an alias bomb)")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _count_nodes(key, budget)
+            _count_nodes(value, budget)
+    elif isinstance(data, list):
+        for value in data:
+            _count_nodes(value, budget)
+
+
+def _format_validation(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where or 'scenario'}: {msg}")
+    return "invalid scenario:\n" + "\n".join(lines)
+
+
+def parse_scenario(text: str, origin: str = "<scenario>") -> Scenario:
+    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{origin}: scenario is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        data = YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise ScenarioError(f"{origin}: not valid YAML: {exc}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{origin}: a scenario is a YAML mapping with workers, tasks and submit")
+    _count_nodes(data, [MAX_NODES])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{origin}: {_format_validation(exc)}") from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    return parse_scenario(text, str(path))
+
+
+def scenario_settings(
+    scenario: Scenario, base: Path, provider: SettingsProvider | None = None
+) -> dict[str, Any]:
+    """The Celery settings the scenario runs with, whichever way it gave them."""
+    if scenario.project is None:
+        return dict(scenario.settings or {})
+    if provider is None:
+        raise ScenarioError(
+            "'project:' needs qlint's settings resolver, which this build does not provide yet;"
+            " give the settings inline with 'settings:'"
+        )
+    return provider((base / scenario.project).resolve())

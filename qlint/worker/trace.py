@@ -1,0 +1,98 @@
+"""What a replay produced: the timeline, the executions, the deliveries, a summary."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Event:
+    at: float
+    kind: str
+    worker: str = ""
+    message: str = ""
+    detail: str = ""
+
+
+@dataclass
+class ExecutionRecord:
+    id: str
+    task: str
+    worker: str
+    slot: int
+    start: float
+    end: float | None
+    outcome: str
+    number: int
+    redelivered: bool
+    args: list[Any]
+
+
+@dataclass
+class DeliveryRecord:
+    id: str
+    task: str
+    worker: str
+    at: float
+    redelivered: bool
+
+
+@dataclass
+class Trace:
+    mode: str
+    broker: str
+    until: float
+    events: list[Event] = field(default_factory=list)
+    executions: list[ExecutionRecord] = field(default_factory=list)
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    published: dict[str, float] = field(default_factory=dict)  # id -> first publish time
+    tasks: dict[str, str] = field(default_factory=dict)  # id -> task name
+    revoked: set[str] = field(default_factory=set)
+    pending_at_end: list[str] = field(default_factory=list)
+    broker_bytes_peak: int = 0
+    broker_bytes_end: int = 0
+    workers: dict[str, int] = field(default_factory=dict)  # name -> concurrency
+
+    def summary(self) -> dict[str, Any]:
+        per_id = {mid: 0 for mid in self.published}
+        completed: set[str] = set()
+        first_start: dict[str, float] = {}
+        for ex in self.executions:
+            per_id[ex.id] = per_id.get(ex.id, 0) + 1
+            first_start.setdefault(ex.id, ex.start)
+            if ex.outcome == "success":
+                completed.add(ex.id)
+        waits = {
+            mid: first_start.get(mid, self.until) - at for mid, at in self.published.items()
+        }
+        pending = set(self.pending_at_end)
+        lost = sorted(
+            mid for mid in self.published
+            if mid not in completed and mid not in pending and mid not in self.revoked
+            and not any(e.id == mid and e.outcome in ("failure", "soft-time-limit", "time-limit")
+                        for e in self.executions)
+        )
+        return {
+            "executions_per_id": per_id,
+            "duplicates": sum(max(0, n - 1) for n in per_id.values()),
+            "duplicated_ids": sorted(mid for mid, n in per_id.items() if n > 1),
+            "lost": len(lost),
+            "lost_ids": lost,
+            "never_started": sorted(mid for mid in self.published if mid not in first_start),
+            "max_queue_wait": max(waits.values(), default=0.0),
+            "revoked": sorted(self.revoked),
+            "pending_at_end": sorted(pending),
+            "broker_bytes_peak": self.broker_bytes_peak,
+            "broker_bytes_end": self.broker_bytes_end,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "broker": self.broker,
+            "until": self.until,
+            "executions": [asdict(e) for e in self.executions],
+            "deliveries": [asdict(d) for d in self.deliveries],
+            "events": [asdict(e) for e in self.events],
+            "summary": self.summary(),
+        }

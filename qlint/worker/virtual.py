@@ -1,0 +1,47 @@
+"""Virtual time: a run's end is computed from the task's duration and limits."""
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from .scenario import Scenario, TaskSpec
+from .worker import Execution, Outcome
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def sample_duration(spec: TaskSpec, rng: random.Random) -> float:
+    d = spec.duration
+    if isinstance(d, (int, float)):
+        return float(d)
+    return rng.uniform(min(d.min, d.max), max(d.min, d.max))
+
+
+def planned_end(spec: TaskSpec, duration: float, nargs: int,
+                soft: float | None, hard: float | None) -> tuple[float, Outcome]:
+    """When and how a run ends if nothing kills it first."""
+    if spec.params is not None and nargs != spec.params:
+        return 0.0, "failure"  # TypeError: the function is called with the wrong arguments
+    if soft and (not hard or soft < hard) and duration > soft:
+        return soft, "soft-time-limit"  # SoftTimeLimitExceeded raised in the task
+    if hard and duration > hard:
+        return hard, "time-limit"  # the parent kills the child
+    return duration, "failure" if spec.fails else "success"
+
+
+class VirtualExecutor:
+    def __init__(self, engine: "Engine", scenario: Scenario) -> None:
+        self.engine, self.scenario = engine, scenario
+
+    def start(self, execution: Execution) -> None:
+        task = execution.request.message.task
+        spec, policy = self.scenario.tasks[task], self.engine.config.tasks[task]
+        duration = sample_duration(spec, self.engine.rng)
+        after, outcome = planned_end(spec, duration, len(execution.request.message.args),
+                                     policy.soft_time_limit, policy.time_limit)
+        worker = self.engine.workers[execution.worker]
+        self.engine.schedule(execution.start + after, lambda: worker.finish(execution, outcome, spec.returns))
+
+    def kill(self, execution: Execution) -> None:
+        """Nothing to stop: the scheduled end finds the run already finished."""

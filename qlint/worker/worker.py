@@ -1,0 +1,297 @@
+"""The worker side: one Celery worker with its pool slots, prefetch window, ETA
+timer, revoked set, and the ack/reject decision at the end of each run.
+
+Sources: celery/worker/strategy.py (receipt, ETA), worker/request.py (accept,
+success, failure, timeout, worker lost, revoke), worker/state.py (revoked ids,
+statedb), kombu/transport/virtual/base.py (QoS.can_consume).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .broker import Unacked
+from .config import TaskPolicy, WorkerConfig
+from .messages import Message
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+Outcome = Literal[
+    "success", "failure", "soft-time-limit", "time-limit", "worker-lost", "terminated", "running"
+]
+
+
+@dataclass
+class Request:
+    message: Message
+    delivery: Unacked
+    worker: str
+    received_at: float
+
+
+@dataclass
+class Execution:
+    request: Request
+    worker: str
+    slot: int
+    start: float
+    number: int  # 1 for the first run of this message id, 2 for the second...
+    end: float | None = None
+    outcome: Outcome = "running"
+    result: Any = None
+    handle: Any = None  # the executor's own handle (a timer entry or a process)
+
+    @property
+    def finished(self) -> bool:
+        return self.end is not None
+
+
+@dataclass
+class Worker:
+    config: WorkerConfig
+    engine: "Engine"
+    alive: bool = False
+    stopping: bool = False
+    slots: list[Execution | None] = field(default_factory=list)
+    ready: deque[Request] = field(default_factory=deque)  # received, waiting for a slot
+    scheduled: list[Request] = field(default_factory=list)  # ETA/countdown, on the timer
+    held: set[str] = field(default_factory=set)  # kombu QoS._delivered: unacked tags
+    revoked: set[str] = field(default_factory=set)
+    saved_revokes: set[str] = field(default_factory=set)  # the statedb file
+    waiting_since: float = 0.0
+    generation: int = 0  # bumps at each (re)start so stale timers do nothing
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self, peers: list["Worker"]) -> None:
+        engine = self.engine
+        self.alive, self.stopping = True, False
+        self.generation += 1
+        self.slots = [None] * self.config.concurrency
+        self.ready.clear()
+        self.scheduled.clear()
+        self.held.clear()
+        self.revoked = set(self.saved_revokes) if self.config.statedb else set()
+        for peer in peers:  # mingle: copy revoked ids from workers already running
+            if peer.alive and peer is not self:
+                self.revoked |= peer.revoked
+        self.waiting_since = engine.now
+        engine.record("start", worker=self.name,
+                      detail=f"concurrency {self.config.concurrency}, prefetch "
+                             f"{self.config.prefetch_count or 'unlimited'}, {len(self.revoked)} revoked id(s) known")
+        self._sweep(generation=self.generation)
+
+    def _sweep(self, generation: int) -> None:
+        """Restore sweeps: one on connect, then every interval x throttle seconds."""
+        if not self.alive or generation != self.generation:
+            return
+        engine = self.engine
+        engine.broker.restore_visible(engine.now, by=self.name)
+        if engine.broker.config.kind == "redis":
+            engine.schedule(engine.now + engine.broker.config.sweep_period, lambda: self._sweep(generation))
+
+    def kill(self) -> None:
+        """SIGKILL of the main process: children die with it, nothing is acked or
+        given back, and the in-memory revoked set is gone."""
+        if not self.alive:
+            return
+        for execution in self.running():
+            self.engine.executor.kill(execution)
+            self._end(execution, "worker-lost", settle=False)
+        self.engine.record("kill", worker=self.name,
+                           detail=f"{len(self.held)} unacked message(s) stay reserved in the broker")
+        self._down()
+
+    def stop(self) -> None:
+        """Warm shutdown: stop consuming, let running tasks finish, then give back
+        every message still held (virtual.QoS.restore_unacked_once)."""
+        if self.alive and not self.stopping:
+            self.stopping = True
+            self.engine.record("stop", worker=self.name, detail="warm shutdown: waiting for running tasks")
+            self._maybe_finish_stop()
+
+    def _maybe_finish_stop(self) -> None:
+        if not self.stopping or self.running():
+            return
+        self.engine.broker.restore_held(self.name, sorted(self.held), why=f"warm shutdown of {self.name}")
+        if self.config.statedb:
+            self.saved_revokes = set(self.revoked)
+        self.engine.record("down", worker=self.name,
+                           detail="revoked ids saved to the state db" if self.config.statedb else "revoked ids forgotten")
+        self._down()
+
+    def _down(self) -> None:
+        self.alive = self.stopping = False
+        self.generation += 1
+        self.ready.clear()
+        self.scheduled.clear()
+        self.held.clear()
+        self.revoked = set()
+
+    def close_channel(self, tag: str) -> None:
+        """RabbitMQ closed the channel (consumer_timeout): every held message is
+        requeued; the consumer reconnects and drops its reserved requests."""
+        timeout = self.engine.broker.config.consumer_timeout
+        self.engine.record("channel-closed", worker=self.name, message=tag,
+                           detail=f"delivery unacked past consumer_timeout {timeout:g}s")
+        self.engine.broker.restore_held(self.name, sorted(self.held), why=f"channel of {self.name} closed")
+        self.held.clear()
+        self.ready.clear()
+        self.scheduled.clear()
+        self.generation += 1
+        self._sweep(self.generation)
+
+    # -- consuming --------------------------------------------------------------
+
+    def running(self) -> list[Execution]:
+        return [e for e in self.slots if e is not None]
+
+    def can_consume(self) -> bool:
+        """kombu's QoS.can_consume, with the ETA increments of strategy.py."""
+        if not self.alive or self.stopping:
+            return False
+        window = self.config.prefetch_count
+        return not window or len(self.held) < window + len(self.scheduled)
+
+    def receive(self, delivery: Unacked) -> None:
+        engine, message = self.engine, delivery.message
+        request = Request(message, delivery, self.name, engine.now)
+        self.held.add(message.tag)
+        engine.record("deliver", worker=self.name, message=message.id,
+                      detail="redelivered" if message.redelivered else "", delivery=delivery)
+        self.waiting_since = engine.now
+        if self._discard_if_revoked(request):
+            return
+        broker = engine.broker
+        if broker.config.kind == "sqs":
+            engine.schedule(engine.now + broker.config.visibility_timeout,
+                            lambda: broker.visibility_expired(message.tag, delivery.delivery))
+        if broker.config.kind == "amqp":
+            generation = self.generation
+            engine.schedule(engine.now + broker.config.consumer_timeout,
+                            lambda: self._check_consumer_timeout(message.tag, delivery.delivery, generation))
+        if message.eta is not None and message.eta > engine.now:
+            self.scheduled.append(request)
+            generation = self.generation
+            engine.schedule(message.eta, lambda: self._eta_due(request, generation))
+            engine.record("eta-held", worker=self.name, message=message.id,
+                          detail=f"held reserved until its ETA at {engine.fmt(message.eta)}, no slot used")
+        else:
+            self.ready.append(request)
+        self.dispatch()
+
+    def _check_consumer_timeout(self, tag: str, delivery: int, generation: int) -> None:
+        if self.alive and generation == self.generation and self.engine.broker.still_unacked(tag, delivery):
+            self.close_channel(tag)
+
+    def _eta_due(self, request: Request, generation: int) -> None:
+        if generation != self.generation or request not in self.scheduled:
+            return
+        self.scheduled.remove(request)
+        self.ready.append(request)
+        self.dispatch()
+
+    def _discard_if_revoked(self, request: Request) -> bool:
+        if request.message.id not in self.revoked:
+            return False
+        self.engine.record("discard", worker=self.name, message=request.message.id,
+                           detail="revoked: acked without running")
+        self._ack(request)
+        self.engine.mark_revoked(request.message.id)
+        return True
+
+    def dispatch(self) -> None:
+        """Hand ready requests to idle slots only (the fair strategy)."""
+        while self.alive and self.ready and None in self.slots:
+            request = self.ready.popleft()
+            if self._discard_if_revoked(request):
+                continue
+            slot = self.slots.index(None)
+            execution = self.engine.begin_execution(request, self.name, slot + 1)
+            self.slots[slot] = execution
+            if not self.policy(request).acks_late:
+                self._ack(request)  # Request.on_accepted: early ack
+            self.engine.executor.start(execution)
+
+    def policy(self, request: Request) -> TaskPolicy:
+        return self.engine.config.tasks[request.message.task]
+
+    # -- ending a run -------------------------------------------------------------
+
+    def _ack(self, request: Request) -> None:
+        self.engine.broker.ack(request.message.tag)
+        self.held.discard(request.message.tag)
+
+    def _reject(self, request: Request, requeue: bool) -> None:
+        self.engine.broker.reject(request.message.tag, requeue)
+        self.held.discard(request.message.tag)
+
+    def finish(self, execution: Execution, outcome: Outcome, result: Any = None) -> None:
+        """The pool reports the end of a run (from the executor)."""
+        if execution.finished or not self.alive:
+            return
+        execution.result = result
+        self._end(execution, outcome, settle=True)
+        self.dispatch()
+        self._maybe_finish_stop()
+
+    def _end(self, execution: Execution, outcome: Outcome, settle: bool) -> None:
+        execution.end, execution.outcome = self.engine.now, outcome
+        self.slots[execution.slot - 1] = None
+        self.engine.end_execution(execution)
+        if settle:
+            self._settle(execution)
+
+    def _settle(self, execution: Execution) -> None:
+        """Request.on_success / on_failure / on_timeout: the exact ack or reject."""
+        request, outcome = execution.request, execution.outcome
+        policy = self.policy(request)
+        if outcome == "terminated":
+            self._ack(request)  # _announce_revoked acknowledges
+            return
+        if outcome == "success":
+            if policy.acks_late:
+                self._ack(request)
+            self.engine.on_success(execution)
+            return
+        self.engine.on_failure(execution)
+        if not policy.acks_late:
+            return  # acked when the slot accepted it
+        if outcome == "time-limit":
+            if policy.acks_on_timeout:
+                self._ack(request)
+            else:
+                self._reject(request, requeue=True)
+        elif outcome == "worker-lost" and policy.reject_on_worker_lost:
+            self._reject(request, requeue=True)
+        elif policy.acks_on_failure:
+            self._ack(request)
+        else:
+            self._reject(request, requeue=False)
+
+    def kill_process(self, slot: int) -> None:
+        """SIGKILL one pool process: WorkerLostError for its task; the pool replaces it."""
+        execution = self.slots[slot - 1] if 0 < slot <= len(self.slots) else None
+        if execution is None:
+            self.engine.record("kill", worker=f"{self.name}/{slot}", detail="process was idle")
+            return
+        self.engine.executor.kill(execution)
+        self.engine.record("kill", worker=f"{self.name}/{slot}", message=execution.request.message.id,
+                           detail="pool process killed while running")
+        self.finish(execution, "worker-lost")
+
+    def revoke(self, task_id: str, terminate: bool) -> None:
+        self.revoked.add(task_id)
+        if not terminate:
+            return
+        for execution in self.running():
+            if execution.request.message.id == task_id:
+                self.engine.executor.kill(execution)
+                self.engine.mark_revoked(task_id)
+                self.finish(execution, "terminated")
