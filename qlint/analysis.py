@@ -1,0 +1,176 @@
+"""The library entry point: paths in, resolved project out.
+
+The CLI's `check` and `config`, the language server and the simulator all call
+analyse(). Stages: discover files, pre-filter by bytes, extract facts (in parallel
+on a cold run, from the cache on a warm one), then resolve the project lazily.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from qlint.discovery import walk
+from qlint.facts_cache import FactsCache
+from qlint.model import Span
+from qlint.resolve.project import Project, build_project
+from qlint.resolve.workspace import Workspace
+from qlint.sources import ir
+from qlint.sources.python import parse_facts
+from qlint.sources.read import SourceError, decode_python, mentions_celery, read_bytes
+
+PARALLEL_THRESHOLD = 24
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file qlint could not analyse, reported as QL000."""
+
+    path: str
+    message: str
+    span: Span
+
+
+@dataclass
+class Analysis:
+    root: Path
+    cwd: Path
+    project: Project
+    problems: list[FileProblem] = field(default_factory=list)
+    python_files: list[str] = field(default_factory=list)
+    other_files: list[str] = field(default_factory=list)
+    parsed: int = 0
+    cache_hits: int = 0
+
+    def rel(self, path: Path) -> str:
+        return display_path(path, self.cwd)
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    try:
+        return path.resolve().relative_to(cwd.resolve()).as_posix()
+    except ValueError:
+        return os.path.relpath(path.resolve(), cwd.resolve()).replace(os.sep, "/")
+
+
+def _parse_one(args: tuple[str, bytes]) -> ir.ModuleFacts:
+    path, data = args
+    try:
+        text = decode_python(path, data)
+    except SourceError as exc:
+        return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
+    return parse_facts(path, text)
+
+
+class _Loader:
+    """Loads facts for the resolver: on demand, from memory, the cache, or a parse."""
+
+    def __init__(self, cache: FactsCache, abs_of: Mapping[str, Path], overrides: Mapping[str, bytes]) -> None:
+        self.cache = cache
+        self.abs_of = abs_of
+        self.overrides = overrides
+        self.facts: dict[str, ir.ModuleFacts] = {}
+        self.data: dict[str, bytes] = {}
+        self.parsed = 0
+
+    def read(self, path: str) -> bytes | None:
+        if path in self.data:
+            return self.data[path]
+        if path in self.overrides:
+            data: bytes | None = self.overrides[path]
+        else:
+            try:
+                data = read_bytes(self.abs_of[path])
+            except SourceError as exc:
+                self.facts[path] = ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
+                data = None
+        if data is not None:
+            self.data[path] = data
+        return data
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Parse many files at once, in parallel when there are enough to be worth it."""
+        todo: list[tuple[str, bytes, str]] = []
+        for path in paths:
+            if path in self.facts:
+                continue
+            data = self.read(path)
+            if data is None:
+                continue
+            key = self.cache.key(path, data)
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.facts[path] = cached
+            else:
+                todo.append((path, data, key))
+        if not todo:
+            return
+        if len(todo) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
+            with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8)) as pool:
+                results = list(pool.map(_parse_one, [(p, d) for p, d, _ in todo], chunksize=4))
+        else:
+            results = [_parse_one((p, d)) for p, d, _ in todo]
+        for (path, _, key), facts in zip(todo, results):
+            self.facts[path] = facts
+            self.cache.put(key, facts)
+            self.parsed += 1
+
+    def __call__(self, path: str) -> ir.ModuleFacts | None:
+        if path not in self.abs_of:
+            return None
+        if path not in self.facts:
+            self.prefetch([path])
+        return self.facts.get(path)
+
+
+def find_root(paths: Sequence[Path]) -> Path:
+    """A folder given on the command line is the tree to analyse; a file brings its project."""
+    from qlint.project_config import find_project_root
+
+    first = paths[0] if paths else Path(".")
+    if first.is_dir():
+        return first
+    return find_project_root(first.parent)
+
+
+def analyse(
+    paths: Sequence[str | Path] = (".",),
+    *,
+    cwd: Path | None = None,
+    root: Path | None = None,
+    exclude: Sequence[str] = (),
+    use_cache: bool = True,
+    overrides: Mapping[str, bytes] | None = None,
+) -> Analysis:
+    """Resolve the project that the given paths belong to.
+
+    overrides maps display paths to unsaved contents (the language server's buffers).
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    targets = [(cwd / p).resolve() if not Path(p).is_absolute() else Path(p).resolve() for p in paths]
+    root = (root or find_root(targets)).resolve()
+    abs_of: dict[str, Path] = {}
+    python_files: list[str] = []
+    other_files: list[str] = []
+    for path in walk(root, exclude):
+        rel = display_path(path, cwd)
+        abs_of[rel] = path
+        (python_files if path.suffix == ".py" else other_files).append(rel)
+    loader = _Loader(FactsCache(root, use_cache), abs_of, overrides or {})
+    entries = []
+    for rel in python_files:
+        data = loader.read(rel)
+        if data is not None and mentions_celery(data):
+            entries.append(rel)
+    loader.prefetch(entries)
+    workspace = Workspace(python_files, loader)
+    project = build_project(display_path(root, cwd), workspace, entries)
+    problems = [
+        FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
+        for f in loader.facts.values() if f.error is not None
+    ]
+    analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
+                        loader.parsed, loader.cache.hits)
+    return analysis

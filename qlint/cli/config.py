@@ -1,0 +1,118 @@
+"""`qlint config`: the effective Celery settings of each app and where each comes from."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from qlint.analysis import Analysis, analyse
+from qlint.cli import EXIT_OK, EXIT_USAGE
+from qlint.model import Value
+from qlint.resolve.project import RELIED_ON, App
+from qlint.resolve.values import to_plain
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("config", help="show the effective Celery settings and their origins")
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    parser.add_argument("--all", action="store_true", help="list every setting of the catalog")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write .qlint_cache/")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"qlint: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    analysis = analyse(args.paths, use_cache=not args.no_cache)
+    if args.format == "json":
+        print(json.dumps(to_json(analysis, args.all), indent=2, default=str))
+    else:
+        sys.stdout.write(to_text(analysis, args.all))
+    return EXIT_OK
+
+
+def to_json(analysis: Analysis, all_settings: bool) -> dict[str, Any]:
+    return {
+        "root": analysis.project.root,
+        "apps": [app.to_json(all_settings) for app in analysis.project.apps],
+        "problems": [{"path": p.path, "line": p.span.line, "message": p.message} for p in analysis.problems],
+        "notes": analysis.project.notes,
+    }
+
+
+def describe(value: Value) -> tuple[str, str]:
+    """(value, where it comes from) for one line of the text report."""
+    if value.status == "unknown":
+        return "?", f"unknown: {value.reason}"
+    if value.status == "several":
+        shown = " | ".join(f"{_show(a.value)} if {a.condition}" for a in value.alternatives)
+        return shown, str(value.origin) if value.origin else ""
+    shown = _show(value)
+    if value.status == "default":
+        return shown, "Celery default"
+    where = str(value.origin) if value.origin else ""
+    if value.status == "env-default":
+        cast_note = " (a string when the variable is set)" if value.uncast else ""
+        where = f"{where}, environment variable {value.env}, default used{cast_note}"
+    return shown, where
+
+
+def _show(value: Value) -> str:
+    if value.status == "unknown":
+        return "?"
+    plain = to_plain(value)
+    if plain is None and value.value is not None:
+        return "<object>"
+    return repr(plain) if not isinstance(plain, (int, float)) or isinstance(plain, bool) else f"{plain:g}" if isinstance(plain, float) else str(plain)
+
+
+def _app_text(app: App, all_settings: bool) -> list[str]:
+    from qlint import catalog
+
+    lines = [f"app {app.name!r}  defined at {app.defined_at}"]
+    source = app.source if app.source != "none" else "none (defaults and code on the app only)"
+    lines.append(f"  configuration source: {source}" + (f", namespace {app.namespace!r}" if app.namespace else ""))
+    if app.source_problem:
+        lines.append(f"  ! {app.source_problem}: settings it would hold are unknown")
+    names = set(app.settings) | set(RELIED_ON)
+    if all_settings:
+        names |= set(catalog.settings())
+    rows = [(name, *describe(app.setting(name))) for name in sorted(names)]
+    width = max((len(r[0]) for r in rows), default=0)
+    vwidth = min(max((len(r[1]) for r in rows), default=0), 40)
+    lines.append("  settings:")
+    for name, shown, where in rows:
+        lines.append(f"    {name:<{width}}  {shown:<{vwidth}}  {where}".rstrip())
+    if app.tasks:
+        lines.append("  tasks:")
+        for task_name, task in sorted(app.tasks.items()):
+            lines.append(f"    {task_name}  ({task.defined_at})")
+            for option, value in sorted(task.options.items()):
+                shown, where = describe(value)
+                lines.append(f"      {option} = {shown}  {where}".rstrip())
+    if app.unread:
+        lines.append("  keys in the configuration source that Celery does not read:")
+        for key in app.unread:
+            what = f"shadowed old name of {key.setting}" if key.kind == "old-name" else "not a Celery setting"
+            lines.append(f"    {key.key}  {key.span or ''}  ({what})")
+    return lines
+
+
+def to_text(analysis: Analysis, all_settings: bool) -> str:
+    project = analysis.project
+    out: list[str] = []
+    if not project.apps:
+        out.append(f"No Celery app found under {project.root}.")
+    for app in project.apps:
+        out.extend(_app_text(app, all_settings))
+        out.append("")
+    for problem in analysis.problems:
+        out.append(f"{problem.span}: cannot analyse: {problem.message}")
+    for note in project.notes:
+        out.append(f"note: {note}")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,54 @@
+"""Per-file facts cached by content hash under .qlint_cache/ at the project root."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from qlint import __version__
+from qlint.sources import ir
+
+CACHE_DIR = ".qlint_cache"
+
+
+class FactsCache:
+    def __init__(self, root: Path, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.folder = root / CACHE_DIR / f"facts-{__version__}"
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(path: str, data: bytes) -> str:
+        # The path is part of the key: spans inside the facts name the file.
+        return hashlib.blake2b(path.encode() + b"\0" + data, digest_size=20).hexdigest()
+
+    def get(self, key: str) -> ir.ModuleFacts | None:
+        if not self.enabled:
+            return None
+        try:
+            with open(self.folder / key[:2] / key, "rb") as handle:
+                facts = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return facts if isinstance(facts, ir.ModuleFacts) else None
+
+    def put(self, key: str, facts: ir.ModuleFacts) -> None:
+        if not self.enabled:
+            return
+        folder = self.folder / key[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            gitignore = self.folder.parent / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("*\n")
+            fd, tmp = tempfile.mkstemp(dir=folder)
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(facts, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, folder / key)
+        except OSError:
+            self.enabled = False  # a read-only tree: run without a cache

@@ -1,0 +1,455 @@
+"""Evaluating expressions of the IR to Values, in the scope of one module.
+
+Knows the handful of library calls that matter for Celery settings: os.environ and
+os.getenv, django-environ, python-decouple, timedelta, casts and string methods.
+Anything else is unknown, with the reason.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from qlint.model import Span, Value, known, unknown
+from qlint.resolve import values as V
+from qlint.resolve.objects import (
+    UNSET, AppObj, BoundMethod, ClassObj, ConfRef, EnvReader, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
+)
+from qlint.sources import ir
+
+if TYPE_CHECKING:
+    from qlint.resolve.interpreter import Scope
+
+CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task", "celery.decorators.task"})
+TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task"})
+ENV_GET = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
+TIMEDELTA = frozenset({"datetime.timedelta"})
+BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted"})
+_STR_METHODS = frozenset({
+    "lower", "upper", "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace",
+    "title", "capitalize", "casefold", "isdigit", "format", "join", "rsplit", "removeprefix", "removesuffix",
+})
+_DICT_METHODS = frozenset({"get", "copy", "keys", "values", "items"})
+_ENV_CASTS = {"int": int, "float": float, "bool": None, "str": str, "list": None, "dict": None, "json": None, "url": str}
+_TRUE_STRINGS = frozenset({"true", "on", "ok", "y", "yes", "1"})
+
+
+def env_bool(raw: str) -> bool:
+    return raw.strip().lower() in _TRUE_STRINGS
+
+
+def seconds_of_timedelta(kwargs: dict[str, Any], args: list[Any]) -> float:
+    units = ["days", "seconds", "microseconds", "milliseconds", "minutes", "hours", "weeks"]
+    factors = {"days": 86400, "seconds": 1, "microseconds": 1e-6, "milliseconds": 1e-3, "minutes": 60, "hours": 3600, "weeks": 604800}
+    total = 0.0
+    for unit, amount in list(zip(units, args)) + list(kwargs.items()):
+        if unit not in factors or not isinstance(amount, (int, float)) or isinstance(amount, bool):
+            raise TypeError(unit)
+        total += amount * factors[unit]
+    return int(total) if float(total).is_integer() else total
+
+
+class Evaluator:
+    """Evaluates expressions against a Scope (see interpreter.py)."""
+
+    def __init__(self, scope: "Scope") -> None:
+        self.scope = scope
+
+    def eval(self, expr: ir.Expr) -> Value:
+        method: Callable[[Any], Value] = getattr(self, f"_{type(expr).__name__}", self._other)
+        return method(expr)
+
+    # ------------------------------------------------------------ simple nodes
+
+    def _Const(self, expr: ir.Const) -> Value:
+        return known(expr.value, expr.span)
+
+    def _Name(self, expr: ir.Name) -> Value:
+        found = self.scope.lookup(expr.id)
+        if found is not None:
+            return found
+        if expr.id in BUILTINS:
+            return known(Sym(f"builtins.{expr.id}"), expr.span)
+        if expr.id == "__name__":
+            return known(self.scope.module_name, expr.span)
+        if expr.id == "__file__":
+            return known(self.scope.module_path, expr.span)
+        return unknown(f"name {expr.id!r} is not defined where qlint can see it", expr.span)
+
+    def _Opaque(self, expr: ir.Opaque) -> Value:
+        return unknown(f"{expr.reason} is not evaluated", expr.span)
+
+    def _other(self, expr: Any) -> Value:
+        return unknown("expression is not evaluated", getattr(expr, "span", None))
+
+    def _Starred(self, expr: ir.Starred) -> Value:
+        return unknown("starred expression", expr.span)
+
+    def _FStr(self, expr: ir.FStr) -> Value:
+        parts = [known(p, expr.span) if isinstance(p, str) else self.eval(p) for p in expr.parts]
+        return V.combine(parts, lambda *raw: "".join(str(r) for r in raw), expr.span, "f-string")
+
+    def _Coll(self, expr: ir.Coll) -> Value:
+        if any(isinstance(e, ir.Starred) for e in expr.elts):
+            items: list[Value] = []
+            for e in expr.elts:
+                if isinstance(e, ir.Starred):
+                    inner = self.eval(e.value)
+                    if inner.status != "known" or not isinstance(inner.value, (list, tuple, set)):
+                        return unknown("unpacks a value that cannot be read", expr.span)
+                    items.extend(known(x, e.span) for x in inner.value)
+                else:
+                    items.append(self.eval(e))
+        else:
+            items = [self.eval(e) for e in expr.elts]
+        maker = {"list": list, "tuple": tuple, "set": frozenset}[expr.kind]
+        if all(v.status == "known" and V.is_plain(v.value) for v in items):
+            return known(maker(v.value for v in items), expr.span)
+        if any(v.status == "unknown" for v in items):
+            return V.combine(items, lambda *raw: maker(raw), expr.span, expr.kind)
+        return V.combine(items, lambda *raw: maker(raw), expr.span, expr.kind)
+
+    def _DictE(self, expr: ir.DictE) -> Value:
+        items: dict[Any, Value] = {}
+        for key_expr, value_expr in expr.items:
+            if key_expr is None:
+                spread = self.eval(value_expr)
+                if spread.status != "known" or not isinstance(spread.value, dict):
+                    return unknown("dict unpacks a value that cannot be read", expr.span)
+                for k, v in dict_items(spread).items():
+                    items[k] = v
+                continue
+            key = self.eval(key_expr)
+            if key.status != "known" or not V.is_plain(key.value) or isinstance(key.value, (list, dict)):
+                return unknown("dict key cannot be read", expr.span)
+            items[key.value] = self.eval(value_expr)
+        return make_dict(items, expr.span)
+
+    def _IfExp(self, expr: ir.IfExp) -> Value:
+        test = self.eval(expr.test)
+        decided = V.truth(test)
+        if decided is True:
+            return self.eval(expr.body)
+        if decided is False:
+            return self.eval(expr.orelse)
+        cond = V.describe_condition(expr.test_source, test)
+        return V.several([(self.eval(expr.body), cond), (self.eval(expr.orelse), f"not ({cond})")], expr.span)
+
+    def _BinOp(self, expr: ir.BinOp) -> Value:
+        left, right = self.eval(expr.left), self.eval(expr.right)
+        if expr.op == "|" and isinstance(left.value, dict) and isinstance(right.value, dict):
+            merged = dict_items(left)
+            merged.update(dict_items(right))
+            return make_dict(merged, expr.span)
+        return V.binop(expr.op, left, right, expr.span)
+
+    def _UnaryOp(self, expr: ir.UnaryOp) -> Value:
+        operand = self.eval(expr.operand)
+        fns = {"-": lambda a: -a, "+": lambda a: +a, "not": lambda a: not a, "~": lambda a: ~a}
+        return V.combine([operand], fns.get(expr.op, lambda a: (_ for _ in ()).throw(TypeError())), expr.span, expr.op)
+
+    def _BoolOp(self, expr: ir.BoolOp) -> Value:
+        result = self.eval(expr.values[0])
+        for value_expr in expr.values[1:]:
+            decided = V.truth(result)
+            if decided is None:
+                other = self.eval(value_expr)
+                if result.status == "env-default" and other.status in ("known", "env-default"):
+                    fn = (lambda a, b: a and b) if expr.op == "and" else (lambda a, b: a or b)
+                    return V.combine([result, other], fn, expr.span, expr.op)
+                return unknown(f"'{expr.op}' of a value that cannot be decided", expr.span)
+            if (expr.op == "and" and not decided) or (expr.op == "or" and decided):
+                return result
+            result = self.eval(value_expr)
+        return result
+
+    def _Compare(self, expr: ir.Compare) -> Value:
+        left = self.eval(expr.left)
+        ops = [(op, self.eval(e)) for op, e in expr.ops]
+        if any(op in ("is", "is not") for op, _ in ops):
+            if all(v.status == "known" and v.value is None or V.is_plain(v.value) for v in [left] + [x for _, x in ops]):
+                return V.compare(left, ops, expr.span)
+        return V.compare(left, ops, expr.span)
+
+    def _Sub(self, expr: ir.Sub) -> Value:
+        base = self.eval(expr.value)
+        index = self.eval(expr.index)
+        if isinstance(base.value, Sym) and base.value.qualname == "os.environ" and index.status == "known":
+            return unknown(f"environment variable {index.value} (no default)", expr.span)
+        if isinstance(base.value, dict) and index.status == "known":
+            member = base.item(str(index.value)) if base.items is not None else None
+            if member is not None:
+                return member
+            if index.value in base.value:
+                return Value(base.status, base.value[index.value], base.origin, base.env)
+            return unknown(f"key {index.value!r} is not in the dict", expr.span)
+        return V.combine([base, index], lambda b, i: b[i], expr.span, "subscript")
+
+    def _Attr(self, expr: ir.Attr) -> Value:
+        base = self.eval(expr.value)
+        obj = base.value
+        if isinstance(obj, Sym):
+            return known(obj.attr(expr.attr), expr.span)
+        if isinstance(obj, ModuleRef):
+            found = self.scope.module_attr(obj, expr.attr)
+            if found is not None:
+                return found
+            return unknown(f"{obj.name}.{expr.attr} is not defined", expr.span)
+        if isinstance(obj, AppObj):
+            if expr.attr == "conf":
+                return known(ConfRef(obj), expr.span)
+            if expr.attr == "task":
+                return known(TaskDecorator(obj, span=expr.span), expr.span)
+            return known(BoundMethod(base, expr.attr), expr.span)
+        if isinstance(obj, ConfRef):
+            current = self.scope.conf_value(obj.app, expr.attr)
+            if current is not None and expr.attr not in ("update", "setdefault", "get", "add_defaults"):
+                return current
+            return known(BoundMethod(base, expr.attr), expr.span)
+        if isinstance(obj, ClassObj):
+            found = obj.lookup(expr.attr)
+            if found is not None:
+                return found
+            return unknown(f"class {obj.name} has no attribute {expr.attr}", expr.span)
+        if isinstance(obj, EnvReader) or (base.status in ("known", "env-default") and V.is_plain(obj)):
+            return known(BoundMethod(base, expr.attr), expr.span)
+        if base.status == "unknown":
+            return unknown(base.reason or "unknown value", expr.span)
+        return unknown(f"attribute {expr.attr} of a value qlint does not model", expr.span)
+
+    # ------------------------------------------------------------ calls
+
+    def _Call(self, expr: ir.Call) -> Value:
+        func = self.eval(expr.func)
+        target = func.value
+        if isinstance(target, Sym):
+            return self.call_symbol(target.qualname, expr)
+        if isinstance(target, BoundMethod):
+            return self.call_method(target, expr)
+        if isinstance(target, EnvReader):
+            return self.env_read(target, "str" if target.kind == "environ" else None, expr)
+        if isinstance(target, TaskDecorator):
+            return self.task_decorator_call(target, expr)
+        if isinstance(target, ClassObj):
+            if self.scope.is_celery_class(target):
+                return self.scope.new_app(expr, subclass=target.name)
+            return known(target, expr.span)  # an instance: attributes read through the class
+        if isinstance(target, (FuncObj, TaskObj)):
+            return unknown(f"result of calling {target.func.name}()", expr.span)
+        if func.status == "unknown":
+            return unknown(func.reason or "call of an unknown function", expr.span)
+        return unknown("call is not evaluated", expr.span)
+
+    def args(self, expr: ir.Call) -> tuple[list[Value], dict[str, Value], bool]:
+        """Positional and keyword argument values; the flag says **/* could not be read."""
+        positional: list[Value] = []
+        keywords: dict[str, Value] = {}
+        opaque = False
+        for arg in expr.args:
+            if isinstance(arg, ir.Starred):
+                inner = self.eval(arg.value)
+                if inner.status == "known" and isinstance(inner.value, (list, tuple)):
+                    positional.extend(known(v, arg.span) for v in inner.value)
+                else:
+                    opaque = True
+            else:
+                positional.append(self.eval(arg))
+        for key, value_expr in expr.kwargs:
+            value = self.eval(value_expr)
+            if key is None:
+                if value.status == "known" and isinstance(value.value, dict):
+                    keywords.update({str(k): v for k, v in dict_items(value).items()})
+                else:
+                    opaque = True
+            else:
+                keywords[key] = value
+        return positional, keywords, opaque
+
+    def call_symbol(self, qualname: str, expr: ir.Call) -> Value:
+        span = expr.span
+        if qualname in CELERY_CLASSES:
+            return self.scope.new_app(expr)
+        if qualname in SHARED_TASK:
+            return self.task_decorator_call(TaskDecorator(None, span=span), expr)
+        if qualname in ENV_GET:
+            return self.os_env(expr, setdefault=qualname.endswith("setdefault"))
+        if qualname in TIMEDELTA:
+            pos, kw, opaque = self.args(expr)
+            if opaque:
+                return unknown("timedelta() with arguments that cannot be read", span)
+            names = list(kw)
+            return V.combine(pos + [kw[n] for n in names],
+                             lambda *raw: seconds_of_timedelta(dict(zip(names, raw[len(pos):])), list(raw[: len(pos)])),
+                             span, "timedelta()")
+        if qualname in ("environ.Env", "environ.environ.Env"):
+            _, kw, _ = self.args(expr)
+            schema = []
+            for var, spec in kw.items():
+                raw = spec.value
+                if spec.status == "known" and isinstance(raw, tuple) and len(raw) == 2:
+                    schema.append((var, raw[0], raw[1]))
+            return known(EnvReader("environ", tuple(schema)), span)
+        if qualname in ("decouple.config",):
+            return self.env_read(EnvReader("decouple"), None, expr)
+        if qualname in ("decouple.AutoConfig", "decouple.Config"):
+            return known(EnvReader("decouple"), span)
+        if qualname.startswith("builtins."):
+            return self.builtin(qualname.split(".", 1)[1], expr)
+        if qualname in ("kombu.Queue", "kombu.entity.Queue"):
+            pos, kw, _ = self.args(expr)
+            name = pos[0] if pos else kw.get("name")
+            if name is not None and name.status == "known":
+                return known({"__queue__": name.value}, span)
+            return unknown("Queue() whose name cannot be read", span)
+        if qualname.startswith("celery.schedules."):
+            return known(f"{qualname.rsplit('.', 1)[1]}(...)", span)
+        return unknown(f"call to {qualname}() is not evaluated", span)
+
+    def builtin(self, name: str, expr: ir.Call) -> Value:
+        pos, kw, opaque = self.args(expr)
+        span = expr.span
+        if opaque:
+            return unknown(f"{name}() with arguments that cannot be read", span)
+        if name in ("int", "float", "str", "bool") and len(pos) == 1 and not kw:
+            arg = pos[0]
+            if name == "bool" and arg.status == "env-default" and isinstance(arg.value, str):
+                return Value("env-default", bool(arg.value), span, env=arg.env)
+            return V.cast(name, arg, span)
+        if name == "dict" and not pos:
+            return make_dict(dict(kw), span)
+        if name in ("list", "tuple", "set", "frozenset", "sorted") and len(pos) == 1:
+            maker = {"list": list, "tuple": tuple, "set": frozenset, "frozenset": frozenset, "sorted": sorted}[name]
+            return V.combine(pos, maker, span, f"{name}()")
+        if name in ("min", "max", "abs", "round", "len") and not kw:
+            fn = {"min": min, "max": max, "abs": abs, "round": round, "len": len}[name]
+            return V.combine(pos, fn, span, f"{name}()")
+        return unknown(f"{name}() is not evaluated here", span)
+
+    def os_env(self, expr: ir.Call, setdefault: bool = False) -> Value:
+        pos, kw, _ = self.args(expr)
+        span = expr.span
+        name = pos[0] if pos else kw.get("key")
+        if name is None or name.status != "known" or not isinstance(name.value, str):
+            return unknown("environment variable whose name cannot be read", span)
+        default = pos[1] if len(pos) > 1 else kw.get("default") or kw.get("value")
+        if default is None:
+            return unknown(f"environment variable {name.value} (no default)", span)
+        if default.status not in ("known", "env-default"):
+            return unknown(f"environment variable {name.value} with a default qlint cannot read", span)
+        raw = default.value
+        # Whatever the default's type, a set variable arrives as a string.
+        return Value("env-default", raw, span, env=name.value, uncast=not isinstance(raw, str) and raw is not None)
+
+    def env_read(self, reader: EnvReader, method: str | None, expr: ir.Call) -> Value:
+        """django-environ env("X")/env.int("X", default=...) and decouple config("X", default=..., cast=...)."""
+        pos, kw, _ = self.args(expr)
+        span = expr.span
+        name = pos[0] if pos else kw.get("var") or kw.get("option")
+        if name is None or name.status != "known" or not isinstance(name.value, str):
+            return unknown("environment variable whose name cannot be read", span)
+        var = name.value
+        default = kw.get("default")
+        if default is None and len(pos) > 1 and reader.kind == "environ":
+            default = pos[1]
+        cast_fn: Any = None
+        if reader.kind == "environ":
+            schema = {v: (c, d) for v, c, d in reader.schema}
+            if default is None and var in schema:
+                schema_cast, schema_default = schema[var]
+                default = known(schema_default, span)
+                if method in (None, "str"):
+                    cast_fn = schema_cast if isinstance(schema_cast, Sym) else None
+            if method in ("int", "float", "bool", "str"):
+                cast_fn = Sym(f"builtins.{method}")
+            elif method not in (None, "str"):
+                cast_fn = Sym(f"environ.{method}")
+        else:
+            cast_value = kw.get("cast")
+            cast_fn = cast_value.value if cast_value is not None and cast_value.status == "known" else None
+        if default is None:
+            return unknown(f"environment variable {var} (no default)", span)
+        if default.status not in ("known", "env-default"):
+            return unknown(f"environment variable {var} with a default qlint cannot read", span)
+        raw = default.value
+        if isinstance(cast_fn, Sym) and cast_fn.qualname.startswith("builtins."):
+            kind = cast_fn.qualname.split(".", 1)[1]
+            try:
+                if kind == "bool" and isinstance(raw, str):
+                    raw = env_bool(raw)
+                elif kind in ("int", "float", "str", "bool") and raw is not None:
+                    raw = {"int": int, "float": float, "str": str, "bool": bool}[kind](raw)
+            except (TypeError, ValueError):
+                return unknown(f"environment variable {var}: default {raw!r} does not cast to {kind}", span)
+            return Value("env-default", raw, span, env=var)
+        if cast_fn is None and reader.kind == "environ" and method in (None, "str"):
+            return Value("env-default", raw, span, env=var, uncast=not isinstance(raw, str) and raw is not None)
+        if cast_fn is None and reader.kind == "decouple":
+            return Value("env-default", raw, span, env=var, uncast=not isinstance(raw, str) and raw is not None)
+        return Value("env-default", raw, span, env=var)
+
+    def call_method(self, method: BoundMethod, expr: ir.Call) -> Value:
+        target, name = method.target, method.name
+        obj = target.value
+        span = expr.span
+        if isinstance(obj, EnvReader):
+            return self.env_read(obj, name, expr)
+        if isinstance(obj, (AppObj, ConfRef)):
+            return self.scope.app_method(obj, name, expr)
+        if isinstance(obj, dict) and name in _DICT_METHODS:
+            pos, _, _ = self.args(expr)
+            if name == "get" and pos:
+                key = pos[0]
+                if key.status == "known":
+                    member = target.item(str(key.value)) if target.items is not None else None
+                    if member is not None:
+                        return member
+                    if key.value in obj:
+                        return Value(target.status, obj[key.value], span, target.env)
+                    return pos[1] if len(pos) > 1 else known(None, span)
+            if name == "copy":
+                return target
+            return unknown(f"dict.{name}() is not evaluated", span)
+        if isinstance(obj, str) and name in _STR_METHODS:
+            pos, kw, opaque = self.args(expr)
+            if opaque or kw:
+                return unknown(f"str.{name}() with arguments that cannot be read", span)
+            return V.combine([target] + pos, lambda s, *a: getattr(s, name)(*a), span, f"str.{name}()")
+        if isinstance(obj, (int, float)) and name == "total_seconds":
+            return target
+        if target.status == "unknown":
+            return unknown(target.reason or "unknown value", span)
+        return unknown(f".{name}() is not evaluated", span)
+
+    def task_decorator_call(self, decorator: TaskDecorator, expr: ir.Call) -> Value:
+        """`app.task(...)` / `shared_task(...)`: applied to a function, or a factory of decorators."""
+        if len(expr.args) == 1 and not expr.kwargs:
+            inner = self.eval(expr.args[0])
+            if isinstance(inner.value, FuncObj):
+                return known(TaskObj(inner.value.func, inner.value.module, decorator, expr.span), expr.span)
+        pos, kw, opaque = self.args(expr)
+        options = tuple(kw.items())
+        merged = TaskDecorator(
+            decorator.app,
+            decorator.options + options,
+            expr.span,
+            "options unpacked from a value qlint cannot read" if opaque else decorator.unknown_options,
+        )
+        return known(merged, expr.span)
+
+
+def dict_items(value: Value) -> dict[Any, Value]:
+    """A dict Value's members as Values (synthesised from the plain dict when needed)."""
+    if value.items is not None:
+        return dict(value.items)
+    if isinstance(value.value, dict):
+        return {k: Value(value.status, v, value.origin, value.env) for k, v in value.value.items()}
+    return {}
+
+
+def make_dict(items: dict[Any, Value], span: Span | None) -> Value:
+    plain = {k: (v.value if v.status in ("known", "env-default", "default") else None) for k, v in items.items()}
+    if not all(V.is_plain(v) for v in plain.values()):
+        plain = {k: (v if V.is_plain(v) else repr(v)) for k, v in plain.items()}
+    return Value("known", plain, span, items=tuple((str(k), v) for k, v in items.items()))
+
+
+__all__ = ["Evaluator", "dict_items", "make_dict", "UNSET"]

@@ -1,0 +1,413 @@
+"""Runs the statements of a module abstractly, never importing or executing it.
+
+The result of a module is its namespace: each name bound to a Value with the
+span where it was last assigned. Conditional code (`if DEBUG:`) that cannot be
+decided yields values of status several. Celery apps constructed on the way, writes
+to their configuration and task definitions are recorded in the Workspace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
+
+from qlint.model import Span, Value, known, unknown
+from qlint.resolve import values as V
+from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
+from qlint.resolve.objects import (
+    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
+)
+from qlint.sources import ir
+
+if TYPE_CHECKING:
+    from qlint.resolve.workspace import Workspace
+
+# Names always taken to be the installed library, whatever the project holds.
+EXTERNAL_TOP = frozenset({
+    "os", "sys", "datetime", "celery", "kombu", "django", "environ", "decouple", "json", "pathlib",
+    "typing", "logging", "dynaconf", "flask", "redis", "collections", "functools",
+})
+
+
+@dataclass
+class ModuleEnv:
+    path: str
+    name: str
+    names: dict[str, Value] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)
+    done: bool = False
+    all_names: tuple[str, ...] | None = None
+
+
+class Scope:
+    """Name lookup for one running module (or class body), plus hooks into the workspace."""
+
+    def __init__(self, workspace: "Workspace", module: ModuleEnv, outer: "Scope | None" = None) -> None:
+        self.workspace = workspace
+        self.module = module
+        self.outer = outer
+        self.names: dict[str, Value] = module.names if outer is None else {}
+        self.spans: dict[str, Span] = module.spans if outer is None else {}
+        self.conditions: list[str] = []
+        self.evaluator = Evaluator(self)
+
+    @property
+    def module_name(self) -> str:
+        return self.module.name
+
+    @property
+    def module_path(self) -> str:
+        return self.module.path
+
+    def lookup(self, name: str) -> Value | None:
+        if name in self.names:
+            value = self.names[name]
+            if value.value is UNSET and value.status != "several":
+                return None
+            return value
+        if self.outer is not None:
+            return self.outer.lookup(name)
+        return None
+
+    def module_attr(self, ref: ModuleRef, name: str) -> Value | None:
+        env = self.workspace.module_env(ref.path)
+        if env is None:
+            return None
+        if name in env.names:
+            return env.names[name]
+        sub = self.workspace.index.submodule(ref.path, name)
+        if sub is not None:
+            return known(ModuleRef(sub, f"{ref.name}.{name}"), None)
+        return None
+
+    def conf_value(self, app: AppObj, key: str) -> Value | None:
+        for event in reversed(app.events):
+            if event.kind == "set" and event.key == key and event.value is not None:
+                return event.value
+        return None
+
+    def is_celery_class(self, cls: ClassObj) -> bool:
+        return cls.derives_from(CELERY_CLASSES)
+
+    def new_app(self, expr: ir.Call, subclass: str | None = None) -> Value:
+        pos, kw, _ = self.evaluator.args(expr)
+        main = pos[0] if pos else kw.pop("main", known(None, expr.span))
+        app = AppObj("", self.module.path, expr.span, main, kw, subclass=subclass)
+        self.workspace.apps.append(app)
+        return known(app, expr.span)
+
+    def app_method(self, obj: AppObj | ConfRef, name: str, expr: ir.Call) -> Value:
+        app = obj.app if isinstance(obj, ConfRef) else obj
+        pos, kw, opaque = self.evaluator.args(expr)
+        conditions = tuple(self.conditions)
+        span = expr.span
+        if isinstance(obj, AppObj) and name in ("config_from_object", "config_from_envvar"):
+            source = pos[0] if pos else kw.get("obj") or kw.get("variable_name")
+            if source is None:
+                source = unknown("config_from_object() without an argument", span)
+            if name == "config_from_envvar" and source.status == "known":
+                source = unknown(f"configuration module named by environment variable {source.value}", span)
+            namespace = kw.get("namespace")
+            app.events.append(ConfEvent("source", None, source, span, conditions, extra={"namespace": namespace, "scope": self.module.path}))
+        elif isinstance(obj, ConfRef) and name in ("update", "setdefault", "add_defaults"):
+            if name == "setdefault" and len(pos) == 2 and pos[0].status == "known":
+                app.events.append(ConfEvent("setdefault", str(pos[0].value), pos[1], span, conditions))
+            elif pos and (pos[0].status != "known" or not isinstance(pos[0].value, dict)) or opaque:
+                reason = pos[0].reason if pos and pos[0].status == "unknown" else "a value qlint cannot read"
+                app.events.append(ConfEvent("opaque-update", None, unknown(f"app.conf.{name}() with {reason}", span), span, conditions))
+            else:
+                items = dict_items(pos[0]) if pos else {}
+                items.update(kw)
+                kind = "set" if name == "update" else "default"
+                for key, value in items.items():
+                    app.events.append(ConfEvent(kind, str(key), V.with_origin(value, value.origin or span), span, conditions))
+        elif isinstance(obj, AppObj) and name == "autodiscover_tasks":
+            app.events.append(ConfEvent("autodiscover", None, pos[0] if pos else None, span, conditions))
+        return unknown(f"result of app.{name}()", span)
+
+    # ------------------------------------------------------------ binding
+
+    def bind(self, name: str, value: Value, span: Span) -> None:
+        if isinstance(value.value, AppObj) and not value.value.var:
+            value.value.var = name
+        self.names[name] = value
+        self.spans[name] = span
+
+
+class Interpreter:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.ev = scope.evaluator
+
+    def run(self, body: Iterable[ir.Stmt]) -> None:
+        for stmt in body:
+            self.stmt(stmt)
+
+    def stmt(self, stmt: ir.Stmt) -> None:
+        getattr(self, f"_{type(stmt).__name__}", lambda s: None)(stmt)
+
+    # ------------------------------------------------------------ imports
+
+    def _Import(self, stmt: ir.Import) -> None:
+        for dotted, alias in stmt.names:
+            if alias:
+                self.scope.bind(alias, self.import_module(dotted, 0, stmt.span), stmt.span)
+            else:
+                top = dotted.split(".")[0]
+                self.scope.bind(top, self.import_module(top, 0, stmt.span), stmt.span)
+
+    def import_module(self, dotted: str, level: int, span: Span) -> Value:
+        if level == 0 and dotted.split(".")[0] in EXTERNAL_TOP:
+            return known(Sym(dotted), span)
+        path = self.scope.workspace.index.resolve(dotted, level, self.scope.module.path)
+        if path is None:
+            if level:
+                return unknown(f"module {'.' * level}{dotted} not found in the project", span)
+            return known(Sym(dotted), span)
+        return known(ModuleRef(path, self.scope.workspace.index.module_name(path)), span)
+
+    def _ImportFrom(self, stmt: ir.ImportFrom) -> None:
+        workspace = self.scope.workspace
+        if stmt.level == 0 and stmt.module.split(".")[0] in EXTERNAL_TOP:
+            for name, alias in stmt.names:
+                self.scope.bind(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
+            return
+        path = workspace.index.resolve(stmt.module, stmt.level, self.scope.module.path)
+        if path is None:
+            self.scope.module.names.setdefault("__failed_imports__", known((), None))
+            failed = self.scope.module.names["__failed_imports__"]
+            self.scope.module.names["__failed_imports__"] = known(failed.value + (stmt.module,), None)
+            for name, alias in stmt.names:
+                if stmt.level:
+                    self.scope.bind(alias or name, unknown(f"module {'.' * stmt.level}{stmt.module} not found", stmt.span), stmt.span)
+                else:
+                    self.scope.bind(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
+            return
+        if stmt.star:
+            env = workspace.module_env(path, importer=self.scope.module.path)
+            if env is None:
+                return
+            exported = env.all_names or tuple(n for n in env.names if not n.startswith("_"))
+            for name in exported:
+                if name in env.names:
+                    self.scope.names[name] = env.names[name]
+                    if name in env.spans:
+                        self.scope.spans[name] = env.spans[name]
+            return
+        module_name = workspace.index.module_name(path)
+        env = None
+        for name, alias in stmt.names:
+            sub = workspace.index.submodule(path, name)
+            if sub is not None:
+                self.scope.bind(alias or name, known(ModuleRef(sub, f"{module_name}.{name}"), stmt.span), stmt.span)
+                continue
+            env = env or workspace.module_env(path, importer=self.scope.module.path)
+            if env is not None and name in env.names:
+                self.scope.names[alias or name] = env.names[name]
+                self.scope.spans[alias or name] = env.spans.get(name, stmt.span)
+            else:
+                self.scope.bind(alias or name, unknown(f"{module_name}.{name} could not be resolved", stmt.span), stmt.span)
+
+    # ------------------------------------------------------------ assignments
+
+    def _Assign(self, stmt: ir.Assign) -> None:
+        value = self.ev.eval(stmt.value)
+        for target in stmt.targets:
+            self.assign(target, value, stmt.span)
+
+    def assign(self, target: ir.Expr, value: Value, span: Span) -> None:
+        if isinstance(target, ir.Name):
+            self.scope.bind(target.id, V.with_origin(value, span), span)
+            if target.id == "__all__" and value.status == "known" and isinstance(value.value, (list, tuple)):
+                self.scope.module.all_names = tuple(str(v) for v in value.value)
+        elif isinstance(target, ir.Coll):
+            raw = value.value
+            if value.status == "known" and isinstance(raw, (list, tuple)) and len(raw) == len(target.elts):
+                for elt, item in zip(target.elts, raw):
+                    self.assign(elt, known(item, span), span)
+            else:
+                for elt in target.elts:
+                    self.assign(elt, unknown("unpacked from a value that cannot be read", span), span)
+        elif isinstance(target, ir.Attr):
+            base = self.ev.eval(target.value)
+            if isinstance(base.value, ConfRef):
+                base.value.app.events.append(ConfEvent("set", target.attr, V.with_origin(value, span), span, tuple(self.scope.conditions)))
+        elif isinstance(target, ir.Sub):
+            self.assign_item(target, value, span)
+
+    def assign_item(self, target: ir.Sub, value: Value, span: Span) -> None:
+        key = self.ev.eval(target.index)
+        base_expr = target.value
+        if isinstance(base_expr, ir.Attr):
+            owner = self.ev.eval(base_expr.value)
+            if isinstance(owner.value, ConfRef) and key.status == "known":
+                owner.value.app.events.append(ConfEvent("item", base_expr.attr, V.with_origin(value, span), span,
+                                                        tuple(self.scope.conditions), item=str(key.value)))
+                return
+        base = self.ev.eval(base_expr)
+        if isinstance(base.value, ConfRef):
+            if key.status == "known":
+                base.value.app.events.append(ConfEvent("set", str(key.value), V.with_origin(value, span), span, tuple(self.scope.conditions)))
+            return
+        if isinstance(base_expr, ir.Name) and isinstance(base.value, dict) and key.status == "known":
+            items = dict_items(base)
+            items[key.value] = V.with_origin(value, span)
+            self.rebind(base_expr.id, make_dict(items, span), span)
+        elif isinstance(base_expr, ir.Name) and base.status != "unknown":
+            self.rebind(base_expr.id, unknown(f"{base_expr.id} changed by an item assignment qlint cannot follow", span), span)
+
+    def rebind(self, name: str, value: Value, span: Span) -> None:
+        self.scope.bind(name, value, span)
+
+    def _AugAssign(self, stmt: ir.AugAssign) -> None:
+        if isinstance(stmt.target, ir.Name):
+            current = self.ev.eval(stmt.target)
+            addition = self.ev.eval(stmt.value)
+            if stmt.op == "|" and isinstance(current.value, dict) and isinstance(addition.value, dict):
+                merged = dict_items(current)
+                merged.update(dict_items(addition))
+                self.rebind(stmt.target.id, make_dict(merged, stmt.span), stmt.span)
+                return
+            self.rebind(stmt.target.id, V.with_origin(V.binop(stmt.op, current, addition, stmt.span), stmt.span), stmt.span)
+        elif isinstance(stmt.target, ir.Sub):
+            current = self.ev.eval(stmt.target)
+            self.assign_item(stmt.target, V.binop(stmt.op, current, self.ev.eval(stmt.value), stmt.span), stmt.span)
+        elif isinstance(stmt.target, ir.Attr):
+            current = self.ev.eval(stmt.target)
+            self.assign(stmt.target, V.binop(stmt.op, current, self.ev.eval(stmt.value), stmt.span), stmt.span)
+
+    def _ExprStmt(self, stmt: ir.ExprStmt) -> None:
+        expr = stmt.value
+        if not isinstance(expr, ir.Call):
+            return
+        func = expr.func
+        if isinstance(func, ir.Attr) and isinstance(func.value, ir.Name) and func.attr in ("update", "setdefault", "append", "extend"):
+            base = self.ev.eval(func.value)
+            if isinstance(base.value, dict) and func.attr in ("update", "setdefault"):
+                self.dict_update(func.value.id, base, func.attr, expr, stmt.span)
+                return
+            if isinstance(base.value, (list, tuple)) and func.attr in ("append", "extend"):
+                arg = self.ev.eval(expr.args[0]) if expr.args else unknown("no argument", stmt.span)
+                combined = V.combine([base, arg], (lambda b, a: list(b) + [a]) if func.attr == "append" else (lambda b, a: list(b) + list(a)),
+                                     stmt.span, func.attr)
+                self.rebind(func.value.id, V.with_origin(combined, stmt.span), stmt.span)
+                return
+        result = self.ev.eval(expr)
+        if isinstance(func, ir.Attr) and isinstance(func.value, ir.Attr) and func.attr == "setdefault":
+            self.record_environ(expr, stmt.span)
+        del result
+
+    def dict_update(self, name: str, base: Value, method: str, expr: ir.Call, span: Span) -> None:
+        pos, kw, opaque = self.ev.args(expr)
+        items = dict_items(base)
+        if method == "setdefault":
+            if pos and pos[0].status == "known" and pos[0].value not in items:
+                items[pos[0].value] = V.with_origin(pos[1] if len(pos) > 1 else known(None, span), span)
+        else:
+            if opaque or (pos and (pos[0].status != "known" or not isinstance(pos[0].value, dict))):
+                self.rebind(name, unknown(f"{name}.update() with a value qlint cannot read", span), span)
+                return
+            if pos:
+                items.update({k: V.with_origin(v, span) for k, v in dict_items(pos[0]).items()})
+            items.update({k: V.with_origin(v, span) for k, v in kw.items()})
+        self.rebind(name, make_dict(items, span), span)
+
+    def record_environ(self, expr: ir.Call, span: Span) -> None:
+        func = self.ev.eval(expr.func)
+        if not isinstance(func.value, Sym) or func.value.qualname != "os.environ.setdefault" or len(expr.args) < 2:
+            return
+        key = self.ev.eval(expr.args[0])
+        if key.status == "known" and key.value == "DJANGO_SETTINGS_MODULE":
+            self.scope.workspace.django_settings.append((self.ev.eval(expr.args[1]), span, self.scope.module.path))
+
+    # ------------------------------------------------------------ control flow
+
+    def _If(self, stmt: ir.If) -> None:
+        test = self.ev.eval(stmt.test)
+        decided = V.truth(test)
+        if decided is True:
+            self.run(stmt.body)
+            return
+        if decided is False:
+            self.run(stmt.orelse)
+            return
+        condition = V.describe_condition(stmt.test_source, test)
+        self.branch([(stmt.body, condition), (stmt.orelse, f"not ({condition})")], stmt.span)
+
+    def branch(self, arms: list[tuple[tuple[ir.Stmt, ...], str]], span: Span) -> None:
+        """Run each arm on a copy of the namespace and merge what they bound."""
+        before = dict(self.scope.names)
+        before_spans = dict(self.scope.spans)
+        results: list[tuple[dict[str, Value], dict[str, Span], str]] = []
+        for body, condition in arms:
+            self.scope.names.clear()
+            self.scope.names.update(before)
+            self.scope.spans.clear()
+            self.scope.spans.update(before_spans)
+            self.scope.conditions.append(condition)
+            try:
+                self.run(body)
+            finally:
+                self.scope.conditions.pop()
+            results.append((dict(self.scope.names), dict(self.scope.spans), condition))
+        self.scope.names.clear()
+        self.scope.spans.clear()
+        self.scope.names.update(before)
+        self.scope.spans.update(before_spans)
+        changed = {name for names, _, _ in results for name, value in names.items() if before.get(name) is not value}
+        for name in changed:
+            alternatives = []
+            where = span
+            for names, spans, condition in results:
+                value = names.get(name)
+                if value is None:
+                    value = Value("default", UNSET, None)
+                alternatives.append((value, condition))
+                if names.get(name) is not before.get(name):
+                    where = spans.get(name, where)
+            merged = V.several(alternatives, where)
+            self.scope.names[name] = merged
+            self.scope.spans[name] = where
+
+    def _Try(self, stmt: ir.Try) -> None:
+        failed_before = self.scope.module.names.get("__failed_imports__")
+        self.run(stmt.body)
+        failed_after = self.scope.module.names.get("__failed_imports__")
+        if failed_after is not failed_before:
+            for _, handler in stmt.handlers:
+                self.run(handler)
+        else:
+            self.run(stmt.orelse)
+        self.run(stmt.finalbody)
+
+    def _Block(self, stmt: ir.Block) -> None:
+        if stmt.kind == "with":
+            for target in stmt.targets:
+                self.assign(target, unknown("bound by a with statement", stmt.span), stmt.span)
+            self.run(stmt.body)
+            return
+        for target in stmt.targets:
+            self.assign(target, unknown(f"bound by a {stmt.kind} loop", stmt.span), stmt.span)
+        self.branch([(stmt.body, f"inside a {stmt.kind} block"), ((), f"the {stmt.kind} body does not run")], stmt.span)
+
+    # ------------------------------------------------------------ definitions
+
+    def _FuncDef(self, stmt: ir.FuncDef) -> None:
+        value = known(FuncObj(stmt, self.scope.module.path), stmt.span)
+        for decorator in reversed(stmt.decorators):
+            dec = self.ev.eval(decorator)
+            if isinstance(dec.value, Sym) and dec.value.qualname in SHARED_TASK:
+                dec = known(TaskDecorator(None, span=decorator.span), decorator.span)
+            if isinstance(dec.value, TaskDecorator):
+                task = TaskObj(stmt, self.scope.module.path, dec.value, decorator.span)
+                self.scope.workspace.tasks.append(task)
+                value = known(task, stmt.span)
+        self.scope.bind(stmt.name, value, stmt.span)
+
+    def _ClassDef(self, stmt: ir.ClassDef) -> None:
+        bases = tuple(self.ev.eval(b) for b in stmt.bases)
+        class_scope = Scope(self.scope.workspace, self.scope.module, outer=self.scope)
+        Interpreter(class_scope).run(stmt.body)
+        attrs = {k: v for k, v in class_scope.names.items()}
+        cls = ClassObj(stmt.name, self.scope.module.path, stmt.span, bases, attrs, dict(class_scope.spans))
+        self.scope.workspace.classes.append(cls)
+        self.scope.bind(stmt.name, known(cls, stmt.span), stmt.span)

@@ -1,0 +1,174 @@
+"""The non-data things a resolved name can stand for while a module is interpreted.
+
+Plain data (numbers, strings, dicts...) travels inside Value.value as Python
+values; everything else — modules, external symbols, Celery apps, classes,
+functions, tasks — is one of these objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qlint.model import Span, Value
+from qlint.sources import ir
+
+if TYPE_CHECKING:
+    from qlint.resolve.interpreter import ModuleEnv
+
+
+class Unset:
+    """Marks a name or setting that a branch leaves unset (Celery's default then applies)."""
+
+    _instance: "Unset | None" = None
+
+    def __new__(cls) -> "Unset":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET = Unset()
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """A module of the project, by file path."""
+
+    path: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Sym:
+    """Something outside the project, by qualified name: 'os.environ.get', 'celery.Celery'."""
+
+    qualname: str
+
+    def attr(self, name: str) -> "Sym":
+        return Sym(f"{self.qualname}.{name}")
+
+
+@dataclass(frozen=True)
+class EnvReader:
+    """A django-environ Env instance (with its schema) or python-decouple's config."""
+
+    kind: str  # "environ" | "decouple"
+    schema: tuple[tuple[str, Any, Any], ...] = ()  # (variable, cast, default)
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    """`obj.method` looked up but not yet called."""
+
+    target: Value
+    name: str
+
+
+@dataclass
+class ConfEvent:
+    """One write to an app's configuration, in program order."""
+
+    kind: str  # "set" | "item" | "update" | "source" | "namespace" | "opaque-update"
+    key: str | None
+    value: Value | None
+    span: Span
+    conditions: tuple[str, ...] = ()
+    item: str | None = None  # for app.conf.X[item] = value
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class AppObj:
+    """A Celery application constructed somewhere in the project."""
+
+    var: str
+    module: str  # file path
+    span: Span
+    main: Value
+    kwargs: dict[str, Value]
+    events: list[ConfEvent] = field(default_factory=list)
+    subclass: str | None = None
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+@dataclass(frozen=True)
+class ConfRef:
+    app: AppObj
+
+
+@dataclass(eq=False)
+class ClassObj:
+    name: str
+    module: str
+    span: Span
+    bases: tuple[Value, ...]
+    attrs: dict[str, Value]
+    attr_spans: dict[str, Span]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def lookup(self, name: str, seen: frozenset[int] = frozenset()) -> Value | None:
+        """An attribute, searched in this class and then its bases (depth first)."""
+        if name in self.attrs:
+            return self.attrs[name]
+        for base in self.bases:
+            obj = base.value
+            if isinstance(obj, ClassObj) and id(obj) not in seen:
+                found = obj.lookup(name, seen | {id(self)})
+                if found is not None:
+                    return found
+        return None
+
+    def all_attrs(self, seen: frozenset[int] = frozenset()) -> dict[str, Value]:
+        merged: dict[str, Value] = {}
+        for base in reversed(self.bases):
+            obj = base.value
+            if isinstance(obj, ClassObj) and id(obj) not in seen:
+                merged.update(obj.all_attrs(seen | {id(self)}))
+        merged.update(self.attrs)
+        return merged
+
+    def derives_from(self, qualnames: frozenset[str], seen: frozenset[int] = frozenset()) -> bool:
+        for base in self.bases:
+            obj = base.value
+            if isinstance(obj, Sym) and obj.qualname in qualnames:
+                return True
+            if isinstance(obj, ClassObj) and id(obj) not in seen and obj.derives_from(qualnames, seen | {id(self)}):
+                return True
+        return False
+
+
+@dataclass(eq=False)
+class FuncObj:
+    func: ir.FuncDef
+    module: str
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+@dataclass(frozen=True)
+class TaskDecorator:
+    """`app.task`, `shared_task`, or either called with options (a decorator factory)."""
+
+    app: AppObj | None  # None for shared_task
+    options: tuple[tuple[str, Value], ...] = ()
+    span: Span | None = None
+    unknown_options: str | None = None  # reason when **options could not be read
+
+
+@dataclass(eq=False)
+class TaskObj:
+    func: ir.FuncDef
+    module: str
+    decorator: TaskDecorator
+    decorator_span: Span
+
+    def __hash__(self) -> int:
+        return id(self)

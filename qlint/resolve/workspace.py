@@ -1,0 +1,103 @@
+"""The project's Python modules: where each lives, its facts, and its namespace.
+
+Module names follow Python's own rule: a file's package is the chain of parent
+folders holding an __init__.py, so `proj/settings/base.py` inside package `proj`
+is `proj.settings.base`, and the folder above the top package is a source root.
+"""
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from typing import Callable
+
+from qlint.model import Value, known
+from qlint.resolve.interpreter import Interpreter, ModuleEnv, Scope
+from qlint.resolve.objects import AppObj, ClassObj, TaskObj
+from qlint.sources import ir
+
+
+class ModuleIndex:
+    def __init__(self, files: list[str]) -> None:
+        self.files = set(files)
+        dirs_with_init = {posixpath.dirname(f) for f in files if posixpath.basename(f) == "__init__.py"}
+        self._init_dirs = dirs_with_init
+        self._names: dict[str, str] = {}
+        self._by_name: dict[str, list[str]] = defaultdict(list)
+        for path in files:
+            name = self._compute_name(path)
+            self._names[path] = name
+            self._by_name[name].append(path)
+
+    def _compute_name(self, path: str) -> str:
+        folder, base = posixpath.split(path)
+        parts = [] if base == "__init__.py" else [base[:-3]]
+        while folder and folder in self._init_dirs:
+            folder, package = posixpath.split(folder)
+            parts.insert(0, package)
+        return ".".join(parts)
+
+    def module_name(self, path: str) -> str:
+        return self._names.get(path) or posixpath.splitext(posixpath.basename(path))[0]
+
+    def package_of(self, path: str) -> str:
+        name = self.module_name(path)
+        if posixpath.basename(path) == "__init__.py":
+            return name
+        return name.rpartition(".")[0]
+
+    def find(self, dotted: str, near: str | None = None) -> str | None:
+        """The file of module `dotted`, preferring the one closest to `near`."""
+        candidates = self._by_name.get(dotted)
+        if not candidates:
+            return None
+        if len(candidates) == 1 or near is None:
+            return sorted(candidates)[0]
+        return max(sorted(candidates), key=lambda c: len(posixpath.commonprefix([c, near])))
+
+    def resolve(self, dotted: str, level: int, importer: str) -> str | None:
+        if level == 0:
+            return self.find(dotted, importer)
+        package = self.package_of(importer).split(".") if self.package_of(importer) else []
+        if level - 1 > len(package):
+            return None
+        base = package[: len(package) - (level - 1)]
+        full = ".".join(base + ([dotted] if dotted else []))
+        if not full:
+            return None
+        return self.find(full, importer)
+
+    def submodule(self, package_path: str, name: str) -> str | None:
+        if posixpath.basename(package_path) != "__init__.py":
+            return None
+        return self.find(f"{self.module_name(package_path)}.{name}", package_path)
+
+
+class Workspace:
+    """Lazily interprets modules on request; collects apps, tasks and classes seen."""
+
+    def __init__(self, files: list[str], load_facts: Callable[[str], ir.ModuleFacts | None]) -> None:
+        self.index = ModuleIndex(files)
+        self.load_facts = load_facts
+        self.envs: dict[str, ModuleEnv] = {}
+        self.apps: list[AppObj] = []
+        self.tasks: list[TaskObj] = []
+        self.classes: list[ClassObj] = []
+        self.django_settings: list[tuple[Value, object, str]] = []
+        self.notes: list[str] = []
+
+    def module_env(self, path: str, importer: str | None = None) -> ModuleEnv | None:
+        env = self.envs.get(path)
+        if env is not None:
+            if not env.done and importer is not None:
+                self.notes.append(f"import cycle: {importer} imports {path} while it is still being read")
+            return env
+        facts = self.load_facts(path)
+        if facts is None:
+            return None
+        env = ModuleEnv(path, self.index.module_name(path))
+        env.names["__name__"] = known(env.name, None)
+        self.envs[path] = env
+        if facts.error is None:
+            Interpreter(Scope(self, env)).run(facts.body)
+        env.done = True
+        return env
