@@ -1,0 +1,194 @@
+"""Which setting, if any, Celery reads from a key of a configuration source.
+
+Follows celery/utils/collections.py (ConfigurationView._to_keys) and
+celery/app/utils.py (detect_settings, Settings): see the package docstring.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, Mapping
+
+from qlint.catalog.data import PROPERTY_FALLBACKS, Setting, from_old_name, get, settings
+
+Kind = Literal[
+    "namespaced",  # <NAMESPACE>_<NAME> under a namespace: read first
+    "current",  # the current name itself (under a namespace: read after the namespaced key)
+    "old",  # an old name, no namespace: read; mixing old and new raises ImproperlyConfigured
+    "old-under-namespace",  # an old name under a namespace: still read, last
+    "fallback",  # not a setting, but read when the setting is unset (TIME_ZONE for timezone)
+    "unknown-prefixed",  # looks like a setting (CELERY_FOO, task_foo) but Celery ignores it
+    "unrelated",  # anything else (DEBUG, DATABASES)
+]
+
+# Spellings that mark a key as meant for Celery when there is no namespace: the
+# prefixes of old names (CELERYD_CONCURRENCY...) and BROKER_, the Celery 3 spelling of
+# every broker setting.
+_UPPER_PREFIXES = ("CELERY_", "CELERYD_", "CELERYBEAT_", "BROKER_")
+
+
+def _prefix(namespace: str) -> str:
+    return namespace.rstrip("_") + "_"
+
+
+def _namespaced(name: str, prefix: str) -> str:
+    # Celery's match_case: the key takes the case of the prefix, and a name that
+    # already starts with the prefix (case-sensitively) is not prefixed twice.
+    key = name if name.startswith(prefix) else prefix + name
+    return key.upper() if prefix.isupper() else key.lower()
+
+
+def namespaced_key(setting: Setting | str, namespace: str) -> str:
+    """The key Celery reads first for a setting under `namespace` ("CELERY" → CELERY_TASK_ACKS_LATE)."""
+    name = setting if isinstance(setting, str) else setting.name
+    return _namespaced(name, _prefix(namespace))
+
+
+def lookup_keys(setting: Setting | str, namespace: str | None = None) -> tuple[str, ...]:
+    """The keys Celery tries for a setting in one configuration source, in order.
+
+    The first key present in the source wins (ConfigurationView._to_keys): the
+    namespaced key, then the current name, then the old name.
+    """
+    name = setting if isinstance(setting, str) else setting.name
+    found = get(name)
+    old = found.old_names if found else ()
+    keys = ((namespaced_key(name, namespace),) if namespace else ()) + (name,) + old
+    return tuple(dict.fromkeys(keys))
+
+
+@lru_cache(maxsize=16)
+def _namespaced_index(namespace: str) -> Mapping[str, Setting]:
+    prefix = _prefix(namespace)
+    index: dict[str, Setting] = {}
+    for setting in settings().values():
+        index.setdefault(_namespaced(setting.name, prefix), setting)
+    return index
+
+
+@lru_cache(maxsize=16)
+def _fallback_index(namespace: str | None) -> Mapping[str, Setting]:
+    """Keys read only as a property's fallback, for keys that are not settings themselves."""
+    index: dict[str, Setting] = {}
+    for name, fallbacks in PROPERTY_FALLBACKS.items():
+        for fallback in fallbacks:
+            if get(fallback) is None and from_old_name(fallback) is None:
+                for key in lookup_keys(fallback, namespace):
+                    index.setdefault(key, settings()[name])
+    return index
+
+
+def from_namespaced(key: str, namespace: str) -> Setting | None:
+    """The setting whose namespaced key under `namespace` is exactly `key`, else None.
+
+    from_namespaced("CELERY_TASK_ACKS_LATE", "CELERY") is task_acks_late; the case
+    follows the namespace as in Celery, so under "celery" the key is celery_task_acks_late.
+    """
+    return _namespaced_index(namespace).get(key)
+
+
+@dataclass(frozen=True)
+class Classification:
+    key: str
+    kind: Kind
+    setting: Setting | None
+    namespace: str | None
+    # Celery reads this key as `setting`.
+    read: bool
+    # What Celery does with the key, in a sentence a rule can quote.
+    explanation: str
+
+
+def _looks_like_setting(key: str, namespace: str | None) -> bool:
+    if namespace:
+        return key.upper().startswith(_prefix(namespace).upper())
+    if key.isupper():
+        return key.startswith(_UPPER_PREFIXES)
+    return "_" in key and key.split("_", 1)[0] in _groups()
+
+
+@lru_cache(maxsize=1)
+def _groups() -> frozenset[str]:
+    """First words shared by several current names: task, worker, broker, result..."""
+    firsts = [name.split("_", 1)[0] for name in settings()]
+    return frozenset(word for word in firsts if firsts.count(word) > 1)
+
+
+def classify(key: str, namespace: str | None = None) -> Classification:
+    """What Celery makes of `key` in a source loaded with config_from_object(..., namespace)."""
+    if namespace:
+        setting = from_namespaced(key, namespace)
+        if setting:
+            return Classification(key, "namespaced", setting, namespace, True, f"read as {setting.name}")
+    setting = get(key)
+    if setting:
+        text = f"read as {setting.name}"
+        if namespace:
+            text += f", unless {namespaced_key(setting, namespace)} is set in the same source"
+        return Classification(key, "current", setting, namespace, True, text)
+    setting = from_old_name(key)
+    if setting:
+        if namespace:
+            text = (
+                f"old name of {setting.name}; under namespace {namespace!r} Celery still reads it, but only "
+                f"when neither {namespaced_key(setting, namespace)} nor {setting.name} is set in the same source"
+            )
+            return Classification(key, "old-under-namespace", setting, namespace, True, text)
+        text = f"old name of {setting.name}; mixed with new names in one source it makes Celery raise ImproperlyConfigured"
+        return Classification(key, "old", setting, namespace, True, text)
+    setting = _fallback_index(namespace).get(key)
+    if setting:
+        text = f"not a Celery setting, but Celery reads it for {setting.name} when {setting.name} is not set"
+        return Classification(key, "fallback", setting, namespace, True, text)
+    if _looks_like_setting(key, namespace):
+        return Classification(key, "unknown-prefixed", None, namespace, False, "not a Celery setting: Celery ignores it")
+    return Classification(key, "unrelated", None, namespace, False, "not meant for Celery")
+
+
+def _spellings(namespace: str | None) -> dict[str, tuple[str, str]]:
+    """Every key Celery reads in this context: upper-case form -> (spelling, setting name)."""
+    if namespace:
+        return {key.upper(): (key, s.name) for key, s in _namespaced_index(namespace).items()}
+    out = {}
+    for setting in settings().values():
+        for spelling in (setting.name, *setting.old_names):
+            out.setdefault(spelling.upper(), (spelling, setting.name))
+    return out
+
+
+# A candidate must be this similar to the key, and this close to the best candidate.
+_CUTOFF = 0.75
+_BAND = 0.05
+
+
+def _strip(key: str, prefix: str) -> str:
+    return key[len(prefix):] if key.startswith(prefix) else key
+
+
+def suggest(key: str, namespace: str | None = None, limit: int = 3) -> list[str]:
+    """Real keys close to one that Celery ignores (CELERY_TASK_ACK_LATE → CELERY_TASK_ACKS_LATE).
+
+    Candidates are the keys Celery reads in that context (namespaced keys under a
+    namespace, else current and old names), one per setting, compared without case and
+    without the namespace prefix that they all share. Only the best matches are kept,
+    so a typo gets one answer, not a list of lookalikes. Empty for keys Celery reads.
+    """
+    if classify(key, namespace).read:
+        return []
+    spellings = _spellings(namespace)
+    wanted = key.upper()
+    if wanted in spellings:
+        return [spellings[wanted][0]]
+    prefix = _prefix(namespace).upper() if namespace else ""
+    core = _strip(wanted, prefix)
+    best: dict[str, tuple[float, str]] = {}
+    for upper, (spelling, name) in spellings.items():
+        score = difflib.SequenceMatcher(None, core, _strip(upper, prefix)).ratio()
+        if score >= _CUTOFF and score > best.get(name, (0.0, ""))[0]:
+            best[name] = (score, spelling)
+    if not best:
+        return []
+    top = max(score for score, _ in best.values())
+    ranked = sorted((item for item in best.values() if item[0] >= top - _BAND), reverse=True)
+    return [spelling for _, spelling in ranked[:limit]]
