@@ -116,8 +116,8 @@ class Engine:
             delivery = self.broker.deliver(worker.name, self.now)
             if delivery is None:
                 break
+            self._measure()
             worker.receive(delivery)
-        self._measure()
 
     def _measure(self) -> None:
         held = self.broker.store.bytes_held()
@@ -178,6 +178,7 @@ class Engine:
         when = f", ETA {self.fmt(eta)}" if eta is not None else ""
         self.record("publish", message=mid, detail=f"{task}{tuple(args)!r}{when}, {message.size:,} bytes")
         self.broker.publish(message)
+        self._measure()
         return mid
 
     def submit(self, sub: Any) -> None:

@@ -27,7 +27,7 @@ def render_svg(trace: Trace, title: str = "") -> str:
     until = max(trace.until, 1e-9)
     x = lambda t: LEFT + (min(t, until) / until) * WIDTH  # noqa: E731
     height = TOP + ROW * len(rows) + 70
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 30}" height="{height}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 70}" height="{height}" '
            f'font-family="sans-serif" font-size="12">',
            '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="{LEFT}" y="20" font-size="14" font-weight="bold">{escape(title or "executions per worker slot")}</text>']

@@ -101,11 +101,11 @@ class Worker:
         given back, and the in-memory revoked set is gone."""
         if not self.alive:
             return
+        self.engine.record("kill", worker=self.name,
+                           detail=f"{len(self.held)} unacked message(s) stay reserved in the broker")
         for execution in self.running():
             self.engine.executor.kill(execution)
             self._end(execution, "worker-lost", settle=False)
-        self.engine.record("kill", worker=self.name,
-                           detail=f"{len(self.held)} unacked message(s) stay reserved in the broker")
         self._down()
 
     def stop(self) -> None:
