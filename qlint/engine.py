@@ -1,0 +1,107 @@
+"""Running the rules: select, check, keep what concerns the asked files, suppress.
+
+Rules see the resolved project only; this is the one place that decides which
+rules run, which findings are kept and which are silenced by comments or
+per-file-ignores.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from qlint.analysis import Analysis, display_path
+from qlint.model import Finding
+from qlint.registry import all_rules
+from qlint.rule import Rule
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    suppressed: list[Finding] = field(default_factory=list)
+    unused_suppressions: list[Finding] = field(default_factory=list)
+    rules_run: tuple[type[Rule], ...] = ()
+
+
+def selected_rules(config, select=None, ignore=None, extend_select=None) -> tuple[type[Rule], ...]:
+    from qlint.project_config import is_selected
+
+    return tuple(
+        rule for rule in all_rules()
+        if is_selected(rule.code, config, cli_select=select, cli_ignore=ignore, cli_extend_select=extend_select)
+    )
+
+
+def run_rules(analysis: Analysis, rules: Sequence[type[Rule]]) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule_cls in rules:
+        try:
+            findings.extend(rule_cls().check(analysis.project))
+        except Exception:  # a bug in one rule must not hide the others' findings
+            print(f"qlint: internal error in rule {rule_cls.code}; its findings are missing:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+    return findings
+
+
+def concerns(finding: Finding, wanted: set[str] | None) -> bool:
+    """A finding concerns the asked files when it is located in one or depends on one."""
+    if wanted is None:
+        return True
+    return bool(finding.files & wanted)
+
+
+def wanted_files(analysis: Analysis, paths: Sequence[str]) -> set[str] | None:
+    """Display paths of the asked files, or None when a folder at the root was asked (everything)."""
+    wanted: set[str] = set()
+    everything = True
+    all_files = analysis.python_files + analysis.other_files
+    for raw in paths:
+        target = (analysis.cwd / raw).resolve()
+        if target == analysis.root.resolve():
+            continue
+        everything = False
+        rel = display_path(target, analysis.cwd)
+        if target.is_dir():
+            prefix = rel.rstrip("/") + "/"
+            wanted.update(f for f in all_files if f.startswith(prefix) or rel in (".", ""))
+        else:
+            wanted.add(rel)
+    return None if everything else wanted
+
+
+def check(
+    analysis: Analysis,
+    config,
+    paths: Sequence[str] = (".",),
+    *,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
+) -> CheckResult:
+    from qlint.project_config import per_file_ignored
+    from qlint.suppress import apply_suppressions
+
+    analysis.project.config = config
+    rules = selected_rules(config, select, ignore, extend_select)
+    findings = run_rules(analysis, rules)
+    wanted = wanted_files(analysis, paths)
+    findings = [f for f in findings if concerns(f, wanted)]
+    config_dir = getattr(config, "root", None) or analysis.root
+
+    def rel_to_config(path: str) -> str:
+        return display_path(analysis.cwd / path, Path(config_dir))
+
+    findings = [f for f in findings if not per_file_ignored(f.code, rel_to_config(f.span.path), config)]
+
+    def read_text(path: str) -> str | None:
+        try:
+            return (analysis.cwd / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    result = apply_suppressions(findings, read_text)
+    order = lambda f: (f.span.path, f.span.line, f.span.column, f.code)  # noqa: E731
+    return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), rules)
