@@ -173,6 +173,8 @@ def suggest(key: str, namespace: str | None = None, limit: int = 3) -> list[str]
     namespace, else current and old names), one per setting, compared without case and
     without the namespace prefix that they all share. Only the best matches are kept,
     so a typo gets one answer, not a list of lookalikes. Empty for keys Celery reads.
+    Under a namespace, a key without the prefix gets a suggestion only when adding
+    the prefix makes it a real key (TASK_ACKS_LATE → CELERY_TASK_ACKS_LATE).
     """
     if classify(key, namespace).read:
         return []
@@ -181,6 +183,10 @@ def suggest(key: str, namespace: str | None = None, limit: int = 3) -> list[str]
     if wanted in spellings:
         return [spellings[wanted][0]]
     prefix = _prefix(namespace).upper() if namespace else ""
+    if not wanted.startswith(prefix):
+        # Most keys of a Django settings module lack the prefix and are not meant for
+        # Celery: suggest only when the prefix is all that is missing.
+        return [spellings[prefix + wanted][0]] if prefix + wanted in spellings else []
     core = _strip(wanted, prefix)
     best: dict[str, tuple[float, str]] = {}
     for upper, (spelling, name) in spellings.items():
