@@ -1,0 +1,304 @@
+"""Virtual-time tests: one per delivery semantic of the reference worker."""
+from __future__ import annotations
+
+from .conftest import replay, runs
+
+REDIS = 'broker_url: "redis://localhost:6379/0"'
+
+
+def test_restore_sweep_redelivers_late_ack_task_to_head_flagged_redelivered():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true,
+           broker_transport_options: {{visibility_timeout: 5, unacked_restore_interval: 1, unacked_restore_throttle: 1}}}}
+workers: [{{name: w1, concurrency: 2}}]
+tasks: {{long: {{duration: 15}}}}
+submit: [{{at: 0, task: long, id: m}}]
+until: 40
+""")
+    starts = [e.start for e in trace.executions]
+    # pushed back after 5 s, rerun at once on the idle slot; the copy is pushed back
+    # again 5 s later and waits for a slot; the first run's ack at 15 s clears the tag.
+    assert starts == [0, 5, 15]
+    assert [d.redelivered for d in trace.deliveries] == [False, True, True]
+
+
+def test_default_sweep_period_misses_a_short_window():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true, broker_transport_options: {{visibility_timeout: 5}}}}
+workers: [{{name: w1, concurrency: 2}}]
+tasks: {{long: {{duration: 15}}}}
+submit: [{{at: 1, task: long, id: m}}]
+until: 60
+""")
+    assert runs(trace, "m") == 1  # sweeps at 0 and 100 s only
+
+
+def test_new_worker_sweeps_at_start():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true, broker_transport_options: {{visibility_timeout: 5}}}}
+workers: [{{name: w1, concurrency: 1, prefetch_multiplier: 1}}, {{name: w2, concurrency: 1, start: 8}}]
+tasks: {{long: {{duration: 15}}}}
+submit: [{{at: 1, task: long, id: m}}]
+until: 60
+""")
+    assert [(e.worker, e.start) for e in trace.executions] == [("w1", 1), ("w2", 8)]
+
+
+def test_restored_message_jumps_the_queue_but_requeue_goes_to_the_tail():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true, task_acks_on_failure_or_timeout: false, worker_prefetch_multiplier: 1,
+           broker_transport_options: {{visibility_timeout: 5, unacked_restore_interval: 1, unacked_restore_throttle: 1}}}}
+workers: [{{name: w1, concurrency: 1}}]
+tasks: {{slow: {{duration: 10, time_limit: 3}}, quick: {{duration: 1}}}}
+submit: [{{at: 0, task: slow, id: s}}, {{at: 1, task: quick, id: q1}}, {{at: 1, task: quick, id: q2}}]
+until: 9
+""")
+    # the hard limit at 3 s rejects with requeue: the slow task goes behind q1 and q2
+    assert [e.id for e in trace.executions][:4] == ["s", "q1", "q2", "s"]
+    assert trace.executions[0].outcome == "time-limit"
+
+
+def test_prefetched_message_waits_behind_a_long_task_with_early_ack():
+    trace = replay(f"""
+settings: {{{REDIS}}}
+workers: [{{name: w1, concurrency: 1}}, {{name: w2, concurrency: 1, start: 1}}]
+tasks: {{long: {{duration: 100}}, short: {{duration: 1}}}}
+submit: [{{at: 0, task: long, id: L}}, {{at: 2, task: short, count: 6}}]
+""")
+    assert trace.summary()["max_queue_wait"] >= 90
+    fixed = replay(f"""
+settings: {{{REDIS}, worker_prefetch_multiplier: 1, task_acks_late: true}}
+workers: [{{name: w1, concurrency: 1}}, {{name: w2, concurrency: 1, start: 1}}]
+tasks: {{long: {{duration: 100}}, short: {{duration: 1}}}}
+submit: [{{at: 0, task: long, id: L}}, {{at: 2, task: short, count: 6}}]
+""")
+    assert fixed.summary()["max_queue_wait"] <= 10
+
+
+def test_prefetch_zero_is_unlimited_and_tasks_go_only_to_idle_slots():
+    trace = replay(f"""
+settings: {{{REDIS}, worker_prefetch_multiplier: 0}}
+workers: [{{name: w1, concurrency: 2}}, {{name: w2, concurrency: 1, start: 1}}]
+tasks: {{t: {{duration: 10}}}}
+submit: [{{at: 0, task: t, count: 8}}]
+until: 100
+""")
+    assert {d.worker for d in trace.deliveries} == {"w1"}  # w1 reserved everything first
+    per_slot: dict[int, list[tuple[float, float]]] = {}
+    for e in trace.executions:
+        per_slot.setdefault(e.slot, []).append((e.start, e.end))
+    for spans in per_slot.values():  # never two runs at once in one slot
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_eta_message_held_without_a_slot_and_doubled_by_a_sweep():
+    trace = replay(f"""
+settings: {{{REDIS}}}
+workers: [{{name: w1, concurrency: 1, prefetch_multiplier: 1}}]
+tasks: {{later: {{duration: 1}}, now: {{duration: 1}}}}
+submit: [{{at: 0, task: later, id: e, countdown: 7200}}, {{at: 10, task: now, id: n}}]
+until: 8000
+""")
+    assert trace.executions[0].id == "n" and trace.executions[0].start == 10  # no slot used by the ETA
+    assert runs(trace, "e") == 2
+    fixed = replay(f"""
+settings: {{{REDIS}, broker_transport_options: {{visibility_timeout: 20000}}}}
+workers: [{{name: w1, concurrency: 1}}]
+tasks: {{later: {{duration: 1}}}}
+submit: [{{at: 0, task: later, id: e, countdown: 7200}}]
+until: 8000
+""")
+    assert runs(fixed, "e") == 1
+
+
+KILL = """
+settings: {{{redis}, task_acks_late: {late}, task_reject_on_worker_lost: {reject}}}
+workers: [{{name: w1, concurrency: 1}}]
+tasks: {{t: {{duration: 600}}}}
+submit: [{{at: 0, task: t, id: m}}]
+faults: [{{at: 60, kill: "{target}"}}, {{at: 120, restart: w1}}]
+until: 5000
+"""
+
+
+def test_worker_killed_early_ack_loses_the_task():
+    trace = replay(KILL.format(redis=REDIS, late="false", reject="false", target="w1"))
+    assert runs(trace, "m") == 1 and trace.summary()["lost_ids"] == ["m"]
+
+
+def test_worker_killed_late_ack_waits_for_visibility_timeout():
+    trace = replay(KILL.format(redis=REDIS, late="true", reject="false", target="w1"))
+    second = trace.executions[1]
+    assert second.redelivered and 3600 <= second.start <= 3600 + 100
+    assert trace.summary()["lost"] == 0
+
+
+def test_child_killed_late_ack_acks_unless_reject_on_worker_lost():
+    acked = replay(KILL.format(redis=REDIS, late="true", reject="false", target="w1/1"))
+    assert runs(acked, "m") == 1 and acked.executions[0].outcome == "worker-lost"
+    requeued = replay(KILL.format(redis=REDIS, late="true", reject="true", target="w1/1"))
+    assert requeued.executions[1].start == 60 and requeued.executions[1].redelivered
+
+
+def test_failure_with_acks_on_failure_false_rejects_without_requeue():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true, task_acks_on_failure: false}}
+workers: [{{name: w1}}]
+tasks: {{t: {{duration: 5, fails: true}}}}
+submit: [{{at: 0, task: t, id: m}}]
+until: 500
+""")
+    assert runs(trace, "m") == 1 and trace.summary()["pending_at_end"] == []
+
+
+def test_hard_limit_without_ack_on_timeout_reruns_forever():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true, task_acks_on_timeout: false, task_time_limit: 4}}
+workers: [{{name: w1}}]
+tasks: {{t: {{duration: 60}}}}
+submit: [{{at: 0, task: t, id: m}}]
+until: 41
+""")
+    assert runs(trace, "m") == 11
+    assert {e.outcome for e in trace.executions[:-1]} == {"time-limit"}
+
+
+def test_soft_limit_fails_the_task_before_the_hard_limit():
+    trace = replay(f"""
+settings: {{{REDIS}, task_soft_time_limit: 5, task_time_limit: 10}}
+workers: [{{name: w1}}]
+tasks: {{t: {{duration: 60}}, u: {{duration: 60, soft_time_limit: 20}}}}
+submit: [{{at: 0, task: t, id: a}}, {{at: 0, task: u, id: b}}]
+until: 100
+""")
+    assert [(e.id, e.end - e.start, e.outcome) for e in trace.executions] == [
+        ("a", 5, "soft-time-limit"), ("b", 10, "time-limit")]
+
+
+REVOKE = """
+settings: {{{redis}}}
+workers: [{{name: w1, statedb: {statedb}}}]
+tasks: {{t: {{duration: 30}}}}
+submit: [{{at: 0, task: t, id: m, countdown: 600}}]
+faults: [{{at: 10, revoke: m}}, {{at: 20, {how}: w1}}, {{at: 30, restart: w1}}]
+until: 5000
+"""
+
+
+def test_revoke_is_lost_on_restart_without_statedb():
+    assert runs(replay(REVOKE.format(redis=REDIS, statedb="null", how="stop")), "m") == 1
+    kept = replay(REVOKE.format(redis=REDIS, statedb="/tmp/w1.db", how="stop"))
+    assert runs(kept, "m") == 0 and kept.summary()["revoked"] == ["m"]
+
+
+def test_statedb_is_written_at_clean_exit_only():
+    trace = replay(REVOKE.format(redis=REDIS, statedb="/tmp/w1.db", how="kill"))
+    # the held message waits for the visibility timeout, then runs: the revoke died with the process
+    assert runs(trace, "m") == 1
+
+
+def test_revoke_checked_at_receipt_and_mingle_copies_peers():
+    trace = replay(f"""
+settings: {{{REDIS}}}
+workers: [{{name: w1, prefetch_multiplier: 1}}, {{name: w2, start: 50}}]
+tasks: {{t: {{duration: 100}}}}
+submit: [{{at: 0, task: t, id: a}}, {{at: 1, task: t, id: b}}, {{at: 1, task: t, id: c}}]
+faults: [{{at: 5, revoke: c}}]
+until: 400
+""")
+    assert runs(trace, "a") == 1 and runs(trace, "b") == 1 and runs(trace, "c") == 0
+    assert any(e.kind == "discard" and e.message == "c" and e.worker == "w2" for e in trace.events)
+
+
+def test_revoke_terminate_kills_the_running_process():
+    base = """
+settings: {{{redis}}}
+workers: [{{name: w1}}]
+tasks: {{t: {{duration: 300}}}}
+submit: [{{at: 0, task: t, id: m}}]
+faults: [{{at: 30, revoke: m, terminate: {terminate}}}]
+until: 600
+"""
+    plain = replay(base.format(redis=REDIS, terminate="false"))
+    assert (plain.executions[0].end, plain.executions[0].outcome) == (300, "success")
+    killed = replay(base.format(redis=REDIS, terminate="true"))
+    assert (killed.executions[0].end, killed.executions[0].outcome) == (30, "terminated")
+
+
+def test_chain_passes_parent_result_to_mutable_signatures_only():
+    text = """
+settings: {{{redis}}}
+workers: [{{name: w1, concurrency: 2}}]
+tasks: {{a: {{duration: 1, returns: 42}}, b: {{duration: 1}}, c: {{duration: 1, fails: true}}, d: {{duration: 1}}}}
+submit:
+  - {{at: 0, chain: [{{task: a}}, {{task: b, args: [x], immutable: {immutable}}}]}}
+  - {{at: 0, chain: [{{task: c}}, {{task: d}}]}}
+"""
+    mutable = replay(text.format(redis=REDIS, immutable="false"))
+    assert [e.args for e in mutable.executions if e.task == "b"] == [[42, "x"]]
+    assert not [e for e in mutable.executions if e.task == "d"]  # parent failed
+    immutable = replay(text.format(redis=REDIS, immutable="true"))
+    b = [e for e in immutable.executions if e.task == "b"]
+    assert b[0].args == ["x"] and b[0].start == 1  # still waits for its parent
+
+
+def test_chord_body_waits_for_every_header_task():
+    trace = replay(f"""
+settings: {{{REDIS}}}
+workers: [{{name: w1, concurrency: 3}}]
+tasks: {{part: {{duration: {{min: 1, max: 9}}, returns: 1}}, total: {{duration: 1}}}}
+submit: [{{at: 0, chord: {{header: [{{task: part}}, {{task: part}}, {{task: part}}], body: {{task: total}}}}}}]
+until: 100
+""")
+    parts = [e for e in trace.executions if e.task == "part"]
+    body = [e for e in trace.executions if e.task == "total"]
+    assert len(body) == 1 and body[0].start == max(p.end for p in parts)
+    assert body[0].args == [[1, 1, 1]]
+
+
+def test_amqp_consumer_timeout_closes_channel_and_requeues():
+    trace = replay("""
+settings: {broker_url: "amqp://guest@localhost//", task_acks_late: true}
+workers: [{name: w1, concurrency: 2}]
+tasks: {t: {duration: 3000}}
+submit: [{at: 0, task: t, id: m}]
+until: 4000
+""")
+    assert [e.start for e in trace.executions] == [0, 1800]
+    assert any(e.kind == "channel-closed" for e in trace.events)
+
+
+def test_sqs_visibility_timeout_is_per_message():
+    trace = replay("""
+settings: {broker_url: "sqs://", task_acks_late: true}
+workers: [{name: w1, concurrency: 2}]
+tasks: {t: {duration: 2000}}
+submit: [{at: 7, task: t, id: m}]
+until: 3000
+""")
+    assert [e.start for e in trace.executions] == [7, 1807]
+
+
+def test_payload_size_is_about_four_thirds_of_the_arguments():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true}}
+workers: [{{name: w1}}]
+tasks: {{t: {{duration: 10, payload_bytes: 3000000}}}}
+submit: [{{at: 0, task: t, count: 2}}]
+until: 50
+""")
+    peak = trace.summary()["broker_bytes_peak"]
+    assert 8_000_000 <= peak <= 8_100_000  # two messages of ~4 MB, one queued and one unacked
+
+
+def test_seed_makes_sampled_durations_repeatable():
+    text = f"""
+settings: {{{REDIS}}}
+workers: [{{name: w1, concurrency: 2}}]
+tasks: {{t: {{duration: {{min: 1, max: 100}}}}}}
+submit: [{{at: 0, task: t, count: 5}}]
+seed: {{seed}}
+"""
+    first = [e.end for e in replay(text.replace("{seed}", "1")).executions]
+    assert first == [e.end for e in replay(text.replace("{seed}", "1")).executions]
+    assert first != [e.end for e in replay(text.replace("{seed}", "2")).executions]
