@@ -68,21 +68,32 @@ def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
+def _number(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} should be a number of seconds, not {value!r}")
+    return float(value)
+
+
 def broker_config(settings: dict[str, Any], consumer_timeout: float) -> BrokerConfig:
     url = str(settings.get("broker_url") or CELERY_DEFAULT_BROKER)
     kind = broker_kind(url)
     options = settings.get("broker_transport_options") or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"broker_transport_options should be a mapping, not {options!r}")
     # Every client on the Redis database sweeps with its own value: the shortest wins.
     candidates = [
         options.get("visibility_timeout"),
         (settings.get("result_backend_transport_options") or {}).get("visibility_timeout"),
         settings.get("visibility_timeout"),
     ]
-    given = [float(v) for v in candidates if v is not None]
+    given = [_number(v, "visibility_timeout") for v in candidates if v is not None]
     default = {"redis": REDIS_VISIBILITY_TIMEOUT, "sqs": SQS_VISIBILITY_TIMEOUT}.get(kind)
     visibility = min(given) if given and default is not None else default
-    interval = float(options.get("unacked_restore_interval") or RESTORE_INTERVAL)
-    throttle = int(_first(options.get("unacked_restore_throttle"), RESTORE_THROTTLE))
+    interval = _number(options.get("unacked_restore_interval"), "unacked_restore_interval") or RESTORE_INTERVAL
+    throttle = int(_number(_first(options.get("unacked_restore_throttle"), RESTORE_THROTTLE),
+                           "unacked_restore_throttle") or 0)
     return BrokerConfig(
         kind=kind,
         url=url,
@@ -104,8 +115,9 @@ def task_policy(settings: dict[str, Any], spec: TaskSpec) -> TaskPolicy:
         reject_on_worker_lost=bool(
             _first(spec.reject_on_worker_lost, settings.get("task_reject_on_worker_lost"), False)
         ),
-        time_limit=_first(spec.time_limit, settings.get("task_time_limit")),
-        soft_time_limit=_first(spec.soft_time_limit, settings.get("task_soft_time_limit")),
+        time_limit=_number(_first(spec.time_limit, settings.get("task_time_limit")), "task_time_limit"),
+        soft_time_limit=_number(_first(spec.soft_time_limit, settings.get("task_soft_time_limit")),
+                                "task_soft_time_limit"),
     )
 
 
@@ -114,7 +126,7 @@ def worker_config(settings: dict[str, Any], spec: WorkerSpec) -> WorkerConfig:
     return WorkerConfig(
         name=spec.name,
         concurrency=spec.concurrency,
-        prefetch_count=int(multiplier) * spec.concurrency,
+        prefetch_count=int(_number(multiplier, "worker_prefetch_multiplier") or 0) * spec.concurrency,
         statedb=_first(spec.statedb, settings.get("worker_state_db")),
         start=spec.start,
     )

@@ -15,7 +15,7 @@ def checked_config(scenario: Scenario, settings: dict[str, Any]):
     try:
         return replay_config(scenario, settings)
     except (TypeError, ValueError) as exc:
-        raise ScenarioError(f"settings have a value of the wrong type: {exc}") from None
+        raise ScenarioError(f"settings: {exc}") from None
 
 
 def simulate(scenario: Scenario, settings: dict[str, Any], seed: int | None = None) -> Trace:

@@ -1,0 +1,95 @@
+"""`qlint simulate` end to end: the shipped scenarios, output formats, bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qlint.cli import main
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+
+
+def simulate_json(capsys: pytest.CaptureFixture[str], name: str) -> dict:
+    assert main(["simulate", str(SCENARIOS / name), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_incident_every_worker_runs_the_report_and_uploads_wait(capsys):
+    bad = simulate_json(capsys, "long-task-incident-bad.yaml")
+    assert {e["worker"] for e in bad["executions"] if e["id"] == "report"} == {"w1", "w2", "w3"}
+    assert bad["summary"]["max_queue_wait"] > 3600
+    fixed = simulate_json(capsys, "long-task-incident-fixed.yaml")
+    assert fixed["summary"]["duplicates"] == 0 and fixed["summary"]["max_queue_wait"] < 60
+    for key in ("id", "task", "worker", "start", "end", "outcome"):
+        assert key in bad["executions"][0]
+    assert bad["deliveries"] and "executions_per_id" in bad["summary"]
+
+
+def test_incident_timeline_tells_the_story(capsys):
+    assert main(["simulate", str(SCENARIOS / "long-task-incident-bad.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "restore sweep by" in text and "visibility_timeout 3600s" in text
+    assert "DUPLICATE: still running on" in text
+
+
+@pytest.mark.parametrize("bad, fixed, measure", [
+    ("prefetch-behind-long-task-bad.yaml", "prefetch-behind-long-task-fixed.yaml", "max_queue_wait"),
+    ("eta-beyond-visibility-bad.yaml", "eta-beyond-visibility-fixed.yaml", "duplicates"),
+    ("worker-killed-early-ack.yaml", "worker-killed-late-ack.yaml", "lost"),
+    ("revoke-lost-on-restart-bad.yaml", "revoke-lost-on-restart-fixed.yaml", "executions"),
+    ("revoke-running-bad.yaml", "revoke-running-fixed.yaml", "success"),
+    ("chain-mutable-bad.yaml", "chain-immutable-fixed.yaml", "failures"),
+])
+def test_each_example_shows_the_hazard_and_its_fix(capsys, bad, fixed, measure):
+    def score(doc: dict) -> float:
+        if measure == "executions":
+            return sum(doc["summary"]["executions_per_id"].values())
+        if measure == "success":
+            return sum(e["outcome"] == "success" for e in doc["executions"])
+        if measure == "failures":
+            return sum(e["outcome"] == "failure" for e in doc["executions"])
+        return doc["summary"][measure]
+    assert score(simulate_json(capsys, bad)) > score(simulate_json(capsys, fixed))
+
+
+def test_svg_is_written(tmp_path, capsys):
+    out = tmp_path / "chart.svg"
+    assert main(["simulate", str(SCENARIOS / "long-task-incident-bad.yaml"), "--svg", str(out)]) == 0
+    svg = out.read_text()
+    assert svg.startswith("<svg") and svg.count("<rect") > 5 and "w3/1" in svg and "stroke-dasharray" in svg
+
+
+@pytest.mark.parametrize("content, message", [
+    ("workers: [", "not valid YAML"),
+    ("- 1\n- 2\n", "a scenario is a YAML mapping"),
+    ("workers: [{name: w1, concurrency: 0}]\ntasks: {t: {}}\nsubmit: [{task: t}]\n", "workers[0].concurrency"),
+    ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: nope}]\n", "unknown task 'nope'"),
+    ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: t}]\nfaults: [{at: 1, kill: w9}]\n", "unknown worker 'w9'"),
+    ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: t}]\nproject: ../app\n", "settings resolver"),
+    ("settings: {task_time_limit: [1]}\nworkers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: t}]\n", "task_time_limit should be a number"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "too large"),
+])
+def test_bad_scenarios_get_a_clear_message(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    code = main(["simulate", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and message in err and err.startswith("qlint simulate:")
+
+
+def test_binary_file_and_missing_file(tmp_path, capsys):
+    path = tmp_path / "x.yaml"
+    path.write_bytes(b"\xff\xfe\x00")
+    assert main(["simulate", str(path)]) == 2
+    assert "not a UTF-8 text file" in capsys.readouterr().err
+    assert main(["simulate", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_real_needs_a_broker(capsys):
+    assert main(["simulate", str(SCENARIOS / "revoke-running-bad.yaml"), "--real"]) == 2
+    assert "--real needs --broker" in capsys.readouterr().err
