@@ -85,6 +85,7 @@ def check(
     from qlint.suppress import apply_suppressions
 
     analysis.project.config = config
+    analysis.project.problems = analysis.problems  # read by rule QL000
     rules = selected_rules(config, select, ignore, extend_select)
     findings = run_rules(analysis, rules)
     wanted = wanted_files(analysis, paths)

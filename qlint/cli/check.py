@@ -1,0 +1,96 @@
+"""`qlint check`: find the hazards and report them; the command CI and pre-commit run."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from qlint.analysis import analyse, find_root
+from qlint.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from qlint.discovery import excluded
+
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def _codes(raw: str | None) -> list[str] | None:
+    if raw is None:
+        return None
+    return [c.strip().upper() for c in raw.split(",") if c.strip()]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("check", help="find Celery hazards in settings, task code and deployment files")
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    parser.add_argument("--select", help="comma-separated codes or prefixes to enable (replaces the default)")
+    parser.add_argument("--extend-select", help="codes or prefixes to enable in addition")
+    parser.add_argument("--ignore", help="codes or prefixes to disable")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="report format (default: text)")
+    parser.add_argument("--output-file", "-o", help="write the report to this file")
+    parser.add_argument("--statistics", action="store_true", help="show counts per rule")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only findings, no summary")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write .qlint_cache/")
+    parser.add_argument("--force-exclude", action="store_true", help="apply excludes to paths given explicitly too")
+    parser.add_argument("--report-unused-ignores", action="store_true", help="report suppression comments that suppress nothing")
+    parser.add_argument("--no-source", action="store_true", help="do not show source lines in text output")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qlint import report
+    from qlint.engine import check
+    from qlint.project_config import ConfigError, load_config
+    from qlint.registry import all_rules
+
+    cwd = Path.cwd()
+    missing = [p for p in args.paths if not (cwd / p).exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    root = find_root([(cwd / p).resolve() for p in args.paths])
+    try:
+        from qlint.project_config import find_project_root
+
+        config = load_config(find_project_root(root))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    paths = list(args.paths)
+    if args.force_exclude and config.exclude:
+        config_root = Path(getattr(config, "root", None) or root)
+        paths = [p for p in paths if not _is_excluded((cwd / p).resolve(), config_root, config.exclude)]
+        if not paths:
+            return EXIT_OK
+    analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=not args.no_cache)
+    known_codes = {r.code for r in all_rules()}
+    for option in (args.select, args.ignore, args.extend_select):
+        for code in _codes(option) or []:
+            if not any(c.startswith(code) for c in known_codes):
+                raise UsageError(f"unknown rule code or prefix {code!r} (see `qlint rules`)")
+    result = check(analysis, config, paths, select=_codes(args.select), ignore=_codes(args.ignore),
+                   extend_select=_codes(args.extend_select))
+    findings = list(result.findings)
+    if args.report_unused_ignores:
+        findings = sorted(findings + result.unused_suppressions, key=lambda f: (f.span.path, f.span.line, f.span.column, f.code))
+    fmt = args.format or "text"
+    to_terminal = args.output_file is None and sys.stdout.isatty()
+    color = to_terminal and fmt == "text" and "NO_COLOR" not in os.environ
+    rules = {r.code: r for r in all_rules()}
+    output = report.render(findings, fmt, root=cwd, rules=rules, color=color, show_source=not args.no_source,
+                           statistics=args.statistics)
+    if args.quiet and fmt == "text":
+        output = "\n".join(line for line in output.splitlines() if line and line[0] not in " ") + ("\n" if findings else "")
+    if args.output_file:
+        Path(args.output_file).write_text(output, encoding="utf-8")
+    else:
+        sys.stdout.write(output)
+    if findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _is_excluded(path: Path, root: Path, patterns) -> bool:
+    try:
+        rel = path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return False
+    return excluded(rel, patterns)

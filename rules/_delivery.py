@@ -1,0 +1,91 @@
+"""What the delivery rules share: the broker's transport, its visibility timeout, and
+how sure a value is for a rule to act on it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from qlint.durations import format_duration
+from qlint.model import Related, Span, Value
+from qlint.resolve.project import App, Project
+
+# kombu's defaults: Channel.visibility_timeout for Redis, the queue attribute kombu sets for SQS.
+VISIBILITY_DEFAULTS = {"redis": 3600, "sqs": 1800}
+_SCHEMES = {
+    "redis": "redis", "rediss": "redis", "redis+socket": "redis", "sentinel": "redis", "sentinels": "redis",
+    "sqs": "sqs", "amqp": "amqp", "amqps": "amqp", "pyamqp": "amqp", "librabbitmq": "amqp",
+    "memory": "memory", "filesystem": "filesystem", "mongodb": "other", "zookeeper": "other",
+    "confluentkafka": "other", "gcpubsub": "other", "azureservicebus": "other", "sqla": "other",
+}
+
+
+def always(value: Value, test: Callable[[Any], bool]) -> bool:
+    """True when every value the setting may take satisfies test (nothing unknown)."""
+    options = value.possible()
+    return bool(options) and all(test(v.value) for v in options)
+
+
+def transport_of_url(url: Any) -> str | None:
+    if isinstance(url, (list, tuple)) and url:
+        url = url[0]
+    if not isinstance(url, str) or not url:
+        return None
+    url = url.split(";", 1)[0].strip()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
+    return _SCHEMES.get(scheme, "other")
+
+
+@dataclass(frozen=True)
+class Transport:
+    kind: str  # "redis" | "sqs" | "amqp" | ...
+    origin: Span | None
+    assumed: bool  # taken from [tool.qlint] broker, not from the code
+
+
+def transport(app: App, project: Project) -> Transport | None:
+    """The app's broker transport, or None when it cannot be known.
+
+    An unset broker_url is not Celery's amqp default: Celery also reads the
+    CELERY_BROKER_URL environment variable at start, so it stays unknown.
+    """
+    value = app.setting("broker_url")
+    kinds = {transport_of_url(v.value) for v in value.possible()} if value.status != "default" else set()
+    if len(kinds) == 1 and None not in kinds:
+        return Transport(kinds.pop(), value.origin, False)
+    assumed = getattr(project.config, "broker", None)
+    if assumed:
+        return Transport(transport_of_url(f"{assumed}://") or "other", None, True)
+    return None
+
+
+@dataclass(frozen=True)
+class Visibility:
+    seconds: float
+    origin: Span | None  # None: the transport's default
+    value: Value | None
+
+    def describe(self, transport: str) -> str:
+        if self.origin is None:
+            return f"the {transport.capitalize() if transport != 'sqs' else 'SQS'} default visibility timeout of {format_duration(self.seconds)}"
+        return f"visibility timeout {format_duration(self.seconds)}"
+
+
+def visibility_timeout(app: App, kind: str) -> Visibility | None:
+    """The effective visibility timeout; None when it cannot be resolved."""
+    options = app.setting("broker_transport_options")
+    if options.status == "unknown" or options.status == "several":
+        return None
+    item = options.item("visibility_timeout")
+    if item is None:
+        if isinstance(options.value, dict) and "visibility_timeout" in options.value:
+            item = Value(options.status, options.value["visibility_timeout"], options.origin)
+        else:
+            return Visibility(VISIBILITY_DEFAULTS[kind], None, None)
+    seconds = [v.value for v in item.possible()]
+    if not seconds or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in seconds):
+        return None
+    return Visibility(min(seconds), item.origin or options.origin, item)
+
+
+def related(span: Span | None, message: str) -> list[Related]:
+    return [Related(span, message)] if span is not None else []

@@ -1,0 +1,101 @@
+"""QL102: late acknowledgement with no hard time limit on a broker with a visibility timeout."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from qlint.durations import format_duration
+from qlint.model import Finding, Fix
+from qlint.resolve.project import Project
+from qlint.rule import Example, Rule
+from qlint.rules._delivery import always, related, transport, visibility_timeout
+from qlint.rules.late_ack_visibility_timeout import late_acked
+
+_APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
+
+
+def unbounded(value) -> bool:
+    return always(value, lambda v: v is None or v == 0)
+
+
+class LateAckUnbounded(Rule):
+    code = "QL102"
+    name = "late-ack-unbounded"
+    severity = "warning"
+    summary = "Late-acked tasks have no hard time limit on a broker with a visibility timeout."
+    what = """
+Late acknowledgement (`task_acks_late` or a task's `acks_late`) on Redis or SQS with no hard time limit
+at all (`task_time_limit=None`, the default, and no `time_limit` on the task).
+"""
+    why = """
+Nothing bounds how long such a task holds its message unacknowledged. Once a run outlasts the visibility
+timeout (3600 s on Redis, 1800 s on SQS unless `broker_transport_options["visibility_timeout"]` says
+otherwise) the broker delivers the message again while it still runs, exactly as in QL101; a task that
+hangs is re-delivered forever. Declared durations in `[tool.qlint.tasks]` at or above the timeout are
+named in the message.
+"""
+    example = """
+```python
+broker_url = "redis://localhost:6379/0"
+task_acks_late = True      # and no task_time_limit
+```
+"""
+    fix = """
+Give late-acked tasks a hard time limit below the visibility timeout (`task_time_limit`, or `time_limit`
+on the long tasks), or raise the visibility timeout above the longest run you accept.
+"""
+    fix_safety = "No automatic fix: a time limit kills tasks that run longer."
+    scenarios = ("examples/scenarios/incident.yaml",)
+    invalid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_acks_late = True\n'}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "sqs://"\n',
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(acks_late=True)\ndef sync(x):\n    return x\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_acks_late = True\n"},
+                config={"broker": "redis"}, note="broker assumed from [tool.qlint]"),
+    )
+    valid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_acks_late = True\ntask_time_limit = 600\n'}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "amqp://"\ntask_acks_late = True\n'}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "redis://localhost"\n'}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "import os\nbroker_url = os.environ['URL']\ntask_acks_late = True\n"}),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        durations = dict(getattr(project.config, "tasks", None) or {})
+        for app in project.apps:
+            kind = transport(app, project)
+            if kind is None or kind.kind not in ("redis", "sqs"):
+                continue
+            vt = visibility_timeout(app, kind.kind)
+            if vt is None:
+                continue
+            late, limit = app.setting("task_acks_late"), app.setting("task_time_limit")
+            if late_acked(late) and unbounded(limit):
+                long = [n for n, t in app.tasks.items() if durations.get(n, 0) >= vt.seconds and "time_limit" not in t.options]
+                extra = f"; {', '.join(sorted(long))} may run longer than that" if long else ""
+                yield self.finding(
+                    f"tasks of app {app.name!r} are acknowledged late with no hard time limit: a run longer than "
+                    f"{vt.describe(kind.kind)} is delivered again while it runs{extra}",
+                    late.origin or app.defined_at,
+                    related(vt.origin, "visibility timeout set here"),
+                    Fix(f"set task_time_limit below {format_duration(vt.seconds)}, or raise the visibility timeout"),
+                )
+            for task in sorted(app.tasks.values(), key=lambda t: t.name):
+                if "acks_late" not in task.options and "time_limit" not in task.options:
+                    continue
+                t_late, t_limit = task.option("acks_late"), task.option("time_limit")
+                if late_acked(t_late) and unbounded(t_limit) and not (late_acked(late) and unbounded(limit)):
+                    own = task.options.get("acks_late") or task.options.get("time_limit")
+                    yield self.finding(
+                        f"task {task.name} is acknowledged late with no hard time limit: a run longer than "
+                        f"{vt.describe(kind.kind)} is delivered again while it runs",
+                        own.origin if own is not None and own.origin else task.decorator_span,
+                        related(vt.origin, "visibility timeout set here"),
+                        Fix("give the task a time_limit below the visibility timeout"),
+                    )

@@ -1,0 +1,175 @@
+"""QL101: late acknowledgement with a hard time limit at or above the visibility timeout."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from qlint.durations import format_duration
+from qlint.model import Finding, Fix, Related, Value
+from qlint.resolve.project import App, Project, Task
+from qlint.rule import Example, Rule
+from qlint.rules._delivery import Visibility, always, related, transport, visibility_timeout
+
+_APP = '''from celery import Celery
+
+app = Celery("proj")
+app.config_from_object("proj.celeryconfig")
+'''
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def late_acked(value: Value) -> bool:
+    return always(value, lambda v: v is True or v == 1)
+
+
+def limit_at_or_above(value: Value, seconds: float) -> bool:
+    return always(value, lambda v: _number(v) and v >= seconds)
+
+
+class LateAckVisibilityTimeout(Rule):
+    code = "QL101"
+    name = "late-ack-visibility-timeout"
+    severity = "error"
+    summary = "Late-acked tasks may run longer than the broker's visibility timeout: the broker hands them out again while they run."
+    what = """
+A task acknowledged late (`task_acks_late=True`, or the task's own `acks_late=True`) on a broker with a
+visibility timeout (Redis, `rediss://`, Redis Sentinel, SQS), whose hard time limit (`time_limit`, else
+`task_time_limit`) is at or above that timeout (`broker_transport_options["visibility_timeout"]`, else
+3600 s on Redis and 1800 s on SQS).
+"""
+    why = """
+With late acknowledgement the message stays unacknowledged while the task runs. On Redis, kombu keeps
+every delivered message in the `unacked` hash and, at each restore sweep (when a worker connects, then
+about every 100 s), pushes back to the head of the queue every message delivered more than
+`visibility_timeout` seconds ago — whether or not a worker is still running it. SQS makes the message
+visible again when its timeout expires. A task allowed to run longer than the timeout is therefore
+delivered again while it runs: another worker starts the same job, then another, until every slot of
+every worker runs the same task and new work waits. Defaults: `task_acks_late=False`,
+`task_time_limit=None`, visibility timeout 3600 s (Redis) / 1800 s (SQS).
+"""
+    example = """
+```python
+# settings.py (Django, namespace CELERY), broker on Redis
+CELERY_BROKER_URL = "redis://redis:6379/0"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_TIME_LIMIT = 24 * 60 * 60   # 24 h, far above Redis' default 1 h visibility timeout
+```
+"""
+    fix = """
+Raise the visibility timeout above the longest hard time limit (with a margin), in every client of the
+same Redis database — broker and result backend transport options alike:
+`CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 25 * 60 * 60}`. Or lower the hard time limit
+below the timeout, or acknowledge these tasks early.
+"""
+    fix_safety = "No automatic fix: changing the visibility timeout, the time limit or acknowledgement changes runtime behaviour."
+    scenarios = ("examples/scenarios/incident.yaml", "examples/scenarios/incident-fixed.yaml")
+    invalid = (
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 7200\n',
+        }, note="app-wide late ack, 2 h limit, Redis default 1 h visibility timeout"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "sqs://"\nbroker_transport_options = {"visibility_timeout": 600}\n',
+            "proj/tasks.py": "from proj.celery import app\n\n@app.task(acks_late=True, time_limit=900)\ndef crunch(x):\n    return x\n",
+        }, note="a task's own options on SQS"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": 'from celery import Celery\nfrom datetime import timedelta\n\napp = Celery("proj", broker="rediss://cache:6380/1")\n'
+                              'app.conf.update(task_acks_late=True, task_time_limit=timedelta(hours=1))\n',
+        }, note="a limit exactly at the default timeout"),
+    )
+    valid = (
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_acks_late = True\ntask_time_limit = 7200\n'
+                                    'broker_transport_options = {"visibility_timeout": 10800}\n',
+        }, note="timeout above the limit"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "amqp://guest@rabbit//"\ntask_acks_late = True\ntask_time_limit = 86400\n',
+        }, note="RabbitMQ has no visibility timeout"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'import os\nbroker_url = os.environ["BROKER_URL"]\ntask_acks_late = True\ntask_time_limit = 86400\n',
+        }, note="broker cannot be resolved and no [tool.qlint] broker: silent"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_time_limit = 86400\n',
+        }, note="early acknowledgement"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_acks_late = True\ntask_time_limit = 1800\n',
+        }, note="limit below the timeout"),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        for app in project.apps:
+            kind = transport(app, project)
+            if kind is None or kind.kind not in ("redis", "sqs"):
+                continue
+            vt = visibility_timeout(app, kind.kind)
+            if vt is None:
+                continue
+            app_late = app.setting("task_acks_late")
+            app_limit = app.setting("task_time_limit")
+            app_wide = late_acked(app_late) and limit_at_or_above(app_limit, vt.seconds)
+            if app_wide:
+                yield self._app_finding(app, vt, kind.kind, app_late, app_limit)
+            for task in sorted(app.tasks.values(), key=lambda t: t.name):
+                if "acks_late" not in task.options and "time_limit" not in task.options:
+                    continue
+                late, limit = task.option("acks_late"), task.option("time_limit")
+                if late_acked(late) and limit_at_or_above(limit, vt.seconds):
+                    yield self._task_finding(task, vt, kind.kind, late, limit)
+
+    def _related(self, vt: Visibility, kind: str, late: Value, limit: Value) -> list[Related]:
+        out = related(late.origin, "late acknowledgement is turned on here")
+        out += related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here")
+        if vt.origin is not None:
+            out += related(vt.origin, f"visibility timeout {format_duration(vt.seconds)} set here")
+        return out
+
+    def _app_finding(self, app: App, vt: Visibility, kind: str, late: Value, limit: Value) -> Finding:
+        span = late.origin or limit.origin or app.defined_at
+        message = (
+            f"tasks of app {app.name!r} are acknowledged late and may run {format_duration(_max(limit))} "
+            f"(task_time_limit), at or above {vt.describe(kind)}: the broker re-delivers a running task "
+            "to other workers at each restore sweep"
+        )
+        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
+                            depends_on=_files(vt, late, limit))
+
+    def _task_finding(self, task: Task, vt: Visibility, kind: str, late: Value, limit: Value) -> Finding:
+        own = task.options.get("time_limit") or task.options.get("acks_late")
+        span = own.origin if own is not None and own.origin is not None else task.decorator_span
+        message = (
+            f"task {task.name} is acknowledged late and may run {format_duration(_max(limit))}, at or above "
+            f"{vt.describe(kind)}: the broker re-delivers it to other workers while it runs"
+        )
+        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
+                            depends_on=_files(vt, late, limit))
+
+    @staticmethod
+    def _fix(limit: float) -> Fix:
+        timeout = int(limit * 1.1 + 600)
+        return Fix(f"set broker_transport_options={{'visibility_timeout': {timeout}}} (above the hard limit), "
+                   "or lower the hard time limit below the visibility timeout")
+
+
+def _max(value: Value) -> float:
+    return max(v.value for v in value.possible())
+
+
+def _files(vt: Visibility, *values: Value) -> list[str]:
+    spans = [v.origin for v in values if v.origin is not None] + ([vt.origin] if vt.origin else [])
+    return [s.path for s in spans]

@@ -1,0 +1,43 @@
+"""QL000: a file qlint cannot read or parse."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from qlint.model import Finding
+from qlint.resolve.project import Project
+from qlint.rule import Example, Rule
+
+
+class ParseError(Rule):
+    code = "QL000"
+    name = "parse-error"
+    severity = "error"
+    summary = "A file cannot be read or parsed, so nothing in it was checked."
+    what = """
+A Python file that does not parse, a binary file or one in an unknown encoding, or an expression nested
+too deeply to analyse. The rest of the tree is still checked.
+"""
+    why = """
+Settings or tasks in a file qlint cannot read are invisible to every other rule: a hazard there goes
+unreported, and values that other files import from it are unknown.
+"""
+    example = """
+```python
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_TIME_LIMIT = (
+```
+"""
+    fix = "Fix the syntax error (Python itself would refuse the file), or exclude the file in `[tool.qlint] exclude`."
+    invalid = (
+        Example({"proj/celery.py": "from celery import Celery\napp = Celery(\n"}),
+        Example({"proj/celeryconfig.py": "task_acks_late = True\nif True\n    pass\n"}),
+        Example({"proj/celery_tasks.py": "from celery import shared_task\n\x00\x01binary"}),
+    )
+    valid = (
+        Example({"proj/celery.py": 'from celery import Celery\napp = Celery("proj")\n'}),
+        Example({"proj/settings.py": "# -*- coding: latin-1 -*-\nCELERY_TASK_DEFAULT_QUEUE = 'caf\xe9'\n"}),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        for problem in getattr(project, "problems", ()):
+            yield self.finding(f"cannot analyse {problem.path}: {problem.message}", problem.span)

@@ -1,0 +1,113 @@
+"""QL401: workers reserve several messages while tasks are long."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from qlint.durations import format_duration
+from qlint.model import Finding, Fix, Related, Span, Value
+from qlint.resolve.project import App, Project
+from qlint.rule import Example, Rule
+from qlint.rules._delivery import always, transport
+
+_APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
+DEFAULT_LONG = 300
+
+
+def _long(value: Value, threshold: float) -> bool:
+    return always(value, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= threshold)
+
+
+class PrefetchLongTasks(Rule):
+    code = "QL401"
+    name = "prefetch-long-tasks"
+    severity = "warning"
+    summary = "Workers reserve several messages each while tasks run for minutes or hours: reserved work waits while other workers idle."
+    what = """
+Long tasks — a hard or soft time limit, or a duration declared in `[tool.qlint.tasks]`, at or above
+`long-task-seconds` (300 s by default) — while the effective `worker_prefetch_multiplier` is not 1
+(default 4; 0 means no limit at all), unless `worker_disable_prefetch` is on with a Redis broker.
+"""
+    why = """
+A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
+messages are handed only to that worker's own idle processes: a message reserved behind an hour-long task
+waits for it, even when every other worker is idle. `-O fair` (the default since Celery 4) only decides
+which of the worker's own processes gets a job; it does not change how many messages are reserved.
+With early acknowledgement, a reserved message also stays unacknowledged while it waits, so on Redis it
+can be re-delivered after the visibility timeout and run twice.
+"""
+    example = """
+```python
+CELERY_TASK_TIME_LIMIT = 4 * 60 * 60      # long tasks
+# CELERY_WORKER_PREFETCH_MULTIPLIER left at its default of 4
+```
+"""
+    fix = """
+Set `worker_prefetch_multiplier = 1` (`--prefetch-multiplier=1`) for the workers that run long tasks, and
+acknowledge them late so a worker reserves nothing beyond what it runs; better, route long tasks to a
+queue of their own served by such workers. On Redis, `worker_disable_prefetch = True` stops reserving
+ahead altogether.
+"""
+    fix_safety = "No automatic fix: prefetching changes throughput for short tasks."
+    scenarios = ("examples/scenarios/prefetch.yaml", "examples/scenarios/prefetch-fixed.yaml")
+    invalid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_time_limit = 4 * 3600\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "worker_prefetch_multiplier = 0\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=1200)\ndef render(x):\n    return x\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "worker_prefetch_multiplier = 8\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n"},
+                config={"tasks": {"proj.tasks.build": "3h"}}, note="a declared duration"),
+    )
+    valid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_time_limit = 4 * 3600\nworker_prefetch_multiplier = 1\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_time_limit = 120\n"}, note="short tasks"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "redis://r"\ntask_time_limit = 7200\nworker_disable_prefetch = True\n'}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "import os\ntask_time_limit = 7200\nworker_prefetch_multiplier = int(os.environ['PREFETCH'])\n"},
+                note="multiplier from an environment variable with no default: unknown"),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        threshold = float(getattr(project.config, "long_task_seconds", None) or DEFAULT_LONG)
+        durations = dict(getattr(project.config, "tasks", None) or {})
+        for app in project.apps:
+            multiplier = app.setting("worker_prefetch_multiplier")
+            if not always(multiplier, lambda v: isinstance(v, int) and not isinstance(v, bool) and v != 1):
+                continue
+            kind = transport(app, project)
+            if kind is not None and kind.kind == "redis" and always(app.setting("worker_disable_prefetch"), bool):
+                continue
+            evidence = self._long_tasks(app, threshold, durations)
+            if not evidence:
+                continue
+            value = max(v.value for v in multiplier.possible())
+            reserved = "every message it can get" if value == 0 else f"{value} messages per process"
+            where = "set here" if multiplier.status != "default" else "Celery's default"
+            span = multiplier.origin or evidence[0].span
+            message = (f"app {app.name!r} has long tasks ({evidence[0].message}) but each worker reserves {reserved} "
+                       f"(worker_prefetch_multiplier={value}, {where}): reserved messages wait behind a long task while other workers idle")
+            yield self.finding(message, span, [r for r in evidence if r.span != span][:5],
+                               Fix("set worker_prefetch_multiplier = 1 (or --prefetch-multiplier=1) on workers that run long tasks, with late acknowledgement"),
+                               depends_on=[r.span.path for r in evidence])
+
+    def _long_tasks(self, app: App, threshold: float, durations: dict) -> list[Related]:
+        found: list[Related] = []
+        for name in ("task_time_limit", "task_soft_time_limit"):
+            value = app.setting(name)
+            if _long(value, threshold) and value.origin is not None:
+                found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
+        for task in sorted(app.tasks.values(), key=lambda t: t.name):
+            for option in ("time_limit", "soft_time_limit"):
+                own = task.options.get(option)
+                if own is not None and _long(own, threshold):
+                    found.append(Related(own.origin or task.decorator_span,
+                                         f"{task.name} {option} {format_duration(max(v.value for v in own.possible()))}"))
+            declared = durations.get(task.name)
+            if declared is not None and declared >= threshold:
+                found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
+        return found
