@@ -92,6 +92,8 @@ class Engine:
                 self.schedule(sub.at + i * sub.every, lambda s=sub: self.submit(s))
         for fault in self.scenario.faults:
             self.schedule(fault.at, lambda f=fault: self.apply_fault(f))
+        # In real time, runs end through the clock's polling: keep the loop alive until the end.
+        self.schedule(self.until, lambda: None)
         while self._heap:
             at = self._heap[0][0]
             if at > self.until:
