@@ -1,0 +1,106 @@
+"""The same small scenarios on real Celery workers and on the reference worker:
+executions per message and their order must agree."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from .conftest import replay
+
+APP = '''
+import json, os, time
+from celery import Celery
+
+app = Celery("difftest", broker=os.environ["QLINT_BROKER"])
+app.conf.update(json.loads(os.environ["QLINT_CONF"]))
+LOG = os.environ["QLINT_LOG"]
+
+
+def _log(kind, task_id):
+    with open(LOG, "a") as f:
+        f.write(json.dumps([kind, task_id, time.time()]) + "\\n")
+
+
+@app.task(name="sleep", bind=True)
+def sleep(self, seconds):
+    _log("start", self.request.id)
+    time.sleep(seconds)
+    _log("end", self.request.id)
+'''
+
+FAST = {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+
+# (settings, concurrency, submissions as (id, seconds, countdown), how long to watch)
+CASES = {
+    "late-ack-long-task": ({"task_acks_late": True, "broker_transport_options": FAST}, 2,
+                           [("m", 5, None)], 11),
+    "fifo-short-tasks": ({}, 1, [("a", 1, None), ("b", 1, None), ("c", 1, None)], 5),
+    "eta-beyond-visibility": ({"broker_transport_options": FAST}, 2, [("e", 1, 5)], 9),
+}
+
+
+def reference(settings: dict, concurrency: int, submits: list, watch: float) -> list[str]:
+    tasks = {f"sleep{sec}": {"duration": sec} for _, sec, _ in submits}
+    scenario = {
+        "settings": {**settings, "broker_url": "redis://localhost/0"},
+        "workers": [{"name": "w1", "concurrency": concurrency}],
+        "tasks": tasks,
+        "submit": [{"at": 0, "task": f"sleep{sec}", "id": mid, **({"countdown": cd} if cd else {})}
+                   for mid, sec, cd in submits],
+        "until": watch,
+    }
+    trace = replay(json.dumps(scenario))
+    return [e.id for e in sorted(trace.executions, key=lambda e: e.start)]
+
+
+def celery_run(tmp_path: Path, url: str, settings: dict, concurrency: int, submits: list,
+               watch: float) -> list[str]:
+    (tmp_path / "diffapp.py").write_text(APP)
+    log = tmp_path / "runs.log"
+    env = {**os.environ, "QLINT_BROKER": url, "QLINT_CONF": json.dumps(settings), "QLINT_LOG": str(log),
+           "PYTHONPATH": str(tmp_path)}
+    out = open(tmp_path / "worker.log", "w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "diffapp", "worker", "-c", str(concurrency), "-P", "prefork",
+         "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO", "-n", "w1@%h"],
+        cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):
+            if "ready." in (tmp_path / "worker.log").read_text():
+                break
+            if worker.poll() is not None:
+                pytest.fail("celery worker exited:\n" + (tmp_path / "worker.log").read_text())
+            time.sleep(0.05)
+        publisher = subprocess.run(
+            [sys.executable, "-c",
+             "import json, sys, diffapp\n"
+             "for mid, sec, cd in json.loads(sys.argv[1]):\n"
+             "    diffapp.app.send_task('sleep', args=[sec], task_id=mid, countdown=cd)\n",
+             json.dumps(submits)], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert publisher.returncode == 0, publisher.stderr
+        time.sleep(watch)  # let the scenario play out; nothing here is timed
+    finally:
+        worker.send_signal(signal.SIGQUIT)
+        worker.wait(30)
+        out.close()
+    starts = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [mid for kind, mid, _ in sorted(starts, key=lambda r: r[2]) if kind == "start"]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_reference_worker_matches_celery(name, redis_url, tmp_path):
+    settings, concurrency, submits, watch = CASES[name]
+    db = list(CASES).index(name) + 1
+    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
+    redis.Redis.from_url(url).flushdb()
+    real = celery_run(tmp_path, url, settings, concurrency, submits, watch)
+    model = reference(settings, concurrency, submits, watch)
+    assert real == model, f"celery ran {real}, the reference worker {model}"
