@@ -130,7 +130,10 @@ def test_runtime_needs_no_celery():
                     raise ImportError("celery is not installed here")
         sys.meta_path.insert(0, Block())
         import qlint.catalog as c
-        assert len(c.SETTINGS) == 207
+        from qlint.catalog.data import _catalog
+        assert _catalog.cache_info().currsize == 0, "read at import"
+        assert len(c.SETTINGS) == 207 and c.get("task_acks_late") is c.SETTINGS["task_acks_late"]
+        assert _catalog.cache_info().misses == 1, "read more than once"
         assert c.classify("CELERY_ACKS_LATE", "CELERY").setting.name == "task_acks_late"
         assert c.suggest("CELERY_TASK_ACK_LATE", "CELERY") == ["CELERY_TASK_ACKS_LATE"]
         print("ok")
@@ -152,6 +155,7 @@ def _keys_to_try(namespace: str | None) -> list[str]:
     return sorted(keys)
 
 
+@pytest.mark.filterwarnings("ignore::celery.exceptions.CPendingDeprecationWarning")
 @pytest.mark.parametrize("namespace", [None, "CELERY", "celery", "worker"])
 def test_classify_agrees_with_celery_on_every_spelling(namespace):
     wrong = []
