@@ -38,7 +38,6 @@ class Store(Protocol):
     def remove_unacked(self, tag: str) -> Unacked | None: ...  # ZREM + HDEL
     def get_unacked(self, tag: str) -> Unacked | None: ...
     def unacked_delivered_before(self, ceiling: float) -> list[str]: ...  # ZRANGE BYSCORE
-    def unacked_of(self, holder: str) -> list[str]: ...
     def bytes_held(self) -> int: ...
     def message_ids(self) -> set[str]: ...  # ids in the queue or unacked
 
@@ -74,9 +73,6 @@ class MemoryStore:
     def unacked_delivered_before(self, ceiling: float) -> list[str]:
         due = [e for e in self.unacked.values() if e.delivered_at <= ceiling]
         return [e.message.tag for e in sorted(due, key=lambda e: e.delivered_at, reverse=True)]
-
-    def unacked_of(self, holder: str) -> list[str]:
-        return [tag for tag, e in self.unacked.items() if e.holder == holder]
 
     def bytes_held(self) -> int:
         return sum(m.size for m in self.queue) + sum(e.message.size for e in self.unacked.values())

@@ -95,10 +95,6 @@ class RedisStore:
         tags = self.client.zrange(INDEX, self.clock.wall(ceiling), 0, desc=True, byscore=True)
         return [t.decode() for t in tags]
 
-    def unacked_of(self, holder: str) -> list[str]:
-        return [t.decode() for t, m in self.client.hgetall(HOLDERS).items()
-                if json.loads(m)["holder"] == holder]
-
     def bytes_held(self) -> int:
         queued = sum(len(x) for x in self.client.lrange(QUEUE_KEY, 0, -1))
         return queued + sum(len(x) for x in self.client.hvals(UNACKED))
