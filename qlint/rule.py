@@ -68,7 +68,7 @@ class Rule:
             severity=severity or self.severity,
             message=message,
             span=span,
-            related=tuple(related),
+            related=tuple(r for r in related if (r.span.path, r.span.line) != (span.path, span.line)),
             fix=fix,
             depends_on=frozenset(depends_on),
         )

@@ -7,7 +7,7 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project, Task
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import Visibility, always, related, transport, visibility_timeout
+from qlint.rules._delivery import Transport, Visibility, always, related, transport, visibility_timeout
 
 _APP = '''from celery import Celery
 
@@ -124,37 +124,40 @@ below the timeout, or acknowledge these tasks early.
             app_limit = app.setting("task_time_limit")
             app_wide = late_acked(app_late) and limit_at_or_above(app_limit, vt.seconds)
             if app_wide:
-                yield self._app_finding(app, vt, kind.kind, app_late, app_limit)
+                yield self._app_finding(app, vt, kind, app_late, app_limit)
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 if "acks_late" not in task.options and "time_limit" not in task.options:
                     continue
                 late, limit = task.option("acks_late"), task.option("time_limit")
                 if late_acked(late) and limit_at_or_above(limit, vt.seconds):
-                    yield self._task_finding(task, vt, kind.kind, late, limit)
+                    yield self._task_finding(task, vt, kind, late, limit)
 
-    def _related(self, vt: Visibility, kind: str, late: Value, limit: Value) -> list[Related]:
+    def _related(self, vt: Visibility, kind: Transport, late: Value, limit: Value) -> list[Related]:
         out = related(late.origin, "late acknowledgement is turned on here")
         out += related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here")
         if vt.origin is not None:
             out += related(vt.origin, f"visibility timeout {format_duration(vt.seconds)} set here")
+        else:
+            out += related(kind.origin, f"the broker is {kind.kind}: no visibility_timeout in broker_transport_options, "
+                                        f"so the default of {format_duration(vt.seconds)} applies")
         return out
 
-    def _app_finding(self, app: App, vt: Visibility, kind: str, late: Value, limit: Value) -> Finding:
+    def _app_finding(self, app: App, vt: Visibility, kind: Transport, late: Value, limit: Value) -> Finding:
         span = late.origin or limit.origin or app.defined_at
         message = (
             f"tasks of app {app.name!r} are acknowledged late and may run {format_duration(_max(limit))} "
-            f"(task_time_limit), at or above {vt.describe(kind)}: the broker re-delivers a running task "
+            f"(task_time_limit), at or above {vt.describe(kind.kind)}: the broker re-delivers a running task "
             "to other workers at each restore sweep"
         )
         return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
                             depends_on=_files(vt, late, limit))
 
-    def _task_finding(self, task: Task, vt: Visibility, kind: str, late: Value, limit: Value) -> Finding:
+    def _task_finding(self, task: Task, vt: Visibility, kind: Transport, late: Value, limit: Value) -> Finding:
         own = task.options.get("time_limit") or task.options.get("acks_late")
         span = own.origin if own is not None and own.origin is not None else task.decorator_span
         message = (
             f"task {task.name} is acknowledged late and may run {format_duration(_max(limit))}, at or above "
-            f"{vt.describe(kind)}: the broker re-delivers it to other workers while it runs"
+            f"{vt.describe(kind.kind)}: the broker re-delivers it to other workers while it runs"
         )
         return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
                             depends_on=_files(vt, late, limit))

@@ -1,0 +1,103 @@
+"""`qlint check` end to end, as a user runs it, on the bundled examples and small projects."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def qlint(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qlint", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture()
+def incident(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLES / "incident", tmp_path / "incident")
+    return tmp_path / "incident"
+
+
+def test_incident_reports_the_long_task_hazards(incident: Path):
+    run = qlint("check", ".", "--no-cache", "--format", "json", cwd=incident)
+    assert run.returncode == 1, run.stderr
+    findings = json.loads(run.stdout)
+    codes = {f["code"] for f in findings}
+    assert {"QL101", "QL401"} <= codes
+    ql101 = next(f for f in findings if f["code"] == "QL101")
+    assert ql101["path"] == "insights/settings/base.py" and ql101["line"] == 11
+    assert {"path", "line", "column", "end_line", "end_column", "related", "fix", "severity", "name", "message"} <= set(ql101)
+    assert any(r["line"] == 12 for r in ql101["related"])  # where the 24 h limit is set
+
+
+def test_fixed_twin_is_clean():
+    run = qlint("check", "examples/fixed", "--no-cache", cwd=REPO)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_single_file_is_checked_in_its_project(incident: Path):
+    run = qlint("check", "insights/settings/base.py", "--no-cache", "--format", "json", cwd=incident)
+    assert run.returncode == 1, run.stderr
+    assert "QL101" in {f["code"] for f in json.loads(run.stdout)}
+    # A file that takes no part in the hazard reports nothing.
+    run = qlint("check", "manage.py", "--no-cache", "--format", "json", cwd=incident)
+    assert json.loads(run.stdout) == [] and run.returncode == 0
+
+
+def test_lowering_the_timeout_in_production_surfaces_ql101(incident: Path):
+    base = incident / "insights/settings/base.py"
+    base.write_text(base.read_text().replace("CELERY_TASK_TIME_LIMIT = 24 * 60 * 60", "CELERY_TASK_TIME_LIMIT = 1200"))
+    prod = incident / "insights/settings/production.py"
+    assert qlint("check", "insights/settings/production.py", "--no-cache", cwd=incident).returncode == 0
+    prod.write_text(prod.read_text() + 'CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}\n')
+    run = qlint("check", "insights/settings/production.py", "--no-cache", "--format", "json", "--select", "QL101", cwd=incident)
+    findings = json.loads(run.stdout)
+    assert [f["code"] for f in findings] == ["QL101"]
+    assert any(r["path"] == "insights/settings/production.py" for r in findings[0]["related"])
+
+
+def test_parse_error_is_reported_and_the_rest_still_checked(incident: Path):
+    (incident / "uploads/broken.py").write_text("from celery import shared_task\ndef oops(:\n")
+    run = qlint("check", ".", "--no-cache", "--format", "json", cwd=incident)
+    codes = [f["code"] for f in json.loads(run.stdout)]
+    assert "QL000" in codes and "QL101" in codes
+    assert "Traceback" not in run.stderr
+
+
+def test_select_and_ignore(incident: Path):
+    run = qlint("check", ".", "--no-cache", "--format", "json", "--select", "QL4", cwd=incident)
+    assert {f["code"] for f in json.loads(run.stdout)} == {"QL401"}
+    run = qlint("check", ".", "--no-cache", "--format", "json", "--ignore", "QL1,QL2,QL3,QL4", cwd=incident)
+    assert json.loads(run.stdout) == [] and run.returncode == 0
+
+
+def test_bad_configuration_is_a_usage_error(incident: Path):
+    (incident / "pyproject.toml").write_text("[tool.qlint]\nlong-task-second = 10\n")
+    run = qlint("check", ".", cwd=incident)
+    assert run.returncode == 2
+    assert "long-task-seconds" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_unknown_code_and_missing_path_are_usage_errors(incident: Path):
+    assert qlint("check", ".", "--select", "QL999", cwd=incident).returncode == 2
+    run = qlint("check", "nope/", cwd=incident)
+    assert run.returncode == 2 and "no such file" in run.stderr
+
+
+def test_suppression_comment_silences_the_finding(incident: Path):
+    base = incident / "insights/settings/base.py"
+    base.write_text(base.read_text().replace("CELERY_TASK_ACKS_LATE = True", "CELERY_TASK_ACKS_LATE = True  # qlint: ignore[QL101]"))
+    run = qlint("check", ".", "--no-cache", "--format", "json", "--select", "QL101", cwd=incident)
+    assert json.loads(run.stdout) == []
+
+
+def test_warm_cache_gives_the_same_report(incident: Path):
+    cold = qlint("check", ".", "--format", "json", cwd=incident)
+    assert (incident / ".qlint_cache").is_dir()
+    warm = qlint("check", ".", "--format", "json", cwd=incident)
+    assert cold.stdout == warm.stdout and cold.returncode == warm.returncode == 1
