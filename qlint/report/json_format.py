@@ -1,0 +1,49 @@
+"""The JSON report: an array of findings with 1-based positions (end column exclusive)."""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from qlint.model import Finding, Fix, Span
+from qlint.report.tally import per_code
+
+
+def render(findings: Sequence[Finding], *, statistics: bool) -> str:
+    if statistics:
+        data: list[dict[str, Any]] = [{"code": c, "name": name, "count": n} for c, name, n in per_code(findings)]
+    else:
+        data = [finding_to_json(f) for f in findings]
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "severity": finding.severity,
+        "message": finding.message,
+        **span_to_json(finding.span),
+        "related": [
+            {"path": r.span.path, "line": r.span.line, "column": r.span.column, "message": r.message}
+            for r in finding.related
+        ],
+        "fix": fix_to_json(finding.fix) if finding.fix is not None else None,
+    }
+
+
+def span_to_json(span: Span) -> dict[str, Any]:
+    return {
+        "path": span.path,
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+    }
+
+
+def fix_to_json(fix: Fix) -> dict[str, Any]:
+    return {
+        "description": fix.description,
+        "applicability": fix.applicability,
+        "edits": [{**span_to_json(e.span), "content": e.content} for e in fix.edits],
+    }
