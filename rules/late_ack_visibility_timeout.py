@@ -64,7 +64,7 @@ same Redis database — broker and result backend transport options alike:
 below the timeout, or acknowledge these tasks early.
 """
     fix_safety = "No automatic fix: changing the visibility timeout, the time limit or acknowledgement changes runtime behaviour."
-    scenarios = ("examples/scenarios/incident.yaml", "examples/scenarios/incident-fixed.yaml")
+    scenarios = ("examples/scenarios/long-task-incident-bad.yaml", "examples/scenarios/long-task-incident-fixed.yaml")
     invalid = (
         Example({
             "proj/__init__.py": "",

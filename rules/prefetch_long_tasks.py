@@ -48,7 +48,7 @@ queue of their own served by such workers. On Redis, `worker_disable_prefetch = 
 ahead altogether.
 """
     fix_safety = "No automatic fix: prefetching changes throughput for short tasks."
-    scenarios = ("examples/scenarios/prefetch.yaml", "examples/scenarios/prefetch-fixed.yaml")
+    scenarios = ("examples/scenarios/prefetch-behind-long-task-bad.yaml", "examples/scenarios/prefetch-behind-long-task-fixed.yaml")
     invalid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\n"}),

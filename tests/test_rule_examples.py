@@ -39,3 +39,21 @@ def test_rule_is_documented_with_examples(rule):
     doc = rule.documentation()
     for heading in ("## What it finds", "## Why it breaks", "## Example", "## Fix"):
         assert heading in doc
+
+
+SCENARIOS = [pytest.param(rule, s, id=f"{rule.code}-{s}") for rule in all_rules() for s in rule.scenarios]
+
+
+@pytest.mark.parametrize(("rule", "scenario"), SCENARIOS)
+def test_rule_scenarios_replay(rule, scenario):
+    """A rule's linked scenario exists and replays on the reference worker."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    assert (repo / scenario).is_file(), f"{rule.code} links a missing scenario {scenario}"
+    run = subprocess.run([sys.executable, "-m", "qlint", "simulate", scenario, "--format", "json"],
+                         cwd=repo, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "executions" in run.stdout
