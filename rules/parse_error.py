@@ -30,7 +30,7 @@ CELERY_TASK_TIME_LIMIT = (
     fix = "Fix the syntax error (Python itself would refuse the file), or exclude the file in `[tool.qlint] exclude`."
     invalid = (
         Example({"proj/celery.py": "from celery import Celery\napp = Celery(\n"}),
-        Example({"proj/celeryconfig.py": "task_acks_late = True\nif True\n    pass\n"}),
+        Example({"proj/settings.py": "CELERY_TASK_ACKS_LATE = True\nif True\n    pass\n"}),
         Example({"proj/celery_tasks.py": "from celery import shared_task\n\x00\x01binary"}),
     )
     valid = (

@@ -72,7 +72,7 @@ def test_parse_error_is_reported_and_the_rest_still_checked(incident: Path):
 def test_select_and_ignore(incident: Path):
     run = qlint("check", ".", "--no-cache", "--format", "json", "--select", "QL4", cwd=incident)
     assert {f["code"] for f in json.loads(run.stdout)} == {"QL401"}
-    run = qlint("check", ".", "--no-cache", "--format", "json", "--ignore", "QL1,QL2,QL3,QL4", cwd=incident)
+    run = qlint("check", ".", "--no-cache", "--format", "json", "--ignore", "QL", cwd=incident)
     assert json.loads(run.stdout) == [] and run.returncode == 0
 
 
