@@ -1,0 +1,151 @@
+"""YAML read as a node graph, safely and with positions.
+
+ruamel.yaml's composer stops before construction: no Python object is ever built
+from a tag, aliases stay shared nodes (never expanded copies), and every node
+keeps its start and end in the text. Merge keys (``<<``) are resolved here. Work
+on a graph is bounded by a Budget, so an alias bomb costs a bounded number of steps.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from qlint.sources.deploy.located import Located
+
+MAX_CHARS = 4 * 1024 * 1024
+MAX_STEPS = 200_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_FOLD_MARK = "\a"  # ruamel marks folded line breaks in scalar values with BEL
+
+
+class BudgetExceeded(Exception):
+    """More steps than a YAML file of any sane size needs (an alias bomb)."""
+
+
+class Budget:
+    def __init__(self, steps: int = MAX_STEPS) -> None:
+        self.left = steps
+
+    def spend(self, steps: int = 1) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise BudgetExceeded("the YAML expands to too many nodes (alias bomb?); file skipped")
+
+
+@dataclass
+class YamlFile:
+    path: str
+    text: str
+    documents: list[Node]
+    budget: Budget
+
+    def located(self, node: ScalarNode) -> Located:
+        """The scalar's value, each character placed where it is written."""
+        source = self.text[node.start_mark.index:node.end_mark.index]
+        return Located.aligned(self.path, scalar(node) or "", source,
+                               node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load(path: str, text: str, notes: list[str]) -> YamlFile | None:
+    """Compose every document of text; None (with a note saying why) when it cannot be read."""
+    if len(text) > MAX_CHARS:
+        notes.append(f"{path}: file too large for a deployment file ({len(text)} characters); skipped")
+        return None
+    try:
+        documents = [doc for doc in YAML(typ="rt").compose_all(text) if doc is not None]
+    except YAMLError as exc:
+        if _TEMPLATE.search(text):
+            notes.append(f"{path}: a template (Jinja or Go template markers), not YAML; skipped")
+        else:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            notes.append(f"{path}: invalid YAML{where}: {problem}; skipped")
+        return None
+    except RecursionError:
+        notes.append(f"{path}: YAML nested too deeply; skipped")
+        return None
+    return YamlFile(path, text, documents, Budget())
+
+
+def scalar(node: Node | None) -> str | None:
+    """A scalar node's string value (None for mappings, sequences, nulls)."""
+    if not isinstance(node, ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+        return None
+    return node.value.replace(_FOLD_MARK, "")
+
+
+def items(node: Node | None, budget: Budget) -> Iterator[tuple[str, ScalarNode, Node]]:
+    """(key, key node, value node) of a mapping, merge keys resolved (own keys win)."""
+    if not isinstance(node, MappingNode):
+        return
+    seen: set[str] = set()
+    for key, value in _pairs(node, budget, 0):
+        name = scalar(key)
+        if name is None or name in seen:
+            continue
+        seen.add(name)
+        yield name, key, value
+
+
+def _pairs(node: MappingNode, budget: Budget, depth: int) -> Iterator[tuple[Node, Node]]:
+    if depth > 20:
+        raise BudgetExceeded("merge keys nested too deeply; file skipped")
+    merged: list[MappingNode] = []
+    for key, value in node.value:
+        budget.spend()
+        if key.tag == _MERGE_TAG:
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            merged.extend(s for s in sources if isinstance(s, MappingNode))
+        else:
+            yield key, value
+    for source in merged:
+        yield from _pairs(source, budget, depth + 1)
+
+
+def get(node: Node | None, key: str, budget: Budget) -> Node | None:
+    for name, _, value in items(node, budget):
+        if name == key:
+            return value
+    return None
+
+
+def sequence(node: Node | None, budget: Budget) -> list[Node]:
+    if not isinstance(node, SequenceNode):
+        return []
+    budget.spend(len(node.value))
+    return list(node.value)
+
+
+def plain(node: Node, budget: Budget) -> Any:
+    """The node as plain data (str/int/float/bool/None, lists, dicts), within the budget."""
+    budget.spend()
+    if isinstance(node, ScalarNode):
+        return _typed_scalar(node)
+    if isinstance(node, SequenceNode):
+        return [plain(child, budget) for child in node.value]
+    return {name: plain(value, budget) for name, _, value in items(node, budget)}
+
+
+def _typed_scalar(node: ScalarNode) -> Any:
+    """The value by the tag the YAML resolver gave it (YAML 1.2: ``yes`` stays a string)."""
+    value = scalar(node)
+    if value is None:
+        return None
+    text = value.replace("_", "")
+    try:
+        if node.tag == "tag:yaml.org,2002:int":
+            return int(text, 0) if text[:2].lower() in ("0x", "0o", "0b") else int(text)
+        if node.tag == "tag:yaml.org,2002:float":
+            return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
+    except ValueError:
+        return value
+    if node.tag == "tag:yaml.org,2002:bool":
+        return value.lower() == "true"
+    return value
