@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from qlint.model import Edit, Finding, Fix, Span
@@ -66,11 +66,11 @@ class Directive:
     text: str
     # None means every code; otherwise codes or code prefixes.
     codes: tuple[str, ...] | None
-    names: tuple[str, ...] = ()
+    names: tuple[str, ...]
     # Whether qlint reports it when it silences nothing.
-    reportable: bool = True
-    removal: Edit | None = None
-    used: bool = field(default=False, compare=False)
+    reportable: bool
+    removal: Edit
+    used: bool = False
 
     def matches(self, finding: Finding) -> bool:
         if self.codes is None:
@@ -241,7 +241,7 @@ def unused_finding(directive: Directive) -> Finding:
         severity="warning",
         message=f"unused suppression: `{directive.text}` matched no finding",
         span=Span(directive.path, directive.line, directive.column, directive.line, directive.end_column),
-        fix=Fix("remove the comment", (directive.removal,) if directive.removal else (), "safe"),
+        fix=Fix("remove the comment", (directive.removal,), "safe"),
     )
 
 

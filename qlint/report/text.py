@@ -1,10 +1,10 @@
 """The text report: one block per finding, for people.
 
     settings/production.py:12:1: QL101 message
-       |
-    12 | CELERY_TASK_TIME_LIMIT = 24 * 60 * 60
-       | ^^^^^^^^^^^^^^^^^^^^^^
-       |
+        |
+     12 | CELERY_TASK_TIME_LIMIT = 24 * 60 * 60
+        | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+        |
       = note: settings/base.py:3:1: late acknowledgement is turned on here
       = fix: set a visibility timeout above the time limit
 
