@@ -80,6 +80,7 @@ def check(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
     extend_select: Sequence[str] | None = None,
+    report_unused: bool = False,
 ) -> CheckResult:
     from qlint.project_config import per_file_ignored
     from qlint.suppress import apply_suppressions
@@ -103,6 +104,8 @@ def check(
         except OSError:
             return None
 
-    result = apply_suppressions(findings, read_text)
+    # Stale comments are looked for in every checked file only when they will be reported.
+    checked = [f for f in analysis.python_files + analysis.other_files if wanted is None or f in wanted] if report_unused else []
+    result = apply_suppressions(findings, read_text, files=checked)
     order = lambda f: (f.span.path, f.span.line, f.span.column, f.code)  # noqa: E731
     return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), rules)

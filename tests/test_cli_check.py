@@ -101,3 +101,19 @@ def test_warm_cache_gives_the_same_report(incident: Path):
     assert (incident / ".qlint_cache").is_dir()
     warm = qlint("check", ".", "--format", "json", cwd=incident)
     assert cold.stdout == warm.stdout and cold.returncode == warm.returncode == 1
+
+
+def test_quiet_prints_only_finding_lines(incident: Path):
+    run = qlint("check", ".", "--no-cache", "--quiet", cwd=incident)
+    lines = run.stdout.splitlines()
+    assert lines and all(": QL" in line for line in lines)
+
+
+def test_unused_suppression_is_reported_on_request(incident: Path):
+    views = incident / "uploads/views.py"
+    views.write_text(views.read_text().replace("def upload(request):", "def upload(request):  # qlint: ignore[QL401]"))
+    plain = json.loads(qlint("check", ".", "--no-cache", "--format", "json", cwd=incident).stdout)
+    assert "QL009" not in {f["code"] for f in plain}
+    run = qlint("check", ".", "--no-cache", "--format", "json", "--report-unused-ignores", cwd=incident)
+    unused = [f for f in json.loads(run.stdout) if f["code"] == "QL009"]
+    assert [(f["path"], f["line"]) for f in unused] == [("uploads/views.py", 6)]

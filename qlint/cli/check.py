@@ -67,18 +67,22 @@ def run(args: argparse.Namespace) -> int:
             if not any(c.startswith(code) for c in known_codes):
                 raise UsageError(f"unknown rule code or prefix {code!r} (see `qlint rules`)")
     result = check(analysis, config, paths, select=_codes(args.select), ignore=_codes(args.ignore),
-                   extend_select=_codes(args.extend_select))
+                   extend_select=_codes(args.extend_select), report_unused=args.report_unused_ignores)
     findings = list(result.findings)
     if args.report_unused_ignores:
         findings = sorted(findings + result.unused_suppressions, key=lambda f: (f.span.path, f.span.line, f.span.column, f.code))
     fmt = args.format or "text"
     to_terminal = args.output_file is None and sys.stdout.isatty()
     color = to_terminal and fmt == "text" and "NO_COLOR" not in os.environ
-    rules = {r.code: r for r in all_rules()}
+    from qlint.suppress import UnusedSuppression
+
+    rules = {r.code: r for r in (*all_rules(), UnusedSuppression)}
     output = report.render(findings, fmt, root=cwd, rules=rules, color=color, show_source=not args.no_source,
                            statistics=args.statistics)
     if args.quiet and fmt == "text":
-        output = "\n".join(line for line in output.splitlines() if line and line[0] not in " ") + ("\n" if findings else "")
+        kept = [line for line in output.splitlines() if line and line[0] not in " "
+                and not line.startswith(("Found ", "All checks passed"))]
+        output = "".join(line + "\n" for line in kept)
     if args.output_file:
         Path(args.output_file).write_text(output, encoding="utf-8")
     else:
