@@ -3,7 +3,7 @@ how sure a value is for a rule to act on it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from qlint.durations import format_duration
 from qlint.model import Related, Span, Value
@@ -89,3 +89,14 @@ def visibility_timeout(app: App, kind: str) -> Visibility | None:
 
 def related(span: Span | None, message: str) -> list[Related]:
     return [Related(span, message)] if span is not None else []
+
+
+def apps_with_visibility_timeout(project: Project) -> Iterator[tuple[App, Transport, Visibility]]:
+    """Each app whose broker re-delivers unacked messages after a timeout, with that timeout."""
+    for app in project.apps:
+        kind = transport(app, project)
+        if kind is None or kind.kind not in VISIBILITY_DEFAULTS:
+            continue
+        vt = visibility_timeout(app, kind.kind)
+        if vt is not None:
+            yield app, kind, vt

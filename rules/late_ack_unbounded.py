@@ -7,7 +7,7 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always, related, transport, visibility_timeout
+from qlint.rules._delivery import always, apps_with_visibility_timeout, related
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
@@ -68,13 +68,7 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
 
     def check(self, project: Project) -> Iterable[Finding]:
         durations = dict(getattr(project.config, "tasks", None) or {})
-        for app in project.apps:
-            kind = transport(app, project)
-            if kind is None or kind.kind not in ("redis", "sqs"):
-                continue
-            vt = visibility_timeout(app, kind.kind)
-            if vt is None:
-                continue
+        for app, kind, vt in apps_with_visibility_timeout(project):
             late, limit = app.setting("task_acks_late"), app.setting("task_time_limit")
             if late_acked(late) and unbounded(limit):
                 long = [n for n, t in app.tasks.items() if durations.get(n, 0) >= vt.seconds and "time_limit" not in t.options]

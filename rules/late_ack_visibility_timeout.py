@@ -7,7 +7,7 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project, Task
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import Transport, Visibility, always, related, transport, visibility_timeout
+from qlint.rules._delivery import Transport, Visibility, always, apps_with_visibility_timeout, related
 
 _APP = '''from celery import Celery
 
@@ -113,13 +113,7 @@ below the timeout, or acknowledge these tasks early.
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
-        for app in project.apps:
-            kind = transport(app, project)
-            if kind is None or kind.kind not in ("redis", "sqs"):
-                continue
-            vt = visibility_timeout(app, kind.kind)
-            if vt is None:
-                continue
+        for app, kind, vt in apps_with_visibility_timeout(project):
             app_late = app.setting("task_acks_late")
             app_limit = app.setting("task_time_limit")
             app_wide = late_acked(app_late) and limit_at_or_above(app_limit, vt.seconds)
