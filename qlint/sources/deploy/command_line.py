@@ -39,6 +39,7 @@ _WRAPPERS = frozenset({
     "aws-vault", "sops", "envdir", "envconsul", "wait-for-it", "wait-for-it.sh", "dockerize",
     "sentry-cli", "scout-apm", "elastic-apm", "honcho",
 })
+_SHELL_KEYWORDS = frozenset({"then", "else", "do", "{", "!"})
 _CELERY_PROGRAMS = frozenset({"celery", "celery.exe"})
 _MAX_DEPTH = 4
 _PYTHON_OPTIONS_WITH_VALUE = frozenset({"-W", "-X", "-Q"})
@@ -52,8 +53,9 @@ def parse_command_line(argv: Sequence[str] | str, env: EnvMapping | None = None,
     # Place the arguments one after another on line 1, as shlex.join would print them.
     items, column = [], 1
     for arg in argv:
-        items.append(Located.at(path, arg, 1, column))
-        column += len(shlex.quote(arg)) + 1
+        quoted = shlex.quote(arg)
+        items.append(Located.at(path, arg, 1, column + (quoted != arg)))
+        column += len(quoted) + 1
     return commands_in_words(words_from_items(items), env or {})
 
 
@@ -77,9 +79,11 @@ def commands_in_words(words: list[Word], env: EnvMapping, process_env: EnvMappin
     inline: dict[str, EnvVar] = {}
     i = 0
     while i < len(words):
-        text = words[i].text
+        text = _program_text(words[i], env)
         base = os.path.basename(text)
-        if is_assignment(words[i]):
+        if text in _SHELL_KEYWORDS:
+            i += 1
+        elif is_assignment(words[i]):
             name, _, value = text.partition("=")
             expanded = expand(words[i].drop(len(name) + 1), env)
             inline[name] = EnvVar(name, expansion_value(expanded, expanded.text, words[i].span), words[i].span)
@@ -106,6 +110,18 @@ def commands_in_words(words: list[Word], env: EnvMapping, process_env: EnvMappin
         else:
             return []
     return []
+
+
+def _program_text(word: Word, env: EnvMapping) -> str:
+    """The word as a program name: variables expanded; ``$CELERY_BIN`` unset still reads as celery."""
+    if "$" not in word.text or is_assignment(word):
+        return word.text
+    expanded = expand(word, env)
+    if expanded.text is not None:
+        return expanded.text
+    if expanded.env and "CELERY" in expanded.env.upper() and "BIN" in expanded.env.upper():
+        return "celery"
+    return word.text
 
 
 def _merged(env: EnvMapping, inline: dict[str, EnvVar]) -> dict[str, Any]:
@@ -168,6 +184,7 @@ class _Parse:
 
 def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
             process_env: EnvMapping | None, inline: dict[str, EnvVar]) -> list[CeleryCommand]:
+    words = list(words)  # variables holding several options are spliced in
     state = _Parse(words, env, {}, [])
     globals_table = opts.by_flag(opts.GLOBAL)
     i = start
@@ -199,6 +216,13 @@ def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
                 i += 2 if "=" not in text and i + 1 < len(words) else 1
                 continue
             i = _option(state, i, table)
+        elif text.startswith("$"):
+            spliced = _variable_words(words[i], state.env)
+            if spliced is None:
+                state.unparsed.append(f"{text}: unresolved, the options it holds are not read")
+                i += 1
+            else:
+                words[i:i + 1] = spliced
         else:
             state.unparsed.append(f"{text}: not an option of celery {subcommand}")
             i += 1
@@ -220,6 +244,16 @@ def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
     )]
 
 
+def _variable_words(word: Word, env: EnvMapping) -> list[Word] | None:
+    """The words of ``$CELERYD_OPTS`` once expanded, all placed at the variable."""
+    expanded = expand(word, env)
+    if expanded.text is None or expanded.status != "known":
+        return None
+    line, column = word.value.positions[0]
+    source = Located(word.value.path, expanded.text, ((line, column),) * len(expanded.text))
+    return [w for command in split_commands(source) for w in command]
+
+
 def _app_name(option: OptionValue | None) -> str | None:
     if option is None:
         return None
@@ -239,11 +273,22 @@ def _multi_nodes(state: _Parse, i: int) -> int:
         i += 1
     if not nodes:
         return i
-    names = [w.text for w in nodes]
-    value: Any = int(names[0]) if len(names) == 1 and names[0].isdigit() else names
     span = _join(nodes[0].span, nodes[-1].span)
-    state.options["nodes"] = OptionValue("nodes", action.text, " ".join(names), Value("known", value, span),
-                                         action.span, span)
+    names: list[str] = []
+    problem = None
+    for node in nodes:
+        expanded = expand(node, state.env)
+        if expanded.text is None:
+            problem = expanded.reason
+        else:
+            names.extend(expanded.text.split())
+    if problem:
+        value = Value("unknown", None, span, reason=problem)
+    else:
+        count = int(names[0]) if len(names) == 1 and names[0].isdigit() else names
+        value = Value("known", count, span)
+    raw = " ".join(w.text for w in nodes)
+    state.options["nodes"] = OptionValue("nodes", action.text, raw, value, action.span, span)
     return i
 
 
