@@ -1,0 +1,217 @@
+"""QL201: a task call passes data (file contents, uploads, dataframes, model instances) instead of a reference."""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from qlint.callsites import Context, TaskCall, render, task_calls
+from qlint.model import Finding, Fix, Related
+from qlint.payloads import MODEL_KINDS, Carried, classify
+from qlint.project_config import DEFAULT_PAYLOAD_LITERAL_BYTES
+from qlint.resolve.project import Project
+from qlint.rule import Example, Rule
+from qlint.sources import ir
+
+_APP = 'from celery import Celery\n\napp = Celery("proj", broker="redis://localhost:6379/0")\n'
+_TASKS = """from proj.celery import app
+
+
+@app.task
+def ingest(content, filename):
+    return len(content)
+
+
+@app.task
+def ingest_file(path):
+    return path
+
+
+@app.task
+def refresh(user_id):
+    return user_id
+"""
+
+
+def _project(**files: str) -> dict[str, str]:
+    return {"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS, **files}
+
+
+class LargePayloadArgument(Rule):
+    code = "QL201"
+    name = "large-payload-argument"
+    severity = "warning"
+    summary = "A task is sent the data itself (file contents, an upload, a dataframe, model instances) instead of a reference to it."
+    what = """
+A call that sends a task or builds its signature — `.delay(...)`, `.apply_async(args=..., kwargs=...)`,
+`.s()`/`.si()`/`.signature()`, `app.send_task(name, args=..., kwargs=...)` — with an argument that carries
+data: the contents of a file (`.read()` of something opened or uploaded, `read_text()`, `read_bytes()`),
+a request body or upload (`request.body`, `request.data`, `request.FILES[...]`, `request.files[...]`),
+a base64 or JSON encoding of those, a pandas dataframe or its dump (`df.to_json()`, `df.to_dict()`),
+a Django queryset or model instance (`Model.objects.get(...)`, `request.user`, lists of them), or a
+literal larger than `payload-literal-bytes` ([tool.qlint], 64 KiB by default). Simple assignments in the
+same function are followed (`content = upload.read(); task.delay(content)`, `with open(p) as f: data =
+f.read()`). Ids, keys, names, paths, URLs, `.pk`/`.id`, `str(uuid)`, `values_list(...)`, a file's
+`.name` and `len(...)` are references and never reported; nor is anything qlint cannot follow.
+"""
+    why = """
+Every argument is serialized into the task message (`task_serializer`, JSON by default) and travels
+through the broker. On Redis the body is base64-encoded inside a JSON envelope — about 4/3 of the
+serialized size — and a second full copy sits in the `unacked` hash while a worker holds the message:
+a 5 MiB upload becomes about 14 MB of Redis memory per task, for as long as the task runs (hours, with
+late acknowledgement). SQS caps a whole message at 256 KiB (1 MiB since 2026), RabbitMQ at 16 MiB by
+default; above that, publishing fails. Prefetched messages are held in every worker's memory too, and
+a re-delivery sends the whole payload again. Bytes are not JSON-serializable at all, so
+`uploaded.read()` also fails to send with the default serializer. Model instances and querysets are
+serialized as a snapshot (or not at all with JSON) that is stale by the time the task runs.
+"""
+    example = """
+```python
+def upload(request):
+    uploaded = request.FILES["file"]
+    content = uploaded.read()
+    parse_upload.delay(content, uploaded.name)   # QL201: the whole file travels in the message
+```
+"""
+    fix = """
+Store the data where the worker can read it — file storage, an object store, a database row — and pass a
+reference: the path or key of the stored file, the primary key of the row. For model instances pass
+`obj.pk` and fetch the row inside the task, so the task sees the current data.
+"""
+    fix_safety = "No automatic fix: storing the data first is a change of design."
+    invalid = (
+        Example(_project(**{"proj/views.py": (
+            "from proj.tasks import ingest\n\n\n"
+            "def upload(request):\n"
+            "    uploaded = request.FILES['file']\n"
+            "    content = uploaded.read()\n"
+            "    ingest.delay(content, uploaded.name)\n"
+        )}), note="the read content of an upload, through two assignments"),
+        Example(_project(**{"proj/jobs.py": (
+            "from proj.tasks import ingest\n\n\n"
+            "def load(path):\n"
+            "    with open(path) as handle:\n"
+            "        data = handle.read()\n"
+            "    ingest.apply_async(args=(data, path), countdown=10)\n"
+        )}), note="a file read in a with-block, sent with apply_async(args=...)"),
+        Example(_project(**{"proj/jobs.py": (
+            "import base64\n\nfrom proj.tasks import ingest\n\n\n"
+            "def submit(request):\n"
+            "    encoded = base64.b64encode(request.body).decode('ascii')\n"
+            "    return ingest.s(encoded, 'body.bin').delay()\n"
+        )}), note="base64 of the request body in a signature"),
+        Example(_project(**{"proj/jobs.py": (
+            "from proj.celery import app\nfrom proj.models import Account\n\n\n"
+            "def refresh_all():\n"
+            "    for account in Account.objects.filter(active=True):\n"
+            "        app.send_task('proj.tasks.refresh', args=[account])\n"
+        ), "proj/models.py": "class Account:\n    pass\n"}), note="model instances from a queryset, sent by name"),
+        Example(_project(**{"proj/jobs.py": (
+            "from proj.tasks import ingest\n\n\n"
+            "def seed():\n"
+            "    ingest.delay('" + "a" * 2048 + "', 'seed.txt')\n"
+        )}), config={"payload-literal-bytes": 1024}, note="a literal above payload-literal-bytes"),
+    )
+    valid = (
+        Example(_project(**{"proj/views.py": (
+            "from django.core.files.storage import default_storage\n\nfrom proj.tasks import ingest_file\n\n\n"
+            "def upload(request):\n"
+            "    uploaded = request.FILES['file']\n"
+            "    path = default_storage.save(uploaded.name, uploaded)\n"
+            "    ingest_file.delay(path)\n"
+        )}), note="the stored file's path is a reference"),
+        Example(_project(**{"proj/jobs.py": (
+            "import uuid\n\nfrom proj.models import Account\nfrom proj.tasks import ingest, refresh\n\n\n"
+            "def refresh_all(request):\n"
+            "    for account_id in Account.objects.filter(active=True).values_list('id', flat=True):\n"
+            "        refresh.delay(account_id)\n"
+            "    account = Account.objects.get(pk=1)\n"
+            "    refresh.delay(account.pk)\n"
+            "    refresh.delay(request.user.id)\n"
+            "    ingest.delay(str(uuid.uuid4()), request.FILES['file'].name)\n"
+        ), "proj/models.py": "class Account:\n    pass\n"}), note="ids, primary keys, uuids and file names"),
+        Example(_project(**{"proj/jobs.py": (
+            "from proj.tasks import ingest\n\n\n"
+            "def load(path):\n"
+            "    with open(path) as handle:\n"
+            "        size = len(handle.read())\n"
+            "    ingest.delay(size, path)\n"
+        )}), note="len() of the contents is a number"),
+        Example(_project(**{"proj/jobs.py": (
+            "from proj.tasks import ingest\n\n\n"
+            "def load(reader, path):\n"
+            "    data = reader.read()\n"
+            "    ingest.delay(data, path)\n"
+        )}), note="read() of an object qlint cannot identify"),
+        Example(_project(**{"proj/jobs.py": (
+            "def load(path, worker):\n"
+            "    with open(path) as handle:\n"
+            "        worker.delay(handle.read())\n"
+        )}), note="the receiver of .delay() is not a task of the project"),
+        Example(_project(**{"proj/jobs.py": (
+            "from proj.tasks import ingest\n\n\n"
+            "def seed():\n"
+            "    ingest.delay('" + "a" * 2048 + "', 'seed.txt')\n"
+        )}), note="a 2 KiB literal is below the default payload-literal-bytes"),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        limit = int(getattr(project.config, "payload_literal_bytes", None) or DEFAULT_PAYLOAD_LITERAL_BYTES)
+        seen: set[tuple[str, int, int]] = set()
+        for ctx, call in task_calls(project):
+            if call.task is None and call.method != "send_task":
+                continue
+            for label, expr in _arguments(call):
+                carried = classify(ctx, expr, limit)
+                if carried is None:
+                    continue
+                key = (expr.span.path, expr.span.line, expr.span.column)
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield self._finding(ctx, call, label, expr, carried)
+
+    def _finding(self, ctx: Context, call: TaskCall, argument: str, expr: ir.Expr, carried: Carried) -> Finding:
+        sent = f"{call.label}.{call.method}()" if call.method != "send_task" else f"send_task({call.label})"
+        if call.method == "signature()":
+            sent = f"signature({call.label})"
+        if carried.kind in MODEL_KINDS:
+            consequence = ("it is serialized into the message (or fails to serialize) and is stale by the time "
+                           "the task runs; pass the primary key and fetch the row in the task")
+            fix = Fix("pass the primary key (obj.pk) or a list of ids and fetch the rows inside the task")
+        else:
+            consequence = ("the data itself travels in the message and sits in broker and worker memory while the "
+                           "task waits and runs; pass a reference instead")
+            fix = Fix("store the data (file storage, object store, database) and pass its path, key or id")
+        message = f"{sent} passes {carried.what} as {argument}: {consequence}"
+        related = []
+        if carried.origin != expr.span:
+            related.append(Related(carried.origin, "the data comes from here"))
+        if call.task is not None:
+            related.append(Related(call.task.defined_at, f"task {call.task.name} defined here"))
+        return self.finding(message, expr.span, related, fix, depends_on=[r.span.path for r in related])
+
+
+def _arguments(call: TaskCall) -> Iterator[tuple[str, ir.Expr]]:
+    """Each argument the call gives the task, with the name it has in the task."""
+    if call.args is not None:
+        for i, expr in enumerate(call.args):
+            yield _positional(call, i), expr
+    elif call.args_expr is not None:
+        yield "the positional arguments", call.args_expr
+    else:
+        starred = False
+        for i, expr in enumerate(call.call.args):
+            if isinstance(expr, ir.Starred):
+                starred = True
+                yield f"`*{render(expr.value)}`", expr.value
+            else:
+                yield ("an argument" if starred else _positional(call, i)), expr
+    if call.kwargs is not None:
+        for name, expr in call.kwargs:
+            yield f"`{name}`", expr
+    elif call.kwargs_expr is not None:
+        yield "the keyword arguments", call.kwargs_expr
+
+
+def _positional(call: TaskCall, position: int) -> str:
+    name = call.param_name(position)
+    return f"`{name}`" if name else f"positional argument {position + 1}"
