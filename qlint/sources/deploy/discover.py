@@ -78,7 +78,7 @@ def read_deploy_file(path: str, text: str) -> DeployFacts | None:
     reader = classify_path(path, text.encode("utf-8", "surrogatepass"))
     if reader is None:
         return None
-    return _safely(READERS[reader], path, text)
+    return _safely(reader, path, text)
 
 
 def read_deploy_bytes(path: str, data: bytes) -> DeployFacts | None:
@@ -90,19 +90,15 @@ def read_deploy_bytes(path: str, data: bytes) -> DeployFacts | None:
         text = decode_text(data)
     except SourceError as exc:
         return DeployFacts(path, _kind(reader), notes=[f"{path}: {exc}; skipped"])
-    return _safely(READERS[reader], path, text)
+    return _safely(reader, path, text)
 
 
 def _kind(reader: str) -> DeployKind:
     return "settings" if reader.startswith("settings") else reader  # type: ignore[return-value]
 
 
-def _safely(reader: Reader, path: str, text: str) -> DeployFacts:
+def _safely(reader: str, path: str, text: str) -> DeployFacts:
     try:
-        return reader(path, text)
+        return READERS[reader](path, text)
     except RecursionError:
-        return DeployFacts(path, _kind(_name_of(reader)), notes=[f"{path}: nested too deeply; skipped"])
-
-
-def _name_of(reader: Reader) -> str:
-    return next(name for name, candidate in READERS.items() if candidate is reader)
+        return DeployFacts(path, _kind(reader), notes=[f"{path}: nested too deeply; skipped"])
