@@ -205,9 +205,11 @@ def expand(word: Word, env: EnvMapping) -> Expansion:
         env_name = name
         defined = env.get(name)
         if isinstance(defined, EnvVar):
-            if defined.value.status != "known":
+            if defined.value.status not in ("known", "env-default"):
                 return Expansion(None, "unknown", env=name,
                                  reason=f"${name}: {defined.value.reason or 'not resolved'}")
+            if defined.value.status == "env-default":
+                status = "env-default"
             value = str(defined.value.value)
         else:
             value = defined

@@ -41,8 +41,16 @@ def read_supervisord(path: str, text: str) -> DeployFacts:
 
 
 def _without_comment(value: Located) -> Located:
-    match = _INLINE_COMMENT.search(value.text)
-    return value[:match.start()] if match else value
+    """value without ``;`` comments (each line may end with one, after a blank)."""
+    kept: list[int] = []
+    start = 0
+    for line in value.text.split("\n"):
+        match = _INLINE_COMMENT.search(line)
+        kept.extend(range(start, start + (match.start() if match else len(line))))
+        if start + len(line) < len(value.text):
+            kept.append(start + len(line))  # the line break
+        start += len(line) + 1
+    return Located(value.path, "".join(value.text[k] for k in kept), tuple(value.positions[k] for k in kept))
 
 
 def _numprocs(entry: Entry | None) -> Value:
