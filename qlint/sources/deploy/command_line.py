@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from qlint.model import Span, Value
@@ -385,6 +385,27 @@ def _from_environment(state: _Parse, subcommand: str, env: EnvMapping, fallback:
                      else Value("known", typed, span, env=name))
             state.options[spec.name] = OptionValue(spec.name, "$" + name, str(raw), value, span, span)
             break
+
+
+def rebind(command: CeleryCommand, env: EnvMapping) -> CeleryCommand:
+    """command with the values that read variables expanded again from env.
+
+    For files whose variables come from elsewhere: compose interpolates
+    ``${VAR:-default}`` from the project's ``.env``, which the resolver reads.
+    """
+    specs = {s.name: s for s in opts.GLOBAL + (opts.BEAT if command.kind == "beat" else opts.WORKER)}
+    options = dict(command.options)
+    for name, option in command.options.items():
+        spec = specs.get(name)
+        if spec is None or option.raw is None or "$" not in option.raw or option.value_span is None \
+                or option.flag.startswith("$"):
+            continue
+        span = option.value_span
+        state = _Parse([], env, {}, [])
+        _store(state, spec, option.flag, option.flag_span,
+               Word(Located.at(span.path, option.raw, span.line, span.column)), None)
+        options[name] = state.options[name]
+    return replace(command, options=options)
 
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})

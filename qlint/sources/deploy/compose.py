@@ -3,7 +3,7 @@
 Compose interpolates ``${VAR:-default}`` in the file from the shell and the project's
 ``.env`` file, not from a service's ``environment:``; those are not known from this
 file alone, so only the ``:-default`` is used (status env-default, env names the
-variable, and the resolver may bind it from ``.env``). ``$$`` is compose's escape
+variable; ``command_line.rebind`` expands them again once the resolver has read ``.env``). ``$$`` is compose's escape
 for a ``$`` that reaches the container: a shell there (``sh -c``) expands it from the
 service's environment.
 """

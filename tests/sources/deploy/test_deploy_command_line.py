@@ -172,3 +172,13 @@ def test_positions_across_a_line_continuation():
 def test_argv_list():
     command = one(["python3", "-m", "celery", "-A", "proj", "worker", "--concurrency=${N:-4}"])
     assert (command.program, values(command)) == ("python3 -m celery", {"concurrency": 4})
+
+
+def test_rebind_with_a_later_environment():
+    from qlint.sources.deploy.command_line import rebind
+
+    command = one("celery -A p worker -c ${CELERY_CONCURRENCY:-4} -Q ${QUEUES} -l info")
+    bound = rebind(command, {"CELERY_CONCURRENCY": "12", "QUEUES": "a,b"})
+    assert values(bound) == {"concurrency": 12, "queues": ["a", "b"], "loglevel": "INFO"}
+    assert bound.options["concurrency"].value_span == command.options["concurrency"].value_span
+    assert values(rebind(command, {})) == {"concurrency": 4, "queues": None, "loglevel": "INFO"}
