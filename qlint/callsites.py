@@ -464,7 +464,7 @@ def _true(expr: ir.Expr | None) -> bool:
 
 def render(expr: ir.Expr, depth: int = 0) -> str:
     """A short source-like rendering of an expression, for messages."""
-    if depth > 4:
+    if depth > 6:
         return "…"
     if isinstance(expr, ir.Name):
         return expr.id
