@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from qlint.resolve.project import Project, Task
 
 MAX_DEPTH = 8
+# Methods that change the object they are called on: after one, a name no longer stands
+# for the expression it was assigned.
+_MUTATORS = frozenset({
+    "set", "set_immutable", "update", "append", "extend", "insert", "setdefault", "clear", "pop", "stamp",
+})
 _BUILTINS = frozenset({"open", "len", "str", "bytes", "list", "tuple", "dict", "set", "int", "repr", "sorted"})
 
 # Methods of a task (or of its signature) that send it or build a signature of it.
@@ -189,6 +194,16 @@ class _Walker:
             for name in _target_names(target):
                 self.names[name] = (Binding("unpacked", None, binding.span),)
 
+    def mutated(self, target: ir.Expr, span: Span) -> None:
+        """`x.args = ...`, `x[k] = ...`, `x.update(...)`: x is no longer what it was assigned."""
+        if not isinstance(target, (ir.Attr, ir.Sub)):
+            return
+        base = target.value
+        while isinstance(base, (ir.Attr, ir.Sub)):
+            base = base.value
+        if isinstance(base, ir.Name) and base.id in self.names:
+            self.names[base.id] = (Binding("mutated", None, span),)
+
     def body(self, stmts: tuple[ir.Stmt, ...]) -> None:
         for stmt in stmts:
             self.stmt(stmt)
@@ -198,11 +213,18 @@ class _Walker:
             self.emit(stmt.value)
             for target in stmt.targets:
                 self.bind(target, Binding("assign", stmt.value, stmt.span))
+                self.mutated(target, stmt.span)
         elif isinstance(stmt, ir.AugAssign):
             self.emit(stmt.value)
+            self.mutated(stmt.target, stmt.span)
             if isinstance(stmt.target, ir.Name):
                 self.names[stmt.target.id] = (Binding("augmented", None, stmt.span),)
-        elif isinstance(stmt, (ir.ExprStmt, ir.Return)):
+        elif isinstance(stmt, ir.ExprStmt):
+            self.emit(stmt.value)
+            call = stmt.value
+            if isinstance(call, ir.Call) and isinstance(call.func, ir.Attr) and call.func.attr in _MUTATORS:
+                self.mutated(call.func, stmt.span)
+        elif isinstance(stmt, ir.Return):
             self.emit(stmt.value)
         elif isinstance(stmt, (ir.Import, ir.ImportFrom)):
             if not self.module_level:

@@ -123,6 +123,10 @@ If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`
                 note="a step whose task qlint cannot resolve"),
         Example(_project(_IMPORTS + "def make(upload_id):\n    return chain(notify_owner.s(), build_report.si(upload_id))\n"),
                 note="the first step of a chain that is applied elsewhere, maybe with arguments"),
+        Example(_project(_IMPORTS + "def run(upload_id, message):\n    errback = log_failure.s()\n"
+                         "    errback.args = (message,)\n"
+                         "    return build_report.apply_async((upload_id,), link_error=errback)\n"),
+                note="a signature changed after it was built is not judged by how it was built"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

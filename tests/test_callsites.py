@@ -149,3 +149,21 @@ def test_calls_on_unresolved_receivers_are_not_task_calls(tmp_path):
         "    rq.s(2)\n"
     )})
     assert calls_in(project, "proj/jobs.py") == []
+
+
+def test_a_name_changed_in_place_no_longer_stands_for_its_assignment(tmp_path):
+    project = project_of(tmp_path, **{"proj/jobs.py": (
+        "from proj.tasks import ingest\n\n\n"
+        "def job(message, extra):\n"
+        "    sig = ingest.s()\n"
+        "    sig.args = (message,)\n"
+        "    opts = {'a': 1}\n"
+        "    opts.update(extra)\n"
+        "    kept = ingest.s(1)\n"
+        "    kept.delay()\n"
+        "    return sig, opts, kept\n"
+    )})
+    at_11 = bindings_at(project, "proj/jobs.py", 11)
+    assert at_11["sig"] == [("mutated", "")]
+    assert at_11["opts"] == [("mutated", "")]
+    assert at_11["kept"] == [("assign", "ingest.s(1)")]
