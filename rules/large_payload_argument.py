@@ -59,9 +59,10 @@ serialized size — and a second full copy sits in the `unacked` hash while a wo
 a 5 MiB upload becomes about 14 MB of Redis memory per task, for as long as the task runs (hours, with
 late acknowledgement). SQS caps a whole message at 256 KiB (1 MiB since 2026), RabbitMQ at 16 MiB by
 default; above that, publishing fails. Prefetched messages are held in every worker's memory too, and
-a re-delivery sends the whole payload again. Bytes are not JSON-serializable at all, so
-`uploaded.read()` also fails to send with the default serializer. Model instances and querysets are
-serialized as a snapshot (or not at all with JSON) that is stale by the time the task runs.
+a re-delivery sends the whole payload again. Bytes (`uploaded.read()`) are base64-encoded by kombu's
+JSON serializer before the message body is encoded again. Model instances and querysets cannot be
+serialized to JSON at all (`EncodeError`), and with pickle they travel as a snapshot that is stale by
+the time the task runs.
 """
     example = """
 ```python
