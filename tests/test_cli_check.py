@@ -117,3 +117,14 @@ def test_unused_suppression_is_reported_on_request(incident: Path):
     run = qlint("check", ".", "--no-cache", "--format", "json", "--report-unused-ignores", cwd=incident)
     unused = [f for f in json.loads(run.stdout) if f["code"] == "QL009"]
     assert [(f["path"], f["line"]) for f in unused] == [("uploads/views.py", 6)]
+
+
+def test_failed_imports_inside_undecided_branches_do_not_crash(tmp_path: Path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/__init__.py").write_text("")
+    (tmp_path / "pkg/mod.py").write_text(
+        "import celery\nif x:\n    from missing_a import a\nfrom .missing_b import b\n"
+        "try:\n    from .missing_c import *\nexcept ImportError:\n    Y = 1\n"
+    )
+    run = qlint("check", ".", "--no-cache", cwd=tmp_path)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr

@@ -36,6 +36,8 @@ class ModuleEnv:
     spans: dict[str, Span] = field(default_factory=dict)
     done: bool = False
     all_names: tuple[str, ...] | None = None
+    # Kept apart from names so that branch merging never turns it into a Value.
+    failed_imports: list[str] = field(default_factory=list)
 
 
 class Scope:
@@ -173,9 +175,7 @@ class Interpreter:
             return
         path = workspace.index.resolve(stmt.module, stmt.level, self.scope.module.path)
         if path is None:
-            self.scope.module.names.setdefault("__failed_imports__", known((), None))
-            failed = self.scope.module.names["__failed_imports__"]
-            self.scope.module.names["__failed_imports__"] = known(failed.value + (stmt.module,), None)
+            self.scope.module.failed_imports.append(stmt.module)
             for name, alias in stmt.names:
                 if stmt.level:
                     self.scope.bind(alias or name, unknown(f"module {'.' * stmt.level}{stmt.module} not found", stmt.span), stmt.span)
@@ -369,10 +369,9 @@ class Interpreter:
             self.scope.spans[name] = where
 
     def _Try(self, stmt: ir.Try) -> None:
-        failed_before = self.scope.module.names.get("__failed_imports__")
+        failed_before = len(self.scope.module.failed_imports)
         self.run(stmt.body)
-        failed_after = self.scope.module.names.get("__failed_imports__")
-        if failed_after is not failed_before:
+        if len(self.scope.module.failed_imports) != failed_before:
             for _, handler in stmt.handlers:
                 self.run(handler)
         else:
