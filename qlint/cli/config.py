@@ -98,7 +98,12 @@ def _app_text(app: App, all_settings: bool) -> list[str]:
     if app.unread:
         lines.append("  keys in the configuration source that Celery does not read:")
         for key in app.unread:
-            what = f"shadowed old name of {key.setting}" if key.kind == "old-name" else "not a Celery setting"
+            what = {
+                "old-name": f"old name of {key.setting}, shadowed by a newer spelling",
+                "shadowed": f"spelling of {key.setting}, shadowed by the namespaced key",
+                "unknown": "not a Celery setting",
+                "unrelated": "not meant for Celery",
+            }.get(key.kind, key.kind)
             lines.append(f"    {key.key}  {key.span or ''}  ({what})")
     return lines
 

@@ -188,6 +188,8 @@ class Evaluator:
         base = self.eval(expr.value)
         obj = base.value
         if isinstance(obj, Sym):
+            if obj.qualname == "django.conf.settings":
+                return self.scope.django_setting(expr.attr, expr.span)
             return known(obj.attr(expr.attr), expr.span)
         if isinstance(obj, ModuleRef):
             found = self.scope.module_attr(obj, expr.attr)

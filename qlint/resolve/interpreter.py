@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Iterable
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
+from qlint.resolve.django import ENV_VARS as DJANGO_ENV_VARS
+from qlint.resolve.django import EnvWrite
+from qlint.resolve.django import setting_value as django_setting_value
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
     UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
@@ -38,6 +41,8 @@ class ModuleEnv:
     all_names: tuple[str, ...] | None = None
     # Kept apart from names so that branch merging never turns it into a Value.
     failed_imports: list[str] = field(default_factory=list)
+    # Names bound to an outside module or symbol by an import statement.
+    imported: set[str] = field(default_factory=set)
 
 
 class Scope:
@@ -49,6 +54,7 @@ class Scope:
         self.outer = outer
         self.names: dict[str, Value] = module.names if outer is None else {}
         self.spans: dict[str, Span] = module.spans if outer is None else {}
+        self.imported: set[str] = module.imported if outer is None else set()
         self.conditions: list[str] = []
         self.evaluator = Evaluator(self)
 
@@ -80,6 +86,9 @@ class Scope:
         if sub is not None:
             return known(ModuleRef(sub, f"{ref.name}.{name}"), None)
         return None
+
+    def django_setting(self, name: str, span: Span) -> Value:
+        return django_setting_value(self.workspace, self.module.path, name, span)
 
     def conf_value(self, app: AppObj, key: str) -> Value | None:
         for event in reversed(app.events):
@@ -133,6 +142,12 @@ class Scope:
             value.value.var = name
         self.names[name] = value
         self.spans[name] = span
+        self.imported.discard(name)
+
+    def bind_import(self, name: str, value: Value, span: Span) -> None:
+        self.bind(name, value, span)
+        if isinstance(value.value, Sym):
+            self.imported.add(name)
 
 
 class Interpreter:
@@ -152,10 +167,10 @@ class Interpreter:
     def _Import(self, stmt: ir.Import) -> None:
         for dotted, alias in stmt.names:
             if alias:
-                self.scope.bind(alias, self.import_module(dotted, 0, stmt.span), stmt.span)
+                self.scope.bind_import(alias, self.import_module(dotted, 0, stmt.span), stmt.span)
             else:
                 top = dotted.split(".")[0]
-                self.scope.bind(top, self.import_module(top, 0, stmt.span), stmt.span)
+                self.scope.bind_import(top, self.import_module(top, 0, stmt.span), stmt.span)
 
     def import_module(self, dotted: str, level: int, span: Span) -> Value:
         if level == 0 and dotted.split(".")[0] in EXTERNAL_TOP:
@@ -171,16 +186,16 @@ class Interpreter:
         workspace = self.scope.workspace
         if stmt.level == 0 and stmt.module.split(".")[0] in EXTERNAL_TOP:
             for name, alias in stmt.names:
-                self.scope.bind(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
+                self.scope.bind_import(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
             return
         path = workspace.index.resolve(stmt.module, stmt.level, self.scope.module.path)
         if path is None:
             self.scope.module.failed_imports.append(stmt.module)
             for name, alias in stmt.names:
                 if stmt.level:
-                    self.scope.bind(alias or name, unknown(f"module {'.' * stmt.level}{stmt.module} not found", stmt.span), stmt.span)
+                    self.scope.bind_import(alias or name, unknown(f"module {'.' * stmt.level}{stmt.module} not found", stmt.span), stmt.span)
                 else:
-                    self.scope.bind(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
+                    self.scope.bind_import(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
             return
         if stmt.star:
             env = workspace.module_env(path, importer=self.scope.module.path)
@@ -192,25 +207,31 @@ class Interpreter:
                     self.scope.names[name] = env.names[name]
                     if name in env.spans:
                         self.scope.spans[name] = env.spans[name]
+                    if name in env.imported:
+                        self.scope.imported.add(name)
+                    else:
+                        self.scope.imported.discard(name)
             return
         module_name = workspace.index.module_name(path)
         env = None
         for name, alias in stmt.names:
             sub = workspace.index.submodule(path, name)
             if sub is not None:
-                self.scope.bind(alias or name, known(ModuleRef(sub, f"{module_name}.{name}"), stmt.span), stmt.span)
+                self.scope.bind_import(alias or name, known(ModuleRef(sub, f"{module_name}.{name}"), stmt.span), stmt.span)
                 continue
             env = env or workspace.module_env(path, importer=self.scope.module.path)
             if env is not None and name in env.names:
                 self.scope.names[alias or name] = env.names[name]
                 self.scope.spans[alias or name] = env.spans.get(name, stmt.span)
             else:
-                self.scope.bind(alias or name, unknown(f"{module_name}.{name} could not be resolved", stmt.span), stmt.span)
+                self.scope.bind_import(alias or name, unknown(f"{module_name}.{name} could not be resolved", stmt.span), stmt.span)
 
     # ------------------------------------------------------------ assignments
 
     def _Assign(self, stmt: ir.Assign) -> None:
         value = self.ev.eval(stmt.value)
+        if len(stmt.targets) == 1 and isinstance(stmt.targets[0], ir.Sub):
+            self.record_environ_item(stmt.targets[0], stmt.value, stmt.span)
         for target in stmt.targets:
             self.assign(target, value, stmt.span)
 
@@ -312,12 +333,38 @@ class Interpreter:
         self.rebind(name, make_dict(items, span), span)
 
     def record_environ(self, expr: ir.Call, span: Span) -> None:
+        """os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...): where Django finds its settings."""
         func = self.ev.eval(expr.func)
         if not isinstance(func.value, Sym) or func.value.qualname != "os.environ.setdefault" or len(expr.args) < 2:
             return
-        key = self.ev.eval(expr.args[0])
-        if key.status == "known" and key.value == "DJANGO_SETTINGS_MODULE":
-            self.scope.workspace.django_settings.append((self.ev.eval(expr.args[1]), span, self.scope.module.path))
+        self.record_environ_write(self.ev.eval(expr.args[0]), expr.args[1], span)
+
+    def record_environ_write(self, key: Value, value: ir.Expr, span: Span) -> None:
+        if key.status == "known" and key.value in DJANGO_ENV_VARS:
+            write = EnvWrite(key.value, self.ev.eval(value), span, self.scope.module.path)
+            self.scope.workspace.environ_writes.append(write)
+
+    def record_environ_in_function(self, body: tuple[ir.Stmt, ...]) -> None:
+        """manage.py sets DJANGO_SETTINGS_MODULE inside main(): read such writes without running the function."""
+        for stmt in body:
+            if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Call):
+                func = stmt.value.func
+                if isinstance(func, ir.Attr) and func.attr == "setdefault":
+                    self.record_environ(stmt.value, stmt.span)
+            elif isinstance(stmt, ir.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ir.Sub):
+                self.record_environ_item(stmt.targets[0], stmt.value, stmt.span)
+            elif isinstance(stmt, ir.If):
+                self.record_environ_in_function(stmt.body + stmt.orelse)
+            elif isinstance(stmt, ir.Try):
+                self.record_environ_in_function(stmt.body + tuple(s for _, h in stmt.handlers for s in h) + stmt.orelse + stmt.finalbody)
+            elif isinstance(stmt, ir.Block):
+                self.record_environ_in_function(stmt.body)
+
+    def record_environ_item(self, target: ir.Sub, value: ir.Expr, span: Span) -> None:
+        """os.environ["DJANGO_SETTINGS_MODULE"] = ..."""
+        base = self.ev.eval(target.value)
+        if isinstance(base.value, Sym) and base.value.qualname == "os.environ":
+            self.record_environ_write(self.ev.eval(target.index), value, span)
 
     # ------------------------------------------------------------ control flow
 
@@ -391,6 +438,8 @@ class Interpreter:
     # ------------------------------------------------------------ definitions
 
     def _FuncDef(self, stmt: ir.FuncDef) -> None:
+        if self.scope.outer is None:
+            self.record_environ_in_function(stmt.body)
         value = known(FuncObj(stmt, self.scope.module.path), stmt.span)
         for decorator in reversed(stmt.decorators):
             dec = self.ev.eval(decorator)

@@ -134,6 +134,16 @@ class ClassObj:
         merged.update(self.attrs)
         return merged
 
+    def all_attr_spans(self, seen: frozenset[int] = frozenset()) -> dict[str, Span]:
+        """Where each attribute of all_attrs() was assigned."""
+        merged: dict[str, Span] = {}
+        for base in reversed(self.bases):
+            obj = base.value
+            if isinstance(obj, ClassObj) and id(obj) not in seen:
+                merged.update(obj.all_attr_spans(seen | {id(self)}))
+        merged.update(self.attr_spans)
+        return merged
+
     def derives_from(self, qualnames: frozenset[str], seen: frozenset[int] = frozenset()) -> bool:
         for base in self.bases:
             obj = base.value

@@ -17,29 +17,9 @@ from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
 from qlint.resolve.evaluate import dict_items, make_dict
 from qlint.resolve.objects import UNSET, AppObj, ClassObj, ConfEvent, ModuleRef, Sym, TaskObj
+from qlint.resolve.config_source import Mapping, read_source
+from qlint.resolve.tasks import Task, attach_tasks
 from qlint.resolve.workspace import Workspace
-from qlint.sources import ir
-
-# Per-task options and the app setting each falls back to (celery/app/task.py, Task.from_config).
-TASK_OPTION_SETTINGS: dict[str, str] = {
-    "acks_late": "task_acks_late",
-    "acks_on_failure_or_timeout": "task_acks_on_failure_or_timeout",
-    "reject_on_worker_lost": "task_reject_on_worker_lost",
-    "time_limit": "task_time_limit",
-    "soft_time_limit": "task_soft_time_limit",
-    "ignore_result": "task_ignore_result",
-    "store_errors_even_if_ignored": "task_store_errors_even_if_ignored",
-    "serializer": "task_serializer",
-    "rate_limit": "task_default_rate_limit",
-    "track_started": "task_track_started",
-    "store_eager_result": "task_store_eager_result",
-}
-# Options with a fixed default on the Task class rather than an app setting.
-TASK_OPTION_DEFAULTS: dict[str, Any] = {
-    "max_retries": 3, "default_retry_delay": 180, "autoretry_for": (), "retry_backoff": False,
-    "retry_backoff_max": 600, "retry_jitter": True, "bind": False, "typing": True, "priority": None,
-    "queue": None, "expires": None,
-}
 
 # Settings that rules depend on: `qlint config` always shows them.
 RELIED_ON = (
@@ -58,42 +38,12 @@ class UnreadKey:
 
     key: str
     span: Span | None
-    kind: str  # "unknown" (typo or project constant) | "old-name"
-    setting: str | None = None  # the setting an old name stands for
-
-
-@dataclass
-class Task:
-    name: str
-    func: ir.FuncDef
-    module: str
-    defined_at: Span
-    decorator_span: Span
-    options: dict[str, Value]
-    app: "App | None"
-    bind: bool
-    unknown_options: str | None = None
-
-    def option(self, name: str) -> Value:
-        """The effective value of a task option: its own, else the app setting, else Celery's default."""
-        if name in self.options:
-            return self.options[name]
-        if self.unknown_options:
-            return unknown(f"task options of {self.name} come from {self.unknown_options}")
-        setting = TASK_OPTION_SETTINGS.get(name)
-        if setting and self.app is not None:
-            return self.app.setting(setting)
-        if setting:
-            entry = catalog.get(setting)
-            return Value("default", entry.default if entry else None)
-        return Value("default", TASK_OPTION_DEFAULTS.get(name))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "defined_at": self.defined_at.to_json(),
-            "options": {k: value_json(v) for k, v in sorted(self.options.items())},
-            "parameters": [p.name for p in self.func.params],
-        }
+    # "old-name": an old spelling shadowed by a newer one of the same setting;
+    # "shadowed": a current spelling shadowed by the namespaced key;
+    # "unknown": looks like a setting (prefix, typo) but Celery ignores it;
+    # "unrelated": any other attribute of a configuration module or class.
+    kind: str
+    setting: str | None = None  # the setting an old or shadowed spelling stands for
 
 
 @dataclass
@@ -128,7 +78,7 @@ class App:
             "defined_at": self.defined_at.to_json(),
             "config_source": self.source,
             "namespace": self.namespace,
-            "settings": {n: value_json(self.setting(n)) for n in sorted(names)},
+            "settings": {n: V.to_json(self.setting(n)) for n in sorted(names)},
             "tasks": {name: task.to_json() for name, task in sorted(self.tasks.items())},
             "unread_keys": [
                 {"key": u.key, "kind": u.kind, "setting": u.setting, **({"origin": u.span.to_json()} if u.span else {})}
@@ -165,20 +115,6 @@ class Project:
         return None
 
 
-def value_json(value: Value) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": V.to_plain(value), "status": value.status}
-    out["origin"] = value.origin.to_json() if value.origin else "default"
-    if value.env:
-        out["env"] = value.env
-    if value.reason:
-        out["reason"] = value.reason
-    if value.uncast:
-        out["uncast"] = True
-    if value.status == "several":
-        out["alternatives"] = [{"condition": a.condition, **value_json(a.value)} for a in value.alternatives]
-    return out
-
-
 # ---------------------------------------------------------------- building
 
 
@@ -188,7 +124,7 @@ def build_project(root: str, workspace: Workspace, entry_paths: list[str]) -> Pr
     apps: list[App] = []
     for obj in workspace.apps:
         apps.append(_resolve_app(obj, workspace))
-    task_objects = _attach_tasks(apps, workspace)
+    task_objects = attach_tasks(apps, workspace)
     return Project(root, apps, workspace, notes=list(dict.fromkeys(workspace.notes)), task_objects=task_objects)
 
 
@@ -196,6 +132,13 @@ def _app_name(obj: AppObj, workspace: Workspace) -> str:
     if obj.main.status == "known" and isinstance(obj.main.value, str) and obj.main.value:
         return obj.main.value
     return f"{workspace.index.module_name(obj.module)}:{obj.var or 'app'}"
+
+
+# Celery() arguments that are not settings.
+_NOT_AUTOSET = frozenset({
+    "config_source", "namespace", "loader", "fixups", "set_as_current", "autofinalize", "strict_typing",
+    "config_source_silent", "task_cls", "amqp", "events", "log", "control", "tasks",
+})
 
 
 def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
@@ -209,8 +152,8 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
         if key == "changes" and isinstance(value.value, dict):
             for k, v in dict_items(value).items():
                 preconf.append(ConfEvent("set", str(k), v, obj.span))
-        elif key not in ("config_source", "namespace", "loader", "fixups", "set_as_current", "autofinalize",
-                         "strict_typing", "config_source_silent", "task_cls", "amqp", "events", "log", "control", "tasks"):
+        elif key not in _NOT_AUTOSET and not (value.status == "known" and value.value is None):
+            # Celery(...) keeps a keyword only when it is not None (Celery.__autoset)
             preconf.append(ConfEvent("set", target, value, value.origin or obj.span))
     source: Value | None = obj.kwargs.get("config_source")
     for event in obj.events:
@@ -221,105 +164,10 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
                 app.namespace = namespace.value
         else:
             preconf.append(event)
-    mapping = _source_mapping(app, source, workspace)
-    _effective(app, mapping, preconf)
+    info = read_source(source, obj.module, workspace)
+    app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
+    _effective(app, info.mapping, preconf)
     return app
-
-
-def _source_mapping(app: App, source: Value | None, workspace: Workspace) -> dict[str, tuple[Value, Span | None]] | None:
-    """The keys Celery would see in the configuration source; None when it cannot be read."""
-    if source is None:
-        return {}
-    if source.status == "several":
-        app.source_problem = "the configuration source depends on a condition"
-        app.source, app.source_kind = "several", "unknown"
-        return None
-    if source.status == "unknown":
-        app.source_problem = f"configuration source cannot be read: {source.reason}"
-        app.source, app.source_kind = "unknown", "unknown"
-        return None
-    obj = source.value
-    if isinstance(obj, str):
-        return _named_source(app, obj, workspace)
-    if isinstance(obj, ModuleRef):
-        env = workspace.module_env(obj.path)
-        app.source, app.source_kind, app.source_path = obj.name, "module", obj.path
-        return _namespace_mapping(env.names if env else {}, env.spans if env else {}, django=False)
-    if isinstance(obj, ClassObj):
-        app.source, app.source_kind, app.source_path = obj.name, "class", obj.module
-        return _namespace_mapping(obj.all_attrs(), obj.attr_spans, django=False)
-    if isinstance(obj, Sym) and obj.qualname in ("django.conf.settings",):
-        return _named_source(app, "django.conf:settings", workspace)
-    app.source_problem = "configuration source is not a module, class or module name"
-    app.source, app.source_kind = "unknown", "unknown"
-    return None
-
-
-def _named_source(app: App, name: str, workspace: Workspace) -> dict[str, tuple[Value, Span | None]] | None:
-    if name in ("django.conf:settings", "django.conf.settings"):
-        path, problem = _django_settings_module(app, workspace)
-        if path is None:
-            app.source_problem = problem
-            app.source, app.source_kind = "django.conf:settings", "unknown"
-            return None
-        env = workspace.module_env(path)
-        app.source, app.source_kind, app.source_path = f"django.conf:settings ({workspace.index.module_name(path)})", "django", path
-        return _namespace_mapping(env.names if env else {}, env.spans if env else {}, django=True)
-    module_name, _, attr = name.partition(":")
-    path = workspace.index.find(module_name, app.module)
-    if path is None and not attr and "." in module_name:
-        module_name, attr = module_name.rsplit(".", 1)
-        path = workspace.index.find(module_name, app.module)
-    if path is None:
-        app.source_problem = f"configuration module {name!r} is not in the project"
-        app.source, app.source_kind = name, "unknown"
-        return None
-    env = workspace.module_env(path)
-    if env is None:
-        app.source_problem = f"configuration module {name!r} cannot be read"
-        return None
-    if attr:
-        cls = env.names.get(attr)
-        if cls is None or not isinstance(cls.value, ClassObj):
-            app.source_problem = f"{name!r} is not a class qlint can read"
-            app.source, app.source_kind = name, "unknown"
-            return None
-        app.source, app.source_kind, app.source_path = name, "class", path
-        return _namespace_mapping(cls.value.all_attrs(), cls.value.attr_spans, django=False)
-    app.source, app.source_kind, app.source_path = name, "module", path
-    return _namespace_mapping(env.names, env.spans, django=False)
-
-
-def _django_settings_module(app: App, workspace: Workspace) -> tuple[str | None, str]:
-    """Find DJANGO_SETTINGS_MODULE: the app's own module first, then manage.py, wsgi.py, asgi.py."""
-    entries = list(workspace.django_settings)
-    for candidate in workspace.index.files:
-        if candidate.rsplit("/", 1)[-1] in ("manage.py", "wsgi.py", "asgi.py"):
-            workspace.module_env(candidate)
-    entries = list(workspace.django_settings)
-    if not entries:
-        return None, "DJANGO_SETTINGS_MODULE is not set by os.environ.setdefault() in the app module, manage.py, wsgi.py or asgi.py"
-    entries.sort(key=lambda e: (e[2] != app.module, e[2].rsplit("/", 1)[-1] != "manage.py", e[2]))
-    value = entries[0][0]
-    if value.status not in ("known", "env-default") or not isinstance(value.value, str):
-        return None, f"DJANGO_SETTINGS_MODULE cannot be read: {value.reason or 'not a string'}"
-    path = workspace.index.find(value.value, app.module)
-    if path is None:
-        return None, f"settings module {value.value!r} (DJANGO_SETTINGS_MODULE) is not in the project"
-    return path, ""
-
-
-def _namespace_mapping(names: dict[str, Value], spans: dict[str, Span], django: bool) -> dict[str, tuple[Value, Span | None]]:
-    out: dict[str, tuple[Value, Span | None]] = {}
-    for key, value in names.items():
-        if key.startswith("__"):
-            continue
-        if django and not key.isupper():
-            continue  # Django settings hold upper-case names only
-        if isinstance(value.value, (ModuleRef, Sym, AppObj, ClassObj, TaskObj)) or callable(value.value):
-            continue
-        out[key] = (value, spans.get(key))
-    return out
 
 
 def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, preconf: list[ConfEvent]) -> None:
@@ -349,19 +197,20 @@ def _unset_to_default(value: Value, setting: "catalog.Setting") -> Value:
     return V.several(alts, value.origin)
 
 
-def _record_unread(app: App, mapping: dict[str, tuple[Value, Span | None]], read: set[str]) -> None:
-    prefix = (app.namespace.rstrip("_") + "_") if app.namespace else None
+def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
+    """Keys of the source that Celery does not read, as catalog.classify() sees them."""
     for key, (_, span) in mapping.items():
-        if key in read:
+        if key in read or key.startswith("_"):
             continue
-        old = catalog.from_old_name(key)
-        if old is not None:
-            # Shadowed by a newer spelling of the same setting.
-            app.unread.append(UnreadKey(key, span, "old-name", old.name))
-        elif prefix and key.startswith(prefix):
+        found = catalog.classify(key, app.namespace)
+        if found.kind in ("old", "old-under-namespace"):
+            app.unread.append(UnreadKey(key, span, "old-name", found.setting.name if found.setting else None))
+        elif found.kind in ("namespaced", "current"):
+            app.unread.append(UnreadKey(key, span, "shadowed", found.setting.name if found.setting else None))
+        elif found.kind == "unknown-prefixed":
             app.unread.append(UnreadKey(key, span, "unknown"))
-        elif not prefix and app.source_kind in ("module", "class") and not key.startswith("_"):
-            app.unread.append(UnreadKey(key, span, "unknown"))
+        elif found.kind == "unrelated" and app.source_kind in ("module", "class"):
+            app.unread.append(UnreadKey(key, span, "unrelated"))
 
 
 def _setting_name(key: str) -> str:
@@ -400,64 +249,3 @@ def _apply_event(app: App, event: ConfEvent) -> None:
     app.settings[name] = new
 
 
-def _attach_tasks(apps: list[App], workspace: Workspace) -> dict[int, Task]:
-    by_obj = {id(workspace.apps[i]): app for i, app in enumerate(apps)}
-    found: dict[int, Task] = {}
-    for task in workspace.tasks:
-        decorator = task.decorator
-        if decorator.app is not None:
-            app = by_obj.get(id(decorator.app))
-        else:
-            app = _default_app(apps, task.module, workspace)
-        options = dict(decorator.options)
-        name_value = options.pop("name", None)
-        module_name = workspace.index.module_name(task.module)
-        if name_value is not None and name_value.status == "known" and isinstance(name_value.value, str):
-            name = name_value.value
-        else:
-            name = f"{module_name}.{task.func.name}"
-        bind_value = options.get("bind")
-        bind = bool(bind_value and bind_value.status == "known" and bind_value.value)
-        resolved: dict[str, Value] = {}
-        base = options.pop("base", None)
-        if base is not None and isinstance(base.value, ClassObj):
-            for key, value in base.value.all_attrs().items():
-                if key in TASK_OPTION_SETTINGS or key in TASK_OPTION_DEFAULTS:
-                    resolved[key] = V.with_origin(value, base.value.attr_spans.get(key) or value.origin or task.decorator_span)
-        for key, value in options.items():
-            resolved[key] = V.with_origin(value, value.origin or task.decorator_span) if value.origin is None else value
-        entry = Task(name, task.func, task.module, task.func.span, task.decorator_span, resolved, app, bind,
-                     decorator.unknown_options)
-        if app is not None:
-            _apply_annotations(entry, app)
-            app.tasks[name] = entry
-        found[id(task)] = entry
-    return found
-
-
-def _apply_annotations(task: Task, app: App) -> None:
-    annotations = app.settings.get("task_annotations")
-    if annotations is None or annotations.status != "known":
-        return
-    raw = annotations.value
-    entries = raw if isinstance(raw, (list, tuple)) else [raw]
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        for key in ("*", task.name):
-            options = entry.get(key)
-            if isinstance(options, dict):
-                for option, value in options.items():
-                    if not option.startswith("@"):
-                        task.options[option] = known(value, annotations.origin)
-
-
-def _default_app(apps: list[App], module: str, workspace: Workspace) -> App | None:
-    """The app a @shared_task joins: the one in the task's own package tree, else the only one."""
-    if len(apps) == 1:
-        return apps[0]
-    package = workspace.index.module_name(module).split(".")[0]
-    for app in apps:
-        if workspace.index.module_name(app.module).split(".")[0] == package:
-            return app
-    return apps[0] if apps else None

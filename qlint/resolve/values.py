@@ -157,3 +157,17 @@ def to_plain(value: Value) -> Any:
     if is_plain(raw) and raw is not UNSET:
         return raw
     return None
+
+
+def to_json(value: Value) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": to_plain(value), "status": value.status}
+    out["origin"] = value.origin.to_json() if value.origin else "default"
+    if value.env:
+        out["env"] = value.env
+    if value.reason:
+        out["reason"] = value.reason
+    if value.uncast:
+        out["uncast"] = True
+    if value.status == "several":
+        out["alternatives"] = [{"condition": a.condition, **to_json(a.value)} for a in value.alternatives]
+    return out

@@ -10,7 +10,8 @@ import posixpath
 from collections import defaultdict
 from typing import Callable
 
-from qlint.model import Value, known
+from qlint.model import known
+from qlint.resolve.django import DjangoSettings, EnvWrite
 from qlint.resolve.interpreter import Interpreter, ModuleEnv, Scope
 from qlint.resolve.objects import AppObj, ClassObj, TaskObj
 from qlint.sources import ir
@@ -82,7 +83,8 @@ class Workspace:
         self.apps: list[AppObj] = []
         self.tasks: list[TaskObj] = []
         self.classes: list[ClassObj] = []
-        self.django_settings: list[tuple[Value, object, str]] = []
+        self.environ_writes: list[EnvWrite] = []
+        self.django_cache: dict[str, DjangoSettings] = {}
         self.notes: list[str] = []
 
     def module_env(self, path: str, importer: str | None = None) -> ModuleEnv | None:

@@ -1,0 +1,106 @@
+"""The object given to config_from_object(), read as the mapping of keys Celery would see.
+
+Celery's loader turns a module name ("proj.celeryconfig"), "module:attribute",
+"module.Class", a module object or a class into a mapping of its attributes
+(celery/loaders/base.py config_from_object, celery/utils/imports.py symbol_by_name);
+for "django.conf:settings" that is Django's settings object (see django.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qlint.model import Span, Value, unknown
+from qlint.resolve import django
+from qlint.resolve import values as V
+from qlint.resolve.objects import UNSET, ClassObj, ModuleRef, Sym
+from qlint.resolve.workspace import Workspace
+
+DJANGO_NAMES = frozenset({"django.conf:settings", "django.conf.settings"})
+
+Mapping = dict[str, tuple[Value, Span | None]]
+
+
+@dataclass
+class SourceInfo:
+    """What an app's configuration source is, and the keys Celery finds in it."""
+
+    label: str = "none"
+    kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
+    path: str | None = None
+    problem: str | None = None
+    mapping: Mapping | None = field(default_factory=dict)
+
+
+def read_source(source: Value | None, app_module: str, workspace: Workspace) -> SourceInfo:
+    if source is None:
+        return SourceInfo()
+    if source.status == "several":
+        return SourceInfo("several", "unknown", problem="the configuration source depends on a condition", mapping=None)
+    if source.status == "unknown":
+        return SourceInfo("unknown", "unknown", problem=f"configuration source cannot be read: {source.reason}", mapping=None)
+    obj = source.value
+    if isinstance(obj, str):
+        return _named(obj, app_module, workspace)
+    if isinstance(obj, ModuleRef):
+        env = workspace.module_env(obj.path)
+        if env is None:
+            return SourceInfo(obj.name, "unknown", obj.path, f"configuration module {obj.name!r} cannot be read", None)
+        return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(env.names, env.spans, frozenset(env.imported)))
+    if isinstance(obj, ClassObj):
+        return SourceInfo(obj.name, "class", obj.module, mapping=attribute_mapping(obj.all_attrs(), obj.all_attr_spans()))
+    if isinstance(obj, Sym) and obj.qualname == "django.conf.settings":
+        return _django(app_module, workspace)
+    if isinstance(obj, Sym):
+        return SourceInfo(obj.qualname, "unknown", problem=f"configuration source {obj.qualname} is outside the project", mapping=None)
+    return SourceInfo("unknown", "unknown", problem="configuration source is not a module, class or module name", mapping=None)
+
+
+def _django(app_module: str, workspace: Workspace) -> SourceInfo:
+    found = django.locate(workspace, app_module)
+    label = f"django.conf:settings ({found.label})"
+    if found.problem is not None or found.names is None:
+        return SourceInfo(label, "unknown", found.path, found.problem, None)
+    return SourceInfo(label, "django", found.path, mapping=attribute_mapping(found.names, found.spans or {}))
+
+
+def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
+    if name in DJANGO_NAMES:
+        return _django(app_module, workspace)
+    module_name, _, attr = name.partition(":")
+    path = workspace.index.find(module_name, app_module)
+    if path is None and not attr and "." in module_name:
+        # "proj.config.Config": symbol_by_name tries the last part as an attribute
+        module_name, attr = module_name.rsplit(".", 1)
+        path = workspace.index.find(module_name, app_module)
+    if path is None:
+        return SourceInfo(name, "unknown", problem=f"configuration module {name!r} is not in the project", mapping=None)
+    env = workspace.module_env(path)
+    facts = workspace.load_facts(path)
+    if env is None or facts is None or facts.error is not None:
+        reason = facts.error if facts is not None and facts.error else "it cannot be read"
+        return SourceInfo(name, "unknown", path, f"configuration module {module_name!r} cannot be analysed: {reason}", None)
+    if not attr:
+        return SourceInfo(name, "module", path, mapping=attribute_mapping(env.names, env.spans, frozenset(env.imported)))
+    found = env.names.get(attr)
+    if found is None or not isinstance(found.value, (ClassObj, ModuleRef)):
+        return SourceInfo(name, "unknown", path, f"{name!r} is not a class or module qlint can read", None)
+    if isinstance(found.value, ModuleRef):
+        return read_source(found, app_module, workspace)
+    cls = found.value
+    return SourceInfo(name, "class", path, mapping=attribute_mapping(cls.all_attrs(), cls.all_attr_spans()))
+
+
+def attribute_mapping(names: dict[str, Value], spans: dict[str, Span], imported: frozenset[str] = frozenset()) -> Mapping:
+    """The attributes Celery sees that can hold a setting: names bound by imports,
+    functions, classes and other objects are left out."""
+    out: Mapping = {}
+    for key, value in names.items():
+        if key.startswith("__") or (key in imported and not key.isupper()):
+            continue
+        raw = value.value
+        if isinstance(raw, Sym):
+            value = unknown(f"{key} is {raw.qualname}, which qlint does not evaluate", spans.get(key))
+        elif value.status not in ("several", "unknown") and raw is not UNSET and not V.is_plain(raw):
+            continue
+        out[key] = (value, spans.get(key))
+    return out

@@ -1,0 +1,125 @@
+"""What `django.conf:settings` stands for: the settings module, and its settings class.
+
+Django reads DJANGO_SETTINGS_MODULE from the environment; projects set it with
+os.environ.setdefault() (or os.environ[...] = ...) in the Celery app module,
+manage.py, wsgi.py or asgi.py. django-configurations adds DJANGO_CONFIGURATION,
+the name of a class in that module whose attributes are the settings. Django
+copies only upper-case names into its settings object.
+"""
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from qlint.model import Span, Value, unknown
+from qlint.resolve.objects import ClassObj
+
+if TYPE_CHECKING:
+    from qlint.resolve.workspace import Workspace
+
+ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
+ENV_VARS = frozenset({"DJANGO_SETTINGS_MODULE", "DJANGO_CONFIGURATION"})
+CONFIGURATION_BASES = frozenset({"configurations.Configuration", "configurations.base.Configuration"})
+
+
+@dataclass(frozen=True)
+class EnvWrite:
+    """os.environ.setdefault(var, value) or os.environ[var] = value, seen in module `path`."""
+
+    var: str
+    value: Value
+    span: Span
+    path: str
+
+
+@dataclass
+class DjangoSettings:
+    """The settings Django would load, or why qlint cannot tell."""
+
+    label: str
+    path: str | None = None
+    names: dict[str, Value] | None = None
+    spans: dict[str, Span] | None = None
+    problem: str | None = None
+
+
+def _choose(writes: list[EnvWrite], var: str, near: str) -> EnvWrite | None:
+    """The write that counts: the app's own module first, then manage.py, then the rest."""
+    found = [w for w in writes if w.var == var]
+    found.sort(key=lambda w: (w.path != near, posixpath.basename(w.path) != "manage.py", w.path))
+    return found[0] if found else None
+
+
+def _as_string(write: EnvWrite) -> tuple[str | None, str]:
+    value = write.value
+    if value.status in ("known", "env-default") and isinstance(value.value, str):
+        return value.value, ""
+    return None, f"{write.var} cannot be read: {value.reason or 'not a string'}"
+
+
+def locate(workspace: "Workspace", near: str) -> DjangoSettings:
+    """The settings module (and class) for an app or task defined in module `near`."""
+    cached = workspace.django_cache.get(near)
+    if cached is not None:
+        return cached
+    workspace.module_env(near)
+    for candidate in sorted(workspace.index.files):
+        if posixpath.basename(candidate) in ENTRY_FILES:
+            workspace.module_env(candidate)
+    result = _locate(workspace, near)
+    workspace.django_cache[near] = result
+    return result
+
+
+def _locate(workspace: "Workspace", near: str) -> DjangoSettings:
+    module_write = _choose(workspace.environ_writes, "DJANGO_SETTINGS_MODULE", near)
+    if module_write is None:
+        return DjangoSettings("django.conf:settings", problem=(
+            "DJANGO_SETTINGS_MODULE is not set by os.environ.setdefault() in the app module, "
+            "manage.py, wsgi.py or asgi.py"))
+    dotted, problem = _as_string(module_write)
+    if dotted is None:
+        return DjangoSettings("django.conf:settings", problem=problem)
+    path = workspace.index.find(dotted, near)
+    if path is None:
+        return DjangoSettings(dotted, problem=f"settings module {dotted!r} (DJANGO_SETTINGS_MODULE) is not in the project")
+    env = workspace.module_env(path)
+    if env is None:
+        return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be read")
+    facts = workspace.load_facts(path)
+    if facts is not None and facts.error is not None:
+        return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be analysed: {facts.error}")
+    config_write = _choose(workspace.environ_writes, "DJANGO_CONFIGURATION", near)
+    classes = {
+        name: value.value for name, value in env.names.items()
+        if isinstance(value.value, ClassObj) and value.value.derives_from(CONFIGURATION_BASES)
+    }
+    if config_write is None:
+        if classes:
+            return DjangoSettings(dotted, path, problem=(
+                f"settings module {dotted!r} defines settings classes ({', '.join(sorted(classes))}) and "
+                "DJANGO_CONFIGURATION, which picks one, is not set in the code"))
+        return DjangoSettings(dotted, path, upper(env.names), env.spans)
+    class_name, problem = _as_string(config_write)
+    if class_name is None:
+        return DjangoSettings(dotted, path, problem=problem)
+    cls = env.names.get(class_name)
+    if cls is None or not isinstance(cls.value, ClassObj):
+        return DjangoSettings(f"{dotted}.{class_name}", path, problem=(
+            f"settings class {class_name!r} (DJANGO_CONFIGURATION) is not defined in {dotted!r}"))
+    return DjangoSettings(f"{dotted}.{class_name}", path, upper(cls.value.all_attrs()), cls.value.all_attr_spans())
+
+
+def upper(names: dict[str, Value]) -> dict[str, Value]:
+    return {k: v for k, v in names.items() if k.isupper()}
+
+
+def setting_value(workspace: "Workspace", near: str, name: str, span: Span) -> Value:
+    """`settings.NAME` after `from django.conf import settings`, in module `near`."""
+    found = locate(workspace, near)
+    if found.problem is not None or found.names is None:
+        return unknown(f"django settings.{name}: {found.problem}", span)
+    if name in found.names:
+        return found.names[name]
+    return unknown(f"settings.{name} is not set in {found.label}", span)

@@ -1,0 +1,288 @@
+"""Django settings read through config_from_object("django.conf:settings", namespace="CELERY")."""
+from __future__ import annotations
+
+import pytest
+
+from tests.resolve.conftest import where
+
+CELERY_PY = """
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings.production")
+
+app = Celery("proj")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+"""
+
+SPLIT = {
+    "manage.py": "",
+    "proj/__init__.py": "from .celery import app as celery_app\n",
+    "proj/celery.py": CELERY_PY,
+    "proj/settings/__init__.py": "",
+    "proj/settings/base.py": """
+        DEBUG = False
+        CELERY_BROKER_URL = "redis://localhost:6379/0"
+        CELERY_TASK_ACKS_LATE = False
+        CELERY_TASK_TIME_LIMIT = 60
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    """,
+    "proj/settings/common.py": """
+        from .base import *
+
+        CELERY_TASK_TIME_LIMIT = 120
+        CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 7200
+    """,
+    "proj/settings/production.py": """
+        from proj.settings.common import *
+
+        CELERY_TASK_ACKS_LATE = True
+        CELERY_TASK_TIME_LIMIT += 30
+        CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 3})
+    """,
+}
+
+
+def test_split_settings_chained_three_levels(analyse_tree):
+    (app,) = analyse_tree(SPLIT).project.apps
+    assert (app.name, app.namespace, app.source_kind) == ("proj", "CELERY", "django")
+    assert app.source_path == "proj/settings/production.py"
+    acks = app.setting("task_acks_late")
+    assert (acks.status, acks.value, where(acks)) == ("known", True, ("proj/settings/production.py", 3))
+    limit = app.setting("task_time_limit")
+    assert (limit.status, limit.value, where(limit)) == ("known", 150, ("proj/settings/production.py", 4))
+    broker = app.setting("broker_url")
+    assert (broker.value, where(broker)) == ("redis://localhost:6379/0", ("proj/settings/base.py", 2))
+
+
+def test_item_assignment_and_update_keep_each_key_origin(analyse_tree):
+    (app,) = analyse_tree(SPLIT).project.apps
+    options = app.setting("broker_transport_options")
+    assert options.status == "known"
+    assert options.value == {"visibility_timeout": 7200, "max_retries": 3}
+    assert where(options.item("visibility_timeout")) == ("proj/settings/common.py", 4)
+    assert where(options.item("max_retries")) == ("proj/settings/production.py", 5)
+
+
+def test_unset_setting_is_celery_default(analyse_tree):
+    (app,) = analyse_tree(SPLIT).project.apps
+    prefetch = app.setting("worker_prefetch_multiplier")
+    assert (prefetch.status, prefetch.value, prefetch.origin) == ("default", 4, None)
+
+
+@pytest.mark.parametrize("entry", ["manage.py", "proj/wsgi.py", "proj/asgi.py"])
+def test_settings_module_named_outside_the_app_module(analyse_tree, entry):
+    files = dict(SPLIT)
+    files["proj/celery.py"] = """
+        from celery import Celery
+
+        app = Celery("proj")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+    """
+    body = 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings.base")'
+    if entry == "manage.py":
+        files[entry] = f"""
+            #!/usr/bin/env python
+            import os
+            import sys
+
+
+            def main():
+                {body}
+                from django.core.management import execute_from_command_line
+
+                execute_from_command_line(sys.argv)
+
+
+            if __name__ == "__main__":
+                main()
+        """
+    else:
+        files[entry] = f"import os\n\nfrom django.core.wsgi import get_wsgi_application\n\n{body}\napplication = get_wsgi_application()\n"
+    (app,) = analyse_tree(files).project.apps
+    assert app.source_path == "proj/settings/base.py"
+    limit = app.setting("task_time_limit")
+    assert (limit.value, where(limit)) == (60, ("proj/settings/base.py", 4))
+
+
+def test_the_app_module_wins_over_manage_py(analyse_tree):
+    files = dict(SPLIT)
+    files["manage.py"] = 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings.base")\n'
+    (app,) = analyse_tree(files).project.apps
+    assert app.source_path == "proj/settings/production.py"
+
+
+def test_old_and_plain_names_under_the_namespace_are_read_as_celery_does(analyse_tree):
+    # Celery 5.7 tries CELERY_<NAME>, then <name>, then the old name (ConfigurationView._to_keys).
+    files = dict(SPLIT)
+    files["proj/settings/production.py"] = """
+        from .base import *
+
+        CELERY_ACKS_LATE = True
+        CELERYD_PREFETCH_MULTIPLIER = 1
+        CELERY_TASK_ACK_LATE = True
+        CELERY_PROJECT_REPORT_QUEUE = "reports"
+        CELERY_TASK_TIME_LIMIT_OLD = 30
+        CELERYD_CONCURRENCY = 2
+        CELERY_WORKER_CONCURRENCY = 8
+    """
+    (app,) = analyse_tree(files).project.apps
+    # base sets CELERY_TASK_ACKS_LATE = False: the namespaced key wins over the old one
+    acks = app.setting("task_acks_late")
+    assert (acks.value, where(acks)) == (False, ("proj/settings/base.py", 3))
+    prefetch = app.setting("worker_prefetch_multiplier")
+    assert (prefetch.value, where(prefetch)) == (1, ("proj/settings/production.py", 4))
+    concurrency = app.setting("worker_concurrency")
+    assert (concurrency.value, where(concurrency)) == (8, ("proj/settings/production.py", 9))
+    unread = {u.key: (u.kind, u.setting, u.span.line) for u in app.unread}
+    assert unread == {
+        "CELERY_ACKS_LATE": ("old-name", "task_acks_late", 3),
+        "CELERY_TASK_ACK_LATE": ("unknown", None, 5),
+        "CELERY_PROJECT_REPORT_QUEUE": ("unknown", None, 6),
+        "CELERY_TASK_TIME_LIMIT_OLD": ("unknown", None, 7),
+        "CELERYD_CONCURRENCY": ("old-name", "worker_concurrency", 8),
+    }
+    assert "task_ack_late" not in app.settings
+
+
+def test_lower_case_names_are_not_django_settings(analyse_tree):
+    files = dict(SPLIT)
+    files["proj/settings/production.py"] = "from .base import *\n\ntask_acks_late = True\ncelery_task_time_limit = 5\n"
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("task_acks_late").value is False
+    assert app.setting("task_time_limit").value == 60
+
+
+def test_without_namespace_prefixed_keys_are_not_settings(analyse_tree):
+    files = dict(SPLIT)
+    files["proj/celery.py"] = CELERY_PY.replace(', namespace="CELERY"', "")
+    files["proj/settings/production.py"] = "from .base import *\n\nCELERY_ACKS_LATE = True\n"
+    (app,) = analyse_tree(files).project.apps
+    assert app.namespace is None
+    # CELERY_TASK_ACKS_LATE is no setting without the namespace; CELERY_ACKS_LATE is the old name
+    acks = app.setting("task_acks_late")
+    assert (acks.value, where(acks)) == (True, ("proj/settings/production.py", 3))
+    assert app.setting("task_time_limit").status == "default"
+    assert "CELERY_TASK_TIME_LIMIT" in {u.key for u in app.unread}
+
+
+def test_settings_class_chosen_by_django_configuration(analyse_tree):
+    files = {
+        "proj/__init__.py": "",
+        "proj/celery.py": """
+            import os
+
+            from celery import Celery
+
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+            os.environ.setdefault("DJANGO_CONFIGURATION", "Prod")
+
+            app = Celery("proj")
+            app.config_from_object("django.conf:settings", namespace="CELERY")
+        """,
+        "proj/settings.py": """
+            from configurations import Configuration
+
+
+            class Base(Configuration):
+                CELERY_TASK_ACKS_LATE = False
+                CELERY_TASK_TIME_LIMIT = 300
+                CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+
+
+            class Dev(Base):
+                CELERY_TASK_ALWAYS_EAGER = True
+
+
+            class Prod(Base):
+                CELERY_TASK_ACKS_LATE = True
+                CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.source_kind == "django" and "Prod" in app.source
+    acks = app.setting("task_acks_late")
+    assert (acks.value, where(acks)) == (True, ("proj/settings.py", 15))
+    soft = app.setting("task_soft_time_limit")
+    assert (soft.value, where(soft)) == (270, ("proj/settings.py", 7))
+    assert app.setting("worker_prefetch_multiplier").value == 1
+    assert app.setting("task_always_eager").status == "default"
+
+
+def test_settings_class_without_django_configuration_is_unknown(analyse_tree):
+    files = {
+        "proj/__init__.py": "",
+        "proj/celery.py": CELERY_PY.replace("proj.settings.production", "proj.settings"),
+        "proj/settings.py": """
+            from configurations import Configuration
+
+
+            class Dev(Configuration):
+                CELERY_TASK_ACKS_LATE = False
+
+
+            class Prod(Configuration):
+                CELERY_TASK_ACKS_LATE = True
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    acks = app.setting("task_acks_late")
+    assert acks.status == "unknown" and "DJANGO_CONFIGURATION" in acks.reason
+
+
+def test_missing_settings_module_is_a_clear_unknown(analyse_tree):
+    files = dict(SPLIT)
+    files["proj/celery.py"] = CELERY_PY.replace("proj.settings.production", "proj.settings.staging")
+    analysis = analyse_tree(files)
+    (app,) = analysis.project.apps
+    acks = app.setting("task_acks_late")
+    assert acks.status == "unknown"
+    assert "proj.settings.staging" in acks.reason and "not in the project" in acks.reason
+
+
+def test_settings_module_from_an_env_read_with_default(analyse_tree):
+    files = dict(SPLIT)
+    files["proj/celery.py"] = CELERY_PY.replace(
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings.production")',
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", os.getenv("SETTINGS", "proj.settings.common"))',
+    )
+    (app,) = analyse_tree(files).project.apps
+    assert app.source_path == "proj/settings/common.py"
+    assert app.setting("task_time_limit").value == 120
+
+
+def test_environ_item_assignment_names_the_settings_module(analyse_tree):
+    files = dict(SPLIT)
+    files["proj/celery.py"] = CELERY_PY.replace(
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings.production")',
+        'os.environ["DJANGO_SETTINGS_MODULE"] = "proj.settings.common"',
+    )
+    (app,) = analyse_tree(files).project.apps
+    assert app.source_path == "proj/settings/common.py"
+
+
+def test_conditional_settings_give_several(analyse_tree):
+    files = dict(SPLIT)
+    files["proj/settings/production.py"] = """
+        import os
+
+        from .base import *
+
+        if os.environ.get("HEAVY") == "1":
+            CELERY_TASK_TIME_LIMIT = 3600
+        else:
+            CELERY_TASK_TIME_LIMIT = 600
+        if DEBUG:
+            CELERY_TASK_ALWAYS_EAGER = True
+    """
+    (app,) = analyse_tree(files).project.apps
+    limit = app.setting("task_time_limit")
+    assert limit.status == "several"
+    assert [(a.value.value, where(a.value), a.condition) for a in limit.alternatives] == [
+        (3600, ("proj/settings/production.py", 6), 'os.environ.get("HEAVY") == "1"'),
+        (600, ("proj/settings/production.py", 8), 'not (os.environ.get("HEAVY") == "1")'),
+    ]
+    # DEBUG is False in base: the branch is decided and never taken
+    assert app.setting("task_always_eager").status == "default"
