@@ -68,7 +68,8 @@ def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
         return _django(app_module, workspace)
     module_name, _, attr = name.partition(":")
     path = workspace.index.find(module_name, app_module)
-    if path is None and not attr and "." in module_name:
+    split = path is None and not attr and "." in module_name
+    if split:
         # "proj.config.Config": symbol_by_name tries the last part as an attribute
         module_name, attr = module_name.rsplit(".", 1)
         path = workspace.index.find(module_name, app_module)
@@ -82,6 +83,8 @@ def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
     if not attr:
         return SourceInfo(name, "module", path, mapping=attribute_mapping(env.names, env.spans, frozenset(env.imported)))
     found = env.names.get(attr)
+    if found is None and split:
+        return SourceInfo(name, "unknown", problem=f"configuration module {name!r} is not in the project", mapping=None)
     if found is None or not isinstance(found.value, (ClassObj, ModuleRef)):
         return SourceInfo(name, "unknown", path, f"{name!r} is not a class or module qlint can read", None)
     if isinstance(found.value, ModuleRef):
