@@ -60,6 +60,8 @@ class App:
     tasks: dict[str, Task] = field(default_factory=dict)
     source_kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
     source_path: str | None = None
+    # Celery(task_cls=...): the base class of the app's tasks when the decorator names none.
+    task_cls: Value | None = None
 
     def setting(self, name: str) -> Value:
         if name in self.settings:
@@ -141,6 +143,18 @@ _NOT_AUTOSET = frozenset({
 })
 
 
+def _task_cls(value: Value | None, near: str, workspace: Workspace) -> Value | None:
+    """Celery(task_cls=Base) or task_cls="module:Base"."""
+    if value is None or value.status != "known" or not isinstance(value.value, str):
+        return value
+    module_name, _, attr = value.value.replace(":", ".").rpartition(".")
+    path = workspace.index.find(module_name, near)
+    env = workspace.module_env(path) if path is not None else None
+    if env is None or attr not in env.names:
+        return unknown(f"task class {value.value!r} is not in the project", value.origin)
+    return env.names[attr]
+
+
 def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
     app = App(_app_name(obj, workspace), obj.var, obj.module, obj.span)
     ns_value = obj.kwargs.get("namespace")
@@ -164,6 +178,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
                 app.namespace = namespace.value
         else:
             preconf.append(event)
+    app.task_cls = _task_cls(obj.kwargs.get("task_cls"), obj.module, workspace)
     info = read_source(source, obj.module, workspace)
     app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
     _effective(app, info.mapping, preconf)
