@@ -26,7 +26,8 @@ def test_option_table_follows_celery():
     assert tuple(TASK_OPTION_SETTINGS.items()) == CeleryTask.from_config
     checked = 0
     for option, default in TASK_OPTION_DEFAULTS.items():
-X
+        # bind is a decorator argument (Task.bind is a method); typing None means the app's strict_typing
+        if option not in ("bind", "typing") and hasattr(CeleryTask, option):
             assert getattr(CeleryTask, option) == default, option
             checked += 1
     assert checked >= 3
