@@ -102,10 +102,12 @@ class Evaluator:
         else:
             items = [self.eval(e) for e in expr.elts]
         maker = {"list": list, "tuple": tuple, "set": frozenset}[expr.kind]
-        if all(v.status == "known" and V.is_plain(v.value) for v in items):
-            return known(maker(v.value for v in items), expr.span)
-        if any(v.status == "unknown" for v in items):
-            return V.combine(items, lambda *raw: maker(raw), expr.span, expr.kind)
+        if all(v.status == "known" and v.value is not UNSET for v in items):
+            # objects are kept too: environ.Env(X=(int, 3600)) needs the cast
+            try:
+                return known(maker(v.value for v in items), expr.span)
+            except TypeError:
+                return unknown(f"{expr.kind} of values that cannot be combined", expr.span)
         return V.combine(items, lambda *raw: maker(raw), expr.span, expr.kind)
 
     def _DictE(self, expr: ir.DictE) -> Value:
@@ -228,7 +230,7 @@ class Evaluator:
         if isinstance(target, BoundMethod):
             return self.call_method(target, expr)
         if isinstance(target, EnvReader):
-            return self.env_read(target, "str" if target.kind == "environ" else None, expr)
+            return self.env_read(target, None, expr)
         if isinstance(target, TaskDecorator):
             return self.task_decorator_call(target, expr)
         if isinstance(target, ClassObj):
@@ -367,6 +369,9 @@ class Evaluator:
         else:
             cast_value = kw.get("cast")
             cast_fn = cast_value.value if cast_value is not None and cast_value.status == "known" else None
+            builtin_cast = isinstance(cast_fn, Sym) and cast_fn.qualname in ("builtins.int", "builtins.float", "builtins.bool", "builtins.str")
+            if cast_value is not None and not builtin_cast:
+                return unknown(f"environment variable {var} with a cast qlint does not apply", span)
         if default is None:
             return unknown(f"environment variable {var} (no default)", span)
         if default.status not in ("known", "env-default"):

@@ -192,7 +192,8 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
             for key in catalog.lookup_keys(setting, app.namespace):
                 if key in mapping:
                     value, span = mapping[key]
-                    app.settings[setting.name] = _unset_to_default(V.with_origin(value, span) if span else value, setting)
+                    value = _unset_to_default(V.with_origin(value, span) if span else value, setting)
+                    app.settings[setting.name] = _typed(value, setting.name)
                     read_keys.add(key)
                     break
         _record_unread(app, mapping, read_keys)
@@ -228,7 +229,9 @@ def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
             app.unread.append(UnreadKey(key, span, "unrelated"))
 
 
-def _setting_name(key: str) -> str:
+def _setting_name(key: str, namespace: str | None) -> str:
+    if namespace and catalog.from_namespaced(key, namespace) is not None:
+        return catalog.from_namespaced(key, namespace).name
     if catalog.get(key) is not None:
         return key
     old = catalog.from_old_name(key)
@@ -243,7 +246,7 @@ def _apply_event(app: App, event: ConfEvent) -> None:
         return
     if event.key is None or event.value is None:
         return
-    name = _setting_name(event.key)
+    name = _setting_name(event.key, app.namespace)
     previous = app.setting(name)
     if event.kind == "item":
         items = dict_items(previous) if isinstance(previous.value, dict) else {}
@@ -261,6 +264,19 @@ def _apply_event(app: App, event: ConfEvent) -> None:
     if event.conditions:
         condition = " and ".join(event.conditions)
         new = V.several([(new, condition), (previous, f"not ({condition})")], event.span)
-    app.settings[name] = new
+    app.settings[name] = _typed(new, name)
+
+
+_NOT_STRINGS = frozenset({"int", "float", "bool", "dict", "list", "tuple"})
+
+
+def _typed(value: Value, name: str) -> Value:
+    """Flag an environment string that Celery receives as is where it expects another type."""
+    entry = catalog.get(name)
+    if value.status != "env-default" or value.uncast or entry is None or entry.type not in _NOT_STRINGS:
+        return value
+    if not isinstance(value.value, str):
+        return value
+    return Value(value.status, value.value, value.origin, value.env, value.alternatives, value.reason, True, value.items)
 
 

@@ -88,6 +88,8 @@ def combine(values: list[Value], fn: Callable[..., Any], origin: Span | None, wh
     raw = [v.value for v in values]
     if any(r is UNSET for r in raw):
         return unknown("uses a name that is not set on every path", origin)
+    if not all(is_plain(r) for r in raw):
+        return unknown(f"{what} of a value qlint does not model", origin)
     try:
         result = fn(*raw)
     except Exception as exc:  # an operation Python itself would reject
