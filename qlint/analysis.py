@@ -7,6 +7,7 @@ on a cold run, from the cache on a warm one), then resolve the project lazily.
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,11 @@ def _parse_one(args: tuple[str, bytes]) -> ir.ModuleFacts:
     return parse_facts(path, text)
 
 
+def _deep_worker() -> None:
+    # Results travel back pickled; deep expressions need the raised limit there too.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
+
+
 class _Loader:
     """Loads facts for the resolver: on demand, from memory, the cache, or a parse."""
 
@@ -108,7 +114,7 @@ class _Loader:
         if not todo:
             return
         if len(todo) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8)) as pool:
+            with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), initializer=_deep_worker) as pool:
                 results = list(pool.map(_parse_one, [(p, d) for p, d, _ in todo], chunksize=4))
         else:
             results = [_parse_one((p, d)) for p, d, _ in todo]

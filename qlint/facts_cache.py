@@ -40,6 +40,11 @@ class FactsCache:
     def put(self, key: str, facts: ir.ModuleFacts) -> None:
         if not self.enabled:
             return
+        try:
+            with ir.deep_recursion():
+                data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+        except (RecursionError, pickle.PicklingError):
+            return  # too deep to store: parsed again next time
         folder = self.folder / key[:2]
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +53,7 @@ class FactsCache:
                 gitignore.write_text("*\n")
             fd, tmp = tempfile.mkstemp(dir=folder)
             with os.fdopen(fd, "wb") as handle:
-                pickle.dump(facts, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                handle.write(data)
             os.replace(tmp, folder / key)
         except OSError:
             self.enabled = False  # a read-only tree: run without a cache

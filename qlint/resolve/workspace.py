@@ -100,6 +100,10 @@ class Workspace:
         env.names["__name__"] = known(env.name, None)
         self.envs[path] = env
         if facts.error is None:
-            Interpreter(Scope(self, env)).run(facts.body)
+            try:
+                with ir.deep_recursion():
+                    Interpreter(Scope(self, env)).run(facts.body)
+            except RecursionError:
+                self.notes.append(f"{path}: expressions too deep to evaluate; names bound after that point are unknown")
         env.done = True
         return env

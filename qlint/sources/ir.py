@@ -7,10 +7,29 @@ Every node carries the Span it came from.
 """
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 from qlint.model import Span
+
+# Expressions may nest up to MAX_DEPTH levels (see python.py); walking, evaluating or
+# pickling them takes a few Python frames per level, more than the default limit allows.
+MAX_DEPTH = 400
+RECURSION_LIMIT = 6000
+
+
+@contextmanager
+def deep_recursion() -> Iterator[None]:
+    """Raise the recursion limit (never lower it) for work on deep IR trees."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
 
 # ---------------------------------------------------------------- expressions
 

@@ -7,6 +7,7 @@ and each statement's lines are shifted back by what pruning removed above it.
 """
 from __future__ import annotations
 
+import ast
 import re
 
 import libcst as cst
@@ -42,9 +43,24 @@ _COMPARE = {
 }
 
 
+# Deepest expression qlint converts (ir.MAX_DEPTH). libcst's parser and position
+# metadata recurse several frames per level; CPython itself refuses more than 200
+# nested brackets, so only long operator chains (a + b + ... or a.b.c...) come near it.
+MAX_DEPTH = ir.MAX_DEPTH
+
+
 def parse_facts(path: str, text: str) -> ir.ModuleFacts:
     """Extract the facts of one Python file. Never raises for bad input."""
     lines = text.count("\n") + 1
+    refused = _refuse(text)
+    if refused is not None:
+        line, message = refused
+        return ir.ModuleFacts(path, (), error=message, error_span=Span(path, line), lines=lines)
+    with ir.deep_recursion():
+        return _parse(path, text, lines)
+
+
+def _parse(path: str, text: str, lines: int) -> ir.ModuleFacts:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -59,6 +75,27 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
     except RecursionError:
         return ir.ModuleFacts(path, (), error="expression nested too deeply to analyse", error_span=Span(path, 1), lines=lines)
     return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(text.encode("utf-8", "replace")))
+
+
+def _refuse(text: str) -> tuple[int, str] | None:
+    """(line, message) when the file is too deep for libcst; CPython's own parser, which
+    is quick and iterative enough, measures it first."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        if "too many nested" in str(exc.msg):
+            return exc.lineno or 1, f"syntax error: {exc.msg}"
+        return None  # newer syntax than this interpreter's: libcst decides
+    except (RecursionError, MemoryError):
+        return 1, f"expression nested too deeply to parse (more than {MAX_DEPTH} levels)"
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            line = getattr(node, "lineno", 1)
+            return line, f"expression nested too deeply to analyse (more than {MAX_DEPTH} levels)"
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return None
 
 
 class _Converter:

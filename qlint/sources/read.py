@@ -43,6 +43,10 @@ def decode_python(path: str, data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise SourceError(f"not UTF-8 and no coding declaration (PEP 263): {bad}") from None
         raise SourceError(f"unknown source encoding: {exc}") from None
     try:
         text = data.decode(encoding)
