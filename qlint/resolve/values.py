@@ -162,8 +162,12 @@ def to_plain(value: Value) -> Any:
 
 
 def to_json(value: Value) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": to_plain(value), "status": value.status}
-    out["origin"] = value.origin.to_json() if value.origin else "default"
+    """The JSON picture of a value in `qlint config --format json`."""
+    out: dict[str, Any] = {"value": json_safe(to_plain(value)), "status": value.status}
+    if value.origin is not None:
+        out["origin"] = value.origin.to_json()
+    else:
+        out["origin"] = "default" if value.status == "default" else None
     if value.env:
         out["env"] = value.env
     if value.reason:
@@ -172,4 +176,21 @@ def to_json(value: Value) -> dict[str, Any]:
         out["uncast"] = True
     if value.status == "several":
         out["alternatives"] = [{"condition": a.condition, **to_json(a.value)} for a in value.alternatives]
+    if value.items and value.status != "default":
+        out["items"] = {key: to_json(item) for key, item in value.items}
     return out
+
+
+def json_safe(raw: Any) -> Any:
+    """Plain data JSON can hold: string keys, lists for tuples and sets, text for bytes."""
+    if isinstance(raw, dict):
+        return {k if isinstance(k, str) else repr(k): json_safe(v) for k, v in raw.items()}
+    if isinstance(raw, (list, tuple)):
+        return [json_safe(v) for v in raw]
+    if isinstance(raw, (set, frozenset)):
+        return sorted((json_safe(v) for v in raw), key=repr)
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    if isinstance(raw, float) and (raw != raw or raw in (float("inf"), float("-inf"))):
+        return repr(raw)
+    return raw
