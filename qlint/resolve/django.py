@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qlint.model import Span, Value, unknown
-from qlint.resolve.objects import ClassObj
+from qlint.resolve.objects import ClassObj, Sym
+from qlint.sources import ir
 
 if TYPE_CHECKING:
+    from qlint.resolve.interpreter import Scope
     from qlint.resolve.workspace import Workspace
 
 ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
@@ -123,3 +125,44 @@ def setting_value(workspace: "Workspace", near: str, name: str, span: Span) -> V
     if name in found.names:
         return found.names[name]
     return unknown(f"settings.{name} is not set in {found.label}", span)
+
+
+# ---------------------------------------------------------------- recording writes
+
+
+def record_setdefault(scope: "Scope", expr: ir.Call, span: Span) -> None:
+    """os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)."""
+    func = scope.evaluator.eval(expr.func)
+    if isinstance(func.value, Sym) and func.value.qualname == "os.environ.setdefault" and len(expr.args) >= 2:
+        _record(scope, scope.evaluator.eval(expr.args[0]), expr.args[1], span)
+
+
+def record_environ_item(scope: "Scope", target: ir.Sub, value: ir.Expr, span: Span) -> None:
+    """os.environ["DJANGO_SETTINGS_MODULE"] = ..."""
+    base = scope.evaluator.eval(target.value)
+    if isinstance(base.value, Sym) and base.value.qualname == "os.environ":
+        _record(scope, scope.evaluator.eval(target.index), value, span)
+
+
+def record_environ_in_function(scope: "Scope", body: tuple[ir.Stmt, ...]) -> None:
+    """manage.py sets DJANGO_SETTINGS_MODULE inside main(): read such writes without running the function."""
+    for stmt in body:
+        if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Call):
+            func = stmt.value.func
+            if isinstance(func, ir.Attr) and func.attr == "setdefault":
+                record_setdefault(scope, stmt.value, stmt.span)
+        elif isinstance(stmt, ir.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ir.Sub):
+            record_environ_item(scope, stmt.targets[0], stmt.value, stmt.span)
+        elif isinstance(stmt, ir.If):
+            record_environ_in_function(scope, stmt.body + stmt.orelse)
+        elif isinstance(stmt, ir.Try):
+            handlers = tuple(s for _, handler in stmt.handlers for s in handler)
+            record_environ_in_function(scope, stmt.body + handlers + stmt.orelse + stmt.finalbody)
+        elif isinstance(stmt, ir.Block):
+            record_environ_in_function(scope, stmt.body)
+
+
+def _record(scope: "Scope", key: Value, value: ir.Expr, span: Span) -> None:
+    if key.status == "known" and key.value in ENV_VARS:
+        write = EnvWrite(key.value, scope.evaluator.eval(value), span, scope.module.path)
+        scope.workspace.environ_writes.append(write)

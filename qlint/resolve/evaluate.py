@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from qlint.model import Span, Value, known, unknown
+from qlint.resolve import env_reads
 from qlint.resolve import values as V
 from qlint.resolve.objects import (
     UNSET, AppObj, BoundMethod, ClassObj, ConfRef, EnvReader, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
@@ -29,12 +30,6 @@ _STR_METHODS = frozenset({
     "title", "capitalize", "casefold", "isdigit", "format", "join", "rsplit", "removeprefix", "removesuffix",
 })
 _DICT_METHODS = frozenset({"get", "copy", "keys", "values", "items"})
-_ENV_CASTS = {"int": int, "float": float, "bool": None, "str": str, "list": None, "dict": None, "json": None, "url": str}
-_TRUE_STRINGS = frozenset({"true", "on", "ok", "y", "yes", "1"})
-
-
-def env_bool(raw: str) -> bool:
-    return raw.strip().lower() in _TRUE_STRINGS
 
 
 def seconds_of_timedelta(kwargs: dict[str, Any], args: list[Any]) -> float:
@@ -275,7 +270,7 @@ class Evaluator:
         if qualname in SHARED_TASK:
             return self.task_decorator_call(TaskDecorator(None, span=span), expr)
         if qualname in ENV_GET:
-            return self.os_env(expr, setdefault=qualname.endswith("setdefault"))
+            return self.os_env(expr)
         if qualname in TIMEDELTA:
             pos, kw, opaque = self.args(expr)
             if opaque:
@@ -328,70 +323,13 @@ class Evaluator:
             return V.combine(pos, fn, span, f"{name}()")
         return unknown(f"{name}() is not evaluated here", span)
 
-    def os_env(self, expr: ir.Call, setdefault: bool = False) -> Value:
+    def os_env(self, expr: ir.Call) -> Value:
         pos, kw, _ = self.args(expr)
-        span = expr.span
-        name = pos[0] if pos else kw.get("key")
-        if name is None or name.status != "known" or not isinstance(name.value, str):
-            return unknown("environment variable whose name cannot be read", span)
-        default = pos[1] if len(pos) > 1 else kw.get("default") or kw.get("value")
-        if default is None:
-            return unknown(f"environment variable {name.value} (no default)", span)
-        if default.status not in ("known", "env-default"):
-            return unknown(f"environment variable {name.value} with a default qlint cannot read", span)
-        raw = default.value
-        # Whatever the default's type, a set variable arrives as a string.
-        return Value("env-default", raw, span, env=name.value, uncast=not isinstance(raw, str) and raw is not None)
+        return env_reads.os_environ(pos, kw, expr.span)
 
     def env_read(self, reader: EnvReader, method: str | None, expr: ir.Call) -> Value:
-        """django-environ env("X")/env.int("X", default=...) and decouple config("X", default=..., cast=...)."""
         pos, kw, _ = self.args(expr)
-        span = expr.span
-        name = pos[0] if pos else kw.get("var") or kw.get("option")
-        if name is None or name.status != "known" or not isinstance(name.value, str):
-            return unknown("environment variable whose name cannot be read", span)
-        var = name.value
-        default = kw.get("default")
-        if default is None and len(pos) > 1 and reader.kind == "environ":
-            default = pos[1]
-        cast_fn: Any = None
-        if reader.kind == "environ":
-            schema = {v: (c, d) for v, c, d in reader.schema}
-            if default is None and var in schema:
-                schema_cast, schema_default = schema[var]
-                default = known(schema_default, span)
-                if method in (None, "str"):
-                    cast_fn = schema_cast if isinstance(schema_cast, Sym) else None
-            if method in ("int", "float", "bool", "str"):
-                cast_fn = Sym(f"builtins.{method}")
-            elif method not in (None, "str"):
-                cast_fn = Sym(f"environ.{method}")
-        else:
-            cast_value = kw.get("cast")
-            cast_fn = cast_value.value if cast_value is not None and cast_value.status == "known" else None
-            builtin_cast = isinstance(cast_fn, Sym) and cast_fn.qualname in ("builtins.int", "builtins.float", "builtins.bool", "builtins.str")
-            if cast_value is not None and not builtin_cast:
-                return unknown(f"environment variable {var} with a cast qlint does not apply", span)
-        if default is None:
-            return unknown(f"environment variable {var} (no default)", span)
-        if default.status not in ("known", "env-default"):
-            return unknown(f"environment variable {var} with a default qlint cannot read", span)
-        raw = default.value
-        if isinstance(cast_fn, Sym) and cast_fn.qualname.startswith("builtins."):
-            kind = cast_fn.qualname.split(".", 1)[1]
-            try:
-                if kind == "bool" and isinstance(raw, str):
-                    raw = env_bool(raw)
-                elif kind in ("int", "float", "str", "bool") and raw is not None:
-                    raw = {"int": int, "float": float, "str": str, "bool": bool}[kind](raw)
-            except (TypeError, ValueError):
-                return unknown(f"environment variable {var}: default {raw!r} does not cast to {kind}", span)
-            return Value("env-default", raw, span, env=var)
-        if cast_fn is None and reader.kind == "environ" and method in (None, "str"):
-            return Value("env-default", raw, span, env=var, uncast=not isinstance(raw, str) and raw is not None)
-        if cast_fn is None and reader.kind == "decouple":
-            return Value("env-default", raw, span, env=var, uncast=not isinstance(raw, str) and raw is not None)
-        return Value("env-default", raw, span, env=var)
+        return env_reads.library(reader, method, pos, kw, expr.span)
 
     def call_method(self, method: BoundMethod, expr: ir.Call) -> Value:
         target, name = method.target, method.name

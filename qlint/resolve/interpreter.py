@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
-from qlint.resolve.django import ENV_VARS as DJANGO_ENV_VARS
-from qlint.resolve.django import EnvWrite
-from qlint.resolve.django import setting_value as django_setting_value
+from qlint.resolve import django
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
     UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
@@ -88,7 +86,7 @@ class Scope:
         return None
 
     def django_setting(self, name: str, span: Span) -> Value:
-        return django_setting_value(self.workspace, self.module.path, name, span)
+        return django.setting_value(self.workspace, self.module.path, name, span)
 
     def conf_value(self, app: AppObj, key: str) -> Value | None:
         for event in reversed(app.events):
@@ -231,7 +229,7 @@ class Interpreter:
     def _Assign(self, stmt: ir.Assign) -> None:
         value = self.ev.eval(stmt.value)
         if len(stmt.targets) == 1 and isinstance(stmt.targets[0], ir.Sub):
-            self.record_environ_item(stmt.targets[0], stmt.value, stmt.span)
+            django.record_environ_item(self.scope, stmt.targets[0], stmt.value, stmt.span)
         for target in stmt.targets:
             self.assign(target, value, stmt.span)
 
@@ -314,7 +312,7 @@ class Interpreter:
                 return
         result = self.ev.eval(expr)
         if isinstance(func, ir.Attr) and isinstance(func.value, ir.Attr) and func.attr == "setdefault":
-            self.record_environ(expr, stmt.span)
+            django.record_setdefault(self.scope, expr, stmt.span)
         del result
 
     def dict_update(self, name: str, base: Value, method: str, expr: ir.Call, span: Span) -> None:
@@ -331,40 +329,6 @@ class Interpreter:
                 items.update({k: V.with_origin(v, span) for k, v in dict_items(pos[0]).items()})
             items.update({k: V.with_origin(v, span) for k, v in kw.items()})
         self.rebind(name, make_dict(items, span), span)
-
-    def record_environ(self, expr: ir.Call, span: Span) -> None:
-        """os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...): where Django finds its settings."""
-        func = self.ev.eval(expr.func)
-        if not isinstance(func.value, Sym) or func.value.qualname != "os.environ.setdefault" or len(expr.args) < 2:
-            return
-        self.record_environ_write(self.ev.eval(expr.args[0]), expr.args[1], span)
-
-    def record_environ_write(self, key: Value, value: ir.Expr, span: Span) -> None:
-        if key.status == "known" and key.value in DJANGO_ENV_VARS:
-            write = EnvWrite(key.value, self.ev.eval(value), span, self.scope.module.path)
-            self.scope.workspace.environ_writes.append(write)
-
-    def record_environ_in_function(self, body: tuple[ir.Stmt, ...]) -> None:
-        """manage.py sets DJANGO_SETTINGS_MODULE inside main(): read such writes without running the function."""
-        for stmt in body:
-            if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Call):
-                func = stmt.value.func
-                if isinstance(func, ir.Attr) and func.attr == "setdefault":
-                    self.record_environ(stmt.value, stmt.span)
-            elif isinstance(stmt, ir.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ir.Sub):
-                self.record_environ_item(stmt.targets[0], stmt.value, stmt.span)
-            elif isinstance(stmt, ir.If):
-                self.record_environ_in_function(stmt.body + stmt.orelse)
-            elif isinstance(stmt, ir.Try):
-                self.record_environ_in_function(stmt.body + tuple(s for _, h in stmt.handlers for s in h) + stmt.orelse + stmt.finalbody)
-            elif isinstance(stmt, ir.Block):
-                self.record_environ_in_function(stmt.body)
-
-    def record_environ_item(self, target: ir.Sub, value: ir.Expr, span: Span) -> None:
-        """os.environ["DJANGO_SETTINGS_MODULE"] = ..."""
-        base = self.ev.eval(target.value)
-        if isinstance(base.value, Sym) and base.value.qualname == "os.environ":
-            self.record_environ_write(self.ev.eval(target.index), value, span)
 
     # ------------------------------------------------------------ control flow
 
@@ -439,7 +403,7 @@ class Interpreter:
 
     def _FuncDef(self, stmt: ir.FuncDef) -> None:
         if self.scope.outer is None:
-            self.record_environ_in_function(stmt.body)
+            django.record_environ_in_function(self.scope, stmt.body)
         value = known(FuncObj(stmt, self.scope.module.path), stmt.span)
         for decorator in reversed(stmt.decorators):
             dec = self.ev.eval(decorator)

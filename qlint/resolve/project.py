@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qlint import catalog
-from qlint.model import Span, Value, known, unknown
+from qlint.model import Span, Value, unknown
 from qlint.resolve import values as V
 from qlint.resolve.evaluate import dict_items, make_dict
-from qlint.resolve.objects import UNSET, AppObj, ClassObj, ConfEvent, ModuleRef, Sym, TaskObj
+from qlint.resolve.objects import UNSET, AppObj, ConfEvent, TaskObj
 from qlint.resolve.config_source import Mapping, read_source
 from qlint.resolve.tasks import Task, attach_tasks
 from qlint.resolve.workspace import Workspace

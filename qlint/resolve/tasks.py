@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qlint import catalog
-from qlint.model import Span, Value, known, unknown
+from qlint.model import Span, Value, unknown
 from qlint.resolve import values as V
 from qlint.resolve.evaluate import TASK_CLASSES, dict_items
 from qlint.resolve.objects import ClassObj, Sym
