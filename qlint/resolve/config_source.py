@@ -42,7 +42,7 @@ def read_source(source: Value | None, app_module: str, workspace: Workspace) -> 
     if isinstance(obj, str):
         return _named(obj, app_module, workspace)
     if isinstance(obj, ModuleRef):
-        env = workspace.module_env(obj.path)
+        env = workspace.root_env(obj.path)
         if env is None:
             return SourceInfo(obj.name, "unknown", obj.path, f"configuration module {obj.name!r} cannot be read", None)
         return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(env.names, env.spans, frozenset(env.imported)))
@@ -75,7 +75,7 @@ def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
         path = workspace.index.find(module_name, app_module)
     if path is None:
         return SourceInfo(name, "unknown", problem=f"configuration module {name!r} is not in the project", mapping=None)
-    env = workspace.module_env(path)
+    env = workspace.root_env(path)
     facts = workspace.load_facts(path)
     if env is None or facts is None or facts.error is not None:
         reason = facts.error if facts is not None and facts.error else "it cannot be read"

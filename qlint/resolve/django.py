@@ -86,7 +86,7 @@ def _locate(workspace: "Workspace", near: str) -> DjangoSettings:
     path = workspace.index.find(dotted, near)
     if path is None:
         return DjangoSettings(dotted, problem=f"settings module {dotted!r} (DJANGO_SETTINGS_MODULE) is not in the project")
-    env = workspace.module_env(path)
+    env = workspace.root_env(path)
     if env is None:
         return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be read")
     facts = workspace.load_facts(path)

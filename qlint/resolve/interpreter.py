@@ -41,6 +41,8 @@ class ModuleEnv:
     failed_imports: list[str] = field(default_factory=list)
     # Names bound to an outside module or symbol by an import statement.
     imported: set[str] = field(default_factory=set)
+    # Read while an import cycle was open: some partner may have been half-done.
+    in_cycle: bool = False
 
 
 class Scope:

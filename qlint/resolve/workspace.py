@@ -92,6 +92,8 @@ class Workspace:
         if env is not None:
             if not env.done and importer is not None:
                 self.notes.append(f"import cycle: {importer} imports {path} while it is still being read")
+                for other in self.envs.values():
+                    other.in_cycle = other.in_cycle or not other.done
             return env
         facts = self.load_facts(path)
         if facts is None:
@@ -107,3 +109,19 @@ class Workspace:
                 self.notes.append(f"{path}: expressions too deep to evaluate; names bound after that point are unknown")
         env.done = True
         return env
+
+    def root_env(self, path: str) -> ModuleEnv | None:
+        """The module as Python sees it when it is the first one imported (Django imports
+        the settings module first): a module read earlier from inside an import cycle
+        saw its partners half-done, so the cycle is read again from this end."""
+        env = self.module_env(path)
+        if env is None or not env.in_cycle:
+            return env
+        saved = (self.envs, len(self.apps), len(self.tasks), len(self.classes), len(self.environ_writes), len(self.notes))
+        self.envs = {p: e for p, e in self.envs.items() if not e.in_cycle}
+        try:
+            return self.module_env(path)
+        finally:
+            self.envs, apps, tasks, classes, writes, notes = saved
+            del self.apps[apps:], self.tasks[tasks:], self.classes[classes:]
+            del self.environ_writes[writes:], self.notes[notes:]
