@@ -79,6 +79,8 @@ def _app_text(app: App, all_settings: bool) -> list[str]:
     lines.append(f"  configuration source: {source}" + (f", namespace {app.namespace!r}" if app.namespace else ""))
     if app.source_problem:
         lines.append(f"  ! {app.source_problem}: settings it would hold are unknown")
+    if app.config_error:
+        lines.append(f"  ! {app.config_error}")
     names = set(app.settings) | set(RELIED_ON)
     if all_settings:
         names |= set(catalog.settings())

@@ -60,6 +60,8 @@ class App:
     tasks: dict[str, Task] = field(default_factory=dict)
     source_kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
     source_path: str | None = None
+    # Set when Celery refuses to load the configuration (old and new names mixed).
+    config_error: str | None = None
     # Celery(task_cls=...): the base class of the app's tasks when the decorator names none.
     task_cls: Value | None = None
 
@@ -80,6 +82,7 @@ class App:
             "defined_at": self.defined_at.to_json(),
             "config_source": self.source,
             "namespace": self.namespace,
+            "config_error": self.config_error,
             "settings": {n: V.to_json(self.setting(n)) for n in sorted(names)},
             "tasks": {name: task.to_json() for name, task in sorted(self.tasks.items())},
             "unread_keys": [
@@ -197,8 +200,31 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
                     read_keys.add(key)
                     break
         _record_unread(app, mapping, read_keys)
+        if not app.namespace:
+            app.config_error = _mixed_names(set(mapping))
     for event in preconf:
         _apply_event(app, event)
+
+
+def _mixed_names(have: set[str]) -> str | None:
+    """Celery's refusal to load a source mixing old and new names (celery/app/utils.py
+    detect_settings): the majority spelling wins, new on a tie, and every minority key
+    whose counterpart is not also present is an error."""
+    new = {k for k in have if catalog.get(k) is not None}
+    old = {k for k in have if catalog.from_old_name(k) is not None}
+    if not new or not old:
+        return None
+    if len(old) > len(new):
+        renames = {k: catalog.get(k).old_names[0] for k in new if catalog.get(k).old_names}
+        wanted = "old"
+    else:
+        renames = {k: catalog.from_old_name(k).name for k in old}
+        wanted = "new"
+    left = sorted(k for k, counterpart in renames.items() if counterpart not in have)
+    if not left:
+        return None
+    listing = ", ".join(f"{k} -> {renames[k]}" for k in left)
+    return f"Celery raises ImproperlyConfigured: the source mixes old and new setting names; in the {wanted} format: {listing}"
 
 
 def _unset_to_default(value: Value, setting: "catalog.Setting") -> Value:

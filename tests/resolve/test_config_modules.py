@@ -1,6 +1,9 @@
 """Configuration modules and classes, and code on the app, compared with what real Celery reads."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.resolve.conftest import celery_reads, where, write_tree
@@ -286,3 +289,32 @@ def test_write_tree_helper_is_used_by_probe(tmp_path):
     write_tree(tmp_path, {"broken.py": "raise RuntimeError('x')\n"})
     with pytest.raises(AssertionError):
         celery_reads(tmp_path, "import broken\n", [])
+
+
+def test_mixing_old_and_new_names_is_what_celery_refuses(analyse_tree, tmp_path):
+    files = {
+        "proj/__init__.py": "",
+        "proj/conf.py": "BROKER_URL = 'redis://a/0'\nCELERY_ACKS_LATE = True\ntask_time_limit = 5\nresult_expires = 10\nCELERY_TASK_RESULT_EXPIRES = 10\n",
+        "proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.conf")\n',
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.config_error is not None
+    # the majority is old (3 to 2): task_time_limit has no old counterpart set, result_expires has one
+    assert "in the old format: task_time_limit -> CELERYD_TASK_TIME_LIMIT" in app.config_error
+    assert "result_expires" not in app.config_error
+    probe = 'from proj.celery import app\ntry:\n    app.conf.task_time_limit\nexcept Exception as exc:\n    print(exc)\n    raise SystemExit(0)\n'
+    done = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + probe],
+                          capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert "Cannot mix new setting names with old setting names" in done.stdout
+    assert "task_time_limit" in done.stdout and "CELERYD_TASK_TIME_LIMIT" in done.stdout
+    assert "result_expires" not in done.stdout
+
+
+def test_consistent_old_names_load(analyse_tree):
+    files = {
+        "proj/__init__.py": "",
+        "proj/conf.py": "BROKER_URL = 'redis://a/0'\nCELERY_ACKS_LATE = True\n",
+        "proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.conf")\n',
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.config_error is None
