@@ -117,13 +117,16 @@ def upper(names: dict[str, Value]) -> dict[str, Value]:
     return {k: v for k, v in names.items() if k.isupper()}
 
 
-def setting_value(workspace: "Workspace", near: str, name: str, span: Span) -> Value:
-    """`settings.NAME` after `from django.conf import settings`, in module `near`."""
+def setting_value(workspace: "Workspace", near: str, name: str, span: Span, missing_ok: bool = False) -> Value | None:
+    """`settings.NAME` after `from django.conf import settings`, in module `near`;
+    None when it is not set and missing_ok."""
     found = locate(workspace, near)
     if found.problem is not None or found.names is None:
         return unknown(f"django settings.{name}: {found.problem}", span)
     if name in found.names:
         return found.names[name]
+    if missing_ok:
+        return None
     return unknown(f"settings.{name} is not set in {found.label}", span)
 
 

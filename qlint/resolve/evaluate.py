@@ -24,7 +24,7 @@ SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task", "celery
 TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task"})
 ENV_GET = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 TIMEDELTA = frozenset({"datetime.timedelta"})
-BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted"})
+BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted", "getattr"})
 _STR_METHODS = frozenset({
     "lower", "upper", "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace",
     "title", "capitalize", "casefold", "isdigit", "format", "join", "rsplit", "removeprefix", "removesuffix",
@@ -308,6 +308,8 @@ class Evaluator:
         span = expr.span
         if opaque:
             return unknown(f"{name}() with arguments that cannot be read", span)
+        if name == "getattr" and len(pos) in (2, 3) and not kw:
+            return self.getattr_(pos, span)
         if name in ("int", "float", "str", "bool") and len(pos) == 1 and not kw:
             arg = pos[0]
             if name == "bool" and arg.status == "env-default" and isinstance(arg.value, str):
@@ -322,6 +324,24 @@ class Evaluator:
             fn = {"min": min, "max": max, "abs": abs, "round": round, "len": len}[name]
             return V.combine(pos, fn, span, f"{name}()")
         return unknown(f"{name}() is not evaluated here", span)
+
+    def getattr_(self, pos: list[Value], span: Span) -> Value:
+        """getattr(obj, "NAME", default): settings, modules and classes of the project."""
+        target, attr = pos[0].value, pos[1]
+        if attr.status != "known" or not isinstance(attr.value, str):
+            return unknown("getattr() with a name that cannot be read", span)
+        found: Value | None = None
+        if isinstance(target, Sym) and target.qualname == "django.conf.settings":
+            found = self.scope.django_setting(attr.value, span, missing_ok=len(pos) == 3)
+        elif isinstance(target, ModuleRef):
+            found = self.scope.module_attr(target, attr.value)
+        elif isinstance(target, ClassObj):
+            found = target.lookup(attr.value)
+        else:
+            return unknown("getattr() of a value qlint does not model", span)
+        if found is not None:
+            return found
+        return pos[2] if len(pos) == 3 else unknown(f"attribute {attr.value} is not set", span)
 
     def os_env(self, expr: ir.Call) -> Value:
         pos, kw, _ = self.args(expr)

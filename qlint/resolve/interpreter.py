@@ -87,8 +87,9 @@ class Scope:
             return known(ModuleRef(sub, f"{ref.name}.{name}"), None)
         return None
 
-    def django_setting(self, name: str, span: Span) -> Value:
-        return django.setting_value(self.workspace, self.module.path, name, span)
+    def django_setting(self, name: str, span: Span, missing_ok: bool = False) -> Value | None:
+        """settings.NAME; None when it is not set and missing_ok (getattr with a default)."""
+        return django.setting_value(self.workspace, self.module.path, name, span, missing_ok)
 
     def conf_value(self, app: AppObj, key: str) -> Value | None:
         for event in reversed(app.events):

@@ -268,3 +268,31 @@ def test_unreadable_unpacked_options_make_the_rest_unknown(analyse_tree):
     task = project.task_named("proj.tasks.job")
     assert task.option("time_limit").value == 5
     assert task.option("acks_late").status == "unknown"
+
+
+def test_getattr_of_settings_with_a_default(analyse_tree):
+    files = tree(**{
+        "manage.py": 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")\n',
+        "proj/settings.py": "LONG_LIMIT = 7200\n",
+        "proj/tasks.py": """
+            from celery import shared_task
+            from django.conf import settings
+
+            from proj import settings as project_settings
+
+
+            @shared_task(
+                time_limit=getattr(settings, "LONG_LIMIT", 60),
+                soft_time_limit=getattr(settings, "SOFT_LIMIT", 7000),
+                max_retries=getattr(project_settings, "RETRIES", 2),
+            )
+            def slow():
+                pass
+        """,
+    })
+    task = analyse_tree(files).project.task_named("proj.tasks.slow")
+    limit = task.option("time_limit")
+    assert (limit.value, where(limit)) == (7200, ("proj/settings.py", 1))
+    soft = task.option("soft_time_limit")
+    assert (soft.value, where(soft)) == (7000, ("proj/tasks.py", 9))
+    assert task.option("max_retries").value == 2
