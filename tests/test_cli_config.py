@@ -165,6 +165,7 @@ def test_text_report(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0] == "app 'insights'  defined at insights/celery.py:7"
     assert "configuration source: django.conf:settings (insights.settings.production), namespace 'CELERY'" in lines[1]
+    assert lines[2] == "  DJANGO_SETTINGS_MODULE set at insights/celery.py:5"
     text = done.stdout
     assert "insights/settings/base.py:6, environment variable CELERY_TASK_TIME_LIMIT, default used" in text
     assert any(line.split()[:3] == ["worker_prefetch_multiplier", "4", "Celery"] for line in lines)

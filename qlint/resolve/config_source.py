@@ -29,6 +29,7 @@ class SourceInfo:
     path: str | None = None
     problem: str | None = None
     mapping: Mapping | None = field(default_factory=dict)
+    named_at: Span | None = None  # where DJANGO_SETTINGS_MODULE was set
 
 
 def read_source(source: Value | None, app_module: str, workspace: Workspace) -> SourceInfo:
@@ -59,8 +60,9 @@ def _django(app_module: str, workspace: Workspace) -> SourceInfo:
     found = django.locate(workspace, app_module)
     label = f"django.conf:settings ({found.label})"
     if found.problem is not None or found.names is None:
-        return SourceInfo(label, "unknown", found.path, found.problem, None)
-    return SourceInfo(label, "django", found.path, mapping=attribute_mapping(found.names, found.spans or {}))
+        return SourceInfo(label, "unknown", found.path, found.problem, None, found.named_at)
+    mapping = attribute_mapping(found.names, found.spans or {})
+    return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at)
 
 
 def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:

@@ -44,6 +44,8 @@ class DjangoSettings:
     names: dict[str, Value] | None = None
     spans: dict[str, Span] | None = None
     problem: str | None = None
+    # Where DJANGO_SETTINGS_MODULE was set.
+    named_at: Span | None = None
 
 
 def _choose(writes: list[EnvWrite], var: str, near: str) -> EnvWrite | None:
@@ -70,6 +72,8 @@ def locate(workspace: "Workspace", near: str) -> DjangoSettings:
         if posixpath.basename(candidate) in ENTRY_FILES:
             workspace.module_env(candidate)
     result = _locate(workspace, near)
+    write = _choose(workspace.environ_writes, "DJANGO_SETTINGS_MODULE", near)
+    result.named_at = write.span if write is not None else None
     workspace.django_cache[near] = result
     return result
 

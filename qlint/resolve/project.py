@@ -60,6 +60,8 @@ class App:
     tasks: dict[str, Task] = field(default_factory=dict)
     source_kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
     source_path: str | None = None
+    # For Django: where DJANGO_SETTINGS_MODULE is set.
+    source_named_at: Span | None = None
     # Set when Celery refuses to load the configuration (old and new names mixed).
     config_error: str | None = None
     # Celery(task_cls=...): the base class of the app's tasks when the decorator names none.
@@ -82,6 +84,7 @@ class App:
             "defined_at": self.defined_at.to_json(),
             "config_source": self.source,
             "namespace": self.namespace,
+            "settings_module_named_at": self.source_named_at.to_json() if self.source_named_at else None,
             "config_error": self.config_error,
             "settings": {n: V.to_json(self.setting(n)) for n in sorted(names)},
             "tasks": {name: task.to_json() for name, task in sorted(self.tasks.items())},
@@ -184,6 +187,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
     app.task_cls = _task_cls(obj.kwargs.get("task_cls"), obj.module, workspace)
     info = read_source(source, obj.module, workspace)
     app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
+    app.source_named_at = info.named_at
     _effective(app, info.mapping, preconf)
     return app
 

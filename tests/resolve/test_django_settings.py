@@ -103,6 +103,7 @@ def test_settings_module_named_outside_the_app_module(analyse_tree, entry):
         files[entry] = f"import os\n\nfrom django.core.wsgi import get_wsgi_application\n\n{body}\napplication = get_wsgi_application()\n"
     (app,) = analyse_tree(files).project.apps
     assert app.source_path == "proj/settings/base.py"
+    assert app.source_named_at.path == entry
     limit = app.setting("task_time_limit")
     assert (limit.value, where(limit)) == (60, ("proj/settings/base.py", 4))
 
@@ -112,6 +113,7 @@ def test_the_app_module_wins_over_manage_py(analyse_tree):
     files["manage.py"] = 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings.base")\n'
     (app,) = analyse_tree(files).project.apps
     assert app.source_path == "proj/settings/production.py"
+    assert (app.source_named_at.path, app.source_named_at.line) == ("proj/celery.py", 5)
 
 
 def test_old_and_plain_names_under_the_namespace_are_read_as_celery_does(analyse_tree):
