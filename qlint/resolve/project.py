@@ -206,8 +206,9 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
         _record_unread(app, mapping, read_keys)
         if not app.namespace:
             app.config_error = _mixed_names(set(mapping))
+    namespaced: set[str] = set()
     for event in preconf:
-        _apply_event(app, event)
+        _apply_event(app, event, namespaced)
 
 
 def _mixed_names(have: set[str]) -> str | None:
@@ -259,16 +260,16 @@ def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
             app.unread.append(UnreadKey(key, span, "unrelated"))
 
 
-def _setting_name(key: str, namespace: str | None) -> str:
-    if namespace and catalog.from_namespaced(key, namespace) is not None:
-        return catalog.from_namespaced(key, namespace).name
-    if catalog.get(key) is not None:
-        return key
-    old = catalog.from_old_name(key)
-    return old.name if old is not None else key
+def _preconf_setting(key: str, namespace: str | None) -> tuple[str | None, bool]:
+    """The setting a key written on the app stands for, and whether it is the namespaced
+    spelling (which Celery reads before the others, whatever the order of the writes)."""
+    found = catalog.classify(key, namespace)
+    if found.kind in ("namespaced", "current", "old", "old-under-namespace") and found.setting is not None:
+        return found.setting.name, found.kind == "namespaced"
+    return None, False
 
 
-def _apply_event(app: App, event: ConfEvent) -> None:
+def _apply_event(app: App, event: ConfEvent, namespaced: set[str]) -> None:
     if event.kind == "opaque-update":
         reason = event.value.reason if event.value else "app.conf.update() with a value qlint cannot read"
         for name in catalog.settings():
@@ -276,7 +277,16 @@ def _apply_event(app: App, event: ConfEvent) -> None:
         return
     if event.key is None or event.value is None:
         return
-    name = _setting_name(event.key, app.namespace)
+    name, is_namespaced = _preconf_setting(event.key, app.namespace)
+    if name is None:
+        kind = "unknown" if catalog.classify(event.key, app.namespace).kind == "unknown-prefixed" else "unrelated"
+        app.unread.append(UnreadKey(event.key, event.span, kind))
+        return
+    if name in namespaced and not is_namespaced and event.kind != "item":
+        app.unread.append(UnreadKey(event.key, event.span, "shadowed", name))
+        return
+    if is_namespaced:
+        namespaced.add(name)
     previous = app.setting(name)
     if event.kind == "item":
         items = dict_items(previous) if isinstance(previous.value, dict) else {}

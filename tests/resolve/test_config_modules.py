@@ -318,3 +318,40 @@ def test_consistent_old_names_load(analyse_tree):
     }
     (app,) = analyse_tree(files).project.apps
     assert app.config_error is None
+
+
+def test_writes_on_the_app_under_a_namespace(analyse_tree, tmp_path):
+    files = {
+        "proj/__init__.py": "",
+        "proj/celery.py": """
+            from celery import Celery
+
+            app = Celery("proj", namespace="CELERY")
+            app.conf.update(CELERY_TASK_TIME_LIMIT=5)
+            app.conf.task_time_limit = 10
+            app.conf.CELERY_ACKS_LATE = True
+            app.conf.task_soft_time_limit = 3
+            app.conf.CELERY_TASK_SOFT_TIME_LIMIT = 4
+            app.conf.CELERY_TASK_TIME_LIMT = 1
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert where(app.setting("task_time_limit")) == ("proj/celery.py", 4)
+    assert where(app.setting("task_acks_late")) == ("proj/celery.py", 6)
+    assert where(app.setting("task_soft_time_limit")) == ("proj/celery.py", 8)
+    assert {(u.key, u.kind) for u in app.unread} == {
+        ("task_time_limit", "shadowed"), ("CELERY_TASK_TIME_LIMT", "unknown")}
+    assert all(name == name.lower() for name in app.settings)
+    compare_with_celery(tmp_path, app, ["task_time_limit", "task_acks_late", "task_soft_time_limit"])
+
+
+def test_prefixed_writes_without_a_namespace_are_not_settings(analyse_tree, tmp_path):
+    files = {
+        "proj/__init__.py": "",
+        "proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\napp.conf.update(CELERY_TASK_TIME_LIMIT=5)\n',
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("task_time_limit").status == "default"
+    assert "CELERY_TASK_TIME_LIMIT" not in app.settings
+    assert [(u.key, u.kind) for u in app.unread] == [("CELERY_TASK_TIME_LIMIT", "unknown")]
+    compare_with_celery(tmp_path, app, ["task_time_limit"])
