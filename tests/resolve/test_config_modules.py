@@ -355,3 +355,27 @@ def test_prefixed_writes_without_a_namespace_are_not_settings(analyse_tree, tmp_
     assert "CELERY_TASK_TIME_LIMIT" not in app.settings
     assert [(u.key, u.kind) for u in app.unread] == [("CELERY_TASK_TIME_LIMIT", "unknown")]
     compare_with_celery(tmp_path, app, ["task_time_limit"])
+
+
+def test_conditional_write_on_the_app(analyse_tree):
+    files = {
+        "proj/__init__.py": "",
+        "proj/conf.py": "task_acks_late = False\n",
+        "proj/celery.py": """
+            import os
+
+            from celery import Celery
+
+            app = Celery("proj")
+            app.config_from_object("proj.conf")
+            if os.environ.get("PROD"):
+                app.conf.task_acks_late = True
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    acks = app.setting("task_acks_late")
+    assert acks.status == "several"
+    assert [(a.value.value, where(a.value), a.condition) for a in acks.alternatives] == [
+        (True, ("proj/celery.py", 8), 'os.environ.get("PROD")'),
+        (False, ("proj/conf.py", 1), 'not (os.environ.get("PROD"))'),
+    ]
