@@ -413,8 +413,20 @@ def dict_items(value: Value) -> dict[Any, Value]:
 def make_dict(items: dict[Any, Value], span: Span | None) -> Value:
     plain = {k: (v.value if v.status in ("known", "env-default", "default") else None) for k, v in items.items()}
     if not all(V.is_plain(v) for v in plain.values()):
-        plain = {k: (v if V.is_plain(v) else repr(v)) for k, v in plain.items()}
+        plain = {k: (v if V.is_plain(v) else describe_object(v)) for k, v in plain.items()}
     return Value("known", plain, span, items=tuple((str(k), v) for k, v in items.items()))
+
+
+def describe_object(obj: Any) -> str:
+    """A short stand-in for an object inside plain data: "<class MySchedule>"."""
+    if isinstance(obj, (ClassObj, FuncObj, TaskObj)):
+        kind = {ClassObj: "class", FuncObj: "function", TaskObj: "task"}[type(obj)]
+        return f"<{kind} {obj.name if isinstance(obj, ClassObj) else obj.func.name}>"
+    if isinstance(obj, Sym):
+        return f"<{obj.qualname}>"
+    if isinstance(obj, ModuleRef):
+        return f"<module {obj.name}>"
+    return f"<{type(obj).__name__}>"
 
 
 __all__ = ["Evaluator", "dict_items", "make_dict", "UNSET"]

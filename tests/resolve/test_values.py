@@ -182,3 +182,24 @@ def test_anything_else_is_unknown_with_a_reason(analyse_tree, expression, reason
     value = app.setting("task_time_limit")
     assert value.status == "unknown" and reason in value.reason
     assert where(value) == ("proj/conf.py", 5)
+
+
+def test_objects_inside_dicts_are_named_not_dumped(analyse_tree):
+    app = settings_of(analyse_tree, """
+        from celery.schedules import crontab, schedule
+
+
+        class Every(schedule):
+            pass
+
+
+        beat_schedule = {
+            "a": {"task": "proj.tasks.a", "schedule": Every},
+            "b": {"task": "proj.tasks.b", "schedule": crontab(minute=0)},
+            "c": {"task": "proj.tasks.c", "schedule": schedule},
+        }
+    """)
+    value = app.setting("beat_schedule").value
+    assert value["a"]["schedule"] == "<class Every>"
+    assert value["b"]["schedule"] == "crontab(...)"
+    assert value["c"]["schedule"] == "<celery.schedules.schedule>"
