@@ -107,6 +107,9 @@ class Workspace:
                     Interpreter(Scope(self, env)).run(facts.body)
             except RecursionError:
                 self.notes.append(f"{path}: expressions too deep to evaluate; names bound after that point are unknown")
+            except Exception as exc:  # a qlint bug must not stop the analysis of the rest of the tree
+                self.notes.append(f"{path}: qlint stopped reading this module ({type(exc).__name__}: {exc}); "
+                                  "names bound after that point are unknown - please report this")
         env.done = True
         return env
 
