@@ -139,6 +139,10 @@ def test_json_contract(tmp_path):
     assert task["options"]["acks_late"]["origin"] == {"path": "uploads/tasks.py", "line": 4}
     assert task["options"]["time_limit"]["value"] == 3600
     assert task["parameters"] == ["upload_id"]
+    effective = task["effective"]
+    assert effective["acks_late"]["origin"] == {"path": "uploads/tasks.py", "line": 4}
+    assert effective["acks_on_failure_or_timeout"] == {"value": True, "status": "default", "origin": "default"}
+    assert effective["soft_time_limit"]["status"] == "default"
 
 
 def test_paths_are_relative_to_where_qlint_runs(tmp_path):

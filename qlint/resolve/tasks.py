@@ -79,6 +79,8 @@ class Task:
         return {
             "defined_at": self.defined_at.to_json(),
             "options": {k: V.to_json(v) for k, v in sorted(self.options.items())},
+            # every option Celery fills from the app's settings, as the worker will see it
+            "effective": {k: V.to_json(self.option(k)) for k in TASK_OPTION_SETTINGS},
             "parameters": [p.name for p in self.func.params],
         }
 
