@@ -16,6 +16,7 @@ from qlint.analysis import Analysis, display_path
 from qlint.model import Finding
 from qlint.registry import all_rules
 from qlint.rule import Rule
+from qlint.sources.ir import deep_recursion
 
 
 @dataclass
@@ -39,7 +40,8 @@ def run_rules(analysis: Analysis, rules: Sequence[type[Rule]]) -> list[Finding]:
     findings: list[Finding] = []
     for rule_cls in rules:
         try:
-            findings.extend(rule_cls().check(analysis.project))
+            with deep_recursion():  # rules walk the same deep expression trees the resolver accepted
+                findings.extend(rule_cls().check(analysis.project))
         except Exception:  # a bug in one rule must not hide the others' findings
             print(f"qlint: internal error in rule {rule_cls.code}; its findings are missing:", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
