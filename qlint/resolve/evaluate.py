@@ -162,9 +162,6 @@ class Evaluator:
     def _Compare(self, expr: ir.Compare) -> Value:
         left = self.eval(expr.left)
         ops = [(op, self.eval(e)) for op, e in expr.ops]
-        if any(op in ("is", "is not") for op, _ in ops):
-            if all(v.status == "known" and v.value is None or V.is_plain(v.value) for v in [left] + [x for _, x in ops]):
-                return V.compare(left, ops, expr.span)
         return V.compare(left, ops, expr.span)
 
     def _Sub(self, expr: ir.Sub) -> Value:
