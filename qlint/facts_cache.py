@@ -5,6 +5,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from qlint import __version__
@@ -13,10 +14,22 @@ from qlint.sources import ir
 CACHE_DIR = ".qlint_cache"
 
 
+@lru_cache(maxsize=1)
+def extractor_digest() -> str:
+    """A digest of the code that produces facts: editing the extractor invalidates the cache
+    even when the version number has not moved."""
+    from qlint.sources import python, read
+
+    digest = hashlib.blake2b(digest_size=6)
+    for module in (ir, python, read):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
 class FactsCache:
     def __init__(self, root: Path, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.folder = root / CACHE_DIR / f"facts-{__version__}"
+        self.folder = root / CACHE_DIR / f"facts-{__version__}-{extractor_digest()}"
         self.hits = 0
         self.misses = 0
 
