@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from qlint.deploy_files import load_deploy_files
 from qlint.discovery import walk
 from qlint.facts_cache import FactsCache
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
+from qlint.resolve.workers import build_view
 from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.python import parse_facts
@@ -96,6 +98,17 @@ class _Loader:
             self.data[path] = data
         return data
 
+    def read_other(self, path: str) -> bytes | None:
+        """The bytes of a file that is not Python; None when it cannot be read."""
+        if path in self.overrides:
+            return self.overrides[path]
+        if path not in self.abs_of:
+            return None
+        try:
+            return read_bytes(self.abs_of[path])
+        except SourceError:
+            return None
+
     def prefetch(self, paths: list[str]) -> None:
         """Parse many files at once, in parallel when there are enough to be worth it."""
         todo: list[tuple[str, bytes, str]] = []
@@ -171,8 +184,10 @@ def analyse(
         if data is not None and mentions_celery(data):
             entries.append(rel)
     loader.prefetch(entries)
-    workspace = Workspace(python_files, loader)
+    deploy = load_deploy_files(other_files, loader.read_other)
+    workspace = Workspace(python_files, loader, deploy.environment)
     project = build_project(display_path(root, cwd), workspace, entries)
+    project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name)
     problems = [
         FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
         for f in loader.facts.values() if f.error is not None

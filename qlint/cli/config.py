@@ -37,25 +37,45 @@ def run(args: argparse.Namespace) -> int:
 
 
 def to_json(analysis: Analysis, all_settings: bool) -> dict[str, Any]:
+    project = analysis.project
+    deployment = project.deployment
     return {
-        "root": analysis.project.root,
-        "apps": [app.to_json(all_settings) for app in analysis.project.apps],
+        "root": project.root,
+        "apps": [app.to_json(all_settings) for app in project.apps],
+        "deployment_files": list(deployment.files) if deployment else [],
+        "processes": [p.to_json() for p in deployment.processes] if deployment else [],
+        "environment": {
+            name: [{"path": d.span.path, "line": d.span.line} for d in spots]
+            for name, spots in sorted(_definitions(analysis).items())
+        },
         "problems": [{"path": p.path, "line": p.span.line, "message": p.message} for p in analysis.problems],
-        "notes": analysis.project.notes,
+        "notes": project.notes + (deployment.notes if deployment else []),
     }
 
 
-def describe(value: Value) -> tuple[str, str]:
+def _definitions(analysis: Analysis) -> dict[str, list]:
+    environ = analysis.project.workspace.environ
+    return environ.definitions if environ is not None else {}
+
+
+def _env_note(value: Value, definitions: dict[str, list]) -> str:
+    spots = definitions.get(value.env or "") if value.status in ("known", "several") else None
+    if not spots:
+        return ""
+    return f", environment variable {value.env} set in " + ", ".join(str(d.span) for d in spots)
+
+
+def describe(value: Value, definitions: dict[str, list] | None = None) -> tuple[str, str]:
     """(value, where it comes from) for one line of the text report."""
     if value.status == "unknown":
         return "?", f"unknown: {value.reason}"
     if value.status == "several":
         shown = " | ".join(f"{_show(a.value)} if {a.condition}" for a in value.alternatives)
-        return shown, str(value.origin) if value.origin else ""
+        return shown, (str(value.origin) if value.origin else "") + _env_note(value, definitions or {})
     shown = _show(value)
     if value.status == "default":
-        return shown, "Celery default"
-    where = str(value.origin) if value.origin else ""
+        return shown, value.reason or "Celery default"
+    where = (str(value.origin) if value.origin else "") + _env_note(value, definitions or {})
     if value.status == "env-default":
         cast_note = " (a string when the variable is set)" if value.uncast else ""
         where = f"{where}, environment variable {value.env}, default used{cast_note}"
@@ -71,7 +91,7 @@ def _show(value: Value) -> str:
     return repr(plain) if not isinstance(plain, (int, float)) or isinstance(plain, bool) else f"{plain:g}" if isinstance(plain, float) else str(plain)
 
 
-def _app_text(app: App, all_settings: bool) -> list[str]:
+def _app_text(app: App, all_settings: bool, definitions: dict[str, list]) -> list[str]:
     from qlint import catalog
 
     lines = [f"app {app.name!r}  defined at {app.defined_at}"]
@@ -86,7 +106,7 @@ def _app_text(app: App, all_settings: bool) -> list[str]:
     names = set(app.settings) | set(RELIED_ON)
     if all_settings:
         names |= set(catalog.settings())
-    rows = [(name, *describe(app.setting(name))) for name in sorted(names)]
+    rows = [(name, *describe(app.setting(name), definitions)) for name in sorted(names)]
     width = max((len(r[0]) for r in rows), default=0)
     vwidth = min(max((len(r[1]) for r in rows), default=0), 40)
     lines.append("  settings:")
@@ -118,10 +138,42 @@ def to_text(analysis: Analysis, all_settings: bool) -> str:
     if not project.apps:
         out.append(f"No Celery app found under {project.root}.")
     for app in project.apps:
-        out.extend(_app_text(app, all_settings))
+        out.extend(_app_text(app, all_settings, _definitions(analysis)))
+        out.append("")
+    if project.deployment is not None and project.deployment.files:
+        out.extend(_deployment_text(project.deployment, _definitions(analysis)))
         out.append("")
     for problem in analysis.problems:
         out.append(f"{problem.span}: cannot analyse: {problem.message}")
-    for note in project.notes:
+    for note in project.notes + (project.deployment.notes if project.deployment else []):
         out.append(f"note: {note}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _deployment_text(deployment: Any, definitions: dict[str, list]) -> list[str]:
+    lines = ["deployment files: " + ", ".join(deployment.files)]
+    if not deployment.processes:
+        lines.append("  no celery worker or beat command in them")
+    for process in deployment.processes:
+        profiles = f" (profiles {', '.join(process.process.profiles)})" if process.process.profiles else ""
+        app = process.app.name if process.app else f"? ({process.app_reason})"
+        lines.append(f"  {process.kind} {process.name!r}  {process.span}{profiles}  app {app!r}" if process.app
+                     else f"  {process.kind} {process.name!r}  {process.span}{profiles}  app {app}")
+        rows: list[tuple[str, Value]] = [("replicas", process.process.replicas)]
+        if process.kind != "beat":
+            rows += [
+                ("queues", process.queues()),
+                ("concurrency", process.setting("worker_concurrency")),
+                ("pool", process.setting("worker_pool")),
+                ("prefetch multiplier", process.setting("worker_prefetch_multiplier")),
+                ("state db", process.setting("worker_state_db")),
+                ("time limit", process.setting("task_time_limit")),
+            ]
+        for label, value in rows:
+            shown, where = describe(value, definitions)
+            lines.append(f"    {label:<20} {shown}  {where}".rstrip())
+        if process.process.autoscaled:
+            lines.append(f"    autoscaled up to {describe(process.process.autoscaled_max)[0] if process.process.autoscaled_max else '?'} replicas")
+        lines.append(f"    embedded beat        {'yes (-B)' if process.runs_beat and process.kind != 'beat' else 'no'}"
+                     if process.kind != "beat" else "    runs beat")
+    return lines

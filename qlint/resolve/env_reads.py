@@ -6,10 +6,16 @@ of another type without a cast is flagged uncast.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Protocol
 
-from qlint.model import Span, Value, known, unknown
+from qlint.model import Alternative, Span, Value, known, unknown
 from qlint.resolve.objects import EnvReader, Sym
+
+
+class Environ(Protocol):
+    """The variables the deployment sets (qlint.resolve.environment.Environment)."""
+
+    def value(self, name: str) -> Value | None: ...
 
 _TRUE_STRINGS = frozenset({"true", "on", "ok", "y", "yes", "1"})
 
@@ -18,12 +24,49 @@ def env_bool(raw: str) -> bool:
     return raw.strip().lower() in _TRUE_STRINGS
 
 
-def os_environ(pos: list[Value], kw: dict[str, Value], span: Span) -> Value:
+def from_deployment(setting: Value, cast: Callable[[str], Any] | None, expects_string: bool) -> Value:
+    """The value read from a variable the deployment sets, cast as the code casts it.
+
+    expects_string is False when the code's default has another type and nothing
+    casts: the string that arrives is flagged uncast.
+    """
+    if setting.status == "several":
+        return Value("several", alternatives=tuple(
+            Alternative(from_deployment(alt.value, cast, expects_string), alt.condition) for alt in setting.alternatives
+        ), origin=setting.origin, env=setting.env)
+    if setting.status != "known":
+        return setting
+    raw: Any = setting.value
+    if cast is not None:
+        try:
+            raw = cast(raw)
+        except (TypeError, ValueError):
+            return unknown(f"environment variable {setting.env}={raw!r} does not cast as the code casts it", setting.origin)
+    return Value("known", raw, setting.origin, env=setting.env, uncast=cast is None and not expects_string)
+
+
+def _set_in(environ: Environ | None, name: str) -> Value | None:
+    return environ.value(name) if environ is not None else None
+
+
+def subscript(name: str, span: Span, environ: Environ | None) -> Value:
+    """os.environ["X"]: the deployment's value, else unknown."""
+    found = _set_in(environ, name)
+    if found is not None:
+        return from_deployment(found, None, True)
+    return unknown(f"environment variable {name} (no default)", span)
+
+
+def os_environ(pos: list[Value], kw: dict[str, Value], span: Span, environ: Environ | None = None) -> Value:
     """os.environ.get / os.getenv / os.environ.setdefault."""
     name = pos[0] if pos else kw.get("key")
     if name is None or name.status != "known" or not isinstance(name.value, str):
         return unknown("environment variable whose name cannot be read", span)
     default = pos[1] if len(pos) > 1 else kw.get("default") or kw.get("value")
+    found = _set_in(environ, name.value)
+    if found is not None:
+        expects_string = default is None or not default.is_resolved or isinstance(default.value, str) or default.value is None
+        return from_deployment(found, None, expects_string)
     if default is None:
         return unknown(f"environment variable {name.value} (no default)", span)
     if default.status not in ("known", "env-default"):
@@ -33,7 +76,8 @@ def os_environ(pos: list[Value], kw: dict[str, Value], span: Span) -> Value:
     return Value("env-default", raw, span, env=name.value, uncast=not isinstance(raw, str) and raw is not None)
 
 
-def library(reader: EnvReader, method: str | None, pos: list[Value], kw: dict[str, Value], span: Span) -> Value:
+def library(reader: EnvReader, method: str | None, pos: list[Value], kw: dict[str, Value], span: Span,
+            environ: Environ | None = None) -> Value:
     """django-environ env("X")/env.int("X", default=...) and decouple config("X", default=..., cast=...)."""
     name = pos[0] if pos else kw.get("var") or kw.get("option")
     if name is None or name.status != "known" or not isinstance(name.value, str):
@@ -60,6 +104,9 @@ def library(reader: EnvReader, method: str | None, pos: list[Value], kw: dict[st
         builtin_cast = isinstance(cast_fn, Sym) and cast_fn.qualname in ("builtins.int", "builtins.float", "builtins.bool", "builtins.str")
         if cast_value is not None and not builtin_cast:
             return unknown(f"environment variable {var} with a cast qlint does not apply", span)
+    found = _set_in(environ, var)
+    if found is not None:
+        return _library_from_deployment(found, cast_fn, reader, method, default)
     if default is None:
         return unknown(f"environment variable {var} (no default)", span)
     if default.status not in ("known", "env-default"):
@@ -80,3 +127,16 @@ def library(reader: EnvReader, method: str | None, pos: list[Value], kw: dict[st
     if cast_fn is None and reader.kind == "decouple":
         return Value("env-default", raw, span, env=var, uncast=not isinstance(raw, str) and raw is not None)
     return Value("env-default", raw, span, env=var)
+
+
+_CASTS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "bool": env_bool}
+
+
+def _library_from_deployment(found: Value, cast_fn: Any, reader: EnvReader, method: str | None,
+                             default: Value | None) -> Value:
+    if isinstance(cast_fn, Sym) and cast_fn.qualname.startswith("builtins."):
+        return from_deployment(found, _CASTS[cast_fn.qualname.split(".", 1)[1]], True)
+    if cast_fn is None and (reader.kind == "decouple" or method in (None, "str")):
+        expects_string = default is None or not default.is_resolved or isinstance(default.value, (str, type(None)))
+        return from_deployment(found, None, expects_string)
+    return unknown(f"environment variable {found.env} with a cast qlint does not apply", found.origin)

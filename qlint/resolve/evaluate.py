@@ -168,7 +168,7 @@ class Evaluator:
         base = self.eval(expr.value)
         index = self.eval(expr.index)
         if isinstance(base.value, Sym) and base.value.qualname == "os.environ" and index.status == "known":
-            return unknown(f"environment variable {index.value} (no default)", expr.span)
+            return env_reads.subscript(str(index.value), expr.span, self.scope.workspace.environ)
         if isinstance(base.value, dict) and index.status == "known":
             member = base.item(str(index.value)) if base.items is not None else None
             if member is not None:
@@ -342,11 +342,11 @@ class Evaluator:
 
     def os_env(self, expr: ir.Call) -> Value:
         pos, kw, _ = self.args(expr)
-        return env_reads.os_environ(pos, kw, expr.span)
+        return env_reads.os_environ(pos, kw, expr.span, self.scope.workspace.environ)
 
     def env_read(self, reader: EnvReader, method: str | None, expr: ir.Call) -> Value:
         pos, kw, _ = self.args(expr)
-        return env_reads.library(reader, method, pos, kw, expr.span)
+        return env_reads.library(reader, method, pos, kw, expr.span, self.scope.workspace.environ)
 
     def call_method(self, method: BoundMethod, expr: ir.Call) -> Value:
         target, name = method.target, method.name

@@ -104,6 +104,8 @@ class Project:
     task_objects: dict[int, Task] = field(default_factory=dict)
     # qlint's own configuration ([tool.qlint]); set by the engine before rules run.
     config: Any = None
+    # The celery processes of the deployment files (qlint.resolve.workers.DeploymentView).
+    deployment: Any = None
 
     def tasks(self) -> list[Task]:
         return [t for app in self.apps for t in app.tasks.values()]

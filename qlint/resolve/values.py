@@ -97,7 +97,9 @@ def combine(values: list[Value], fn: Callable[..., Any], origin: Span | None, wh
     env_values = [v for v in values if v.status == "env-default"]
     if env_values:
         return Value("env-default", result, origin, env=env_values[0].env, uncast=False)
-    return known(result, origin)
+    # A variable the deployment sets stays named, so `qlint config` can say where.
+    from_env = next((v.env for v in values if v.env), None)
+    return Value("known", result, origin, env=from_env)
 
 
 def binop(op: str, left: Value, right: Value, origin: Span | None) -> Value:

@@ -12,6 +12,7 @@ from typing import Callable
 
 from qlint.model import known
 from qlint.resolve.django import DjangoSettings, EnvWrite
+from qlint.resolve.env_reads import Environ
 from qlint.resolve.interpreter import Interpreter, ModuleEnv, Scope
 from qlint.resolve.objects import AppObj, ClassObj, TaskObj
 from qlint.sources import ir
@@ -76,8 +77,11 @@ class ModuleIndex:
 class Workspace:
     """Lazily interprets modules on request; collects apps, tasks and classes seen."""
 
-    def __init__(self, files: list[str], load_facts: Callable[[str], ir.ModuleFacts | None]) -> None:
+    def __init__(self, files: list[str], load_facts: Callable[[str], ir.ModuleFacts | None],
+                 environ: Environ | None = None) -> None:
         self.index = ModuleIndex(files)
+        # Variables the deployment files set: env reads take their value from here.
+        self.environ = environ
         self.load_facts = load_facts
         self.envs: dict[str, ModuleEnv] = {}
         self.apps: list[AppObj] = []
