@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator
 from qlint.durations import format_duration
 from qlint.model import Related, Span, Value
 from qlint.resolve.project import App, Project
+from qlint.resolve.workers import CeleryProcess, workers_of
 
 # kombu's defaults: Channel.visibility_timeout for Redis, the queue attribute kombu sets for SQS.
 VISIBILITY_DEFAULTS = {"redis": 3600, "sqs": 1800}
@@ -100,3 +101,21 @@ def apps_with_visibility_timeout(project: Project) -> Iterator[tuple[App, Transp
         vt = visibility_timeout(app, kind.kind)
         if vt is not None:
             yield app, kind, vt
+
+
+def per_worker(project: Project, app: App, name: str) -> list[tuple[CeleryProcess | None, Value]]:
+    """The value of a setting in each worker of the deployment files that runs app (a
+    command-line option beats the app's setting); [(None, app's value)] without workers.
+    Workers that only inherit the app's value are folded into one entry."""
+    workers = [w for w in workers_of(project, app) if w.kind == "worker"]
+    out: list[tuple[CeleryProcess | None, Value]] = []
+    inherited = False
+    for worker in workers:
+        value = worker.setting(name)
+        if value is app.setting(name) or value == app.setting(name):
+            if not inherited:
+                out.append((None, value))
+                inherited = True
+        else:
+            out.append((worker, value))
+    return out or [(None, app.setting(name))]

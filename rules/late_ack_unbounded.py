@@ -7,7 +7,7 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always, apps_with_visibility_timeout, related
+from qlint.rules._delivery import always, apps_with_visibility_timeout, per_worker, related
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
@@ -70,7 +70,9 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
         durations = dict(getattr(project.config, "tasks", None) or {})
         for app, kind, vt in apps_with_visibility_timeout(project):
             late, limit = app.setting("task_acks_late"), app.setting("task_time_limit")
-            if late_acked(late) and unbounded(limit):
+            # With workers in the deployment files, a --time-limit on one bounds that worker only.
+            unbounded_anywhere = late_acked(late) and any(unbounded(v) for _, v in per_worker(project, app, "task_time_limit"))
+            if unbounded_anywhere:
                 long = [n for n, t in app.tasks.items() if durations.get(n, 0) >= vt.seconds and "time_limit" not in t.options]
                 extra = f"; {', '.join(sorted(long))} may run longer than that" if long else ""
                 yield self.finding(
@@ -84,7 +86,7 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
                 if "acks_late" not in task.options and "time_limit" not in task.options:
                     continue
                 t_late, t_limit = task.option("acks_late"), task.option("time_limit")
-                if late_acked(t_late) and unbounded(t_limit) and not (late_acked(late) and unbounded(limit)):
+                if late_acked(t_late) and unbounded(t_limit) and not unbounded_anywhere:
                     own = task.options.get("acks_late") or task.options.get("time_limit")
                     yield self.finding(
                         f"task {task.name} is acknowledged late with no hard time limit: a run longer than "

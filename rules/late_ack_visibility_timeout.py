@@ -7,7 +7,8 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project, Task
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import Transport, Visibility, always, apps_with_visibility_timeout, related
+from qlint.resolve.workers import CeleryProcess
+from qlint.rules._delivery import Transport, Visibility, always, apps_with_visibility_timeout, per_worker, related
 
 _APP = '''from celery import Celery
 
@@ -82,8 +83,20 @@ below the timeout, or acknowledge these tasks early.
             "proj/celery.py": 'from celery import Celery\nfrom datetime import timedelta\n\napp = Celery("proj", broker="rediss://cache:6380/1")\n'
                               'app.conf.update(task_acks_late=True, task_time_limit=timedelta(hours=1))\n',
         }, note="a limit exactly at the default timeout"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 600\n',
+            "Procfile": "web: gunicorn proj.wsgi\nworker: celery -A proj worker --time-limit=7200 -c 2\n",
+        }, note="the worker's --time-limit overrides the short task_time_limit"),
     )
     valid = (
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 7200\n',
+            "Procfile": "worker: celery -A proj worker --time-limit=1800\n",
+        }, note="every worker runs with --time-limit below the visibility timeout"),
         Example({
             "proj/__init__.py": "",
             "proj/celery.py": _APP,
@@ -115,10 +128,10 @@ below the timeout, or acknowledge these tasks early.
     def check(self, project: Project) -> Iterable[Finding]:
         for app, kind, vt in apps_with_visibility_timeout(project):
             app_late = app.setting("task_acks_late")
-            app_limit = app.setting("task_time_limit")
-            app_wide = late_acked(app_late) and limit_at_or_above(app_limit, vt.seconds)
-            if app_wide:
-                yield self._app_finding(app, vt, kind, app_late, app_limit)
+            if late_acked(app_late):
+                for worker, limit in per_worker(project, app, "task_time_limit"):
+                    if limit_at_or_above(limit, vt.seconds):
+                        yield self._app_finding(app, vt, kind, app_late, limit, worker)
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 if "acks_late" not in task.options and "time_limit" not in task.options:
                     continue
@@ -136,7 +149,17 @@ below the timeout, or acknowledge these tasks early.
                                         f"so the default of {format_duration(vt.seconds)} applies")
         return out
 
-    def _app_finding(self, app: App, vt: Visibility, kind: Transport, late: Value, limit: Value) -> Finding:
+    def _app_finding(self, app: App, vt: Visibility, kind: Transport, late: Value, limit: Value,
+                     worker: CeleryProcess | None) -> Finding:
+        if worker is not None:
+            span = limit.origin or worker.span
+            message = (
+                f"worker {worker.name!r} acknowledges tasks of app {app.name!r} late and lets them run "
+                f"{format_duration(_max(limit))} (--time-limit), at or above {vt.describe(kind.kind)}: the broker "
+                "re-delivers a running task to other workers at each restore sweep"
+            )
+            return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
+                                depends_on=_files(vt, late, limit))
         span = late.origin or limit.origin or app.defined_at
         message = (
             f"tasks of app {app.name!r} are acknowledged late and may run {format_duration(_max(limit))} "

@@ -7,6 +7,8 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
+from qlint.resolve.routing import queue_of
+from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rules._delivery import always, transport
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
@@ -59,8 +61,20 @@ ahead altogether.
                  "proj/celeryconfig.py": "worker_prefetch_multiplier = 8\n",
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n"},
                 config={"tasks": {"proj.tasks.build": "3h"}}, note="a declared duration"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
+                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery --prefetch-multiplier=1\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
+                note="per worker: the worker that consumes the long queue keeps the default multiplier"),
     )
     valid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
+                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long --prefetch-multiplier=1\n"},
+                note="the long queue's worker reserves one message; the other worker never gets long tasks"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\nworker_prefetch_multiplier = 1\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -76,32 +90,65 @@ ahead altogether.
         threshold = float(getattr(project.config, "long_task_seconds", None) or DEFAULT_LONG)
         durations = dict(getattr(project.config, "tasks", None) or {})
         for app in project.apps:
+            workers = [w for w in workers_of(project, app) if w.kind == "worker"]
+            if workers:
+                for worker in workers:
+                    yield from self._worker(project, app, worker, threshold, durations)
+                continue
             multiplier = app.setting("worker_prefetch_multiplier")
-            if not always(multiplier, lambda v: isinstance(v, int) and not isinstance(v, bool) and v != 1):
+            if not _prefetches(multiplier) or self._prefetch_disabled(project, app, app.setting("worker_disable_prefetch")):
                 continue
-            kind = transport(app, project)
-            if kind is not None and kind.kind == "redis" and always(app.setting("worker_disable_prefetch"), bool):
-                continue
-            evidence = self._long_tasks(app, threshold, durations)
+            limits = [(n, app.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
+            evidence = self._long_tasks(app, limits, threshold, durations, None)
             if not evidence:
                 continue
-            value = max(v.value for v in multiplier.possible())
-            reserved = "every message it can get" if value == 0 else f"{value} messages per process"
+            value = _most(multiplier)
             where = "set here" if multiplier.status != "default" else "Celery's default"
             span = multiplier.origin or evidence[0].span
-            message = (f"app {app.name!r} has long tasks ({evidence[0].message}) but each worker reserves {reserved} "
+            message = (f"app {app.name!r} has long tasks ({evidence[0].message}) but each worker reserves {_reserved(value)} "
                        f"(worker_prefetch_multiplier={value}, {where}): reserved messages wait behind a long task while other workers idle")
             yield self.finding(message, span, [r for r in evidence if r.span != span][:5],
                                Fix("set worker_prefetch_multiplier = 1 (or --prefetch-multiplier=1) on workers that run long tasks, with late acknowledgement"),
                                depends_on=[r.span.path for r in evidence])
 
-    def _long_tasks(self, app: App, threshold: float, durations: dict) -> list[Related]:
+    def _worker(self, project: Project, app: App, worker: CeleryProcess, threshold: float, durations: dict) -> Iterable[Finding]:
+        """One worker of the deployment files: its own multiplier, limits and queues."""
+        multiplier = worker.setting("worker_prefetch_multiplier")
+        if not _prefetches(multiplier) or self._prefetch_disabled(project, app, worker.setting("worker_disable_prefetch")):
+            return
+        limits = [(n, worker.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
+        evidence = self._long_tasks(app, limits, threshold, durations, worker.queues())
+        if not evidence:
+            return
+        value = _most(multiplier)
+        on_command_line = multiplier.origin is not None and multiplier.origin.path == worker.file
+        span = multiplier.origin if on_command_line else worker.span
+        where = ("on its command line" if on_command_line else
+                 "Celery's default" if multiplier.status == "default" else f"from {multiplier.origin}")
+        related = [r for r in evidence if r.span != span][:5]
+        if multiplier.origin is not None and not on_command_line:
+            related.insert(0, Related(multiplier.origin, f"worker_prefetch_multiplier={value} set here"))
+        message = (f"worker {worker.name!r} runs long tasks ({evidence[0].message}) but reserves {_reserved(value)} "
+                   f"(prefetch multiplier {value}, {where}): reserved messages wait behind a long task while other workers idle")
+        yield self.finding(message, span, related,
+                           Fix(f"add --prefetch-multiplier=1 to the command of worker {worker.name!r}, with late acknowledgement"),
+                           depends_on=[r.span.path for r in related])
+
+    @staticmethod
+    def _prefetch_disabled(project: Project, app: App, disabled: Value) -> bool:
+        kind = transport(app, project)
+        return kind is not None and kind.kind == "redis" and always(disabled, bool)
+
+    def _long_tasks(self, app: App, limits: list[tuple[str, Value]], threshold: float, durations: dict,
+                    queues: Value | None) -> list[Related]:
+        """What makes the tasks long; with queues, only tasks that reach those queues count."""
         found: list[Related] = []
-        for name in ("task_time_limit", "task_soft_time_limit"):
-            value = app.setting(name)
+        for name, value in limits:
             if _long(value, threshold) and value.origin is not None:
                 found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
         for task in sorted(app.tasks.values(), key=lambda t: t.name):
+            if queues is not None and not _may_consume(queues, queue_of(task, app)):
+                continue
             for option in ("time_limit", "soft_time_limit"):
                 own = task.options.get(option)
                 if own is not None and _long(own, threshold):
@@ -111,3 +158,23 @@ ahead altogether.
             if declared is not None and declared >= threshold:
                 found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
         return found
+
+
+def _prefetches(multiplier: Value) -> bool:
+    return always(multiplier, lambda v: isinstance(v, int) and not isinstance(v, bool) and v != 1)
+
+
+def _most(multiplier: Value) -> int:
+    values = [v.value for v in multiplier.possible()]
+    return 0 if 0 in values else max(values)
+
+
+def _reserved(value: int) -> str:
+    return "every message it can get" if value == 0 else f"{value} messages per process"
+
+
+def _may_consume(queues: Value, queue: Value) -> bool:
+    """False only when both are known and the worker does not consume the task's queue."""
+    if queues.status not in ("known", "default") or queue.status not in ("known", "default"):
+        return True
+    return queue.value in (queues.value or ())

@@ -176,3 +176,11 @@ def build_view(facts: list[DeployFacts], apps: list[App], module_name) -> Deploy
                 app, reason = app_for(process.command.app, apps, module_name)
                 view.processes.append(CeleryProcess(item.path, deployment, process, app, reason))
     return view
+
+
+def workers_of(project: object, app: App) -> list[CeleryProcess]:
+    """The worker processes of the deployment files that run app (empty when none is known)."""
+    view = getattr(project, "deployment", None)
+    if view is None:
+        return []
+    return [p for p in view.workers() if p.app is app]
