@@ -81,6 +81,15 @@ class CeleryProcess:
 
     def queues(self) -> Value:
         """The queues this worker consumes: -Q, else every queue in task_queues, else the default queue."""
+        consumed = self._queues()
+        excluded = self.option("exclude_queues")
+        if excluded is None or consumed.status not in ("known", "default"):
+            return consumed
+        if excluded.value.status != "known" or not isinstance(excluded.value.value, (list, tuple)):
+            return Value("unknown", reason="-X cannot be read")
+        return Value(consumed.status, tuple(q for q in consumed.value if q not in excluded.value.value), consumed.origin)
+
+    def _queues(self) -> Value:
         given = self.option("queues")
         if given is not None:
             return given.value
