@@ -92,7 +92,10 @@ class CeleryProcess:
     def _queues(self) -> Value:
         given = self.option("queues")
         if given is not None:
-            return given.value
+            value = given.value
+            if value.status == "known" and isinstance(value.value, (list, tuple)):
+                return Value("known", tuple(value.value), value.origin, env=value.env)
+            return value
         if self.app is None:
             return Value("unknown", reason=self.app_reason)
         declared = self.app.setting("task_queues")

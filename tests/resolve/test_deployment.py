@@ -1,0 +1,182 @@
+"""Deployment files in the resolved project: the environment they give settings, and
+the celery processes with their app, queues and command-line overrides."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.resolve.conftest import where
+
+APP = {
+    "proj/__init__.py": "",
+    "proj/celery.py": """
+        import os
+        from celery import Celery
+
+        app = Celery("proj")
+        app.conf.broker_url = os.environ.get("BROKER", "amqp://")
+        app.conf.task_time_limit = int(os.getenv("LIMIT", "60"))
+        app.conf.worker_prefetch_multiplier = os.getenv("PREFETCH", 4)
+    """,
+}
+
+
+def test_variable_set_by_compose_and_env_file_reaches_settings(analyse_tree):
+    analysis = analyse_tree({**APP,
+        "docker-compose.yml": """
+            services:
+              worker:
+                command: celery -A proj worker
+                environment:
+                  BROKER: redis://redis:6379/0
+                env_file: ./deploy/worker.env
+        """,
+        "deploy/worker.env": "LIMIT=7200\n",
+    })
+    app = analysis.project.apps[0]
+    broker = app.setting("broker_url")
+    assert (broker.status, broker.value, broker.env) == ("known", "redis://redis:6379/0", "BROKER")
+    limit = app.setting("task_time_limit")
+    assert (limit.status, limit.value, limit.env) == ("known", 7200, "LIMIT")
+    definitions = analysis.project.workspace.environ.definitions
+    assert [(d.span.path, d.span.line) for d in definitions["LIMIT"]] == [("deploy/worker.env", 1)]
+    assert [(d.span.path, d.span.line) for d in definitions["BROKER"]] == [("docker-compose.yml", 5)]
+
+
+def test_string_from_the_environment_without_a_cast_stays_flagged(analyse_tree):
+    analysis = analyse_tree({**APP, ".env": "PREFETCH=1\n"})
+    value = analysis.project.apps[0].setting("worker_prefetch_multiplier")
+    # The variable is set: Celery gets the string "1" (no cast in the code).
+    assert value.value == "1" and value.uncast and where(value) == ("proj/celery.py", 7)
+
+
+def test_different_values_in_two_places_are_alternatives(analyse_tree):
+    analysis = analyse_tree({**APP,
+        "Procfile": "worker: celery -A proj worker\n",
+        "docker-compose.yml": """
+            services:
+              worker:
+                command: celery -A proj worker
+                environment: ["LIMIT=100"]
+              slow:
+                command: celery -A proj worker -Q slow
+                environment: ["LIMIT=9000"]
+        """,
+    })
+    limit = analysis.project.apps[0].setting("task_time_limit")
+    assert limit.status == "several"
+    assert sorted(v.value for v in limit.possible()) == [100, 9000]
+
+
+def test_templates_and_unset_variables_leave_the_code_default(analyse_tree):
+    analysis = analyse_tree({**APP, ".env.example": "LIMIT=5\nBROKER=redis://example\n"})
+    app = analysis.project.apps[0]
+    assert app.setting("task_time_limit").status == "env-default"
+    assert app.setting("task_time_limit").value == 60
+    assert app.setting("broker_url").value == "amqp://"
+
+
+def test_secret_reference_makes_the_setting_unknown(analyse_tree):
+    analysis = analyse_tree({**APP,
+        "k8s/worker.yaml": """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: worker}
+            spec:
+              replicas: 2
+              template:
+                spec:
+                  containers:
+                    - name: worker
+                      image: proj
+                      args: ["celery", "-A", "proj", "worker", "--prefetch-multiplier=1"]
+                      env:
+                        - name: BROKER
+                          valueFrom: {secretKeyRef: {name: broker, key: url}}
+        """,
+    })
+    assert analysis.project.apps[0].setting("broker_url").status == "unknown"
+    [worker] = analysis.project.deployment.workers()
+    assert worker.setting("worker_prefetch_multiplier").value == 1
+    assert worker.process.replicas.value == 2
+
+
+def test_processes_are_tied_to_their_app_with_command_line_overrides(analyse_tree):
+    analysis = analyse_tree({**APP,
+        "proj/celery.py": APP["proj/celery.py"] + '    app.config_from_object("proj.celeryconfig")\n',
+        "proj/celeryconfig.py": "task_queues = ['default', 'long']\n",
+        "supervisord.conf": """
+            [program:long]
+            command=celery -A proj.celery:app worker -Q long --time-limit=600 -c 2 --statedb=/var/run/worker.db
+            numprocs=1
+            [program:any]
+            command=celery --app=proj worker -X long
+        """,
+    })
+    view = analysis.project.deployment
+    assert view.files == ["supervisord.conf"]
+    long, other = view.workers()
+    app = analysis.project.apps[0]
+    assert long.app is app and other.app is app
+    assert long.queues().value == ("long",)
+    assert long.setting("task_time_limit").value == 600
+    assert where(long.setting("task_time_limit"))[0] == "supervisord.conf"
+    assert long.setting("worker_state_db").value == "/var/run/worker.db"
+    assert long.setting("worker_concurrency").value == 2
+    # No -Q: the worker consumes every queue of task_queues, minus -X.
+    assert other.queues().value == ("default",)
+    assert other.setting("task_time_limit").value == 60
+
+
+def test_app_option_naming_nothing_in_a_project_with_two_apps(analyse_tree):
+    analysis = analyse_tree({
+        "a/__init__.py": "", "a/celery.py": "from celery import Celery\napp = Celery('a')\n",
+        "b/__init__.py": "", "b/celery.py": "from celery import Celery\napp = Celery('b')\n",
+        "Procfile": "w1: celery -A b worker\nw2: celery -A elsewhere worker\n",
+    })
+    first, second = analysis.project.deployment.workers()
+    assert first.app is not None and first.app.name == "b"
+    assert second.app is None and "elsewhere" in second.app_reason
+    assert second.setting("worker_prefetch_multiplier").status == "unknown"
+
+
+def test_compose_interpolates_from_the_env_file_beside_it(analyse_tree):
+    analysis = analyse_tree({**APP,
+        "deploy/docker-compose.yml": """
+            services:
+              worker:
+                command: celery -A proj worker --prefetch-multiplier=${PREFETCH:-1} -c ${CONCURRENCY}
+        """,
+        "deploy/.env": "PREFETCH=8\n",
+    })
+    [worker] = analysis.project.deployment.workers()
+    assert worker.setting("worker_prefetch_multiplier").value == 8
+    assert worker.setting("worker_concurrency").status == "unknown"
+
+
+def test_qlint_config_shows_workers_and_environment_origins(tmp_path):
+    from tests.resolve.conftest import write_tree
+
+    write_tree(tmp_path, {**APP,
+        "docker-compose.yml": """
+            services:
+              worker:
+                command: celery -A proj worker -Q long -B
+                environment:
+                  LIMIT: "3600"
+                deploy: {replicas: 2}
+        """,
+    })
+    text = subprocess.run([sys.executable, "-m", "qlint", "config", "--no-cache", "."], cwd=tmp_path,
+                          capture_output=True, text=True, check=True).stdout
+    assert "deployment files: docker-compose.yml" in text
+    assert "worker 'worker'  docker-compose.yml:3  app 'proj'" in text
+    assert "environment variable LIMIT set in docker-compose.yml:5" in text
+    assert "embedded beat        yes (-B)" in text
+    report = json.loads(subprocess.run([sys.executable, "-m", "qlint", "config", "--no-cache", "--format", "json", "."],
+                                       cwd=tmp_path, capture_output=True, text=True, check=True).stdout)
+    [process] = report["processes"]
+    assert process["queues"]["value"] == ["long"] and process["beat"] is True
+    assert process["replicas"]["value"] == 2
+    assert report["environment"]["LIMIT"] == [{"path": "docker-compose.yml", "line": 5}]
