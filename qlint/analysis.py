@@ -187,7 +187,8 @@ def analyse(
     deploy = load_deploy_files(other_files, loader.read_other)
     workspace = Workspace(python_files, loader, deploy.environment)
     project = build_project(display_path(root, cwd), workspace, entries)
-    project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name)
+    project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
+                                    deploy.environment, deploy.env_files)
     problems = [
         FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
         for f in loader.facts.values() if f.error is not None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.model import Finding, Fix, Related, Value
+from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
 from qlint.resolve.workers import CeleryProcess
 from qlint.rule import Example, Rule
@@ -125,11 +125,14 @@ Run beat as exactly one dedicated process (`celery -A proj beat`, replicas 1, no
 
     def _finding(self, beats: list[CeleryProcess], count: float) -> Finding:
         first = beats[0]
-        replicas: Value = first.process.replicas
-        span = replicas.origin if replicas.status == "known" and replicas.origin and replicas.value > 1 else first.span
-        how = "an autoscaled number of" if count == float("inf") else str(int(count))
-        related = [Related(p.span, f"{p.kind} {p.name!r} runs beat" + (" (-B)" if p.kind == "worker" else ""))
-                   for p in beats if p.span != span]
+        span = _where(first)
+        how = str(int(count)) if count != float("inf") else _autoscaled(beats)
+        related = []
+        for process in beats:
+            flag = process.option("beat") if process.kind == "worker" else None
+            at = flag.flag_span if flag is not None else process.span
+            if at != span:
+                related.append(Related(at, f"{process.kind} {process.name!r} runs beat" + (" (-B)" if flag else "")))
         return self.finding(
             f"{how} beat schedulers run together in {first.file} ({', '.join(repr(p.name) for p in beats)}): "
             "each sends every periodic task, so each runs once per scheduler",
@@ -137,3 +140,22 @@ Run beat as exactly one dedicated process (`celery -A proj beat`, replicas 1, no
             Fix("run beat as one dedicated process with replicas 1 and drop -B from workers, or use a locking scheduler (RedBeat)"),
             depends_on=[p.file for p in beats],
         )
+
+
+def _where(process: CeleryProcess) -> Span:
+    """Where a beat process is multiplied: its replicas, its autoscaler, its -B, its command."""
+    replicas: Value = process.process.replicas
+    if replicas.status == "known" and replicas.origin and isinstance(replicas.value, int) and replicas.value > 1:
+        return replicas.origin
+    high = process.process.autoscaled_max
+    if process.process.autoscaled and high is not None and high.origin is not None:
+        return high.origin
+    flag = process.option("beat") if process.kind == "worker" else None
+    return flag.flag_span if flag is not None else process.span
+
+
+def _autoscaled(beats: list[CeleryProcess]) -> str:
+    highs = [p.process.autoscaled_max for p in beats if p.process.autoscaled]
+    if highs and all(h is not None and h.status == "known" and isinstance(h.value, int) for h in highs):
+        return f"up to {sum(h.value for h in highs) + sum(p.process.replicas.value for p in beats if not p.process.autoscaled)} (autoscaled)"
+    return "an autoscaled number of"

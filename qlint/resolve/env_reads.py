@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 from qlint.model import Alternative, Span, Value, known, unknown
+from qlint.resolve.environment import UNSET
 from qlint.resolve.objects import EnvReader, Sym
 
 
@@ -24,18 +25,23 @@ def env_bool(raw: str) -> bool:
     return raw.strip().lower() in _TRUE_STRINGS
 
 
-def from_deployment(setting: Value, cast: Callable[[str], Any] | None, expects_string: bool) -> Value:
+def from_deployment(setting: Value, cast: Callable[[str], Any] | None, expects_string: bool,
+                    fallback: Value) -> Value:
     """The value read from a variable the deployment sets, cast as the code casts it.
 
     expects_string is False when the code's default has another type and nothing
-    casts: the string that arrives is flagged uncast.
+    casts: the string that arrives is flagged uncast. fallback is what the read gives
+    where the variable is not set (some processes set it, others do not).
     """
     if setting.status == "several":
         return Value("several", alternatives=tuple(
-            Alternative(from_deployment(alt.value, cast, expects_string), alt.condition) for alt in setting.alternatives
+            Alternative(from_deployment(alt.value, cast, expects_string, fallback), alt.condition)
+            for alt in setting.alternatives
         ), origin=setting.origin, env=setting.env)
     if setting.status != "known":
         return setting
+    if setting.value is UNSET:
+        return fallback
     raw: Any = setting.value
     if cast is not None:
         try:
@@ -51,22 +57,28 @@ def _set_in(environ: Environ | None, name: str) -> Value | None:
 
 def subscript(name: str, span: Span, environ: Environ | None) -> Value:
     """os.environ["X"]: the deployment's value, else unknown."""
+    fallback = unknown(f"environment variable {name} (no default)", span)
     found = _set_in(environ, name)
-    if found is not None:
-        return from_deployment(found, None, True)
-    return unknown(f"environment variable {name} (no default)", span)
+    return from_deployment(found, None, True, fallback) if found is not None else fallback
 
 
 def os_environ(pos: list[Value], kw: dict[str, Value], span: Span, environ: Environ | None = None) -> Value:
     """os.environ.get / os.getenv / os.environ.setdefault."""
+    fallback = _os_environ_unset(pos, kw, span)
+    name = pos[0] if pos else kw.get("key")
+    found = _set_in(environ, name.value) if name is not None and isinstance(name.value, str) else None
+    if found is None:
+        return fallback
+    default = pos[1] if len(pos) > 1 else kw.get("default") or kw.get("value")
+    expects_string = default is None or not default.is_resolved or isinstance(default.value, (str, type(None)))
+    return from_deployment(found, None, expects_string, fallback)
+
+
+def _os_environ_unset(pos: list[Value], kw: dict[str, Value], span: Span) -> Value:
     name = pos[0] if pos else kw.get("key")
     if name is None or name.status != "known" or not isinstance(name.value, str):
         return unknown("environment variable whose name cannot be read", span)
     default = pos[1] if len(pos) > 1 else kw.get("default") or kw.get("value")
-    found = _set_in(environ, name.value)
-    if found is not None:
-        expects_string = default is None or not default.is_resolved or isinstance(default.value, str) or default.value is None
-        return from_deployment(found, None, expects_string)
     if default is None:
         return unknown(f"environment variable {name.value} (no default)", span)
     if default.status not in ("known", "env-default"):
@@ -104,9 +116,15 @@ def library(reader: EnvReader, method: str | None, pos: list[Value], kw: dict[st
         builtin_cast = isinstance(cast_fn, Sym) and cast_fn.qualname in ("builtins.int", "builtins.float", "builtins.bool", "builtins.str")
         if cast_value is not None and not builtin_cast:
             return unknown(f"environment variable {var} with a cast qlint does not apply", span)
+    fallback = _library_unset(var, default, cast_fn, reader, method, span)
     found = _set_in(environ, var)
     if found is not None:
-        return _library_from_deployment(found, cast_fn, reader, method, default)
+        return _library_from_deployment(found, cast_fn, reader, method, default, fallback)
+    return fallback
+
+
+def _library_unset(var: str, default: Value | None, cast_fn: Any, reader: EnvReader, method: str | None,
+                   span: Span) -> Value:
     if default is None:
         return unknown(f"environment variable {var} (no default)", span)
     if default.status not in ("known", "env-default"):
@@ -133,10 +151,10 @@ _CASTS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": st
 
 
 def _library_from_deployment(found: Value, cast_fn: Any, reader: EnvReader, method: str | None,
-                             default: Value | None) -> Value:
+                             default: Value | None, fallback: Value) -> Value:
     if isinstance(cast_fn, Sym) and cast_fn.qualname.startswith("builtins."):
-        return from_deployment(found, _CASTS[cast_fn.qualname.split(".", 1)[1]], True)
+        return from_deployment(found, _CASTS[cast_fn.qualname.split(".", 1)[1]], True, fallback)
     if cast_fn is None and (reader.kind == "decouple" or method in (None, "str")):
         expects_string = default is None or not default.is_resolved or isinstance(default.value, (str, type(None)))
-        return from_deployment(found, None, expects_string)
+        return from_deployment(found, None, expects_string, fallback)
     return unknown(f"environment variable {found.env} with a cast qlint does not apply", found.origin)

@@ -13,7 +13,8 @@ from typing import Any
 
 from qlint.model import Span, Value
 from qlint.resolve.project import App
-from qlint.sources.deploy.facts import DeployFacts, Deployment, OptionValue, Process
+from qlint.resolve.environment import Environment, environment_of, narrow
+from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, OptionValue, Process
 
 # command-line option -> the setting it overrides for that process
 OPTION_SETTINGS = {
@@ -44,6 +45,7 @@ class CeleryProcess:
     process: Process
     app: App | None
     app_reason: str = ""  # why app is None
+    env: dict[str, EnvVar] = field(default_factory=dict)  # what it is started with
 
     @property
     def kind(self) -> str:
@@ -68,7 +70,7 @@ class CeleryProcess:
                 if given is not None:
                     return given.value
         if self.app is not None:
-            return self.app.setting(name)
+            return narrow(self.app.setting(name), self.env)
         return Value("unknown", reason=self.app_reason or "the process's app is not known")
 
     @property
@@ -176,7 +178,8 @@ def app_for(command_app: str | None, apps: list[App], module_name) -> tuple[App 
     return None, f"-A {command_app} names none of the project's apps" if command_app else "no -A option and several apps"
 
 
-def build_view(facts: list[DeployFacts], apps: list[App], module_name) -> DeploymentView:
+def build_view(facts: list[DeployFacts], apps: list[App], module_name, environment: Environment | None = None,
+               env_files: dict[str, DeployFacts] | None = None) -> DeploymentView:
     view = DeploymentView()
     for item in facts:
         view.notes.extend(item.notes)
@@ -186,7 +189,8 @@ def build_view(facts: list[DeployFacts], apps: list[App], module_name) -> Deploy
         for deployment in item.deployments:
             for process in deployment.processes:
                 app, reason = app_for(process.command.app, apps, module_name)
-                view.processes.append(CeleryProcess(item.path, deployment, process, app, reason))
+                env = environment_of(environment, process, item.path, env_files or {})
+                view.processes.append(CeleryProcess(item.path, deployment, process, app, reason, env))
     return view
 
 

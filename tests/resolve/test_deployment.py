@@ -66,7 +66,11 @@ def test_different_values_in_two_places_are_alternatives(analyse_tree):
     })
     limit = analysis.project.apps[0].setting("task_time_limit")
     assert limit.status == "several"
-    assert sorted(v.value for v in limit.possible()) == [100, 9000]
+    # The Procfile's worker sets nothing: the code's default applies there.
+    assert sorted(v.value for v in limit.possible()) == [60, 100, 9000]
+    by_name = {(w.file, w.name): w.setting("task_time_limit").value for w in analysis.project.deployment.workers()}
+    assert by_name == {("Procfile", "worker"): 60, ("docker-compose.yml", "worker"): 100,
+                       ("docker-compose.yml", "slow"): 9000}
 
 
 def test_templates_and_unset_variables_leave_the_code_default(analyse_tree):

@@ -1,0 +1,37 @@
+"""The bundled deployment example, checked as a user checks it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "deployment"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qlint", *args, "--no-cache", "."], cwd=EXAMPLE,
+                          capture_output=True, text=True)
+
+
+def test_findings_come_from_the_deployment_files():
+    result = _run("check", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    found = sorted((f["code"], f["path"], f["line"]) for f in json.loads(result.stdout))
+    assert found == [("QL401", "Procfile", 2), ("QL503", "deploy/k8s/workers.yaml", 32)]
+
+
+def test_config_lists_each_worker_with_its_own_environment():
+    report = json.loads(_run("config", "--format", "json").stdout)
+    assert sorted(report["deployment_files"]) == [
+        "Procfile", "deploy/celery-worker.service", "deploy/docker-compose.yml", "deploy/entrypoint.sh",
+        "deploy/k8s/workers.yaml", "deploy/supervisord.conf",
+    ]
+    prefetch = {(p["defined_at"]["path"], p["name"]): p["prefetch_multiplier"]["value"]
+                for p in report["processes"] if p["kind"] == "worker"}
+    assert prefetch[("deploy/docker-compose.yml", "default")] == 8
+    assert prefetch[("Procfile", "worker")] == 4
+    assert prefetch[("deploy/docker-compose.yml", "exports")] == 1
+    beats = [(p["name"], p["profiles"]) for p in report["processes"] if p["beat"]]
+    assert ("beat", ["prod"]) in beats and ("dev-worker", ["dev"]) in beats
+    assert report["environment"]["REDIS_URL"][0]["path"] == ".env"
