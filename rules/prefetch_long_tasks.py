@@ -25,9 +25,11 @@ class PrefetchLongTasks(Rule):
     severity = "warning"
     summary = "Workers reserve several messages each while tasks run for minutes or hours: reserved work waits while other workers idle."
     what = """
-Long tasks — a hard or soft time limit, or a duration declared in `[tool.qlint.tasks]`, at or above
+Long tasks — a time limit, or a duration declared in `[tool.qlint.tasks]`, at or above
 `long-task-seconds` (300 s by default) — while the effective `worker_prefetch_multiplier` is not 1
 (default 4; 0 means no limit at all), unless `worker_disable_prefetch` is on with a Redis broker.
+Where a soft limit is set it stands for the expected run time and the hard limit is only a kill cap, so
+the soft limit decides; a hard limit counts only where no soft limit is set.
 """
     why = """
 A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
@@ -69,6 +71,9 @@ ahead altogether.
                 note="per worker: the worker that consumes the long queue keeps the default multiplier"),
     )
     valid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_time_limit = 30 * 60\ntask_soft_time_limit = 60\n"},
+                note="a soft limit of a minute: the 30 min hard limit is only a kill cap"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
@@ -143,21 +148,28 @@ ahead altogether.
                     queues: Value | None) -> list[Related]:
         """What makes the tasks long; with queues, only tasks that reach those queues count."""
         found: list[Related] = []
-        for name, value in limits:
+        for name, value in _deciding(dict(limits), "task_soft_time_limit", "task_time_limit"):
             if _long(value, threshold) and value.origin is not None:
                 found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
         for task in sorted(app.tasks.values(), key=lambda t: t.name):
             if queues is not None and not _may_consume(queues, queue_of(task, app)):
                 continue
-            for option in ("time_limit", "soft_time_limit"):
-                own = task.options.get(option)
-                if own is not None and _long(own, threshold):
+            for option, own in _deciding(task.options, "soft_time_limit", "time_limit"):
+                if _long(own, threshold):
                     found.append(Related(own.origin or task.decorator_span,
                                          f"{task.name} {option} {format_duration(max(v.value for v in own.possible()))}"))
             declared = durations.get(task.name)
             if declared is not None and declared >= threshold:
                 found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
         return found
+
+
+def _deciding(values: dict[str, Value], soft: str, hard: str) -> list[tuple[str, Value]]:
+    """The limit that says how long tasks run: the soft one where it is set, else the hard one."""
+    soft_value = values.get(soft)
+    if soft_value is not None and soft_value.status != "default" and soft_value.value is not None:
+        return [(soft, soft_value)]
+    return [(hard, values[hard])] if hard in values else []
 
 
 def _prefetches(multiplier: Value) -> bool:
