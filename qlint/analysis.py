@@ -186,6 +186,7 @@ def analyse(
     loader.prefetch(entries)
     deploy = load_deploy_files(other_files, loader.read_other)
     workspace = Workspace(python_files, loader, deploy.environment)
+    workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
     project = build_project(display_path(root, cwd), workspace, entries)
     project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                     deploy.environment, deploy.env_files)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from qlint.model import Span, Value, unknown
-from qlint.resolve import django
+from qlint.resolve import django, dynaconf
 from qlint.resolve import values as V
 from qlint.resolve.objects import UNSET, ClassObj, ModuleRef, Sym
 from qlint.resolve.workspace import Workspace
@@ -61,7 +61,14 @@ def _django(app_module: str, workspace: Workspace) -> SourceInfo:
     label = f"django.conf:settings ({found.label})"
     if found.problem is not None or found.names is None:
         return SourceInfo(label, "unknown", found.path, found.problem, None, found.named_at)
-    mapping = attribute_mapping(found.names, found.spans or {})
+    names, spans = found.names, found.spans or {}
+    module = workspace.root_env(found.path) if found.path is not None else None
+    marker = dynaconf.find_marker(module.names) if module is not None else None
+    if marker is not None and found.path is not None:
+        names, spans, notes = dynaconf.overlay(names, spans, marker, found.path, workspace.settings_files,
+                                               workspace.environ)
+        workspace.notes.extend(notes)
+    mapping = attribute_mapping(names, spans)
     return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at)
 
 

@@ -12,7 +12,7 @@ from qlint.model import Span, Value, known, unknown
 from qlint.resolve import env_reads
 from qlint.resolve import values as V
 from qlint.resolve.objects import (
-    UNSET, AppObj, BoundMethod, ClassObj, ConfRef, EnvReader, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
+    UNSET, AppObj, BoundMethod, ClassObj, ConfRef, DynaconfDjango, EnvReader, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
 )
 from qlint.sources import ir
 
@@ -284,6 +284,9 @@ class Evaluator:
                 if spec.status == "known" and isinstance(raw, tuple) and len(raw) == 2:
                     schema.append((var, raw[0], raw[1]))
             return known(EnvReader("environ", tuple(schema)), span)
+        if qualname in ("dynaconf.DjangoDynaconf", "dynaconf.contrib.DjangoDynaconf",
+                        "dynaconf.contrib.django_dynaconf_v2.load"):
+            return self.dynaconf_django(expr)
         if qualname in ("decouple.config",):
             return self.env_read(EnvReader("decouple"), None, expr)
         if qualname in ("decouple.AutoConfig", "decouple.Config"):
@@ -299,6 +302,18 @@ class Evaluator:
         if qualname.startswith("celery.schedules."):
             return known(f"{qualname.rsplit('.', 1)[1]}(...)", span)
         return unknown(f"call to {qualname}() is not evaluated", span)
+
+    def dynaconf_django(self, expr: ir.Call) -> Value:
+        _, kw, opaque = self.args(expr)
+        files = kw.get("settings_files") or kw.get("SETTINGS_FILE_FOR_DYNACONF")
+        if opaque or (files is not None and files.status != "known"):
+            return unknown("DjangoDynaconf() with settings files that cannot be read", expr.span)
+        names = files.value if files is not None else None
+        if isinstance(names, str):
+            names = tuple(n.strip() for n in names.replace(";", ",").split(",") if n.strip())
+        if names is not None and not all(isinstance(n, str) for n in names):
+            return unknown("DjangoDynaconf() with settings files that cannot be read", expr.span)
+        return known(DynaconfDjango(tuple(names) if names is not None else None), expr.span)
 
     def builtin(self, name: str, expr: ir.Call) -> Value:
         pos, kw, opaque = self.args(expr)

@@ -60,6 +60,15 @@ class EnvReader:
 
 
 @dataclass(frozen=True)
+class DynaconfDjango:
+    """dynaconf.DjangoDynaconf(__name__, ...): settings files overlay the Django settings module.
+
+    settings_files is None when the call names none (Dynaconf's defaults apply)."""
+
+    settings_files: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class BoundMethod:
     """`obj.method` looked up but not yet called."""
 

@@ -16,6 +16,7 @@ from qlint.resolve.env_reads import Environ
 from qlint.resolve.interpreter import Interpreter, ModuleEnv, Scope
 from qlint.resolve.objects import AppObj, ClassObj, TaskObj
 from qlint.sources import ir
+from qlint.sources.deploy.facts import DeployFacts
 
 
 class ModuleIndex:
@@ -82,6 +83,8 @@ class Workspace:
         self.index = ModuleIndex(files)
         # Variables the deployment files set: env reads take their value from here.
         self.environ = environ
+        # TOML/YAML settings files by path, for Dynaconf's Django extension.
+        self.settings_files: dict[str, DeployFacts] = {}
         self.load_facts = load_facts
         self.envs: dict[str, ModuleEnv] = {}
         self.apps: list[AppObj] = []
