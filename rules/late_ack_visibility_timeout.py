@@ -153,18 +153,15 @@ below the timeout, or acknowledge these tasks early.
                      worker: CeleryProcess | None) -> Finding:
         if worker is not None:
             span = limit.origin or worker.span
-            message = (
-                f"worker {worker.name!r} acknowledges tasks of app {app.name!r} late and lets them run "
-                f"{format_duration(_max(limit))} (--time-limit), at or above {vt.describe(kind.kind)}: the broker "
-                "re-delivers a running task to other workers at each restore sweep"
-            )
-            return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
-                                depends_on=_files(vt, late, limit))
-        span = late.origin or limit.origin or app.defined_at
+            who = f"worker {worker.name!r} acknowledges tasks of app {app.name!r} late and lets them run"
+            source = "--time-limit"
+        else:
+            span = late.origin or limit.origin or app.defined_at
+            who = f"tasks of app {app.name!r} are acknowledged late and may run"
+            source = "task_time_limit"
         message = (
-            f"tasks of app {app.name!r} are acknowledged late and may run {format_duration(_max(limit))} "
-            f"(task_time_limit), at or above {vt.describe(kind.kind)}: the broker re-delivers a running task "
-            "to other workers at each restore sweep"
+            f"{who} {format_duration(_max(limit))} ({source}), at or above {vt.describe(kind.kind)}: "
+            "the broker re-delivers a running task to other workers at each restore sweep"
         )
         return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
                             depends_on=_files(vt, late, limit))

@@ -13,6 +13,12 @@ from qlint.rules._delivery import always, transport
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 DEFAULT_LONG = 300
+# A long task routed to its own queue, for the examples with one worker per queue.
+_ROUTED_LONG = {
+    "proj/__init__.py": "", "proj/celery.py": _APP,
+    "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
+    "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
+}
 
 
 def _long(value: Value, threshold: float) -> bool:
@@ -63,10 +69,7 @@ ahead altogether.
                  "proj/celeryconfig.py": "worker_prefetch_multiplier = 8\n",
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n"},
                 config={"tasks": {"proj.tasks.build": "3h"}}, note="a declared duration"),
-        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
-                 "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
-                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery --prefetch-multiplier=1\n"
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery --prefetch-multiplier=1\n"
                                        "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
                 note="per worker: the worker that consumes the long queue keeps the default multiplier"),
     )
@@ -74,10 +77,7 @@ ahead altogether.
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 30 * 60\ntask_soft_time_limit = 60\n"},
                 note="a soft limit of a minute: the 30 min hard limit is only a kill cap"),
-        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
-                 "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
-                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
                                        "  slow:\n    command: celery -A proj worker -Q long --prefetch-multiplier=1\n"},
                 note="the long queue's worker reserves one message; the other worker never gets long tasks"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
