@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from qlint.deploy_files import load_deploy_files
-from qlint.discovery import walk
+from qlint.discovery import walk_files
 from qlint.facts_cache import FactsCache
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
@@ -22,9 +22,9 @@ from qlint.resolve.workers import build_view
 from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.python import parse_facts
-from qlint.sources.read import SourceError, decode_python, mentions_celery, read_bytes
+from qlint.sources.read import SourceError, decode_python, mentions_celery, names_settings_module_only, read_bytes
 
-PARALLEL_THRESHOLD = 24
+PARALLEL_THRESHOLD = 6
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _deep_worker() -> None:
 class _Loader:
     """Loads facts for the resolver: on demand, from memory, the cache, or a parse."""
 
-    def __init__(self, cache: FactsCache, abs_of: Mapping[str, Path], overrides: Mapping[str, bytes]) -> None:
+    def __init__(self, cache: FactsCache, abs_of: Mapping[str, str], overrides: Mapping[str, bytes]) -> None:
         self.cache = cache
         self.abs_of = abs_of
         self.overrides = overrides
@@ -170,24 +170,27 @@ def analyse(
     cwd = (cwd or Path.cwd()).resolve()
     targets = [(cwd / p).resolve() if not Path(p).is_absolute() else Path(p).resolve() for p in paths]
     root = (root or find_root(targets)).resolve()
-    abs_of: dict[str, Path] = {}
+    abs_of: dict[str, str] = {}
     python_files: list[str] = []
     other_files: list[str] = []
-    for path in walk(root, exclude):
-        rel = display_path(path, cwd)
-        abs_of[rel] = path
-        (python_files if path.suffix == ".py" else other_files).append(rel)
+    base = display_path(root, cwd)
+    prefix = "" if base == "." else f"{base}/"
+    # walk_files() does not follow links, so a path under root needs no resolving.
+    for rel_to_root, full in walk_files(root, exclude):
+        rel = prefix + rel_to_root
+        abs_of[rel] = full
+        (python_files if rel.endswith(".py") else other_files).append(rel)
     loader = _Loader(FactsCache(root, use_cache), abs_of, overrides or {})
-    entries = []
+    entries, settings_only = [], []
     for rel in python_files:
         data = loader.read(rel)
         if data is not None and mentions_celery(data):
-            entries.append(rel)
+            (settings_only if names_settings_module_only(data) else entries).append(rel)
     loader.prefetch(entries)
     deploy = load_deploy_files(other_files, loader.read_other)
     workspace = Workspace(python_files, loader, deploy.environment)
     workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
-    project = build_project(display_path(root, cwd), workspace, entries)
+    project = build_project(display_path(root, cwd), workspace, entries, settings_only)
     project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                     deploy.environment, deploy.env_files)
     problems = [

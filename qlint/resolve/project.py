@@ -128,9 +128,14 @@ class Project:
 # ---------------------------------------------------------------- building
 
 
-def build_project(root: str, workspace: Workspace, entry_paths: list[str]) -> Project:
+def build_project(root: str, workspace: Workspace, entry_paths: list[str],
+                  settings_only: list[str] = ()) -> Project:
+    """settings_only: files that only name DJANGO_SETTINGS_MODULE, read once an app exists."""
     for path in entry_paths:
         workspace.module_env(path)
+    if workspace.apps:
+        for path in settings_only:
+            workspace.module_env(path)
     apps: list[App] = []
     for obj in workspace.apps:
         apps.append(_resolve_app(obj, workspace))
