@@ -1,0 +1,152 @@
+"""QL402: a soft time limit at or above the hard one, so the soft limit never fires."""
+from __future__ import annotations
+
+import operator
+from typing import Iterable
+
+from qlint.callsites import task_calls
+from qlint.durations import format_duration
+from qlint.model import Finding, Fix, Related, Span, Value
+from qlint.resolve.project import Project
+from qlint.resolve.workers import workers_of
+from qlint.rule import Example, Rule
+from qlint.sources import ir
+
+_APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
+_BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
+_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
+
+
+def _seconds(value: Value | None) -> float | None:
+    """The one number a limit certainly has; None when unset, several or unknown."""
+    if value is None:
+        return None
+    options = value.possible()
+    if not options or any(not isinstance(v.value, (int, float)) or isinstance(v.value, bool) for v in options):
+        return None
+    numbers = {v.value for v in options}
+    if len(numbers) != 1:
+        return None
+    return float(numbers.pop()) or None  # 0 means no limit
+
+
+def _literal_seconds(expr: ir.Expr | None) -> float | None:
+    """A number written at a call (literals and arithmetic on them)."""
+    if isinstance(expr, ir.Const) and isinstance(expr.value, (int, float)) and not isinstance(expr.value, bool):
+        return float(expr.value)
+    if isinstance(expr, ir.BinOp) and expr.op in _OPS:
+        left, right = _literal_seconds(expr.left), _literal_seconds(expr.right)
+        if left is not None and right is not None:
+            try:
+                return float(_OPS[expr.op](left, right))
+            except ZeroDivisionError:
+                return None
+    return None
+
+
+class SoftLimitNotBelowHard(Rule):
+    code = "QL402"
+    name = "soft-limit-not-below-hard"
+    severity = "warning"
+    summary = "The soft time limit is at or above the hard limit: the task is killed before the soft limit fires."
+    what = """
+A soft time limit that is not below the hard time limit it runs under: `task_soft_time_limit` against
+`task_time_limit`; a task's `soft_time_limit` against its own `time_limit` or the app's; a worker's
+`--soft-time-limit` against its `--time-limit`; `apply_async(soft_time_limit=…, time_limit=…)` at a call.
+Only limits whose values are certain are compared.
+"""
+    why = """
+The soft limit exists so that a task can clean up: at the soft limit the pool raises
+`SoftTimeLimitExceeded` inside the task, which can catch it, release locks, save partial work and
+re-queue itself. The hard limit kills the process outright. When the soft limit is not earlier, the kill
+comes first (or at the same moment), the handler never runs, and a late-acknowledged task is treated as
+failed or re-delivered with its locks and temporary files left behind.
+"""
+    example = """
+```python
+task_time_limit = 600
+task_soft_time_limit = 600     # never fires: the process is killed at 600 s
+```
+"""
+    fix = """
+Set the soft limit clearly below the hard one, leaving the task time to clean up (for example hard = soft
++ 60 s).
+"""
+    fix_safety = "No automatic fix: the right margin depends on what the task cleans up."
+    invalid = (
+        Example({**_BASE, "proj/celeryconfig.py": "task_time_limit = 600\ntask_soft_time_limit = 600\n"}),
+        Example({**_BASE, "proj/celeryconfig.py": "task_time_limit = 600\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=900)\ndef crunch():\n    pass\n"},
+                note="a task's soft limit above the app's hard limit"),
+        Example({**_BASE, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef crunch():\n    pass\n\n\n"
+                                  "def go():\n    crunch.apply_async(soft_time_limit=60 * 10, time_limit=300)\n"},
+                note="per call"),
+        Example({**_BASE, "proj/celeryconfig.py": "task_soft_time_limit = 3600\n",
+                 "Procfile": "worker: celery -A proj worker --time-limit=1800\n"},
+                note="the worker's --time-limit is below the soft limit of the settings"),
+    )
+    valid = (
+        Example({**_BASE, "proj/celeryconfig.py": "task_time_limit = 660\ntask_soft_time_limit = 600\n"}),
+        Example({**_BASE, "proj/celeryconfig.py": "task_soft_time_limit = 600\n"}, note="no hard limit"),
+        Example({**_BASE, "proj/celeryconfig.py": "task_time_limit = 600\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=900, time_limit=1000)\n"
+                                  "def crunch():\n    pass\n"},
+                note="the task's own hard limit is above its soft limit"),
+        Example({**_BASE, "proj/celeryconfig.py": "import os\ntask_time_limit = int(os.environ['HARD'])\n"
+                                                  "task_soft_time_limit = 600\n"},
+                note="hard limit unknown"),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        for app in project.apps:
+            soft, hard = app.setting("task_soft_time_limit"), app.setting("task_time_limit")
+            workers = [w for w in workers_of(project, app) if w.kind == "worker"]
+            pairs = [(w.setting("task_soft_time_limit"), w.setting("task_time_limit"), f"worker {w.name!r}")
+                     for w in workers] or [(soft, hard, f"app {app.name!r}")]
+            for w_soft, w_hard, who in pairs:
+                finding = self._compare(w_soft, w_hard, who)
+                if finding is not None:
+                    yield finding
+            for task in sorted(app.tasks.values(), key=lambda t: t.name):
+                own_soft = task.options.get("soft_time_limit")
+                if own_soft is None:
+                    continue
+                own_hard = task.options.get("time_limit") or hard
+                finding = self._compare(own_soft, own_hard, f"task {task.name}")
+                if finding is not None:
+                    yield finding
+        yield from self._calls(project)
+
+    def _compare(self, soft: Value, hard: Value, who: str) -> Finding | None:
+        soft_s, hard_s = _seconds(soft), _seconds(hard)
+        if soft_s is None or hard_s is None or soft_s < hard_s:
+            return None
+        span = soft.origin or hard.origin
+        if span is None:
+            return None
+        related = [Related(hard.origin, f"hard time limit {format_duration(hard_s)} set here")] if hard.origin else []
+        return self.finding(
+            f"{who}: soft time limit {format_duration(soft_s)} is not below the hard limit {format_duration(hard_s)}: "
+            "the process is killed before SoftTimeLimitExceeded can be handled",
+            span, related, Fix("set the soft time limit below the hard one, with time to clean up"),
+            depends_on=[s.path for s in (soft.origin, hard.origin) if s is not None],
+        )
+
+    def _calls(self, project: Project) -> Iterable[Finding]:
+        for _, call in task_calls(project):
+            if call.method != "apply_async":
+                continue
+            soft_expr, hard_expr = call.options.get("soft_time_limit"), call.options.get("time_limit")
+            soft_s = _literal_seconds(soft_expr)
+            hard_s = _literal_seconds(hard_expr)
+            if hard_s is None and hard_expr is None and call.task is not None:
+                hard_s = _seconds(call.task.option("time_limit"))
+            if soft_s is None or not hard_s or soft_s < hard_s:
+                continue
+            span: Span = soft_expr.span  # type: ignore[union-attr]
+            yield self.finding(
+                f"{call.label}.apply_async(): soft time limit {format_duration(soft_s)} is not below the hard limit "
+                f"{format_duration(hard_s)}: the process is killed before SoftTimeLimitExceeded can be handled",
+                span, (), Fix("pass a soft_time_limit below time_limit"),
+            )
