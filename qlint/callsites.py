@@ -151,26 +151,31 @@ class Context:
 # ---------------------------------------------------------------- walking
 
 
-def walk(project: "Project") -> Iterator[tuple[Context, ir.Expr]]:
-    """Every root expression of every module read, with its context, in file order."""
-    workspace = project.workspace
-    for path in sorted(workspace.envs):
-        facts = workspace.load_facts(path)
-        if facts is None or facts.error is not None:
-            continue
-        walker = _Walker(Context(project, path, None, {}))
-        walker.body(facts.body)
-        yield from walker.found
+def walk(project: "Project") -> list[tuple[Context, ir.Expr]]:
+    """Every root expression of every module read, with its context, in file order
+    (computed once per project: several rules walk the same code)."""
+    if "callsites.walk" not in project.derived:
+        found: list[tuple[Context, ir.Expr]] = []
+        workspace = project.workspace
+        for path in sorted(workspace.envs):
+            facts = workspace.load_facts(path)
+            if facts is None or facts.error is not None:
+                continue
+            walker = _Walker(Context(project, path, None, {}))
+            walker.body(facts.body)
+            found.extend(walker.found)
+        project.derived["callsites.walk"] = found
+    return project.derived["callsites.walk"]
 
 
-def task_calls(project: "Project") -> Iterator[tuple[Context, "TaskCall"]]:
+def task_calls(project: "Project") -> list[tuple[Context, "TaskCall"]]:
     """Every call that sends a task or builds a signature of one."""
-    for ctx, root in walk(project):
-        for expr in subexpressions(root):
-            if isinstance(expr, ir.Call):
-                call = task_call(ctx, expr)
-                if call is not None:
-                    yield ctx, call
+    if "callsites.task_calls" not in project.derived:
+        project.derived["callsites.task_calls"] = [
+            (ctx, call) for ctx, root in walk(project) for expr in subexpressions(root)
+            if isinstance(expr, ir.Call) and (call := task_call(ctx, expr)) is not None
+        ]
+    return project.derived["callsites.task_calls"]
 
 
 class _Walker:

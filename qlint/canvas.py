@@ -170,10 +170,11 @@ class Misplaced:
     where: str
 
 
-def canvas_uses(project: "Project") -> Iterator[Placement | Misplaced]:
+def canvas_uses(project: "Project") -> list[Placement | Misplaced]:
     """Every signature and eager call inside every canvas, link and errback of the project."""
-    for ctx, root in walk(project):
-        yield from _roots(ctx, root)
+    if "canvas.uses" not in project.derived:
+        project.derived["canvas.uses"] = [use for ctx, root in walk(project) for use in _roots(ctx, root)]
+    return project.derived["canvas.uses"]
 
 
 def _roots(ctx: Context, expr: ir.Expr) -> Iterator[Placement | Misplaced]:

@@ -106,6 +106,9 @@ class Project:
     config: Any = None
     # The celery processes of the deployment files (qlint.resolve.workers.DeploymentView).
     deployment: Any = None
+    # Results that several rules derive from the whole project (call sites, canvases),
+    # computed once per run by the module that owns each key.
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def tasks(self) -> list[Task]:
         return [t for app in self.apps for t in app.tasks.values()]
