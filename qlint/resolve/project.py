@@ -57,6 +57,8 @@ class App:
     source: str = "none"
     source_problem: str | None = None
     unread: list[UnreadKey] = field(default_factory=list)
+    # The keys of the configuration source that Celery reads, with where each is set.
+    read_keys: dict[str, Span] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
     source_kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
     source_path: str | None = None
@@ -212,6 +214,8 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
                     value = _unset_to_default(V.with_origin(value, span) if span else value, setting)
                     app.settings[setting.name] = _typed(value, setting.name)
                     read_keys.add(key)
+                    if span is not None:
+                        app.read_keys[key] = span
                     break
         _record_unread(app, mapping, read_keys)
         if not app.namespace:
