@@ -229,7 +229,7 @@ class _Walker:
             call = stmt.value
             if isinstance(call, ir.Call) and isinstance(call.func, ir.Attr) and call.func.attr in _MUTATORS:
                 self.mutated(call.func, stmt.span)
-        elif isinstance(stmt, ir.Return):
+        elif isinstance(stmt, (ir.Return, ir.Raise)):
             self.emit(stmt.value)
         elif isinstance(stmt, (ir.Import, ir.ImportFrom)):
             if not self.module_level:

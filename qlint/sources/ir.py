@@ -178,6 +178,14 @@ class Return:
 
 
 @dataclass(frozen=True, slots=True)
+class Raise:
+    """`raise X`: rules look at X (`raise self.retry(...)`); the interpreter ignores it."""
+
+    value: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Import:
     names: tuple[tuple[str, str | None], ...]  # (dotted module, alias)
     span: Span
@@ -254,7 +262,7 @@ class ClassDef:
     span: Span
 
 
-Stmt = Union[Assign, AugAssign, ExprStmt, Return, Import, ImportFrom, If, Try, Block, FuncDef, ClassDef]
+Stmt = Union[Assign, AugAssign, ExprStmt, Return, Raise, Import, ImportFrom, If, Try, Block, FuncDef, ClassDef]
 
 
 @dataclass(frozen=True)
@@ -282,5 +290,5 @@ def _pickled_by_fields(cls: type) -> None:
 
 
 for _cls in (Const, Name, Attr, Sub, Starred, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, Coll, DictE, FStr,
-             Opaque, Assign, AugAssign, ExprStmt, Return, Import, ImportFrom, If, Try, Block, Param, FuncDef, ClassDef):
+             Opaque, Assign, AugAssign, ExprStmt, Return, Raise, Import, ImportFrom, If, Try, Block, Param, FuncDef, ClassDef):
     _pickled_by_fields(_cls)

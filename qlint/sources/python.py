@@ -215,6 +215,8 @@ class _Converter:
             return [ir.ExprStmt(self.expr(node.value), self.span(node))]
         if isinstance(node, cst.Return):
             return [ir.Return(self.expr(node.value) if node.value is not None else None, self.span(node))]
+        if isinstance(node, cst.Raise):
+            return [ir.Raise(self.expr(node.exc) if node.exc is not None else None, self.span(node))]
         if isinstance(node, cst.Import):
             names = tuple((_dotted(a.name), _dotted(a.asname.name) if a.asname else None) for a in node.names)
             return [ir.Import(names, self.span(node))]
