@@ -2,11 +2,13 @@
 how sure a value is for a rule to act on it."""
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from qlint.durations import format_duration
 from qlint.model import Related, Span, Value
+from qlint.sources import ir
 from qlint.resolve.project import App, Project
 from qlint.resolve.workers import CeleryProcess, workers_of
 
@@ -119,3 +121,20 @@ def per_worker(project: Project, app: App, name: str) -> list[tuple[CeleryProces
         else:
             out.append((worker, value))
     return out or [(None, app.setting(name))]
+
+
+_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
+
+
+def literal_seconds(expr: ir.Expr | None) -> float | None:
+    """A number written at a call (literals and arithmetic on them)."""
+    if isinstance(expr, ir.Const) and isinstance(expr.value, (int, float)) and not isinstance(expr.value, bool):
+        return float(expr.value)
+    if isinstance(expr, ir.BinOp) and expr.op in _OPS:
+        left, right = literal_seconds(expr.left), literal_seconds(expr.right)
+        if left is not None and right is not None:
+            try:
+                return float(_OPS[expr.op](left, right))
+            except ZeroDivisionError:
+                return None
+    return None

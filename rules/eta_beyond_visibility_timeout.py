@@ -8,8 +8,9 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import Transport, Visibility, always, apps_with_visibility_timeout, related
-from qlint.rules.soft_limit_not_below_hard import _literal_seconds
+from qlint.rules._delivery import (
+    Transport, Visibility, always, apps_with_visibility_timeout, literal_seconds, related,
+)
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
@@ -82,7 +83,7 @@ due time in a database and poll.
             if call.method != "apply_async" or call.task is None or id(call.task.app) not in apps:
                 continue
             expr = call.options.get("countdown")
-            seconds = _literal_seconds(expr)
+            seconds = literal_seconds(expr)
             kind, vt = apps[id(call.task.app)]
             if expr is not None and seconds is not None and seconds >= vt.seconds:
                 yield self._delay(f"{call.label}.apply_async(countdown={format_duration(seconds)})", expr.span, kind, vt)
@@ -111,7 +112,7 @@ due time in a database and poll.
                 if isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and expr.func.attr == "retry" \
                         and isinstance(expr.func.value, ir.Name) and expr.func.value.id == "self":
                     countdown = expr.kwarg("countdown")
-                    seconds = _literal_seconds(countdown)
+                    seconds = literal_seconds(countdown)
                     kind, vt = apps[id(task.app)]
                     if countdown is not None and seconds is not None and seconds >= vt.seconds:
                         yield self._delay(f"task {task.name} retries with countdown {format_duration(seconds)}",

@@ -1,7 +1,6 @@
 """QL402: a soft time limit at or above the hard one, so the soft limit never fires."""
 from __future__ import annotations
 
-import operator
 from typing import Iterable
 
 from qlint.callsites import task_calls
@@ -10,11 +9,10 @@ from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
 from qlint.resolve.workers import workers_of
 from qlint.rule import Example, Rule
-from qlint.sources import ir
+from qlint.rules._delivery import literal_seconds
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
-_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
 
 
 def _seconds(value: Value | None) -> float | None:
@@ -28,20 +26,6 @@ def _seconds(value: Value | None) -> float | None:
     if len(numbers) != 1:
         return None
     return float(numbers.pop()) or None  # 0 means no limit
-
-
-def _literal_seconds(expr: ir.Expr | None) -> float | None:
-    """A number written at a call (literals and arithmetic on them)."""
-    if isinstance(expr, ir.Const) and isinstance(expr.value, (int, float)) and not isinstance(expr.value, bool):
-        return float(expr.value)
-    if isinstance(expr, ir.BinOp) and expr.op in _OPS:
-        left, right = _literal_seconds(expr.left), _literal_seconds(expr.right)
-        if left is not None and right is not None:
-            try:
-                return float(_OPS[expr.op](left, right))
-            except ZeroDivisionError:
-                return None
-    return None
 
 
 class SoftLimitNotBelowHard(Rule):
@@ -138,8 +122,8 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
             if call.method != "apply_async":
                 continue
             soft_expr, hard_expr = call.options.get("soft_time_limit"), call.options.get("time_limit")
-            soft_s = _literal_seconds(soft_expr)
-            hard_s = _literal_seconds(hard_expr)
+            soft_s = literal_seconds(soft_expr)
+            hard_s = literal_seconds(hard_expr)
             if hard_s is None and hard_expr is None and call.task is not None:
                 hard_s = _seconds(call.task.option("time_limit"))
             if soft_s is None or not hard_s or soft_s < hard_s:
