@@ -1,0 +1,125 @@
+"""QL105: late-acked tasks that are re-queued each time they die or time out."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from qlint.model import Finding, Fix, Span, Value
+from qlint.resolve.project import App, Project
+from qlint.resolve.tasks import Task
+from qlint.rule import Example, Rule
+from qlint.rules._delivery import always
+from qlint.rules.late_ack_visibility_timeout import late_acked
+
+_APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
+_BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
+
+
+def _true(value: Value) -> bool:
+    return always(value, lambda v: v is True or v == 1)
+
+
+def _false(value: Value) -> bool:
+    return always(value, lambda v: v is False or v == 0)
+
+
+def _limited(value: Value) -> bool:
+    return always(value, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0)
+
+
+class RejectOnWorkerLostLoop(Rule):
+    code = "QL105"
+    name = "reject-on-worker-lost-loop"
+    severity = "warning"
+    summary = "A late-acked task that always crashes its worker or times out is re-queued forever."
+    what = """
+Late acknowledgement together with either `task_reject_on_worker_lost=True` (a task's
+`reject_on_worker_lost`) without `task_retry_on_worker_lost`, or acknowledgement on timeout turned off
+(`task_acks_on_timeout=False`, or `task_acks_on_failure_or_timeout=False` that it falls back to) while a
+hard time limit applies. Read from Celery 5.7's `Request.on_failure`.
+"""
+    why = """
+When the worker process dies (out of memory, a segfault, a kill) Celery re-queues the message if the task
+rejects on worker lost; when the hard limit kills a task and timeouts are not acknowledged, it re-queues
+it too. A task that dies every time — a file too big for memory, a query that never finishes — comes back
+forever, takes a worker process each time, and no retry count stops it: Celery 5.7 bounds this by
+`max_retries` only with `task_retry_on_worker_lost`.
+"""
+    example = """
+```python
+task_acks_late = True
+task_reject_on_worker_lost = True      # an OOM-killed task returns to the queue, again and again
+```
+"""
+    fix = """
+Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `task_retry_on_worker_lost`
+(Celery 5.7) with `max_retries` so a crash is retried a bounded number of times; acknowledge timeouts.
+"""
+    fix_safety = "No automatic fix: it decides whether crashed work is retried."
+    scenarios = ("examples/scenarios/worker-killed-late-ack.yaml",)
+    invalid = (
+        Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_reject_on_worker_lost = True\n"}),
+        Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_acks_on_failure_or_timeout = False\n"
+                                                  "task_time_limit = 600\n"}, note="timeouts re-queued"),
+        Example({**_BASE, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(acks_late=True, reject_on_worker_lost=True)\n"
+                                  "def convert(path):\n    pass\n"}, note="one task"),
+    )
+    valid = (
+        Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\n"}),
+        Example({**_BASE, "proj/celeryconfig.py": "task_reject_on_worker_lost = True\n"}, note="early ack"),
+        Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_reject_on_worker_lost = True\n"
+                                                  "task_retry_on_worker_lost = True\n"},
+                note="Celery 5.7 retries a bounded number of times instead"),
+        Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_acks_on_failure_or_timeout = False\n"},
+                note="no hard limit: nothing times out"),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        for app in project.apps:
+            app_wide = self._hazard(app.setting("task_acks_late"), app.setting("task_reject_on_worker_lost"),
+                                    app.setting("task_retry_on_worker_lost"), self._acks_on_timeout(app, None),
+                                    app.setting("task_time_limit"))
+            if app_wide is not None:
+                what, value = app_wide
+                yield self._finding(f"tasks of app {app.name!r} are", what, value)
+            for task in sorted(app.tasks.values(), key=lambda t: t.name):
+                own = {"acks_late", "reject_on_worker_lost", "acks_on_failure_or_timeout", "time_limit"} & set(task.options)
+                if not own:
+                    continue
+                found = self._hazard(task.option("acks_late"), task.option("reject_on_worker_lost"),
+                                     app.setting("task_retry_on_worker_lost"), self._acks_on_timeout(app, task),
+                                     task.option("time_limit"))
+                if found is not None and found != app_wide:
+                    yield self._finding(f"task {task.name} is", *found, fallback=task.decorator_span)
+
+    @staticmethod
+    def _acks_on_timeout(app: App, task: Task | None) -> Value:
+        own = app.setting("task_acks_on_timeout")
+        if own.status != "default" and own.value is not None:
+            return own
+        if task is not None and "acks_on_failure_or_timeout" in task.options:
+            return task.options["acks_on_failure_or_timeout"]
+        return app.setting("task_acks_on_failure_or_timeout")
+
+    @staticmethod
+    def _hazard(late: Value, reject: Value, retry: Value, acks_on_timeout: Value, limit: Value) -> tuple[str, Value] | None:
+        if not late_acked(late):
+            return None
+        if _true(reject) and not _true(retry):
+            return "worker-lost", reject
+        if _false(acks_on_timeout) and _limited(limit):
+            return "timeout", acks_on_timeout
+        return None
+
+    def _finding(self, who: str, what: str, value: Value, fallback: Span | None = None) -> Finding:
+        if what == "worker-lost":
+            message = (f"{who} acknowledged late and rejected when the worker is lost: a task that kills its worker "
+                       "process (out of memory, a crash) is re-queued and runs again, forever")
+            fix = Fix("turn task_reject_on_worker_lost off, or use task_retry_on_worker_lost with max_retries")
+        else:
+            message = (f"{who} acknowledged late and its timeouts are not acknowledged: a task that always hits its hard "
+                       "time limit is re-queued and runs again, forever")
+            fix = Fix("acknowledge timeouts (task_acks_on_timeout = True), or raise the limit")
+        span = value.origin or fallback
+        assert span is not None
+        return self.finding(message, span, [], fix)
