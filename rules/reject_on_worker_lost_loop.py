@@ -81,7 +81,7 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                                     app.setting("task_time_limit"))
             if app_wide is not None:
                 what, value = app_wide
-                yield self._finding(f"tasks of app {app.name!r} are", what, value)
+                yield self._finding(f"tasks of app {app.name!r} are", what, value, app.defined_at)
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 own = {"acks_late", "reject_on_worker_lost", "acks_on_failure_or_timeout", "time_limit"} & set(task.options)
                 if not own:
@@ -90,7 +90,7 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                                      app.setting("task_retry_on_worker_lost"), self._acks_on_timeout(app, task),
                                      task.option("time_limit"))
                 if found is not None and found != app_wide:
-                    yield self._finding(f"task {task.name} is", *found, fallback=task.decorator_span)
+                    yield self._finding(f"task {task.name} is", *found, task.decorator_span)
 
     @staticmethod
     def _acks_on_timeout(app: App, task: Task | None) -> Value:
@@ -111,7 +111,7 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
             return "timeout", acks_on_timeout
         return None
 
-    def _finding(self, who: str, what: str, value: Value, fallback: Span | None = None) -> Finding:
+    def _finding(self, who: str, what: str, value: Value, fallback: Span) -> Finding:
         if what == "worker-lost":
             message = (f"{who} acknowledged late and rejected when the worker is lost: a task that kills its worker "
                        "process (out of memory, a crash) is re-queued and runs again, forever")
@@ -121,5 +121,4 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                        "time limit is re-queued and runs again, forever")
             fix = Fix("acknowledge timeouts (task_acks_on_timeout = True), or raise the limit")
         span = value.origin or fallback
-        assert span is not None
         return self.finding(message, span, [], fix)
