@@ -1,23 +1,15 @@
 """QL505: task_always_eager on in settings that are not test settings."""
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
 from qlint.model import Finding, Fix, Span
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
+from qlint.rules._paths import is_test_path
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
-# Paths and module names that hold test settings by convention.
-_TEST_PART = re.compile(r"(^|[/._-])(tests?|testing|conftest|pytest|ci|unittest|test_settings|settings_test)([/._-]|$)", re.I)
-
-
-def is_test_path(path: str) -> bool:
-    return bool(_TEST_PART.search(path))
-
-
 class EagerInProduction(Rule):
     code = "QL505"
     name = "eager-in-production"
