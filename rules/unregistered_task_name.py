@@ -1,0 +1,107 @@
+"""QL504: a task named by string that the project does not define."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from qlint.callsites import task_calls
+from qlint.model import Finding, Fix, Span
+from qlint.resolve.project import App, Project
+from qlint.rule import Example, Rule
+
+_APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
+_TASKS = "from proj.celery import app\n\n@app.task\ndef cleanup():\n    pass\n"
+
+
+class UnregisteredTaskName(Rule):
+    code = "QL504"
+    name = "unregistered-task-name"
+    severity = "error"
+    summary = "A beat entry, send_task call or route names a task that the project does not define."
+    what = """
+A task name written as a string — a `beat_schedule` entry's `task`, `send_task("…")`,
+`signature("…")`, an exact key of `task_routes` — whose module is a module of the project that defines
+no task of that name and nothing else under that name either. Names of other packages (`celery.*`,
+installed libraries, other services) and modules qlint cannot see are left alone.
+"""
+    why = """
+Celery sends a message for any name; only the worker finds out the task is unknown, logs "Received
+unregistered task" and discards the message. A renamed or moved task leaves beat entries and routes that
+silently stop working — the nightly job that no longer runs is noticed weeks later.
+"""
+    example = """
+```python
+beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}}   # defined as cleanup
+```
+"""
+    fix = "Use the task's registered name (its `name=`, or `module.function`), or define the task."
+    fix_safety = "No automatic fix: which task was meant is a guess."
+    invalid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/celeryconfig.py": "beat_schedule = {'nightly': {'task': 'proj.tasks.clean_up', 'schedule': 60}}\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS, "proj/celeryconfig.py": "",
+                 "proj/views.py": "from proj.celery import app\n\n\ndef go():\n    app.send_task('proj.tasks.clenup')\n"}),
+    )
+    valid = (
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/celeryconfig.py": "beat_schedule = {'nightly': {'task': 'proj.tasks.cleanup', 'schedule': 60},\n"
+                                         "                 'builtin': {'task': 'celery.backend_cleanup', 'schedule': 60},\n"
+                                         "                 'other': {'task': 'billing.charge_all', 'schedule': 60}}\n"},
+                note="defined, built in, or from a package that is not in the project"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": "from celery import Task\nfrom proj.celery import app\n\n"
+                                  "class Cleanup(Task):\n    name = 'proj.tasks.cleanup'\n\n\ncleanup = app.register_task(Cleanup())\n",
+                 "proj/views.py": "from proj.celery import app\n\n\ndef go():\n    app.send_task('proj.tasks.cleanup')\n"},
+                note="the module defines the name some other way"),
+    )
+
+    def check(self, project: Project) -> Iterable[Finding]:
+        known = {name for app in project.apps for name in app.tasks}
+        for app in project.apps:
+            for name, span, where in self._named_in_settings(app):
+                finding = self._check(project, known, name, span, where)
+                if finding is not None:
+                    yield finding
+        for _, call in task_calls(project):
+            if call.method in ("send_task", "signature()") and call.task is None:
+                name = call.label.strip("'\"")
+                span = call.call.args[0].span if call.call.args else call.call.span
+                finding = self._check(project, known, name, span, call.method.rstrip("()"))
+                if finding is not None:
+                    yield finding
+
+    @staticmethod
+    def _named_in_settings(app: App) -> Iterable[tuple[str, Span, str]]:
+        schedule = app.setting("beat_schedule")
+        if schedule.status == "known" and isinstance(schedule.value, dict):
+            for entry, body in schedule.value.items():
+                if isinstance(body, dict) and isinstance(body.get("task"), str):
+                    item = schedule.item(str(entry))
+                    span = (item.origin if item is not None else None) or schedule.origin
+                    if span is not None:
+                        yield body["task"], span, f"beat_schedule entry {entry!r}"
+        routes = app.setting("task_routes")
+        if routes.status == "known" and isinstance(routes.value, dict):
+            for key in routes.value:
+                if isinstance(key, str) and "*" not in key:
+                    item = routes.item(key)
+                    span = (item.origin if item is not None else None) or routes.origin
+                    if span is not None:
+                        yield key, span, "task_routes"
+
+    def _check(self, project: Project, known: set[str], name: str, span: Span, where: str) -> Finding | None:
+        if name in known or "." not in name:
+            return None
+        module, _, attr = name.rpartition(".")
+        path = project.workspace.index.find(module)
+        if path is None:
+            return None
+        env = project.workspace.module_env(path)
+        if env is None or attr in env.names or env.failed_imports:
+            return None
+        if any(isinstance(v.value, str) and v.value == name for v in env.names.values() if v.status == "known"):
+            return None
+        defined = sorted(n for n in known if n.startswith(f"{module}."))
+        hint = f"; {module} defines {', '.join(defined[:3])}" if defined else ""
+        return self.finding(
+            f"{where} names task {name!r}, which the project does not define{hint}: workers discard the message "
+            "as an unregistered task", span, (), Fix("use the registered name of the task"))
