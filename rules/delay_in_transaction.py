@@ -15,8 +15,13 @@ _ATOMIC = frozenset({"django.db.transaction.atomic"})
 
 
 def _is_atomic(ctx: Context, expr: ir.Expr) -> bool:
+    """transaction.atomic on the default database. A transaction on another connection
+    (atomic(using=replica)) may only read, and is left alone."""
     target = expr.func if isinstance(expr, ir.Call) else expr
-    return ctx.qualname(target) in _ATOMIC
+    if ctx.qualname(target) not in _ATOMIC:
+        return False
+    using = expr.kwarg("using") if isinstance(expr, ir.Call) else None
+    return using is None or (isinstance(using, ir.Const) and using.value == "default")
 
 
 def _end_line(stmts: tuple[ir.Stmt, ...], start: int) -> int:
@@ -54,7 +59,8 @@ class DelayInTransaction(Rule):
     what = """
 `.delay()` or `.apply_async()` of a project task inside `with transaction.atomic():` or in a function
 decorated with `@transaction.atomic` (Django), rather than from `transaction.on_commit(...)` or with
-Celery 5.4+'s `delay_on_commit()`.
+Celery 5.4+'s `delay_on_commit()`. Transactions on another connection (`atomic(using="replica")`) are
+left alone: they are often read-only.
 """
     why = """
 The message reaches the broker at once, while the transaction that created or changed the rows is still
@@ -90,6 +96,10 @@ Send after commit: `transaction.on_commit(lambda: send_receipt.delay(order.pk))`
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
                  "proj/views.py": "from django.db import transaction\nfrom proj.tasks import index\n\n\n"
                                   "def save(pk):\n    with transaction.atomic():\n        pass\n    index.delay(pk)\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/views.py": "from django.db import transaction\nfrom proj.tasks import index\n\n\n"
+                                  "def save(pk):\n    with transaction.atomic(using='replica'):\n        index.delay(pk)\n"},
+                note="a transaction on a replica connection reads only"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

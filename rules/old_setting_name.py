@@ -65,8 +65,9 @@ mixes both formats.
 
     def check(self, project: Project) -> Iterable[Finding]:
         for app in project.apps:
-            old = [(key, span, catalog.from_old_name(key)) for key, span in app.read_keys.items()
-                   if catalog.get(key) is None and catalog.from_old_name(key) is not None]
+            old = [(key, span, found.setting) for key, span in app.read_keys.items()
+                   if (found := catalog.classify(key, app.namespace)).kind in ("old", "old-under-namespace")
+                   and found.setting is not None]
             if old and app.namespace:
                 for key, span, setting in old:
                     new = catalog.namespaced_key(setting, app.namespace)
