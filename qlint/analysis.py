@@ -180,12 +180,17 @@ def analyse(
         rel = prefix + rel_to_root
         abs_of[rel] = full
         (python_files if rel.endswith(".py") else other_files).append(rel)
-    loader = _Loader(FactsCache(root, use_cache), abs_of, overrides or {})
+    buffers = overrides or {}
+    loader = _Loader(FactsCache(root, use_cache), abs_of, buffers)
     entries, settings_only = [], []
     for rel in python_files:
         data = loader.read(rel)
-        if data is not None and mentions_celery(data):
-            (settings_only if names_settings_module_only(data) else entries).append(rel)
+        if data is None:
+            continue
+        if rel in buffers or (mentions_celery(data) and not names_settings_module_only(data)):
+            entries.append(rel)  # an open buffer is always read, so that its parse errors show
+        elif mentions_celery(data):
+            settings_only.append(rel)
     loader.prefetch(entries)
     deploy = load_deploy_files(other_files, loader.read_other)
     workspace = Workspace(python_files, loader, deploy.environment)

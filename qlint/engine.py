@@ -10,7 +10,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from qlint.analysis import Analysis, display_path
 from qlint.model import Finding
@@ -83,7 +83,9 @@ def check(
     ignore: Sequence[str] | None = None,
     extend_select: Sequence[str] | None = None,
     report_unused: bool = False,
+    buffers: Mapping[str, bytes] | None = None,
 ) -> CheckResult:
+    """buffers: unsaved contents by display path (the language server's), read for suppressions."""
     from qlint.project_config import per_file_ignored
     from qlint.suppress import apply_suppressions
 
@@ -101,6 +103,8 @@ def check(
     findings = [f for f in findings if not per_file_ignored(f.code, rel_to_config(f.span.path), config)]
 
     def read_text(path: str) -> str | None:
+        if buffers and path in buffers:
+            return buffers[path].decode("utf-8", errors="replace")
         try:
             return (analysis.cwd / path).read_text(encoding="utf-8", errors="replace")
         except OSError:

@@ -8,7 +8,7 @@ import sys
 from qlint import __version__
 
 # Each name is a module of this package that defines register(subparsers).
-COMMANDS: tuple[str, ...] = ("check", "config", "rule", "simulate")
+COMMANDS: tuple[str, ...] = ("check", "config", "rule", "simulate", "lsp")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 

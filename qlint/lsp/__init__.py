@@ -1,0 +1,1 @@
+"""`qlint lsp`: qlint's findings, fixes and setting documentation in editors (pygls)."""

@@ -1,0 +1,199 @@
+"""The language server: re-checks the workspace as buffers change and publishes findings.
+
+Every check analyses the whole workspace with the open buffers laid over the files on
+disk, so editing settings.py updates findings shown in tasks.py. Unchanged files come
+from the facts cache (.qlint_cache), so a re-check parses only what changed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+
+from qlint import __version__
+from qlint.analysis import Analysis, analyse, display_path
+from qlint.lsp.convert import diagnostic, path_to_uri, text_edit, to_range, uri_to_path
+from qlint.lsp.hover import hover_text, word_at
+from qlint.model import Finding
+
+DEBOUNCE_SECONDS = 0.3
+log = logging.getLogger(__name__)
+
+
+class QlintServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("qlint", __version__)
+        self.root: Path | None = None
+        self.findings: dict[str, list[Finding]] = {}  # by display path
+        self.analysis: Analysis | None = None
+        self.published: set[str] = set()
+        self._pending: asyncio.TimerHandle | None = None
+        self.checks = 0
+
+    # ------------------------------------------------------------ checking
+
+    def workspace_root(self) -> Path:
+        if self.root is None:
+            folder = self.workspace.root_path
+            self.root = Path(folder).resolve() if folder else Path.cwd().resolve()
+        return self.root
+
+    def buffers(self) -> dict[str, bytes]:
+        root = self.workspace_root()
+        out: dict[str, bytes] = {}
+        for uri, document in self.workspace.text_documents.items():
+            try:
+                out[display_path(uri_to_path(uri), root)] = document.source.encode("utf-8")
+            except ValueError:
+                continue
+        return out
+
+    def check_now(self) -> None:
+        from qlint.engine import check
+        from qlint.project_config import ConfigError, load_config
+
+        root = self.workspace_root()
+        buffers = self.buffers()
+        try:
+            config = load_config(root)
+        except ConfigError as exc:
+            self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"qlint: {exc}"))
+            return
+        self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers)
+        result = check(self.analysis, config, ["."], buffers=buffers)
+        self.checks += 1
+        by_path: dict[str, list[Finding]] = {}
+        for finding in result.findings:
+            by_path.setdefault(finding.span.path, []).append(finding)
+        self.findings = by_path
+        self.publish()
+
+    def publish(self) -> None:
+        root = self.workspace_root()
+        open_paths = {display_path(uri_to_path(uri), root): uri for uri in self.workspace.text_documents
+                      if uri.startswith("file:")}
+        for path, uri in open_paths.items():
+            diagnostics = [diagnostic(f, root) for f in self.findings.get(path, [])]
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+
+    def schedule(self, delay: float = DEBOUNCE_SECONDS) -> None:
+        """Check after `delay` seconds without another change (typing is debounced)."""
+        loop = asyncio.get_event_loop()
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending = loop.call_later(delay, self._run_scheduled)
+
+    def _run_scheduled(self) -> None:
+        self._pending = None
+        try:
+            self.check_now()
+        except Exception as exc:  # a bug in a rule must not take the editor's server down
+            log.exception("qlint check failed")
+            self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"qlint: check failed: {exc!r}"))
+
+    # ------------------------------------------------------------ helpers for requests
+
+    def document_path(self, uri: str) -> str:
+        if uri not in self.workspace.text_documents:
+            raise ValueError(f"document is not open: {uri}")
+        return display_path(uri_to_path(uri), self.workspace_root())
+
+
+server = QlintServer()
+
+
+@server.feature(lsp.INITIALIZED)
+def initialized(ls: QlintServer, params: lsp.InitializedParams) -> None:
+    ls.workspace_root()
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: QlintServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    ls.schedule(0)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: QlintServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    ls.schedule()
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: QlintServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    ls.schedule(0)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: QlintServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+    ls.schedule(0)
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def watched_files(ls: QlintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+    # pyproject.toml / .qlint.toml are read again by the next check; files changed on disk too.
+    ls.schedule(0)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_HOVER)
+def hover(ls: QlintServer, params: lsp.HoverParams) -> lsp.Hover | None:
+    ls.document_path(params.text_document.uri)
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    lines = document.lines
+    if params.position.line >= len(lines):
+        return None
+    word = word_at(lines[params.position.line], params.position.character)
+    text = hover_text(word, ls.analysis) if word else None
+    if text is None:
+        return None
+    return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text))
+
+
+@server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
+    code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.SourceFixAll]))
+def code_action(ls: QlintServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    uri = params.text_document.uri
+    path = ls.document_path(uri)
+    document = ls.workspace.get_text_document(uri)
+    findings = ls.findings.get(path, [])
+    actions: list[lsp.CodeAction] = []
+    first, last = params.range.start.line + 1, params.range.end.line + 1
+    for finding in findings:
+        if not (first <= finding.span.line <= last or finding.span.line <= first <= finding.span.end_line):
+            continue
+        if finding.fix is not None and finding.fix.edits and all(e.span.path == path for e in finding.fix.edits):
+            actions.append(lsp.CodeAction(
+                title=f"{finding.code}: {finding.fix.description}", kind=lsp.CodeActionKind.QuickFix,
+                edit=lsp.WorkspaceEdit(changes={uri: [text_edit(e) for e in finding.fix.edits]}),
+                is_preferred=finding.fix.applicability == "safe"))
+        actions.append(_suppress(uri, document.lines, finding))
+    fixable = [f for f in findings if f.fix is not None and f.fix.applicability == "safe" and f.fix.edits
+               and all(e.span.path == path for e in f.fix.edits)]
+    if fixable:
+        edits = {(e.span, e.content): e for f in fixable for e in f.fix.edits}
+        actions.append(lsp.CodeAction(title="qlint: fix all safe fixes in this file", kind=lsp.CodeActionKind.SourceFixAll,
+                                      edit=lsp.WorkspaceEdit(changes={uri: [text_edit(e) for e in edits.values()]})))
+    return actions
+
+
+def _suppress(uri: str, lines: list[str], finding: Finding) -> lsp.CodeAction:
+    index = finding.span.line - 1
+    text = lines[index].rstrip("\r\n") if index < len(lines) else ""
+    comment = f"  # qlint: ignore[{finding.code}]"
+    end = lsp.Position(index, len(text))
+    return lsp.CodeAction(
+        title=f"Suppress {finding.code} on this line", kind=lsp.CodeActionKind.QuickFix,
+        edit=lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(lsp.Range(end, end), comment)]}))
+
+
+def run(tcp: tuple[str, int] | None = None) -> None:
+    if tcp is not None:
+        server.start_tcp(*tcp)
+    else:
+        server.start_io()
+
+
+__all__ = ["QlintServer", "path_to_uri", "run", "server", "to_range"]

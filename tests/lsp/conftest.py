@@ -1,0 +1,36 @@
+"""A real qlint language server, started as a subprocess and driven by pytest-lsp's client."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.resolve.conftest import write_tree
+
+APP = {
+    "pyproject.toml": "[project]\nname = 'proj'\n",
+    "proj/__init__.py": "",
+    "proj/celery.py": "from celery import Celery\n\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n",
+    "proj/celeryconfig.py": "broker_url = 'redis://localhost:6379/0'\ntask_acks_late = True\ntask_time_limit = 7200\n",
+    "proj/tasks.py": "from proj.celery import app\n\n\n@app.task\ndef build(x):\n    return x\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write_tree(tmp_path, APP)
+    return tmp_path
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "qlint", "lsp"]))
+async def client(lsp_client: LanguageClient, project: Path):
+    await lsp_client.initialize_session(lsp.InitializeParams(
+        capabilities=lsp.ClientCapabilities(), root_uri=project.as_uri(),
+        workspace_folders=[lsp.WorkspaceFolder(uri=project.as_uri(), name="proj")]))
+    lsp_client.project = project  # type: ignore[attr-defined]
+    yield
+    await lsp_client.shutdown_session()

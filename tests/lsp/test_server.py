@@ -1,0 +1,134 @@
+"""The language server through a real LSP client: diagnostics as buffers change, across
+files, code actions, hover, configuration reload, and bad input."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
+
+
+def uri(client: LanguageClient, rel: str) -> str:
+    return (client.project / rel).as_uri()  # type: ignore[attr-defined]
+
+
+async def open_file(client: LanguageClient, rel: str, text: str | None = None) -> str:
+    path: Path = client.project / rel  # type: ignore[attr-defined]
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(
+        uri=path.as_uri(), language_id="python", version=1, text=text if text is not None else path.read_text())))
+    return path.as_uri()
+
+
+async def diagnostics_for(client: LanguageClient, target: str, want=lambda d: True, tries: int = 40) -> list:
+    """The latest diagnostics for target once `want` holds for them (the server debounces)."""
+    for _ in range(tries):
+        # A bound on each wait, so that a dead server fails the test instead of hanging it.
+        await asyncio.wait_for(client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 60)
+        found = client.diagnostics.get(target)
+        if found is not None and want(found):
+            return found
+    raise AssertionError(f"no matching diagnostics for {target}: {client.diagnostics.get(target)}")
+
+
+def change(client: LanguageClient, target: str, version: int, text: str) -> None:
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        lsp.VersionedTextDocumentIdentifier(uri=target, version=version),
+        [lsp.TextDocumentContentChangeWholeDocument(text=text)]))
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_open_reports_findings_with_code_link_and_related(client: LanguageClient):
+    target = await open_file(client, "proj/celeryconfig.py")
+    found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
+    ql101 = next(d for d in found if d.code == "QL101")
+    assert ql101.severity == lsp.DiagnosticSeverity.Error and ql101.source == "qlint"
+    assert ql101.range.start.line == 1  # task_acks_late = True, 0-based
+    assert ql101.code_description is not None and ql101.code_description.href.startswith("https://")
+    assert ql101.related_information and any("time limit" in r.message for r in ql101.related_information)
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_change_from_the_unsaved_buffer_clears_the_finding(client: LanguageClient):
+    target = await open_file(client, "proj/celeryconfig.py")
+    await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
+    fixed = ("broker_url = 'redis://localhost:6379/0'\ntask_acks_late = True\ntask_time_limit = 7200\n"
+             "broker_transport_options = {'visibility_timeout': 8 * 3600}\n")
+    change(client, target, 2, fixed)
+    await diagnostics_for(client, target, lambda d: not any(x.code == "QL101" for x in d))
+    # Nothing was written: the file on disk still has the hazard.
+    assert "visibility_timeout" not in (client.project / "proj/celeryconfig.py").read_text()  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_editing_one_file_updates_findings_in_another(client: LanguageClient):
+    tasks = await open_file(client, "proj/tasks.py")
+    config = await open_file(client, "proj/celeryconfig.py")
+    await diagnostics_for(client, tasks, lambda d: not any(x.code == "QL102" for x in d))
+    # The task becomes late-acked with no limit: QL102 appears in tasks.py once the
+    # settings drop their time limit.
+    change(client, tasks, 2, "from proj.celery import app\n\n\n@app.task(acks_late=True)\ndef build(x):\n    return x\n")
+    change(client, config, 2, "broker_url = 'redis://localhost:6379/0'\n")
+    found = await diagnostics_for(client, tasks, lambda d: any(x.code == "QL102" for x in d))
+    assert next(d for d in found if d.code == "QL102").range.start.line == 3
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_code_actions_suppress_and_fix_then_recheck(client: LanguageClient):
+    text = "CELERY_ACKS_LATE = True\nbroker_url = 'amqp://'\n"
+    target = await open_file(client, "proj/celeryconfig.py", text)
+    found = await diagnostics_for(client, target, lambda d: any(x.code == "QL002" for x in d))
+    diag = next(d for d in found if d.code == "QL002")
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(target), range=diag.range,
+        context=lsp.CodeActionContext(diagnostics=[diag])))
+    titles = [a.title for a in actions]
+    assert "Suppress QL002 on this line" in titles
+    fix = next(a for a in actions if a.title.startswith("QL002:"))
+    [edit] = fix.edit.changes[target]
+    assert edit.new_text == "task_acks_late" and edit.range.start == lsp.Position(0, 0)
+    # Apply it as an editor would, and the finding goes.
+    change(client, target, 2, "task_acks_late = True\nbroker_url = 'amqp://'\n")
+    await diagnostics_for(client, target, lambda d: not any(x.code == "QL002" for x in d))
+    # The suppression comment works from the buffer too.
+    change(client, target, 3, "CELERY_ACKS_LATE = True  # qlint: ignore[QL002]\nbroker_url = 'amqp://'\n")
+    await diagnostics_for(client, target, lambda d: not any(x.code == "QL002" for x in d))
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_hover_on_a_setting_shows_its_effective_value(client: LanguageClient):
+    target = await open_file(client, "proj/celeryconfig.py")
+    await diagnostics_for(client, target)
+    result = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(target), lsp.Position(2, 3)))
+    assert result is not None
+    text = result.contents.value
+    assert "task_time_limit" in text and "7200" in text and "proj/celeryconfig.py:3" in text
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_configuration_reload(client: LanguageClient):
+    target = await open_file(client, "proj/celeryconfig.py")
+    await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
+    pyproject = client.project / "pyproject.toml"  # type: ignore[attr-defined]
+    pyproject.write_text("[project]\nname = 'proj'\n\n[tool.qlint]\nignore = ['QL101']\n")
+    client.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(
+        [lsp.FileEvent(pyproject.as_uri(), lsp.FileChangeType.Changed)]))
+    await diagnostics_for(client, target, lambda d: not any(x.code == "QL101" for x in d))
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_bad_input_keeps_the_server_alive(client: LanguageClient):
+    target = await open_file(client, "proj/tasks.py", "def broken(:\n")
+    found = await diagnostics_for(client, target, lambda d: any(x.code == "QL000" for x in d))
+    assert found[0].range.start.line == 0
+    with pytest.raises(JsonRpcException):
+        await client.text_document_hover_async(lsp.HoverParams(
+            lsp.TextDocumentIdentifier(uri(client, "proj/never_opened.py")), lsp.Position(0, 0)))
+    # A change for a document that was never opened, then a normal request: still answered.
+    change(client, uri(client, "proj/ghost.py"), 5, "x = 1\n")
+    await asyncio.sleep(0.1)
+    config = await open_file(client, "proj/celeryconfig.py")
+    await diagnostics_for(client, config, lambda d: any(x.code == "QL101" for x in d))
