@@ -132,3 +132,14 @@ async def test_bad_input_keeps_the_server_alive(client: LanguageClient):
     await asyncio.sleep(0.1)
     config = await open_file(client, "proj/celeryconfig.py")
     await diagnostics_for(client, config, lambda d: any(x.code == "QL101" for x in d))
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_findings_in_a_compose_file(client: LanguageClient):
+    compose = client.project / "docker-compose.yml"  # type: ignore[attr-defined]
+    compose.write_text("services:\n  worker:\n    command: celery -A proj worker -B\n    deploy:\n      replicas: 2\n")
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(
+        uri=compose.as_uri(), language_id="yaml", version=1, text=compose.read_text())))
+    found = await diagnostics_for(client, compose.as_uri(), lambda d: any(x.code == "QL503" for x in d))
+    beat = next(d for d in found if d.code == "QL503")
+    assert beat.range.start == lsp.Position(4, 16)  # replicas: 2
