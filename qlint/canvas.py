@@ -91,10 +91,7 @@ def build(ctx: Context, expr: ir.Expr, depth: int = 0) -> Node | None:
         return Eager(expr, func.attr, certain)
     if isinstance(func, ir.Attr) and func.attr == "set":
         inner = build(ctx, func.value, depth + 1)
-        immutable = expr.kwarg("immutable")
-        if isinstance(inner, Sig) and isinstance(immutable, ir.Const) and isinstance(immutable.value, bool):
-            return Sig(_with_immutable(inner.call, immutable.value))
-        return inner
+        return Sig(_with_set(inner.call, expr)) if isinstance(inner, Sig) else inner
     qualname = ctx.qualname(func)
     if qualname in CHAIN:
         return Chain(_parts(ctx, expr.args, depth))
@@ -118,9 +115,13 @@ def _flatten(node: Node | None) -> tuple[Node | None, ...]:
     return node.parts if isinstance(node, Chain) else (node,)
 
 
-def _with_immutable(call: TaskCall, immutable: bool) -> TaskCall:
+def _with_set(call: TaskCall, set_call: ir.Call) -> TaskCall:
+    """The signature after `.set(**options)`: its options updated, immutable when set to a literal bool."""
+    options = {**call.options, **{k: v for k, v in set_call.kwargs if k is not None}}
+    immutable = set_call.kwarg("immutable")
+    frozen = immutable.value if isinstance(immutable, ir.Const) and isinstance(immutable.value, bool) else call.immutable
     return TaskCall(call.call, call.method, call.task, call.label, call.args, call.kwargs, call.args_expr,
-                    call.kwargs_expr, call.options, immutable)
+                    call.kwargs_expr, options, frozen)
 
 
 def _parts(ctx: Context, args: tuple[ir.Expr, ...], depth: int) -> tuple[Node | None, ...]:
