@@ -1,38 +1,61 @@
 """QL304: waiting on another task's result inside a task."""
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from qlint.callsites import SENDING, Context, subexpressions, walk
+from qlint.canvas import COMPOSITE, Sig, build
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
+from qlint.rules._paths import is_test_path
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
-_WAITS = frozenset({"get", "wait", "join", "join_native"})
-_CANVAS = frozenset({"celery.group", "celery.chain", "celery.chord", "celery.canvas.group", "celery.canvas.chain",
-                     "celery.canvas.chord"})
+_WAITS = frozenset({"get", "wait", "join", "join_native", "collect"})
 _RESULTS = frozenset({"celery.result.AsyncResult", "celery.result.GroupResult", "celery.AsyncResult"})
+_ALLOW_JOIN = frozenset({"celery.result.allow_join_result"})
 
 
 def _is_result(ctx: Context, expr: ir.Expr) -> bool:
-    """True when expr certainly is a Celery result: what sending a task or canvas returns."""
+    """True when expr certainly is a Celery result: what sending a task or canvas returns,
+    calling a group, chain or chord, or an AsyncResult(...)."""
     expr = ctx.follow(expr)
     if not isinstance(expr, ir.Call):
         return False
     func = expr.func
     if isinstance(func, ir.Attr) and func.attr in SENDING:
-        base = ctx.follow(func.value)
-        if ctx.task(func.value) is not None:
-            return True
-        if isinstance(base, ir.Call) and (ctx.qualname(base.func) in _CANVAS or
-                                          (isinstance(base.func, ir.Attr) and base.func.attr in ("s", "si", "signature"))):
-            return True
-        return False
+        return ctx.task(func.value) is not None or isinstance(build(ctx, func.value), (Sig, *COMPOSITE))
     if isinstance(func, ir.Attr) and func.attr == "AsyncResult":
         return True
-    return ctx.qualname(func) in _RESULTS
+    if ctx.qualname(func) in _RESULTS:
+        return True
+    return isinstance(build(ctx, func), COMPOSITE)  # group(...)() applies the group
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    """A `with allow_join_result():` block in owner's own code."""
+
+    first: int
+    last: int
+    owner: ir.FuncDef | None
+
+
+def _allowed_blocks(ctx: Context, stmts: tuple[ir.Stmt, ...], owner: ir.FuncDef | None = None) -> Iterator[_Allowed]:
+    for stmt in stmts:
+        inner_owner = stmt if isinstance(stmt, ir.FuncDef) else None if isinstance(stmt, ir.ClassDef) else owner
+        if isinstance(stmt, ir.Block) and stmt.kind == "with" and any(
+                isinstance(h, ir.Call) and ctx.qualname(h.func) in _ALLOW_JOIN for h in stmt.header):
+            yield _Allowed(stmt.span.line, stmt.span.end_line, owner)
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, tuple):
+                yield from _allowed_blocks(ctx, inner, inner_owner)
+        if isinstance(stmt, ir.Try):
+            for _, handler in stmt.handlers:
+                yield from _allowed_blocks(ctx, handler, owner)
 
 
 class ResultGetInTask(Rule):
@@ -41,17 +64,19 @@ class ResultGetInTask(Rule):
     severity = "error"
     summary = "A task waits for another task's result: Celery refuses it, and allowing it can deadlock the workers."
     what = """
-Inside a task's body, `.get()`, `.wait()` or `.join()` on a result that certainly comes from Celery: what
-`.delay()`/`.apply_async()` of a task, signature or canvas returned, or an `AsyncResult(...)`. Reported
-as such by default (Celery raises), and with the message adjusted when `disable_sync_subtasks=False`
-turns the safety check off.
+Inside a task's body, `.get()`, `.wait()`, `.join()`, `.join_native()` or `.collect()` on a result that
+certainly comes from Celery: what `.delay()`/`.apply_async()` of a task, signature or canvas returned, a
+called group/chain/chord, or an `AsyncResult(...)`. Also, anywhere outside tests, a wait with Celery's guard
+switched off — `disable_sync_subtasks=False`, or a wait on a Celery result inside
+`with allow_join_result():` — since that is only ever written to wait inside a worker.
 """
     why = """
 A task that blocks on another task holds a worker process while waiting for a process to run the other
-one. By default Celery raises `RuntimeError: Never call result.get() within a task!`. With
-`disable_sync_subtasks=False` the call goes through, and when every process of every worker is waiting
-on a subtask that sits in the queue behind them, nothing runs again — a deadlock that appears only under
-load.
+one. Celery's prefork, solo and threads pools refuse: `RuntimeError: Never call result.get() within a
+task!` (`celery.result.assert_will_not_block`; gevent and eventlet pools do not check and simply block).
+With `disable_sync_subtasks=False` or `allow_join_result()` the wait goes through, and when every process
+of every worker is waiting on a subtask that sits in the queue behind them, nothing runs again — a
+deadlock that appears only under load.
 """
     example = """
 ```python
@@ -73,6 +98,18 @@ task receives the result without anyone waiting.
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef fetch(u):\n    return u\n\n\n"
                                   "@app.task\ndef report(u):\n    result = fetch.apply_async((u,))\n"
                                   "    return result.get(disable_sync_subtasks=False)\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/tasks.py": "from celery import group\nfrom celery.result import allow_join_result\n"
+                                  "from proj.celery import app\n\n@app.task\ndef fetch(u):\n    return u\n\n\n"
+                                  "@app.task\ndef report(us):\n    pending = group(fetch.s(u) for u in us).apply_async()\n"
+                                  "    with allow_join_result():\n        return pending.join()\n"},
+                note="allow_join_result() switches the guard off"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/waiting.py": "from celery.result import ResultSet\n\n\ndef collect(results):\n"
+                                    "    values = []\n    for result in results:\n"
+                                    "        values.append(result.get(disable_sync_subtasks=False))\n"
+                                    "    return values\n"},
+                note="only Celery's results take disable_sync_subtasks, and it only matters in a worker"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -81,25 +118,50 @@ task receives the result without anyone waiting.
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef report(options):\n"
                                   "    return options.get('x')\n"}, note="dict.get"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/tasks.py": "from celery.result import allow_join_result\nfrom proj.celery import app\n\n"
+                                  "@app.task\ndef report(cache, key):\n    with allow_join_result():\n"
+                                  "        return cache.get(key)\n"}, note="not a Celery result"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef fetch(u):\n    return u\n\n\n"
+                                  "@app.task\ndef report(u):\n    return fetch.s(u)().get('x')\n"},
+                note="calling a signature runs the task here and returns its value"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
         tasks = {id(t.func): t for t in project.tasks()}
+        allowed: dict[str, list[_Allowed]] = {}
         for ctx, root in walk(project):
-            task = tasks.get(id(ctx.function)) if ctx.function is not None else None
-            if task is None:
+            if is_test_path(ctx.path):
                 continue
+            if ctx.path not in allowed:
+                facts = project.workspace.load_facts(ctx.path)
+                allowed[ctx.path] = list(_allowed_blocks(Context(project, ctx.path, None, {}), facts.body)) if facts else []
+            task = tasks.get(id(ctx.function)) if ctx.function is not None else None
             for expr in subexpressions(root):
                 if not (isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and expr.func.attr in _WAITS):
                     continue
-                if not _is_result(ctx, expr.func.value):
+                wait = f".{expr.func.attr}()"
+                flag = expr.kwarg("disable_sync_subtasks")
+                if isinstance(flag, ir.Const) and flag.value is False:
+                    switched_off = "disable_sync_subtasks=False"
+                elif _is_result(ctx, expr.func.value) and any(
+                        b.owner is ctx.function and b.first <= expr.span.line <= b.last for b in allowed[ctx.path]):
+                    switched_off = "allow_join_result()"
+                elif task is not None and _is_result(ctx, expr.func.value):
+                    yield self.finding(
+                        f"task {task.name} calls {wait} on another task's result: Celery's prefork, solo and threads "
+                        "pools raise RuntimeError (never call result.get() within a task); gevent and eventlet block",
+                        expr.func.span, (), _FIX)
                     continue
-                unsafe = expr.kwarg("disable_sync_subtasks")
-                if isinstance(unsafe, ir.Const) and unsafe.value is False:
-                    message = (f"task {task.name} waits for another task's result with disable_sync_subtasks=False: "
-                               "when every worker process waits like this, the subtasks never run (deadlock)")
                 else:
-                    message = (f"task {task.name} calls .{expr.func.attr}() on another task's result: Celery raises "
-                               "RuntimeError (never wait for a result within a task)")
-                yield self.finding(message, expr.func.span, (),
-                                   Fix("chain the tasks (chain(a.s(), b.s())) so the next one receives the result"))
+                    continue
+                where = f"task {task.name}" if task is not None else "this code"
+                yield self.finding(
+                    f"{where} waits for a task result with Celery's guard switched off ({switched_off}): each waiting "
+                    "worker process holds its slot until the subtask runs, and when every process waits, nothing "
+                    "runs the subtasks (deadlock)",
+                    expr.func.span, (), _FIX)
+
+
+_FIX = Fix("chain the tasks (chain(a.s(), b.s())) so the next one receives the result")
