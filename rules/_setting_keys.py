@@ -1,9 +1,36 @@
-"""What the setting-name rules share: an edit that renames a key where it is assigned."""
+"""What the setting-name rules share: renaming a key where it is assigned, and finding
+where the project's own code reads the key (a key the code reads is a project constant,
+and renaming it alone would break that code)."""
 from __future__ import annotations
 
+from qlint.callsites import subexpressions, walk
 from qlint.model import Edit, Span
+from qlint.resolve.project import Project
+from qlint.sources import ir
 
 
 def rename(span: Span, old: str, new: str) -> Edit:
     """Replace the key at the start of its assignment (a config module's or class's attribute)."""
     return Edit(Span(span.path, span.line, span.column, span.line, span.column + len(old)), new)
+
+
+def references(project: Project, key: str, assigned_at: Span) -> list[Span]:
+    """Where the project reads `key` by name (KEY, settings.KEY), other than its assignment;
+    each span covers the name itself."""
+    index = _names_read(project)
+    return [s for s in index.get(key, ()) if (s.path, s.line, s.column) != (assigned_at.path, assigned_at.line, assigned_at.column)]
+
+
+def _names_read(project: Project) -> dict[str, list[Span]]:
+    if "setting_keys.names_read" not in project.derived:
+        found: dict[str, list[Span]] = {}
+        for _, root in walk(project):
+            for expr in subexpressions(root):
+                if isinstance(expr, ir.Name):
+                    found.setdefault(expr.id, []).append(expr.span)
+                elif isinstance(expr, ir.Attr):
+                    end = expr.span
+                    start = Span(end.path, end.end_line, end.end_column - len(expr.attr), end.end_line, end.end_column)
+                    found.setdefault(expr.attr, []).append(start)
+        project.derived["setting_keys.names_read"] = found
+    return project.derived["setting_keys.names_read"]

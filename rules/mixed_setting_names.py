@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint import catalog
 from qlint.model import Finding, Fix, Related
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
@@ -49,13 +48,11 @@ task_acks_late = True          # one new name among old ones
         for app in project.apps:
             if not app.config_error:
                 continue
-            keys = {**app.read_keys, **{u.key: u.span for u in app.unread if u.span is not None}}
-            new = [(k, s) for k, s in keys.items() if catalog.get(k) is not None]
-            old = [(k, s) for k, s in keys.items() if catalog.get(k) is None and catalog.from_old_name(k) is not None]
-            minority = new if len(old) > len(new) else old
-            if not minority:
+            spans = {**{u.key: u.span for u in app.unread}, **app.read_keys}
+            located = [(k, spans[k]) for k in app.mixed_keys if spans.get(k) is not None]
+            if not located:
                 continue
-            span = minority[0][1]
-            related = [Related(s, f"{k} is in the other format") for k, s in minority[1:6]]
-            yield self.finding(app.config_error, span, related,
+            key, span = located[0]
+            related = [Related(s, f"{k} is also in the minority format") for k, s in located[1:6]]
+            yield self.finding(f"{app.config_error} (app {app.name!r})", span, related,
                                Fix("write every key of this source in one format (the new lowercase names)"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint import catalog
-from qlint.model import Finding, Fix, Related, Span
+from qlint.model import Edit, Finding, Fix, Related, Span
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
-from qlint.rules._setting_keys import rename
+from qlint.rules._setting_keys import references, rename
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _DJANGO = {
@@ -27,8 +27,9 @@ class OldSettingName(Rule):
 A key of the configuration Celery loads that is the old spelling of a setting (`CELERY_ACKS_LATE`,
 `CELERYD_PREFETCH_MULTIPLIER`, `BROKER_URL`), including under a Django `CELERY_` namespace. Celery 5
 still reads it when the new spelling is absent (under a namespace it tries `CELERY_<NEW_NAME>`, the plain
-new name, then the old names), so the value is in effect today; the old names are deprecated and
-scheduled for removal. An old key that a new spelling of the same setting shadows is reported as dead.
+new name, then the old names), so the value is in effect today — contrary to what Celery's documentation
+says about namespaces. The old names are deprecated: the worker warns about each at start, and they are
+scheduled for removal in Celery 6. An old key that a new spelling of the same setting shadows is reported as dead.
 """
     why = """
 Old names work until the upgrade that drops them, and then the setting silently falls back to its
@@ -49,7 +50,11 @@ Rename to the current spelling: `CELERY_TASK_ACKS_LATE` under the namespace, `ta
 module. Without a namespace the fix renames every old key of the source together, so that the source never
 mixes both formats.
 """
-    fix_safety = "Safe fix: Celery reads the renamed key as the same setting."
+    fix_safety = """
+Safe fix: Celery reads the renamed key as the same setting. Where the project's own code also reads the old
+key (`CELERY_RESULT_BACKEND = BROKER_URL`, `settings.BROKER_URL`), the fix renames those reads too and is
+marked unsafe, since code qlint does not see (other packages, `getattr` with a string) may read it as well.
+"""
     invalid = (
         Example({**_DJANGO, "site/settings.py": "CELERY_ACKS_LATE = True\nCELERYD_PREFETCH_MULTIPLIER = 1\n"}, count=2),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -71,22 +76,36 @@ mixes both formats.
             if old and app.namespace:
                 for key, span, setting in old:
                     new = catalog.namespaced_key(setting, app.namespace)
+                    edits, applicability = _renames(project, [(key, span, new)])
                     yield self.finding(
-                        f"{key} is the old name of {setting.name}: Celery still reads it but the old names are deprecated; "
-                        f"write {new}", span, (), Fix(f"rename {key} to {new}", (rename(span, key, new),), "safe"))
+                        f"{key} is the old name of {setting.name}: Celery still reads it but warns that the old names "
+                        f"are deprecated (removed in Celery 6); write {new}",
+                        span, (), Fix(f"rename {key} to {new}", edits, applicability))
             elif old:
-                yield self._whole_source(app, old)
+                yield self._whole_source(project, app, old)
             for key in app.unread:
                 if key.kind == "old-name" and key.span is not None:
                     yield self.finding(
                         f"{key.key} is an old name of {key.setting}, which is also set under its current name: "
                         "Celery ignores this key", key.span, (), Fix(f"remove {key.key}"))
 
-    def _whole_source(self, app: App, old: list[tuple[str, Span, "catalog.Setting"]]) -> Finding:
+    def _whole_source(self, project: Project, app: App, old: list[tuple[str, Span, "catalog.Setting"]]) -> Finding:
         key, span, setting = old[0]
-        edits = tuple(rename(s, k, st.name) for k, s, st in old)
+        edits, applicability = _renames(project, [(k, s, st.name) for k, s, st in old])
         others = [Related(s, f"{k} is the old name of {st.name}") for k, s, st in old[1:]]
         return self.finding(
             f"the configuration of app {app.name!r} uses {len(old)} old setting name(s) ({key} for {setting.name}"
-            f"{', …' if len(old) > 1 else ''}): deprecated, still read by Celery 5",
-            span, others, Fix("rename every old key of this source to its current name", edits, "safe"))
+            f"{', …' if len(old) > 1 else ''}): deprecated, still read by Celery 5, removed in Celery 6",
+            span, others, Fix("rename every old key of this source to its current name", edits, applicability))
+
+
+def _renames(project: Project, keys: list[tuple[str, Span, str]]) -> tuple[tuple[Edit, ...], str]:
+    """Edits renaming each key where it is assigned and where the project reads it."""
+    edits: list[Edit] = []
+    read_elsewhere = False
+    for key, span, new in keys:
+        edits.append(rename(span, key, new))
+        for ref in references(project, key, span):
+            edits.append(Edit(ref, new))
+            read_elsewhere = True
+    return tuple(edits), "unsafe" if read_elsewhere else "safe"

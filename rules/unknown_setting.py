@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint import catalog
-from qlint.model import Finding, Fix
-from qlint.resolve.project import Project
+from qlint.model import Finding, Fix, Related, Value
+from qlint.resolve.project import App, Project, UnreadKey
 from qlint.rule import Example, Rule
-from qlint.rules._setting_keys import rename
+from qlint.rules._setting_keys import references, rename
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _DJANGO = {
@@ -45,52 +45,106 @@ def near_miss(key: str, real: str, namespace: str | None) -> bool:
     return distance(a, b) <= min(MAX_EDITS, max(1, len(b) // 6))
 
 
+def fits(value: Value | None, setting: "catalog.Setting") -> bool:
+    """False when the key's value certainly has a type the setting cannot take (a queue
+    name in CELERY_TASK_QUEUE is a constant, not a misspelt task_queues)."""
+    options = value.possible() if value is not None else []
+    known = [v for v in options if v.status == "known"]
+    return not known or any(catalog.coerce_kind(setting, v.value) for v in known)
+
+
+def _setting_of(spelling: str, namespace: str | None) -> "catalog.Setting | None":
+    found = catalog.classify(spelling, namespace)
+    return found.setting
+
+
 class UnknownSetting(Rule):
     code = "QL001"
     name = "unknown-setting"
     severity = "error"
-    summary = "A setting name Celery does not know, close to one it does: the value is silently ignored."
+    summary = "A setting name Celery does not read, close to one it does: the value is silently ignored."
     what = """
-A key in the configuration Celery loads (a config module or class, or Django settings under the
-`CELERY_` namespace) that Celery reads under no name, and that is a near miss of a real setting
-(`CELERY_TASK_ACK_LATE` for `CELERY_TASK_ACKS_LATE`). Project constants that merely share the prefix
-(`CELERY_FLOWER_USER`, `CELERY_QUEUE_PREFIX`) are not near misses and are left alone.
+A key in the configuration Celery loads (a config module or class, Django settings under the `CELERY_`
+namespace, or `app.conf`) that Celery reads under no name, when it is
+
+- a near miss of a real key (`CELERY_TASK_ACK_LATE` for `CELERY_TASK_ACKS_LATE`, `worker_prefetch_multipler`):
+  at most one edit for names up to 11 characters after the namespace prefix, two for longer ones; or
+- the namespaced spelling of a setting (`CELERY_TASK_ACKS_LATE`) in a source loaded without
+  `namespace="CELERY"`, where Celery reads only the plain and old names.
+
+Project constants are left alone: keys that merely share the prefix (`CELERY_FLOWER_USER`,
+`CELERY_QUEUE_PREFIX`), keys whose value cannot be the suggested setting's (a queue name in
+`CELERY_TASK_QUEUE`), keys the project's own code reads (`settings.CELERY_X`), and the few keys Celery
+reads without declaring them (`CELERY_RESULT_BACKEND_THREAD_SAFE`, `CELERY_DB_REUSE_MAX`).
 """
     why = """
 Celery looks settings up by name and never complains about names it does not know. A typo leaves the
 setting at its default — late acknowledgement silently off, a time limit never applied — while the code
-reads as if it were configured.
+reads as if it were configured. The same happens to `CELERY_`-prefixed names when
+`config_from_object("django.conf:settings")` is called without `namespace="CELERY"`.
 """
     example = """
 ```python
 CELERY_TASK_ACK_LATE = True      # Celery reads CELERY_TASK_ACKS_LATE
 ```
 """
-    fix = "Rename the key to the setting it was meant to be."
-    fix_safety = "Unsafe fix: renaming turns the setting on, which changes runtime behaviour."
+    fix = "Rename the key to the setting it was meant to be, or load the settings with the namespace its names use."
+    fix_safety = ("Unsafe fix: the rename puts a setting into effect that was not, which changes runtime "
+                  "behaviour; several equally near names are offered as a suggestion only.")
     invalid = (
         Example({**_DJANGO, "site/settings.py": "CELERY_TASK_ACK_LATE = True\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_acks_lat = True\nworker_prefetch_multipler = 1\n"}, count=2),
+        Example({**_DJANGO, "site/celery.py": "from celery import Celery\napp = Celery('site')\n"
+                                              "app.config_from_object('django.conf:settings')\n",
+                 "site/settings.py": "CELERY_BROKER_URL = 'redis://'\nCELERY_TASK_ACKS_LATE = True\n"},
+                count=2, note="namespaced names, loaded without the namespace"),
     )
     valid = (
         Example({**_DJANGO, "site/settings.py": "CELERY_TASK_ACKS_LATE = True\nCELERY_FLOWER_USER = 'admin'\n"
-                                                "CELERY_QUEUE_PREFIX = 'shop'\n"}),
+                                                "CELERY_QUEUE_PREFIX = 'shop'\nCELERY_TASK_QUEUE = 'default'\n"
+                                                "CELERY_RESULT_BACKEND_THREAD_SAFE = True\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "import os\nDEBUG = True\nhelper_timeout = 5\ntask_acks_late = True\n"}),
+        Example({**_DJANGO, "site/celery.py": _DJANGO["site/celery.py"] + "from django.conf import settings\n"
+                 "app.conf.worker_prefetch_multiplier = settings.CELERY_PREFETCH_MULTIPLER\n",
+                 "site/settings.py": "CELERY_PREFETCH_MULTIPLER = 4\n"},
+                note="a project constant that the app's code reads"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
         for app in project.apps:
             for key in app.unread:
-                if key.kind != "unknown" or key.span is None:
+                if key.kind != "unknown" or key.span is None or references(project, key.key, key.span):
                     continue
-                suggestions = [s for s in catalog.suggest(key.key, app.namespace) if near_miss(key.key, s, app.namespace)]
-                if not suggestions:
-                    continue
-                best = suggestions[0]
-                yield self.finding(
-                    f"{key.key} is not a Celery setting and Celery ignores it; did you mean {best}?",
-                    key.span, (),
-                    Fix(f"rename {key.key} to {best}", (rename(key.span, key.key, best),), "unsafe"),
-                )
+                finding = self._near_miss(app, key) or self._missing_namespace(app, key)
+                if finding is not None:
+                    yield finding
+
+    def _near_miss(self, app: App, key: UnreadKey) -> Finding | None:
+        candidates = [s for s in catalog.suggest(key.key, app.namespace) if near_miss(key.key, s, app.namespace)]
+        candidates = [s for s in candidates if (st := _setting_of(s, app.namespace)) is None or fits(key.value, st)]
+        if not candidates:
+            return None
+        best = candidates[0]
+        if len(candidates) > 1:
+            names = " or ".join(candidates)
+            return self.finding(f"{key.key} is not a Celery setting and Celery ignores it; did you mean {names}?",
+                                key.span, (), Fix(f"rename {key.key} to {names}"))
+        return self.finding(
+            f"{key.key} is not a Celery setting and Celery ignores it; did you mean {best}?",
+            key.span, (), Fix(f"rename {key.key} to {best}", (rename(key.span, key.key, best),), "unsafe"))
+
+    def _missing_namespace(self, app: App, key: UnreadKey) -> Finding | None:
+        """CELERY_TASK_ACKS_LATE in a source loaded without namespace="CELERY"."""
+        if app.namespace or not key.key.startswith("CELERY_"):
+            return None
+        setting = catalog.from_namespaced(key.key, "CELERY")
+        if setting is None or not fits(key.value, setting):
+            return None
+        return self.finding(
+            f"{key.key} is the CELERY_-namespaced name of {setting.name}, but app {app.name!r} loads its configuration "
+            f"without namespace='CELERY': Celery ignores this key",
+            key.span, (Related(app.defined_at, f"app {app.name!r} is defined here"),),
+            Fix(f"pass namespace='CELERY' to config_from_object (every CELERY_ key is then read), or rename "
+                f"{key.key} to {setting.name}"))

@@ -28,6 +28,8 @@ ConfigurationView). `lookup_keys()` and `classify()` implement it:
 - Some settings are read through properties that look elsewhere first or also (see
   ENVIRONMENT_OVERRIDES and PROPERTY_FALLBACKS): the environment variable
   CELERY_BROKER_URL beats every file, and timezone falls back to Django's TIME_ZONE.
+- A few keys are read with conf.get() without being declared settings
+  (`read_undeclared`): result_backend_thread_safe, CELERY_DB_REUSE_MAX...
 - Values from a configuration object are used as given, never converted to the
   declared type (see `coerce_kind`).
 """
@@ -53,6 +55,7 @@ from qlint.catalog.names import (
     from_namespaced,
     lookup_keys,
     namespaced_key,
+    read_undeclared,
     suggest,
 )
 
@@ -72,6 +75,7 @@ __all__ = [
     "get",
     "lookup_keys",
     "namespaced_key",
+    "read_undeclared",
     "settings",
     "suggest",
 ]

@@ -100,6 +100,17 @@ def from_old_name(key: str) -> Setting | None:
     return _catalog()[2].get(key)
 
 
+# Keys that Celery reads with conf.get() although its option table does not declare
+# them (celery/backends/base.py, gcs.py, cassandra.py, fixups/django.py,
+# loaders/base.py): they have no default or old name here, but they are not typos.
+UNDECLARED_READS: frozenset[str] = frozenset({
+    "result_backend_thread_safe", "cassandra_secure_bundle_path", "firestore_project",
+    "gcs_threadpool_maxsize", "CELERY_DB_REUSE_MAX",
+})
+# Read by the loader from the configuration object itself, never with a namespace prefix.
+UNDECLARED_RAW_READS: frozenset[str] = frozenset({"override_backends"})
+
+
 # Settings that Celery reads through a property of app.conf, which looks somewhere
 # else first or as well (celery/app/utils.py, class Settings). A rule reasoning about
 # the broker must know that CELERY_BROKER_URL in the environment beats every file.

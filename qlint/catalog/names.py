@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Mapping
 
-from qlint.catalog.data import PROPERTY_FALLBACKS, Setting, from_old_name, get, settings
+from qlint.catalog.data import (
+    PROPERTY_FALLBACKS,
+    UNDECLARED_RAW_READS,
+    UNDECLARED_READS,
+    Setting,
+    from_old_name,
+    get,
+    settings,
+)
 
 Kind = Literal[
     "namespaced",  # <NAMESPACE>_<NAME> under a namespace: read first
@@ -56,6 +64,14 @@ def lookup_keys(setting: Setting | str, namespace: str | None = None) -> tuple[s
     old = found.old_names if found else ()
     keys = ((namespaced_key(name, namespace),) if namespace else ()) + (name,) + old
     return tuple(dict.fromkeys(keys))
+
+
+def read_undeclared(key: str, namespace: str | None = None) -> bool:
+    """True for a key Celery reads although it is not a declared setting
+    (CELERY_RESULT_BACKEND_THREAD_SAFE under namespace "CELERY")."""
+    if key in UNDECLARED_READS or key in UNDECLARED_RAW_READS:
+        return True
+    return bool(namespace) and any(key == namespaced_key(name, namespace) for name in UNDECLARED_READS)
 
 
 @lru_cache(maxsize=16)
@@ -146,13 +162,17 @@ def classify(key: str, namespace: str | None = None) -> Classification:
     return Classification(key, "unrelated", None, namespace, False, "not meant for Celery")
 
 
-def _spellings(namespace: str | None) -> dict[str, tuple[str, str]]:
-    """Every key Celery reads in this context: upper-case form -> (spelling, setting name)."""
+def _spellings(namespace: str | None, upper: bool = False) -> dict[str, tuple[str, str]]:
+    """Every key Celery reads in this context: upper-case form -> (spelling, setting name).
+
+    Without a namespace an upper-case key can only be meant as an old name (the current
+    names are lower case), and a lower-case one as a current name.
+    """
     if namespace:
         return {key.upper(): (key, s.name) for key, s in _namespaced_index(namespace).items()}
     out = {}
     for setting in settings().values():
-        for spelling in (setting.name, *setting.old_names):
+        for spelling in (setting.old_names if upper else (setting.name,)):
             out.setdefault(spelling.upper(), (spelling, setting.name))
     return out
 
@@ -178,7 +198,7 @@ def suggest(key: str, namespace: str | None = None, limit: int = 3) -> list[str]
     """
     if classify(key, namespace).read:
         return []
-    spellings = _spellings(namespace)
+    spellings = _spellings(namespace, key.isupper())
     wanted = key.upper()
     if wanted in spellings:
         return [spellings[wanted][0]]

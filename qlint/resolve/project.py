@@ -44,6 +44,7 @@ class UnreadKey:
     # "unrelated": any other attribute of a configuration module or class.
     kind: str
     setting: str | None = None  # the setting an old or shadowed spelling stands for
+    value: Value | None = None  # what the key is bound to in the source
 
 
 @dataclass
@@ -66,6 +67,8 @@ class App:
     source_named_at: Span | None = None
     # Set when Celery refuses to load the configuration (old and new names mixed).
     config_error: str | None = None
+    # The keys Celery names in that error: those of the minority format without a counterpart.
+    mixed_keys: tuple[str, ...] = ()
     # Celery(task_cls=...): the base class of the app's tasks when the decorator names none.
     task_cls: Value | None = None
 
@@ -219,30 +222,35 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
                     break
         _record_unread(app, mapping, read_keys)
         if not app.namespace:
-            app.config_error = _mixed_names(set(mapping))
+            app.mixed_keys = _mixed_keys(set(mapping))
+            app.config_error = _mixed_error(app.mixed_keys)
     namespaced: set[str] = set()
     for event in preconf:
         _apply_event(app, event, namespaced)
 
 
-def _mixed_names(have: set[str]) -> str | None:
-    """Celery's refusal to load a source mixing old and new names (celery/app/utils.py
-    detect_settings): the majority spelling wins, new on a tie, and every minority key
-    whose counterpart is not also present is an error."""
+def _mixed_keys(have: set[str]) -> tuple[str, ...]:
+    """The keys that make Celery refuse a source mixing old and new names
+    (celery/app/utils.py detect_settings): the majority spelling wins, new on a tie, and
+    every minority key whose counterpart is not also present is an error."""
     new = {k for k in have if catalog.get(k) is not None}
     old = {k for k in have if catalog.from_old_name(k) is not None}
     if not new or not old:
-        return None
+        return ()
     if len(old) > len(new):
         renames = {k: catalog.get(k).old_names[0] for k in new if catalog.get(k).old_names}
-        wanted = "old"
     else:
         renames = {k: catalog.from_old_name(k).name for k in old}
-        wanted = "new"
-    left = sorted(k for k, counterpart in renames.items() if counterpart not in have)
-    if not left:
+    return tuple(sorted(k for k, counterpart in renames.items() if counterpart not in have))
+
+
+def _mixed_error(keys: tuple[str, ...]) -> str | None:
+    if not keys:
         return None
-    listing = ", ".join(f"{k} -> {renames[k]}" for k in left)
+    to_old = catalog.get(keys[0]) is not None
+    renames = {k: catalog.get(k).old_names[0] if to_old else catalog.from_old_name(k).name for k in keys}
+    listing = ", ".join(f"{k} -> {renames[k]}" for k in keys)
+    wanted = "old" if to_old else "new"
     return f"Celery raises ImproperlyConfigured: the source mixes old and new setting names; in the {wanted} format: {listing}"
 
 
@@ -260,18 +268,19 @@ def _unset_to_default(value: Value, setting: "catalog.Setting") -> Value:
 
 def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
     """Keys of the source that Celery does not read, as catalog.classify() sees them."""
-    for key, (_, span) in mapping.items():
-        if key in read or key.startswith("_"):
+    for key, (value, span) in mapping.items():
+        if key in read or key.startswith("_") or catalog.read_undeclared(key, app.namespace):
             continue
         found = catalog.classify(key, app.namespace)
+        setting = found.setting.name if found.setting else None
         if found.kind in ("old", "old-under-namespace"):
-            app.unread.append(UnreadKey(key, span, "old-name", found.setting.name if found.setting else None))
+            app.unread.append(UnreadKey(key, span, "old-name", setting, value))
         elif found.kind in ("namespaced", "current"):
-            app.unread.append(UnreadKey(key, span, "shadowed", found.setting.name if found.setting else None))
+            app.unread.append(UnreadKey(key, span, "shadowed", setting, value))
         elif found.kind == "unknown-prefixed":
-            app.unread.append(UnreadKey(key, span, "unknown"))
+            app.unread.append(UnreadKey(key, span, "unknown", value=value))
         elif found.kind == "unrelated" and app.source_kind in ("module", "class"):
-            app.unread.append(UnreadKey(key, span, "unrelated"))
+            app.unread.append(UnreadKey(key, span, "unrelated", value=value))
 
 
 def _preconf_setting(key: str, namespace: str | None) -> tuple[str | None, bool]:
@@ -293,11 +302,13 @@ def _apply_event(app: App, event: ConfEvent, namespaced: set[str]) -> None:
         return
     name, is_namespaced = _preconf_setting(event.key, app.namespace)
     if name is None:
+        if catalog.read_undeclared(event.key, app.namespace):
+            return
         kind = "unknown" if catalog.classify(event.key, app.namespace).kind == "unknown-prefixed" else "unrelated"
-        app.unread.append(UnreadKey(event.key, event.span, kind))
+        app.unread.append(UnreadKey(event.key, event.span, kind, value=event.value))
         return
     if name in namespaced and not is_namespaced and event.kind != "item":
-        app.unread.append(UnreadKey(event.key, event.span, "shadowed", name))
+        app.unread.append(UnreadKey(event.key, event.span, "shadowed", name, event.value))
         return
     if is_namespaced:
         namespaced.add(name)
