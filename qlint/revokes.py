@@ -1,6 +1,6 @@
-"""Where the project revokes tasks: `app.control.revoke(...)`, `AsyncResult(...).revoke(...)`,
-`result.revoke()` on what `.delay()`/`.apply_async()` returned, `revoke(...)` imported from
-celery's control module."""
+"""Where the project revokes tasks: `app.control.revoke(...)`, `app.control.terminate(...)`,
+`AsyncResult(...).revoke(...)`, `result.revoke()` on what `.delay()`/`.apply_async()` returned,
+`revoke(...)` imported from celery's control module."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,6 +26,8 @@ class Revoke:
 
     @property
     def terminate(self) -> bool:
+        if isinstance(self.call.func, ir.Attr) and self.call.func.attr == "terminate":
+            return True  # app.control.terminate(id): a revoke with terminate=True
         value = self.call.kwarg("terminate")
         return isinstance(value, ir.Const) and value.value is True
 
@@ -44,7 +46,7 @@ def _revoke(ctx: Context, call: ir.Call) -> Revoke | None:
     if isinstance(func, ir.Name):
         qualname = ctx.qualname(func)
         return Revoke(ctx, call, None) if qualname in ("celery.app.control.revoke",) else None
-    if not isinstance(func, ir.Attr) or func.attr != "revoke":
+    if not isinstance(func, ir.Attr) or func.attr not in ("revoke", "terminate"):
         return None
     receiver = ctx.follow(func.value)
     if isinstance(receiver, ir.Attr) and receiver.attr == "control":
@@ -56,7 +58,7 @@ def _revoke(ctx: Context, call: ir.Call) -> Revoke | None:
         if isinstance(receiver.value, ir.Attr) and receiver.value.attr == "app":  # self.app in a bound task
             return Revoke(ctx, call, None)
         return None
-    if isinstance(receiver, ir.Call):
+    if isinstance(receiver, ir.Call) and func.attr == "revoke":
         made = receiver.func
         if isinstance(made, ir.Attr) and made.attr in SENDING and ctx.task(made.value) is not None:
             return Revoke(ctx, call, None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint.model import Finding, Fix
+from qlint.callsites import Context
+from qlint.sources import ir
 from qlint.resolve.project import Project
 from qlint.revokes import revokes
 from qlint.rule import Example, Rule
@@ -19,15 +21,19 @@ class TerminateInCode(Rule):
     severity = "warning"
     summary = "revoke(terminate=True) kills whatever the worker process is running when the signal lands."
     what = """
-A call to `app.control.revoke(...)`, `AsyncResult(...).revoke(...)` or the result of `.delay()` /
-`.apply_async()` with `terminate=True`, outside test code.
+A call to `app.control.revoke(...)`, `AsyncResult(...).revoke(...)` or `.revoke(...)` on the result of
+`.delay()` / `.apply_async()` with `terminate=True`, or to `app.control.terminate(...)`, outside test code
+and outside Django management commands (`management/commands/`): a command is run by hand by an
+operator, which is the one use Celery's documentation allows.
 """
     why = """
-Terminating sends a signal (SIGTERM by default) to the pool process that was running the task when the
-worker handled the revoke. The task may have finished by then and the process moved on to another
-task, which is killed instead; even when it hits the right task it dies mid-write — no `finally`, no
-rollback of external effects, a late-acked message handled as failed. Celery's documentation reserves it
-for stuck tasks, as a last resort by an operator.
+Terminating signals (SIGTERM by default) the pool process recorded for the task when the worker handles
+the revoke (`Request.terminate` → `pool.terminate_job(worker_pid, signal)`). The task may have finished
+by then and the process moved on to another task, which is killed instead; even when it hits the right
+task, the process dies mid-write — no `finally`, no rollback of external effects, the message acked and
+the task marked revoked. With `signal="SIGUSR1"` the task gets `SoftTimeLimitExceeded` instead, and can
+clean up, but the race is the same: the exception may land in another task. Celery's documentation
+reserves `terminate` for an administrator dealing with a stuck task, never for program logic.
 """
     example = """
 ```python
@@ -47,6 +53,10 @@ reads between steps); keep `terminate=True` for an operator's manual interventio
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
                  "proj/views.py": "from proj.tasks import build\n\n\ndef go():\n    result = build.delay(1)\n"
                                   "    result.revoke(terminate=True, signal='SIGKILL')\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/jobs.py": "from celery import current_app\n\n\ndef stop(task_id):\n"
+                                 "    current_app.control.terminate(task_id, signal='SIGUSR1')\n"},
+                note="control.terminate is revoke(terminate=True)"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
@@ -57,16 +67,38 @@ reads between steps); keep `terminate=True` for an operator's manual interventio
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
                  "proj/views.py": "def cancel(job):\n    job.revoke(terminate=True)\n"},
                 note="a receiver that is not known to be a Celery result"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/management/__init__.py": "", "proj/management/commands/__init__.py": "",
+                 "proj/management/commands/kill_task.py":
+                     "from django.core.management.base import BaseCommand\n\nfrom proj.celery import app\n\n\n"
+                     "class Command(BaseCommand):\n    def handle(self, *args, **options):\n"
+                     "        app.control.revoke(options['task_id'], terminate=True)\n"},
+                note="an operator's management command"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
         for revoke in revokes(project):
-            if not revoke.terminate or is_test_path(revoke.ctx.path):
+            if not revoke.terminate or is_test_path(revoke.ctx.path) or _MANAGEMENT in f"/{revoke.ctx.path}":
                 continue
             flag = revoke.call.kwarg("terminate")
-            yield self.finding(
-                "revoke(terminate=True) signals the worker process that was running the task when the revoke arrives: "
-                "by then it may run another task, which is killed instead, and a killed task cleans nothing up",
-                flag.span if flag is not None else revoke.call.span, (),
-                Fix("revoke without terminate and let the task check for cancellation"),
-            )
+            if _soft(revoke.ctx, revoke.call.kwarg("signal")):
+                effect = ("raises SoftTimeLimitExceeded in the worker process that was running the task when the "
+                          "revoke arrives: by then it may run another task, which gets the exception instead")
+            else:
+                effect = ("signals the worker process that was running the task when the revoke arrives: by then it "
+                          "may run another task, which is killed instead, and a killed task cleans nothing up")
+            written = "control.terminate()" if flag is None else "revoke(terminate=True)"
+            yield self.finding(f"{written} {effect}", flag.span if flag is not None else revoke.call.span, (),
+                               Fix("revoke without terminate and let the task check for cancellation"))
+
+
+_MANAGEMENT = "/management/commands/"
+
+
+def _soft(ctx: Context, signal: ir.Expr | None) -> bool:
+    """True when the signal is SIGUSR1, the soft time limit's signal (written as 'SIGUSR1', 'USR1' or signal.SIGUSR1)."""
+    if signal is None:
+        return False
+    if isinstance(signal, ir.Const) and isinstance(signal.value, str):
+        return signal.value.upper().removeprefix("SIG") == "USR1"
+    return ctx.qualname(signal) == "signal.SIGUSR1"
