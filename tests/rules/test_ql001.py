@@ -1,0 +1,135 @@
+"""QL001 unknown-setting on real projects, checked against what Celery 5.7 really reads."""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from celery import Celery
+
+from qlint.analysis import analyse
+from qlint.model import Finding
+from qlint.rules.unknown_setting import UnknownSetting
+
+MANAGE = "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site.settings')\n"
+NAMESPACED = "from celery import Celery\napp = Celery('site')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n"
+PLAIN = "from celery import Celery\napp = Celery('site')\napp.config_from_object('django.conf:settings')\n"
+_modules = itertools.count()
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+
+
+def findings(root: Path, rule, files: dict[str, str]) -> list[Finding]:
+    write(root, files)
+    project = analyse(["."], cwd=root, root=root, use_cache=False).project
+    return sorted(rule.check(project), key=lambda f: (f.span.path, f.span.line))
+
+
+def django(settings: str, celery_module: str = NAMESPACED) -> dict[str, str]:
+    return {"manage.py": MANAGE, "site/__init__.py": "", "site/celery.py": celery_module, "site/settings.py": settings}
+
+
+def apply_edits(root: Path, finding: Finding) -> None:
+    """Apply a finding's fix to the files on disk (edits on one line each)."""
+    assert finding.fix is not None
+    for edit in sorted(finding.fix.edits, key=lambda e: (e.span.path, e.span.line, e.span.column), reverse=True):
+        assert edit.span.line == edit.span.end_line
+        path = root / edit.span.path
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        text = lines[edit.span.line - 1]
+        lines[edit.span.line - 1] = text[: edit.span.column - 1] + edit.content + text[edit.span.end_column - 1:]
+        path.write_text("".join(lines), encoding="utf-8")
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a settings file written by the test (the test's own data, never a checked project)."""
+    spec = importlib.util.spec_from_file_location(f"ql_settings_{next(_modules)}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def celery_conf(settings: ModuleType | type, namespace: str | None = "CELERY"):
+    app = Celery("check", set_as_current=False)
+    app.config_from_object(settings, namespace=namespace)
+    return app.conf
+
+
+def test_typo_under_namespace_is_ignored_by_celery_and_the_fix_makes_it_read(tmp_path):
+    found = findings(tmp_path, UnknownSetting(), django("DEBUG = False\nCELERY_TASK_ACK_LATE = True\n"))
+    assert [(f.span.line, f.span.column) for f in found] == [(2, 1)]
+    assert "did you mean CELERY_TASK_ACKS_LATE?" in found[0].message
+    assert found[0].fix.applicability == "unsafe"
+    assert celery_conf(load_module(tmp_path / "site/settings.py")).task_acks_late is False
+    apply_edits(tmp_path, found[0])
+    assert (tmp_path / "site/settings.py").read_text() == "DEBUG = False\nCELERY_TASK_ACKS_LATE = True\n"
+    assert celery_conf(load_module(tmp_path / "site/settings.py")).task_acks_late is True
+    assert findings(tmp_path, UnknownSetting(), {}) == []
+
+
+@pytest.mark.parametrize("key", ["CELERY_FLOWER_USER", "CELERY_APP_NAME", "CELERY_REDIS_URL", "CELERY_QUEUE_NAME",
+                                 "CELERY_TASK_TIMEOUT", "CELERY_WORKER_COUNT", "CELERY_BROKER",
+                                 "CELERY_RESTRICT_WRITER_METHOD"])
+def test_project_constants_sharing_the_prefix_are_left_alone(tmp_path, key):
+    assert findings(tmp_path, UnknownSetting(), django(f"{key} = 'x'\nCELERY_TASK_ACKS_LATE = True\n")) == []
+
+
+def test_keys_celery_reads_without_declaring_them(tmp_path):
+    settings = "CELERY_RESULT_BACKEND_THREAD_SAFE = True\nCELERY_DB_REUSE_MAX = 5\n"
+    assert findings(tmp_path, UnknownSetting(), django(settings)) == []
+    conf = celery_conf(load_module(tmp_path / "site/settings.py"))
+    assert conf.get("result_backend_thread_safe") is True  # what celery/backends/base.py reads
+    assert conf.get("CELERY_DB_REUSE_MAX") == 5  # what celery/fixups/django.py reads
+
+
+def test_value_type_picks_the_meant_setting_or_none(tmp_path):
+    settings = ("CELERY_BEAT_SCHEDULES = {'nightly': {'task': 'x', 'schedule': 60}}\n"
+                "CELERY_TASK_QUEUE = 'default'\n")
+    found = findings(tmp_path, UnknownSetting(), django(settings))
+    assert [f.span.line for f in found] == [1]
+    assert found[0].message.endswith("did you mean CELERY_BEAT_SCHEDULE?")
+
+
+def test_equally_near_names_are_only_a_suggestion(tmp_path):
+    found = findings(tmp_path, UnknownSetting(), django("import os\nCELERY_BEAT_SCHEDULES = os.environ['S']\n"))
+    assert len(found) == 1
+    assert "CELERY_BEAT_SCHEDULE or CELERY_BEAT_SCHEDULER" in found[0].message
+    assert found[0].fix.edits == ()
+
+
+def test_a_constant_the_code_reads_is_not_a_typo(tmp_path):
+    celery_module = NAMESPACED + "from django.conf import settings\n" \
+        "app.conf.worker_prefetch_multiplier = settings.CELERY_WORKER_PREFETCH_MULTIPLER\n"
+    files = django("CELERY_WORKER_PREFETCH_MULTIPLER = 1\n", celery_module)
+    assert findings(tmp_path, UnknownSetting(), files) == []
+    files["site/celery.py"] = NAMESPACED
+    assert [f.span.line for f in findings(tmp_path, UnknownSetting(), files)] == [1]
+
+
+def test_namespaced_names_without_the_namespace(tmp_path):
+    settings = "CELERY_TASK_ACKS_LATE = True\nCELERY_RESULT_BACKEND = 'redis://'\nCELERY_FLOWER_USER = 'x'\n"
+    found = findings(tmp_path, UnknownSetting(), django(settings, PLAIN))
+    assert [f.span.line for f in found] == [1]
+    assert "without namespace='CELERY'" in found[0].message
+    assert found[0].related[0].span.path == "site/celery.py"
+    conf = celery_conf(load_module(tmp_path / "site/settings.py"), namespace=None)
+    assert conf.task_acks_late is False  # ignored, as the finding says
+    assert conf.result_backend == "redis://"  # an old name: read, and not reported here
+
+
+def test_config_module_typos_get_the_spelling_of_their_format(tmp_path):
+    files = {"proj/__init__.py": "",
+             "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n",
+             "proj/celeryconfig.py": "BROKER_URI = 'redis://'\nCELERYD_CONCURENCY = 4\n"}
+    found = findings(tmp_path, UnknownSetting(), files)
+    assert [f.message.rsplit(" ", 1)[-1] for f in found] == ["BROKER_URL?", "CELERYD_CONCURRENCY?"]
+    files["proj/celeryconfig.py"] = "task_acks_lat = True\nhelper_timeout = 3\nDEBUG = True\n"
+    found = findings(tmp_path, UnknownSetting(), files)
+    assert [f.message.rsplit(" ", 1)[-1] for f in found] == ["task_acks_late?"]
