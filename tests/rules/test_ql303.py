@@ -2,6 +2,7 @@
 points, and the header-results hazard replayed on real workers with a real Redis server."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -70,11 +71,11 @@ def celery_refuses(expr: str, backend: str) -> bool:
     """Apply the canvas with real Celery on an app whose backend refuses chords."""
     app = Celery("real", broker="memory://", backend=backend)
 
-    @app.task(name="fetch")
+    @app.task(name="fetch", shared=False)
     def fetch(url=None):
         return url
 
-    @app.task(name="merge")
+    @app.task(name="merge", shared=False)
     def merge(pages=None):
         return pages
 
@@ -213,6 +214,9 @@ def run_chord(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broker: str, back
                 break
             time.sleep(0.1)
         state, value = result.state, result.result
+        # Drop the result while Redis runs: its finaliser unsubscribes from the result channel.
+        del result
+        gc.collect()
         realchord.app.close()
         return state, value
     finally:
