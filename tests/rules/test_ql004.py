@@ -1,6 +1,9 @@
 """QL004 setting-type: strings in bool and numeric settings, and what Celery 5.7 does with them."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from celery import Celery
 from celery.result import EagerResult
@@ -21,7 +24,7 @@ def test_env_read_without_cast_in_a_bool_setting(tmp_path, monkeypatch):
     app = Celery("check", set_as_current=False)
     app.config_from_object(load_module(tmp_path / "site/settings.py"), namespace="CELERY")
 
-    @app.task
+    @app.task(shared=False)
     def add(x, y):
         return x + y
 
@@ -32,11 +35,12 @@ def test_string_literal_in_a_numeric_setting_breaks_celery(tmp_path):
     found = findings(tmp_path, SettingType(), {**MODULE_APP, "proj/celeryconfig.py": "broker_url = 'memory://'\n"
                                                                                      "broker_pool_limit = '10'\n"})
     assert [(f.span.line, "broker_pool_limit" in f.message) for f in found] == [(2, True)]
-    app = Celery("check", set_as_current=False)
-    app.config_from_object(load_module(tmp_path / "proj/celeryconfig.py"))
-    with pytest.raises(TypeError):
-        with app.pool.acquire(block=True):
-            pass
+    # In a process of its own: app.pool sets kombu's process-wide pool limit.
+    script = ("import sys\nsys.path.insert(0, sys.argv[1])\nfrom celery import Celery\n"
+              "app = Celery('check')\napp.config_from_object('proj.celeryconfig')\n"
+              "with app.pool.acquire(block=True):\n    pass\n")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
+    assert run.returncode != 0 and "TypeError" in run.stderr
 
 
 @pytest.mark.parametrize("settings", [
