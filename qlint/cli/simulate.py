@@ -27,13 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qlint.worker import ScenarioError, load_scenario, scenario_settings, simulate
+    from qlint.worker import ScenarioError, load_scenario, prepare_scenario, simulate
+    from qlint.worker.from_project import project_provider
     from qlint.worker.render_svg import render_svg
     from qlint.worker.render_text import render_text
 
     try:
-        scenario = load_scenario(args.scenario)
-        settings = scenario_settings(scenario, args.scenario.parent)
+        scenario, settings, notes = prepare_scenario(load_scenario(args.scenario), args.scenario.parent,
+                                                     project_provider)
         if args.real:
             from qlint.worker.real import BrokerUnavailable, simulate_real
             if not args.broker:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"qlint simulate: cannot write {args.svg}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
     if args.format == "json":
-        print(json.dumps(trace.to_json(), indent=2, default=str))
+        print(json.dumps({**trace.to_json(), "notes": notes}, indent=2, default=str))
     else:
-        sys.stdout.write(render_text(trace, title))
+        sys.stdout.write(render_text(trace, "\n".join([title, *(f"  note: {n}" for n in notes)])))
     return EXIT_OK

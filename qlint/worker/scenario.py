@@ -1,13 +1,15 @@
 """The scenario file: what to replay on the reference worker, validated with pydantic.
 
 A scenario names its settings directly (`settings:`) or points at a project
-(`project:`); in the second case a settings provider turns the project into the same
-plain dict of Celery setting names, so everything after loading sees one shape.
+(`project:`, with `settings:` then overriding what the project resolves to). A project
+provider (qlint/worker/from_project.py) turns the project form into the settings form,
+with the project's workers and tasks filled in, so everything after preparation sees
+one shape.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
@@ -16,7 +18,6 @@ from ruamel.yaml.error import YAMLError
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 200_000
 
-SettingsProvider = Callable[[Path], dict[str, Any]]
 
 
 class ScenarioError(Exception):
@@ -120,8 +121,14 @@ class Fault(Strict):
 class Scenario(Strict):
     settings: dict[str, Any] | None = None
     project: str | None = None
-    workers: list[WorkerSpec] = Field(min_length=1)
-    tasks: dict[str, TaskSpec] = Field(min_length=1)
+    # The project form only: which app of the project (by name), what to do with a
+    # setting qlint cannot resolve ("refuse", or "default": take Celery's default),
+    # and the CPUs of a worker left at Celery's default concurrency (one process per CPU).
+    app: str | None = None
+    unresolved: Literal["refuse", "default"] = "refuse"
+    cpus: int | None = Field(default=None, ge=1, le=512)
+    workers: list[WorkerSpec] = []
+    tasks: dict[str, TaskSpec] = {}
     submit: list[Submit] = Field(min_length=1)
     faults: list[Fault] = []
     until: float | None = Field(default=None, gt=0)
@@ -130,8 +137,17 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> "Scenario":
-        if self.settings is not None and self.project is not None:
-            raise ValueError("give settings or project, not both")
+        if self.project is not None:
+            return self  # workers and tasks may come from the project: checked once it is resolved
+        given = [k for k in ("app", "cpus") if getattr(self, k) is not None]
+        if self.unresolved != "refuse":
+            given.append("unresolved")
+        if given:
+            raise ValueError(f"{', '.join(given)} applies to the project form only (project: PATH)")
+        if not self.workers:
+            raise ValueError("workers: give at least one worker (or project: PATH to take the project's own)")
+        if not self.tasks:
+            raise ValueError("tasks: give at least one task (or project: PATH to take the project's own)")
         names = [w.name for w in self.workers]
         if len(set(names)) != len(names):
             raise ValueError("worker names must be unique")
@@ -205,15 +221,24 @@ def load_scenario(path: Path) -> Scenario:
     return parse_scenario(text, str(path))
 
 
-def scenario_settings(
-    scenario: Scenario, base: Path, provider: SettingsProvider | None = None
-) -> dict[str, Any]:
-    """The Celery settings the scenario runs with, whichever way it gave them."""
+class Prepared(NamedTuple):
+    """A scenario in the settings form, ready to replay, and what preparing it assumed."""
+
+    scenario: Scenario
+    settings: dict[str, Any]
+    notes: list[str]
+
+
+ProjectProvider = Callable[[Scenario, Path], Prepared]
+
+
+def prepare_scenario(scenario: Scenario, base: Path, provider: ProjectProvider | None = None) -> Prepared:
+    """The scenario with its settings, workers and tasks, whichever way it gave them.
+
+    base is the scenario file's folder, which a relative `project:` path starts from.
+    """
     if scenario.project is None:
-        return dict(scenario.settings or {})
+        return Prepared(scenario, dict(scenario.settings or {}), [])
     if provider is None:
-        raise ScenarioError(
-            "'project:' needs qlint's settings resolver, which this build does not provide yet;"
-            " give the settings inline with 'settings:'"
-        )
-    return provider((base / scenario.project).resolve())
+        raise ScenarioError("'project:' needs qlint's resolver (qlint.worker.from_project.project_provider)")
+    return provider(scenario, (base / scenario.project).resolve())

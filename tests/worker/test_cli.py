@@ -67,7 +67,7 @@ def test_svg_is_written(tmp_path, capsys):
     ("workers: [{name: w1, concurrency: 0}]\ntasks: {t: {}}\nsubmit: [{task: t}]\n", "workers[0].concurrency"),
     ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: nope}]\n", "unknown task 'nope'"),
     ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: t}]\nfaults: [{at: 1, kill: w9}]\n", "unknown worker 'w9'"),
-    ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: t}]\nproject: ../app\n", "settings resolver"),
+    ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: t}]\nproject: ../app\n", "no such folder"),
     ("settings: {task_time_limit: [1]}\nworkers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{task: t}]\n", "task_time_limit should be a number"),
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"

@@ -1,0 +1,331 @@
+"""The project form of a scenario: settings, workers and tasks read from a project on disk.
+
+`project: PATH` replays what qlint's resolver reads from the project (its code is never
+imported):
+
+- the Celery settings the reference worker uses, from the project's app (`app:` names one
+  when there are several);
+- with no `workers:` in the scenario, the worker processes of the deployment files that run
+  that app, one replay worker per replica (compose `worker` with 3 replicas gives
+  `worker-1`..`worker-3`), each with its own concurrency, prefetch multiplier and state db
+  (a command-line option beats the app's setting, as in Celery);
+- every task of the app with its own options (acks_late, time limits...), and a duration
+  from the scenario's `tasks:`, else from `[tool.qlint.tasks]`, else 1 s;
+- `settings:` next to `project:` replaces the resolved value of each key it names, in the
+  app and in every project worker alike (command lines included).
+
+Only concrete values are replayed: known, Celery's default, an environment variable's
+default, or several branches that all agree. Any other value is listed by name, origin and
+reason; with `unresolved: refuse` (the default) the replay is refused, with
+`unresolved: default` Celery's default is used and the notes say so.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from qlint.analysis import Analysis, analyse
+from qlint.model import Value
+from qlint.project_config import ConfigError, QlintConfig, find_project_root, load_config
+from qlint.resolve.project import App
+from qlint.resolve.workers import CeleryProcess, workers_of
+
+from .scenario import Prepared, Scenario, ScenarioError, _format_validation
+
+# The settings the reference worker reads (qlint/worker/config.py).
+REPLAYED_SETTINGS = (
+    "broker_url", "broker_transport_options", "result_backend_transport_options",
+    "task_acks_late", "task_acks_on_failure_or_timeout", "task_acks_on_failure", "task_acks_on_timeout",
+    "task_reject_on_worker_lost", "worker_prefetch_multiplier", "worker_state_db",
+)
+# Settings a worker's command line may change for that worker alone, which the reference
+# worker applies to every worker: the workers must agree on them.
+SHARED_LIMITS = ("task_time_limit", "task_soft_time_limit")
+TASK_OPTIONS = (
+    "acks_late", "time_limit", "soft_time_limit", "acks_on_failure_or_timeout", "acks_on_failure",
+    "acks_on_timeout", "reject_on_worker_lost",
+)
+WORKER_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
+_MISSING = object()
+
+
+@dataclass
+class LoadedProject:
+    """A project analysed once, for as many replays as needed."""
+
+    path: Path
+    analysis: Analysis
+    config: QlintConfig
+
+
+def load_project(path: Path, use_cache: bool = True) -> LoadedProject:
+    if not path.is_dir():
+        raise ScenarioError(f"project {path}: no such folder")
+    try:
+        config = load_config(find_project_root(path))
+    except ConfigError as exc:
+        raise ScenarioError(exc.message) from None
+    analysis = analyse([path], cwd=Path.cwd(), root=path, exclude=config.exclude, use_cache=use_cache)
+    return LoadedProject(path, analysis, config)
+
+
+def project_provider(scenario: Scenario, path: Path) -> Prepared:
+    """The provider that prepare_scenario() calls for `project:`."""
+    return prepare_from_project(scenario, load_project(path))
+
+
+def pick_app(project: LoadedProject, name: str | None) -> App:
+    apps = project.analysis.project.apps
+    if not apps:
+        raise ScenarioError(f"project {project.path}: no Celery app found")
+    if name is not None:
+        for app in apps:
+            if name in (app.name, app.var and f"{app.module}:{app.var}"):
+                return app
+        raise ScenarioError(f"project {project.path}: no app named {name!r} (apps: {', '.join(a.name for a in apps)})")
+    if len(apps) > 1:
+        raise ScenarioError(f"project {project.path} has several apps ({', '.join(a.name for a in apps)}): "
+                            "name one with app: NAME")
+    return apps[0]
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _why(value: Value) -> str:
+    where = f" ({value.origin})" if value.origin else ""
+    if value.status == "several":
+        conditions = "; ".join(a.condition for a in value.alternatives)
+        return f"depends on a condition ({conditions}){where}"
+    if value.uncast:
+        return f"a string from environment variable {value.env} where Celery expects another type{where}"
+    return f"{value.reason or 'cannot be resolved'}{where}"
+
+
+class _Resolver:
+    """Turns Values into plain values, collecting what cannot be resolved."""
+
+    def __init__(self, fallback: bool) -> None:
+        self.fallback = fallback
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+
+    def problem(self, text: str) -> None:
+        if text not in self.problems:
+            self.problems.append(text)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def take(self, label: str, value: Value) -> Any:
+        """The one value this takes, or _MISSING (and a problem) when it has no single one."""
+        if value.status == "several":
+            options = value.possible()
+            plain = [self._plain(label, v) for v in options]
+            if options and all(p is not _MISSING and _same(p, plain[0]) for p in plain):
+                return plain[0]
+            self.problem(f"{label}: {_why(value)}")
+            return _MISSING
+        if value.status == "unknown" or (value.uncast and isinstance(value.value, str)):
+            self.problem(f"{label}: {_why(value)}")
+            return _MISSING
+        return self._plain(label, value)
+
+    def _plain(self, label: str, value: Value) -> Any:
+        if value.status == "env-default":
+            self.note(f"{label}: environment variable {value.env} taken as unset, so {value.value!r}")
+        if value.items is None:
+            return value.value
+        out = {}
+        for key, item in value.items:
+            got = self.take(f"{label}[{key!r}]", item)
+            if got is not _MISSING:
+                out[key] = got
+            elif not self.fallback:
+                return _MISSING
+        return out
+
+    def finish(self, where: str) -> list[str]:
+        if self.problems and not self.fallback:
+            listing = "\n".join(f"  {p}" for p in self.problems)
+            raise ScenarioError(
+                f"{where}: cannot replay the project, these values cannot be resolved:\n{listing}\n"
+                "give them under settings: (or workers:, tasks:), or add unresolved: default "
+                "to replay with Celery's defaults")
+        return self.notes + [f"{p}; Celery's default used" for p in self.problems]
+
+
+def _whole(r: _Resolver, label: str, value: Any, minimum: int, fallback: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        r.problem(f"{label}: {value!r} is not a whole number of at least {minimum}")
+        return fallback
+    return value
+
+
+def prepare_from_project(scenario: Scenario, project: LoadedProject) -> Prepared:
+    """The scenario in the settings form, with the project's settings, workers and tasks."""
+    app = pick_app(project, scenario.app)
+    r = _Resolver(scenario.unresolved == "default")
+    overrides = dict(scenario.settings or {})
+    processes = [] if scenario.workers else _processes(project, app, r)
+    settings = _settings(app, project.config, processes, overrides, r)
+    workers = [w.model_dump() for w in scenario.workers] or _workers(scenario, app, processes, overrides, r)
+    tasks = _tasks(scenario, app, project.config, r)
+    notes = r.finish(f"project {project.path}")
+    data = scenario.model_dump(exclude={"project", "app", "unresolved", "cpus"})
+    data.update(settings=settings, workers=workers, tasks=tasks)
+    try:
+        prepared = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"with the workers and tasks of project {project.path}: {_format_validation(exc)}") from None
+    return Prepared(prepared, settings, notes)
+
+
+def _settings(app: App, config: QlintConfig, processes: list[CeleryProcess], overrides: dict[str, Any],
+              r: _Resolver) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for name in REPLAYED_SETTINGS:
+        if name in overrides:
+            continue
+        value = app.setting(name)
+        if name == "broker_url" and config.broker and (value.status == "default" or _Resolver(False).take(name, value) is _MISSING):
+            # As the rules do: an unset or unreadable broker URL is the scheme [tool.qlint] declares.
+            r.note(f"broker_url: not resolved; {config.broker}:// assumed from [tool.qlint] broker")
+            settings[name] = f"{config.broker}://"
+            continue
+        got = r.take(f"{name} of app {app.name!r}", value)
+        if got is not _MISSING:
+            settings[name] = got
+    for name in SHARED_LIMITS:
+        if name in overrides:
+            continue
+        values = [(p.name, r.take(f"{name} of worker {p.name!r}", p.setting(name))) for p in processes] or \
+                 [("", r.take(f"{name} of app {app.name!r}", app.setting(name)))]
+        given = [(who, v) for who, v in values if v is not _MISSING]
+        if any(not _same(v, given[0][1]) for _, v in given):
+            listing = ", ".join(f"{who}: {v!r}" for who, v in given)
+            r.problem(f"{name}: the workers run with different values ({listing}) and the reference worker "
+                      "applies one to all; give it under settings:")
+        elif given:
+            settings[name] = given[0][1]
+    settings.update(overrides)
+    return settings
+
+
+def _processes(project: LoadedProject, app: App, r: _Resolver) -> list[CeleryProcess]:
+    """The worker processes of one deployment (the first that runs the app, in file order)."""
+    processes = [p for p in workers_of(project.analysis.project, app) if p.kind in ("worker", "multi")]
+    if not processes:
+        r.problem(f"workers: no deployment file of project {project.path} starts a worker of app {app.name!r} "
+                  "(give workers:)")
+        return []
+    key = lambda p: (p.file, p.deployment.identity, p.deployment.profiles)  # noqa: E731
+    chosen = key(processes[0])
+    others = sorted({f"{k[0]}" + (f" (profiles {', '.join(k[2])})" if k[2] else "")
+                     for k in map(key, processes) if k != chosen})
+    if others:
+        r.note(f"workers: replaying the deployment in {chosen[0]}; alternatives not replayed: {', '.join(others)}")
+    return [p for p in processes if key(p) == chosen]
+
+
+def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overrides: dict[str, Any],
+             r: _Resolver) -> list[dict[str, Any]]:
+    if not processes:  # only reached with unresolved: default
+        r.note("workers: one worker with the app's settings")
+        concurrency = _concurrency(scenario, f"app {app.name!r}", app.setting("worker_concurrency"), overrides, r)
+        return [{"name": "worker", "concurrency": concurrency}]
+    out: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for process in processes:
+        label = f"worker {process.name!r} ({process.span})"
+        count = _replicas(process, label, r)
+        spec: dict[str, Any] = {
+            "concurrency": _concurrency(scenario, label, process.setting("worker_concurrency"), overrides, r),
+        }
+        for setting, key in (("worker_prefetch_multiplier", "prefetch_multiplier"), ("worker_state_db", "statedb")):
+            got = overrides[setting] if setting in overrides else r.take(f"{setting} of {label}", process.setting(setting))
+            if got is not _MISSING:
+                spec[key] = got
+        if process.setting("worker_disable_prefetch").value is True and "worker_disable_prefetch" not in overrides:
+            r.note(f"{label}: worker_disable_prefetch is not modelled; replayed with its prefetch window")
+        base = WORKER_NAME.sub("-", process.name).strip("-") or "worker"
+        names = [base] if count == 1 else [f"{base}-{i}" for i in range(1, count + 1)]
+        for name in names:
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            out.append({"name": name, **spec})
+    return out
+
+
+def _replicas(process: CeleryProcess, label: str, r: _Resolver) -> int:
+    replicas = r.take(f"replicas of {label}", process.process.replicas)
+    count = 1 if replicas is _MISSING else _whole(r, f"replicas of {label}", replicas, 0, 1)
+    if process.process.autoscaled:
+        r.note(f"{label}: autoscaled; replayed with {count} replicas")
+    if process.kind == "multi":
+        nodes = process.option("nodes")
+        given = 1 if nodes is None else r.take(f"nodes of {label}", nodes.value)
+        if isinstance(given, (list, tuple)):
+            given = len(given)
+        count *= 1 if given is _MISSING else _whole(r, f"nodes of {label}", given, 1, 1)
+    return count
+
+
+def _concurrency(scenario: Scenario, label: str, value: Value, overrides: dict[str, Any], r: _Resolver) -> int:
+    """Celery's rule (celery/worker/worker.py): a numeric string counts as its number;
+    nothing, 0, "auto" or any other string means one process per CPU."""
+    given = overrides["worker_concurrency"] if "worker_concurrency" in overrides else \
+        r.take(f"worker_concurrency of {label}", value)
+    if given is _MISSING:
+        return 1
+    if isinstance(given, str) and given.strip().isdigit():
+        given = int(given)
+    if not given or isinstance(given, str):
+        if scenario.cpus is not None:
+            return scenario.cpus
+        r.problem(f"worker_concurrency of {label}: one process per CPU of the machine it runs on "
+                  "(give cpus: N, or -c on the command line)")
+        return 1
+    return _whole(r, f"worker_concurrency of {label}", given, 1, 1)
+
+
+def _referenced(scenario: Scenario) -> set[str]:
+    names: set[str] = set()
+    for sub in scenario.submit:
+        names.update([sub.task] if sub.task else [])
+        names.update(s.task for s in sub.chain or [])
+        if sub.chord:
+            names.update([s.task for s in sub.chord.header] + [sub.chord.body.task])
+    return names
+
+
+def _tasks(scenario: Scenario, app: App, config: QlintConfig, r: _Resolver) -> dict[str, dict[str, Any]]:
+    referenced = _referenced(scenario)
+    tasks: dict[str, dict[str, Any]] = {}
+    for name, task in app.tasks.items():
+        spec: dict[str, Any] = {}
+        if name in referenced and task.unknown_options:
+            r.problem(f"options of task {name}: they come from {task.unknown_options}")
+        for option in TASK_OPTIONS:
+            own = task.options.get(option)
+            if own is None or (own.status == "known" and own.value is None):
+                continue
+            # A task that the scenario does not run does not need its options.
+            got = r.take(f"{option} of task {name}", own) if name in referenced else _MISSING
+            if got is not _MISSING:
+                spec[option] = got
+        if name in config.tasks:
+            spec["duration"] = config.tasks[name]
+        elif name in referenced and name not in scenario.tasks:
+            r.note(f"task {name}: no duration in the scenario or [tool.qlint.tasks]; 1 s assumed")
+        tasks[name] = spec
+    for name, given in scenario.tasks.items():
+        tasks[name] = {**tasks.get(name, {}), **given.model_dump(exclude_unset=True)}
+    return tasks
