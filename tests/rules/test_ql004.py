@@ -72,3 +72,11 @@ def test_each_branch_is_checked(tmp_path):
                 "else:\n    CELERY_BROKER_HEARTBEAT = os.getenv('HEARTBEAT', 20)\n")
     found = findings(tmp_path, SettingType(), django(settings))
     assert len(found) == 1 and "HEARTBEAT" in found[0].message
+
+
+def test_the_value_a_compose_file_sets(tmp_path):
+    files = django("import os\nCELERY_TASK_TIME_LIMIT = os.getenv('LIMIT', 300)\n")
+    files["docker-compose.yml"] = ("services:\n  worker:\n    image: shop\n    command: celery -A site worker\n"
+                                   "    environment:\n      LIMIT: '600'\n")
+    found = findings(tmp_path, SettingType(), files)
+    assert len(found) == 1 and "the deployment sets LIMIT='600'" in found[0].message
