@@ -53,6 +53,18 @@ class Rule:
     def check(self, project: "Project") -> Iterable[Finding]:
         raise NotImplementedError
 
+    def scenario_for(self, finding: Finding, project: "Project") -> Mapping[str, object] | None:
+        """Optional: how `qlint simulate --from-findings` replays one of this rule's findings.
+
+        Return a reference-worker scenario in the project form (the keys of
+        qlint/worker/scenario.py, without `project:`, which the caller adds), plus two keys:
+        `fixed`, a mapping merged over the scenario for the replay with the fix applied
+        (its `settings` merged key by key, other keys replaced), and `fix`, one sentence
+        saying what that changes. None (the default): qlint's built-in replay for the code,
+        if any (qlint/worker/from_findings.py), else no replay.
+        """
+        return None
+
     def finding(
         self,
         message: str,

@@ -1,0 +1,302 @@
+"""`qlint simulate --from-findings`: replay each finding's hazard in the user's own project.
+
+The checker runs on the project; for each finding whose hazard the reference worker can
+replay, a scenario in the project form (qlint/worker/from_project.py) is built around it:
+the project's settings and workers, the long task the finding is about submitted, and a
+stream of other work behind it. It is replayed twice in virtual time: as the project is
+("before") and with the rule's fix applied ("after").
+
+A rule describes its own replay with Rule.scenario_for(); the built-in replays below cover
+QL101, QL102 and QL401. Values the findings do not depend on are replayed with Celery's
+defaults where qlint cannot resolve them (`unresolved: default`), and the notes say so.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from qlint.durations import format_duration
+from qlint.engine import check
+from qlint.model import Finding
+from qlint.registry import rule_by_code
+from qlint.resolve.project import App, Task
+from qlint.resolve.workers import CeleryProcess, workers_of
+
+from .config import PREFETCH_MULTIPLIER, broker_config
+from .from_project import SHARED_LIMITS, LoadedProject, load_project, prepare_from_project
+from .replay import simulate
+from .scenario import Prepared, Scenario, ScenarioError, parse_scenario
+from .trace import Trace
+
+SHORT_TASK_SECONDS = 60.0  # a short task's duration when [tool.qlint.tasks] declares none
+STREAM_LENGTH = 40  # short tasks submitted behind the long one, at most
+DEFAULT_WORKERS = 3  # single-process workers replayed when no deployment file starts one
+
+
+@dataclass
+class FindingReplay:
+    finding: Finding
+    scenario: dict[str, Any] | None = None  # the "before" scenario, in the project form
+    fix: str = ""
+    before: Prepared | None = None
+    after: Prepared | None = None
+    before_trace: Trace | None = None
+    after_trace: Trace | None = None
+    reason: str | None = None  # why it was not replayed
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Subject:
+    """What a finding is about: an app, maybe one of its tasks, maybe one worker process."""
+
+    app: App
+    task: Task | None
+    worker: CeleryProcess | None
+
+
+def replay_findings(path: Path, use_cache: bool = True) -> tuple[LoadedProject, list[FindingReplay], list[Finding]]:
+    """The replays of the project's replayable findings, and the findings without one."""
+    project = load_project(path, use_cache)
+    result = check(project.analysis, project.config, [str(path)])
+    replays: list[FindingReplay] = []
+    others: list[Finding] = []
+    for finding in result.findings:
+        rule = rule_by_code(finding.code)
+        hook = rule().scenario_for(finding, project.analysis.project) if rule is not None else None
+        if hook is None and finding.code not in BUILT_IN:
+            others.append(finding)
+            continue
+        replays.append(_replay(finding, project, hook))
+    return project, replays, others
+
+
+def _replay(finding: Finding, project: LoadedProject, hook: Any) -> FindingReplay:
+    out = FindingReplay(finding)
+    try:
+        plan = dict(hook) if hook is not None else BUILT_IN[finding.code](finding, project)
+        fixed = dict(plan.pop("fixed", None) or {})
+        out.fix = str(plan.pop("fix", "") or "the rule's fix")
+        out.scenario = {"project": str(project.path), **plan}
+        after = {**out.scenario, **fixed}
+        if "settings" in fixed:
+            after["settings"] = {**(plan.get("settings") or {}), **fixed["settings"]}
+        out.before, out.after = (_prepare(s, project, finding.code) for s in (out.scenario, after))
+        out.before_trace = simulate(out.before.scenario, out.before.settings)
+        out.after_trace = simulate(out.after.scenario, out.after.settings)
+        out.notes = out.before.notes
+    except ScenarioError as exc:
+        out.reason = str(exc)
+    return out
+
+
+def _prepare(data: dict[str, Any], project: LoadedProject, code: str) -> Prepared:
+    scenario = parse_scenario(json.dumps(data), f"replay of {code}")
+    return prepare_from_project(scenario, project)
+
+
+# ---------------------------------------------------------------- what a finding is about
+
+
+def subject_of(finding: Finding, project: LoadedProject) -> Subject:
+    resolved = project.analysis.project
+    message = finding.message
+    worker = None
+    if named := re.search(r"\bworker '([^']+)'", message):
+        candidates = [p for p in resolved.deployment.workers() if p.name == named[1]] if resolved.deployment else []
+        here = [p for p in candidates if p.file == finding.span.path]
+        worker = (here or candidates or [None])[0]
+    task = None
+    if named := re.search(r"\btask ([\w.:-]+)", message):
+        task = resolved.task_named(named[1])
+    app = worker.app if worker is not None else None
+    app = app or (task.app if task is not None else None)
+    if app is None and (named := re.search(r"\bapp '([^']+)'", message)):
+        app = next((a for a in resolved.apps if a.name == named[1]), None)
+    if app is None and len(resolved.apps) == 1:
+        app = resolved.apps[0]
+    if app is None:
+        raise ScenarioError("cannot tell which app of the project the finding is about")
+    return Subject(app, task, worker)
+
+
+def _long_task(subject: Subject, durations: dict[str, float]) -> str | None:
+    """The task the finding is about, else the app's longest declared task, else any task."""
+    if subject.task is not None:
+        return subject.task.name
+    declared = sorted((d, n) for n, d in durations.items() if n in subject.app.tasks)
+    if declared:
+        return declared[-1][1]
+    return min(subject.app.tasks, default=None)
+
+
+def _short_task(subject: Subject, long: str, durations: dict[str, float], threshold: float) -> str | None:
+    shorter = [n for n in sorted(subject.app.tasks) if n != long and durations.get(n, 0) < threshold]
+    return shorter[0] if shorter else None
+
+
+# ---------------------------------------------------------------- building a replay
+
+
+@dataclass
+class _Base:
+    """The scenario every replay starts from, and what resolving it gave."""
+
+    subject: Subject
+    scenario: dict[str, Any]
+    long: str
+    settings: dict[str, Any]
+    prepared: Scenario
+
+
+def _base(finding: Finding, project: LoadedProject) -> _Base:
+    subject = subject_of(finding, project)
+    scenario: dict[str, Any] = {"app": subject.app.name, "unresolved": "default", "tasks": {}}
+    if not [p for p in workers_of(project.analysis.project, subject.app) if p.kind in ("worker", "multi")]:
+        scenario["workers"] = [{"name": f"w{i}", "concurrency": 1} for i in range(1, DEFAULT_WORKERS + 1)]
+    long = _long_task(subject, project.config.tasks)
+    if long is None:
+        long = "long-task"
+        scenario["tasks"][long] = {}
+    probe = _prepare({"project": str(project.path), **scenario, "submit": [{"task": long}]}, project, finding.code)
+    return _Base(subject, scenario, long, probe.settings, probe.scenario)
+
+
+def _visibility(base: _Base) -> float:
+    broker = broker_config(base.settings, 1800)
+    if broker.visibility_timeout is None:
+        raise ScenarioError(f"the replay's broker ({broker.kind}) has no visibility timeout")
+    return broker.visibility_timeout
+
+
+def _stream(base: _Base, project: LoadedProject, duration: float, gap: float) -> list[dict[str, Any]]:
+    """The long task once at 0, then short tasks every `gap` while it runs."""
+    threshold = float(project.config.long_task_seconds)
+    short = _short_task(base.subject, base.long, project.config.tasks, threshold)
+    submit: list[dict[str, Any]] = [{"at": 0, "task": base.long, "id": "long"}]
+    if short is not None:
+        every = max(gap, duration / STREAM_LENGTH)
+        if short not in project.config.tasks:
+            base.scenario["tasks"][short] = {"duration": SHORT_TASK_SECONDS}
+        submit.append({"at": every, "task": short, "count": max(1, int(duration // every)), "every": every})
+    return submit
+
+
+def _with_limit_raised(settings: dict[str, Any], seconds: int) -> dict[str, Any]:
+    """The visibility timeout raised in every transport option that sets one (the shortest wins)."""
+    fixed = {"broker_transport_options": {**(settings.get("broker_transport_options") or {}), "visibility_timeout": seconds}}
+    backend = settings.get("result_backend_transport_options") or {}
+    if "visibility_timeout" in backend:
+        fixed["result_backend_transport_options"] = {**backend, "visibility_timeout": seconds}
+    return fixed
+
+
+def _late_ack_limit(finding: Finding, project: LoadedProject) -> dict[str, Any]:
+    """QL101: a run allowed past the visibility timeout is handed out again at each sweep."""
+    base = _base(finding, project)
+    vt = _visibility(base)
+    spec = base.prepared.tasks[base.long]
+    limit = spec.time_limit or base.settings.get("task_time_limit")
+    declared = project.config.tasks.get(base.long)
+    duration = declared if declared is not None and declared >= vt else min(limit or 3 * vt, 3 * vt)
+    base.scenario["tasks"].setdefault(base.long, {})["duration"] = duration
+    timeout = int(max(limit or 0, duration) * 1.1 + 600)
+    return {**base.scenario, "submit": _stream(base, project, duration, vt / 2), "until": duration + vt,
+            "fixed": {"settings": _with_limit_raised(base.settings, timeout)},
+            "fix": f"visibility_timeout {format_duration(timeout)}, above the hard time limit"}
+
+
+def _late_ack_unbounded(finding: Finding, project: LoadedProject) -> dict[str, Any]:
+    """QL102: nothing bounds a late-acked run; one past the visibility timeout is handed out again."""
+    base = _base(finding, project)
+    vt = _visibility(base)
+    declared = project.config.tasks.get(base.long)
+    duration = declared if declared is not None and declared >= vt else 3 * vt
+    base.scenario["tasks"].setdefault(base.long, {})["duration"] = duration
+    if declared is not None and declared >= vt:
+        # The task is meant to run that long: the timeout has to cover it.
+        timeout = int(declared * 1.1 + 600)
+        fixed, fix = _with_limit_raised(base.settings, timeout), f"visibility_timeout {format_duration(timeout)}, above the declared duration"
+    else:
+        limit = int(vt * 0.9)
+        fixed, fix = {"task_time_limit": limit}, f"task_time_limit {format_duration(limit)}, below the visibility timeout"
+    return {**base.scenario, "submit": _stream(base, project, duration, vt / 2), "until": duration + vt,
+            "fixed": {"settings": fixed}, "fix": fix}
+
+
+def _prefetch(finding: Finding, project: LoadedProject) -> dict[str, Any]:
+    """QL401: the first worker up reserves the backlog behind its long tasks while the others idle."""
+    base = _base(finding, project)
+    spec = base.prepared.tasks[base.long]
+    settings = base.settings
+    declared = project.config.tasks.get(base.long)
+    limits = [spec.soft_time_limit, spec.time_limit, settings.get("task_soft_time_limit"), settings.get("task_time_limit")]
+    duration = declared or next((v for v in limits if v), float(project.config.long_task_seconds))
+    base.scenario["tasks"].setdefault(base.long, {})["duration"] = duration
+    workers = [w.model_dump() for w in base.prepared.workers]
+    if len(workers) == 1:
+        workers.append({**workers[0], "name": f"{workers[0]['name']}-2"})
+    for worker in workers[1:]:
+        worker["start"] = 1
+    first = workers[0]
+    multiplier = first["prefetch_multiplier"]
+    multiplier = settings.get("worker_prefetch_multiplier", PREFETCH_MULTIPLIER) if multiplier is None else multiplier
+    reserved_beyond = first["concurrency"] * (multiplier - 1 if multiplier else PREFETCH_MULTIPLIER)
+    threshold = float(project.config.long_task_seconds)
+    short = _short_task(base.subject, base.long, project.config.tasks, threshold) or base.long
+    if short != base.long and short not in project.config.tasks:
+        base.scenario["tasks"][short] = {"duration": SHORT_TASK_SECONDS}
+    idle_slots = sum(w["concurrency"] for w in workers[1:])
+    submit = [{"at": 0, "task": base.long, "count": first["concurrency"]},
+              {"at": 0, "task": short, "count": max(1, reserved_beyond + idle_slots)}]
+    late = spec.acks_late if spec.acks_late is not None else settings.get("task_acks_late") is True
+    fixed: dict[str, Any] = {"workers": [{**w, "prefetch_multiplier": 1} for w in workers]}
+    fix = "prefetch multiplier 1 on every worker"
+    if not late:
+        fixed["settings"] = {"task_acks_late": True}
+        fix += ", with late acknowledgement"
+    # The limits the deployment's workers agree on (their command lines count), as resolved.
+    limits_of_workers = {k: settings[k] for k in SHARED_LIMITS if k in settings}
+    return {**base.scenario, "settings": limits_of_workers, "workers": workers, "submit": submit, "until": 2 * duration + 600,
+            "fixed": fixed, "fix": fix}
+
+
+BUILT_IN: dict[str, Callable[[Finding, LoadedProject], dict[str, Any]]] = {
+    "QL101": _late_ack_limit,
+    "QL102": _late_ack_unbounded,
+    "QL401": _prefetch,
+}
+
+
+# ---------------------------------------------------------------- describing a replay
+
+
+def describe_workload(prepared: Scenario) -> str:
+    parts = []
+    for sub in prepared.submit:
+        duration = prepared.tasks[sub.task].duration if sub.task else None
+        what = f"{sub.task} ({format_duration(duration)})" if isinstance(duration, (int, float)) else str(sub.task)
+        when = f"×{sub.count} from {format_duration(sub.at)}" if sub.count > 1 else f"at {format_duration(sub.at)}"
+        parts.append(f"{what} {when}" + (f" every {format_duration(sub.every)}" if sub.every and sub.count > 1 else ""))
+    workers = ", ".join(f"{w.name} (-c {w.concurrency}" + (f", prefetch ×{w.prefetch_multiplier}" if w.prefetch_multiplier is not None else "")
+                        + (f", up at {format_duration(w.start)}" if w.start else "") + ")" for w in prepared.workers)
+    return f"{'; '.join(parts)}; workers {workers}; until {format_duration(prepared.until or 0)}"
+
+
+def describe_outcome(trace: Trace) -> str:
+    s = trace.summary()
+    runs = ", ".join(f"{mid}×{n}" for mid, n in s["executions_per_id"].items() if n > 1)
+    shown = runs if len(runs) <= 120 else runs[:117].rsplit(", ", 1)[0] + ", …"
+    return (f"duplicates {s['duplicates']}" + (f" ({shown})" if runs else "") +
+            f", lost {s['lost']}, longest queue wait {format_duration(s['max_queue_wait'])}")
+
+
+def combined_svg(before: str, after: str) -> str:
+    """Two charts, one above the other, in one SVG document."""
+    size = re.compile(r'<svg [^>]*width="(\d+)" height="(\d+)"')
+    (w1, h1), (w2, h2) = (map(int, size.match(doc).groups()) for doc in (before, after))
+    lower = after.replace("<svg ", f'<svg y="{h1}" ', 1)
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(w1, w2)}" height="{h1 + h2}">\n{before}{lower}</svg>\n'
