@@ -59,8 +59,9 @@ class Rule:
         Return a reference-worker scenario in the project form (the keys of
         qlint/worker/scenario.py, without `project:`, which the caller adds), plus two keys:
         `fixed`, a mapping merged over the scenario for the replay with the fix applied
-        (its `settings` merged key by key, other keys replaced), and `fix`, one sentence
-        saying what that changes. None (the default): qlint's built-in replay for the code,
+        (its `settings` merged key by key, other keys replaced), `fix`, one sentence
+        saying what that changes, and optionally `notes`, lines shown with the replay.
+        None (the default): qlint's built-in replay for the code,
         if any (qlint/worker/from_findings.py), else no replay.
         """
         return None

@@ -58,7 +58,7 @@ def run_scenario(args: argparse.Namespace) -> int:
 
     try:
         scenario, settings, notes = prepare_scenario(load_scenario(args.scenario), args.scenario.parent,
-                                                     project_provider)
+                                                     project_provider(not args.no_cache))
         if args.real:
             from qlint.worker.real import BrokerUnavailable, simulate_real
             if not args.broker:

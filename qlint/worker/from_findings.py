@@ -70,16 +70,19 @@ def replay_findings(path: Path, use_cache: bool = True) -> tuple[LoadedProject, 
         if hook is None and finding.code not in BUILT_IN:
             others.append(finding)
             continue
-        replays.append(_replay(finding, project, hook))
+        replays.append(replay_finding(finding, project, hook))
     return project, replays, others
 
 
-def _replay(finding: Finding, project: LoadedProject, hook: Any) -> FindingReplay:
+def replay_finding(finding: Finding, project: LoadedProject, hook: Any = None) -> FindingReplay:
+    """Replay one finding before and after its fix: with the rule's scenario_for() mapping
+    when given (hook), else with the built-in replay for its code."""
     out = FindingReplay(finding)
     try:
         plan = dict(hook) if hook is not None else BUILT_IN[finding.code](finding, project)
         fixed = dict(plan.pop("fixed", None) or {})
         out.fix = str(plan.pop("fix", "") or "the rule's fix")
+        extra_notes = list(plan.pop("notes", None) or [])
         out.scenario = {"project": str(project.path), **plan}
         after = {**out.scenario, **fixed}
         if "settings" in fixed:
@@ -87,7 +90,7 @@ def _replay(finding: Finding, project: LoadedProject, hook: Any) -> FindingRepla
         out.before, out.after = (_prepare(s, project, finding.code) for s in (out.scenario, after))
         out.before_trace = simulate(out.before.scenario, out.before.settings)
         out.after_trace = simulate(out.after.scenario, out.after.settings)
-        out.notes = out.before.notes
+        out.notes = out.before.notes + extra_notes
     except ScenarioError as exc:
         out.reason = str(exc)
     return out
@@ -255,13 +258,18 @@ def _prefetch(finding: Finding, project: LoadedProject) -> dict[str, Any]:
     late = spec.acks_late if spec.acks_late is not None else settings.get("task_acks_late") is True
     fixed: dict[str, Any] = {"workers": [{**w, "prefetch_multiplier": 1} for w in workers]}
     fix = "prefetch multiplier 1 on every worker"
+    notes = []
+    broker = broker_config(settings, 1800)
+    if broker.visibility_timeout is not None and duration > broker.visibility_timeout:
+        notes.append(f"runs of {format_duration(duration)} outlast the visibility timeout "
+                     f"({format_duration(broker.visibility_timeout)}): duplicates left after this fix come from it")
     if not late:
         fixed["settings"] = {"task_acks_late": True}
         fix += ", with late acknowledgement"
     # The limits the deployment's workers agree on (their command lines count), as resolved.
     limits_of_workers = {k: settings[k] for k in SHARED_LIMITS if k in settings}
     return {**base.scenario, "settings": limits_of_workers, "workers": workers, "submit": submit, "until": 2 * duration + 600,
-            "fixed": fixed, "fix": fix}
+            "fixed": fixed, "fix": fix, "notes": notes}
 
 
 BUILT_IN: dict[str, Callable[[Finding, LoadedProject], dict[str, Any]]] = {
@@ -279,8 +287,11 @@ def describe_workload(prepared: Scenario) -> str:
     for sub in prepared.submit:
         duration = prepared.tasks[sub.task].duration if sub.task else None
         what = f"{sub.task} ({format_duration(duration)})" if isinstance(duration, (int, float)) else str(sub.task)
-        when = f"×{sub.count} from {format_duration(sub.at)}" if sub.count > 1 else f"at {format_duration(sub.at)}"
-        parts.append(f"{what} {when}" + (f" every {format_duration(sub.every)}" if sub.every and sub.count > 1 else ""))
+        if sub.count > 1 and sub.every:
+            when = f"×{sub.count} every {format_duration(sub.every)} from {format_duration(sub.at)}"
+        else:
+            when = (f"×{sub.count} " if sub.count > 1 else "") + f"at {format_duration(sub.at)}"
+        parts.append(f"{what} {when}")
     workers = ", ".join(f"{w.name} (-c {w.concurrency}" + (f", prefetch ×{w.prefetch_multiplier}" if w.prefetch_multiplier is not None else "")
                         + (f", up at {format_duration(w.start)}" if w.start else "") + ")" for w in prepared.workers)
     return f"{'; '.join(parts)}; workers {workers}; until {format_duration(prepared.until or 0)}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -73,9 +73,9 @@ def load_project(path: Path, use_cache: bool = True) -> LoadedProject:
     return LoadedProject(path, analysis, config)
 
 
-def project_provider(scenario: Scenario, path: Path) -> Prepared:
+def project_provider(use_cache: bool = True) -> Callable[[Scenario, Path], Prepared]:
     """The provider that prepare_scenario() calls for `project:`."""
-    return prepare_from_project(scenario, load_project(path))
+    return lambda scenario, path: prepare_from_project(scenario, load_project(path, use_cache))
 
 
 def pick_app(project: LoadedProject, name: str | None) -> App:
@@ -93,8 +93,13 @@ def pick_app(project: LoadedProject, name: str | None) -> App:
     return apps[0]
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
+    """Equal as Celery would use them: 7200 and 7200.0 agree, True and 1 do not."""
+    return (_number(a) and _number(b) and a == b) or (type(a) is type(b) and a == b)
 
 
 def _why(value: Value) -> str:
@@ -115,25 +120,28 @@ class _Resolver:
         self.problems: list[str] = []
         self.notes: list[str] = []
 
-    def problem(self, text: str) -> None:
-        if text not in self.problems:
+    def problem(self, text: str, fallback: str = "Celery's default used") -> None:
+        """A value that cannot be resolved: refused, or replayed with `fallback` (and noted)."""
+        if self.fallback:
+            self.note(f"{text}; {fallback}")
+        elif text not in self.problems:
             self.problems.append(text)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
-    def take(self, label: str, value: Value) -> Any:
+    def take(self, label: str, value: Value, fallback: str = "Celery's default used") -> Any:
         """The one value this takes, or _MISSING (and a problem) when it has no single one."""
         if value.status == "several":
             options = value.possible()
             plain = [self._plain(label, v) for v in options]
             if options and all(p is not _MISSING and _same(p, plain[0]) for p in plain):
                 return plain[0]
-            self.problem(f"{label}: {_why(value)}")
+            self.problem(f"{label}: {_why(value)}", fallback)
             return _MISSING
         if value.status == "unknown" or (value.uncast and isinstance(value.value, str)):
-            self.problem(f"{label}: {_why(value)}")
+            self.problem(f"{label}: {_why(value)}", fallback)
             return _MISSING
         return self._plain(label, value)
 
@@ -152,18 +160,18 @@ class _Resolver:
         return out
 
     def finish(self, where: str) -> list[str]:
-        if self.problems and not self.fallback:
+        if self.problems:
             listing = "\n".join(f"  {p}" for p in self.problems)
             raise ScenarioError(
                 f"{where}: cannot replay the project, these values cannot be resolved:\n{listing}\n"
                 "give them under settings: (or workers:, tasks:), or add unresolved: default "
                 "to replay with Celery's defaults")
-        return self.notes + [f"{p}; Celery's default used" for p in self.problems]
+        return self.notes
 
 
 def _whole(r: _Resolver, label: str, value: Any, minimum: int, fallback: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        r.problem(f"{label}: {value!r} is not a whole number of at least {minimum}")
+        r.problem(f"{label}: {value!r} is not a whole number of at least {minimum}", f"{fallback} used")
         return fallback
     return value
 
@@ -199,14 +207,14 @@ def _settings(app: App, config: QlintConfig, processes: list[CeleryProcess], ove
             r.note(f"broker_url: not resolved; {config.broker}:// assumed from [tool.qlint] broker")
             settings[name] = f"{config.broker}://"
             continue
-        got = r.take(f"{name} of app {app.name!r}", value)
+        got = r.take(f"app {app.name!r}: {name}", value)
         if got is not _MISSING:
             settings[name] = got
     for name in SHARED_LIMITS:
         if name in overrides:
             continue
-        values = [(p.name, r.take(f"{name} of worker {p.name!r}", p.setting(name))) for p in processes] or \
-                 [("", r.take(f"{name} of app {app.name!r}", app.setting(name)))]
+        values = [(p.name, r.take(f"worker {p.name!r}: {name}", p.setting(name))) for p in processes] or \
+                 [("", r.take(f"app {app.name!r}: {name}", app.setting(name)))]
         given = [(who, v) for who, v in values if v is not _MISSING]
         if any(not _same(v, given[0][1]) for _, v in given):
             listing = ", ".join(f"{who}: {v!r}" for who, v in given)
@@ -223,7 +231,7 @@ def _processes(project: LoadedProject, app: App, r: _Resolver) -> list[CeleryPro
     processes = [p for p in workers_of(project.analysis.project, app) if p.kind in ("worker", "multi")]
     if not processes:
         r.problem(f"workers: no deployment file of project {project.path} starts a worker of app {app.name!r} "
-                  "(give workers:)")
+                  "(give workers:)", "one worker with the app's settings used")
         return []
     key = lambda p: (p.file, p.deployment.identity, p.deployment.profiles)  # noqa: E731
     chosen = key(processes[0])
@@ -237,7 +245,6 @@ def _processes(project: LoadedProject, app: App, r: _Resolver) -> list[CeleryPro
 def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overrides: dict[str, Any],
              r: _Resolver) -> list[dict[str, Any]]:
     if not processes:  # only reached with unresolved: default
-        r.note("workers: one worker with the app's settings")
         concurrency = _concurrency(scenario, f"app {app.name!r}", app.setting("worker_concurrency"), overrides, r)
         return [{"name": "worker", "concurrency": concurrency}]
     out: list[dict[str, Any]] = []
@@ -249,7 +256,7 @@ def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overr
             "concurrency": _concurrency(scenario, label, process.setting("worker_concurrency"), overrides, r),
         }
         for setting, key in (("worker_prefetch_multiplier", "prefetch_multiplier"), ("worker_state_db", "statedb")):
-            got = overrides[setting] if setting in overrides else r.take(f"{setting} of {label}", process.setting(setting))
+            got = overrides[setting] if setting in overrides else r.take(f"{label}: {setting}", process.setting(setting))
             if got is not _MISSING:
                 spec[key] = got
         if process.setting("worker_disable_prefetch").value is True and "worker_disable_prefetch" not in overrides:
@@ -265,16 +272,16 @@ def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overr
 
 
 def _replicas(process: CeleryProcess, label: str, r: _Resolver) -> int:
-    replicas = r.take(f"replicas of {label}", process.process.replicas)
-    count = 1 if replicas is _MISSING else _whole(r, f"replicas of {label}", replicas, 0, 1)
+    replicas = r.take(f"{label}: replicas", process.process.replicas, "1 used")
+    count = 1 if replicas is _MISSING else _whole(r, f"{label}: replicas", replicas, 0, 1)
     if process.process.autoscaled:
         r.note(f"{label}: autoscaled; replayed with {count} replicas")
     if process.kind == "multi":
         nodes = process.option("nodes")
-        given = 1 if nodes is None else r.take(f"nodes of {label}", nodes.value)
+        given = 1 if nodes is None else r.take(f"{label}: nodes", nodes.value, "1 used")
         if isinstance(given, (list, tuple)):
             given = len(given)
-        count *= 1 if given is _MISSING else _whole(r, f"nodes of {label}", given, 1, 1)
+        count *= 1 if given is _MISSING else _whole(r, f"{label}: nodes", given, 1, 1)
     return count
 
 
@@ -282,7 +289,7 @@ def _concurrency(scenario: Scenario, label: str, value: Value, overrides: dict[s
     """Celery's rule (celery/worker/worker.py): a numeric string counts as its number;
     nothing, 0, "auto" or any other string means one process per CPU."""
     given = overrides["worker_concurrency"] if "worker_concurrency" in overrides else \
-        r.take(f"worker_concurrency of {label}", value)
+        r.take(f"{label}: worker_concurrency", value, "1 process used")
     if given is _MISSING:
         return 1
     if isinstance(given, str) and given.strip().isdigit():
@@ -290,10 +297,10 @@ def _concurrency(scenario: Scenario, label: str, value: Value, overrides: dict[s
     if not given or isinstance(given, str):
         if scenario.cpus is not None:
             return scenario.cpus
-        r.problem(f"worker_concurrency of {label}: one process per CPU of the machine it runs on "
-                  "(give cpus: N, or -c on the command line)")
+        r.problem(f"{label}: worker_concurrency: one process per CPU of the machine it runs on "
+                  "(give cpus: N, or -c on the command line)", "1 process used")
         return 1
-    return _whole(r, f"worker_concurrency of {label}", given, 1, 1)
+    return _whole(r, f"{label}: worker_concurrency", given, 1, 1)
 
 
 def _referenced(scenario: Scenario) -> set[str]:
@@ -312,13 +319,13 @@ def _tasks(scenario: Scenario, app: App, config: QlintConfig, r: _Resolver) -> d
     for name, task in app.tasks.items():
         spec: dict[str, Any] = {}
         if name in referenced and task.unknown_options:
-            r.problem(f"options of task {name}: they come from {task.unknown_options}")
+            r.problem(f"task {name}: its options come from {task.unknown_options}")
         for option in TASK_OPTIONS:
             own = task.options.get(option)
             if own is None or (own.status == "known" and own.value is None):
                 continue
             # A task that the scenario does not run does not need its options.
-            got = r.take(f"{option} of task {name}", own) if name in referenced else _MISSING
+            got = r.take(f"task {name}: {option}", own) if name in referenced else _MISSING
             if got is not _MISSING:
                 spec[option] = got
         if name in config.tasks:

@@ -240,5 +240,5 @@ def prepare_scenario(scenario: Scenario, base: Path, provider: ProjectProvider |
     if scenario.project is None:
         return Prepared(scenario, dict(scenario.settings or {}), [])
     if provider is None:
-        raise ScenarioError("'project:' needs qlint's resolver (qlint.worker.from_project.project_provider)")
+        raise ScenarioError("'project:' needs qlint's resolver (qlint.worker.from_project.project_provider())")
     return provider(scenario, (base / scenario.project).resolve())
