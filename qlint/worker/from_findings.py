@@ -153,19 +153,24 @@ class _Base:
     long: str
     settings: dict[str, Any]
     prepared: Scenario
+    notes: list[str]
 
 
 def _base(finding: Finding, project: LoadedProject) -> _Base:
     subject = subject_of(finding, project)
     scenario: dict[str, Any] = {"app": subject.app.name, "unresolved": "default", "tasks": {}}
+    notes = []
     if not [p for p in workers_of(project.analysis.project, subject.app) if p.kind in ("worker", "multi")]:
         scenario["workers"] = [{"name": f"w{i}", "concurrency": 1} for i in range(1, DEFAULT_WORKERS + 1)]
+        notes.append(f"no deployment file starts a worker of app {subject.app.name!r}: "
+                     f"replayed with {DEFAULT_WORKERS} single-process workers")
     long = _long_task(subject, project.config.tasks)
     if long is None:
         long = "long-task"
         scenario["tasks"][long] = {}
+        notes.append(f"app {subject.app.name!r} has no task qlint can see: replayed with a task named {long!r}")
     probe = _prepare({"project": str(project.path), **scenario, "submit": [{"task": long}]}, project, finding.code)
-    return _Base(subject, scenario, long, probe.settings, probe.scenario)
+    return _Base(subject, scenario, long, probe.settings, probe.scenario, notes)
 
 
 def _visibility(base: _Base) -> float:
@@ -209,7 +214,7 @@ def _late_ack_limit(finding: Finding, project: LoadedProject) -> dict[str, Any]:
     timeout = int(max(limit or 0, duration) * 1.1 + 600)
     return {**base.scenario, "submit": _stream(base, project, duration, vt / 2), "until": duration + vt,
             "fixed": {"settings": _with_limit_raised(base.settings, timeout)},
-            "fix": f"visibility_timeout {format_duration(timeout)}, above the hard time limit"}
+            "fix": f"visibility_timeout {format_duration(timeout)}, above the hard time limit", "notes": base.notes}
 
 
 def _late_ack_unbounded(finding: Finding, project: LoadedProject) -> dict[str, Any]:
@@ -227,7 +232,7 @@ def _late_ack_unbounded(finding: Finding, project: LoadedProject) -> dict[str, A
         limit = int(vt * 0.9)
         fixed, fix = {"task_time_limit": limit}, f"task_time_limit {format_duration(limit)}, below the visibility timeout"
     return {**base.scenario, "submit": _stream(base, project, duration, vt / 2), "until": duration + vt,
-            "fixed": {"settings": fixed}, "fix": fix}
+            "fixed": {"settings": fixed}, "fix": fix, "notes": base.notes}
 
 
 def _prefetch(finding: Finding, project: LoadedProject) -> dict[str, Any]:
@@ -258,7 +263,7 @@ def _prefetch(finding: Finding, project: LoadedProject) -> dict[str, Any]:
     late = spec.acks_late if spec.acks_late is not None else settings.get("task_acks_late") is True
     fixed: dict[str, Any] = {"workers": [{**w, "prefetch_multiplier": 1} for w in workers]}
     fix = "prefetch multiplier 1 on every worker"
-    notes = []
+    notes = list(base.notes)
     broker = broker_config(settings, 1800)
     if broker.visibility_timeout is not None and duration > broker.visibility_timeout:
         notes.append(f"runs of {format_duration(duration)} outlast the visibility timeout "
@@ -297,12 +302,21 @@ def describe_workload(prepared: Scenario) -> str:
     return f"{'; '.join(parts)}; workers {workers}; until {format_duration(prepared.until or 0)}"
 
 
+def _listing(items: list[str]) -> str:
+    text = ", ".join(items)
+    return text if len(text) <= 120 else text[:117].rsplit(", ", 1)[0] + ", …"
+
+
 def describe_outcome(trace: Trace) -> str:
     s = trace.summary()
-    runs = ", ".join(f"{mid}×{n}" for mid, n in s["executions_per_id"].items() if n > 1)
-    shown = runs if len(runs) <= 120 else runs[:117].rsplit(", ", 1)[0] + ", …"
-    return (f"duplicates {s['duplicates']}" + (f" ({shown})" if runs else "") +
-            f", lost {s['lost']}, longest queue wait {format_duration(s['max_queue_wait'])}")
+    runs = [f"{mid}×{n}" for mid, n in s["executions_per_id"].items() if n > 1]
+    ended: dict[str, list[str]] = {}
+    for ex in trace.executions:
+        if ex.outcome not in ("success", "running"):
+            ended.setdefault(ex.outcome, []).append(ex.id)
+    return (f"duplicates {s['duplicates']}" + (f" ({_listing(runs)})" if runs else "") +
+            f", lost {s['lost']}, longest queue wait {format_duration(s['max_queue_wait'])}" +
+            "".join(f"; {outcome}: {_listing(ids)}" for outcome, ids in sorted(ended.items())))
 
 
 def combined_svg(before: str, after: str) -> str:
