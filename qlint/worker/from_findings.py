@@ -66,7 +66,11 @@ def replay_findings(path: Path, use_cache: bool = True) -> tuple[LoadedProject, 
     others: list[Finding] = []
     for finding in result.findings:
         rule = rule_by_code(finding.code)
-        hook = rule().scenario_for(finding, project.analysis.project) if rule is not None else None
+        try:
+            hook = rule().scenario_for(finding, project.analysis.project) if rule is not None else None
+        except Exception as exc:  # a bug in one rule's hook must not hide the other replays
+            replays.append(FindingReplay(finding, reason=f"internal error in {finding.code}'s scenario_for(): {exc!r}"))
+            continue
         if hook is None and finding.code not in BUILT_IN:
             others.append(finding)
             continue
@@ -97,7 +101,11 @@ def replay_finding(finding: Finding, project: LoadedProject, hook: Any = None) -
 
 
 def _prepare(data: dict[str, Any], project: LoadedProject, code: str) -> Prepared:
-    scenario = parse_scenario(json.dumps(data), f"replay of {code}")
+    try:
+        text = json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"the scenario for {code} is not plain data: {exc}") from None
+    scenario = parse_scenario(text, f"replay of {code}")
     return prepare_from_project(scenario, project)
 
 
