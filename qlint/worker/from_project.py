@@ -32,6 +32,7 @@ from qlint.analysis import Analysis, analyse
 from qlint.model import Value
 from qlint.project_config import ConfigError, QlintConfig, find_project_root, load_config
 from qlint.resolve.project import App
+from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 
 from .scenario import Prepared, Scenario, ScenarioError, _format_validation
@@ -181,7 +182,7 @@ def prepare_from_project(scenario: Scenario, project: LoadedProject) -> Prepared
     app = pick_app(project, scenario.app)
     r = _Resolver(scenario.unresolved == "default")
     overrides = dict(scenario.settings or {})
-    processes = [] if scenario.workers else _processes(project, app, r)
+    processes = [] if scenario.workers else _processes(project, app, _referenced(scenario), r)
     settings = _settings(app, project.config, processes, overrides, r)
     workers = [w.model_dump() for w in scenario.workers] or _workers(scenario, app, processes, overrides, r)
     tasks = _tasks(scenario, app, project.config, r)
@@ -226,9 +227,26 @@ def _settings(app: App, config: QlintConfig, processes: list[CeleryProcess], ove
     return settings
 
 
-def _processes(project: LoadedProject, app: App, r: _Resolver) -> list[CeleryProcess]:
-    """The worker processes of one deployment (the first that runs the app, in file order)."""
+def _queues(value: Value) -> set[str] | None:
+    if value.status in ("known", "default", "env-default") and isinstance(value.value, (list, tuple, str)):
+        return {value.value} if isinstance(value.value, str) else set(value.value)
+    return None
+
+
+def _processes(project: LoadedProject, app: App, referenced: set[str], r: _Resolver) -> list[CeleryProcess]:
+    """The worker processes of one deployment (the first that runs the app, in file order)
+    that consume a queue the scenario's tasks are routed to.
+
+    The reference worker has one queue: the workers kept are replayed as if they all consumed it."""
     processes = [p for p in workers_of(project.analysis.project, app) if p.kind in ("worker", "multi")]
+    routed = [_queues(queue_of(app.tasks[n], app)) for n in sorted(referenced) if n in app.tasks]
+    wanted = set().union(*routed) if routed and all(q is not None for q in routed) else None
+    if wanted is not None:
+        idle = [p for p in processes if (q := _queues(p.queues())) is not None and not q & wanted]
+        for p in idle:
+            r.note(f"worker {p.name!r} consumes {', '.join(sorted(_queues(p.queues()) or ()))}, "
+                   f"not the queues of the scenario's tasks ({', '.join(sorted(wanted))}): not replayed")
+        processes = [p for p in processes if p not in idle]
     if not processes:
         r.problem(f"workers: no deployment file of project {project.path} starts a worker of app {app.name!r} "
                   "(give workers:)", "one worker with the app's settings used")

@@ -236,3 +236,15 @@ def test_bad_qlint_config_in_the_project_is_a_clear_message(tmp_path, capsys):
     assert main(["simulate", str(path), "--no-cache"]) == 2
     err = capsys.readouterr().err
     assert "long-task-seconds" in err and "Traceback" not in err
+
+
+def test_workers_of_other_queues_are_not_replayed(tmp_path):
+    project = celery_project(
+        tmp_path / "p", 'broker_url = "redis://localhost"\ntask_routes = {"proj.tasks.build": {"queue": "long"}}\n',
+        **{"Procfile": "short: celery -A proj worker -c 2 -Q celery\nlong: celery -A proj worker -c 1 -Q long,celery\n"})
+    scenario, _, notes = prepare(f"project: {project}\nsubmit: [{{task: proj.tasks.build}}]\n", tmp_path)
+    assert [w.name for w in scenario.workers] == ["long"]
+    assert "worker 'short' consumes celery, not the queues of the scenario's tasks (long): not replayed" in notes
+    scenario, _, _ = prepare(f"project: {project}\nsubmit: [{{task: proj.tasks.build}}, {{task: proj.tasks.thumb}}]\n",
+                             tmp_path)
+    assert [(w.name, w.concurrency) for w in scenario.workers] == [("short", 2), ("long", 1)]
