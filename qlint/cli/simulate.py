@@ -96,7 +96,7 @@ def run_from_findings(args: argparse.Namespace) -> int:
     if args.seed is not None:
         return _fail("--seed applies to a scenario file; --from-findings replays are deterministic")
     try:
-        _, replays, others = replay_findings(args.from_findings, use_cache=not args.no_cache)
+        replays, others = replay_findings(args.from_findings, use_cache=not args.no_cache)
     except ScenarioError as exc:
         return _fail(str(exc))
     charts: dict[int, str] = {}

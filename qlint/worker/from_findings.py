@@ -58,7 +58,7 @@ class Subject:
     worker: CeleryProcess | None
 
 
-def replay_findings(path: Path, use_cache: bool = True) -> tuple[LoadedProject, list[FindingReplay], list[Finding]]:
+def replay_findings(path: Path, use_cache: bool = True) -> tuple[list[FindingReplay], list[Finding]]:
     """The replays of the project's replayable findings, and the findings without one."""
     project = load_project(path, use_cache)
     result = check(project.analysis, project.config, [str(path)])
@@ -75,7 +75,7 @@ def replay_findings(path: Path, use_cache: bool = True) -> tuple[LoadedProject, 
             others.append(finding)
             continue
         replays.append(replay_finding(finding, project, hook))
-    return project, replays, others
+    return replays, others
 
 
 def replay_finding(finding: Finding, project: LoadedProject, hook: Any = None) -> FindingReplay:

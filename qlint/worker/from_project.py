@@ -65,7 +65,7 @@ class LoadedProject:
 
 def load_project(path: Path, use_cache: bool = True) -> LoadedProject:
     if not path.is_dir():
-        raise ScenarioError(f"project {path}: no such folder")
+        raise ScenarioError(f"project {path}: {'not a folder' if path.exists() else 'no such folder'}")
     try:
         config = load_config(find_project_root(path))
     except ConfigError as exc:

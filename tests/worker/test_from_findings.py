@@ -10,7 +10,7 @@ import pytest
 from qlint.cli import main
 from qlint.model import Finding, Span
 from qlint.rule import Rule
-from qlint.worker.from_findings import replay_finding, replay_findings
+from qlint.worker.from_findings import replay_finding
 from qlint.worker.from_project import load_project
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
