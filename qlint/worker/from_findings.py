@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from qlint.durations import format_duration
@@ -26,7 +26,7 @@ from qlint.resolve.project import App, Task
 from qlint.resolve.workers import CeleryProcess, workers_of
 
 from .config import PREFETCH_MULTIPLIER, broker_config
-from .from_project import SHARED_LIMITS, LoadedProject, load_project, prepare_from_project
+from .from_project import SHARED_LIMITS, LoadedProject, app_path, load_project, prepare_from_project
 from .replay import simulate
 from .scenario import Prepared, Scenario, ScenarioError, parse_scenario
 from .trace import Trace
@@ -112,6 +112,23 @@ def _prepare(data: dict[str, Any], project: LoadedProject, code: str) -> Prepare
 # ---------------------------------------------------------------- what a finding is about
 
 
+def _shared_parts(a: str, b: str) -> int:
+    count = 0
+    for x, y in zip(PurePosixPath(a).parts, PurePosixPath(b).parts):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _closest(apps: list[App], path: str) -> App | None:
+    """The app defined nearest to path (two projects side by side may name their apps alike)."""
+    ranked = sorted(apps, key=lambda a: _shared_parts(a.defined_at.path, path), reverse=True)
+    if len(ranked) > 1 and _shared_parts(ranked[0].defined_at.path, path) == _shared_parts(ranked[1].defined_at.path, path):
+        return None
+    return ranked[0] if ranked else None
+
+
 def subject_of(finding: Finding, project: LoadedProject) -> Subject:
     resolved = project.analysis.project
     message = finding.message
@@ -122,13 +139,15 @@ def subject_of(finding: Finding, project: LoadedProject) -> Subject:
         worker = (here or candidates or [None])[0]
     task = None
     if named := re.search(r"\btask ([\w.:-]+)", message):
-        task = resolved.task_named(named[1])
+        owners = [a for a in resolved.apps if named[1] in a.tasks]
+        owner = _closest(owners, finding.span.path)
+        task = owner.tasks[named[1]] if owner is not None else None
     app = worker.app if worker is not None else None
     app = app or (task.app if task is not None else None)
     if app is None and (named := re.search(r"\bapp '([^']+)'", message)):
-        app = next((a for a in resolved.apps if a.name == named[1]), None)
-    if app is None and len(resolved.apps) == 1:
-        app = resolved.apps[0]
+        app = _closest([a for a in resolved.apps if a.name == named[1]], finding.span.path)
+    if app is None:
+        app = _closest(resolved.apps, finding.span.path)
     if app is None:
         raise ScenarioError("cannot tell which app of the project the finding is about")
     return Subject(app, task, worker)
@@ -166,7 +185,7 @@ class _Base:
 
 def _base(finding: Finding, project: LoadedProject) -> _Base:
     subject = subject_of(finding, project)
-    scenario: dict[str, Any] = {"app": subject.app.name, "unresolved": "default", "tasks": {}}
+    scenario: dict[str, Any] = {"app": app_path(project, subject.app), "unresolved": "default", "tasks": {}}
     notes = []
     if not [p for p in workers_of(project.analysis.project, subject.app) if p.kind in ("worker", "multi")]:
         scenario["workers"] = [{"name": f"w{i}", "concurrency": 1} for i in range(1, DEFAULT_WORKERS + 1)]
@@ -266,8 +285,11 @@ def _prefetch(finding: Finding, project: LoadedProject) -> dict[str, Any]:
     if short != base.long and short not in project.config.tasks:
         base.scenario["tasks"][short] = {"duration": SHORT_TASK_SECONDS}
     idle_slots = sum(w["concurrency"] for w in workers[1:])
+    # Short tasks: enough to fill the first worker's window and the others' slots. The long
+    # task again: no more than the other workers can start, so that none has to wait once fixed.
+    behind = reserved_beyond + idle_slots if short != base.long else idle_slots
     submit = [{"at": 0, "task": base.long, "count": first["concurrency"]},
-              {"at": 0, "task": short, "count": max(1, reserved_beyond + idle_slots)}]
+              {"at": 0, "task": short, "count": max(1, behind)}]
     late = spec.acks_late if spec.acks_late is not None else settings.get("task_acks_late") is True
     fixed: dict[str, Any] = {"workers": [{**w, "prefetch_multiplier": 1} for w in workers]}
     fix = "prefetch multiplier 1 on every worker"

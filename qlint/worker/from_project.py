@@ -79,19 +79,35 @@ def project_provider(use_cache: bool = True) -> Callable[[Scenario, Path], Prepa
     return lambda scenario, path: prepare_from_project(scenario, load_project(path, use_cache))
 
 
-def pick_app(project: LoadedProject, name: str | None) -> App:
+def app_path(project: LoadedProject, app: App) -> str:
+    """PATH:VAR of an app, PATH relative to the project: what `app:` takes when names clash."""
+    analysis = project.analysis
+    module = (analysis.cwd / app.module).resolve()
+    try:
+        where = module.relative_to(analysis.root.resolve()).as_posix()
+    except ValueError:
+        where = app.module
+    return f"{where}:{app.var or 'app'}"
+
+
+def pick_app(project: LoadedProject, key: str | None) -> App:
+    """The app named by `app:` (its name, module:var or PATH:VAR), else the only one."""
     apps = project.analysis.project.apps
     if not apps:
         raise ScenarioError(f"project {project.path}: no Celery app found")
-    if name is not None:
-        for app in apps:
-            if name in (app.name, app.var and f"{app.module}:{app.var}"):
-                return app
-        raise ScenarioError(f"project {project.path}: no app named {name!r} (apps: {', '.join(a.name for a in apps)})")
-    if len(apps) > 1:
-        raise ScenarioError(f"project {project.path} has several apps ({', '.join(a.name for a in apps)}): "
-                            "name one with app: NAME")
-    return apps[0]
+    module_name = project.analysis.project.workspace.index.module_name
+    listing = ", ".join(f"{a.name} ({app_path(project, a)})" for a in apps)
+    if key is None:
+        if len(apps) > 1:
+            raise ScenarioError(f"project {project.path} has several apps: {listing}; name one with app: NAME")
+        return apps[0]
+    matches = [a for a in apps if key in (a.name, f"{module_name(a.module)}:{a.var}", app_path(project, a))]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ScenarioError(f"project {project.path}: no app named {key!r} (apps: {listing})")
+    raise ScenarioError(f"project {project.path}: several apps match {key!r}: "
+                        f"{', '.join(app_path(project, a) for a in matches)}; name one as PATH:VAR")
 
 
 def _number(v: Any) -> bool:

@@ -172,7 +172,7 @@ def test_a_finding_that_cannot_be_replayed_says_why(tmp_path):
     assert replay.before_trace is None and replay.reason == "cannot tell which app of the project the finding is about"
     named = Finding("QL102", "late-ack-unbounded", "warning", "tasks of app 'two' are late", Span("two.py", 4))
     replay = replay_finding(named, loaded)
-    assert replay.reason is None and replay.scenario["app"] == "two"
+    assert replay.reason is None and replay.scenario["app"] == "two.py:two"
     assert replay.scenario["tasks"] == {"long-task": {"duration": 3 * 3600}}
     assert any("has no task qlint can see" in n for n in replay.notes)
 
@@ -201,3 +201,19 @@ def test_unwritable_chart_folder_is_a_usage_error(tmp_path, capsys):
     blocker.write_text("")
     code, _, err = from_findings(capsys, str(EXAMPLES / "incident"), "--svg", str(blocker / "charts"))
     assert code == 2 and "cannot write charts" in err
+
+
+def test_prefetch_with_a_single_task_resubmits_it(tmp_path, capsys):
+    root = tmp_path / "p"
+    (root / "proj").mkdir(parents=True)
+    (root / "proj" / "__init__.py").write_text("")
+    (root / "proj" / "celery.py").write_text(APP)
+    (root / "proj" / "celeryconfig.py").write_text('broker_url = "redis://r"\ntask_time_limit = 7200\n'
+                                                   'broker_transport_options = {"visibility_timeout": 36000}\n')
+    (root / "proj" / "tasks.py").write_text("from proj.celery import app\n\n\n@app.task\ndef build(x):\n    return x\n")
+    ql401 = replays_by_code(capsys, root)["QL401"]
+    # two more copies than the first worker runs: the two other workers can take them at once
+    assert [(s["task"], s["count"]) for s in ql401["scenario"]["submit"]] == [("proj.tasks.build", 1), ("proj.tasks.build", 2)]
+    assert ql401["before"]["summary"]["max_queue_wait"] == 7200  # both reserved behind the first run
+    assert ql401["after"]["summary"]["max_queue_wait"] <= 1
+    assert ql401["before"]["summary"]["duplicates"] == ql401["after"]["summary"]["duplicates"] == 0

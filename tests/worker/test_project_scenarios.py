@@ -156,7 +156,7 @@ def test_several_apps_need_app(tmp_path):
                   '@second.task\ndef job():\n    pass\n',
     })
     body = "workers: [{name: w}]\nsubmit: [{task: one.job}]\n"
-    with pytest.raises(ScenarioError, match=r"several apps \((first, second|second, first)\): name one with app: NAME"):
+    with pytest.raises(ScenarioError, match=r"several apps: first \(one.py:first\), second \(two.py:second\); name one with app: NAME"):
         prepare(f"project: {project}\n{body}", tmp_path)
     with pytest.raises(ScenarioError, match="no app named 'third'"):
         prepare(f"project: {project}\napp: third\n{body}", tmp_path)
@@ -248,3 +248,15 @@ def test_workers_of_other_queues_are_not_replayed(tmp_path):
     scenario, _, _ = prepare(f"project: {project}\nsubmit: [{{task: proj.tasks.build}}, {{task: proj.tasks.thumb}}]\n",
                              tmp_path)
     assert [(w.name, w.concurrency) for w in scenario.workers] == [("short", 2), ("long", 1)]
+
+
+def test_apps_with_the_same_name_are_told_apart_by_path(tmp_path):
+    for side, broker in (("a", "redis://a"), ("b", "amqp://b")):
+        write_project(tmp_path / side, {"proj/__init__.py": "", "proj/celery.py":
+                                        f'from celery import Celery\n\napp = Celery("proj", broker="{broker}")\n\n\n'
+                                        '@app.task\ndef job():\n    pass\n'})
+    body = "workers: [{name: w}]\nsubmit: [{task: proj.celery.job}]\n"
+    with pytest.raises(ScenarioError, match=r"several apps match 'proj': a/proj/celery.py:app, b/proj/celery.py:app; name one as PATH:VAR"):
+        prepare(f"project: {tmp_path}\napp: proj\n{body}", tmp_path)
+    _, settings, _ = prepare(f"project: {tmp_path}\napp: b/proj/celery.py:app\n{body}", tmp_path)
+    assert settings["broker_url"] == "amqp://b"
