@@ -32,6 +32,7 @@ class QlintServer(LanguageServer):
         self.analysis: Analysis | None = None
         self.published: set[str] = set()
         self._pending: asyncio.TimerHandle | None = None
+        self.versions: dict[str, int] = {}  # uri -> buffer version the findings were computed from
         self.checks = 0
 
     # ------------------------------------------------------------ checking
@@ -45,11 +46,14 @@ class QlintServer(LanguageServer):
     def buffers(self) -> dict[str, bytes]:
         root = self.workspace_root()
         out: dict[str, bytes] = {}
+        self.versions = {}
         for uri, document in self.workspace.text_documents.items():
             try:
                 out[display_path(uri_to_path(uri), root)] = document.source.encode("utf-8")
             except ValueError:
                 continue
+            if document.version is not None:
+                self.versions[uri] = document.version
         return out
 
     def check_now(self) -> None:
@@ -78,7 +82,10 @@ class QlintServer(LanguageServer):
                       if uri.startswith("file:")}
         for path, uri in open_paths.items():
             diagnostics = [diagnostic(f, root) for f in self.findings.get(path, [])]
-            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+            # The version tells the editor which buffer these findings describe, so it can drop
+            # a late result for text that has since changed.
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+                uri=uri, diagnostics=diagnostics, version=self.versions.get(uri)))
 
     def schedule(self, delay: float = DEBOUNCE_SECONDS) -> None:
         """Check after `delay` seconds without another change (typing is debounced)."""

@@ -8,6 +8,7 @@ import pytest
 import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, default_converter, register_lsp_features
 
 from tests.resolve.conftest import write_tree
 
@@ -26,7 +27,23 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "qlint", "lsp"]))
+def record_diagnostics(client: LanguageClient, params: lsp.PublishDiagnosticsParams) -> None:
+    client.diagnostics[params.uri] = params.diagnostics
+    client.diagnostic_versions[params.uri] = params.version  # type: ignore[attr-defined]
+    client.publish_count += 1  # type: ignore[attr-defined]
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's test client, also keeping the buffer version each publication describes."""
+    client = LanguageClient(converter_factory=default_converter)
+    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES, lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: record_diagnostics})
+    client.diagnostic_versions = {}  # type: ignore[attr-defined]
+    client.publish_count = 0  # type: ignore[attr-defined]
+    return client
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "qlint", "lsp"],
+                                              client_factory=make_client))
 async def client(lsp_client: LanguageClient, project: Path):
     await lsp_client.initialize_session(lsp.InitializeParams(
         capabilities=lsp.ClientCapabilities(), root_uri=project.as_uri(),

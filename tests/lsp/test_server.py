@@ -22,15 +22,22 @@ async def open_file(client: LanguageClient, rel: str, text: str | None = None) -
     return path.as_uri()
 
 
-async def diagnostics_for(client: LanguageClient, target: str, want=lambda d: True, tries: int = 40) -> list:
-    """The latest diagnostics for target once `want` holds for them (the server debounces)."""
-    for _ in range(tries):
-        # A bound on each wait, so that a dead server fails the test instead of hanging it.
-        await asyncio.wait_for(client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 60)
+async def diagnostics_for(client: LanguageClient, target: str, want=lambda d: True, version: int | None = None,
+                          give_up_after: float = 120.0) -> list:
+    """The latest diagnostics for target once they describe at least `version` of the buffer
+    and `want` holds for them. Polls what the client has received, so a publication that
+    arrives between two looks is never missed; the bound only turns a dead server into a
+    failure instead of a hang."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_after
+    while True:
         found = client.diagnostics.get(target)
-        if found is not None and want(found):
-            return found
-    raise AssertionError(f"no matching diagnostics for {target}: {client.diagnostics.get(target)}")
+        seen = client.diagnostic_versions.get(target)  # type: ignore[attr-defined]
+        if found is not None and (version is None or (seen is not None and seen >= version)) and want(found):
+            return list(found)
+        if loop.time() > deadline:
+            raise AssertionError(f"no matching diagnostics for {target} (version {seen}): {found}")
+        await asyncio.sleep(0.02)
 
 
 def change(client: LanguageClient, target: str, version: int, text: str) -> None:
@@ -57,7 +64,7 @@ async def test_change_from_the_unsaved_buffer_clears_the_finding(client: Languag
     fixed = ("broker_url = 'redis://localhost:6379/0'\ntask_acks_late = True\ntask_time_limit = 7200\n"
              "broker_transport_options = {'visibility_timeout': 8 * 3600}\n")
     change(client, target, 2, fixed)
-    await diagnostics_for(client, target, lambda d: not any(x.code == "QL101" for x in d))
+    await diagnostics_for(client, target, lambda d: not any(x.code == "QL101" for x in d), version=2)
     # Nothing was written: the file on disk still has the hazard.
     assert "visibility_timeout" not in (client.project / "proj/celeryconfig.py").read_text()  # type: ignore[attr-defined]
 
@@ -91,10 +98,10 @@ async def test_code_actions_suppress_and_fix_then_recheck(client: LanguageClient
     assert edit.new_text == "task_acks_late" and edit.range.start == lsp.Position(0, 0)
     # Apply it as an editor would, and the finding goes.
     change(client, target, 2, "task_acks_late = True\nbroker_url = 'amqp://'\n")
-    await diagnostics_for(client, target, lambda d: not any(x.code == "QL002" for x in d))
+    await diagnostics_for(client, target, lambda d: not any(x.code == "QL002" for x in d), version=2)
     # The suppression comment works from the buffer too.
     change(client, target, 3, "CELERY_ACKS_LATE = True  # qlint: ignore[QL002]\nbroker_url = 'amqp://'\n")
-    await diagnostics_for(client, target, lambda d: not any(x.code == "QL002" for x in d))
+    await diagnostics_for(client, target, lambda d: not any(x.code == "QL002" for x in d), version=3)
 
 
 @pytest.mark.asyncio(loop_scope="function")
