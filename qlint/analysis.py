@@ -6,8 +6,10 @@ on a cold run, from the cache on a warm one), then resolve the project lazily.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +67,13 @@ def _parse_one(args: tuple[str, bytes]) -> ir.ModuleFacts:
     except SourceError as exc:
         return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
     return parse_facts(path, text)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # Forking copies a lock held by another thread in its locked state: in the language
+    # server a thread blocked reading stdin holds the stdin lock, and the forked child hung
+    # closing stdin. Fork (the cheap start) only from a process with no other thread.
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 and os.name == "posix" else "spawn")
 
 
 def _deep_worker() -> None:
@@ -127,7 +136,8 @@ class _Loader:
         if not todo:
             return
         if len(todo) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), initializer=_deep_worker) as pool:
+            with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), initializer=_deep_worker,
+                                     mp_context=_pool_context()) as pool:
                 results = list(pool.map(_parse_one, [(p, d) for p, d, _ in todo], chunksize=4))
         else:
             results = [_parse_one((p, d)) for p, d, _ in todo]

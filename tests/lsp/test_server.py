@@ -150,3 +150,17 @@ async def test_findings_in_a_compose_file(client: LanguageClient):
     found = await diagnostics_for(client, compose.as_uri(), lambda d: any(x.code == "QL503" for x in d))
     beat = next(d for d in found if d.code == "QL503")
     assert beat.range.start == lsp.Position(4, 16)  # replicas: 2
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_a_workspace_large_enough_to_parse_in_parallel(client: LanguageClient):
+    # Enough unparsed modules for the parallel parse: the server reads stdin on a thread,
+    # and a pool forked from it once hung for ever.
+    from qlint.analysis import PARALLEL_THRESHOLD
+
+    for i in range(PARALLEL_THRESHOLD * 2):
+        (client.project / f"proj/jobs_{i}.py").write_text(  # type: ignore[attr-defined]
+            f"from proj.celery import app\n\n\n@app.task(acks_late=True)\ndef job_{i}(x):\n    return x\n")
+    target = await open_file(client, "proj/jobs_3.py")
+    found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
+    assert next(d for d in found if d.code == "QL101").range.start.line == 3
