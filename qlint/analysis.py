@@ -135,12 +135,18 @@ class _Loader:
                 todo.append((path, data, key))
         if not todo:
             return
-        if len(todo) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
+        # Open buffers are parsed here, not in a pool: this process then keeps their
+        # statements (python.py), and the next edit re-parses only what changed.
+        todo.sort(key=lambda item: item[0] not in self.overrides)
+        here = [item for item in todo if item[0] in self.overrides]
+        rest = todo[len(here):]
+        results = [_parse_one((p, d)) for p, d, _ in here]
+        if len(rest) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
             with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), initializer=_deep_worker,
                                      mp_context=_pool_context()) as pool:
-                results = list(pool.map(_parse_one, [(p, d) for p, d, _ in todo], chunksize=4))
+                results += pool.map(_parse_one, [(p, d) for p, d, _ in rest], chunksize=4)
         else:
-            results = [_parse_one((p, d)) for p, d, _ in todo]
+            results += [_parse_one((p, d)) for p, d, _ in rest]
         for (path, _, key), facts in zip(todo, results):
             self.facts[path] = facts
             self.cache.put(key, facts)
@@ -172,10 +178,12 @@ def analyse(
     exclude: Sequence[str] = (),
     use_cache: bool = True,
     overrides: Mapping[str, bytes] | None = None,
+    facts_memory: dict[str, ir.ModuleFacts] | None = None,
 ) -> Analysis:
     """Resolve the project that the given paths belong to.
 
-    overrides maps display paths to unsaved contents (the language server's buffers).
+    overrides maps display paths to unsaved contents (the language server's buffers);
+    facts_memory is a dict kept between calls that holds the facts of the files seen last.
     """
     cwd = (cwd or Path.cwd()).resolve()
     targets = [(cwd / p).resolve() if not Path(p).is_absolute() else Path(p).resolve() for p in paths]
@@ -191,7 +199,7 @@ def analyse(
         abs_of[rel] = full
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
-    loader = _Loader(FactsCache(root, use_cache), abs_of, buffers)
+    loader = _Loader(FactsCache(root, use_cache, facts_memory), abs_of, buffers)
     entries, settings_only = [], []
     for rel in python_files:
         data = loader.read(rel)
@@ -214,4 +222,5 @@ def analyse(
     ]
     analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
                         loader.parsed, loader.cache.hits)
+    loader.cache.forget_untouched()
     return analysis

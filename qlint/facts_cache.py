@@ -18,18 +18,24 @@ CACHE_DIR = ".qlint_cache"
 def extractor_digest() -> str:
     """A digest of the code that produces facts: editing the extractor invalidates the cache
     even when the version number has not moved."""
-    from qlint.sources import python, read
+    from qlint.sources import chunks, python, read
 
     digest = hashlib.blake2b(digest_size=6)
-    for module in (ir, python, read):
+    for module in (ir, chunks, python, read):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
 
 class FactsCache:
-    def __init__(self, root: Path, enabled: bool = True) -> None:
+    """Facts by content key, on disk; `memory`, when given, is a dict that a long-running
+    process keeps across runs (the language server) so that unchanged files are not even
+    unpickled again."""
+
+    def __init__(self, root: Path, enabled: bool = True, memory: dict[str, ir.ModuleFacts] | None = None) -> None:
         self.enabled = enabled
         self.folder = root / CACHE_DIR / f"facts-{__version__}-{extractor_digest()}"
+        self.memory = memory
+        self.touched: set[str] = set()
         self.hits = 0
         self.misses = 0
 
@@ -39,6 +45,23 @@ class FactsCache:
         return hashlib.blake2b(path.encode() + b"\0" + data, digest_size=20).hexdigest()
 
     def get(self, key: str) -> ir.ModuleFacts | None:
+        if self.memory is not None and key in self.memory:
+            self.touched.add(key)
+            self.hits += 1
+            return self.memory[key]
+        facts = self._load(key)
+        if facts is not None and self.memory is not None:
+            self.memory[key] = facts
+            self.touched.add(key)
+        return facts
+
+    def forget_untouched(self) -> None:
+        """Keep in memory only the facts this run used: the workspace as it is now."""
+        if self.memory is not None:
+            for key in [k for k in self.memory if k not in self.touched]:
+                del self.memory[key]
+
+    def _load(self, key: str) -> ir.ModuleFacts | None:
         if not self.enabled:
             return None
         try:
@@ -51,6 +74,9 @@ class FactsCache:
         return facts if isinstance(facts, ir.ModuleFacts) else None
 
     def put(self, key: str, facts: ir.ModuleFacts) -> None:
+        if self.memory is not None:
+            self.memory[key] = facts
+            self.touched.add(key)
         if not self.enabled:
             return
         try:

@@ -26,6 +26,7 @@ _QLINT_TOKEN = re.compile(r"QL[0-9]{0,3}|[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _QLINT = re.compile(r"#\s*qlint\s*:\s*(?:(?P<skip>skip-file)\b|ignore(?:\[(?P<codes>[^\]]*)\]|(?![\w\[-])))", re.IGNORECASE)
 _NOQA = re.compile(r"#\s*noqa\b(?::\s*(?P<codes>[^#]*))?", re.IGNORECASE)
 _PYTHON_SUFFIXES = (".py", ".pyi")
+_MARKERS = re.compile(r"qlint|noqa", re.IGNORECASE)  # no directive without one of these
 
 
 class UnusedSuppression(Rule):
@@ -164,6 +165,8 @@ def _silence(finding: Finding, file: FileSuppressions) -> bool:
 
 def parse_file(path: str, text: str) -> FileSuppressions:
     """The suppression comments of one file, by line."""
+    if not _MARKERS.search(text):  # tokenizing a long module costs more than the rest of its check
+        return FileSuppressions(False, {})
     lines = _split_lines(text)
     by_line: dict[int, list[Directive]] = {}
     skip = False

@@ -32,7 +32,8 @@ class QlintServer(LanguageServer):
         self.analysis: Analysis | None = None
         self.published: set[str] = set()
         self._pending: asyncio.TimerHandle | None = None
-        self.versions: dict[str, int] = {}  # uri -> buffer version the findings were computed from
+        self.versions: dict[str, int] = {}
+        self.facts_memory: dict = {}  # facts of unchanged files, kept between checks  # uri -> buffer version the findings were computed from
         self.checks = 0
 
     # ------------------------------------------------------------ checking
@@ -67,7 +68,8 @@ class QlintServer(LanguageServer):
         except ConfigError as exc:
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"qlint: {exc}"))
             return
-        self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers)
+        self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers,
+                                facts_memory=self.facts_memory)
         result = check(self.analysis, config, ["."], buffers=buffers)
         self.checks += 1
         by_path: dict[str, list[Finding]] = {}

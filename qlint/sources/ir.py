@@ -289,6 +289,22 @@ def _pickled_by_fields(cls: type) -> None:
     cls.__reduce__ = __reduce__  # type: ignore[method-assign]
 
 
-for _cls in (Const, Name, Attr, Sub, Starred, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, Coll, DictE, FStr,
-             Opaque, Assign, AugAssign, ExprStmt, Return, Raise, Import, ImportFrom, If, Try, Block, Param, FuncDef, ClassDef):
+_NODE_CLASSES = (Const, Name, Attr, Sub, Starred, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, Coll, DictE, FStr,
+                 Opaque, Assign, AugAssign, ExprStmt, Return, Raise, Import, ImportFrom, If, Try, Block, Param, FuncDef,
+                 ClassDef)
+for _cls in _NODE_CLASSES:
     _pickled_by_fields(_cls)
+
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in _NODE_CLASSES}
+
+
+def shift_lines(node: Any, delta: int) -> Any:
+    """A copy of an IR tree whose spans all sit `delta` lines lower in the file."""
+    if isinstance(node, Span):
+        return Span(node.path, node.line + delta, node.column, node.end_line + delta, node.end_column)
+    names = _NODE_FIELDS.get(type(node))
+    if names is not None:
+        return type(node)(*[shift_lines(getattr(node, name), delta) for name in names])
+    if type(node) is tuple:
+        return tuple([shift_lines(item, delta) for item in node])
+    return node

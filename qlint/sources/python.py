@@ -15,6 +15,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from qlint.model import Span
 from qlint.sources import ir
+from qlint.sources.chunks import Chunk, statement_chunks
 from qlint.sources.read import mentions_celery
 
 # Function bodies are read only when they may call or define something Celery cares about.
@@ -52,57 +53,98 @@ MAX_DEPTH = ir.MAX_DEPTH
 def parse_facts(path: str, text: str) -> ir.ModuleFacts:
     """Extract the facts of one Python file. Never raises for bad input."""
     lines = text.count("\n") + 1
-    refused = _refuse(text)
+    tree, refused = _measure(text)
     if refused is not None:
         line, message = refused
         return ir.ModuleFacts(path, (), error=message, error_span=Span(path, line), lines=lines)
-    with ir.deep_recursion():
-        return _parse(path, text, lines)
-
-
-def _parse(path: str, text: str, lines: int) -> ir.ModuleFacts:
     try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        span = Span(path, max(exc.raw_line, 1), max(exc.raw_column, 0) + 1)
-        return ir.ModuleFacts(path, (), error=f"syntax error: {exc.message}", error_span=span, lines=lines)
-    except RecursionError:
-        return ir.ModuleFacts(path, (), error="expression nested too deeply to parse", error_span=Span(path, 1), lines=lines)
-    except Exception as exc:  # libcst's native parser may raise other errors on odd input
-        return ir.ModuleFacts(path, (), error=f"cannot parse: {exc}", error_span=Span(path, 1), lines=lines)
-    try:
-        body = _Converter(path, module).convert()
-    except RecursionError:
-        return ir.ModuleFacts(path, (), error="expression nested too deeply to analyse", error_span=Span(path, 1), lines=lines)
+        with ir.deep_recursion():
+            if tree is None:  # syntax this interpreter does not know: libcst decides, on the whole file
+                body = _convert_chunk(path, Chunk(1, text))
+            else:
+                body = _convert_chunks(path, statement_chunks(text, tree))
+    except _Unreadable as exc:
+        return ir.ModuleFacts(path, (), error=exc.message, error_span=exc.span, lines=lines)
     return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(text.encode("utf-8", "replace")))
 
 
-def _refuse(text: str) -> tuple[int, str] | None:
-    """(line, message) when the file is too deep for libcst; CPython's own parser, which
-    is quick and iterative enough, measures it first."""
+class _Unreadable(Exception):
+    def __init__(self, span: Span, message: str) -> None:
+        super().__init__(message)
+        self.span = span
+        self.message = message
+
+
+# path -> {chunk text: (first line, statements)} from the last parse of that file. A
+# long-running process (the language server) re-parses only the statements that changed.
+_LAST_CHUNKS: dict[str, dict[str, tuple[int, tuple[ir.Stmt, ...]]]] = {}
+
+
+def _convert_chunks(path: str, chunks: list[Chunk]) -> tuple[ir.Stmt, ...]:
+    previous = _LAST_CHUNKS.get(path, {})
+    current: dict[str, tuple[int, tuple[ir.Stmt, ...]]] = {}
+    body: list[ir.Stmt] = []
+    for chunk in chunks:
+        known = current.get(chunk.text) or previous.get(chunk.text)
+        if known is None:
+            stmts = _convert_chunk(path, chunk)
+        else:
+            first, stmts = known
+            if first != chunk.first_line:
+                stmts = tuple(ir.shift_lines(s, chunk.first_line - first) for s in stmts)
+        current[chunk.text] = (chunk.first_line, stmts)
+        body.extend(stmts)
+    _LAST_CHUNKS[path] = current
+    return tuple(body)
+
+
+def _convert_chunk(path: str, chunk: Chunk) -> tuple[ir.Stmt, ...]:
+    offset = chunk.first_line - 1
+    try:
+        module = cst.parse_module(chunk.text)
+    except cst.ParserSyntaxError as exc:
+        where = Span(path, max(exc.raw_line, 1) + offset, max(exc.raw_column, 0) + 1)
+        raise _Unreadable(where, f"syntax error: {exc.message}") from None
+    except RecursionError:
+        raise _Unreadable(Span(path, chunk.first_line), "expression nested too deeply to parse") from None
+    except Exception as exc:  # libcst's native parser may raise other errors on odd input
+        raise _Unreadable(Span(path, chunk.first_line), f"cannot parse: {exc}") from None
+    try:
+        return _Converter(path, module, offset).convert()
+    except RecursionError:
+        raise _Unreadable(Span(path, chunk.first_line), "expression nested too deeply to analyse") from None
+
+
+def _measure(text: str) -> tuple[ast.Module | None, tuple[int, str] | None]:
+    """CPython's parse of the text (None for syntax it does not know), and (line, message)
+    when the file is too deep for libcst: CPython's parser, quick and iterative enough,
+    measures it first."""
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
         if "too many nested" in str(exc.msg):
-            return exc.lineno or 1, f"syntax error: {exc.msg}"
-        return None  # newer syntax than this interpreter's: libcst decides
+            return None, (exc.lineno or 1, f"syntax error: {exc.msg}")
+        return None, None  # newer syntax than this interpreter's, or an error libcst will locate
     except (RecursionError, MemoryError):
-        return 1, f"expression nested too deeply to parse (more than {MAX_DEPTH} levels)"
+        return None, (1, f"expression nested too deeply to parse (more than {MAX_DEPTH} levels)")
+    except ValueError:  # null bytes
+        return None, None
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             line = getattr(node, "lineno", 1)
-            return line, f"expression nested too deeply to analyse (more than {MAX_DEPTH} levels)"
+            return None, (line, f"expression nested too deeply to analyse (more than {MAX_DEPTH} levels)")
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return None
+    return tree, None
 
 
 class _Converter:
-    def __init__(self, path: str, module: cst.Module) -> None:
+    def __init__(self, path: str, module: cst.Module, offset: int = 0) -> None:
         self.path = path
         self.module = module
         self.positions: dict[cst.CSTNode, CodeRange] = {}
+        self.offset = offset  # lines of the file above the module's text
         self.line_shift = 0
 
     # ------------------------------------------------------------ positions
@@ -138,7 +180,7 @@ class _Converter:
         rng = self.positions.get(node)
         if rng is None:
             return Span(self.path, 1, 1)
-        shift = self.line_shift
+        shift = self.line_shift + self.offset
         return Span(self.path, rng.start.line + shift, rng.start.column + 1, rng.end.line + shift, rng.end.column + 1)
 
     def source(self, node: cst.CSTNode) -> str:
