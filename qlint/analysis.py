@@ -149,7 +149,7 @@ class _Loader:
             results += [_parse_one((p, d)) for p, d, _ in rest]
         for (path, _, key), facts in zip(todo, results):
             self.facts[path] = facts
-            self.cache.put(key, facts)
+            self.cache.put(key, facts, to_disk=path not in self.overrides)  # an unsaved buffer changes again
             self.parsed += 1
 
     def __call__(self, path: str) -> ir.ModuleFacts | None:

@@ -73,11 +73,11 @@ class FactsCache:
         self.hits += 1
         return facts if isinstance(facts, ir.ModuleFacts) else None
 
-    def put(self, key: str, facts: ir.ModuleFacts) -> None:
+    def put(self, key: str, facts: ir.ModuleFacts, to_disk: bool = True) -> None:
         if self.memory is not None:
             self.memory[key] = facts
             self.touched.add(key)
-        if not self.enabled:
+        if not self.enabled or not to_disk:
             return
         try:
             with ir.deep_recursion():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 
@@ -30,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Analysis allocates millions of small acyclic objects (syntax trees, facts, values);
+    # at CPython's default threshold the collector keeps rescanning the growing heap for
+    # cycles that hardly exist, about a sixth of a run's time.
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):

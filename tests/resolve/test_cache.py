@@ -45,3 +45,16 @@ def test_damaged_cache_entries_are_ignored(analyse_tree, tmp_path):
 def test_no_cache_leaves_no_folder(analyse_tree, tmp_path):
     analysis = analyse_tree(FILES, use_cache=False)
     assert analysis.parsed == 3 and not (tmp_path / ".qlint_cache").exists()
+
+
+def test_a_kept_memory_serves_unchanged_files_and_holds_only_the_current_workspace(analyse_tree, tmp_path):
+    memory: dict = {}
+    first = analyse_tree(FILES, use_cache=False, facts_memory=memory)
+    assert first.parsed == 3 and len(memory) == 3
+    # As the language server does: an unsaved buffer over conf.py; nothing else is parsed.
+    buffer = {"proj/conf.py": b"task_time_limit = 90\ntask_acks_late = True\n"}
+    edited = analyse_tree({}, use_cache=False, facts_memory=memory, overrides=buffer)
+    assert (edited.parsed, edited.cache_hits) == (1, 2)
+    assert edited.project.apps[0].setting("task_time_limit").value == 90
+    assert len(memory) == 3  # the facts of conf.py's text on disk were dropped
+    assert not (tmp_path / ".qlint_cache").exists()
