@@ -164,3 +164,51 @@ async def test_a_workspace_large_enough_to_parse_in_parallel(client: LanguageCli
     target = await open_file(client, "proj/jobs_3.py")
     found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
     assert next(d for d in found if d.code == "QL101").range.start.line == 3
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_save_rechecks_with_files_changed_on_disk(client: LanguageClient):
+    tasks = await open_file(client, "proj/tasks.py")
+    await diagnostics_for(client, tasks, lambda d: not any(x.code == "QL102" for x in d))
+    # The settings lose their time limit on disk (another tool, a git checkout); the
+    # task becomes late-acked and is saved: the re-check reads both.
+    (client.project / "proj/celeryconfig.py").write_text("broker_url = 'redis://localhost:6379/0'\n")  # type: ignore[attr-defined]
+    text = "from proj.celery import app\n\n\n@app.task(acks_late=True)\ndef build(x):\n    return x\n"
+    (client.project / "proj/tasks.py").write_text(text)  # type: ignore[attr-defined]
+    change(client, tasks, 2, text)
+    client.text_document_did_save(lsp.DidSaveTextDocumentParams(lsp.TextDocumentIdentifier(tasks)))
+    found = await diagnostics_for(client, tasks, lambda d: any(x.code == "QL102" for x in d), version=2)
+    assert next(d for d in found if d.code == "QL102").range.start.line == 3
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_close_clears_the_file_and_drops_its_unsaved_buffer(client: LanguageClient):
+    late = "from proj.celery import app\n\n\n@app.task(acks_late=True)\ndef build(x):\n    return x\n"
+    (client.project / "proj/tasks.py").write_text(late)  # type: ignore[attr-defined]
+    tasks = await open_file(client, "proj/tasks.py")
+    config = await open_file(client, "proj/celeryconfig.py")
+    # The task's own late ack with the app's 2 h limit: QL101 at the task.
+    await diagnostics_for(client, tasks, lambda d: any(x.code == "QL101" for x in d))
+    # An unsaved edit to the settings shortens the limit, and the task's finding goes...
+    change(client, config, 2, "broker_url = 'redis://localhost:6379/0'\ntask_time_limit = 600\n")
+    await diagnostics_for(client, tasks, lambda d: not any(x.code == "QL101" for x in d))
+    # ...until the buffer is closed without saving: the file on disk counts again.
+    client.text_document_did_close(lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(config)))
+    await diagnostics_for(client, config, lambda d: len(d) == 0)
+    await diagnostics_for(client, tasks, lambda d: any(x.code == "QL101" for x in d))
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_malformed_messages_are_survived(client: LanguageClient):
+    writer = client.protocol.writer
+    # A body that is not JSON, then a notification whose params do not fit the method.
+    body = b"{this is not json"
+    writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    body = b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": 5}}'
+    writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    with pytest.raises(JsonRpcException):
+        await client.protocol.send_request_async("qlint/noSuchMethod", {})
+    config = await open_file(client, "proj/celeryconfig.py")
+    await diagnostics_for(client, config, lambda d: any(x.code == "QL101" for x in d))
+    hover = await client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(config), lsp.Position(2, 3)))
+    assert hover is not None and "task_time_limit" in hover.contents.value
