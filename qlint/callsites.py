@@ -27,7 +27,10 @@ MAX_DEPTH = 8
 _MUTATORS = frozenset({
     "set", "set_immutable", "update", "append", "extend", "insert", "setdefault", "clear", "pop", "stamp",
 })
-_BUILTINS = frozenset({"open", "len", "str", "bytes", "list", "tuple", "dict", "set", "int", "repr", "sorted"})
+_BUILTINS = frozenset({
+    "open", "len", "str", "bytes", "list", "tuple", "dict", "set", "int", "repr", "sorted",
+    "frozenset", "range", "map", "filter", "zip", "enumerate", "reversed", "iter",
+})
 
 # Methods of a task (or of its signature) that send it or build a signature of it.
 SENDING = frozenset({"delay", "apply_async"})
@@ -387,6 +390,33 @@ class TaskCall:
             return None
         params = positional_params(self.task)
         return params[position].name if position < len(params) else None
+
+
+def arguments(call: TaskCall) -> Iterator[tuple[str, ir.Expr]]:
+    """Each argument the call gives the task, with the name it has in the task."""
+    if call.args is not None:
+        for i, expr in enumerate(call.args):
+            yield positional_label(call, i), expr
+    elif call.args_expr is not None:
+        yield "the positional arguments", call.args_expr
+    else:
+        starred = False
+        for i, expr in enumerate(call.call.args):
+            if isinstance(expr, ir.Starred):
+                starred = True
+                yield f"`*{render(expr.value)}`", expr.value
+            else:
+                yield ("an argument" if starred else positional_label(call, i)), expr
+    if call.kwargs is not None:
+        for name, expr in call.kwargs:
+            yield f"`{name}`", expr
+    elif call.kwargs_expr is not None:
+        yield "the keyword arguments", call.kwargs_expr
+
+
+def positional_label(call: TaskCall, position: int) -> str:
+    name = call.param_name(position)
+    return f"`{name}`" if name else f"positional argument {position + 1}"
 
 
 def attr_name_span(attr: ir.Attr) -> Span:

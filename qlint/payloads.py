@@ -37,7 +37,7 @@ _DATAFRAME_SAME = frozenset({
     "query", "astype", "assign", "drop_duplicates", "set_index", "join",
 })
 _DATAFRAME_DUMPS = frozenset({"to_json", "to_dict", "to_csv", "to_records", "to_numpy", "to_string", "to_html", "to_markdown", "tolist"})
-_MANAGERS = frozenset({"objects", "_default_manager"})
+MANAGERS = frozenset({"objects", "_default_manager"})
 _QUERYSET = frozenset({
     "all", "filter", "exclude", "order_by", "select_related", "prefetch_related", "distinct", "only", "defer",
     "annotate", "using", "reverse", "none", "values", "select_for_update",
@@ -63,11 +63,13 @@ class Carried:
 
 def classify(ctx: Context, expr: ir.Expr, literal_limit: int) -> Carried | None:
     """What expr carries when it is data; None for references and for what cannot be told."""
-    found = _Classifier(ctx, literal_limit).kind(expr, 0)
+    found = Classifier(ctx, literal_limit).kind(expr, 0)
     return found if found is not None and found.is_data else None
 
 
-class _Classifier:
+class Classifier:
+    """Follows an expression to what it carries; subclasses add or narrow what they recognise."""
+
     def __init__(self, ctx: Context, limit: int) -> None:
         self.ctx = ctx
         self.limit = limit
@@ -92,7 +94,7 @@ class _Classifier:
             if inner is None:
                 continue
             if binding.kind == "for":
-                inner = _element_of(inner)
+                inner = element_of(inner)
                 if inner is None:
                     continue
             found.append(inner)
@@ -170,7 +172,7 @@ class _Classifier:
             if expr.attr == "user":
                 return Carried("model-instance", f"the user model instance ({render(expr)})", expr.span)
             return None
-        if expr.attr in _MANAGERS and isinstance(expr.value, (ir.Name, ir.Attr)):
+        if expr.attr in MANAGERS and isinstance(expr.value, (ir.Name, ir.Attr)):
             return Carried("manager", render(expr), expr.span)
         base = self.kind(expr.value, depth)
         if base is not None and base.kind == "upload" and expr.attr == "file":
@@ -271,7 +273,7 @@ class _Classifier:
         return None
 
 
-def _element_of(container: Carried) -> Carried | None:
+def element_of(container: Carried) -> Carried | None:
     """What a loop over container yields."""
     if container.kind in ("queryset", "model-instances"):
         return Carried("model-instance", f"a model instance from {container.what}", container.origin)

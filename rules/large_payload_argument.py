@@ -1,14 +1,15 @@
 """QL201: a task call passes data (file contents, uploads, dataframes, model instances) instead of a reference."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from qlint.callsites import Context, TaskCall, render, task_calls
+from qlint.callsites import Context, TaskCall, arguments, task_calls
 from qlint.model import Finding, Fix, Related
 from qlint.payloads import MODEL_KINDS, Carried, classify
 from qlint.project_config import DEFAULT_PAYLOAD_LITERAL_BYTES
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
+from qlint.rules._serialization import json_failures
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj", broker="redis://localhost:6379/0")\n'
@@ -46,7 +47,8 @@ A call that sends a task or builds its signature — `.delay(...)`, `.apply_asyn
 data: the contents of a file (`.read()` of something opened or uploaded, `read_text()`, `read_bytes()`),
 a request body or upload (`request.body`, `request.data`, `request.FILES[...]`, `request.files[...]`),
 a base64 or JSON encoding of those, a pandas dataframe or its dump (`df.to_json()`, `df.to_dict()`),
-a Django queryset or model instance (`Model.objects.get(...)`, `request.user`, lists of them), or a
+a Django queryset or model instance (`Model.objects.get(...)`, `request.user`, lists of them — left to
+QL202 when the message is certainly JSON, which cannot encode them), or a
 literal larger than `payload-literal-bytes` ([tool.qlint], 64 KiB by default). Simple assignments in the
 same function are followed (`content = upload.read(); task.delay(content)`, `with open(p) as f: data =
 f.read()`). Ids, keys, names, paths, URLs, `.pk`/`.id`, `str(uuid)`, `values_list(...)`, a file's
@@ -156,11 +158,12 @@ reference: the path or key of the stored file, the primary key of the row. For m
 
     def check(self, project: Project) -> Iterable[Finding]:
         limit = int(getattr(project.config, "payload_literal_bytes", None) or DEFAULT_PAYLOAD_LITERAL_BYTES)
-        seen: set[tuple[str, int, int]] = set()
+        # Under JSON a model instance or queryset cannot be sent at all: QL202 reports it instead.
+        seen: set[tuple[str, int, int]] = {f.key for f in json_failures(project) if f.carried.kind in MODEL_KINDS}
         for ctx, call in task_calls(project):
             if call.task is None and call.method != "send_task":
                 continue
-            for label, expr in _arguments(call):
+            for label, expr in arguments(call):
                 carried = classify(ctx, expr, limit)
                 if carried is None:
                     continue
@@ -189,30 +192,3 @@ reference: the path or key of the stored file, the primary key of the row. For m
         if call.task is not None:
             related.append(Related(call.task.defined_at, f"task {call.task.name} defined here"))
         return self.finding(message, expr.span, related, fix, depends_on=[r.span.path for r in related])
-
-
-def _arguments(call: TaskCall) -> Iterator[tuple[str, ir.Expr]]:
-    """Each argument the call gives the task, with the name it has in the task."""
-    if call.args is not None:
-        for i, expr in enumerate(call.args):
-            yield _positional(call, i), expr
-    elif call.args_expr is not None:
-        yield "the positional arguments", call.args_expr
-    else:
-        starred = False
-        for i, expr in enumerate(call.call.args):
-            if isinstance(expr, ir.Starred):
-                starred = True
-                yield f"`*{render(expr.value)}`", expr.value
-            else:
-                yield ("an argument" if starred else _positional(call, i)), expr
-    if call.kwargs is not None:
-        for name, expr in call.kwargs:
-            yield f"`{name}`", expr
-    elif call.kwargs_expr is not None:
-        yield "the keyword arguments", call.kwargs_expr
-
-
-def _positional(call: TaskCall, position: int) -> str:
-    name = call.param_name(position)
-    return f"`{name}`" if name else f"positional argument {position + 1}"

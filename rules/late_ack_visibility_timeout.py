@@ -59,8 +59,8 @@ CELERY_TASK_TIME_LIMIT = 24 * 60 * 60   # 24 h, far above Redis' default 1 h vis
 ```
 """
     fix = """
-Raise the visibility timeout above the longest hard time limit (with a margin), in every client of the
-same Redis database — broker and result backend transport options alike:
+Raise the visibility timeout above the longest hard time limit (with a margin), in the broker transport
+options of every app whose workers share the Redis database (kombu reads it nowhere else, see QL106):
 `CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 25 * 60 * 60}`. Or lower the hard time limit
 below the timeout, or acknowledge these tasks early.
 """

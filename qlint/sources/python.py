@@ -22,7 +22,8 @@ from qlint.sources.read import mentions_celery
 _BODY_MARKERS = re.compile(
     r"\.delay\(|apply_async|\.si?\(|signature\(|send_task|chord|chain|group\(|\.get\(|\.join\(|"
     r"\.wait\(|revoke|\.retry\(|on_commit|atomic|\.conf\b|config_from_object|Celery\(|CELERY|"
-    r"DJANGO_SETTINGS_MODULE|control\.terminate|allow_join_result|disable_sync_subtasks|\|"
+    r"DJANGO_SETTINGS_MODULE|control\.terminate|allow_join_result|disable_sync_subtasks|register_type\(|"
+    r"register\(\s*[\"']json|\|"
 )
 
 _BINOPS = {
