@@ -8,6 +8,7 @@ from qlint import catalog
 from qlint.analysis import Analysis
 from qlint.catalog.descriptions import DESCRIPTIONS
 from qlint.cli.config import describe
+from qlint.resolve.tasks import TASK_OPTION_DEFAULTS, TASK_OPTION_SETTINGS, Task
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -35,9 +36,13 @@ TRANSPORT_OPTIONS = {
 }
 
 
-def hover_text(word: str, analysis: Analysis | None) -> str | None:
+def hover_text(word: str, analysis: Analysis | None, path: str | None = None, line: int = 0) -> str | None:
+    """Markdown for the word at (path, line), 1-based; None when it names nothing of Celery's."""
     if word in TRANSPORT_OPTIONS:
         return _transport_option(word, analysis)
+    task = _task_decorated_at(analysis, path, line) if word in TASK_OPTIONS else None
+    if task is not None:
+        return _task_option(word, task)
     setting = setting_for(word, analysis)
     if setting is None:
         return None
@@ -67,4 +72,29 @@ def _transport_option(key: str, analysis: Analysis | None) -> str:
                 lines.append(f"App `{app.name}`: `{shown}` — {where}")
             else:
                 lines.append(f"App `{app.name}`: not set, the transport's default applies")
+    return "\n".join(lines)
+
+
+TASK_OPTIONS = set(TASK_OPTION_SETTINGS) | set(TASK_OPTION_DEFAULTS)
+
+
+def _task_decorated_at(analysis: Analysis | None, path: str | None, line: int) -> Task | None:
+    """The task whose decorator spans this line: an option named there is that task's."""
+    if analysis is None or path is None:
+        return None
+    for task in analysis.project.tasks():
+        span = task.decorator_span
+        if span.path == path and span.line <= line <= max(span.end_line, span.line):
+            return task
+    return None
+
+
+def _task_option(word: str, task: Task) -> str:
+    setting = TASK_OPTION_SETTINGS.get(word)
+    kind = f"task option; when unset, the app's `{setting}` applies" if setting else "task option"
+    lines = [f"**{word}** ({kind})"]
+    if setting in DESCRIPTIONS:
+        lines += ["", DESCRIPTIONS[setting]]
+    shown, where = describe(task.option(word))
+    lines += ["", f"Task `{task.name}`: `{shown}` — {where or 'set in code'}"]
     return "\n".join(lines)

@@ -155,7 +155,8 @@ def hover(ls: QlintServer, params: lsp.HoverParams) -> lsp.Hover | None:
     if params.position.line >= len(lines):
         return None
     word = word_at(lines[params.position.line], params.position.character)
-    text = hover_text(word, ls.analysis) if word else None
+    path = ls.document_path(params.text_document.uri)
+    text = hover_text(word, ls.analysis, path, params.position.line + 1) if word else None
     if text is None:
         return None
     return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text))

@@ -212,3 +212,28 @@ async def test_malformed_messages_are_survived(client: LanguageClient):
     await diagnostics_for(client, config, lambda d: any(x.code == "QL101" for x in d))
     hover = await client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(config), lsp.Position(2, 3)))
     assert hover is not None and "task_time_limit" in hover.contents.value
+
+
+async def hover_at(client: LanguageClient, target: str, line: int, character: int) -> str | None:
+    result = await client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(target),
+                                                                    lsp.Position(line, character)))
+    return result.contents.value if result is not None else None
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_hover_on_a_task_option_and_a_transport_option(client: LanguageClient):
+    tasks = await open_file(client, "proj/tasks.py", "from proj.celery import app\n\n\n@app.task(\n    time_limit=None,\n"
+                                                     "    acks_late=True)\ndef build(x):\n    return x\n")
+    config = await open_file(client, "proj/celeryconfig.py", "broker_url = 'redis://localhost:6379/0'\n"
+                                                            "task_time_limit = 7200\n"
+                                                            "broker_transport_options = {'visibility_timeout': 9000}\n")
+    await diagnostics_for(client, config, version=1)  # a check that saw both buffers
+    assert not any(d.code == "QL101" for d in client.diagnostics[tasks])  # 7200 s < 9000 s
+    own = await hover_at(client, tasks, 5, 6)  # acks_late=True in the decorator
+    assert own is not None and "task_acks_late" in own and "`True` — proj/tasks.py:6" in own
+    # time_limit=None falls back to the app's setting, and the hover says where that is.
+    fallback = await hover_at(client, tasks, 4, 6)
+    assert fallback is not None and "`7200` — proj/celeryconfig.py:2" in fallback
+    assert await hover_at(client, tasks, 7, 6) is None  # `return x`: not an option
+    key = await hover_at(client, config, 2, 32)
+    assert key is not None and "visibility_timeout" in key and "9000" in key and "proj/celeryconfig.py:3" in key
