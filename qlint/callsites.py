@@ -11,9 +11,10 @@ nothing, and rules stay silent on it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from qlint.model import Span
+from qlint.name_history import NameHistory
 from qlint.resolve.interpreter import EXTERNAL_TOP
 from qlint.resolve.objects import AppObj, ClassObj, ModuleRef, Sym, TaskObj
 from qlint.sources import ir
@@ -171,12 +172,20 @@ def walk(project: "Project") -> list[tuple[Context, ir.Expr]]:
     return project.derived["callsites.walk"]
 
 
+def calls(project: "Project") -> list[tuple[Context, ir.Call]]:
+    """Every call expression of every module read, nested ones included, with its context."""
+    if "callsites.calls" not in project.derived:
+        project.derived["callsites.calls"] = [
+            (ctx, expr) for ctx, root in walk(project) for expr in subexpressions(root) if type(expr) is ir.Call
+        ]
+    return project.derived["callsites.calls"]
+
+
 def task_calls(project: "Project") -> list[tuple[Context, "TaskCall"]]:
     """Every call that sends a task or builds a signature of one."""
     if "callsites.task_calls" not in project.derived:
         project.derived["callsites.task_calls"] = [
-            (ctx, call) for ctx, root in walk(project) for expr in subexpressions(root)
-            if isinstance(expr, ir.Call) and (call := task_call(ctx, expr)) is not None
+            (ctx, call) for ctx, expr in calls(project) if (call := task_call(ctx, expr)) is not None
         ]
     return project.derived["callsites.task_calls"]
 
@@ -184,12 +193,12 @@ def task_calls(project: "Project") -> list[tuple[Context, "TaskCall"]]:
 class _Walker:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.names: dict[str, tuple[Binding, ...]] = dict(ctx.bindings)
+        self.names: NameHistory[tuple[Binding, ...]] = NameHistory(ctx.bindings)
         self.found: list[tuple[Context, ir.Expr]] = []
         self.module_level = ctx.function is None and ctx.outer is None
 
     def here(self) -> Context:
-        return Context(self.ctx.project, self.ctx.path, self.ctx.function, dict(self.names), self.ctx.outer)
+        return Context(self.ctx.project, self.ctx.path, self.ctx.function, self.names.snapshot(), self.ctx.outer)
 
     def emit(self, expr: ir.Expr | None) -> None:
         if expr is not None:
@@ -197,10 +206,10 @@ class _Walker:
 
     def bind(self, target: ir.Expr, binding: Binding) -> None:
         if isinstance(target, ir.Name):
-            self.names[target.id] = (binding,)
+            self.names.set(target.id, (binding,))
         elif isinstance(target, (ir.Coll, ir.Starred)):
             for name in _target_names(target):
-                self.names[name] = (Binding("unpacked", None, binding.span),)
+                self.names.set(name, (Binding("unpacked", None, binding.span),))
 
     def mutated(self, target: ir.Expr, span: Span) -> None:
         """`x.args = ...`, `x[k] = ...`, `x.update(...)`: x is no longer what it was assigned."""
@@ -210,7 +219,7 @@ class _Walker:
         while isinstance(base, (ir.Attr, ir.Sub)):
             base = base.value
         if isinstance(base, ir.Name) and base.id in self.names:
-            self.names[base.id] = (Binding("mutated", None, span),)
+            self.names.set(base.id, (Binding("mutated", None, span),))
 
     def body(self, stmts: tuple[ir.Stmt, ...]) -> None:
         for stmt in stmts:
@@ -226,7 +235,7 @@ class _Walker:
             self.emit(stmt.value)
             self.mutated(stmt.target, stmt.span)
             if isinstance(stmt.target, ir.Name):
-                self.names[stmt.target.id] = (Binding("augmented", None, stmt.span),)
+                self.names.set(stmt.target.id, (Binding("augmented", None, stmt.span),))
         elif isinstance(stmt, ir.ExprStmt):
             self.emit(stmt.value)
             call = stmt.value
@@ -269,34 +278,41 @@ class _Walker:
         self.branches([stmt.body, ()])
 
     def branches(self, arms: list[tuple[ir.Stmt, ...]]) -> None:
-        before = dict(self.names)
-        results = []
+        """Walk each arm from the same bindings; afterwards a name an arm changed may hold
+        any of the arms' bindings, or be unbound if some arm leaves it unbound."""
+        before = self.names.snapshot()
+        outcomes: list[dict[str, tuple[Binding, ...] | None]] = []
         for arm in arms:
-            self.names = dict(before)
+            self.names.restore(before)
+            start = self.names.clock
             self.body(arm)
-            results.append(self.names)
-        merged: dict[str, tuple[Binding, ...]] = {}
-        for names in results:
-            for name, bindings in names.items():
-                seen = merged.get(name, ())
-                merged[name] = seen + tuple(b for b in bindings if b not in seen)
-        for name in merged:
-            if any(name not in names for names in results):
-                merged[name] = merged[name] + (Binding("unbound", None, Span(self.ctx.path, 1)),)
-        self.names = merged
+            outcomes.append({name: self.names.get(name) for name in self.names.changed_since(start)})
+        self.names.restore(before)
+        for name in sorted(set().union(*outcomes)):
+            merged: tuple[Binding, ...] = ()
+            unbound = False
+            for outcome in outcomes:
+                bindings = outcome[name] if name in outcome else before.get(name)
+                if bindings is None:
+                    unbound = True
+                    continue
+                merged += tuple(b for b in bindings if b not in merged)
+            if unbound:
+                merged += (Binding("unbound", None, Span(self.ctx.path, 1)),)
+            self.names.set(name, merged)
 
     def bind_import(self, stmt: ir.Import | ir.ImportFrom) -> None:
         if isinstance(stmt, ir.Import):
             for dotted, alias in stmt.names:
                 name = alias or dotted.split(".")[0]
-                self.names[name] = (Binding("import", None, stmt.span, stmt, dotted if alias else name),)
+                self.names.set(name, (Binding("import", None, stmt.span, stmt, dotted if alias else name),))
         else:
             for name, alias in stmt.names:
-                self.names[alias or name] = (Binding("import", None, stmt.span, stmt, name),)
+                self.names.set(alias or name, (Binding("import", None, stmt.span, stmt, name),))
 
     def function(self, func: ir.FuncDef) -> None:
         if not self.module_level:
-            self.names[func.name] = (Binding("def", None, func.span),)
+            self.names.set(func.name, (Binding("def", None, func.span),))
         self.nested(func, self.ctx if self.module_level else self.here())
 
     def nested(self, func: ir.FuncDef, outer: Context) -> None:
@@ -319,30 +335,29 @@ def _target_names(target: ir.Expr) -> Iterator[str]:
             yield from _target_names(elt)
 
 
-def children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
-    if isinstance(expr, ir.Call):
-        return (expr.func, *expr.args, *(v for _, v in expr.kwargs))
-    if isinstance(expr, (ir.Attr, ir.Starred)):
-        return (expr.value,)
-    if isinstance(expr, ir.Sub):
-        return (expr.value, expr.index)
-    if isinstance(expr, ir.BinOp):
-        return (expr.left, expr.right)
-    if isinstance(expr, ir.UnaryOp):
-        return (expr.operand,)
-    if isinstance(expr, (ir.BoolOp,)):
-        return expr.values
-    if isinstance(expr, ir.Compare):
-        return (expr.left, *(e for _, e in expr.ops))
-    if isinstance(expr, ir.IfExp):
-        return (expr.test, expr.body, expr.orelse)
-    if isinstance(expr, ir.Coll):
-        return expr.elts
-    if isinstance(expr, ir.DictE):
-        return tuple(e for pair in expr.items for e in pair if e is not None)
-    if isinstance(expr, ir.FStr):
-        return tuple(p for p in expr.parts if not isinstance(p, str))
+_CHILDREN: dict[type, Callable[[Any], tuple[ir.Expr, ...]]] = {
+    ir.Call: lambda e: (e.func, *e.args, *(v for _, v in e.kwargs)),
+    ir.Attr: lambda e: (e.value,),
+    ir.Starred: lambda e: (e.value,),
+    ir.Sub: lambda e: (e.value, e.index),
+    ir.BinOp: lambda e: (e.left, e.right),
+    ir.UnaryOp: lambda e: (e.operand,),
+    ir.BoolOp: lambda e: e.values,
+    ir.Compare: lambda e: (e.left, *(x for _, x in e.ops)),
+    ir.IfExp: lambda e: (e.test, e.body, e.orelse),
+    ir.Coll: lambda e: e.elts,
+    ir.DictE: lambda e: tuple(x for pair in e.items for x in pair if x is not None),
+    ir.FStr: lambda e: tuple(p for p in e.parts if not isinstance(p, str)),
+}
+
+
+def _no_children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
     return ()
+
+
+def children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
+    # By exact type: the IR classes have no subclasses, and this runs for every node of every module.
+    return _CHILDREN.get(type(expr), _no_children)(expr)
 
 
 def subexpressions(expr: ir.Expr) -> Iterator[ir.Expr]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qlint.callsites import SENDING, Context, subexpressions, walk
+from qlint.callsites import SENDING, Context, calls
 from qlint.resolve.objects import AppObj, Sym
 from qlint.sources import ir
 
@@ -35,8 +35,7 @@ class Revoke:
 def revokes(project: "Project") -> list[Revoke]:
     if "revokes" not in project.derived:
         project.derived["revokes"] = [
-            found for ctx, root in walk(project) for expr in subexpressions(root)
-            if isinstance(expr, ir.Call) and (found := _revoke(ctx, expr)) is not None
+            found for ctx, expr in calls(project) if (found := _revoke(ctx, expr)) is not None
         ]
     return project.derived["revokes"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qlint.callsites import TaskCall, arguments, subexpressions, task_calls, walk
+from qlint.callsites import TaskCall, arguments, calls, task_calls
 from qlint.model import Value
 from qlint.payloads import Carried
 from qlint.resolve.project import Project
@@ -130,8 +130,7 @@ def _extends_json(project: Project) -> bool:
     """True when the project registers JSON types or replaces the json serializer."""
     if "serialization.extends_json" not in project.derived:
         project.derived["serialization.extends_json"] = any(
-            isinstance(expr, ir.Call) and ctx.qualname(expr.func) in _JSON_EXTENSIONS and _about_json(expr)
-            for ctx, root in walk(project) for expr in subexpressions(root))
+            ctx.qualname(expr.func) in _JSON_EXTENSIONS and _about_json(expr) for ctx, expr in calls(project))
     return project.derived["serialization.extends_json"]
 
 
