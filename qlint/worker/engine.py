@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 from .broker import Broker, Store, Unacked
 from .config import ReplayConfig
 from .messages import Callback, Message
-from .scenario import Fault, Scenario, Step
+from .scenario import Fault, Scenario, ScenarioError, Step
 from .trace import DeliveryRecord, Event, ExecutionRecord, Trace
 from .worker import Execution, Request, Worker
 
@@ -43,12 +43,19 @@ class VirtualClock:
 
 
 def format_seconds(seconds: float) -> str:
+    if seconds != seconds or abs(seconds) == float("inf"):
+        return f"{seconds}s"
     sign, s = ("-" if seconds < 0 else ""), abs(seconds)
     if s < 60:
-        return f"{sign}{s:.1f}s" if s != int(s) else f"{sign}{int(s)}s"
+        if s == int(s):
+            return f"{sign}{int(s)}s"
+        return f"{sign}{s:.2g}s" if s < 0.1 else f"{sign}{s:.1f}s"
     h, rem = divmod(int(round(s)), 3600)
     m, sec = divmod(rem, 60)
     return f"{sign}{h}h{m:02d}m{sec:02d}s" if h else f"{sign}{m}m{sec:02d}s"
+
+
+MAX_EVENTS = 2_000_000  # a replay that needs more is refused with the reason
 
 
 class Engine:
@@ -67,6 +74,7 @@ class Engine:
         self._ids = count(1)
         self._runs: dict[str, int] = {}
         self._records: dict[int, ExecutionRecord] = {}
+        self._by_id: dict[str, list[ExecutionRecord]] = {}  # message id -> its executions
         self._chords: dict[str, dict[str, Any]] = {}
 
     # -- clock and events -------------------------------------------------------
@@ -94,6 +102,7 @@ class Engine:
             self.schedule(fault.at, lambda f=fault: self.apply_fault(f))
         # In real time, runs end through the clock's polling: keep the loop alive until the end.
         self.schedule(self.until, lambda: None)
+        handled = 0
         while self._heap:
             at = self._heap[0][0]
             if at > self.until:
@@ -103,6 +112,9 @@ class Engine:
             _, _, action = heapq.heappop(self._heap)
             action()
             self.pump()
+            handled += 1
+            if handled > MAX_EVENTS:
+                raise ScenarioError(self._too_many_events(at))
         self.clock.advance_to(self.until)
         return self.finish()
 
@@ -145,7 +157,8 @@ class Engine:
                                  execution.number, request.message.redelivered, list(request.message.args))
         self._records[id(execution)] = record
         self.trace.executions.append(record)
-        others = [r for r in self.trace.executions if r.id == mid and r is not record]
+        others = list(self._by_id.get(mid, ()))
+        self._by_id.setdefault(mid, []).append(record)
         running = [f"{r.worker}/{r.slot}" for r in others if r.end is None]
         detail = f"run #{execution.number}"
         if running:
@@ -253,6 +266,13 @@ class Engine:
             if worker.alive:
                 worker.kill()
             worker.start(list(self.workers.values()))
+
+    def _too_many_events(self, at: float) -> str:
+        broker = self.config.broker
+        sweeps = (f"; {len(self.workers)} worker(s) sweep every {format_seconds(broker.sweep_period)}"
+                  if broker.kind == "redis" and broker.visibility_timeout is not None else "")
+        return (f"the replay needs more than {MAX_EVENTS:,} events (stopped at {format_seconds(at)} of "
+                f"{format_seconds(self.until)}{sweeps}): shorten until, or submit fewer tasks")
 
     # -- the end ------------------------------------------------------------------
 

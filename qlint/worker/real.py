@@ -267,6 +267,8 @@ def simulate_real(scenario: Scenario, settings: dict[str, Any], url: str, scale:
     clock.executor = executor
     try:
         return engine.run()
+    except redis.RedisError as exc:
+        raise BrokerUnavailable(f"lost the connection to Redis at {url} during the replay: {exc}") from None
     finally:
         executor.shutdown()
         client.close()

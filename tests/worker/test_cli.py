@@ -61,6 +61,9 @@ def test_svg_is_written(tmp_path, capsys):
     assert svg.startswith("<svg") and svg.count("<rect") > 5 and "w3/1" in svg and "stroke-dasharray" in svg
 
 
+_OK = "workers: [{name: w1}]\nsubmit: [{task: t}]\n"
+
+
 @pytest.mark.parametrize("content, message", [
     ("workers: [", "not valid YAML"),
     ("- 1\n- 2\n", "a scenario is a YAML mapping"),
@@ -72,8 +75,31 @@ def test_svg_is_written(tmp_path, capsys):
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
      "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "too large"),
+    # wrong types, unknown keys, values that would break the replay
+    (f"{_OK}tasks: {{t: {{duration: 1e308}}}}\n", "tasks.t.duration: Input should be less than or equal to"),
+    (f"{_OK}tasks: {{t: {{duration: .nan}}}}\n", "tasks.t.duration: Input should be a finite number"),
+    (f"{_OK}tasks: {{t: {{duration: {{min: 1, max: .inf}}}}}}\n", "tasks.t.duration.max: Input should be a finite number"),
+    (f"{_OK}tasks: {{t: {{duration: 1h}}}}\n", "tasks.t.duration: Input should be a valid number"),
+    (f"{_OK}tasks: {{t: {{}}}}\nuntil: .inf\n", "until: Input should be a finite number"),
+    ("workers: [{name: w1, concurency: 2}]\ntasks: {t: {}}\nsubmit: [{task: t}]\n",
+     "workers[0].concurency: unknown key (did you mean 'concurrency'?)"),
+    ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{tsk: t}]\n", "submit[0].tsk: unknown key (did you mean 'task'?)"),
+    ("workers: w1\ntasks: {t: {}}\nsubmit: [{task: t}]\n", "workers: Input should be a valid list"),
+    ("workers: [{name: w1}]\ntasks: [t]\nsubmit: [{task: t}]\n", "tasks: Input should be a valid dictionary"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{result_backend_transport_options: 5}}\n",
+     "result_backend_transport_options should be a mapping, not 5"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{task_acks_late: 'off'}}\n", "task_acks_late should be true or false, not 'off'"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{worker_prefetch_multiplier: '4'}}\n",
+     "worker_prefetch_multiplier should be a whole number, not '4'"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{broker_url: 5}}\n", "broker_url should be a URL string, not 5"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{broker_transport_options: {{visibility_timeout: -3}}}}\n",
+     "visibility_timeout should not be negative"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{broker_url: 'redis://', broker_transport_options: "
+     "{unacked_restore_interval: 0.000001}}\nuntil: 1000000\n", "the replay needs more than"),
+    ("!!python/object:os.system {}\n", "not valid YAML"),
 ])
-def test_bad_scenarios_get_a_clear_message(tmp_path, capsys, content, message):
+def test_bad_scenarios_get_a_clear_message(tmp_path, capsys, monkeypatch, content, message):
+    monkeypatch.setattr("qlint.worker.engine.MAX_EVENTS", 20_000)
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     code = main(["simulate", str(path)])

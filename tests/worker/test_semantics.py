@@ -302,3 +302,35 @@ seed: {{seed}}
     first = [e.end for e in replay(text.replace("{seed}", "1")).executions]
     assert first == [e.end for e in replay(text.replace("{seed}", "1")).executions]
     assert first != [e.end for e in replay(text.replace("{seed}", "2")).executions]
+
+
+def test_bytes_held_follow_every_push_pop_restore_and_ack():
+    """The memory store keeps a running total: it must equal the sizes of what it holds."""
+    from qlint.worker.broker import MemoryStore, Unacked
+    from qlint.worker.messages import Message
+
+    store = MemoryStore()
+    a, b = Message("a", "t", ["x" * 100], 0, "tag-a"), Message("b", "t", [], 0, "tag-b")
+    held = lambda: sum(m.size for m in store.queue) + sum(e.message.size for e in store.unacked.values())  # noqa: E731
+    store.push_tail(a)
+    store.push_tail(b)
+    assert store.bytes_held() == held() == a.size + b.size
+    popped = store.pop_head()
+    store.add_unacked(Unacked(popped, 0, "w1", 1))
+    store.add_unacked(Unacked(popped, 5, "w2", 2))  # a redelivered copy replaces the entry of its tag
+    store.push_head(popped)
+    assert store.bytes_held() == held() == 2 * a.size + b.size
+    store.remove_unacked("tag-a")
+    store.remove_unacked("tag-a")
+    assert store.pop_head() is a and store.bytes_held() == held() == b.size
+
+
+def test_incident_memory_figures_match_what_the_store_holds():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true}}
+workers: [{{name: w1}}, {{name: w2}}]
+tasks: {{long: {{duration: 9000, payload_bytes: 1000}}, short: {{duration: 60}}}}
+submit: [{{at: 0, task: long, id: r}}, {{at: 100, task: short, count: 5, every: 600}}]
+until: 20000
+""")
+    assert trace.broker_bytes_end == 0 and trace.broker_bytes_peak > 1000 * 4 // 3
