@@ -15,7 +15,7 @@ real Redis server in real time.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 from .config import BrokerConfig
@@ -132,8 +132,9 @@ class Broker:
         entry = self.store.remove_unacked(tag)
         if entry is None:  # already restored or acked through another copy
             return
-        message = entry.message
-        message.redelivered = True
+        # A new copy: the worker that received the message before keeps its own request,
+        # whose delivery was not flagged redelivered.
+        message = replace(entry.message, redelivered=True)
         (self.store.push_head if to_head else self.store.push_tail)(message)
         self.notify("restore", message, why)
 
@@ -148,7 +149,8 @@ class Broker:
             age = now - entry.delivered_at if entry else 0
             self._restore(
                 tag, to_head=True,
-                why=f"restore sweep by {by}: unacked for {age:.0f}s > visibility_timeout {timeout:g}s",
+                why=f"restore sweep by {by}: unacked for {age:.0f}s ≥ visibility_timeout {timeout:g}s, "
+                    f"pushed back to the head of the queue",
             )
         return len(tags)
 

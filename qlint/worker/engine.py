@@ -112,6 +112,7 @@ class Engine:
             _, _, action = heapq.heappop(self._heap)
             action()
             self.pump()
+            self._sample_reserved()
             handled += 1
             if handled > MAX_EVENTS:
                 raise ScenarioError(self._too_many_events(at))
@@ -132,6 +133,13 @@ class Engine:
                 break
             self._measure()
             worker.receive(delivery)
+
+    def _sample_reserved(self) -> None:
+        for worker in self.workers.values():
+            held = len(worker.ready) + len(worker.scheduled)
+            steps = self.trace.reserved.setdefault(worker.name, [])
+            if (steps[-1][1] if steps else 0) != held:
+                steps.append((self.now, held))
 
     def _measure(self) -> None:
         held = self.broker.store.bytes_held()
@@ -171,8 +179,11 @@ class Engine:
     def end_execution(self, execution: Execution) -> None:
         record = self._records[id(execution)]
         record.end, record.outcome = execution.end, execution.outcome
+        detail = execution.outcome
+        if execution.outcome == "failure" and execution.result is not None:
+            detail += f": {execution.result}"
         self.record("end", worker=f"{execution.worker}/{execution.slot}",
-                    message=execution.request.message.id, detail=execution.outcome)
+                    message=execution.request.message.id, detail=detail)
 
     def mark_revoked(self, task_id: str) -> None:
         self.trace.revoked.add(task_id)

@@ -163,8 +163,12 @@ class Worker:
         engine, message = self.engine, delivery.message
         request = Request(message, delivery, self.name, engine.now)
         self.held.add(message.tag)
-        engine.record("deliver", worker=self.name, message=message.id,
-                      detail="redelivered" if message.redelivered else "", delivery=delivery)
+        detail = ["redelivered"] if message.redelivered else []
+        waits = message.eta is None or message.eta <= engine.now
+        if waits and None not in self.slots and message.id not in self.revoked:
+            busy = ", ".join(f"{self.name}/{e.slot} runs {e.request.message.id}" for e in self.running())
+            detail.append(f"reserved behind busy processes ({busy})")
+        engine.record("deliver", worker=self.name, message=message.id, detail="; ".join(detail), delivery=delivery)
         self.waiting_since = engine.now
         if self._discard_if_revoked(request):
             return

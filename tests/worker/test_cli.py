@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,26 @@ def test_incident_every_worker_runs_the_report_and_uploads_wait(capsys):
 def test_incident_timeline_tells_the_story(capsys):
     assert main(["simulate", str(SCENARIOS / "long-task-incident-bad.yaml")]) == 0
     text = capsys.readouterr().out
-    assert "restore sweep by" in text and "visibility_timeout 3600s" in text
-    assert "DUPLICATE: still running on" in text
+    lines = [line.split(None, 1)[1] for line in text.splitlines() if line.strip().startswith(("1h", "2h", "4h"))]
+    # Each hour a sweep finds the report unacked for the visibility timeout and pushes it
+    # back; an idle worker takes it and runs it again while the first copy still runs.
+    assert lines[:3] == [
+        "restore                report restore sweep by w1: unacked for 3600s ≥ visibility_timeout 3600s, "
+        "pushed back to the head of the queue",
+        "deliver        w3      report redelivered",
+        "run            w3/1    report run #2 - DUPLICATE: still running on w1/1",
+    ]
+    assert "deliver        w1      report redelivered; reserved behind busy processes (w1/1 runs report)" in text
+    assert "t2 reserved behind busy processes (w3/1 runs report)" in text  # a new upload waits
+    assert "report run #3 - DUPLICATE: still running on w1/1, w3/1" in text  # the last idle slot runs it too
+    assert "    report ran on w1/1, w3/1, w2/1, 3 at the same time" in text
+
+
+def test_failures_say_why_and_are_summed_up(capsys):
+    assert main(["simulate", str(SCENARIOS / "chain-mutable-bad.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "t1 failure: TypeError('takes 1 positional argument but 2 were given')" in text
+    assert "  runs that did not succeed: t1 failure" in text
 
 
 @pytest.mark.parametrize("bad, fixed, measure", [
@@ -59,6 +78,23 @@ def test_svg_is_written(tmp_path, capsys):
     assert main(["simulate", str(SCENARIOS / "long-task-incident-bad.yaml"), "--svg", str(out)]) == 0
     svg = out.read_text()
     assert svg.startswith("<svg") and svg.count("<rect") > 5 and "w3/1" in svg and "stroke-dasharray" in svg
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)  # well-formed
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "18 duplicate runs (report ran 5×, t2 ran 4×, t3 ran 7×, t5 ran 6×); lost 0; longest wait 6h10m00s; " \
+           "broker memory peak 2,704 bytes" in texts
+    assert {"w1 reserved", "w2 reserved", "w3 reserved"} <= set(texts)  # the uploads held behind the report
+    assert ["0", "2h", "4h", "6h", "8h", "10h", "12h"] == [t for t in texts if t and re.fullmatch(r"0|(\d+[dhms])+", t)]
+    runs = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title") is not None
+            and " run #" in r.find("{http://www.w3.org/2000/svg}title").text]
+    assert len(runs) == 25 and min(float(r.get("width")) for r in runs) >= 4  # one-minute uploads stay visible
+
+
+def test_json_reserved_counts(capsys):
+    doc = simulate_json(capsys, "prefetch-behind-long-task-bad.yaml")
+    # w1 runs the long task and holds four thumbnails it cannot run: w2 idles meanwhile.
+    assert max(n for _, n in doc["reserved"]["w1"]) == 4
 
 
 _OK = "workers: [{name: w1}]\nsubmit: [{task: t}]\n"

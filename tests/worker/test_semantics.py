@@ -101,6 +101,9 @@ until: 8000
 """)
     assert trace.executions[0].id == "n" and trace.executions[0].start == 10  # no slot used by the ETA
     assert runs(trace, "e") == 2
+    # Two timer entries: the first delivery's and the restored copy's; only the copy is redelivered.
+    assert [(x.id, x.redelivered) for x in trace.executions[1:]] == [("e", False), ("e", True)]
+    assert [(d.id, d.redelivered) for d in trace.deliveries] == [("e", False), ("n", False), ("e", True)]
     fixed = replay(f"""
 settings: {{{REDIS}, broker_transport_options: {{visibility_timeout: 20000}}}}
 workers: [{{name: w1, concurrency: 1}}]
