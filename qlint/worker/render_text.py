@@ -41,7 +41,8 @@ def render_text(trace: Trace, header: str = "") -> str:
     if s["pending_at_end"]:
         lines.append(f"  still queued, reserved or running at the end: {', '.join(s['pending_at_end'])}")
     lines.append(f"  longest wait from publish to first run: {format_seconds(s['max_queue_wait'])}")
-    lines.append(f"  broker memory held at peak: {s['broker_bytes_peak']:,} bytes (queue + unacked copies)")
+    lines.append(f"  broker memory held at peak: {s['broker_bytes_peak']:,} bytes "
+                 f"({_human(s['broker_bytes_peak'])}queue + unacked copies)")
     return "\n".join(lines) + "\n"
 
 
@@ -57,4 +58,11 @@ def _where_and_overlap(trace: Trace, mid: str) -> str:
         peak = max(peak, at_once)
     overlap = f", {peak} at the same time" if peak > 1 else ", one after another"
     return f"{', '.join(slots)}{overlap}"
+
+
+def _human(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}, "
+    return ""
 
