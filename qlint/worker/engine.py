@@ -56,6 +56,7 @@ def format_seconds(seconds: float) -> str:
 
 
 MAX_EVENTS = 2_000_000  # a replay that needs more is refused with the reason
+BRPOP_TIMEOUT = 1.0  # kombu.transport.redis.Transport.brpop_timeout
 
 
 class Engine:
@@ -120,19 +121,37 @@ class Engine:
         return self.finish()
 
     def pump(self) -> None:
-        """Every worker that may consume blocks in BRPOP; Redis serves the client
-        that has waited longest first."""
+        """Every worker that may consume blocks in BRPOP; Redis serves the client whose
+        pending BRPOP is the oldest. kombu's BRPOP times out after brpop_timeout (1 s)
+        and is issued again at once, so that is the client whose current one-second
+        cycle began longest ago, not the one idle the longest."""
+        self._track_brpop()
         while self.broker.store.queue_length():
             ready = [w for w in self.workers.values() if w.can_consume()]
             if not ready:
                 break
             self.rng.shuffle(ready)
-            worker = min(ready, key=lambda w: w.waiting_since)
+            worker = max(ready, key=self._brpop_age)
             delivery = self.broker.deliver(worker.name, self.now)
             if delivery is None:
                 break
             self._measure()
             worker.receive(delivery)
+            self._track_brpop()
+
+    def _brpop_age(self, worker: Worker) -> float:
+        waited = self.now - worker.waiting_since
+        return waited % BRPOP_TIMEOUT if waited >= BRPOP_TIMEOUT else waited
+
+    def _track_brpop(self) -> None:
+        """A worker whose prefetch window was full issues BRPOP again once it has room
+        (kombu's on_poll_start checks QoS.can_consume): it joins the end of Redis' line of
+        blocked clients, behind those that kept waiting meanwhile."""
+        for worker in self.workers.values():
+            able = worker.can_consume()
+            if able and not worker.consuming:
+                worker.waiting_since = self.now
+            worker.consuming = able
 
     def _sample_reserved(self) -> None:
         for worker in self.workers.values():

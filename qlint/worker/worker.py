@@ -60,7 +60,8 @@ class Worker:
     held: set[str] = field(default_factory=set)  # kombu QoS._delivered: unacked tags
     revoked: set[str] = field(default_factory=set)
     saved_revokes: set[str] = field(default_factory=set)  # the statedb file
-    waiting_since: float = 0.0
+    waiting_since: float = 0.0  # when its pending BRPOP was issued (Redis serves the oldest first)
+    consuming: bool = False  # whether it had room in its prefetch window at the last look
     generation: int = 0  # bumps at each (re)start so stale timers do nothing
 
     @property

@@ -41,7 +41,7 @@ def test_incident_timeline_tells_the_story(capsys):
         "run            w3/1    report run #2 - DUPLICATE: still running on w1/1",
     ]
     assert "deliver        w1      report redelivered; reserved behind busy processes (w1/1 runs report)" in text
-    assert "t2 reserved behind busy processes (w3/1 runs report)" in text  # a new upload waits
+    assert "t1 reserved behind busy processes (w1/1 runs report)" in text  # a new upload waits
     assert "report run #3 - DUPLICATE: still running on w1/1, w3/1" in text  # the last idle slot runs it too
     assert "    report ran on w1/1, w3/1, w2/1, 3 at the same time" in text
 
@@ -83,13 +83,15 @@ def test_svg_is_written(tmp_path, capsys):
 
     root = ET.fromstring(svg)  # well-formed
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert "18 duplicate runs (report ran 5×, t2 ran 4×, t3 ran 7×, t5 ran 6×); lost 0; longest wait 6h10m00s; " \
+    assert "12 duplicate runs (report ran 7×, t1 ran 3×, t2 ran 2×, t5 ran 4×); lost 0; longest wait 10h50m00s; " \
            "broker memory peak 2,704 bytes" in texts
     assert {"w1 reserved", "w2 reserved", "w3 reserved"} <= set(texts)  # the uploads held behind the report
-    assert ["0", "2h", "4h", "6h", "8h", "10h", "12h"] == [t for t in texts if t and re.fullmatch(r"0|(\d+[dhms])+", t)]
+    assert ["0", "2h", "4h", "6h", "8h", "10h", "12h", "14h", "16h", "18h"] == [t for t in texts if t and re.fullmatch(r"0|(\d+[dhms])+", t)]
     runs = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title") is not None
             and " run #" in r.find("{http://www.w3.org/2000/svg}title").text]
-    assert len(runs) == 25 and min(float(r.get("width")) for r in runs) >= 4  # one-minute uploads stay visible
+    capsys.readouterr()
+    executions = simulate_json(capsys, "long-task-incident-bad.yaml")["executions"]
+    assert len(runs) == len(executions) == 19 and min(float(r.get("width")) for r in runs) >= 4  # one-minute uploads stay visible
 
 
 def test_json_reserved_counts(capsys):

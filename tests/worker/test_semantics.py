@@ -337,3 +337,23 @@ submit: [{{at: 0, task: long, id: r}}, {{at: 100, task: short, count: 5, every: 
 until: 20000
 """)
     assert trace.broker_bytes_end == 0 and trace.broker_bytes_peak > 1000 * 4 // 3
+
+
+def test_redis_serves_the_oldest_pending_brpop_and_a_full_window_sends_none():
+    """kombu's BRPOP times out after 1 s and is sent again at once; a worker whose prefetch
+    window is full sends none until it has room. Redis hands a message to the client whose
+    pending BRPOP was sent first: the phase of its one-second cycle decides, not how long
+    it has been idle."""
+    def first_worker_of(at: float) -> str:
+        trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true}}
+workers: [{{name: w1, concurrency: 1, prefetch_multiplier: 1}}, {{name: w2, concurrency: 1, start: 5}}]
+tasks: {{long: {{duration: 10.5}}, short: {{duration: 1}}}}
+submit: [{{at: 0, task: long, id: a}}, {{at: {at}, task: short, id: b}}]
+until: 30
+""")
+        return next(e.worker for e in trace.executions if e.id == "b")
+    # w1 is full until 10.5 s, then its BRPOPs go out at 10.5, 11.5, 12.5...; w2's at 5, 6, ..., 12.
+    assert first_worker_of(12.2) == "w1"  # w1's pending BRPOP (11.5) is older than w2's (12.0)
+    assert first_worker_of(12.7) == "w2"  # w2's (12.0) is older than w1's (12.5)
+    assert first_worker_of(8) == "w2"  # w1 sends no BRPOP while its one-message window is full
