@@ -131,6 +131,13 @@ class CeleryProcess:
             return None, "the prefetch multiplier is not known"
         if multiplier.value == 0:
             return 0, "unlimited (multiplier 0)"
+        autoscale = self.option("autoscale")
+        if autoscale is not None:  # the prefetch count follows the pool's size (Consumer._update_prefetch_count)
+            scale = autoscale.value
+            if scale.status in ("known", "env-default") and isinstance(scale.value, (list, tuple)) and scale.value:
+                return multiplier.value * int(scale.value[0]), \
+                    f"{multiplier.value} x up to {scale.value[0]} processes (--autoscale)"
+            return None, f"{multiplier.value} x the processes --autoscale starts, which is not known"
         if concurrency.status in ("known", "default", "env-default") and concurrency.value is None:
             return None, f"{multiplier.value} x the number of CPUs (concurrency not set)"
         if concurrency.status not in ("known", "default", "env-default") or isinstance(concurrency.value, bool) \
