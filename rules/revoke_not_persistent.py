@@ -74,7 +74,7 @@ check.
             bare = [w for group in forgetful for w in group]
             bare = list({(w.file, w.span): w for w in bare}.values())
             files = sorted({w.file for w in bare})
-            whose = "none of its workers keeps" if len(bare) == len(workers) else \
+            whose = "none of its workers keeps a" if len(bare) == len(workers) else \
                 f"the workers of {', '.join(files)} keep no"
             first = mine[0]
             yield self.finding(
