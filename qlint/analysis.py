@@ -218,7 +218,7 @@ def analyse(
                                     deploy.environment, deploy.env_files)
     problems = [
         FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
-        for f in loader.facts.values() if f.error is not None
+        for f in [*loader.facts.values(), *deploy.facts] if f.error is not None
     ]
     analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
                         loader.parsed, loader.cache.hits)

@@ -38,9 +38,9 @@ def load_deploy_files(paths: list[str], read: Callable[[str], bytes | None]) -> 
         if not candidate(path):
             continue
         data = read(path)
-        if data is None or len(data) > MAX_BYTES:
+        if data is None:
             continue
-        facts = read_deploy_bytes(path, data)
+        facts = read_deploy_bytes(path, data, MAX_BYTES)
         if facts is not None:
             by_path[path] = facts
     for facts in by_path.values():

@@ -41,6 +41,7 @@ class LargePayloadArgument(Rule):
     name = "large-payload-argument"
     severity = "warning"
     summary = "A task is sent the data itself (file contents, an upload, a dataframe, model instances) instead of a reference to it."
+    scenarios = ("examples/scenarios/large-payload-bad.yaml", "examples/scenarios/large-payload-fixed.yaml")
     what = """
 A call that sends a task or builds its signature — `.delay(...)`, `.apply_async(args=..., kwargs=...)`,
 `.s()`/`.si()`/`.signature()`, `app.send_task(name, args=..., kwargs=...)` — with an argument that carries

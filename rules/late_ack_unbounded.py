@@ -54,6 +54,10 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_acks_late = True\n"},
                 config={"broker": "redis"}, note="broker assumed from [tool.qlint]"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_acks_late = True\n',
+                 "Procfile": "fast: celery -A proj worker -Q celery --time-limit=600\nslow: celery -A proj worker -Q slow\n"},
+                note="one worker's --time-limit bounds that worker only"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -64,6 +68,11 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
                  "proj/celeryconfig.py": 'broker_url = "redis://localhost"\n'}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "import os\nbroker_url = os.environ['URL']\ntask_acks_late = True\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_acks_late = True\n',
+                 "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker --time-limit=${LIMIT:-1800}\n"
+                                       "    deploy: {replicas: 3}\n"},
+                note="every worker has a hard limit on its command line, the default of an unset variable"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

@@ -89,6 +89,12 @@ below the timeout, or acknowledge these tasks early.
             "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 600\n',
             "Procfile": "web: gunicorn proj.wsgi\nworker: celery -A proj worker --time-limit=7200 -c 2\n",
         }, note="the worker's --time-limit overrides the short task_time_limit"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\n',
+            "deploy/entrypoint.sh": '#!/bin/sh\nexec celery -A proj worker --time-limit="${LIMIT:-14400}"\n',
+        }, note="the limit is the command line's default for a variable set nowhere"),
     )
     valid = (
         Example({
@@ -97,6 +103,12 @@ below the timeout, or acknowledge these tasks early.
             "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 7200\n',
             "Procfile": "worker: celery -A proj worker --time-limit=1800\n",
         }, note="every worker runs with --time-limit below the visibility timeout"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\n',
+            "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker --time-limit=${LIMIT}\n",
+        }, note="${LIMIT} with no default, set nowhere: the limit is unknown"),
         Example({
             "proj/__init__.py": "",
             "proj/celery.py": _APP,

@@ -15,7 +15,11 @@ class ParseError(Rule):
     summary = "A file cannot be read or parsed, so nothing in it was checked."
     what = """
 A Python file that does not parse, a binary file or one in an unknown encoding, or an expression nested
-too deeply to analyse. The rest of the tree is still checked.
+too deeply to analyse; a deployment or settings file that cannot be read: a compose file, Kubernetes
+manifest or YAML/TOML settings file with a syntax error, an alias bomb, a binary file named
+`docker-compose.yml` or `Procfile`, a file too large. A Helm or Jinja template, which is not YAML until it
+is rendered, is skipped with a note instead (`qlint config` lists the notes). The rest of the tree is still
+checked.
 """
     why = """
 Settings or tasks in a file qlint cannot read are invisible to every other rule: a hazard there goes
@@ -32,10 +36,16 @@ CELERY_TASK_TIME_LIMIT = (
         Example({"proj/celery.py": "from celery import Celery\napp = Celery(\n"}),
         Example({"proj/settings.py": "CELERY_TASK_ACKS_LATE = True\nif True\n    pass\n"}),
         Example({"proj/celery_tasks.py": "from celery import shared_task\n\x00\x01binary"}),
+        Example({"docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker\n    environment: [\n"},
+                note="a compose file with a YAML syntax error"),
+        Example({"settings.toml": "[production]\nCELERY_BROKER_URL = \n"}, note="invalid TOML settings"),
     )
     valid = (
         Example({"proj/celery.py": 'from celery import Celery\napp = Celery("proj")\n'}),
         Example({"proj/settings.py": "# -*- coding: latin-1 -*-\nCELERY_TASK_DEFAULT_QUEUE = 'caf\xe9'\n"}),
+        Example({"chart/templates/worker.yaml": "apiVersion: apps/v1\nkind: Deployment\nspec:\n"
+                 "  replicas: {{ .Values.replicas }}\n  template: {spec: {containers: [{args: [celery, worker]}]}}\n"},
+                note="a Helm template is skipped with a note, not reported"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

@@ -72,6 +72,9 @@ ahead altogether.
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery --prefetch-multiplier=1\n"
                                        "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
                 note="per worker: the worker that consumes the long queue keeps the default multiplier"),
+        Example({**_ROUTED_LONG, "deploy/entrypoint.sh": "#!/bin/sh\nexec celery -A proj worker -Q long "
+                                                         "--prefetch-multiplier=\"${PREFETCH:-4}\"\n"},
+                note="the multiplier's default on the command line, the variable set nowhere"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -89,6 +92,12 @@ ahead altogether.
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "import os\ntask_time_limit = 7200\nworker_prefetch_multiplier = int(os.environ['PREFETCH'])\n"},
                 note="multiplier from an environment variable with no default: unknown"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long "
+                                                       "--prefetch-multiplier=${PREFETCH}\n"},
+                note="${PREFETCH} on the command line, with no default and set nowhere: unknown, silent"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long "
+                                                       "--prefetch-multiplier=${PREFETCH:-4}\n", ".env": "PREFETCH=1\n"},
+                note="the .env beside the compose file sets the variable its default would replace"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

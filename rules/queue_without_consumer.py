@@ -23,8 +23,9 @@ class QueueWithoutConsumer(Rule):
 A task's queue — its `queue=` option, a `task_routes` entry, or `task_default_queue` (`celery` unless set)
 — is consumed by none of the app's workers found in the deployment files (compose, Kubernetes, Procfile,
 supervisord, systemd, shell entrypoints), when every one of those workers names its queues (`-Q`, or
-`task_queues`). The message lists the files considered. A worker whose queues cannot be read, or an app
-with no worker in those files, keeps the rule silent.
+`task_queues`). The message lists the files considered. A worker whose queues cannot be read, a deployment
+file that qlint could not read (a Helm or Jinja template, a file with a syntax error: it may start the
+consumer), or an app with no worker in those files, keeps the rule silent.
 """
     why = """
 Celery publishes to a queue whether or not anything listens. With no consumer the messages pile up in the
@@ -77,9 +78,18 @@ consumed.
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
                  "proj/tasks.py": _TASKS},
                 note="no deployment files: nothing to compare with"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": _TASKS,
+                 "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -Q reports\n",
+                 "chart/templates/worker.yaml": "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n"
+                                                "    spec:\n      containers:\n        - args: [celery, -A, proj, worker,"
+                                                " -Q, {{ .Values.queues }}]\n"},
+                note="a Helm template, not read, may start the consumer of the default queue"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
+        if project.deployment is None or project.deployment.skipped:
+            return  # a template or an unreadable file may start the consumer
         for app in project.apps:
             workers = workers_of(project, app)
             consumed = _consumed(workers)

@@ -22,9 +22,11 @@ class RevokeNotPersistent(Rule):
     summary = "Tasks are revoked while workers keep revokes only in memory: a restart forgets them and the tasks run."
     what = """
 The project calls `revoke()` (on `app.control`, an `AsyncResult`, or a result of `.delay()` /
-`.apply_async()`), and every worker of the app found in the deployment files runs without a state db
-(`--statedb`/`-S`, or `worker_state_db`). Without deployment files qlint cannot see how workers are
-started and stays silent.
+`.apply_async()`), and every worker of the app in one deployment runs without a state db
+(`--statedb`/`-S`, or `worker_state_db`). A deployment is what starts workers together: a compose file
+with one set of profiles, a Procfile, a Kubernetes manifest file, a supervisord or systemd file. A
+Procfile whose worker keeps a state db does not cover a compose file, its alternative, whose workers do
+not. Without deployment files qlint cannot see how workers are started and stays silent.
 """
     why = """
 A revoke is a broadcast that each worker stores in an in-memory set, checked when a message arrives
@@ -46,6 +48,9 @@ check.
     scenarios = ("examples/scenarios/revoke-lost-on-restart-bad.yaml", "examples/scenarios/revoke-lost-on-restart-fixed.yaml")
     invalid = (
         Example({**_CODE, "Procfile": "worker: celery -A proj worker\n"}),
+        Example({**_CODE, "Procfile": "worker: celery -A proj worker --statedb=/var/run/celery/worker.state\n",
+                 "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -c 4\n"},
+                note="the Procfile keeps revokes, the compose file, an alternative deployment, does not"),
     )
     valid = (
         Example({**_CODE, "Procfile": "worker: celery -A proj worker --statedb=/var/run/celery/worker.state\n"}),
@@ -63,13 +68,32 @@ check.
             workers = workers_of(project, app)
             if not mine or not workers or len(project.apps) > 1 and any(r.app is None for r in mine):
                 continue
-            states = [w.setting("worker_state_db") for w in workers]
-            if not all(s.status in ("known", "default") and not s.value for s in states):
+            forgetful = [group for group in _deployments(project, workers) if all(_no_state_db(w) for w in group)]
+            if not forgetful:
                 continue
+            bare = [w for group in forgetful for w in group]
+            bare = list({(w.file, w.span): w for w in bare}.values())
+            files = sorted({w.file for w in bare})
+            whose = "none of its workers keeps a" if len(bare) == len(workers) else \
+                f"the workers of {', '.join(files)} keep no"
             first = mine[0]
             yield self.finding(
-                f"tasks of app {app.name!r} are revoked here, but none of its workers keeps a state db "
-                f"({', '.join(sorted({w.file for w in workers}))}): a restarted worker forgets the revoke and runs the task",
-                first.call.func.span, [Related(w.span, f"worker {w.name!r} starts without --statedb") for w in workers[:5]],
+                f"tasks of app {app.name!r} are revoked here, but {whose} state db"
+                + (f" ({', '.join(files)})" if len(bare) == len(workers) else "")
+                + ": a restarted worker forgets the revoke and runs the task",
+                first.call.func.span, [Related(w.span, f"worker {w.name!r} starts without --statedb") for w in bare[:5]],
                 Fix("start workers with --statedb=<persistent path per node>, or set worker_state_db"),
                 depends_on=[w.file for w in workers])
+
+
+def _no_state_db(worker) -> bool:
+    state = worker.setting("worker_state_db")
+    return state.status in ("known", "default") and not state.value
+
+
+def _deployments(project: Project, workers: list) -> list[list]:
+    """The app's workers grouped by the deployment that starts them together."""
+    mine = {id(w) for w in workers}
+    groups = [[w for w in group if id(w) in mine] for group in project.deployment.groups()]
+    return [g for g in groups if g]
+

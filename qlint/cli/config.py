@@ -62,7 +62,21 @@ def _env_note(value: Value, definitions: dict[str, list]) -> str:
     spots = definitions.get(value.env or "") if value.status in ("known", "several") else None
     if not spots:
         return ""
+    if value.status == "known":
+        # Only the places that set the value shown: another file may set it to something else.
+        same = [d for d in spots if d.value.status in ("known", "env-default") and _same_text(d.value.value, value.value)]
+        spots = same or spots
     return f", environment variable {value.env} set in " + ", ".join(str(d.span) for d in spots)
+
+
+def _same_text(text: object, value: object) -> bool:
+    """A variable's text and the value a setting made of it (maybe cast with int(), float())."""
+    if str(text) == str(value):
+        return True
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and float(str(text)) == float(value)
+    except ValueError:
+        return False
 
 
 def describe(value: Value, definitions: dict[str, list] | None = None) -> tuple[str, str]:
@@ -169,9 +183,15 @@ def _deployment_text(deployment: Any, definitions: dict[str, list]) -> list[str]
                 ("state db", process.setting("worker_state_db")),
                 ("time limit", process.setting("task_time_limit")),
             ]
+        if process.kind == "multi" and process.option("nodes") is not None:
+            rows.insert(1, ("nodes", process.option("nodes").value))
         for label, value in rows:
             shown, where = describe(value, definitions)
             lines.append(f"    {label:<20} {shown}  {where}".rstrip())
+            if label == "prefetch multiplier":
+                count, how = process.prefetch_count()
+                shown = "?" if count is None else "any number" if count == 0 else str(count)
+                lines.append(f"    {'reserves at most':<20} {shown}  {how}".rstrip())
         if process.process.autoscaled:
             lines.append(f"    autoscaled up to {describe(process.process.autoscaled_max)[0] if process.process.autoscaled_max else '?'} replicas")
         lines.append(f"    embedded beat        {'yes (-B)' if process.runs_beat and process.kind != 'beat' else 'no'}"

@@ -46,6 +46,13 @@ class CeleryProcess:
     app: App | None
     app_reason: str = ""  # why app is None
     env: dict[str, EnvVar] = field(default_factory=dict)  # what it is started with
+    # Every deployment of the file that starts it: a compose service without profiles
+    # runs in each profile set, and is still one process (the first is `deployment`).
+    also_in: list[Deployment] = field(default_factory=list)
+
+    @property
+    def deployments(self) -> list[Deployment]:
+        return [self.deployment, *self.also_in]
 
     @property
     def kind(self) -> str:
@@ -95,8 +102,8 @@ class CeleryProcess:
         given = self.option("queues")
         if given is not None:
             value = given.value
-            if value.status == "known" and isinstance(value.value, (list, tuple)):
-                return Value("known", tuple(value.value), value.origin, env=value.env)
+            if value.status in ("known", "env-default") and isinstance(value.value, (list, tuple)):
+                return Value(value.status, tuple(value.value), value.origin, env=value.env)
             return value
         if self.app is None:
             return Value("unknown", reason=self.app_reason)
@@ -110,6 +117,34 @@ class CeleryProcess:
         return Value("known", tuple(names), declared.origin) if names is not None else \
             Value("unknown", reason="task_queues cannot be read")
 
+    def prefetch_count(self) -> tuple[int | None, str]:
+        """How many messages this worker reserves at most (multiplier x concurrency), and how
+        that was reached; None when a value is not known or depends on the machine."""
+        if self.kind == "beat":
+            return None, ""
+        disabled = self.setting("worker_disable_prefetch")
+        if disabled.status in ("known", "env-default") and disabled.value is True:
+            return None, "no prefetch: a process takes a message only when it is idle (worker_disable_prefetch)"
+        multiplier, concurrency = self.setting("worker_prefetch_multiplier"), self.setting("worker_concurrency")
+        if multiplier.status not in ("known", "default", "env-default") or isinstance(multiplier.value, bool) \
+                or not isinstance(multiplier.value, int):
+            return None, "the prefetch multiplier is not known"
+        if multiplier.value == 0:
+            return 0, "unlimited (multiplier 0)"
+        autoscale = self.option("autoscale")
+        if autoscale is not None:  # the prefetch count follows the pool's size (Consumer._update_prefetch_count)
+            scale = autoscale.value
+            if scale.status in ("known", "env-default") and isinstance(scale.value, (list, tuple)) and scale.value:
+                return multiplier.value * int(scale.value[0]), \
+                    f"{multiplier.value} x up to {scale.value[0]} processes (--autoscale)"
+            return None, f"{multiplier.value} x the processes --autoscale starts, which is not known"
+        if concurrency.status in ("known", "default", "env-default") and concurrency.value is None:
+            return None, f"{multiplier.value} x the number of CPUs (concurrency not set)"
+        if concurrency.status not in ("known", "default", "env-default") or isinstance(concurrency.value, bool) \
+                or not isinstance(concurrency.value, int):
+            return None, f"{multiplier.value} x concurrency, which is not known"
+        return multiplier.value * concurrency.value, f"{multiplier.value} x concurrency {concurrency.value}"
+
     def to_json(self) -> dict[str, Any]:
         from qlint.resolve import values as V
 
@@ -117,10 +152,13 @@ class CeleryProcess:
             "name": self.name, "kind": self.kind, "defined_at": self.span.to_json(),
             "deployment": self.deployment.identity, "profiles": list(self.process.profiles),
             "app": self.app.name if self.app else None,
-            "queues": V.to_json(self.queues()) if self.kind == "worker" else None,
+            "queues": V.to_json(self.queues()) if self.kind in ("worker", "multi") else None,
+            "time_limit": V.to_json(self.setting("task_time_limit")) if self.kind != "beat" else None,
             "concurrency": V.to_json(self.setting("worker_concurrency")),
             "pool": V.to_json(self.setting("worker_pool")),
             "prefetch_multiplier": V.to_json(self.setting("worker_prefetch_multiplier")),
+            "prefetch_count": dict(zip(("value", "how"), self.prefetch_count())) if self.kind != "beat" else None,
+            "nodes": V.to_json(self.option("nodes").value) if self.option("nodes") else None,
             "state_db": V.to_json(self.setting("worker_state_db")),
             "beat": self.runs_beat,
             "replicas": V.to_json(self.process.replicas),
@@ -144,6 +182,9 @@ class DeploymentView:
     files: list[str] = field(default_factory=list)  # deployment files considered
     processes: list[CeleryProcess] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Deployment files that were not read (templates, unreadable files): the processes
+    # they start are not known, so "no worker does X" cannot be said.
+    skipped: list[str] = field(default_factory=list)
 
     def workers(self) -> list[CeleryProcess]:
         return [p for p in self.processes if p.kind in ("worker", "multi")]
@@ -152,8 +193,9 @@ class DeploymentView:
         """Processes that run together: one list per Deployment (see sources/deploy/facts.py)."""
         out: dict[tuple[str, str, tuple[str, ...]], list[CeleryProcess]] = {}
         for process in self.processes:
-            key = (process.file, process.deployment.identity, process.deployment.profiles)
-            out.setdefault(key, []).append(process)
+            for deployment in process.deployments:
+                key = (process.file, deployment.identity, deployment.profiles)
+                out.setdefault(key, []).append(process)
         return list(out.values())
 
 
@@ -183,14 +225,26 @@ def build_view(facts: list[DeployFacts], apps: list[App], module_name, environme
     view = DeploymentView()
     for item in facts:
         view.notes.extend(item.notes)
+        if item.kind != "dotenv" and (item.error is not None or item.template):
+            view.skipped.append(item.path)
         if item.kind in ("dotenv", "settings"):
             continue
         view.files.append(item.path)
+        seen: dict[tuple[str, Span], CeleryProcess] = {}
         for deployment in item.deployments:
             for process in deployment.processes:
+                key = (process.name, process.command.span)
+                if key in seen:  # the same definition in another profile set of the file
+                    seen[key].also_in.append(deployment)
+                    continue
                 app, reason = app_for(process.command.app, apps, module_name)
                 env = environment_of(environment, process, item.path, env_files or {})
-                view.processes.append(CeleryProcess(item.path, deployment, process, app, reason, env))
+                if process.command.app_after_subcommand:
+                    view.notes.append(
+                        f"{process.command.span}: `celery {process.command.kind} -A ...` is the Celery 4 order: Celery 5 "
+                        f"refuses to start it (write `celery -A {process.command.app} {process.command.kind} ...`)")
+                seen[key] = CeleryProcess(item.path, deployment, process, app, reason, env)
+                view.processes.append(seen[key])
     return view
 
 

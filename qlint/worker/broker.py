@@ -14,7 +14,8 @@ real Redis server in real time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 from .config import BrokerConfig
@@ -46,26 +47,40 @@ class MemoryStore:
     """Redis's list and hash, held in a Python list and dict."""
 
     def __init__(self) -> None:
-        self.queue: list[Message] = []  # index 0 is the tail (LPUSH end), -1 the head
+        self.queue: deque[Message] = deque()  # index 0 is the tail (LPUSH end), -1 the head
         self.unacked: dict[str, Unacked] = {}
+        self._bytes = 0  # sizes of everything in the queue and in unacked
 
     def push_tail(self, message: Message) -> None:
-        self.queue.insert(0, message)
+        self.queue.appendleft(message)
+        self._bytes += message.size
 
     def push_head(self, message: Message) -> None:
         self.queue.append(message)
+        self._bytes += message.size
 
     def pop_head(self) -> Message | None:
-        return self.queue.pop() if self.queue else None
+        if not self.queue:
+            return None
+        message = self.queue.pop()
+        self._bytes -= message.size
+        return message
 
     def queue_length(self) -> int:
         return len(self.queue)
 
     def add_unacked(self, entry: Unacked) -> None:
+        old = self.unacked.get(entry.message.tag)  # HSET replaces the entry of the same tag
+        if old is not None:
+            self._bytes -= old.message.size
         self.unacked[entry.message.tag] = entry
+        self._bytes += entry.message.size
 
     def remove_unacked(self, tag: str) -> Unacked | None:
-        return self.unacked.pop(tag, None)
+        entry = self.unacked.pop(tag, None)
+        if entry is not None:
+            self._bytes -= entry.message.size
+        return entry
 
     def get_unacked(self, tag: str) -> Unacked | None:
         return self.unacked.get(tag)
@@ -75,7 +90,7 @@ class MemoryStore:
         return [e.message.tag for e in sorted(due, key=lambda e: e.delivered_at, reverse=True)]
 
     def bytes_held(self) -> int:
-        return sum(m.size for m in self.queue) + sum(e.message.size for e in self.unacked.values())
+        return self._bytes
 
     def message_ids(self) -> set[str]:
         return {m.id for m in self.queue} | {e.message.id for e in self.unacked.values()}
@@ -117,8 +132,9 @@ class Broker:
         entry = self.store.remove_unacked(tag)
         if entry is None:  # already restored or acked through another copy
             return
-        message = entry.message
-        message.redelivered = True
+        # A new copy: the worker that received the message before keeps its own request,
+        # whose delivery was not flagged redelivered.
+        message = replace(entry.message, redelivered=True)
         (self.store.push_head if to_head else self.store.push_tail)(message)
         self.notify("restore", message, why)
 
@@ -133,7 +149,8 @@ class Broker:
             age = now - entry.delivered_at if entry else 0
             self._restore(
                 tag, to_head=True,
-                why=f"restore sweep by {by}: unacked for {age:.0f}s > visibility_timeout {timeout:g}s",
+                why=f"restore sweep by {by}: unacked for {age:.0f}s ≥ visibility_timeout {timeout:g}s, "
+                    f"pushed back to the head of the queue",
             )
         return len(tags)
 

@@ -68,24 +68,52 @@ def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
-def _number(value: Any, name: str) -> float | None:
+# The settings the reference worker reads as booleans: a YAML string such as 'off'
+# or 'no' would be truthy, so anything but true, false or null is refused.
+BOOLEAN_SETTINGS = ("task_acks_late", "task_acks_on_failure_or_timeout", "task_acks_on_failure",
+                    "task_acks_on_timeout", "task_reject_on_worker_lost", "worker_disable_prefetch")
+
+
+def _number(value: Any, name: str, unit: str = "a number of seconds") -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} should be a number of seconds, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+            or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} should be {unit}, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} should not be negative, not {value!r}")
     return float(value)
 
 
+def _mapping(settings: dict[str, Any], name: str) -> dict[str, Any]:
+    value = settings.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} should be a mapping, not {value!r}")
+    return value
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """Refuse values the replay would misread, with a message naming the setting."""
+    for name in BOOLEAN_SETTINGS:
+        value = settings.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{name} should be true or false, not {value!r}")
+    url = settings.get("broker_url")
+    if url is not None and not isinstance(url, str):
+        raise ValueError(f"broker_url should be a URL string, not {url!r}")
+
+
 def broker_config(settings: dict[str, Any], consumer_timeout: float) -> BrokerConfig:
+    check_settings(settings)
     url = str(settings.get("broker_url") or CELERY_DEFAULT_BROKER)
     kind = broker_kind(url)
-    options = settings.get("broker_transport_options") or {}
-    if not isinstance(options, dict):
-        raise ValueError(f"broker_transport_options should be a mapping, not {options!r}")
+    options = _mapping(settings, "broker_transport_options")
     # Every client on the Redis database sweeps with its own value: the shortest wins.
     candidates = [
         options.get("visibility_timeout"),
-        (settings.get("result_backend_transport_options") or {}).get("visibility_timeout"),
+        _mapping(settings, "result_backend_transport_options").get("visibility_timeout"),
         settings.get("visibility_timeout"),
     ]
     given = [_number(v, "visibility_timeout") for v in candidates if v is not None]
@@ -93,7 +121,7 @@ def broker_config(settings: dict[str, Any], consumer_timeout: float) -> BrokerCo
     visibility = min(given) if given and default is not None else default
     interval = _number(options.get("unacked_restore_interval"), "unacked_restore_interval") or RESTORE_INTERVAL
     throttle = int(_number(_first(options.get("unacked_restore_throttle"), RESTORE_THROTTLE),
-                           "unacked_restore_throttle") or 0)
+                           "unacked_restore_throttle", "a whole number") or 0)
     return BrokerConfig(
         kind=kind,
         url=url,
@@ -126,7 +154,7 @@ def worker_config(settings: dict[str, Any], spec: WorkerSpec) -> WorkerConfig:
     return WorkerConfig(
         name=spec.name,
         concurrency=spec.concurrency,
-        prefetch_count=int(_number(multiplier, "worker_prefetch_multiplier") or 0) * spec.concurrency,
+        prefetch_count=int(_number(multiplier, "worker_prefetch_multiplier", "a whole number") or 0) * spec.concurrency,
         statedb=_first(spec.statedb, settings.get("worker_state_db")),
         start=spec.start,
     )

@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 from .broker import Broker, Store, Unacked
 from .config import ReplayConfig
 from .messages import Callback, Message
-from .scenario import Fault, Scenario, Step
+from .scenario import Fault, Scenario, ScenarioError, Step
 from .trace import DeliveryRecord, Event, ExecutionRecord, Trace
 from .worker import Execution, Request, Worker
 
@@ -43,12 +43,20 @@ class VirtualClock:
 
 
 def format_seconds(seconds: float) -> str:
+    if seconds != seconds or abs(seconds) == float("inf"):
+        return f"{seconds}s"
     sign, s = ("-" if seconds < 0 else ""), abs(seconds)
     if s < 60:
-        return f"{sign}{s:.1f}s" if s != int(s) else f"{sign}{int(s)}s"
+        if s == int(s):
+            return f"{sign}{int(s)}s"
+        return f"{sign}{s:.2g}s" if s < 0.1 else f"{sign}{s:.1f}s"
     h, rem = divmod(int(round(s)), 3600)
     m, sec = divmod(rem, 60)
     return f"{sign}{h}h{m:02d}m{sec:02d}s" if h else f"{sign}{m}m{sec:02d}s"
+
+
+MAX_EVENTS = 2_000_000  # a replay that needs more is refused with the reason
+BRPOP_TIMEOUT = 1.0  # kombu.transport.redis.Transport.brpop_timeout
 
 
 class Engine:
@@ -67,6 +75,7 @@ class Engine:
         self._ids = count(1)
         self._runs: dict[str, int] = {}
         self._records: dict[int, ExecutionRecord] = {}
+        self._by_id: dict[str, list[ExecutionRecord]] = {}  # message id -> its executions
         self._chords: dict[str, dict[str, Any]] = {}
 
     # -- clock and events -------------------------------------------------------
@@ -94,6 +103,7 @@ class Engine:
             self.schedule(fault.at, lambda f=fault: self.apply_fault(f))
         # In real time, runs end through the clock's polling: keep the loop alive until the end.
         self.schedule(self.until, lambda: None)
+        handled = 0
         while self._heap:
             at = self._heap[0][0]
             if at > self.until:
@@ -103,23 +113,52 @@ class Engine:
             _, _, action = heapq.heappop(self._heap)
             action()
             self.pump()
+            self._sample_reserved()
+            handled += 1
+            if handled > MAX_EVENTS:
+                raise ScenarioError(self._too_many_events(at))
         self.clock.advance_to(self.until)
         return self.finish()
 
     def pump(self) -> None:
-        """Every worker that may consume blocks in BRPOP; Redis serves the client
-        that has waited longest first."""
+        """Every worker that may consume blocks in BRPOP; Redis serves the client whose
+        pending BRPOP is the oldest. kombu's BRPOP times out after brpop_timeout (1 s)
+        and is issued again at once, so that is the client whose current one-second
+        cycle began longest ago, not the one idle the longest."""
+        self._track_brpop()
         while self.broker.store.queue_length():
             ready = [w for w in self.workers.values() if w.can_consume()]
             if not ready:
                 break
             self.rng.shuffle(ready)
-            worker = min(ready, key=lambda w: w.waiting_since)
+            worker = max(ready, key=self._brpop_age)
             delivery = self.broker.deliver(worker.name, self.now)
             if delivery is None:
                 break
             self._measure()
             worker.receive(delivery)
+            self._track_brpop()
+
+    def _brpop_age(self, worker: Worker) -> float:
+        waited = self.now - worker.waiting_since
+        return waited % BRPOP_TIMEOUT if waited >= BRPOP_TIMEOUT else waited
+
+    def _track_brpop(self) -> None:
+        """A worker whose prefetch window was full issues BRPOP again once it has room
+        (kombu's on_poll_start checks QoS.can_consume): it joins the end of Redis' line of
+        blocked clients, behind those that kept waiting meanwhile."""
+        for worker in self.workers.values():
+            able = worker.can_consume()
+            if able and not worker.consuming:
+                worker.waiting_since = self.now
+            worker.consuming = able
+
+    def _sample_reserved(self) -> None:
+        for worker in self.workers.values():
+            held = len(worker.ready) + len(worker.scheduled)
+            steps = self.trace.reserved.setdefault(worker.name, [])
+            if (steps[-1][1] if steps else 0) != held:
+                steps.append((self.now, held))
 
     def _measure(self) -> None:
         held = self.broker.store.bytes_held()
@@ -145,7 +184,8 @@ class Engine:
                                  execution.number, request.message.redelivered, list(request.message.args))
         self._records[id(execution)] = record
         self.trace.executions.append(record)
-        others = [r for r in self.trace.executions if r.id == mid and r is not record]
+        others = list(self._by_id.get(mid, ()))
+        self._by_id.setdefault(mid, []).append(record)
         running = [f"{r.worker}/{r.slot}" for r in others if r.end is None]
         detail = f"run #{execution.number}"
         if running:
@@ -158,8 +198,11 @@ class Engine:
     def end_execution(self, execution: Execution) -> None:
         record = self._records[id(execution)]
         record.end, record.outcome = execution.end, execution.outcome
+        detail = execution.outcome
+        if execution.outcome == "failure" and execution.result is not None:
+            detail += f": {execution.result}"
         self.record("end", worker=f"{execution.worker}/{execution.slot}",
-                    message=execution.request.message.id, detail=execution.outcome)
+                    message=execution.request.message.id, detail=detail)
 
     def mark_revoked(self, task_id: str) -> None:
         self.trace.revoked.add(task_id)
@@ -253,6 +296,13 @@ class Engine:
             if worker.alive:
                 worker.kill()
             worker.start(list(self.workers.values()))
+
+    def _too_many_events(self, at: float) -> str:
+        broker = self.config.broker
+        sweeps = (f"; {len(self.workers)} worker(s) sweep every {format_seconds(broker.sweep_period)}"
+                  if broker.kind == "redis" and broker.visibility_timeout is not None else "")
+        return (f"the replay needs more than {MAX_EVENTS:,} events (stopped at {format_seconds(at)} of "
+                f"{format_seconds(self.until)}{sweeps}): shorten until, or submit fewer tasks")
 
     # -- the end ------------------------------------------------------------------
 

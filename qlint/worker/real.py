@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -56,8 +56,7 @@ class RedisStore:
     def _decode(self, raw: bytes) -> Message:
         payload = json.loads(raw)
         message = self.messages[payload["properties"]["delivery_tag"]]
-        message.redelivered = bool(payload["headers"].get("redelivered"))
-        return message
+        return replace(message, redelivered=bool(payload["headers"].get("redelivered")))
 
     def push_tail(self, message: Message) -> None:
         self.client.lpush(QUEUE_KEY, self._encode(message))
@@ -147,7 +146,9 @@ def _run_child(call: str | None, seconds: float, args: list[Any], spec: dict[str
             result = getattr(importlib.import_module(module), name)(*args)
         else:
             if spec["params"] is not None and len(args) != spec["params"]:
-                raise TypeError(f"takes {spec['params']} positional arguments but {len(args)} were given")
+                n, given = spec["params"], len(args)
+                raise TypeError(f"takes {n} positional argument{'s' if n != 1 else ''} "
+                                f"but {given} {'were' if given != 1 else 'was'} given")
             time.sleep(seconds)
             if spec["fails"]:
                 raise RuntimeError("the scenario says this task fails")
@@ -267,6 +268,8 @@ def simulate_real(scenario: Scenario, settings: dict[str, Any], url: str, scale:
     clock.executor = executor
     try:
         return engine.run()
+    except redis.RedisError as exc:
+        raise BrokerUnavailable(f"lost the connection to Redis at {url} during the replay: {exc}") from None
     finally:
         executor.shutdown()
         client.close()

@@ -8,8 +8,9 @@ one shape.
 """
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Annotated, Any, Callable, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
@@ -17,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 200_000
-
+MAX_SECONDS = 10 * 365 * 86400  # any time or duration in a scenario: ten years at most
 
 
 class ScenarioError(Exception):
@@ -25,32 +26,39 @@ class ScenarioError(Exception):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Numbers are finite: no .inf or .nan.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def Seconds(default: Any = ..., **limits: Any) -> Any:
+    """A time or a duration in seconds, finite and at most MAX_SECONDS."""
+    limits.setdefault("ge", 0)
+    return Field(default=default, le=MAX_SECONDS, **limits)
 
 
 class DurationRange(Strict):
-    min: float = Field(ge=0)
-    max: float = Field(ge=0)
+    min: float = Seconds()
+    max: float = Seconds()
 
 
 class WorkerSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.@-]+$")
     concurrency: int = Field(default=1, ge=1, le=512)
-    prefetch_multiplier: int | None = Field(default=None, ge=0)
+    prefetch_multiplier: int | None = Field(default=None, ge=0, le=100_000)
     statedb: str | None = None
-    start: float = Field(default=0, ge=0)
+    start: float = Seconds(0)
 
 
 class TaskSpec(Strict):
-    duration: float | DurationRange = Field(default=1.0)
+    duration: Annotated[float, Field(ge=0, le=MAX_SECONDS)] | DurationRange = 1.0
     call: str | None = Field(default=None, pattern=r"^[\w.]+:[\w]+$")
     returns: Any = None
     fails: bool = False
     params: int | None = Field(default=None, ge=0)
-    payload_bytes: int = Field(default=0, ge=0)
+    payload_bytes: int = Field(default=0, ge=0, le=512 * 1024 * 1024)
     acks_late: bool | None = None
-    time_limit: float | None = Field(default=None, gt=0)
-    soft_time_limit: float | None = Field(default=None, gt=0)
+    time_limit: float | None = Seconds(None, gt=0, ge=None)
+    soft_time_limit: float | None = Seconds(None, gt=0, ge=None)
     acks_on_failure_or_timeout: bool | None = None
     acks_on_failure: bool | None = None
     acks_on_timeout: bool | None = None
@@ -69,14 +77,14 @@ class Chord(Strict):
 
 
 class Submit(Strict):
-    at: float = Field(default=0, ge=0)
+    at: float = Seconds(0)
     task: str | None = None
     id: str | None = None
     args: list[Any] = []
     count: int = Field(default=1, ge=1, le=100_000)
-    every: float = Field(default=0, ge=0)
-    countdown: float | None = Field(default=None, ge=0)
-    eta: float | None = Field(default=None, ge=0)
+    every: float = Seconds(0)
+    countdown: float | None = Seconds(None)
+    eta: float | None = Seconds(None)
     chain: list[Step] | None = None
     chord: Chord | None = None
 
@@ -93,7 +101,7 @@ class Submit(Strict):
 
 
 class Fault(Strict):
-    at: float = Field(ge=0)
+    at: float = Seconds()
     kill: str | None = None
     stop: str | None = None
     restart: str | None = None
@@ -131,9 +139,9 @@ class Scenario(Strict):
     tasks: dict[str, TaskSpec] = {}
     submit: list[Submit] = Field(min_length=1)
     faults: list[Fault] = []
-    until: float | None = Field(default=None, gt=0)
+    until: float | None = Seconds(None, gt=0, ge=None)
     seed: int = 0
-    rabbitmq_consumer_timeout: float = Field(default=1800, gt=0)
+    rabbitmq_consumer_timeout: float = Seconds(1800, gt=0, ge=None)
 
     @model_validator(mode="after")
     def _references(self) -> "Scenario":
@@ -184,13 +192,33 @@ def _count_nodes(data: Any, budget: list[int]) -> None:
             _count_nodes(value, budget)
 
 
+def _union_member(part: Any) -> bool:
+    """A location part that names the member of a union pydantic tried, not a key."""
+    return isinstance(part, str) and (part in {"float", "int", "str", "bool", "DurationRange"}
+                                      or part.startswith(("constrained-", "function-")))
+
+
+def _known_keys() -> list[str]:
+    models = (Scenario, WorkerSpec, TaskSpec, Submit, Fault, Step, Chord, DurationRange)
+    return sorted({name for model in models for name in model.model_fields})
+
+
 def _format_validation(exc: ValidationError) -> str:
-    lines = []
+    lines: dict[str, list[str]] = {}
     for err in exc.errors():
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {where or 'scenario'}: {msg}")
-    return "invalid scenario:\n" + "\n".join(lines)
+        loc = [p for p in err["loc"] if not _union_member(p)]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "scenario"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc:
+            close = difflib.get_close_matches(str(loc[-1]), _known_keys(), n=1)
+            message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+        lines.setdefault(where, []).append(message)
+    out = []
+    for where, messages in lines.items():
+        # A value that fits no member of a union: say what the closest member wanted.
+        kept = [m for m in messages if not m.startswith("Input should be a valid dictionary or instance")] or messages
+        out.extend(f"  {where}: {m}" for m in dict.fromkeys(kept))
+    return "invalid scenario:\n" + "\n".join(out)
 
 
 def parse_scenario(text: str, origin: str = "<scenario>") -> Scenario:

@@ -52,6 +52,9 @@ class Trace:
     broker_bytes_peak: int = 0
     broker_bytes_end: int = 0
     workers: dict[str, int] = field(default_factory=dict)  # name -> concurrency
+    # name -> [(time, count)]: messages a worker holds without running them (prefetched
+    # behind busy slots, or waiting for their ETA), each time the count changes.
+    reserved: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         per_id = {mid: 0 for mid in self.published}
@@ -93,6 +96,7 @@ class Trace:
             "until": self.until,
             "executions": [asdict(e) for e in self.executions],
             "deliveries": [asdict(d) for d in self.deliveries],
+            "reserved": {w: [list(step) for step in steps] for w, steps in self.reserved.items()},
             "events": [asdict(e) for e in self.events],
             "summary": self.summary(),
         }

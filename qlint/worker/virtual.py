@@ -30,6 +30,14 @@ def planned_end(spec: TaskSpec, duration: float, nargs: int,
     return duration, "failure" if spec.fails else "success"
 
 
+def failure_reason(spec: TaskSpec, nargs: int) -> str:
+    """What the task raises, as the real executor reports it."""
+    if spec.params is not None and nargs != spec.params:
+        return (f"TypeError('takes {spec.params} positional argument{'s' if spec.params != 1 else ''} "
+                f"but {nargs} {'were' if nargs != 1 else 'was'} given')")
+    return "RuntimeError('the scenario says this task fails')"
+
+
 class VirtualExecutor:
     def __init__(self, engine: "Engine", scenario: Scenario) -> None:
         self.engine, self.scenario = engine, scenario
@@ -41,7 +49,8 @@ class VirtualExecutor:
         after, outcome = planned_end(spec, duration, len(execution.request.message.args),
                                      policy.soft_time_limit, policy.time_limit)
         worker = self.engine.workers[execution.worker]
-        self.engine.schedule(execution.start + after, lambda: worker.finish(execution, outcome, spec.returns))
+        result = spec.returns if outcome != "failure" else failure_reason(spec, len(execution.request.message.args))
+        self.engine.schedule(execution.start + after, lambda: worker.finish(execution, outcome, result))
 
     def kill(self, execution: Execution) -> None:
         """Nothing to stop: the scheduled end finds the run already finished."""

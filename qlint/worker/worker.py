@@ -60,7 +60,8 @@ class Worker:
     held: set[str] = field(default_factory=set)  # kombu QoS._delivered: unacked tags
     revoked: set[str] = field(default_factory=set)
     saved_revokes: set[str] = field(default_factory=set)  # the statedb file
-    waiting_since: float = 0.0
+    waiting_since: float = 0.0  # when its pending BRPOP was issued (Redis serves the oldest first)
+    consuming: bool = False  # whether it had room in its prefetch window at the last look
     generation: int = 0  # bumps at each (re)start so stale timers do nothing
 
     @property
@@ -163,8 +164,12 @@ class Worker:
         engine, message = self.engine, delivery.message
         request = Request(message, delivery, self.name, engine.now)
         self.held.add(message.tag)
-        engine.record("deliver", worker=self.name, message=message.id,
-                      detail="redelivered" if message.redelivered else "", delivery=delivery)
+        detail = ["redelivered"] if message.redelivered else []
+        waits = message.eta is None or message.eta <= engine.now
+        if waits and None not in self.slots and message.id not in self.revoked:
+            busy = ", ".join(f"{self.name}/{e.slot} runs {e.request.message.id}" for e in self.running())
+            detail.append(f"reserved behind busy processes ({busy})")
+        engine.record("deliver", worker=self.name, message=message.id, detail="; ".join(detail), delivery=delivery)
         self.waiting_since = engine.now
         if self._discard_if_revoked(request):
             return

@@ -184,3 +184,23 @@ def test_qlint_config_shows_workers_and_environment_origins(tmp_path):
     assert process["queues"]["value"] == ["long"] and process["beat"] is True
     assert process["replicas"]["value"] == 2
     assert report["environment"]["LIMIT"] == [{"path": "docker-compose.yml", "line": 5}]
+
+
+def test_what_each_worker_reserves(analyse_tree):
+    analysis = analyse_tree({**APP, "Procfile": (
+        "a: celery -A proj worker -c 3\n"
+        "b: celery -A proj worker --autoscale=10,3 --prefetch-multiplier=2\n"
+        "c: celery -A proj worker\n"
+        "d: celery -A proj worker -c 2 --disable-prefetch\n"
+        "e: celery -A proj worker -c 2 --prefetch-multiplier=${P}\n"
+    ), ".env": "PREFETCH=0\n"})
+    counts = {p.name: p.prefetch_count() for p in analysis.project.deployment.processes}
+    # The app's multiplier is os.getenv("PREFETCH", 4): .env sets it to "0" (unlimited), uncast.
+    assert counts["b"] == (20, "2 x up to 10 processes (--autoscale)")
+    assert counts["d"][0] is None and "worker_disable_prefetch" in counts["d"][1]
+    assert counts["e"] == (None, "the prefetch multiplier is not known")
+    analysis = analyse_tree({**APP, ".env": "PREFETCH=1\n", "proj/celery.py": APP["proj/celery.py"].replace(
+        'os.getenv("PREFETCH", 4)', 'int(os.getenv("PREFETCH", 4))')})
+    counts = {p.name: p.prefetch_count() for p in analysis.project.deployment.processes}
+    assert counts["a"] == (3, "1 x concurrency 3")
+    assert counts["c"] == (None, "1 x the number of CPUs (concurrency not set)")

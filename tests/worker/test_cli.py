@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,26 @@ def test_incident_every_worker_runs_the_report_and_uploads_wait(capsys):
 def test_incident_timeline_tells_the_story(capsys):
     assert main(["simulate", str(SCENARIOS / "long-task-incident-bad.yaml")]) == 0
     text = capsys.readouterr().out
-    assert "restore sweep by" in text and "visibility_timeout 3600s" in text
-    assert "DUPLICATE: still running on" in text
+    lines = [line.split(None, 1)[1] for line in text.splitlines() if line.strip().startswith(("1h", "2h", "4h"))]
+    # Each hour a sweep finds the report unacked for the visibility timeout and pushes it
+    # back; an idle worker takes it and runs it again while the first copy still runs.
+    assert lines[:3] == [
+        "restore                report restore sweep by w1: unacked for 3600s ≥ visibility_timeout 3600s, "
+        "pushed back to the head of the queue",
+        "deliver        w3      report redelivered",
+        "run            w3/1    report run #2 - DUPLICATE: still running on w1/1",
+    ]
+    assert "deliver        w1      report redelivered; reserved behind busy processes (w1/1 runs report)" in text
+    assert "t1 reserved behind busy processes (w1/1 runs report)" in text  # a new upload waits
+    assert "report run #3 - DUPLICATE: still running on w1/1, w3/1" in text  # the last idle slot runs it too
+    assert "    report ran on w1/1, w3/1, w2/1, 3 at the same time" in text
+
+
+def test_failures_say_why_and_are_summed_up(capsys):
+    assert main(["simulate", str(SCENARIOS / "chain-mutable-bad.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "t1 failure: TypeError('takes 1 positional argument but 2 were given')" in text
+    assert "  runs that did not succeed: t1 failure" in text
 
 
 @pytest.mark.parametrize("bad, fixed, measure", [
@@ -41,6 +60,7 @@ def test_incident_timeline_tells_the_story(capsys):
     ("revoke-lost-on-restart-bad.yaml", "revoke-lost-on-restart-fixed.yaml", "executions"),
     ("revoke-running-bad.yaml", "revoke-running-fixed.yaml", "success"),
     ("chain-mutable-bad.yaml", "chain-immutable-fixed.yaml", "failures"),
+    ("large-payload-bad.yaml", "large-payload-fixed.yaml", "broker_bytes_peak"),
 ])
 def test_each_example_shows_the_hazard_and_its_fix(capsys, bad, fixed, measure):
     def score(doc: dict) -> float:
@@ -59,6 +79,28 @@ def test_svg_is_written(tmp_path, capsys):
     assert main(["simulate", str(SCENARIOS / "long-task-incident-bad.yaml"), "--svg", str(out)]) == 0
     svg = out.read_text()
     assert svg.startswith("<svg") and svg.count("<rect") > 5 and "w3/1" in svg and "stroke-dasharray" in svg
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)  # well-formed
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "12 duplicate runs (report ran 7×, t1 ran 3×, t2 ran 2×, t5 ran 4×); lost 0; longest wait 10h50m00s; " \
+           "broker memory peak 2,704 bytes" in texts
+    assert {"w1 reserved", "w2 reserved", "w3 reserved"} <= set(texts)  # the uploads held behind the report
+    assert ["0", "2h", "4h", "6h", "8h", "10h", "12h", "14h", "16h", "18h"] == [t for t in texts if t and re.fullmatch(r"0|(\d+[dhms])+", t)]
+    runs = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title") is not None
+            and " run #" in r.find("{http://www.w3.org/2000/svg}title").text]
+    capsys.readouterr()
+    executions = simulate_json(capsys, "long-task-incident-bad.yaml")["executions"]
+    assert len(runs) == len(executions) == 19 and min(float(r.get("width")) for r in runs) >= 4  # one-minute uploads stay visible
+
+
+def test_json_reserved_counts(capsys):
+    doc = simulate_json(capsys, "prefetch-behind-long-task-bad.yaml")
+    # w1 runs the long task and holds four thumbnails it cannot run: w2 idles meanwhile.
+    assert max(n for _, n in doc["reserved"]["w1"]) == 4
+
+
+_OK = "workers: [{name: w1}]\nsubmit: [{task: t}]\n"
 
 
 @pytest.mark.parametrize("content, message", [
@@ -72,8 +114,31 @@ def test_svg_is_written(tmp_path, capsys):
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
      "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "too large"),
+    # wrong types, unknown keys, values that would break the replay
+    (f"{_OK}tasks: {{t: {{duration: 1e308}}}}\n", "tasks.t.duration: Input should be less than or equal to"),
+    (f"{_OK}tasks: {{t: {{duration: .nan}}}}\n", "tasks.t.duration: Input should be a finite number"),
+    (f"{_OK}tasks: {{t: {{duration: {{min: 1, max: .inf}}}}}}\n", "tasks.t.duration.max: Input should be a finite number"),
+    (f"{_OK}tasks: {{t: {{duration: 1h}}}}\n", "tasks.t.duration: Input should be a valid number"),
+    (f"{_OK}tasks: {{t: {{}}}}\nuntil: .inf\n", "until: Input should be a finite number"),
+    ("workers: [{name: w1, concurency: 2}]\ntasks: {t: {}}\nsubmit: [{task: t}]\n",
+     "workers[0].concurency: unknown key (did you mean 'concurrency'?)"),
+    ("workers: [{name: w1}]\ntasks: {t: {}}\nsubmit: [{tsk: t}]\n", "submit[0].tsk: unknown key (did you mean 'task'?)"),
+    ("workers: w1\ntasks: {t: {}}\nsubmit: [{task: t}]\n", "workers: Input should be a valid list"),
+    ("workers: [{name: w1}]\ntasks: [t]\nsubmit: [{task: t}]\n", "tasks: Input should be a valid dictionary"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{result_backend_transport_options: 5}}\n",
+     "result_backend_transport_options should be a mapping, not 5"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{task_acks_late: 'off'}}\n", "task_acks_late should be true or false, not 'off'"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{worker_prefetch_multiplier: '4'}}\n",
+     "worker_prefetch_multiplier should be a whole number, not '4'"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{broker_url: 5}}\n", "broker_url should be a URL string, not 5"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{broker_transport_options: {{visibility_timeout: -3}}}}\n",
+     "visibility_timeout should not be negative"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{broker_url: 'redis://', broker_transport_options: "
+     "{unacked_restore_interval: 0.000001}}\nuntil: 1000000\n", "the replay needs more than"),
+    ("!!python/object:os.system {}\n", "not valid YAML"),
 ])
-def test_bad_scenarios_get_a_clear_message(tmp_path, capsys, content, message):
+def test_bad_scenarios_get_a_clear_message(tmp_path, capsys, monkeypatch, content, message):
+    monkeypatch.setattr("qlint.worker.engine.MAX_EVENTS", 20_000)
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     code = main(["simulate", str(path)])

@@ -38,16 +38,19 @@ def sleep(self, seconds):
 
 FAST = {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 
-# (settings, concurrency, submissions as (id, seconds, countdown), how long to watch)
+# (settings, concurrency, submissions as (id, seconds, countdown), how long to watch,
+#  revokes as (seconds after the first publish, id))
 CASES = {
     "late-ack-long-task": ({"task_acks_late": True, "broker_transport_options": FAST}, 2,
-                           [("m", 5, None)], 11),
-    "fifo-short-tasks": ({}, 1, [("a", 1, None), ("b", 1, None), ("c", 1, None)], 5),
-    "eta-beyond-visibility": ({"broker_transport_options": FAST}, 2, [("e", 1, 5)], 9),
+                           [("m", 5, None)], 11, []),
+    "fifo-short-tasks": ({}, 1, [("a", 1, None), ("b", 1, None), ("c", 1, None)], 5, []),
+    "eta-beyond-visibility": ({"broker_transport_options": FAST}, 2, [("e", 1, 5)], 9, []),
+    # b waits reserved behind a; the revoke reaches the worker before b's turn: b never runs.
+    "revoke-reserved": ({}, 1, [("a", 3, None), ("b", 1, None), ("c", 1, None)], 6, [(1, "b")]),
 }
 
 
-def reference(settings: dict, concurrency: int, submits: list, watch: float) -> list[str]:
+def reference(settings: dict, concurrency: int, submits: list, watch: float, revokes: list) -> list[str]:
     tasks = {f"sleep{sec}": {"duration": sec} for _, sec, _ in submits}
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0"},
@@ -55,6 +58,7 @@ def reference(settings: dict, concurrency: int, submits: list, watch: float) -> 
         "tasks": tasks,
         "submit": [{"at": 0, "task": f"sleep{sec}", "id": mid, **({"countdown": cd} if cd else {})}
                    for mid, sec, cd in submits],
+        "faults": [{"at": at, "revoke": mid} for at, mid in revokes],
         "until": watch,
     }
     trace = replay(json.dumps(scenario))
@@ -62,7 +66,7 @@ def reference(settings: dict, concurrency: int, submits: list, watch: float) -> 
 
 
 def celery_run(tmp_path: Path, url: str, settings: dict, concurrency: int, submits: list,
-               watch: float) -> list[str]:
+               watch: float, revokes: list) -> list[str]:
     (tmp_path / "diffapp.py").write_text(APP)
     log = tmp_path / "runs.log"
     env = {**os.environ, "QLINT_BROKER": url, "QLINT_CONF": json.dumps(settings), "QLINT_LOG": str(log),
@@ -81,10 +85,14 @@ def celery_run(tmp_path: Path, url: str, settings: dict, concurrency: int, submi
             time.sleep(0.05)
         publisher = subprocess.run(
             [sys.executable, "-c",
-             "import json, sys, diffapp\n"
+             "import json, sys, time, diffapp\n"
+             "t0 = time.monotonic()\n"
              "for mid, sec, cd in json.loads(sys.argv[1]):\n"
-             "    diffapp.app.send_task('sleep', args=[sec], task_id=mid, countdown=cd)\n",
-             json.dumps(submits)], cwd=tmp_path, env=env, capture_output=True, text=True)
+             "    diffapp.app.send_task('sleep', args=[sec], task_id=mid, countdown=cd)\n"
+             "for at, mid in json.loads(sys.argv[2]):\n"
+             "    time.sleep(max(0, at - (time.monotonic() - t0)))\n"
+             "    diffapp.app.control.revoke(mid)\n",
+             json.dumps(submits), json.dumps(revokes)], cwd=tmp_path, env=env, capture_output=True, text=True)
         assert publisher.returncode == 0, publisher.stderr
         time.sleep(watch)  # let the scenario play out; nothing here is timed
     finally:
@@ -97,10 +105,10 @@ def celery_run(tmp_path: Path, url: str, settings: dict, concurrency: int, submi
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_reference_worker_matches_celery(name, redis_url, tmp_path):
-    settings, concurrency, submits, watch = CASES[name]
+    settings, concurrency, submits, watch, revokes = CASES[name]
     db = list(CASES).index(name) + 1
     url = redis_url.rsplit("/", 1)[0] + f"/{db}"
     redis.Redis.from_url(url).flushdb()
-    real = celery_run(tmp_path, url, settings, concurrency, submits, watch)
-    model = reference(settings, concurrency, submits, watch)
+    real = celery_run(tmp_path, url, settings, concurrency, submits, watch, revokes)
+    model = reference(settings, concurrency, submits, watch, revokes)
     assert real == model, f"celery ran {real}, the reference worker {model}"

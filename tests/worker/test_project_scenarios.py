@@ -97,8 +97,10 @@ submit: [{{at: 0, task: proj.tasks.build, id: b1}}, {{at: 10, task: proj.tasks.t
     assert settings["broker_url"] == "redis://localhost:6379/0" and "task_acks_late" in settings
     # the task's own acks_late and 4 h limit on Redis's 1 h timeout: the 3 h build is handed
     # out again after 1 h (to b), and again once that copy has been unacked for an hour
+    # (to a, still busy: it runs the copy after its own run and the thumbnail)
     trace = simulate(scenario, settings)
-    assert [(e.worker, e.start) for e in trace.executions if e.id == "b1"] == [("a", 0), ("b", 3600), ("b", 14400)]
+    assert [(e.worker, e.start) for e in trace.executions if e.id == "b1"] == [("a", 0), ("b", 3600), ("a", 10860)]
+    assert [e.at for e in trace.events if e.kind == "restore" and e.message == "b1"][:2] == [3600, 7200]
     # thumb (early ack) was reserved by a behind the build: it first runs when the build ends
     assert min(e.start for e in trace.executions if e.id == "t1") == 3 * 3600
 

@@ -101,6 +101,9 @@ until: 8000
 """)
     assert trace.executions[0].id == "n" and trace.executions[0].start == 10  # no slot used by the ETA
     assert runs(trace, "e") == 2
+    # Two timer entries: the first delivery's and the restored copy's; only the copy is redelivered.
+    assert [(x.id, x.redelivered) for x in trace.executions[1:]] == [("e", False), ("e", True)]
+    assert [(d.id, d.redelivered) for d in trace.deliveries] == [("e", False), ("n", False), ("e", True)]
     fixed = replay(f"""
 settings: {{{REDIS}, broker_transport_options: {{visibility_timeout: 20000}}}}
 workers: [{{name: w1, concurrency: 1}}]
@@ -302,3 +305,55 @@ seed: {{seed}}
     first = [e.end for e in replay(text.replace("{seed}", "1")).executions]
     assert first == [e.end for e in replay(text.replace("{seed}", "1")).executions]
     assert first != [e.end for e in replay(text.replace("{seed}", "2")).executions]
+
+
+def test_bytes_held_follow_every_push_pop_restore_and_ack():
+    """The memory store keeps a running total: it must equal the sizes of what it holds."""
+    from qlint.worker.broker import MemoryStore, Unacked
+    from qlint.worker.messages import Message
+
+    store = MemoryStore()
+    a, b = Message("a", "t", ["x" * 100], 0, "tag-a"), Message("b", "t", [], 0, "tag-b")
+    held = lambda: sum(m.size for m in store.queue) + sum(e.message.size for e in store.unacked.values())  # noqa: E731
+    store.push_tail(a)
+    store.push_tail(b)
+    assert store.bytes_held() == held() == a.size + b.size
+    popped = store.pop_head()
+    store.add_unacked(Unacked(popped, 0, "w1", 1))
+    store.add_unacked(Unacked(popped, 5, "w2", 2))  # a redelivered copy replaces the entry of its tag
+    store.push_head(popped)
+    assert store.bytes_held() == held() == 2 * a.size + b.size
+    store.remove_unacked("tag-a")
+    store.remove_unacked("tag-a")
+    assert store.pop_head() is a and store.bytes_held() == held() == b.size
+
+
+def test_incident_memory_figures_match_what_the_store_holds():
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true}}
+workers: [{{name: w1}}, {{name: w2}}]
+tasks: {{long: {{duration: 9000, payload_bytes: 1000}}, short: {{duration: 60}}}}
+submit: [{{at: 0, task: long, id: r}}, {{at: 100, task: short, count: 5, every: 600}}]
+until: 20000
+""")
+    assert trace.broker_bytes_end == 0 and trace.broker_bytes_peak > 1000 * 4 // 3
+
+
+def test_redis_serves_the_oldest_pending_brpop_and_a_full_window_sends_none():
+    """kombu's BRPOP times out after 1 s and is sent again at once; a worker whose prefetch
+    window is full sends none until it has room. Redis hands a message to the client whose
+    pending BRPOP was sent first: the phase of its one-second cycle decides, not how long
+    it has been idle."""
+    def first_worker_of(at: float) -> str:
+        trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true}}
+workers: [{{name: w1, concurrency: 1, prefetch_multiplier: 1}}, {{name: w2, concurrency: 1, start: 5}}]
+tasks: {{long: {{duration: 10.5}}, short: {{duration: 1}}}}
+submit: [{{at: 0, task: long, id: a}}, {{at: {at}, task: short, id: b}}]
+until: 30
+""")
+        return next(e.worker for e in trace.executions if e.id == "b")
+    # w1 is full until 10.5 s, then its BRPOPs go out at 10.5, 11.5, 12.5...; w2's at 5, 6, ..., 12.
+    assert first_worker_of(12.2) == "w1"  # w1's pending BRPOP (11.5) is older than w2's (12.0)
+    assert first_worker_of(12.7) == "w2"  # w2's (12.0) is older than w1's (12.5)
+    assert first_worker_of(8) == "w2"  # w1 sends no BRPOP while its one-message window is full

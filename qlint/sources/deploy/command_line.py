@@ -201,6 +201,7 @@ def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
     legacy = {flag: entry for flag, entry in globals_table.items() if flag not in table}
     table.update(legacy)
     i += 1
+    per_node: dict[str, tuple[str, Span]] = {}  # multi: options given for some nodes (-Q:w1 images)
     if subcommand == "multi":
         i = _multi_nodes(state, i)
         if i < 0:
@@ -213,6 +214,9 @@ def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
         if text.startswith("-") and len(text) > 1:
             if subcommand == "multi" and ":" in text.split("=", 1)[0]:
                 state.unparsed.append(f"{text}: an option for some nodes only")
+                base = text.split("=", 1)[0].split(":", 1)[0]
+                if base in table:  # the nodes run with different values: none holds for all
+                    per_node.setdefault(table[base][0].name, (text, words[i].span))
                 i += 2 if "=" not in text and i + 1 < len(words) else 1
                 continue
             i = _option(state, i, table)
@@ -226,6 +230,10 @@ def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
         else:
             state.unparsed.append(f"{text}: not an option of celery {subcommand}")
             i += 1
+    for name, (flag, at) in per_node.items():
+        state.options[name] = OptionValue(name, flag, None, Value(
+            "unknown", None, at, reason=f"set per node ({flag}): the nodes of this multi run with different values"),
+            at, None)
     legacy_app = "app" in state.options and "app" not in global_names and subcommand != "multi"
     process = _merged(process_env if process_env is not None else env, inline)
     _from_environment(state, subcommand, process, words[program].span)

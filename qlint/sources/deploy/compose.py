@@ -25,11 +25,8 @@ def read_compose(path: str, text: str) -> DeployFacts:
     notes: list[str] = []
     loaded = yn.load(path, text, notes)
     if loaded is None or not loaded.documents:
-        return DeployFacts(path, "compose", notes=notes)
-    try:
-        processes = _processes(loaded, notes)
-    except yn.BudgetExceeded as exc:
-        return DeployFacts(path, "compose", notes=notes + [f"{path}: {exc}"])
+        return DeployFacts(path, "compose", notes=notes, template=loaded is None)
+    processes = _processes(loaded, notes)
     return DeployFacts(path, "compose", deployments=_by_profiles(path, processes), notes=notes)
 
 

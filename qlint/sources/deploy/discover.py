@@ -19,6 +19,8 @@ from qlint.sources.deploy.settings_file import read_toml_settings, read_yaml_set
 from qlint.sources.deploy.shell_script import read_shell
 from qlint.sources.deploy.supervisord import read_supervisord
 from qlint.sources.deploy.systemd import read_systemd
+from qlint.model import Span
+from qlint.sources.deploy.yaml_nodes import Unreadable
 from qlint.sources.read import SourceError, decode_text
 
 _CELERY = re.compile(rb"celery", re.I)
@@ -43,12 +45,21 @@ READERS: dict[str, Reader] = {
 }
 
 
+def named_like_deployment(path: str) -> bool:
+    """A name that only a deployment file has: docker-compose.yml, Procfile, *.service."""
+    name = PurePath(path).name
+    return bool(_COMPOSE_NAME.match(name.lower())) or name.startswith("Procfile") or name.lower().endswith(".service")
+
+
 def classify_path(path: str, head: bytes) -> str | None:
-    """The reader for path (a key of READERS), or None when it is no deployment file."""
+    """The reader for path (a key of READERS), or None when it is no deployment file.
+
+    "binary" for a file named like a deployment file whose bytes are not text.
+    """
     name = PurePath(path).name
     lower = name.lower()
     if b"\x00" in head[:8192]:
-        return None
+        return "binary" if named_like_deployment(path) else None
     if lower == ".env" or lower.startswith(".env.") or lower.endswith(".env"):
         return "dotenv"
     if not _CELERY.search(head):
@@ -78,27 +89,43 @@ def read_deploy_file(path: str, text: str) -> DeployFacts | None:
     reader = classify_path(path, text.encode("utf-8", "surrogatepass"))
     if reader is None:
         return None
+    if reader == "binary":
+        return unreadable(path, reader, "a binary file, not text")
     return _safely(reader, path, text)
 
 
-def read_deploy_bytes(path: str, data: bytes) -> DeployFacts | None:
-    """Like read_deploy_file, from bytes: undecodable files give facts with a note."""
-    reader = classify_path(path, data)
+def read_deploy_bytes(path: str, data: bytes, max_bytes: int | None = None) -> DeployFacts | None:
+    """Like read_deploy_file, from bytes: a file that cannot be read gives facts with
+    its error (binary, undecodable, larger than max_bytes)."""
+    reader = classify_path(path, data[:65536])
     if reader is None:
         return None
+    if reader == "binary":
+        return unreadable(path, reader, "a binary file, not text")
+    if max_bytes is not None and len(data) > max_bytes:
+        return unreadable(path, reader, f"too large for a deployment file ({len(data):,} bytes, at most {max_bytes:,})")
     try:
         text = decode_text(data)
     except SourceError as exc:
-        return DeployFacts(path, _kind(reader), notes=[f"{path}: {exc}; skipped"])
+        return unreadable(path, reader, str(exc))
     return _safely(reader, path, text)
 
 
 def _kind(reader: str) -> DeployKind:
+    if reader == "binary":
+        reader = "compose"  # never read: the kind only has to be one of DeployKind
     return "settings" if reader.startswith("settings") else reader  # type: ignore[return-value]
+
+
+def unreadable(path: str, reader: str, message: str, line: int = 1, column: int = 1) -> DeployFacts:
+    return DeployFacts(path, _kind(reader), error=message,
+                       error_span=Span(path, line, column))
 
 
 def _safely(reader: str, path: str, text: str) -> DeployFacts:
     try:
         return READERS[reader](path, text)
+    except Unreadable as exc:
+        return unreadable(path, reader, str(exc), exc.line, exc.column)
     except RecursionError:
-        return DeployFacts(path, _kind(reader), notes=[f"{path}: nested too deeply; skipped"])
+        return unreadable(path, reader, "nested too deeply")

@@ -148,6 +148,11 @@ class DeployFacts:
     env: list[EnvVar] = field(default_factory=list)
     settings: list[SettingEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # A file of this kind that cannot be read (invalid YAML or TOML, binary, an alias
+    # bomb, too large): nothing in it was read, and `qlint check` reports it as QL000.
+    error: str | None = None
+    error_span: Span | None = None
+    template: bool = False  # a template (Jinja, Go) that is not YAML: skipped with a note
 
     @property
     def processes(self) -> list[Process]:

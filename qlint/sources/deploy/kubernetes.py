@@ -2,11 +2,13 @@
 
 Workloads: Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob. A container
 runs ``command`` + ``args`` without a shell: ``${VAR}`` reaches celery unexpanded,
-and Kubernetes' own ``$(VAR)`` references are left unknown. HorizontalPodAutoscalers
-and KEDA ScaledObjects are linked to the workload they scale.
+while Kubernetes' own ``$(VAR)`` references to the container's ``env`` are expanded
+(``$$`` escapes a ``$``; a reference to a variable not in ``env`` stays as written).
+HorizontalPodAutoscalers and KEDA ScaledObjects are linked to the workload they scale.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
@@ -15,7 +17,10 @@ from qlint.model import Value
 from qlint.sources.deploy import yaml_nodes as yn
 from qlint.sources.deploy.command_line import commands_in_words
 from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, Process
+from qlint.sources.deploy.located import Located
 from qlint.sources.deploy.shell import Word
+
+_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 _POD_SPEC_PATHS = {
     "Deployment": ("spec", "template", "spec"),
@@ -33,11 +38,8 @@ def read_kubernetes(path: str, text: str) -> DeployFacts:
     notes: list[str] = []
     loaded = yn.load(path, text, notes)
     if loaded is None:
-        return DeployFacts(path, "kubernetes", notes=notes)
-    try:
-        processes = _processes(loaded)
-    except yn.BudgetExceeded as exc:
-        return DeployFacts(path, "kubernetes", notes=notes + [f"{path}: {exc}"])
+        return DeployFacts(path, "kubernetes", notes=notes, template=True)
+    processes = _processes(loaded)
     deployments = [Deployment(path, "kubernetes", tuple(processes))] if processes else []
     return DeployFacts(path, "kubernetes", deployments=deployments, notes=notes)
 
@@ -91,8 +93,8 @@ def _workload(loaded: yn.YamlFile, document: Node, kind: str, name: str) -> list
         env = _environment(loaded, yn.get(container, "env", budget))
         command = yn.get(container, "command", budget)
         args = yn.get(container, "args", budget)
-        words = _items(loaded, command) + _items(loaded, args)
-        found = commands_in_words(words, {}, process_env=env)
+        words = _items(loaded, command, env) + _items(loaded, args, env)
+        found = commands_in_words(words, env, process_env=env)
         if not found:
             continue
         container_name = yn.scalar(yn.get(container, "name", budget)) or "container"
@@ -103,15 +105,40 @@ def _workload(loaded: yn.YamlFile, document: Node, kind: str, name: str) -> list
     return processes
 
 
-def _items(loaded: yn.YamlFile, node: Node | None) -> list[Word]:
-    """List items as words; no shell runs them, so no ``$`` in them is expanded."""
+def _items(loaded: yn.YamlFile, node: Node | None, env: dict[str, EnvVar]) -> list[Word]:
+    """List items as words. No shell runs them, so a ``$`` is literal, except in the
+    ``$(VAR)`` references that Kubernetes expands from the container's env: those become
+    ``${VAR}``, expanded from env like a variable (a secret's value stays unknown)."""
     words = []
     for item in yn.sequence(node, loaded.budget):
         if isinstance(item, ScalarNode):
-            located = loaded.located(item)
-            dollars = frozenset(k for k, ch in enumerate(located.text) if ch == "$")
-            words.append(Word(located, dollars))
+            words.append(_kubernetes_references(loaded.located(item), env))
     return words
+
+
+def _kubernetes_references(located: Located, env: dict[str, EnvVar]) -> Word:
+    text, keep, literal, out = located.text, [], set(), []
+    k = 0
+    while k < len(text):
+        if text.startswith("$$", k):  # the escape: one literal $
+            literal.add(len(out))
+            out.append("$")
+            keep.append(k)
+            k += 2
+            continue
+        match = _REFERENCE.match(text, k) if text[k] == "$" else None
+        if match and match.group(1) in env:
+            rewritten = "${" + match.group(1) + "}"  # as long as $(NAME): positions stay
+            out.extend(rewritten)
+            keep.extend(range(k, match.end()))
+            k = match.end()
+            continue
+        if text[k] == "$":
+            literal.add(len(out))
+        out.append(text[k])
+        keep.append(k)
+        k += 1
+    return Word(Located(located.path, "".join(out), tuple(located.positions[i] for i in keep)), frozenset(literal))
 
 
 def _replicas(loaded: yn.YamlFile, document: Node, kind: str) -> Value:

@@ -30,7 +30,8 @@ def read_toml_settings(path: str, text: str) -> DeployFacts:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return DeployFacts(path, "settings", notes=[f"{path}: invalid TOML: {exc}; skipped"])
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        raise yn.Unreadable(f"invalid TOML: {exc}", *(int(g) for g in where.groups()) if where else (1, 1)) from None
     positions = _toml_positions(text)
     settings: list[SettingEntry] = []
 
@@ -77,7 +78,7 @@ def read_yaml_settings(path: str, text: str) -> DeployFacts:
     notes: list[str] = []
     loaded = yn.load(path, text, notes)
     if loaded is None:
-        return DeployFacts(path, "settings", notes=notes)
+        return DeployFacts(path, "settings", notes=notes, template=True)
     settings: list[SettingEntry] = []
 
     def walk(node: MappingNode, section: tuple[str, ...]) -> None:
@@ -88,10 +89,7 @@ def read_yaml_settings(path: str, text: str) -> DeployFacts:
             span = loaded.located(key_node).span(0, len(key))
             settings.append(SettingEntry(key, Value("known", yn.plain(value, loaded.budget), span), span, section))
 
-    try:
-        for document in loaded.documents:
-            if isinstance(document, MappingNode):
-                walk(document, ())
-    except yn.BudgetExceeded as exc:
-        return DeployFacts(path, "settings", notes=notes + [f"{path}: {exc}"])
+    for document in loaded.documents:
+        if isinstance(document, MappingNode):
+            walk(document, ())
     return DeployFacts(path, "settings", settings=settings, notes=notes)

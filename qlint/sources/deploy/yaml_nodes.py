@@ -24,7 +24,16 @@ _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _FOLD_MARK = "\a"  # ruamel marks folded line breaks in scalar values with BEL
 
 
-class BudgetExceeded(Exception):
+class Unreadable(Exception):
+    """A deployment or settings file that cannot be read at all; the message says why
+    (without the path), line and column say where when that is known."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+class BudgetExceeded(Unreadable):
     """More steps than a YAML file of any sane size needs (an alias bomb)."""
 
 
@@ -35,7 +44,7 @@ class Budget:
     def spend(self, steps: int = 1) -> None:
         self.left -= steps
         if self.left < 0:
-            raise BudgetExceeded("the YAML expands to too many nodes (alias bomb?); file skipped")
+            raise BudgetExceeded("the YAML expands to too many nodes (an alias bomb?)")
 
 
 @dataclass
@@ -53,24 +62,26 @@ class YamlFile:
 
 
 def load(path: str, text: str, notes: list[str]) -> YamlFile | None:
-    """Compose every document of text; None (with a note saying why) when it cannot be read."""
+    """Compose every document of text.
+
+    A template (Jinja, Go template markers) that is not valid YAML gives None with a
+    note; any other file that cannot be read raises Unreadable.
+    """
     if len(text) > MAX_CHARS:
-        notes.append(f"{path}: file too large for a deployment file ({len(text)} characters); skipped")
-        return None
+        raise Unreadable(f"too large for a deployment file ({len(text):,} characters, at most {MAX_CHARS:,})")
     try:
         documents = [doc for doc in YAML(typ="rt").compose_all(text) if doc is not None]
     except YAMLError as exc:
         if _TEMPLATE.search(text):
             notes.append(f"{path}: a template (Jinja or Go template markers), not YAML; skipped")
-        else:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            notes.append(f"{path}: invalid YAML{where}: {problem}; skipped")
-        return None
+            return None
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise Unreadable(f"invalid YAML{where}: {problem}",
+                         mark.line + 1 if mark else 1, mark.column + 1 if mark else 1) from None
     except RecursionError:
-        notes.append(f"{path}: YAML nested too deeply; skipped")
-        return None
+        raise Unreadable("YAML nested too deeply") from None
     return YamlFile(path, text, documents, Budget())
 
 
@@ -96,7 +107,7 @@ def items(node: Node | None, budget: Budget) -> Iterator[tuple[str, ScalarNode, 
 
 def _pairs(node: MappingNode, budget: Budget, depth: int) -> Iterator[tuple[Node, Node]]:
     if depth > 20:
-        raise BudgetExceeded("merge keys nested too deeply; file skipped")
+        raise BudgetExceeded("merge keys nested too deeply")
     merged: list[MappingNode] = []
     for key, value in node.value:
         budget.spend()

@@ -1,4 +1,5 @@
-"""Templates, alias bombs, invalid YAML/TOML, binary and undecodable files: notes, never exceptions."""
+"""Templates, alias bombs, invalid YAML/TOML, binary and undecodable files: a note for a
+template, an error (reported as QL000) for a file that cannot be read, never an exception."""
 from __future__ import annotations
 
 import pytest
@@ -19,7 +20,7 @@ def _bomb(top: str) -> str:
 def test_yaml_alias_bomb_in_settings_is_refused():
     facts = read_deploy_file("celery.yaml", _bomb("CELERY_BOMB"))
     assert facts.settings == []
-    assert any("alias bomb" in note for note in facts.notes)
+    assert "alias bomb" in facts.error
 
 
 def test_merge_key_bomb_in_compose_is_refused():
@@ -29,7 +30,7 @@ def test_merge_key_bomb_in_compose_is_refused():
     lines.append("services:\n  worker:\n    <<: *x11\n    image: app")
     facts = read_deploy_file("docker-compose.yml", "\n".join(lines) + "\n")
     assert facts.processes == []
-    assert any("alias bomb" in note for note in facts.notes)
+    assert "alias bomb" in facts.error
 
 
 def test_jinja_template_is_skipped_with_a_note():
@@ -43,7 +44,7 @@ def test_jinja_template_is_skipped_with_a_note():
         "{% endif %}\n"
     )
     facts = read_deploy_file("docker-compose.yml", text)
-    assert facts.processes == []
+    assert facts.processes == [] and facts.template and facts.error is None
     assert facts.notes == ["docker-compose.yml: a template (Jinja or Go template markers), not YAML; skipped"]
 
 
@@ -58,10 +59,11 @@ def test_go_template_is_skipped_with_a_note():
     assert "template" in facts.notes[0]
 
 
-def test_invalid_yaml_gets_a_located_note():
+def test_invalid_yaml_gets_a_located_error():
     facts = read_deploy_file("compose.yaml", "services:\n  worker:\n    command: [celery, worker\n")
-    assert facts.processes == []
-    assert facts.notes[0].startswith("compose.yaml: invalid YAML at line")
+    assert facts.processes == [] and not facts.template
+    assert facts.error.startswith("invalid YAML at line 4, column 1")
+    assert (facts.error_span.path, facts.error_span.line, facts.error_span.column) == ("compose.yaml", 4, 1)
 
 
 def test_python_tags_are_never_constructed():
@@ -72,19 +74,23 @@ def test_python_tags_are_never_constructed():
 
 def test_invalid_toml():
     facts = read_deploy_file("settings.toml", "[default]\nCELERY_X = \n")
-    assert facts.settings == [] and "invalid TOML" in facts.notes[0]
+    assert facts.settings == [] and "invalid TOML" in facts.error and facts.error_span.line == 2
 
 
 def test_binary_and_undecodable_bytes():
-    assert read_deploy_bytes("docker-compose.yml", b"\x00\x01celery") is None
+    assert read_deploy_bytes("docker-compose.yml", b"\x00\x01celery").error == "a binary file, not text"
+    assert read_deploy_bytes("Procfile", b"\x89PNG\r\n\x1a\n\x00\x00").error == "a binary file, not text"
+    assert read_deploy_bytes("k8s/worker.yaml", b"\x00\x01celery") is None  # any YAML name: not ours to judge
     facts = read_deploy_bytes("Procfile", b"worker: celery -A p worker -c \xff\xfe\n")
-    assert facts.kind == "procfile" and "not UTF-8" in facts.notes[0]
+    assert facts.kind == "procfile" and "not UTF-8" in facts.error
+    big = read_deploy_bytes("Procfile", b"worker: celery -A p worker\n" + b"#" * 100, max_bytes=50)
+    assert big.error.startswith("too large for a deployment file")
 
 
 def test_huge_yaml_is_skipped():
     text = "# celery\n" + "a: 1\n" * (MAX_CHARS // 5 + 1)
     facts = read_deploy_file("docker-compose.yml", text)
-    assert "too large" in facts.notes[0]
+    assert "too large" in facts.error
 
 
 @pytest.mark.parametrize("name,text", [

@@ -138,8 +138,11 @@ def test_variable_holding_options_is_spliced_or_reported():
 def test_multi():
     command = one("celery multi start w1 w2 -A proj -c 3 -Q:w1 images")
     assert command.kind == "multi" and command.app == "proj"
-    assert values(command) == {"nodes": ["w1", "w2"], "concurrency": 3}
+    assert values(command) == {"nodes": ["w1", "w2"], "concurrency": 3, "queues": None}
     assert command.unparsed == ("-Q:w1: an option for some nodes only",)
+    # The nodes consume different queues: no single value holds for the multi, even with a -Q for all.
+    queues = one("celery multi start w1 w2 -A proj -Q:w1 images -Q celery").options["queues"].value
+    assert queues.status == "unknown" and "set per node (-Q:w1)" in queues.reason
     assert values(one("celery multi start 3 -A proj")) == {"nodes": 3}
     assert parse_command_line("celery multi stop w1 -A proj") == []
 

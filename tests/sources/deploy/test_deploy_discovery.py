@@ -33,7 +33,9 @@ DATA = Path(__file__).parent / "data"
     ("pyproject.toml", b"[project]\ndependencies = ['celery>=5']\n", None),
     ("config/celery.yaml", b"production:\n  CELERY_TASK_ACKS_LATE: true\n", "settings-yaml"),
     (".github/workflows/ci.yml", b"jobs:\n  test:\n    run: pip install celery\n", None),
-    ("docker-compose.yml", b"\x00\x00celery", None),
+    ("docker-compose.yml", b"\x00\x00celery", "binary"),
+    ("Procfile", b"\x00\x00", "binary"),
+    ("data/blob.yaml", b"\x00\x00celery", None),
 ])
 def test_classify_path(path, head, kind):
     assert classify_path(path, head) == kind

@@ -180,6 +180,22 @@ def test_supervisord_continuation_numprocs_environment():
     assert options(procs["celery-beat"]) == {"schedule_filename": "/var/lib/shop/beat.db"}
 
 
+def test_supervisord_percent_references():
+    text = ("[program:reports]\n"
+            "command=/venv/bin/celery -A proj worker -n %(program_name)s-%(process_num)02d@%%h"
+            " -c %(ENV_CONCURRENCY)s --statedb=%(here)s/%(program_name)s.state -Q reports\n"
+            "numprocs=2\n")
+    (process,) = read_deploy_file("ops/supervisor/celery.conf", text).processes
+    assert options(process)["hostname"] == "reports-00@%h"
+    assert options(process)["statedb"] == "ops/supervisor/reports.state"
+    assert options(process)["queues"] == ["reports"]  # the split is not thrown off by the references
+    concurrency = process.command.options["concurrency"]
+    assert concurrency.value.status == "unknown"
+    assert concurrency.value.reason == ("$ENV_CONCURRENCY: supervisord fills %(ENV_CONCURRENCY)s from the "
+                                        "environment it was started with, which no file shows")
+    assert at(text, concurrency.value_span) == "%(ENV_CONCURRENCY)s"
+
+
 def test_systemd_multi_with_environment():
     facts, text = read("celery.service")
     (process,) = facts.processes

@@ -1,0 +1,22 @@
+from celery import shared_task
+from .celery import app
+
+
+@shared_task
+def build_report(day):
+    return day
+
+
+@shared_task
+def send_mail(to):
+    return to
+
+
+@shared_task
+def resize(path):
+    return path
+
+
+def later(task_id):
+    send_mail.apply_async(("x",), countdown=7200)
+    app.control.revoke(task_id)
