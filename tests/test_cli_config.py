@@ -203,3 +203,19 @@ def test_no_app(tmp_path):
     done = qlint(tmp_path, "--no-cache")
     assert done.stdout.startswith("No Celery app found under .")
     assert json.loads(qlint(tmp_path, "--format", "json", "--no-cache").stdout)["apps"] == []
+
+
+def test_entrypoint_passing_its_arguments_on(tmp_path):
+    # `"$@"` hands the worker whatever the container is started with: the options it may
+    # hold are named as not read, and reading the script finishes.
+    write_tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celery.py": "from celery import Celery\n\napp = Celery('proj')\n",
+        "docker/entrypoint.sh": '#!/bin/sh\nset -e\nexec gosu app celery -A proj worker -B \\\n    --concurrency 4 \\\n    "$@"\n',
+    })
+    text = qlint(tmp_path, "--no-cache")
+    assert text.returncode == 0, text.stderr
+    assert "    not read             $@: unresolved, the options it holds are not read\n" in text.stdout
+    (worker,) = json.loads(qlint(tmp_path, "--format", "json", "--no-cache").stdout)["processes"]
+    assert worker["concurrency"]["value"] == 4
+    assert worker["not_read"] == ["$@: unresolved, the options it holds are not read"]

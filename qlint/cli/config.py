@@ -174,6 +174,8 @@ def _deployment_text(deployment: Any, definitions: dict[str, list]) -> list[str]
             lines.append(f"    {label:<20} {shown}  {where}".rstrip())
         if process.process.autoscaled:
             lines.append(f"    autoscaled up to {describe(process.process.autoscaled_max)[0] if process.process.autoscaled_max else '?'} replicas")
+        for argument in process.process.command.unparsed:
+            lines.append(f"    not read             {argument}")
         lines.append(f"    embedded beat        {'yes (-B)' if process.runs_beat and process.kind != 'beat' else 'no'}"
                      if process.kind != "beat" else "    runs beat")
     return lines

@@ -125,6 +125,7 @@ class CeleryProcess:
             "beat": self.runs_beat,
             "replicas": V.to_json(self.process.replicas),
             "autoscaled": self.process.autoscaled,
+            "not_read": list(self.process.command.unparsed),
         }
 
 
