@@ -130,12 +130,15 @@ class CeleryProcess:
 
 
 def queue_names(value: Value) -> list[str] | None:
-    """Names of the queues in a task_queues value (Queue objects are shown as 'Queue(...)')."""
+    """Names of the queues in a task_queues value: a list of Queue objects (read as
+    {"__queue__": name}) or a mapping of names. Celery refuses anything else."""
     if value.status != "known" or not isinstance(value.value, (list, tuple, dict)):
         return None
-    items = value.value if not isinstance(value.value, dict) else list(value.value)
-    names = [i for i in items if isinstance(i, str)]
-    return names if len(names) == len(items) else None
+    if isinstance(value.value, dict):
+        names = list(value.value)
+    else:
+        names = [q.get("__queue__") if isinstance(q, dict) else None for q in value.value]
+    return names if all(isinstance(n, str) for n in names) else None
 
 
 @dataclass
