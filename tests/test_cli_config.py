@@ -219,3 +219,15 @@ def test_entrypoint_passing_its_arguments_on(tmp_path):
     (worker,) = json.loads(qlint(tmp_path, "--format", "json", "--no-cache").stdout)["processes"]
     assert worker["concurrency"]["value"] == 4
     assert worker["not_read"] == ["$@: unresolved, the options it holds are not read"]
+
+
+def test_queue_objects_are_shown_as_written(tmp_path):
+    write_tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celery.py": ("from celery import Celery\nfrom kombu import Queue\n\napp = Celery('proj')\n"
+                           "app.conf.task_queues = (Queue('tasks'), Queue('transient', routing_key='t.#'))\n"),
+        "Procfile": "worker: celery -A proj worker\n",
+    })
+    text = qlint(tmp_path, "--no-cache").stdout
+    assert "(Queue('tasks'), Queue('transient'))  proj/celery.py:5" in text
+    assert "    queues               ('tasks', 'transient')  proj/celery.py:5" in text

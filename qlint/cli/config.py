@@ -88,7 +88,22 @@ def _show(value: Value) -> str:
     plain = to_plain(value)
     if plain is None and value.value is not None:
         return "<object>"
-    return repr(plain) if not isinstance(plain, (int, float)) or isinstance(plain, bool) else f"{plain:g}" if isinstance(plain, float) else str(plain)
+    return _text(plain)
+
+
+def _text(plain: Any) -> str:
+    """A plain value as Python would print it, with a kombu Queue as Queue('name')."""
+    if isinstance(plain, dict):
+        if set(plain) == {"__queue__"}:
+            return f"Queue({plain['__queue__']!r})"
+        return "{" + ", ".join(f"{k!r}: {_text(v)}" for k, v in plain.items()) + "}"
+    if isinstance(plain, list):
+        return "[" + ", ".join(_text(v) for v in plain) + "]"
+    if isinstance(plain, tuple):
+        return "(" + ", ".join(_text(v) for v in plain) + ("," if len(plain) == 1 else "") + ")"
+    if isinstance(plain, float):
+        return f"{plain:g}"
+    return repr(plain)
 
 
 def _app_text(app: App, all_settings: bool, definitions: dict[str, list]) -> list[str]:
