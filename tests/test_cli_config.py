@@ -231,3 +231,14 @@ def test_queue_objects_are_shown_as_written(tmp_path):
     text = qlint(tmp_path, "--no-cache").stdout
     assert "(Queue('tasks'), Queue('transient'))  proj/celery.py:5" in text
     assert "    queues               ('tasks', 'transient')  proj/celery.py:5" in text
+
+
+def test_a_member_that_cannot_be_read_shows_as_unknown(tmp_path):
+    write_tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celery.py": ("import os\nfrom datetime import timedelta\n\nfrom celery import Celery\nfrom pytimeparse import parse\n\n"
+                           "app = Celery('proj')\napp.conf.beat_schedule = {'expire': {'task': 'proj.expire',\n"
+                           "    'schedule': timedelta(seconds=parse(os.environ.get('EVERY', '5 minutes'))), 'args': None}}\n"),
+    })
+    text = qlint(tmp_path, "--no-cache").stdout
+    assert "{'expire': {'task': 'proj.expire', 'schedule': ?, 'args': None}}  proj/celery.py:8" in text

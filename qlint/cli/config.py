@@ -85,6 +85,12 @@ def describe(value: Value, definitions: dict[str, list] | None = None) -> tuple[
 def _show(value: Value) -> str:
     if value.status == "unknown":
         return "?"
+    if value.status == "several":
+        return " | ".join(_show(a.value) for a in value.alternatives)
+    if value.items is not None and isinstance(value.value, dict) and len(value.items) == len(value.value):
+        # a dict written in the code: each member as it was resolved, so one that
+        # cannot be read shows as ? rather than as None
+        return "{" + ", ".join(f"{key!r}: {_show(item)}" for key, (_, item) in zip(value.value, value.items)) + "}"
     plain = to_plain(value)
     if plain is None and value.value is not None:
         return "<object>"
