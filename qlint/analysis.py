@@ -25,6 +25,7 @@ from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.python import parse_facts
 from qlint.sources.read import SourceError, decode_python, mentions_celery, names_settings_module_only, read_bytes
+from qlint.sources.templates import PYTHON_NOTE, is_python_template
 
 PARALLEL_THRESHOLD = 6
 
@@ -66,7 +67,11 @@ def _parse_one(args: tuple[str, bytes]) -> ir.ModuleFacts:
         text = decode_python(path, data)
     except SourceError as exc:
         return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
-    return parse_facts(path, text)
+    facts = parse_facts(path, text)
+    if facts.error is not None and facts.error.startswith("syntax error") and is_python_template(path, text):
+        # Not QL000: the file is fine, it is just not Python until rendered.
+        return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=facts.lines, mentions_celery=False)
+    return facts
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -210,8 +215,10 @@ def analyse(
                                     deploy.environment, deploy.env_files)
     problems = [
         FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
-        for f in loader.facts.values() if f.error is not None
+        for f in loader.facts.values() if f.error is not None and f.error != PYTHON_NOTE
     ]
+    project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
+                         if f.error == PYTHON_NOTE)
     analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
                         loader.parsed, loader.cache.hits)
     return analysis
