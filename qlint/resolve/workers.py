@@ -107,8 +107,10 @@ class CeleryProcess:
                 return Value(default.status, (default.value,), default.origin)
             return Value("unknown", reason="task_default_queue cannot be read")
         names = queue_names(declared)
-        return Value("known", tuple(names), declared.origin) if names is not None else \
-            Value("unknown", reason="task_queues cannot be read")
+        if names is not None:
+            return Value("known", tuple(names), declared.origin)
+        why = f": {declared.reason}" if declared.status == "unknown" and declared.reason else ""
+        return Value("unknown", reason=f"task_queues cannot be read{why}")
 
     def to_json(self) -> dict[str, Any]:
         from qlint.resolve import values as V

@@ -202,3 +202,5 @@ def test_queues_of_a_worker_without_q_come_from_task_queues(analyse_tree):
     mapping = consumed("task_queues = {'tasks': {'routing_key': 'task.#'}}\n")
     assert (mapping.status, mapping.value) == ("known", ("tasks",))
     assert consumed("task_queues = ['tasks']\n").status == "unknown"
+    unread = consumed("import os\ntask_queues = os.environ['QUEUES']\n")
+    assert unread.status == "unknown" and unread.reason.startswith("task_queues cannot be read: ")
