@@ -229,6 +229,10 @@ class Evaluator:
             if self.scope.is_celery_class(target):
                 return self.scope.new_app(expr, subclass=target.name)
             return known(target, expr.span)  # an instance: attributes read through the class
+        if isinstance(target, FuncObj):
+            made = self.scope.call_function(target, expr)
+            if made is not None:
+                return made
         if isinstance(target, (FuncObj, TaskObj)):
             return unknown(f"result of calling {target.func.name}()", expr.span)
         if func.status == "unknown":

@@ -107,6 +107,39 @@ class Scope:
         self.workspace.apps.append(app)
         return known(app, expr.span)
 
+    def call_function(self, func: FuncObj, expr: ir.Call) -> Value | None:
+        """Run a project function called by module code when it builds and returns an app (the
+        factory of Flask's old guide: `def make_celery(app): celery = Celery(...); return celery`)
+        or is handed one (`configure(app)`), so that what it writes to the app's configuration
+        counts. None for any other function, which is left unevaluated."""
+        active = self.workspace.running_functions
+        if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
+            return None
+        builds = builds_app(func.func)
+        pos, kw, opaque = self.evaluator.args(expr) if builds or expr.args or expr.kwargs else ([], {}, False)
+        if not builds and not any(isinstance(v.value, (AppObj, ConfRef)) for v in (*pos, *kw.values())):
+            return None
+        home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
+        if home_env is None:
+            return None
+        local = Scope(self.workspace, home_env, outer=Scope(self.workspace, home_env))
+        local.conditions = list(self.conditions)
+        _bind_parameters(local, func.func, pos, kw, opaque, expr.span)
+        made_before = len(self.workspace.apps)
+        runner = _FunctionRun(local)
+        active.add(id(func.func))
+        try:
+            runner.run(func.func.body)
+        finally:
+            active.discard(id(func.func))
+        for app in self.workspace.apps[made_before:]:
+            # Celery finds the app where the caller binds it (-A module:name), not in the factory.
+            app.module, app.var = self.module.path, ""
+        returned = {id(v.value): v.value for v in runner.returns if isinstance(v.value, AppObj)}
+        if len(returned) != 1 or any(not isinstance(v.value, AppObj) for v in runner.returns):
+            return None
+        return known(next(iter(returned.values())), expr.span)
+
     def app_method(self, obj: AppObj | ConfRef, name: str, expr: ir.Call) -> Value:
         app = obj.app if isinstance(obj, ConfRef) else obj
         pos, kw, opaque = self.evaluator.args(expr)
@@ -149,6 +182,56 @@ class Scope:
         self.bind(name, value, span)
         if isinstance(value.value, Sym):
             self.imported.add(name)
+
+
+MAX_CALL_DEPTH = 3
+
+
+def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[str, Value], opaque: bool,
+                     span: Span) -> None:
+    positional = [p for p in func.params if p.kind in ("posonly", "pos")]
+    for param in func.params:
+        index = positional.index(param) if param in positional else None
+        if param.kind in ("varargs", "varkw"):
+            value = unknown(f"*{param.name} of {func.name}()", span)
+        elif index is not None and index < len(pos):
+            value = pos[index]
+        elif param.name in kw:
+            value = kw[param.name]
+        elif opaque:
+            value = unknown(f"argument {param.name} of {func.name}() cannot be read", span)
+        elif param.default is not None and local.outer is not None:
+            value = local.outer.evaluator.eval(param.default)
+        else:
+            value = unknown(f"argument {param.name} of {func.name}() is missing", span)
+        local.names[param.name] = value
+        local.spans[param.name] = span
+
+
+def builds_app(func: ir.FuncDef) -> bool:
+    """True when the function's own code (not the functions nested in it) returns something
+    and calls something named Celery."""
+    found = {"celery": False, "return": False}
+
+    def visit(node: object) -> None:
+        if isinstance(node, (ir.FuncDef, ir.ClassDef)) or found["celery"] and found["return"]:
+            return
+        if isinstance(node, ir.Return):
+            found["return"] = True
+        elif isinstance(node, ir.Call):
+            callee = node.func
+            name = callee.id if isinstance(callee, ir.Name) else callee.attr if isinstance(callee, ir.Attr) else None
+            found["celery"] = found["celery"] or name == "Celery"
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                visit(item)
+        elif hasattr(node, "__dataclass_fields__"):
+            for name in node.__dataclass_fields__:
+                visit(getattr(node, name))
+
+    for stmt in func.body:
+        visit(stmt)
+    return found["celery"] and found["return"]
 
 
 class Interpreter:
@@ -426,3 +509,14 @@ class Interpreter:
         cls = ClassObj(stmt.name, self.scope.module.path, stmt.span, bases, attrs, dict(class_scope.spans))
         self.scope.workspace.classes.append(cls)
         self.scope.bind(stmt.name, known(cls, stmt.span), stmt.span)
+
+
+class _FunctionRun(Interpreter):
+    """Runs a function body abstractly and keeps what its return statements give."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope)
+        self.returns: list[Value] = []
+
+    def _Return(self, stmt: ir.Return) -> None:
+        self.returns.append(self.ev.eval(stmt.value) if stmt.value is not None else known(None, stmt.span))

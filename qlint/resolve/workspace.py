@@ -88,6 +88,7 @@ class Workspace:
         self.load_facts = load_facts
         self.envs: dict[str, ModuleEnv] = {}
         self.apps: list[AppObj] = []
+        self.running_functions: set[int] = set()  # project functions being run (Scope.call_function)
         self.tasks: list[TaskObj] = []
         self.classes: list[ClassObj] = []
         self.environ_writes: list[EnvWrite] = []
