@@ -96,6 +96,8 @@ def _locate(workspace: "Workspace", near: str) -> DjangoSettings:
     facts = workspace.load_facts(path)
     if facts is not None and facts.error is not None:
         return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be analysed: {facts.error}")
+    if env.opaque is not None:
+        return DjangoSettings(dotted, path, problem=f"settings module {dotted!r}: {env.opaque}")
     config_write = _choose(workspace.environ_writes, "DJANGO_CONFIGURATION", near)
     classes = {
         name: value.value for name, value in env.names.items()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
-from qlint.resolve import django
+from qlint.resolve import django, split_settings
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
     UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
@@ -43,6 +43,11 @@ class ModuleEnv:
     imported: set[str] = field(default_factory=set)
     # Read while an import cycle was open: some partner may have been half-done.
     in_cycle: bool = False
+    # django-split-settings: the file being included (its folder anchors nested includes),
+    # the files already included, and why the namespace may hold names qlint did not see.
+    including: str | None = None
+    included: set[str] = field(default_factory=set)
+    opaque: str | None = None
 
 
 class Scope:
@@ -139,6 +144,9 @@ class Scope:
         if len(returned) != 1 or any(not isinstance(v.value, AppObj) for v in runner.returns):
             return None
         return known(next(iter(returned.values())), expr.span)
+
+    def include_settings(self, expr: ir.Call) -> Value:
+        return split_settings.include(self, expr, Interpreter(self).run)
 
     def app_method(self, obj: AppObj | ConfRef, name: str, expr: ir.Call) -> Value:
         app = obj.app if isinstance(obj, ConfRef) else obj
