@@ -195,6 +195,15 @@ class Scope:
 MAX_CALL_DEPTH = 3
 
 
+def _is_globals_call(expr: ir.Expr, scope: Scope) -> bool:
+    return (isinstance(expr, ir.Call) and isinstance(expr.func, ir.Name) and expr.func.id == "globals"
+            and not expr.args and scope.lookup("globals") is None)
+
+
+def _render_callee(func: ir.Expr) -> str:
+    return func.id if isinstance(func, ir.Name) else "globals().update" if isinstance(func, ir.Attr) else "call"
+
+
 def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[str, Value], opaque: bool,
                      span: Span) -> None:
     positional = [p for p in func.params if p.kind in ("posonly", "pos")]
@@ -293,6 +302,8 @@ class Interpreter:
             env = workspace.module_env(path, importer=self.scope.module.path)
             if env is None:
                 return
+            if env.opaque is not None and self.scope.outer is None:
+                self.scope.module.opaque = env.opaque
             exported = env.all_names or tuple(n for n in env.names if not n.startswith("_"))
             for name in exported:
                 if name in env.names:
@@ -347,7 +358,18 @@ class Interpreter:
         elif isinstance(target, ir.Sub):
             self.assign_item(target, value, span)
 
+    def _writes_unseen_names(self, func: ir.Expr) -> bool:
+        """exec(...) or globals().update(...) at module level: names appear that no statement binds."""
+        if self.scope.outer is not None:
+            return False
+        if isinstance(func, ir.Name) and func.id == "exec":
+            return self.scope.lookup("exec") is None
+        return isinstance(func, ir.Attr) and func.attr in ("update", "setdefault") and _is_globals_call(func.value, self.scope)
+
     def assign_item(self, target: ir.Sub, value: Value, span: Span) -> None:
+        if self.scope.outer is None and _is_globals_call(target.value, self.scope):
+            self.scope.module.opaque = f"{span}: globals()[...] = ... sets a name qlint does not see"
+            return
         key = self.ev.eval(target.index)
         base_expr = target.value
         if isinstance(base_expr, ir.Attr):
@@ -393,6 +415,8 @@ class Interpreter:
         if not isinstance(expr, ir.Call):
             return
         func = expr.func
+        if self._writes_unseen_names(func):
+            self.scope.module.opaque = f"{stmt.span}: {_render_callee(func)}() may set names qlint does not see"
         if isinstance(func, ir.Attr) and isinstance(func.value, ir.Name) and func.attr in ("update", "setdefault", "append", "extend"):
             base = self.ev.eval(func.value)
             if isinstance(base.value, dict) and func.attr in ("update", "setdefault"):
