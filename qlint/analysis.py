@@ -24,7 +24,9 @@ from qlint.resolve.workers import build_view
 from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.python import parse_facts
-from qlint.sources.read import SourceError, decode_python, mentions_celery, names_settings_module_only, read_bytes
+from qlint.sources.read import (
+    SourceError, decode_python, may_use_an_app, mentions_celery, names_settings_module_only, read_bytes,
+)
 from qlint.sources.templates import PYTHON_NOTE, is_python_template
 
 PARALLEL_THRESHOLD = 6
@@ -197,7 +199,7 @@ def analyse(
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
     loader = _Loader(FactsCache(root, use_cache), abs_of, buffers)
-    entries, settings_only = [], []
+    entries, settings_only, quiet, app_users = [], [], [], []
     for rel in python_files:
         data = loader.read(rel)
         if data is None:
@@ -206,9 +208,14 @@ def analyse(
             entries.append(rel)  # an open buffer is always read, so that its parse errors show
         elif mentions_celery(data):
             settings_only.append(rel)
+        elif may_use_an_app(data):
+            app_users.append(rel)
+        else:
+            quiet.append(rel)
     loader.prefetch(entries)
     deploy = load_deploy_files(other_files, loader.read_other)
     workspace = Workspace(python_files, loader, deploy.environment)
+    workspace.quiet, workspace.app_users = frozenset(quiet), frozenset(app_users)
     workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
     project = build_project(display_path(root, cwd), workspace, entries, settings_only)
     project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,

@@ -15,7 +15,7 @@ from qlint.resolve import values as V
 from qlint.resolve import django, split_settings
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
-    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
+    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
 )
 from qlint.sources import ir
 
@@ -74,6 +74,8 @@ class Scope:
     def lookup(self, name: str) -> Value | None:
         if name in self.names:
             value = self.names[name]
+            if isinstance(value.value, LazyName):
+                value = self.workspace.bind_resolved(self.names, self.spans, name, value, self.module.path)
             if value.value is UNSET and value.status != "several":
                 return None
             return value
@@ -86,7 +88,7 @@ class Scope:
         if env is None:
             return None
         if name in env.names:
-            return env.names[name]
+            return self.workspace.resolve(env.names[name], self.module.path)
         sub = self.workspace.index.submodule(ref.path, name)
         if sub is not None:
             return known(ModuleRef(sub, f"{ref.name}.{name}"), None)
@@ -267,11 +269,19 @@ class Interpreter:
 
     def _Import(self, stmt: ir.Import) -> None:
         for dotted, alias in stmt.names:
+            self._run_app_user(self.scope.workspace.index.resolve(dotted, 0, self.scope.module.path))
             if alias:
                 self.scope.bind_import(alias, self.import_module(dotted, 0, stmt.span), stmt.span)
             else:
                 top = dotted.split(".")[0]
                 self.scope.bind_import(top, self.import_module(top, 0, stmt.span), stmt.span)
+
+    def _run_app_user(self, path: str | None) -> None:
+        """Importing a module runs it: one that may define tasks on an app it imports (without
+        naming Celery) is read now, as Python would, even when only the module is bound."""
+        users = self.scope.workspace.app_users
+        if path is not None and path in users and path not in self.scope.workspace.envs:
+            self.scope.workspace.module_env(path, importer=self.scope.module.path)
 
     def import_module(self, dotted: str, level: int, span: Span) -> Value:
         if level == 0 and dotted.split(".")[0] in EXTERNAL_TOP:
@@ -317,10 +327,16 @@ class Interpreter:
             return
         module_name = workspace.index.module_name(path)
         env = None
+        lazy = workspace.quiet is not None and path in workspace.quiet and path not in workspace.envs
         for name, alias in stmt.names:
             sub = workspace.index.submodule(path, name)
             if sub is not None:
+                self._run_app_user(sub)
                 self.scope.bind_import(alias or name, known(ModuleRef(sub, f"{module_name}.{name}"), stmt.span), stmt.span)
+                continue
+            if lazy:
+                self.scope.names[alias or name] = known(LazyName(path, name), stmt.span)
+                self.scope.spans[alias or name] = stmt.span
                 continue
             env = env or workspace.module_env(path, importer=self.scope.module.path)
             if env is not None and name in env.names:
@@ -488,6 +504,8 @@ class Interpreter:
             where = span
             for names, spans, condition in results:
                 value = names.get(name)
+                if value is not None and isinstance(value.value, LazyName):
+                    value = self.scope.workspace.bind_resolved(names, spans, name, value, self.scope.module.path)
                 if value is None:
                     value = Value("default", UNSET, None)
                 alternatives.append((value, condition))
@@ -537,7 +555,7 @@ class Interpreter:
         bases = tuple(self.ev.eval(b) for b in stmt.bases)
         class_scope = Scope(self.scope.workspace, self.scope.module, outer=self.scope)
         Interpreter(class_scope).run(stmt.body)
-        attrs = {k: v for k, v in class_scope.names.items()}
+        attrs = dict(self.scope.workspace.resolved_names_of(class_scope.names, class_scope.spans, self.scope.module.path))
         cls = ClassObj(stmt.name, self.scope.module.path, stmt.span, bases, attrs, dict(class_scope.spans))
         self.scope.workspace.classes.append(cls)
         self.scope.bind(stmt.name, known(cls, stmt.span), stmt.span)
