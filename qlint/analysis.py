@@ -24,7 +24,10 @@ from qlint.resolve.workers import build_view
 from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.python import parse_facts
-from qlint.sources.read import SourceError, decode_python, mentions_celery, names_settings_module_only, read_bytes
+from qlint.sources.read import (
+    SourceError, decode_python, may_use_an_app, mentions_celery, names_settings_module_only, read_bytes,
+)
+from qlint.sources.templates import PYTHON_NOTE, is_python_template
 
 PARALLEL_THRESHOLD = 6
 
@@ -66,7 +69,11 @@ def _parse_one(args: tuple[str, bytes]) -> ir.ModuleFacts:
         text = decode_python(path, data)
     except SourceError as exc:
         return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
-    return parse_facts(path, text)
+    facts = parse_facts(path, text)
+    if facts.error is not None and facts.error.startswith("syntax error") and is_python_template(path, text):
+        # Not QL000: the file is fine, it is just not Python until rendered.
+        return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=facts.lines, mentions_celery=False)
+    return facts
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -200,7 +207,7 @@ def analyse(
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
     loader = _Loader(FactsCache(root, use_cache, facts_memory), abs_of, buffers)
-    entries, settings_only = [], []
+    entries, settings_only, quiet, app_users = [], [], [], []
     for rel in python_files:
         data = loader.read(rel)
         if data is None:
@@ -209,17 +216,24 @@ def analyse(
             entries.append(rel)  # an open buffer is always read, so that its parse errors show
         elif mentions_celery(data):
             settings_only.append(rel)
+        elif may_use_an_app(data):
+            app_users.append(rel)
+        else:
+            quiet.append(rel)
     loader.prefetch(entries)
     deploy = load_deploy_files(other_files, loader.read_other)
     workspace = Workspace(python_files, loader, deploy.environment)
+    workspace.quiet, workspace.app_users = frozenset(quiet), frozenset(app_users)
     workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
     project = build_project(display_path(root, cwd), workspace, entries, settings_only)
     project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                     deploy.environment, deploy.env_files)
     problems = [
         FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
-        for f in [*loader.facts.values(), *deploy.facts] if f.error is not None
+        for f in [*loader.facts.values(), *deploy.facts] if f.error is not None and f.error != PYTHON_NOTE
     ]
+    project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
+                         if f.error == PYTHON_NOTE)
     analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
                         loader.parsed, loader.cache.hits)
     loader.cache.forget_untouched()

@@ -111,7 +111,7 @@ class Context:
             if isinstance(base, ModuleRef):
                 env = self.project.workspace.module_env(base.path)
                 if env is not None and expr.attr in env.names:
-                    value = env.names[expr.attr]
+                    value = self.project.workspace.resolve(env.names[expr.attr])
                     return value.value if value.status == "known" else None
                 sub = self.project.workspace.index.submodule(base.path, expr.attr)
                 return ModuleRef(sub, f"{base.name}.{expr.attr}") if sub else None
@@ -149,6 +149,8 @@ class Context:
             return ModuleRef(sub, index.module_name(sub))
         env = self.project.workspace.module_env(path)
         value = env.names.get(binding.imported) if env is not None else None
+        if value is not None:
+            value = self.project.workspace.resolve(value)
         return value.value if value is not None and value.status == "known" else None
 
 

@@ -18,10 +18,10 @@ CACHE_DIR = ".qlint_cache"
 def extractor_digest() -> str:
     """A digest of the code that produces facts: editing the extractor invalidates the cache
     even when the version number has not moved."""
-    from qlint.sources import chunks, python, read
+    from qlint.sources import chunks, python, read, templates
 
     digest = hashlib.blake2b(digest_size=6)
-    for module in (ir, chunks, python, read):
+    for module in (ir, chunks, python, read, templates):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 

@@ -16,8 +16,11 @@ from qlint.sources import ir
 
 MODEL_KINDS = frozenset({"queryset", "model-instance", "model-instances"})
 # Kinds that are data when passed to a task; the others are handles to data (an open
-# file, request.FILES, a model manager) that only matter once read.
-DATA_KINDS = frozenset({"file-content", "upload", "request-body", "encoded", "dataframe", "literal"}) | MODEL_KINDS
+# file, request.FILES, a model manager) that only matter once read. A request body
+# (request.data, request.body) is not data by itself: on most endpoints it is a few
+# fields of JSON, and handing a webhook's body to a task is the usual design; only the
+# uploads it holds (request.FILES, their contents) are.
+DATA_KINDS = frozenset({"file-content", "upload", "encoded", "dataframe", "literal"}) | MODEL_KINDS
 # Data that string-like transformations (decode, strip, str(), json.dumps...) keep.
 _TEXT_KINDS = frozenset({"file-content", "request-body", "encoded", "literal"})
 

@@ -46,14 +46,15 @@ class LargePayloadArgument(Rule):
 A call that sends a task or builds its signature — `.delay(...)`, `.apply_async(args=..., kwargs=...)`,
 `.s()`/`.si()`/`.signature()`, `app.send_task(name, args=..., kwargs=...)` — with an argument that carries
 data: the contents of a file (`.read()` of something opened or uploaded, `read_text()`, `read_bytes()`),
-a request body or upload (`request.body`, `request.data`, `request.FILES[...]`, `request.files[...]`),
-a base64 or JSON encoding of those, a pandas dataframe or its dump (`df.to_json()`, `df.to_dict()`),
+an upload (`request.FILES[...]`, `request.files[...]`), a base64 or JSON encoding of those, a pandas dataframe or its dump (`df.to_json()`, `df.to_dict()`),
 a Django queryset or model instance (`Model.objects.get(...)`, `request.user`, lists of them — left to
 QL202 when the message is certainly JSON, which cannot encode them), or a
 literal larger than `payload-literal-bytes` ([tool.qlint], 64 KiB by default). Simple assignments in the
 same function are followed (`content = upload.read(); task.delay(content)`, `with open(p) as f: data =
 f.read()`). Ids, keys, names, paths, URLs, `.pk`/`.id`, `str(uuid)`, `values_list(...)`, a file's
-`.name` and `len(...)` are references and never reported; nor is anything qlint cannot follow.
+`.name` and `len(...)` are references and never reported; nor is anything qlint cannot follow, nor a
+request body (`request.data`, `request.body`): mostly a few fields of JSON, whose size the code does not
+tell.
 """
     why = """
 Every argument is serialized into the task message (`task_serializer`, JSON by default) and travels
@@ -99,9 +100,9 @@ reference: the path or key of the stored file, the primary key of the row. For m
         Example(_project(**{"proj/jobs.py": (
             "import base64\n\nfrom proj.tasks import ingest\n\n\n"
             "def submit(request):\n"
-            "    encoded = base64.b64encode(request.body).decode('ascii')\n"
-            "    return ingest.s(encoded, 'body.bin').delay()\n"
-        )}), note="base64 of the request body in a signature"),
+            "    encoded = base64.b64encode(request.FILES['scan'].read()).decode('ascii')\n"
+            "    return ingest.s(encoded, 'scan.bin').delay()\n"
+        )}), note="base64 of an upload's contents in a signature"),
         Example(_project(**{"proj/jobs.py": (
             "from proj.celery import app\nfrom proj.models import Account\n\n\n"
             "def refresh_all():\n"
@@ -155,6 +156,13 @@ reference: the path or key of the stored file, the primary key of the row. For m
             "def seed():\n"
             "    ingest.delay('" + "a" * 2048 + "', 'seed.txt')\n"
         )}), note="a 2 KiB literal is below the default payload-literal-bytes"),
+        Example(_project(**{"proj/views.py": (
+            "import json\n\nfrom proj.tasks import ingest\n\n\n"
+            "def update(request, pk):\n"
+            "    ingest.delay(json.dumps(request.data), str(pk))\n"
+            "\n\ndef webhook(request):\n"
+            "    ingest.delay(request.body.decode(), 'webhook')\n"
+        )}), note="a request body: mostly a few fields of JSON, handed on as the task's input"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

@@ -13,6 +13,11 @@ from qlint.rules._delivery import always, transport
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 DEFAULT_LONG = 300
+# An app-wide or worker-wide limit is a cap that every task gets, the shortest included:
+# 5 to 30 minute caps are boilerplate (Celery's own Django guide sets task_time_limit =
+# 30 * 60). Such a cap only shows that tasks run long when nobody would set it for short
+# ones; a limit on one task is set for that task and counts from long-task-seconds.
+CAP_LONG = 3600
 # A long task routed to its own queue, for the examples with one worker per queue.
 _ROUTED_LONG = {
     "proj/__init__.py": "", "proj/celery.py": _APP,
@@ -35,7 +40,10 @@ Long tasks — a time limit, or a duration declared in `[tool.qlint.tasks]`, at 
 `long-task-seconds` (300 s by default) — while the effective `worker_prefetch_multiplier` is not 1
 (default 4; 0 means no limit at all), unless `worker_disable_prefetch` is on with a Redis broker.
 Where a soft limit is set it stands for the expected run time and the hard limit is only a kill cap, so
-the soft limit decides; a hard limit counts only where no soft limit is set.
+the soft limit decides; a hard limit counts only where no soft limit is set. A limit for every task
+(`task_time_limit`, `task_soft_time_limit`, `--time-limit`) is a cap that short tasks get too, often a
+generic safety net of a few minutes: it counts only from an hour up (or from `long-task-seconds`, when
+that is longer).
 """
     why = """
 A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
@@ -87,6 +95,9 @@ ahead altogether.
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\nworker_prefetch_multiplier = 1\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 120\n"}, note="short tasks"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "task_soft_time_limit = 15 * 60\ntask_time_limit = 30 * 60\n"},
+                note="a cap of a quarter of an hour for every task is a safety net, not a sign of long tasks"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": 'broker_url = "redis://r"\ntask_time_limit = 7200\nworker_disable_prefetch = True\n'}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -158,7 +169,7 @@ ahead altogether.
         """What makes the tasks long; with queues, only tasks that reach those queues count."""
         found: list[Related] = []
         for name, value in _deciding(dict(limits), "task_soft_time_limit", "task_time_limit"):
-            if _long(value, threshold) and value.origin is not None:
+            if _long(value, max(threshold, CAP_LONG)) and value.origin is not None:
                 found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
         for task in sorted(app.tasks.values(), key=lambda t: t.name):
             if queues is not None and not _may_consume(queues, queue_of(task, app)):

@@ -34,6 +34,13 @@ def _is_result(ctx: Context, expr: ir.Expr) -> bool:
     return isinstance(build(ctx, func), COMPOSITE)  # group(...)() applies the group
 
 
+def _ran_here(ctx: Context, expr: ir.Expr) -> bool:
+    """True when expr is what `.apply()` returned: an EagerResult, whose task already ran in this
+    process, so waiting on it waits for nothing."""
+    expr = ctx.follow(expr)
+    return isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and expr.func.attr == "apply"
+
+
 @dataclass(frozen=True)
 class _Allowed:
     """A `with allow_join_result():` block in owner's own code."""
@@ -126,6 +133,10 @@ task receives the result without anyone waiting.
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef fetch(u):\n    return u\n\n\n"
                                   "@app.task\ndef report(u):\n    return fetch.s(u)().get('x')\n"},
                 note="calling a signature runs the task here and returns its value"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/dispatch.py": "def run_here(signature):\n    eager = signature.apply()\n"
+                                     "    return eager.get(propagate=True, disable_sync_subtasks=False)\n"},
+                note="apply() ran the task in this process: its EagerResult holds the value already"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
@@ -143,7 +154,7 @@ task receives the result without anyone waiting.
                     continue
                 wait = f".{expr.func.attr}()"
                 flag = expr.kwarg("disable_sync_subtasks")
-                if isinstance(flag, ir.Const) and flag.value is False:
+                if isinstance(flag, ir.Const) and flag.value is False and not _ran_here(ctx, expr.func.value):
                     switched_off = "disable_sync_subtasks=False"
                 elif _is_result(ctx, expr.func.value) and any(
                         b.owner is ctx.function and b.first <= expr.span.line <= b.last for b in allowed[ctx.path]):

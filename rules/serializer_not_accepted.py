@@ -6,7 +6,7 @@ from typing import Iterable
 from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
-from qlint.rules._serialization import certain_string, content_type, names
+from qlint.rules._serialization import certain_string, content_type, names, registered_elsewhere
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
@@ -21,7 +21,9 @@ class SerializerNotAccepted(Rule):
 A task serializer (`task_serializer`, or a task's `serializer=`) whose content type is not in
 `accept_content`, or a `result_serializer` not in the result accept list (`result_accept_content`, which
 falls back to `accept_content`). Names and content types are compared as kombu does (`json` is
-`application/json`).
+`application/json`). A serializer kombu does not ship (registered with `kombu.serialization.register`)
+counts as accepted by its own name only; where the list names no such entry, its content type decides,
+which qlint does not read, so the rule stays silent.
 """
     why = """
 The worker checks every message's content type against `accept_content` before decoding it; a task sent
@@ -49,6 +51,11 @@ task_serializer = "msgpack"      # every task is refused by the workers
         Example({**_BASE, "proj/celeryconfig.py": "accept_content = ['application/json']\ntask_serializer = 'json'\n"}),
         Example({**_BASE, "proj/celeryconfig.py": "accept_content = ['json', 'msgpack']\ntask_serializer = 'msgpack'\n"
                                                   "result_accept_content = ['msgpack']\nresult_serializer = 'msgpack'\n"}),
+        Example({**_BASE, "proj/serializers.py": "from kombu.serialization import register\n\n"
+                                                 "register('signed-pickle', dumps, loads, content_type='application/x-signed-pickle')\n",
+                 "proj/celeryconfig.py": "accept_content = ['application/json', 'application/x-signed-pickle']\n"
+                                         "task_serializer = 'signed-pickle'\nresult_serializer = 'signed-pickle'\n"},
+                note="a serializer the project registers, accepted by its content type"),
         Example({**_BASE, "proj/celeryconfig.py": "import os\naccept_content = [os.environ['FORMAT']]\n"
                                                   "task_serializer = 'msgpack'\n"}, note="unknown"),
     )
@@ -72,7 +79,7 @@ task_serializer = "msgpack"      # every task is refused by the workers
         accepted = names(accept)
         if name is None or accepted is None or (serializer.origin is None and accept.origin is None):
             return
-        if content_type(name) in {content_type(a) for a in accepted}:
+        if content_type(name) in {content_type(a) for a in accepted} or registered_elsewhere(name):
             return
         span = serializer.origin or accept.origin
         related = [Related(accept.origin, f"{accept_name} = {accepted!r}")] if accept.origin else []

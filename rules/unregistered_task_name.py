@@ -98,7 +98,8 @@ beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}} 
         env = project.workspace.module_env(path)
         if env is None or attr in env.names or env.failed_imports:
             return None
-        if any(isinstance(v.value, str) and v.value == name for v in env.names.values() if v.status == "known"):
+        names = project.workspace.resolved_names(env)
+        if any(isinstance(v.value, str) and v.value == name for v in names.values() if v.status == "known"):
             return None
         defined = sorted(n for n in known if n.startswith(f"{module}."))
         hint = f"; {module} defines {', '.join(defined[:3])}" if defined else ""

@@ -128,3 +128,19 @@ def test_failed_imports_inside_undecided_branches_do_not_crash(tmp_path: Path):
     )
     run = qlint("check", ".", "--no-cache", cwd=tmp_path)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+
+
+def test_a_cookiecutter_template_is_skipped_with_a_note(tmp_path):
+    # Jinja in .py files under a {{cookiecutter.*}} folder, or on the line where Python's
+    # parser stops: not Python until rendered, so a note rather than QL000.
+    slug = tmp_path / "{{cookiecutter.project_slug}}"
+    (slug / "config").mkdir(parents=True)
+    (slug / "config" / "settings.py").write_text("import os\n{%- if cookiecutter.use_celery == 'y' %}\nimport ssl\n{%- endif %}\n")
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "post_gen.py").write_text("from celery import Celery\n{% if x %}\napp = Celery('a')\n{% endif %}\n")
+    (tmp_path / "broken.py").write_text("from celery import Celery\napp = Celery(\n")
+    run = qlint("check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
+    assert [(f["code"], f["path"]) for f in json.loads(run.stdout)] == [("QL000", "broken.py")]
+    config = qlint("config", ".", "--no-cache", cwd=tmp_path).stdout
+    assert "note: hooks/post_gen.py: a template (Jinja markers), not Python; skipped" in config
+    assert "note: {{cookiecutter.project_slug}}/config/settings.py: a template (Jinja markers), not Python; skipped" in config

@@ -203,3 +203,42 @@ def test_no_app(tmp_path):
     done = qlint(tmp_path, "--no-cache")
     assert done.stdout.startswith("No Celery app found under .")
     assert json.loads(qlint(tmp_path, "--format", "json", "--no-cache").stdout)["apps"] == []
+
+
+def test_entrypoint_passing_its_arguments_on(tmp_path):
+    # `"$@"` hands the worker whatever the container is started with: the options it may
+    # hold are named as not read, and reading the script finishes.
+    write_tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celery.py": "from celery import Celery\n\napp = Celery('proj')\n",
+        "docker/entrypoint.sh": '#!/bin/sh\nset -e\nexec gosu app celery -A proj worker -B \\\n    --concurrency 4 \\\n    "$@"\n',
+    })
+    text = qlint(tmp_path, "--no-cache")
+    assert text.returncode == 0, text.stderr
+    assert "    not read             $@: unresolved, the options it holds are not read\n" in text.stdout
+    (worker,) = json.loads(qlint(tmp_path, "--format", "json", "--no-cache").stdout)["processes"]
+    assert worker["concurrency"]["value"] == 4
+    assert worker["not_read"] == ["$@: unresolved, the options it holds are not read"]
+
+
+def test_queue_objects_are_shown_as_written(tmp_path):
+    write_tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celery.py": ("from celery import Celery\nfrom kombu import Queue\n\napp = Celery('proj')\n"
+                           "app.conf.task_queues = (Queue('tasks'), Queue('transient', routing_key='t.#'))\n"),
+        "Procfile": "worker: celery -A proj worker\n",
+    })
+    text = qlint(tmp_path, "--no-cache").stdout
+    assert "(Queue('tasks'), Queue('transient'))  proj/celery.py:5" in text
+    assert "    queues               ('tasks', 'transient')  proj/celery.py:5" in text
+
+
+def test_a_member_that_cannot_be_read_shows_as_unknown(tmp_path):
+    write_tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celery.py": ("import os\nfrom datetime import timedelta\n\nfrom celery import Celery\nfrom pytimeparse import parse\n\n"
+                           "app = Celery('proj')\napp.conf.beat_schedule = {'expire': {'task': 'proj.expire',\n"
+                           "    'schedule': timedelta(seconds=parse(os.environ.get('EVERY', '5 minutes'))), 'args': None}}\n"),
+    })
+    text = qlint(tmp_path, "--no-cache").stdout
+    assert "{'expire': {'task': 'proj.expire', 'schedule': ?, 'args': None}}  proj/celery.py:8" in text

@@ -69,10 +69,11 @@ def test_findings_are_where_the_files_say_and_never_repeated(findings):
     located = [(f["code"], f["path"], f["line"], f["column"], f["end_line"], f["end_column"]) for f in findings]
     assert located == [
         ("QL401", "Procfile", 2, 9, 2, 89),  # the default prefetch on a worker of the 3 h reports
-        ("QL401", "deploy/k8s/worker.yaml", 17, 20, 17, 146),  # after `exec`, inside `sh -c`
+        ("QL401", "deploy/k8s/worker.yaml", 17, 20, 17, 146),  # after `exec`, inside `sh -c` (resize: 20 min)
         ("QL503", "deploy/k8s/worker.yaml", 36, 13, 36, 14),  # a StatefulSet of 2 beats
         ("QL401", "docker-compose.yml", 15, 7, 19, 20),  # a folded command over five lines
         ("QL101", "docker-compose.yml", 18, 20, 18, 42),  # --time-limit=${REPORT_LIMIT:-14400}
+        ("QL401", "docker-compose.yml", 29, 14, 29, 75),  # the dev worker consumes the images queue too
         ("QL401", "ops/supervisord.conf", 5, 9, 6, 36),  # a command continued on the next line
         ("QL102", "proj/settings.py", 5, 1, 5, 29),
         ("QL104", "proj/tasks.py", 21, 45, 21, 49),

@@ -99,10 +99,31 @@ def describe(value: Value, definitions: dict[str, list] | None = None) -> tuple[
 def _show(value: Value) -> str:
     if value.status == "unknown":
         return "?"
+    if value.status == "several":
+        return " | ".join(_show(a.value) for a in value.alternatives)
+    if value.items is not None and isinstance(value.value, dict) and len(value.items) == len(value.value):
+        # a dict written in the code: each member as it was resolved, so one that
+        # cannot be read shows as ? rather than as None
+        return "{" + ", ".join(f"{key!r}: {_show(item)}" for key, (_, item) in zip(value.value, value.items)) + "}"
     plain = to_plain(value)
     if plain is None and value.value is not None:
         return "<object>"
-    return repr(plain) if not isinstance(plain, (int, float)) or isinstance(plain, bool) else f"{plain:g}" if isinstance(plain, float) else str(plain)
+    return _text(plain)
+
+
+def _text(plain: Any) -> str:
+    """A plain value as Python would print it, with a kombu Queue as Queue('name')."""
+    if isinstance(plain, dict):
+        if set(plain) == {"__queue__"}:
+            return f"Queue({plain['__queue__']!r})"
+        return "{" + ", ".join(f"{k!r}: {_text(v)}" for k, v in plain.items()) + "}"
+    if isinstance(plain, list):
+        return "[" + ", ".join(_text(v) for v in plain) + "]"
+    if isinstance(plain, tuple):
+        return "(" + ", ".join(_text(v) for v in plain) + ("," if len(plain) == 1 else "") + ")"
+    if isinstance(plain, float):
+        return f"{plain:g}"
+    return repr(plain)
 
 
 def _app_text(app: App, all_settings: bool, definitions: dict[str, list]) -> list[str]:
@@ -194,6 +215,8 @@ def _deployment_text(deployment: Any, definitions: dict[str, list]) -> list[str]
                 lines.append(f"    {'reserves at most':<20} {shown}  {how}".rstrip())
         if process.process.autoscaled:
             lines.append(f"    autoscaled up to {describe(process.process.autoscaled_max)[0] if process.process.autoscaled_max else '?'} replicas")
+        for argument in process.process.command.unparsed:
+            lines.append(f"    not read             {argument}")
         lines.append(f"    embedded beat        {'yes (-B)' if process.runs_beat and process.kind != 'beat' else 'no'}"
                      if process.kind != "beat" else "    runs beat")
     return lines

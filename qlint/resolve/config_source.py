@@ -46,7 +46,10 @@ def read_source(source: Value | None, app_module: str, workspace: Workspace) -> 
         env = workspace.root_env(obj.path)
         if env is None:
             return SourceInfo(obj.name, "unknown", obj.path, f"configuration module {obj.name!r} cannot be read", None)
-        return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(env.names, env.spans, frozenset(env.imported)))
+        if env.opaque is not None:
+            return SourceInfo(obj.name, "unknown", obj.path, f"configuration module {obj.name!r}: {env.opaque}", None)
+        names = workspace.resolved_names(env)
+        return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)))
     if isinstance(obj, ClassObj):
         return SourceInfo(obj.name, "class", obj.module, mapping=attribute_mapping(obj.all_attrs(), obj.all_attr_spans()))
     if isinstance(obj, Sym) and obj.qualname == "django.conf.settings":
@@ -89,9 +92,12 @@ def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
     if env is None or facts is None or facts.error is not None:
         reason = facts.error if facts is not None and facts.error else "it cannot be read"
         return SourceInfo(name, "unknown", path, f"configuration module {module_name!r} cannot be analysed: {reason}", None)
+    if not attr and env.opaque is not None:
+        return SourceInfo(name, "unknown", path, f"configuration module {module_name!r}: {env.opaque}", None)
+    names = workspace.resolved_names(env)
     if not attr:
-        return SourceInfo(name, "module", path, mapping=attribute_mapping(env.names, env.spans, frozenset(env.imported)))
-    found = env.names.get(attr)
+        return SourceInfo(name, "module", path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)))
+    found = names.get(attr)
     if found is None and split:
         return SourceInfo(name, "unknown", problem=f"configuration module {name!r} is not in the project", mapping=None)
     if found is None or not isinstance(found.value, (ClassObj, ModuleRef)):

@@ -93,9 +93,12 @@ def _locate(workspace: "Workspace", near: str) -> DjangoSettings:
     env = workspace.root_env(path)
     if env is None:
         return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be read")
+    workspace.resolved_names(env)
     facts = workspace.load_facts(path)
     if facts is not None and facts.error is not None:
         return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be analysed: {facts.error}")
+    if env.opaque is not None:
+        return DjangoSettings(dotted, path, problem=f"settings module {dotted!r}: {env.opaque}")
     config_write = _choose(workspace.environ_writes, "DJANGO_CONFIGURATION", near)
     classes = {
         name: value.value for name, value in env.names.items()

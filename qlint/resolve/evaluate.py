@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from qlint.model import Span, Value, known, unknown
-from qlint.resolve import env_reads
+from qlint.resolve import env_reads, split_settings
 from qlint.resolve import values as V
 from qlint.resolve.objects import (
     UNSET, AppObj, BoundMethod, ClassObj, ConfRef, DynaconfDjango, EnvReader, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
@@ -229,6 +229,10 @@ class Evaluator:
             if self.scope.is_celery_class(target):
                 return self.scope.new_app(expr, subclass=target.name)
             return known(target, expr.span)  # an instance: attributes read through the class
+        if isinstance(target, FuncObj):
+            made = self.scope.call_function(target, expr)
+            if made is not None:
+                return made
         if isinstance(target, (FuncObj, TaskObj)):
             return unknown(f"result of calling {target.func.name}()", expr.span)
         if func.status == "unknown":
@@ -264,6 +268,8 @@ class Evaluator:
         span = expr.span
         if qualname in CELERY_CLASSES:
             return self.scope.new_app(expr)
+        if qualname in split_settings.INCLUDE:
+            return self.scope.include_settings(expr)
         if qualname in SHARED_TASK:
             return self.task_decorator_call(TaskDecorator(None, span=span), expr)
         if qualname in ENV_GET:
@@ -276,7 +282,7 @@ class Evaluator:
             return V.combine(pos + [kw[n] for n in names],
                              lambda *raw: seconds_of_timedelta(dict(zip(names, raw[len(pos):])), list(raw[: len(pos)])),
                              span, "timedelta()")
-        if qualname in ("environ.Env", "environ.environ.Env"):
+        if qualname in ("environ.Env", "environ.environ.Env", "environ.FileAwareEnv", "environ.environ.FileAwareEnv"):
             _, kw, _ = self.args(expr)
             schema = []
             for var, spec in kw.items():

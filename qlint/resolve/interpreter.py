@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Iterable
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
-from qlint.resolve import django
+from qlint.resolve import django, split_settings
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
-    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
+    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
 )
 from qlint.sources import ir
 
@@ -43,6 +43,11 @@ class ModuleEnv:
     imported: set[str] = field(default_factory=set)
     # Read while an import cycle was open: some partner may have been half-done.
     in_cycle: bool = False
+    # django-split-settings: the file being included (its folder anchors nested includes),
+    # the files already included, and why the namespace may hold names qlint did not see.
+    including: str | None = None
+    included: set[str] = field(default_factory=set)
+    opaque: str | None = None
 
 
 class Scope:
@@ -69,6 +74,8 @@ class Scope:
     def lookup(self, name: str) -> Value | None:
         if name in self.names:
             value = self.names[name]
+            if isinstance(value.value, LazyName):
+                value = self.workspace.bind_resolved(self.names, self.spans, name, value, self.module.path)
             if value.value is UNSET and value.status != "several":
                 return None
             return value
@@ -81,7 +88,7 @@ class Scope:
         if env is None:
             return None
         if name in env.names:
-            return env.names[name]
+            return self.workspace.resolve(env.names[name], self.module.path)
         sub = self.workspace.index.submodule(ref.path, name)
         if sub is not None:
             return known(ModuleRef(sub, f"{ref.name}.{name}"), None)
@@ -106,6 +113,42 @@ class Scope:
         app = AppObj("", self.module.path, expr.span, main, kw, subclass=subclass)
         self.workspace.apps.append(app)
         return known(app, expr.span)
+
+    def call_function(self, func: FuncObj, expr: ir.Call) -> Value | None:
+        """Run a project function called by module code when it builds and returns an app (the
+        factory of Flask's old guide: `def make_celery(app): celery = Celery(...); return celery`)
+        or is handed one (`configure(app)`), so that what it writes to the app's configuration
+        counts. None for any other function, which is left unevaluated."""
+        active = self.workspace.running_functions
+        if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
+            return None
+        builds = builds_app(func.func)
+        pos, kw, opaque = self.evaluator.args(expr) if builds or expr.args or expr.kwargs else ([], {}, False)
+        if not builds and not any(isinstance(v.value, (AppObj, ConfRef)) for v in (*pos, *kw.values())):
+            return None
+        home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
+        if home_env is None:
+            return None
+        local = Scope(self.workspace, home_env, outer=Scope(self.workspace, home_env))
+        local.conditions = list(self.conditions)
+        _bind_parameters(local, func.func, pos, kw, opaque, expr.span)
+        made_before = len(self.workspace.apps)
+        runner = _FunctionRun(local)
+        active.add(id(func.func))
+        try:
+            runner.run(func.func.body)
+        finally:
+            active.discard(id(func.func))
+        for app in self.workspace.apps[made_before:]:
+            # Celery finds the app where the caller binds it (-A module:name), not in the factory.
+            app.module, app.var = self.module.path, ""
+        returned = {id(v.value): v.value for v in runner.returns if isinstance(v.value, AppObj)}
+        if len(returned) != 1 or any(not isinstance(v.value, AppObj) for v in runner.returns):
+            return None
+        return known(next(iter(returned.values())), expr.span)
+
+    def include_settings(self, expr: ir.Call) -> Value:
+        return split_settings.include(self, expr, Interpreter(self).run)
 
     def app_method(self, obj: AppObj | ConfRef, name: str, expr: ir.Call) -> Value:
         app = obj.app if isinstance(obj, ConfRef) else obj
@@ -151,6 +194,65 @@ class Scope:
             self.imported.add(name)
 
 
+MAX_CALL_DEPTH = 3
+
+
+def _is_globals_call(expr: ir.Expr, scope: Scope) -> bool:
+    return (isinstance(expr, ir.Call) and isinstance(expr.func, ir.Name) and expr.func.id == "globals"
+            and not expr.args and scope.lookup("globals") is None)
+
+
+def _render_callee(func: ir.Expr) -> str:
+    return func.id if isinstance(func, ir.Name) else "globals().update" if isinstance(func, ir.Attr) else "call"
+
+
+def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[str, Value], opaque: bool,
+                     span: Span) -> None:
+    positional = [p for p in func.params if p.kind in ("posonly", "pos")]
+    for param in func.params:
+        index = positional.index(param) if param in positional else None
+        if param.kind in ("varargs", "varkw"):
+            value = unknown(f"*{param.name} of {func.name}()", span)
+        elif index is not None and index < len(pos):
+            value = pos[index]
+        elif param.name in kw:
+            value = kw[param.name]
+        elif opaque:
+            value = unknown(f"argument {param.name} of {func.name}() cannot be read", span)
+        elif param.default is not None and local.outer is not None:
+            value = local.outer.evaluator.eval(param.default)
+        else:
+            value = unknown(f"argument {param.name} of {func.name}() is missing", span)
+        local.names[param.name] = value
+        local.spans[param.name] = span
+
+
+def builds_app(func: ir.FuncDef) -> bool:
+    """True when the function's own code (not the functions nested in it) returns something
+    and calls something named Celery."""
+    found = {"celery": False, "return": False}
+
+    def visit(node: object) -> None:
+        if isinstance(node, (ir.FuncDef, ir.ClassDef)) or found["celery"] and found["return"]:
+            return
+        if isinstance(node, ir.Return):
+            found["return"] = True
+        elif isinstance(node, ir.Call):
+            callee = node.func
+            name = callee.id if isinstance(callee, ir.Name) else callee.attr if isinstance(callee, ir.Attr) else None
+            found["celery"] = found["celery"] or name == "Celery"
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                visit(item)
+        elif hasattr(node, "__dataclass_fields__"):
+            for name in node.__dataclass_fields__:
+                visit(getattr(node, name))
+
+    for stmt in func.body:
+        visit(stmt)
+    return found["celery"] and found["return"]
+
+
 class Interpreter:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -167,11 +269,19 @@ class Interpreter:
 
     def _Import(self, stmt: ir.Import) -> None:
         for dotted, alias in stmt.names:
+            self._run_app_user(self.scope.workspace.index.resolve(dotted, 0, self.scope.module.path))
             if alias:
                 self.scope.bind_import(alias, self.import_module(dotted, 0, stmt.span), stmt.span)
             else:
                 top = dotted.split(".")[0]
                 self.scope.bind_import(top, self.import_module(top, 0, stmt.span), stmt.span)
+
+    def _run_app_user(self, path: str | None) -> None:
+        """Importing a module runs it: one that may define tasks on an app it imports (without
+        naming Celery) is read now, as Python would, even when only the module is bound."""
+        users = self.scope.workspace.app_users
+        if path is not None and path in users and path not in self.scope.workspace.envs:
+            self.scope.workspace.module_env(path, importer=self.scope.module.path)
 
     def import_module(self, dotted: str, level: int, span: Span) -> Value:
         if level == 0 and dotted.split(".")[0] in EXTERNAL_TOP:
@@ -202,6 +312,8 @@ class Interpreter:
             env = workspace.module_env(path, importer=self.scope.module.path)
             if env is None:
                 return
+            if env.opaque is not None and self.scope.outer is None:
+                self.scope.module.opaque = env.opaque
             exported = env.all_names or tuple(n for n in env.names if not n.startswith("_"))
             for name in exported:
                 if name in env.names:
@@ -215,10 +327,16 @@ class Interpreter:
             return
         module_name = workspace.index.module_name(path)
         env = None
+        lazy = workspace.quiet is not None and path in workspace.quiet and path not in workspace.envs
         for name, alias in stmt.names:
             sub = workspace.index.submodule(path, name)
             if sub is not None:
+                self._run_app_user(sub)
                 self.scope.bind_import(alias or name, known(ModuleRef(sub, f"{module_name}.{name}"), stmt.span), stmt.span)
+                continue
+            if lazy:
+                self.scope.names[alias or name] = known(LazyName(path, name), stmt.span)
+                self.scope.spans[alias or name] = stmt.span
                 continue
             env = env or workspace.module_env(path, importer=self.scope.module.path)
             if env is not None and name in env.names:
@@ -256,7 +374,18 @@ class Interpreter:
         elif isinstance(target, ir.Sub):
             self.assign_item(target, value, span)
 
+    def _writes_unseen_names(self, func: ir.Expr) -> bool:
+        """exec(...) or globals().update(...) at module level: names appear that no statement binds."""
+        if self.scope.outer is not None:
+            return False
+        if isinstance(func, ir.Name) and func.id == "exec":
+            return self.scope.lookup("exec") is None
+        return isinstance(func, ir.Attr) and func.attr in ("update", "setdefault") and _is_globals_call(func.value, self.scope)
+
     def assign_item(self, target: ir.Sub, value: Value, span: Span) -> None:
+        if self.scope.outer is None and _is_globals_call(target.value, self.scope):
+            self.scope.module.opaque = f"{span}: globals()[...] = ... sets a name qlint does not see"
+            return
         key = self.ev.eval(target.index)
         base_expr = target.value
         if isinstance(base_expr, ir.Attr):
@@ -302,6 +431,8 @@ class Interpreter:
         if not isinstance(expr, ir.Call):
             return
         func = expr.func
+        if self._writes_unseen_names(func):
+            self.scope.module.opaque = f"{stmt.span}: {_render_callee(func)}() may set names qlint does not see"
         if isinstance(func, ir.Attr) and isinstance(func.value, ir.Name) and func.attr in ("update", "setdefault", "append", "extend"):
             base = self.ev.eval(func.value)
             if isinstance(base.value, dict) and func.attr in ("update", "setdefault"):
@@ -373,6 +504,8 @@ class Interpreter:
             where = span
             for names, spans, condition in results:
                 value = names.get(name)
+                if value is not None and isinstance(value.value, LazyName):
+                    value = self.scope.workspace.bind_resolved(names, spans, name, value, self.scope.module.path)
                 if value is None:
                     value = Value("default", UNSET, None)
                 alternatives.append((value, condition))
@@ -422,7 +555,18 @@ class Interpreter:
         bases = tuple(self.ev.eval(b) for b in stmt.bases)
         class_scope = Scope(self.scope.workspace, self.scope.module, outer=self.scope)
         Interpreter(class_scope).run(stmt.body)
-        attrs = {k: v for k, v in class_scope.names.items()}
+        attrs = dict(self.scope.workspace.resolved_names_of(class_scope.names, class_scope.spans, self.scope.module.path))
         cls = ClassObj(stmt.name, self.scope.module.path, stmt.span, bases, attrs, dict(class_scope.spans))
         self.scope.workspace.classes.append(cls)
         self.scope.bind(stmt.name, known(cls, stmt.span), stmt.span)
+
+
+class _FunctionRun(Interpreter):
+    """Runs a function body abstractly and keeps what its return statements give."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope)
+        self.returns: list[Value] = []
+
+    def _Return(self, stmt: ir.Return) -> None:
+        self.returns.append(self.ev.eval(stmt.value) if stmt.value is not None else known(None, stmt.span))

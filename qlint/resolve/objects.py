@@ -42,6 +42,18 @@ class ModuleRef:
 
 
 @dataclass(frozen=True)
+class LazyName:
+    """`from module import name` of a module with nothing Celery-related in it (no marker of
+    sources.read, nothing that uses an imported app): the module is read only when the name
+    is used (Workspace.resolve), so that the models, views and helpers a task module imports
+    are not all parsed. Such a module defines no task and writes no configuration, so
+    reading it later gives the value reading it at once would."""
+
+    path: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Sym:
     """Something outside the project, by qualified name: 'os.environ.get', 'celery.Celery'."""
 

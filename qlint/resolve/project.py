@@ -121,7 +121,8 @@ class Project:
     def module_value(self, path: str, name: str) -> Value | None:
         """What a module-level name is bound to, interpreting the module if needed."""
         env = self.workspace.module_env(path)
-        return env.names.get(name) if env is not None else None
+        value = env.names.get(name) if env is not None else None
+        return self.workspace.resolve(value) if value is not None else None
 
     def task_of(self, obj: TaskObj) -> Task | None:
         return self.task_objects.get(id(obj))
@@ -173,7 +174,7 @@ def _task_cls(value: Value | None, near: str, workspace: Workspace) -> Value | N
     env = workspace.module_env(path) if path is not None else None
     if env is None or attr not in env.names:
         return unknown(f"task class {value.value!r} is not in the project", value.origin)
-    return env.names[attr]
+    return workspace.resolve(env.names[attr])
 
 
 def _resolve_app(obj: AppObj, workspace: Workspace) -> App:

@@ -114,8 +114,10 @@ class CeleryProcess:
                 return Value(default.status, (default.value,), default.origin)
             return Value("unknown", reason="task_default_queue cannot be read")
         names = queue_names(declared)
-        return Value("known", tuple(names), declared.origin) if names is not None else \
-            Value("unknown", reason="task_queues cannot be read")
+        if names is not None:
+            return Value("known", tuple(names), declared.origin)
+        why = f": {declared.reason}" if declared.status == "unknown" and declared.reason else ""
+        return Value("unknown", reason=f"task_queues cannot be read{why}")
 
     def prefetch_count(self) -> tuple[int | None, str]:
         """How many messages this worker reserves at most (multiplier x concurrency), and how
@@ -163,16 +165,20 @@ class CeleryProcess:
             "beat": self.runs_beat,
             "replicas": V.to_json(self.process.replicas),
             "autoscaled": self.process.autoscaled,
+            "not_read": list(self.process.command.unparsed),
         }
 
 
 def queue_names(value: Value) -> list[str] | None:
-    """Names of the queues in a task_queues value (Queue objects are shown as 'Queue(...)')."""
+    """Names of the queues in a task_queues value: a list of Queue objects (read as
+    {"__queue__": name}) or a mapping of names. Celery refuses anything else."""
     if value.status != "known" or not isinstance(value.value, (list, tuple, dict)):
         return None
-    items = value.value if not isinstance(value.value, dict) else list(value.value)
-    names = [i for i in items if isinstance(i, str)]
-    return names if len(names) == len(items) else None
+    if isinstance(value.value, dict):
+        names = list(value.value)
+    else:
+        names = [q.get("__queue__") if isinstance(q, dict) else None for q in value.value]
+    return names if all(isinstance(n, str) for n in names) else None
 
 
 @dataclass

@@ -10,11 +10,11 @@ import posixpath
 from collections import defaultdict
 from typing import Callable
 
-from qlint.model import known
+from qlint.model import Span, Value, known, unknown
 from qlint.resolve.django import DjangoSettings, EnvWrite
 from qlint.resolve.env_reads import Environ
 from qlint.resolve.interpreter import Interpreter, ModuleEnv, Scope
-from qlint.resolve.objects import AppObj, ClassObj, TaskObj
+from qlint.resolve.objects import AppObj, ClassObj, LazyName, TaskObj
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 
@@ -88,11 +88,52 @@ class Workspace:
         self.load_facts = load_facts
         self.envs: dict[str, ModuleEnv] = {}
         self.apps: list[AppObj] = []
+        self.running_functions: set[int] = set()  # project functions being run (Scope.call_function)
         self.tasks: list[TaskObj] = []
         self.classes: list[ClassObj] = []
         self.environ_writes: list[EnvWrite] = []
         self.django_cache: dict[str, DjangoSettings] = {}
         self.notes: list[str] = []
+        # Files the pre-filter found nothing Celery-related in: names imported from them
+        # are read when used (LazyName). None: every import is read at once.
+        self.quiet: frozenset[str] | None = None
+        # Files that name no Celery marker but may act on an app they import (@app.task):
+        # read whenever imported, even as `from package import module`.
+        self.app_users: frozenset[str] = frozenset()
+
+    def resolve(self, value: Value, importer: str | None = None) -> Value:
+        """The value a LazyName stands for; any other value as it is."""
+        for _ in range(32):
+            lazy = value.value
+            if not isinstance(lazy, LazyName):
+                return value
+            env = self.module_env(lazy.path, importer=importer)
+            found = env.names.get(lazy.name) if env is not None else None
+            if found is None:
+                return unknown(f"{self.index.module_name(lazy.path)}.{lazy.name} could not be resolved", value.origin)
+            value = found
+        return unknown("import chain too long", value.origin)
+
+    def resolved_names(self, env: ModuleEnv) -> dict[str, Value]:
+        """A module's namespace with every lazily imported name read."""
+        return self.resolved_names_of(env.names, env.spans, env.path)
+
+    def resolved_names_of(self, names: dict[str, Value], spans: dict[str, Span], importer: str) -> dict[str, Value]:
+        for name, value in list(names.items()):
+            if isinstance(value.value, LazyName):
+                self.bind_resolved(names, spans, name, value, importer)
+        return names
+
+    def bind_resolved(self, names: dict[str, Value], spans: dict[str, Span], name: str, value: Value,
+                      importer: str | None) -> Value:
+        lazy = value.value
+        resolved = self.resolve(value, importer)
+        names[name] = resolved
+        if isinstance(lazy, LazyName):
+            env = self.envs.get(lazy.path)
+            if env is not None and lazy.name in env.spans:
+                spans[name] = env.spans[lazy.name]
+        return resolved
 
     def module_env(self, path: str, importer: str | None = None) -> ModuleEnv | None:
         env = self.envs.get(path)

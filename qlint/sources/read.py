@@ -23,6 +23,14 @@ MARKERS = (b"elery", b"CELERY", b"shared_task", b"DJANGO_SETTINGS_MODULE", b".de
            b".s(", b".si(", b"send_task")
 
 
+# A file without MARKERS can still act on an app it imports from elsewhere: define tasks
+# (`@app.task`, `class T(app.Task)`), write its configuration (`app.conf.x = ...`,
+# `app.config_from_object(...)`), register tasks or schedules. Names imported from a file
+# with none of these are read only when used (see resolve.objects.LazyName).
+APP_USE_MARKERS = (b".task", b".Task", b".conf.", b".conf[", b".conf\n", b".conf =", b"config_from_",
+                   b"register_task", b"add_periodic_task", b"autodiscover")
+
+
 class SourceError(Exception):
     """A file that cannot be read as source text; the message says why."""
 
@@ -36,6 +44,10 @@ class SourceText:
 
 def mentions_celery(data: bytes) -> bool:
     return any(marker in data for marker in MARKERS)
+
+
+def may_use_an_app(data: bytes) -> bool:
+    return any(marker in data for marker in APP_USE_MARKERS)
 
 
 def names_settings_module_only(data: bytes) -> bool:

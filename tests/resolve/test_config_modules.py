@@ -379,3 +379,21 @@ def test_conditional_write_on_the_app(analyse_tree):
         (True, ("proj/celery.py", 8), 'os.environ.get("PROD")'),
         (False, ("proj/conf.py", 1), 'not (os.environ.get("PROD"))'),
     ]
+
+
+@pytest.mark.parametrize("injection", [
+    "globals().update(load_overrides())",
+    "exec(open('/etc/proj/celery_local.py').read())",
+    "globals()['task_acks_late'] = load_overrides()",
+])
+def test_a_module_that_sets_names_no_statement_binds_is_unknown(analyse_tree, injection):
+    files = {"proj/__init__.py": "",
+             "proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n',
+             "proj/celeryconfig.py": f"from proj.overrides import load_overrides\n\ntask_time_limit = 60\n{injection}\n",
+             "proj/overrides.py": "def load_overrides():\n    return {}\n"}
+    (app,) = analyse_tree(files).project.apps
+    value = app.setting("task_acks_late")
+    assert value.status == "unknown" and "qlint does not see" in value.reason
+    starred = {**files, "proj/celeryconfig.py": "from proj.base import *\n",
+               "proj/base.py": files["proj/celeryconfig.py"]}
+    assert "qlint does not see" in analyse_tree(starred).project.apps[0].setting("task_acks_late").reason

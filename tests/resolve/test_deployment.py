@@ -109,7 +109,7 @@ def test_secret_reference_makes_the_setting_unknown(analyse_tree):
 def test_processes_are_tied_to_their_app_with_command_line_overrides(analyse_tree):
     analysis = analyse_tree({**APP,
         "proj/celery.py": APP["proj/celery.py"] + '    app.config_from_object("proj.celeryconfig")\n',
-        "proj/celeryconfig.py": "task_queues = ['default', 'long']\n",
+        "proj/celeryconfig.py": "from kombu import Queue\n\ntask_queues = [Queue('default'), Queue('long')]\n",
         "supervisord.conf": """
             [program:long]
             command=celery -A proj.celery:app worker -Q long --time-limit=600 -c 2 --statedb=/var/run/worker.db
@@ -204,3 +204,23 @@ def test_what_each_worker_reserves(analyse_tree):
     counts = {p.name: p.prefetch_count() for p in analysis.project.deployment.processes}
     assert counts["a"] == (3, "1 x concurrency 3")
     assert counts["c"] == (None, "1 x the number of CPUs (concurrency not set)")
+
+
+def test_queues_of_a_worker_without_q_come_from_task_queues(analyse_tree):
+    # Celery takes task_queues as Queue objects or a mapping of names; a list of bare
+    # names makes it fail at start-up ('str' object has no attribute 'name').
+    def consumed(celeryconfig: str):
+        analysis = analyse_tree({**APP,
+            "proj/celery.py": APP["proj/celery.py"] + '    app.config_from_object("proj.celeryconfig")\n',
+            "proj/celeryconfig.py": celeryconfig,
+            "Procfile": "worker: celery -A proj worker\n",
+        })
+        return analysis.project.deployment.workers()[0].queues()
+
+    objects = consumed("from kombu import Queue\n\ntask_queues = (Queue('tasks', routing_key='task.#'), Queue('transient'))\n")
+    assert (objects.status, objects.value) == ("known", ("tasks", "transient"))
+    mapping = consumed("task_queues = {'tasks': {'routing_key': 'task.#'}}\n")
+    assert (mapping.status, mapping.value) == ("known", ("tasks",))
+    assert consumed("task_queues = ['tasks']\n").status == "unknown"
+    unread = consumed("import os\ntask_queues = os.environ['QUEUES']\n")
+    assert unread.status == "unknown" and unread.reason.startswith("task_queues cannot be read: ")

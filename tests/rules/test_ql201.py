@@ -72,15 +72,10 @@ def test_uploaded_file_read_through_assignments(tmp_path):
     ("def f(path):\n    ingest.delay(open(path).read(), path)\n", (5, 'open(path).read()'), "the contents of a file (open(path).read())"),
     ("from pathlib import Path\n\n\ndef f(p):\n    ingest.s(Path(p).read_text(), p)\n", (8, 'Path(p).read_text()'),
      "the contents of a file (Path(p).read_text())"),
-    ("from flask import request\n\n\ndef f():\n    ingest.delay(request.get_data(), 'body')\n", (8, 'request.get_data()'),
-     "the request body (request.get_data())"),
-    ("def f(request):\n    ingest.delay(request.data, 'api')\n", (5, 'request.data'), "the request data (request.data)"),
     ("import base64\n\n\ndef f(request):\n    ingest.delay(base64.b64encode(request.FILES.get('doc').read()).decode(), 'x')\n",
      (8, "base64.b64encode(request.FILES.get('doc').read()).decode()"), "a base64 encoding of the contents of an uploaded file (request.FILES.get('doc').read())"),
     ("import pandas as pd\n\n\ndef f(path):\n    frame = pd.read_csv(path)\n    ingest.delay(frame.head(100).to_json(), path)\n",
      (9, 'frame.head(100).to_json()'), "a dump of a dataframe (pd.read_csv(path)) (frame.head(100).to_json())"),
-    ("def f(request):\n    ingest.delay(request.body.decode('utf-8'), filename='b')\n", (5, "request.body.decode('utf-8')"),
-     "the request body (request.body)"),
     ("def f(request, fast):\n    data = request.FILES['f'].name\n    if not fast:\n        data = request.FILES['f'].read()\n    ingest.delay(data, 'x')\n",
      (8, 'data'), "the contents of an uploaded file (request.FILES['f'].read())"),
 ])
@@ -130,6 +125,11 @@ def test_literal_size_follows_payload_literal_bytes(tmp_path):
     "def f(path, sender):\n    sender.delay(open(path).read(), path)\n",
     "def f(path):\n    with open(path) as fh:\n        pass\n    ingest.delay(fh.name, path)\n",
     "def f(request):\n    for name in request.FILES:\n        ingest.delay(name, name)\n",
+    # a request body is mostly a few fields of JSON: the task's input, not a payload to store
+    "def f(request):\n    ingest.delay(request.data, 'api')\n",
+    "def f(request):\n    ingest.delay(request.body.decode('utf-8'), filename='b')\n",
+    "import json\n\n\ndef f(request):\n    ingest.delay(json.dumps(request.data), 'api')\n",
+    "from flask import request\n\n\ndef f():\n    ingest.delay(request.get_data(), 'body')\n",
 ])
 def test_references_are_never_reported(tmp_path, code):
     header = "from proj.models import Account\nfrom proj.tasks import ingest\n\n\n"

@@ -69,6 +69,9 @@ SILENT = [
     "@app.task\ndef report(u):\n    return fetch.s(u)().get('x')\n",  # calling a signature runs the task here
     "@app.task\ndef report(u):\n    def later():\n        return fetch.delay(u).get()\n    return later\n",
     "@app.task\ndef report(u):\n    r = fetch.delay(u)\n    with allow_join_result():\n        pass\n    return r.id\n",
+    # apply() runs the task in this process; its EagerResult already holds the value
+    "def run_here(sig):\n    eager = sig.apply()\n    return eager.get(propagate=True, disable_sync_subtasks=False)\n",
+    "@app.task\ndef report(u):\n    return fetch.s(u).apply().get(disable_sync_subtasks=False)\n",
 ]
 
 
@@ -87,3 +90,18 @@ def test_span_is_the_wait(tmp_path):
     line = HEADER.count("\n") + 3
     assert (finding.span.line, finding.span.column) == (line, len("    return ") + 1)
     assert finding.span.end_column == len("    return fetch.delay(u).get") + 1
+
+
+def test_an_eager_result_waits_for_nothing():
+    from celery import Celery
+    from celery.result import EagerResult
+
+    app = Celery("eager", set_as_current=False)
+
+    @app.task
+    def double(x):
+        return 2 * x
+
+    eager = double.s(21).apply()
+    assert isinstance(eager, EagerResult) and eager.ready()
+    assert eager.get(propagate=True, disable_sync_subtasks=False) == 42

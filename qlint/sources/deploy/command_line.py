@@ -220,7 +220,7 @@ def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
                 i += 2 if "=" not in text and i + 1 < len(words) else 1
                 continue
             i = _option(state, i, table)
-        elif text.startswith("$"):
+        elif text.startswith("$") and 0 not in words[i].literal:
             spliced = _variable_words(words[i], state.env)
             if spliced is None:
                 state.unparsed.append(f"{text}: unresolved, the options it holds are not read")
@@ -259,7 +259,9 @@ def _variable_words(word: Word, env: EnvMapping) -> list[Word] | None:
         return None
     line, column = word.value.positions[0]
     source = Located(word.value.path, expanded.text, ((line, column),) * len(expanded.text))
-    return [w for command in split_commands(source) for w in command]
+    # The shell does not expand the result of an expansion again: every `$` in it is literal.
+    return [Word(w.value, frozenset(k for k, ch in enumerate(w.text) if ch == "$"))
+            for command in split_commands(source) for w in command]
 
 
 def _app_name(option: OptionValue | None) -> str | None:

@@ -164,7 +164,8 @@ def is_assignment(word: Word) -> bool:
 
 _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-=?+])(?P<arg>[^}]*))?\}"
-    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<subst>\(|\{))"
+    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<subst>\(|\{)"
+    r"|(?P<special>[0-9@*#?$!-]))"
 )
 
 
@@ -198,6 +199,8 @@ def expand(word: Word, env: EnvMapping) -> Expansion:
             continue
         if match.group("subst"):
             return Expansion(None, "unknown", reason="command substitution or unsupported expansion")
+        if match.group("special"):
+            return Expansion(None, "unknown", reason=f"${match.group('special')} is set when the script runs")
         out.append(text[pos:match.start()])
         pos = match.end()
         name = match.group("braced") or match.group("plain")

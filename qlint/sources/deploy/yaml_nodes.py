@@ -7,7 +7,6 @@ on a graph is bounded by a Budget, so an alias bomb costs a bounded number of st
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -16,11 +15,11 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from qlint.sources.deploy.located import Located
+from qlint.sources.templates import MARKERS as TEMPLATE_MARKERS
 
 MAX_CHARS = 4 * 1024 * 1024
 MAX_STEPS = 200_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _FOLD_MARK = "\a"  # ruamel marks folded line breaks in scalar values with BEL
 
 
@@ -72,7 +71,7 @@ def load(path: str, text: str, notes: list[str]) -> YamlFile | None:
     try:
         documents = [doc for doc in YAML(typ="rt").compose_all(text) if doc is not None]
     except YAMLError as exc:
-        if _TEMPLATE.search(text):
+        if TEMPLATE_MARKERS.search(text):
             notes.append(f"{path}: a template (Jinja or Go template markers), not YAML; skipped")
             return None
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

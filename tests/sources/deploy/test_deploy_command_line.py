@@ -135,6 +135,20 @@ def test_variable_holding_options_is_spliced_or_reported():
     assert one(line).unparsed == ("$CELERYD_OPTS: unresolved, the options it holds are not read",)
 
 
+@pytest.mark.parametrize("rest", ['"$@"', "$@", "$*", "$1", '"${1}"', "$#"])
+def test_positional_parameters_are_unresolved(rest):
+    # an entrypoint ending in `"$@"` passes on whatever the container is started with
+    command = one(f"exec celery -A p worker -c 4 {rest}")
+    assert values(command) == {"concurrency": 4}
+    assert command.unparsed == (f"{rest.strip(chr(34))}: unresolved, the options it holds are not read",)
+
+
+def test_an_expansion_is_not_expanded_again():
+    command = one("celery -A p worker $OPTS", {"OPTS": "-c 2 $OPTS"})
+    assert values(command) == {"concurrency": 2}
+    assert command.unparsed == ("$OPTS: not an option of celery worker",)
+
+
 def test_multi():
     command = one("celery multi start w1 w2 -A proj -c 3 -Q:w1 images")
     assert command.kind == "multi" and command.app == "proj"

@@ -1,0 +1,138 @@
+"""Apps built by a project function and returned (Flask's old `make_celery` guide), compared
+with what real Celery holds once the module has run."""
+from __future__ import annotations
+
+from tests.resolve.conftest import where
+from tests.resolve.test_config_modules import compare_with_celery
+
+FACTORY = """
+    from celery import Celery
+
+    CONFIG = {"task_acks_late": True, "task_time_limit": 600}
+
+
+    def make_celery(name, broker="redis://localhost:6379/0", config=CONFIG):
+        celery = Celery(name, broker=broker)
+        celery.conf.update(config)
+
+        class ContextTask(celery.Task):
+            def __call__(self, *args, **kwargs):
+                return self.run(*args, **kwargs)
+
+        celery.Task = ContextTask
+        return celery
+"""
+
+
+def test_factory_in_the_same_module(analyse_tree, tmp_path):
+    files = {
+        "proj/__init__.py": "",
+        "proj/worker.py": FACTORY + """
+
+    celery_app = make_celery("proj", broker="redis://cache:6379/1")
+
+
+    @celery_app.task(soft_time_limit=30)
+    def ping():
+        return "pong"
+""",
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert (app.name, app.var, app.module) == ("proj", "celery_app", "proj/worker.py")
+    assert where(app.setting("task_acks_late")) == ("proj/worker.py", 3)
+    assert app.setting("broker_url").value == "redis://cache:6379/1"
+    (task,) = app.tasks.values()
+    assert task.name == "proj.worker.ping" and task.options["soft_time_limit"].value == 30
+    compare_with_celery(tmp_path, app, ["broker_url", "task_acks_late", "task_time_limit"],
+                        setup="from proj.worker import celery_app as app\n")
+
+
+def test_factory_imported_from_another_module_is_found_where_it_is_bound(analyse_tree, tmp_path):
+    files = {
+        "proj/__init__.py": "",
+        "proj/factory.py": FACTORY,
+        "proj/tasks.py": "from proj.factory import make_celery\n\napp = make_celery('proj')\n",
+        "Procfile": "worker: celery -A proj.tasks:app worker --concurrency 2\n",
+    }
+    analysis = analyse_tree(files)
+    (app,) = analysis.project.apps
+    assert (app.module, app.var) == ("proj/tasks.py", "app")
+    assert app.setting("broker_url").value == "redis://localhost:6379/0"
+    (worker,) = analysis.project.deployment.workers()
+    assert worker.app is app and worker.setting("task_time_limit").value == 600
+    compare_with_celery(tmp_path, app, ["broker_url", "task_acks_late", "task_time_limit"],
+                        setup="from proj.tasks import app\n")
+
+
+def test_configuration_the_factory_cannot_read_stays_unknown(analyse_tree):
+    files = {
+        "proj/__init__.py": "",
+        "proj/app.py": """
+            from celery import Celery
+            from flask import Flask
+
+
+            def make_celery(flask_app):
+                celery = Celery(flask_app.import_name, broker=flask_app.config["CELERY_BROKER_URL"])
+                celery.conf.update(flask_app.config)
+                return celery
+
+
+            celery = make_celery(Flask(__name__))
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("task_acks_late").status == "unknown"
+    assert app.setting("broker_url").status == "unknown"
+
+
+def test_a_function_handed_the_app_configures_it(analyse_tree, tmp_path):
+    files = {
+        "proj/__init__.py": "",
+        "proj/setup.py": """
+            import os
+
+
+            def configure(celery, prefetch=1):
+                celery.conf.worker_prefetch_multiplier = prefetch
+                if os.environ.get("LATE"):
+                    celery.conf.task_acks_late = True
+        """,
+        "proj/celery.py": """
+            from celery import Celery
+
+            from proj.setup import configure
+
+            app = Celery("proj")
+            configure(app)
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("worker_prefetch_multiplier").value == 1
+    assert where(app.setting("worker_prefetch_multiplier")) == ("proj/setup.py", 5)
+    assert app.setting("task_acks_late").status == "several"
+    compare_with_celery(tmp_path, app, ["worker_prefetch_multiplier"])
+
+
+def test_functions_that_neither_build_nor_receive_an_app_are_not_run(analyse_tree):
+    files = {
+        "proj/__init__.py": "",
+        "proj/celery.py": """
+            from celery import Celery
+
+
+            def make(name):
+                return make(name)
+
+
+            def unrelated(conf):
+                conf.task_acks_late = True
+
+
+            app = Celery("proj")
+            other = make("x")
+            unrelated(object())
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("task_acks_late").status == "default"
