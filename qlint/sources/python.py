@@ -11,7 +11,7 @@ import ast
 import re
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, PositionProvider
 
 from qlint.model import Span
 from qlint.sources import ir
@@ -140,6 +140,18 @@ def _measure(text: str) -> tuple[ast.Module | None, tuple[int, str] | None]:
     return tree, None
 
 
+def _positions(module: cst.Module) -> dict[cst.CSTNode, CodeRange]:
+    """Every node's range, from the one code-generation pass of PositionProvider.
+
+    MetadataWrapper.resolve() would also walk the whole tree once more for batchable
+    providers even when none is asked for: a third of the time, on every file parsed.
+    """
+    provider = PositionProvider()
+    provider._computed = {}
+    provider._gen_impl(module)
+    return provider._computed  # type: ignore[return-value]
+
+
 class _Converter:
     def __init__(self, path: str, module: cst.Module, offset: int = 0) -> None:
         self.path = path
@@ -169,8 +181,7 @@ class _Converter:
             original_line += code.count("\n")
             pruned_line += pruned_code.count("\n")
         pruned = module.with_changes(body=pruned_body)
-        wrapper = MetadataWrapper(pruned, unsafe_skip_copy=True)
-        self.positions = dict(wrapper.resolve(PositionProvider))
+        self.positions = _positions(pruned)
         out: list[ir.Stmt] = []
         for stmt, shift in zip(pruned_body, shifts):
             self.line_shift = shift
