@@ -115,3 +115,35 @@ def check(
     result = apply_suppressions(findings, read_text, files=checked)
     order = lambda f: (f.span.path, f.span.line, f.span.column, f.code)  # noqa: E731
     return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), rules)
+
+
+def check_paths(
+    paths: Sequence[str],
+    *,
+    cwd: Path,
+    root: Path,
+    config,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
+    report_unused: bool = False,
+    use_cache: bool = True,
+) -> CheckResult:
+    """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
+    not changed since the same request was answered gets the stored answer (run_cache.py)."""
+    from qlint.analysis import analyse
+    from qlint.run_cache import RunCache
+
+    request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
+               tuple(extend_select or ()), report_unused, config.model_dump_json())
+    cache = RunCache(root, config.exclude, request, enabled=use_cache)
+    stored = cache.get()
+    if stored is not None:
+        return stored
+    tree = cache.tree if use_cache else ""
+    analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache)
+    result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
+                   report_unused=report_unused)
+    cache.put(result, tree)
+    return result
+

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from qlint.analysis import analyse, find_root
+from qlint.analysis import find_root
 from qlint.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from qlint.discovery import excluded
 
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qlint import report
-    from qlint.engine import check
+    from qlint.engine import check_paths
     from qlint.project_config import ConfigError, load_config
     from qlint.registry import all_rules
 
@@ -60,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
         paths = [p for p in paths if not _is_excluded((cwd / p).resolve(), config_root, config.exclude)]
         if not paths:
             return EXIT_OK
-    analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=not args.no_cache)
     known_codes = {r.code for r in all_rules()}
     for option in (args.select, args.ignore, args.extend_select):
         for code in _codes(option) or []:
             if not any(c.startswith(code) for c in known_codes):
                 raise UsageError(f"unknown rule code or prefix {code!r} (see `qlint rules`)")
-    result = check(analysis, config, paths, select=_codes(args.select), ignore=_codes(args.ignore),
-                   extend_select=_codes(args.extend_select), report_unused=args.report_unused_ignores)
+    result = check_paths(paths, cwd=cwd, root=root, config=config, select=_codes(args.select),
+                         ignore=_codes(args.ignore), extend_select=_codes(args.extend_select),
+                         report_unused=args.report_unused_ignores, use_cache=not args.no_cache)
     findings = list(result.findings)
     if args.report_unused_ignores:
         findings = sorted(findings + result.unused_suppressions, key=lambda f: (f.span.path, f.span.line, f.span.column, f.code))

@@ -1,0 +1,92 @@
+"""The result of a whole `qlint check`, kept under .qlint_cache/ for the next run on the
+same tree. When no file under the root has changed (the same paths, sizes and modification
+times), nor qlint's own code, the configuration or the options, the stored result is the
+answer: nothing is read, parsed or resolved. Any difference and the run is done again,
+with the per-file facts cache (facts_cache.py) still saving the parsing."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from qlint import __version__
+from qlint.discovery import walk_files
+from qlint.facts_cache import CACHE_DIR
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """qlint's own modules, rules and data files: editing any of them can change findings."""
+    import qlint
+    import qlint.rules
+
+    digest = hashlib.blake2b(digest_size=12)
+    for package in (qlint, qlint.rules):
+        base = Path(package.__file__).parent
+        for path in sorted(p for p in base.rglob("*") if p.suffix in (".py", ".json") and p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(base)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def tree_digest(root: Path, exclude: Iterable[str]) -> str:
+    """Every file qlint would consider under root, by path, size and modification time."""
+    digest = hashlib.blake2b(digest_size=16)
+    for rel, full in walk_files(root, exclude):
+        try:
+            stat = os.stat(full)
+        except OSError:
+            continue
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n".encode())
+    return digest.hexdigest()
+
+
+class RunCache:
+    """One stored result per request (where qlint runs, what it was asked, with which
+    options and configuration), valid while the tree digest is unchanged."""
+
+    def __init__(self, root: Path, exclude: Iterable[str], request: Any, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.root = root
+        self.exclude = tuple(exclude)
+        name = hashlib.blake2b(repr((__version__, code_digest(), request)).encode(), digest_size=16).hexdigest()
+        self.path = root / CACHE_DIR / "runs" / name
+        self._tree: str | None = None
+
+    @property
+    def tree(self) -> str:
+        if self._tree is None:
+            self._tree = tree_digest(self.root, self.exclude)
+        return self._tree
+
+    def get(self) -> Any | None:
+        if not self.enabled:
+            return None
+        try:
+            with open(self.path, "rb") as handle:
+                tree, result = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            return None
+        return result if tree == self.tree else None
+
+    def put(self, result: Any, tree_before: str) -> None:
+        """Store result, computed from the tree as it was at tree_before; a file changed while
+        qlint ran leaves nothing stored."""
+        if not self.enabled or tree_digest(self.root, self.exclude) != tree_before:
+            return
+        try:
+            data = pickle.dumps((tree_before, result), protocol=pickle.HIGHEST_PROTOCOL)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            gitignore = self.path.parent.parent / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("*\n")
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, self.path)
+        except (OSError, pickle.PicklingError, RecursionError):
+            return
