@@ -25,6 +25,8 @@ class CheckResult:
     suppressed: list[Finding] = field(default_factory=list)
     unused_suppressions: list[Finding] = field(default_factory=list)
     rules_run: tuple[type[Rule], ...] = ()
+    # What was skipped or may not run as written (templates, the Celery 4 order), for stderr.
+    notes: list[str] = field(default_factory=list)
 
 
 def selected_rules(config, select=None, ignore=None, extend_select=None) -> tuple[type[Rule], ...]:
@@ -114,7 +116,10 @@ def check(
     checked = [f for f in analysis.python_files + analysis.other_files if wanted is None or f in wanted] if report_unused else []
     result = apply_suppressions(findings, read_text, files=checked)
     order = lambda f: (f.span.path, f.span.line, f.span.column, f.code)  # noqa: E731
-    return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), rules)
+    deployment = analysis.project.deployment
+    notes = list(deployment.notes) if deployment is not None else []
+    return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), rules,
+                       notes)
 
 
 def check_paths(

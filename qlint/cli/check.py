@@ -87,11 +87,8 @@ def run(args: argparse.Namespace) -> int:
         Path(args.output_file).write_text(output, encoding="utf-8")
     else:
         sys.stdout.write(output)
-    deployment = analysis.project.deployment
-    if fmt == "text" and not args.quiet and deployment is not None:
-        # What was skipped or may not run as written (templates, the Celery 4 order):
-        # on stderr, so that the report itself stays the findings.
-        for note in deployment.notes:
+    if fmt == "text" and not args.quiet:
+        for note in result.notes:  # on stderr, so that the report itself stays the findings
             print(f"note: {note}", file=sys.stderr)
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
