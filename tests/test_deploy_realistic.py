@@ -149,3 +149,21 @@ def test_notes_for_what_was_skipped_or_will_not_start(tree):
     assert "note: deploy/k8s/templated.yaml" not in run.stdout and "Traceback" not in run.stderr
     assert qlint(tree, "check", "--quiet").stderr == ""
     assert qlint(tree, "check", "--format", "json").stderr == ""
+
+
+def test_every_report_format_gives_the_same_positions(tree, findings):
+    sarif = json.loads(qlint(tree, "check", "--format", "sarif").stdout)
+    regions = sorted((r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                      r["locations"][0]["physicalLocation"]["region"]["startLine"],
+                      r["locations"][0]["physicalLocation"]["region"]["startColumn"])
+                     for r in sarif["runs"][0]["results"])
+    assert regions == sorted((f["code"], f["path"], f["line"], f["column"]) for f in findings)
+    github = qlint(tree, "check", "--format", "github").stdout
+    text = qlint(tree, "check").stdout
+    for f in findings:
+        level = "error" if f["severity"] == "error" else "warning"
+        assert f"::{level} file={f['path']},line={f['line']},col={f['column']}," in github
+        assert f"{f['path']}:{f['line']}:{f['column']}: {f['code']}" in text
+    # The text report shows the line the finding is on, from the deployment file itself.
+    assert "18 |       --time-limit=${REPORT_LIMIT:-14400}" in text
+    assert " 5 | command=/venv/bin/celery --app=proj worker --queues=reports" in text
