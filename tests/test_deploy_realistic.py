@@ -167,3 +167,11 @@ def test_every_report_format_gives_the_same_positions(tree, findings):
     # The text report shows the line the finding is on, from the deployment file itself.
     assert "18 |       --time-limit=${REPORT_LIMIT:-14400}" in text
     assert " 5 | command=/venv/bin/celery --app=proj worker --queues=reports" in text
+
+
+def test_a_setting_read_from_a_variable_names_the_file_of_each_value(tree):
+    text = qlint(tree, "config").stdout
+    [line] = [line for line in text.splitlines() if line.strip().startswith("broker_url")]
+    assert "'redis://redis:6379/1' if $BROKER_URL is 'redis://redis:6379/1' (.env:2)" in line
+    assert "(deploy/k8s/worker.yaml:22)" in line and "(ops/supervisord.conf:9)" in line
+    assert line.endswith("proj/settings.py:4")
