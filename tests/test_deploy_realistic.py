@@ -175,3 +175,13 @@ def test_a_setting_read_from_a_variable_names_the_file_of_each_value(tree):
     assert "'redis://redis:6379/1' if $BROKER_URL is 'redis://redis:6379/1' (.env:2)" in line
     assert "(deploy/k8s/worker.yaml:22)" in line and "(ops/supervisord.conf:9)" in line
     assert line.endswith("proj/settings.py:4")
+
+
+def test_notes_only_for_the_paths_checked(tree):
+    def stderr(*paths: str) -> str:
+        return subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", *paths], cwd=tree,
+                              capture_output=True, text=True).stderr
+
+    assert stderr("proj/settings.py") == ""  # a pre-commit run on one Python file
+    assert stderr("deploy") == "note: deploy/k8s/templated.yaml: a template (Jinja or Go template markers), not YAML; skipped\n"
+    assert stderr("Procfile").startswith("note: Procfile:2: `celery worker -A ...` is the Celery 4 order")

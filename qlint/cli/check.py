@@ -92,10 +92,20 @@ def run(args: argparse.Namespace) -> int:
         # What was skipped or may not run as written (templates, the Celery 4 order):
         # on stderr, so that the report itself stays the findings.
         for note in deployment.notes:
-            print(f"note: {note}", file=sys.stderr)
+            if _under(note, args.paths):
+                print(f"note: {note}", file=sys.stderr)
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _under(note: str, paths: list[str]) -> bool:
+    """Whether a note (it starts with the display path of its file) is about a checked path."""
+    for given in paths:
+        prefix = Path(given).as_posix().rstrip("/")
+        if prefix in ("", ".") or note.startswith((f"{prefix}/", f"{prefix}:")):
+            return True
+    return False
 
 
 def _is_excluded(path: Path, root: Path, patterns) -> bool:
