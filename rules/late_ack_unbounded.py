@@ -44,7 +44,7 @@ Give late-acked tasks a hard time limit below the visibility timeout (`task_time
 on the long tasks), or raise the visibility timeout above the longest run you accept.
 """
     fix_safety = "No automatic fix: a time limit kills tasks that run longer."
-    scenarios = ("examples/scenarios/long-task-incident-bad.yaml",)
+    scenarios = ("examples/scenarios/long-task-incident-bad.yaml", "examples/scenarios/long-task-incident-fixed.yaml")
     invalid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": 'broker_url = "redis://localhost"\ntask_acks_late = True\n'}),

@@ -55,7 +55,8 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
 (Celery 5.7) with `max_retries` so a crash is retried a bounded number of times; acknowledge timeouts.
 """
     fix_safety = "No automatic fix: it decides whether crashed work is retried."
-    scenarios = ("examples/scenarios/worker-killed-late-ack.yaml",)
+    scenarios = ("examples/scenarios/requeue-loop-bad.yaml", "examples/scenarios/requeue-loop-fixed.yaml",
+                 "examples/scenarios/worker-killed-late-ack.yaml")
     invalid = (
         Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_reject_on_worker_lost = True\n"}),
         Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_acks_on_failure_or_timeout = False\n"

@@ -150,3 +150,39 @@ def test_notes_for_what_was_skipped_or_will_not_start(tree):
     assert "note: deploy/k8s/templated.yaml" not in run.stdout and "Traceback" not in run.stderr
     assert qlint(tree, "check", "--quiet").stderr == ""
     assert qlint(tree, "check", "--format", "json").stderr == ""
+
+
+def test_every_report_format_gives_the_same_positions(tree, findings):
+    sarif = json.loads(qlint(tree, "check", "--format", "sarif").stdout)
+    regions = sorted((r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                      r["locations"][0]["physicalLocation"]["region"]["startLine"],
+                      r["locations"][0]["physicalLocation"]["region"]["startColumn"])
+                     for r in sarif["runs"][0]["results"])
+    assert regions == sorted((f["code"], f["path"], f["line"], f["column"]) for f in findings)
+    github = qlint(tree, "check", "--format", "github").stdout
+    text = qlint(tree, "check").stdout
+    for f in findings:
+        level = "error" if f["severity"] == "error" else "warning"
+        assert f"::{level} file={f['path']},line={f['line']},col={f['column']}," in github
+        assert f"{f['path']}:{f['line']}:{f['column']}: {f['code']}" in text
+    # The text report shows the line the finding is on, from the deployment file itself.
+    assert "18 |       --time-limit=${REPORT_LIMIT:-14400}" in text
+    assert " 5 | command=/venv/bin/celery --app=proj worker --queues=reports" in text
+
+
+def test_a_setting_read_from_a_variable_names_the_file_of_each_value(tree):
+    text = qlint(tree, "config").stdout
+    [line] = [line for line in text.splitlines() if line.strip().startswith("broker_url")]
+    assert "'redis://redis:6379/1' if $BROKER_URL is 'redis://redis:6379/1' (.env:2)" in line
+    assert "(deploy/k8s/worker.yaml:22)" in line and "(ops/supervisord.conf:9)" in line
+    assert line.endswith("proj/settings.py:4")
+
+
+def test_notes_only_for_the_paths_checked(tree):
+    def stderr(*paths: str) -> str:
+        return subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", *paths], cwd=tree,
+                              capture_output=True, text=True).stderr
+
+    assert stderr("proj/settings.py") == ""  # a pre-commit run on one Python file
+    assert stderr("deploy") == "note: deploy/k8s/templated.yaml: a template (Jinja or Go template markers), not YAML; skipped\n"
+    assert stderr("Procfile").startswith("note: Procfile:2: `celery worker -A ...` is the Celery 4 order")

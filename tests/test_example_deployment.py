@@ -35,3 +35,20 @@ def test_config_lists_each_worker_with_its_own_environment():
     beats = [(p["name"], p["profiles"]) for p in report["processes"] if p["beat"]]
     assert ("beat", ["prod"]) in beats and ("dev-worker", ["dev"]) in beats
     assert report["environment"]["REDIS_URL"][0]["path"] == ".env"
+
+
+def test_the_incident_is_fixed_on_the_command_line_too():
+    examples = EXAMPLE.parent
+
+    def worker(name: str) -> dict:
+        run = subprocess.run([sys.executable, "-m", "qlint", "config", "--format", "json", "--no-cache", "."],
+                             cwd=examples / name, capture_output=True, text=True, check=True)
+        [process] = [p for p in json.loads(run.stdout)["processes"] if p["kind"] == "worker"]
+        return process
+
+    bad, fixed = worker("incident"), worker("fixed")
+    assert (bad["prefetch_multiplier"]["value"], bad["prefetch_multiplier"]["status"]) == (4, "default")
+    # --prefetch-multiplier=1 on the compose command line, which beats the app's setting
+    assert fixed["prefetch_multiplier"] == {"value": 1, "status": "known",
+                                            "origin": {"path": "docker-compose.yml", "line": 13}}
+    assert "--prefetch-multiplier=1" in (examples / "incident" / "docker-compose.yml").read_text()  # the comment

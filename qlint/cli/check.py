@@ -88,11 +88,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(output)
     if fmt == "text" and not args.quiet:
-        for note in result.notes:  # on stderr, so that the report itself stays the findings
-            print(f"note: {note}", file=sys.stderr)
+        # What was skipped or may not run as written (templates, the Celery 4 order):
+        # on stderr, so that the report itself stays the findings.
+        for note in result.notes:
+            if _under(note, args.paths):
+                print(f"note: {note}", file=sys.stderr)
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _under(note: str, paths: list[str]) -> bool:
+    """Whether a note (it starts with the display path of its file) is about a checked path."""
+    for given in paths:
+        prefix = Path(given).as_posix().rstrip("/")
+        if prefix in ("", ".") or note.startswith((f"{prefix}/", f"{prefix}:")):
+            return True
+    return False
 
 
 def _is_excluded(path: Path, root: Path, patterns) -> bool:

@@ -84,7 +84,12 @@ def describe(value: Value, definitions: dict[str, list] | None = None) -> tuple[
     if value.status == "unknown":
         return "?", f"unknown: {value.reason}"
     if value.status == "several":
-        shown = " | ".join(f"{_show(a.value)} if {a.condition}" for a in value.alternatives)
+        # Each alternative with the file that sets it, when that is not where the setting is read.
+        shown = " | ".join(
+            f"{_show(a.value)} if {a.condition}"
+            + (f" ({a.value.origin})" if a.value.origin and a.value.env and str(a.value.origin) != str(value.origin)
+               else "")
+            for a in value.alternatives)
         return shown, (str(value.origin) if value.origin else "") + _env_note(value, definitions or {})
     shown = _show(value)
     if value.status == "default":

@@ -23,6 +23,7 @@ from qlint.engine import check
 from qlint.model import Finding
 from qlint.registry import rule_by_code
 from qlint.resolve.project import App, Task
+from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 
 from .config import PREFETCH_MULTIPLIER, broker_config
@@ -153,18 +154,48 @@ def subject_of(finding: Finding, project: LoadedProject) -> Subject:
     return Subject(app, task, worker)
 
 
+def _consumed_tasks(subject: Subject) -> list[str]:
+    """The app's tasks, those routed to a queue the finding's worker consumes first."""
+    names = sorted(subject.app.tasks)
+    if subject.worker is None:
+        return names
+    queues = subject.worker.queues()
+    if queues.status not in ("known", "default", "env-default") or not isinstance(queues.value, (list, tuple)):
+        return names
+
+    def consumed(name: str) -> bool:
+        queue = queue_of(subject.app.tasks[name], subject.app)
+        return queue.status in ("known", "default") and queue.value in queues.value
+
+    return [n for n in names if consumed(n)] + [n for n in names if not consumed(n)]
+
+
 def _long_task(subject: Subject, durations: dict[str, float]) -> str | None:
-    """The task the finding is about, else the app's longest declared task, else any task."""
+    """The task the finding is about, else the longest declared task (one that the
+    finding's worker consumes, when there is one), else any task, the worker's first."""
     if subject.task is not None:
         return subject.task.name
-    declared = sorted((d, n) for n, d in durations.items() if n in subject.app.tasks)
+    names = _consumed_tasks(subject)
+    group = names[:_count_consumed(subject, names)] or names
+    declared = sorted((d, n) for n, d in durations.items() if n in group)
     if declared:
         return declared[-1][1]
-    return min(subject.app.tasks, default=None)
+    return group[0] if group else None
+
+
+def _count_consumed(subject: Subject, names: list[str]) -> int:
+    if subject.worker is None:
+        return len(names)
+    queues = subject.worker.queues()
+    if not isinstance(queues.value, (list, tuple)):
+        return len(names)
+    return sum(1 for n in names
+               if (q := queue_of(subject.app.tasks[n], subject.app)).status in ("known", "default")
+               and q.value in queues.value)
 
 
 def _short_task(subject: Subject, long: str, durations: dict[str, float], threshold: float) -> str | None:
-    shorter = [n for n in sorted(subject.app.tasks) if n != long and durations.get(n, 0) < threshold]
+    shorter = [n for n in _consumed_tasks(subject) if n != long and durations.get(n, 0) < threshold]
     return shorter[0] if shorter else None
 
 
@@ -186,6 +217,12 @@ class _Base:
 def _base(finding: Finding, project: LoadedProject) -> _Base:
     subject = subject_of(finding, project)
     scenario: dict[str, Any] = {"app": app_path(project, subject.app), "unresolved": "default", "tasks": {}}
+    if subject.worker is not None:  # replay the deployment of the worker the finding is about
+        where = (project.analysis.cwd / subject.worker.file).resolve()
+        try:
+            scenario["deployment"] = where.relative_to(project.path.resolve()).as_posix()
+        except ValueError:
+            pass
     notes = []
     if not [p for p in workers_of(project.analysis.project, subject.app) if p.kind in ("worker", "multi")]:
         scenario["workers"] = [{"name": f"w{i}", "concurrency": 1} for i in range(1, DEFAULT_WORKERS + 1)]
@@ -301,9 +338,10 @@ def _prefetch(finding: Finding, project: LoadedProject) -> dict[str, Any]:
     if not late:
         fixed["settings"] = {"task_acks_late": True}
         fix += ", with late acknowledgement"
-    # The limits the deployment's workers agree on (their command lines count), as resolved.
-    limits_of_workers = {k: settings[k] for k in SHARED_LIMITS if k in settings}
-    return {**base.scenario, "settings": limits_of_workers, "workers": workers, "submit": submit, "until": 2 * duration + 600,
+    # The settings as the deployment's workers run with them (their command lines and
+    # environments count), as the probe resolved them: the workers below are given as is.
+    resolved = {k: v for k, v in settings.items() if v is not None or k in SHARED_LIMITS}
+    return {**base.scenario, "settings": resolved, "workers": workers, "submit": submit, "until": 2 * duration + 600,
             "fixed": fixed, "fix": fix, "notes": notes}
 
 

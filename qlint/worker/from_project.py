@@ -198,12 +198,12 @@ def prepare_from_project(scenario: Scenario, project: LoadedProject) -> Prepared
     app = pick_app(project, scenario.app)
     r = _Resolver(scenario.unresolved == "default")
     overrides = dict(scenario.settings or {})
-    processes = [] if scenario.workers else _processes(project, app, _referenced(scenario), r)
+    processes = [] if scenario.workers else _processes(project, app, _referenced(scenario), r, scenario.deployment)
     settings = _settings(app, project.config, processes, overrides, r)
     workers = [w.model_dump() for w in scenario.workers] or _workers(scenario, app, processes, overrides, r)
     tasks = _tasks(scenario, app, project.config, r)
     notes = r.finish(f"project {project.path}")
-    data = scenario.model_dump(exclude={"project", "app", "unresolved", "cpus"})
+    data = scenario.model_dump(exclude={"project", "app", "unresolved", "cpus", "deployment"})
     data.update(settings=settings, workers=workers, tasks=tasks)
     try:
         prepared = Scenario.model_validate(data)
@@ -218,7 +218,7 @@ def _settings(app: App, config: QlintConfig, processes: list[CeleryProcess], ove
     for name in REPLAYED_SETTINGS:
         if name in overrides:
             continue
-        value = app.setting(name)
+        value = _as_the_workers_see_it(app, name, processes)
         if name == "broker_url" and config.broker and (value.status == "default" or _Resolver(False).take(name, value) is _MISSING):
             # As the rules do: an unset or unreadable broker URL is the scheme [tool.qlint] declares.
             r.note(f"broker_url: not resolved; {config.broker}:// assumed from [tool.qlint] broker")
@@ -243,18 +243,41 @@ def _settings(app: App, config: QlintConfig, processes: list[CeleryProcess], ove
     return settings
 
 
+def _as_the_workers_see_it(app: App, name: str, processes: list[CeleryProcess]) -> Value:
+    """The app's setting, or the one value every replayed worker runs with when the app's
+    depends on the environment (a variable that each deployment file sets its own way)."""
+    value = app.setting(name)
+    if value.status != "several" or not processes:
+        return value
+    seen = [p.setting(name) for p in processes]
+    if all(v.status in ("known", "default", "env-default") and not v.items and _same(v.value, seen[0].value)
+           for v in seen):
+        return seen[0]
+    return value
+
+
 def _queues(value: Value) -> set[str] | None:
     if value.status in ("known", "default", "env-default") and isinstance(value.value, (list, tuple, str)):
         return {value.value} if isinstance(value.value, str) else set(value.value)
     return None
 
 
-def _processes(project: LoadedProject, app: App, referenced: set[str], r: _Resolver) -> list[CeleryProcess]:
-    """The worker processes of one deployment (the first that runs the app, in file order)
-    that consume a queue the scenario's tasks are routed to.
+def _processes(project: LoadedProject, app: App, referenced: set[str], r: _Resolver,
+               deployment: str | None = None) -> list[CeleryProcess]:
+    """The worker processes of one deployment (the one named by `deployment:`, else the
+    first that runs the app, in file order) that consume a queue the scenario's tasks are
+    routed to.
 
     The reference worker has one queue: the workers kept are replayed as if they all consumed it."""
     processes = [p for p in workers_of(project.analysis.project, app) if p.kind in ("worker", "multi")]
+    if deployment is not None:
+        target = (project.path / deployment).resolve()
+        named = [p for p in processes if (project.analysis.cwd / p.file).resolve() == target]
+        if not named:
+            files = sorted({p.file for p in processes}) or ["none"]
+            raise ScenarioError(f"deployment: {deployment} starts no worker of app {app.name!r} "
+                                f"(files that do: {', '.join(files)})")
+        processes = named
     routed = [_queues(queue_of(app.tasks[n], app)) for n in sorted(referenced) if n in app.tasks]
     wanted = set().union(*routed) if routed and all(q is not None for q in routed) else None
     if wanted is not None:

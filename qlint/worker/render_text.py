@@ -31,9 +31,13 @@ def render_text(trace: Trace, header: str = "") -> str:
         lines.append(f"    {mid} ran on {_where_and_overlap(trace, mid)}")
     lines.append(f"  duplicate executions: {s['duplicates']}" + (f" ({', '.join(s['duplicated_ids'])})" if s["duplicates"] else ""))
     lines.append(f"  lost messages: {s['lost']}" + (f" ({', '.join(s['lost_ids'])})" if s["lost"] else ""))
-    unsuccessful = [f"{e.id} {e.outcome}" for e in trace.executions if e.outcome not in ("success", "running")]
+    unsuccessful: dict[str, int] = {}
+    for e in trace.executions:
+        if e.outcome not in ("success", "running"):
+            unsuccessful[f"{e.id} {e.outcome}"] = unsuccessful.get(f"{e.id} {e.outcome}", 0) + 1
     if unsuccessful:
-        lines.append(f"  runs that did not succeed: {', '.join(unsuccessful)}")
+        lines.append("  runs that did not succeed: "
+                     + ", ".join(f"{what} ×{n}" if n > 1 else what for what, n in unsuccessful.items()))
     if s["never_started"]:
         lines.append(f"  never started: {', '.join(s['never_started'])}")
     if s["revoked"]:

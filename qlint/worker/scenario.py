@@ -133,6 +133,9 @@ class Scenario(Strict):
     # setting qlint cannot resolve ("refuse", or "default": take Celery's default),
     # and the CPUs of a worker left at Celery's default concurrency (one process per CPU).
     app: str | None = None
+    # The deployment file whose workers are replayed (relative to the project), when the
+    # project ships several; by default the first that starts a worker of the app.
+    deployment: str | None = None
     unresolved: Literal["refuse", "default"] = "refuse"
     cpus: int | None = Field(default=None, ge=1, le=512)
     workers: list[WorkerSpec] = []
@@ -147,7 +150,7 @@ class Scenario(Strict):
     def _references(self) -> "Scenario":
         if self.project is not None:
             return self  # workers and tasks may come from the project: checked once it is resolved
-        given = [k for k in ("app", "cpus") if getattr(self, k) is not None]
+        given = [k for k in ("app", "cpus", "deployment") if getattr(self, k) is not None]
         if self.unresolved != "refuse":
             given.append("unresolved")
         if given:

@@ -57,7 +57,9 @@ class Worker:
     slots: list[Execution | None] = field(default_factory=list)
     ready: deque[Request] = field(default_factory=deque)  # received, waiting for a slot
     scheduled: list[Request] = field(default_factory=list)  # ETA/countdown, on the timer
-    held: set[str] = field(default_factory=set)  # kombu QoS._delivered: unacked tags
+    # kombu's QoS._delivered: the unacked tags in delivery order (an ordered dict; a tag
+    # delivered again keeps its place)
+    held: dict[str, None] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     saved_revokes: set[str] = field(default_factory=set)  # the statedb file
     waiting_since: float = 0.0  # when its pending BRPOP was issued (Redis serves the oldest first)
@@ -110,8 +112,8 @@ class Worker:
         self._down()
 
     def stop(self) -> None:
-        """Warm shutdown: stop consuming, let running tasks finish, then give back
-        every message still held (virtual.QoS.restore_unacked_once)."""
+        """Warm shutdown: stop consuming, let running tasks finish (reserved ones are not
+        started), then give back every message still held (virtual.QoS.restore_unacked_once)."""
         if self.alive and not self.stopping:
             self.stopping = True
             self.engine.record("stop", worker=self.name, detail="warm shutdown: waiting for running tasks")
@@ -120,7 +122,7 @@ class Worker:
     def _maybe_finish_stop(self) -> None:
         if not self.stopping or self.running():
             return
-        self.engine.broker.restore_held(self.name, sorted(self.held), why=f"warm shutdown of {self.name}")
+        self.engine.broker.restore_held(self.name, self._held_for_restore(), why=f"warm shutdown of {self.name}")
         if self.config.statedb:
             self.saved_revokes = set(self.revoked)
         self.engine.record("down", worker=self.name,
@@ -135,13 +137,18 @@ class Worker:
         self.held.clear()
         self.revoked = set()
 
+    def _held_for_restore(self) -> list[str]:
+        """virtual.QoS.restore_unacked pops _delivered from its end and RPUSHes each to the
+        head of the queue: the first delivered is pushed last and is taken first again."""
+        return list(reversed(self.held))
+
     def close_channel(self, tag: str) -> None:
         """RabbitMQ closed the channel (consumer_timeout): every held message is
         requeued; the consumer reconnects and drops its reserved requests."""
         timeout = self.engine.broker.config.consumer_timeout
         self.engine.record("channel-closed", worker=self.name, message=tag,
                            detail=f"delivery unacked past consumer_timeout {timeout:g}s")
-        self.engine.broker.restore_held(self.name, sorted(self.held), why=f"channel of {self.name} closed")
+        self.engine.broker.restore_held(self.name, self._held_for_restore(), why=f"channel of {self.name} closed")
         self.held.clear()
         self.ready.clear()
         self.scheduled.clear()
@@ -163,7 +170,7 @@ class Worker:
     def receive(self, delivery: Unacked) -> None:
         engine, message = self.engine, delivery.message
         request = Request(message, delivery, self.name, engine.now)
-        self.held.add(message.tag)
+        self.held.setdefault(message.tag, None)
         detail = ["redelivered"] if message.redelivered else []
         waits = message.eta is None or message.eta <= engine.now
         if waits and None not in self.slots and message.id not in self.revoked:
@@ -212,8 +219,10 @@ class Worker:
         return True
 
     def dispatch(self) -> None:
-        """Hand ready requests to idle slots only (the fair strategy)."""
-        while self.alive and self.ready and None in self.slots:
+        """Hand ready requests to idle slots only (the fair strategy). A worker shutting
+        down starts nothing more: AsynPool.flush drops the jobs no process accepted, and
+        their messages go back to the broker with the rest of what the worker held."""
+        while self.alive and not self.stopping and self.ready and None in self.slots:
             request = self.ready.popleft()
             if self._discard_if_revoked(request):
                 continue
@@ -231,11 +240,11 @@ class Worker:
 
     def _ack(self, request: Request) -> None:
         self.engine.broker.ack(request.message.tag)
-        self.held.discard(request.message.tag)
+        self.held.pop(request.message.tag, None)
 
     def _reject(self, request: Request, requeue: bool) -> None:
         self.engine.broker.reject(request.message.tag, requeue)
-        self.held.discard(request.message.tag)
+        self.held.pop(request.message.tag, None)
 
     def finish(self, execution: Execution, outcome: Outcome, result: Any = None) -> None:
         """The pool reports the end of a run (from the executor)."""

@@ -219,3 +219,39 @@ def test_prefetch_with_a_single_task_resubmits_it(tmp_path, capsys):
     assert {e["worker"] for e in ql401["before"]["executions"]} == {"w1"}
     assert ql401["after"]["summary"]["max_queue_wait"] <= 1
     assert ql401["before"]["summary"]["duplicates"] == ql401["after"]["summary"]["duplicates"] == 0
+
+
+DEPLOYED = Path(__file__).resolve().parents[1] / "data" / "deployed"
+
+
+def test_each_finding_replays_the_deployment_it_is_about(capsys):
+    """A project shipped several ways (tests/data/deployed): each QL401 finding is replayed
+    with the workers of its own file, and BROKER_URL, which each file sets to its own Redis,
+    is taken as those workers see it."""
+    code, out, _ = from_findings(capsys, str(DEPLOYED), "--format", "json")
+    assert code == 0
+    replays = {(r["finding"]["code"], Path(r["finding"]["path"]).resolve().relative_to(DEPLOYED).as_posix()): r
+               for r in json.loads(out)["replays"]}
+    k8s = replays[("QL401", "deploy/k8s/worker.yaml")]
+    assert k8s["replayed"] and k8s["scenario"]["deployment"] == "deploy/k8s/worker.yaml"
+    workers = {(w["name"], w["concurrency"]) for w in k8s["scenario"]["workers"]}
+    assert workers == {("images-celery-1", 4), ("images-celery-2", 4), ("images-celery-3", 4)}  # $(CONC), 3 replicas
+    assert k8s["scenario"]["submit"][0]["task"] == "proj.tasks.resize"  # the task its queue receives
+    assert k8s["before"]["settings"]["broker_url"] == "redis://redis.prod:6379/0"
+    compose = replays[("QL101", "docker-compose.yml")]
+    assert compose["replayed"], compose.get("reason")
+    assert compose["before"]["settings"]["broker_url"] == "redis://redis:6379/1"  # .env, through env_file
+    assert compose["before"]["summary"]["duplicates"] > 0 and compose["after"]["summary"]["duplicates"] == 0
+    assert not any("depends on a condition" in note for r in replays.values() for note in r.get("notes") or [])
+
+
+def test_a_scenario_names_the_deployment_to_replay(tmp_path, capsys):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"project: {DEPLOYED}\ndeployment: ops/supervisord.conf\nunresolved: default\n"
+                        "submit: [{task: proj.tasks.build_report}]\n")
+    assert main(["simulate", str(scenario), "--format", "json", "--no-cache"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {e["worker"] for e in doc["executions"]} <= {"celery-reports-1", "celery-reports-2"}
+    scenario.write_text(f"project: {DEPLOYED}\ndeployment: nowhere.yml\nsubmit: [{{task: proj.tasks.build_report}}]\n")
+    assert main(["simulate", str(scenario), "--no-cache"]) == 2
+    assert "deployment: nowhere.yml starts no worker of app 'proj'" in capsys.readouterr().err

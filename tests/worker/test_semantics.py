@@ -357,3 +357,22 @@ until: 30
     assert first_worker_of(12.2) == "w1"  # w1's pending BRPOP (11.5) is older than w2's (12.0)
     assert first_worker_of(12.7) == "w2"  # w2's (12.0) is older than w1's (12.5)
     assert first_worker_of(8) == "w2"  # w1 sends no BRPOP while its one-message window is full
+
+
+def test_warm_shutdown_gives_back_what_the_worker_held_in_order():
+    """A stop waits for the running task, then restores every held message at once (not
+    after the visibility timeout), to the head of the queue in the order delivered."""
+    trace = replay(f"""
+settings: {{{REDIS}}}
+workers: [{{name: w1, concurrency: 1}}, {{name: w2, concurrency: 1, start: 200}}]
+tasks: {{long: {{duration: 100}}, short: {{duration: 1}}}}
+submit: [{{at: 0, task: long, id: a}}, {{at: 1, task: short, id: t2}}, {{at: 2, task: short, id: t10}},
+         {{at: 3, task: short, id: t3}}]
+faults: [{{at: 10, stop: w1}}]
+until: 400
+""")
+    restores = [(e.at, e.message) for e in trace.events if e.kind == "restore"]
+    assert restores == [(100, "t3"), (100, "t10"), (100, "t2")]  # pushed to the head, last delivered first
+    assert [(e.id, e.worker, e.start, e.redelivered) for e in trace.executions[1:]] == [
+        ("t2", "w2", 200, True), ("t10", "w2", 201, True), ("t3", "w2", 202, True)]
+    assert [e.id for e in trace.executions[:1]] == ["a"] and trace.executions[0].outcome == "success"
