@@ -9,36 +9,66 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Python's tokenizer ends a line at \r\n, \r or \n (str.splitlines also splits on form
 # feeds and other separators, which would throw line numbers off).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 
+def lines_of(text: str) -> list[str]:
+    """The lines of a text, each with its line ending, as Python numbers them."""
+    return _LINE.findall(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     first_line: int  # 1-based line of the file where the chunk's text starts
     text: str
+    # CPython's parse of the chunk's statements (line numbers are the file's).
+    statements: tuple[ast.stmt, ...] = field(default=(), compare=False)
 
 
 def statement_chunks(text: str, tree: ast.Module) -> list[Chunk]:
     """Consecutive pieces of `text`, together the whole of it, each holding whole
-    top-level statements; the comments and blank lines before a statement go with it.
+    top-level statements and, as libcst attaches them, the blank lines and comments above.
 
     Statements that share a line (`a = 1; b = 2`, or one starting where another ends)
     stay in one piece, so that every piece parses on its own.
     """
-    starts: list[int] = []
-    reach = 0  # the last line taken by the statements so far
+    groups: list[list[ast.stmt]] = []
+    ends: list[int] = []  # the last line of each group
     for stmt in tree.body:
         first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
-        if first > reach:
-            starts.append(first)
-        reach = max(reach, stmt.end_lineno or stmt.lineno)
-    lines = _LINE.findall(text)
-    if not starts:
+        if not ends or first > ends[-1]:
+            groups.append([])
+            ends.append(0)
+        groups[-1].append(stmt)
+        ends[-1] = max(ends[-1], stmt.end_lineno or stmt.lineno)
+    lines = lines_of(text)
+    if not groups:
         return [Chunk(1, text)]
-    starts[0] = 1  # the module's header belongs to its first statement
-    bounds = starts + [len(lines) + 1]
-    return [Chunk(first, "".join(lines[first - 1:bounds[i + 1] - 1])) for i, first in enumerate(starts)]
+    ends[-1] = len(lines)  # what follows the last statement goes with it
+    starts = [1] + [end + 1 for end in ends[:-1]]
+    return [Chunk(start, "".join(lines[start - 1:end]), tuple(group)) for start, end, group in zip(starts, ends, groups)]
+
+
+def blank_body(chunk: Chunk, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Chunk | None:
+    """The chunk with the function's body replaced by `...` and empty lines, so that every
+    line keeps its number; None when the body starts on the `def` line."""
+    body = function.body[0]
+    start = min([body.lineno, *(d.lineno for d in getattr(body, "decorator_list", ()))])
+    column = min([body.col_offset, *(d.col_offset - 1 for d in getattr(body, "decorator_list", ()))])
+    lines = lines_of(chunk.text)
+    first = start - chunk.first_line  # index of the body's first line in the chunk
+    last = (function.end_lineno or function.lineno) - chunk.first_line
+    head = lines[first][:column] if 0 <= first < len(lines) else ""
+    if start == function.lineno or head.strip() or not (0 <= first <= last < len(lines)):
+        return None
+    blanked = [head + "..." + _ending(lines[first])] + [_ending(line) for line in lines[first + 1:last + 1]]
+    text = "".join(lines[:first] + blanked + lines[last + 1:])
+    return Chunk(chunk.first_line, text, chunk.statements)
+
+
+def _ending(line: str) -> str:
+    return "\r\n" if line.endswith("\r\n") else line[-1:] if line[-1:] in ("\r", "\n") else ""

@@ -1,27 +1,31 @@
 """Python files to facts: parse once with libcst and convert to the nodes of ir.py.
 
-libcst's position metadata costs several times the parse itself, so positions are
-computed over a pruned copy of the module: the bodies of top-level functions that
-mention nothing Celery-related are replaced by `...` before positions are taken,
-and each statement's lines are shifted back by what pruning removed above it.
+The text is cut into its top-level statements (chunks.py) and each is parsed on its
+own; a re-parse after an edit converts only the statements that changed. libcst's
+parse and position metadata cost far more than CPython's parser, so the body of a
+top-level function that mentions nothing Celery-related is blanked out of the text
+(line numbers kept) before libcst sees it.
 """
 from __future__ import annotations
 
 import ast
 import re
+from typing import Iterator
 
 import libcst as cst
 from libcst.metadata import CodeRange, PositionProvider
 
 from qlint.model import Span
 from qlint.sources import ir
-from qlint.sources.chunks import Chunk, statement_chunks
+from qlint.sources.chunks import Chunk, blank_body, lines_of, statement_chunks
 from qlint.sources.read import mentions_celery
 
 # Function bodies are read only when they may call or define something Celery cares about.
+# A wait (.get(), .join()) matters only on a result the same function obtains by sending a
+# task, calling a canvas or building an AsyncResult, so those words stand for it.
 _BODY_MARKERS = re.compile(
-    r"\.delay\(|apply_async|\.si?\(|signature\(|send_task|chord|chain|group\(|\.get\(|\.join\(|"
-    r"\.wait\(|revoke|\.retry\(|on_commit|atomic|\.conf\b|config_from_object|Celery\(|CELERY|"
+    r"\.delay\(|apply_async|\.si?\(|signature\(|send_task|chord|chain|group\(|AsyncResult|GroupResult|"
+    r"revoke|\.retry\(|on_commit|atomic|\.conf\b|config_from_object|Celery\(|CELERY|"
     r"DJANGO_SETTINGS_MODULE|control\.terminate|allow_join_result|disable_sync_subtasks|register_type\(|"
     r"register\(\s*[\"']json|\|"
 )
@@ -101,6 +105,7 @@ def _convert_chunks(path: str, chunks: list[Chunk]) -> tuple[ir.Stmt, ...]:
 
 def _convert_chunk(path: str, chunk: Chunk) -> tuple[ir.Stmt, ...]:
     offset = chunk.first_line - 1
+    chunk, pruned = _prune(chunk)
     try:
         module = cst.parse_module(chunk.text)
     except cst.ParserSyntaxError as exc:
@@ -111,7 +116,7 @@ def _convert_chunk(path: str, chunk: Chunk) -> tuple[ir.Stmt, ...]:
     except Exception as exc:  # libcst's native parser may raise other errors on odd input
         raise _Unreadable(Span(path, chunk.first_line), f"cannot parse: {exc}") from None
     try:
-        return _Converter(path, module, offset).convert()
+        return _Converter(path, module, offset, pruned).convert()
     except RecursionError:
         raise _Unreadable(Span(path, chunk.first_line), "expression nested too deeply to analyse") from None
 
@@ -140,6 +145,46 @@ def _measure(text: str) -> tuple[ast.Module | None, tuple[int, str] | None]:
     return tree, None
 
 
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _prune(chunk: Chunk) -> tuple[Chunk, frozenset[int]]:
+    """A function whose text mentions nothing Celery cares about keeps only its signature:
+    its body is blanked before libcst parses it (every line keeps its number), which spares
+    its parse and positions. That holds for top-level functions and for the methods of
+    top-level classes (nested classes too); a function nested in a function is read with
+    it. Returns the chunk and the `def` lines pruned."""
+    lines = lines_of(chunk.text)
+    pruned: set[int] = set()
+    for function, own_from in _prunable(chunk):
+        own = "".join(lines[own_from - chunk.first_line:(function.end_lineno or function.lineno) - chunk.first_line + 1])
+        if _BODY_MARKERS.search(own):
+            continue
+        blanked = blank_body(chunk, function)
+        if blanked is not None:
+            chunk = blanked
+            pruned.add(function.lineno)
+    return chunk, frozenset(pruned)
+
+
+def _prunable(chunk: Chunk) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]]:
+    """Functions that may be pruned, each with the first line of its own text: for a
+    top-level function the comments above it count, as libcst attaches them to it."""
+    if len(chunk.statements) != 1:
+        return
+    [stmt] = chunk.statements
+    if isinstance(stmt, _FUNCTIONS):
+        yield stmt, chunk.first_line
+        return
+    classes = [stmt] if isinstance(stmt, ast.ClassDef) else []
+    while classes:
+        for member in classes.pop().body:
+            if isinstance(member, ast.ClassDef):
+                classes.append(member)
+            elif isinstance(member, _FUNCTIONS):
+                yield member, min([member.lineno, *(d.lineno for d in member.decorator_list)])
+
+
 def _positions(module: cst.Module) -> dict[cst.CSTNode, CodeRange]:
     """Every node's range, from the one code-generation pass of PositionProvider.
 
@@ -153,38 +198,17 @@ def _positions(module: cst.Module) -> dict[cst.CSTNode, CodeRange]:
 
 
 class _Converter:
-    def __init__(self, path: str, module: cst.Module, offset: int = 0) -> None:
+    def __init__(self, path: str, module: cst.Module, offset: int = 0, pruned: frozenset[int] = frozenset()) -> None:
         self.path = path
         self.module = module
         self.positions: dict[cst.CSTNode, CodeRange] = {}
         self.offset = offset  # lines of the file above the module's text
-        self.line_shift = 0
-
-    # ------------------------------------------------------------ positions
+        self.pruned = pruned  # lines of the file where a function whose body was blanked starts
 
     def convert(self) -> tuple[ir.Stmt, ...]:
-        module = self.module
-        pruned_body: list[cst.BaseStatement] = []
-        shifts: list[int] = []
-        original_line = 1 + len(module.header)
-        pruned_line = original_line
-        for stmt in module.body:
-            code = module.code_for_node(stmt)
-            kept = stmt
-            if isinstance(stmt, cst.FunctionDef) and not _BODY_MARKERS.search(code):
-                kept = _prune(stmt)
-                pruned_code = module.code_for_node(kept)
-            else:
-                pruned_code = code
-            pruned_body.append(kept)
-            shifts.append(original_line - pruned_line)
-            original_line += code.count("\n")
-            pruned_line += pruned_code.count("\n")
-        pruned = module.with_changes(body=pruned_body)
-        self.positions = _positions(pruned)
+        self.positions = _positions(self.module)
         out: list[ir.Stmt] = []
-        for stmt, shift in zip(pruned_body, shifts):
-            self.line_shift = shift
+        for stmt in self.module.body:
             out.extend(self.stmt(stmt))
         return tuple(out)
 
@@ -192,7 +216,7 @@ class _Converter:
         rng = self.positions.get(node)
         if rng is None:
             return Span(self.path, 1, 1)
-        shift = self.line_shift + self.offset
+        shift = self.offset
         return Span(self.path, rng.start.line + shift, rng.start.column + 1, rng.end.line + shift, rng.end.column + 1)
 
     def source(self, node: cst.CSTNode) -> str:
@@ -298,7 +322,7 @@ class _Converter:
         if p.star_kwarg is not None:
             params.append(ir.Param(p.star_kwarg.name.value, "varkw", False))
         decorators = tuple(self.expr(d.decorator) for d in node.decorators)
-        body_read = not _is_pruned(node)
+        body_read = self.span(node.name).line not in self.pruned
         body = self.block(node.body) if body_read else ()
         return ir.FuncDef(node.name.value, tuple(params), decorators, body, self.span(node.name),
                           is_async=node.asynchronous is not None, body_read=body_read)
@@ -394,17 +418,6 @@ class _Converter:
         if isinstance(node, cst.NamedExpr):
             return self.expr(node.value)
         return ir.Opaque(f"{type(node).__name__} expression", span)
-
-
-def _prune(node: cst.FunctionDef) -> cst.FunctionDef:
-    return node.with_changes(body=_PRUNED_BODY)
-
-
-_PRUNED_BODY = cst.IndentedBlock(body=[cst.SimpleStatementLine([cst.Expr(cst.Ellipsis())])])
-
-
-def _is_pruned(node: cst.FunctionDef) -> bool:
-    return node.body is _PRUNED_BODY
 
 
 def _dotted(node: cst.BaseExpression) -> str:

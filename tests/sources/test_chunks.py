@@ -23,7 +23,7 @@ SETTINGS = (
 
 
 def whole_file_facts(path: str, text: str):
-    """The facts of the text parsed by libcst in one piece, as the extractor did before chunks."""
+    """The facts of the text parsed by libcst in one piece (no function here is pruned)."""
     return python._Converter(path, python.cst.parse_module(text)).convert()
 
 
@@ -32,8 +32,8 @@ def test_chunks_cover_the_text_and_start_at_statements(newline):
     text = SETTINGS.replace("\n", newline)
     chunks = statement_chunks(text, ast.parse(text))
     assert "".join(c.text for c in chunks) == text
-    assert [c.first_line for c in chunks] == [1, 4, 5, 6, 9, 15, 17]  # the header goes with `import os`
-    assert chunks[4].text.startswith("@app.task(")
+    assert [c.first_line for c in chunks] == [1, 3, 5, 6, 8, 15, 17]  # each with the blank lines above it
+    assert chunks[4].text.replace(newline, "\n").startswith("\n@app.task(")
 
 
 def test_chunked_facts_equal_the_whole_file_parse():
@@ -52,10 +52,10 @@ def test_an_edit_reparses_only_the_changed_statement_and_shifts_the_rest(monkeyp
         return real(path, chunk)
 
     monkeypatch.setattr(python, "_convert_chunk", counting)
-    # One statement edited and two lines inserted above the later ones.
-    edited = SETTINGS.replace("a = 1; b = 2\n", "a = 10; b = 2\n\n\n")
+    # One statement edited, two lines longer: the later ones move down.
+    edited = SETTINGS.replace("a = 1; b = 2\n", "a = (\n    10\n); b = 2\n")
     facts = parse_facts("proj/settings.py", edited)
-    assert converted == ["a = 10; b = 2\n\n\n"]
+    assert converted == ["a = (\n    10\n); b = 2\n"]
     assert facts.body == whole_file_facts("proj/settings.py", edited)
     def task_line(body):
         return next(s for s in body if getattr(s, "name", None) == "build").span.line
@@ -67,3 +67,40 @@ def test_a_syntax_error_in_a_later_statement_is_located_in_the_file():
     text = "a = 1\n\n\nb = (\n"
     facts = parse_facts("proj/bad.py", text)
     assert facts.error is not None and facts.error_span.line >= 4
+
+
+PRUNABLE = (
+    "def helper(a, b=2):\n"
+    "    # nothing Celery-related in here\n"
+    "    @functools.wraps(a)\n"
+    "    def inner():\n"
+    "        return '''a\n"
+    "string'''\n"
+    "    return inner\n"
+    "\n"
+    "def one_liner(x): return x\n"
+    "\n"
+    "async def fetch(\n"
+    "        url): data = url\n"
+    "\n"
+    "def sender(x):\n"
+    "    return build.delay(x)\n"
+    "\n"
+    "LIMIT = 60\n"
+)
+
+
+def test_bodies_without_markers_are_pruned_and_lines_kept():
+    python._LAST_CHUNKS.clear()
+    facts = parse_facts("proj/helpers.py", PRUNABLE)
+    by_name = {s.name: s for s in facts.body if hasattr(s, "body_read")}
+    assert not by_name["helper"].body_read and by_name["helper"].body == ()
+    assert [p.name for p in by_name["helper"].params] == ["a", "b"]
+    # Bodies on the def line (or on the last line of the header) are kept as they are.
+    assert by_name["one_liner"].body_read and by_name["fetch"].body_read and by_name["fetch"].is_async
+    assert by_name["sender"].body_read
+    limit = next(s for s in facts.body if getattr(s, "targets", None) and s.targets[0].id == "LIMIT")
+    assert limit.span.line == 17
+    # Apart from the pruned body, the facts are those of the unpruned text.
+    whole = {getattr(s, "name", None): s for s in whole_file_facts("proj/helpers.py", PRUNABLE)}
+    assert by_name["sender"] == whole["sender"] and by_name["one_liner"] == whole["one_liner"]
