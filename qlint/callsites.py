@@ -463,9 +463,29 @@ def task_call(ctx: Context, call: ir.Call) -> TaskCall | None:
             return _named(ctx, call, "send_task")
         if method in ("signature", "subtask") and _is_app(ctx, func.value):
             return _named(ctx, call, "signature()")
-    elif ctx.qualname(func) in CELERY_SIGNATURE:
+    elif isinstance(func, ir.Name) and func.id in _signature_names(ctx) and ctx.qualname(func) in CELERY_SIGNATURE:
         return _named(ctx, call, "signature()")
     return None
+
+
+def _signature_names(ctx: Context) -> frozenset[str]:
+    """Names that may stand for celery's signature() in ctx's module: resolving every plain
+    call's name instead would read each project module those names come from."""
+    cache = ctx.project.derived.setdefault("callsites.signature_names", {})
+    if ctx.path not in cache:
+        names = {"signature", "subtask"}
+        facts = ctx.project.workspace.load_facts(ctx.path)
+        stack = list(facts.body) if facts is not None else []
+        while stack:
+            stmt = stack.pop()
+            if isinstance(stmt, ir.ImportFrom):
+                names.update(alias for name, alias in stmt.names if alias and name in ("signature", "subtask"))
+            for inner in ("body", "orelse", "finalbody"):
+                stack.extend(getattr(stmt, inner, ()) or ())
+            if isinstance(stmt, ir.Try):
+                stack.extend(s for _, handler in stmt.handlers for s in handler)
+        cache[ctx.path] = frozenset(names)
+    return cache[ctx.path]
 
 
 def _is_app(ctx: Context, expr: ir.Expr) -> bool:
