@@ -58,7 +58,7 @@ MAX_DEPTH = ir.MAX_DEPTH
 def parse_facts(path: str, text: str) -> ir.ModuleFacts:
     """Extract the facts of one Python file. Never raises for bad input."""
     lines = text.count("\n") + 1
-    tree, refused = _measure(text)
+    tree, refused, cpython_error = _measure(text)
     if refused is not None:
         line, message = refused
         return ir.ModuleFacts(path, (), error=message, error_span=Span(path, line), lines=lines)
@@ -69,6 +69,8 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
             else:
                 body = _convert_chunks(path, statement_chunks(text, tree))
     except _Unreadable as exc:
+        if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
+            exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
         return ir.ModuleFacts(path, (), error=exc.message, error_span=exc.span, lines=lines)
     return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(text.encode("utf-8", "replace")))
 
@@ -121,28 +123,37 @@ def _convert_chunk(path: str, chunk: Chunk) -> tuple[ir.Stmt, ...]:
         raise _Unreadable(Span(path, chunk.first_line), "expression nested too deeply to analyse") from None
 
 
-def _measure(text: str) -> tuple[ast.Module | None, tuple[int, str] | None]:
-    """CPython's parse of the text (None for syntax it does not know), and (line, message)
-    when the file is too deep for libcst: CPython's parser, quick and iterative enough,
-    measures it first."""
+def _measure(text: str) -> tuple[ast.Module | None, tuple[int, str] | None, SyntaxError | None]:
+    """CPython's parse of the text (None for syntax it does not know, with its error), and
+    (line, message) when the file is too deep for libcst: CPython's parser, quick and
+    iterative enough, measures it first."""
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
         if "too many nested" in str(exc.msg):
-            return None, (exc.lineno or 1, f"syntax error: {exc.msg}")
-        return None, None  # newer syntax than this interpreter's, or an error libcst will locate
+            return None, (exc.lineno or 1, f"syntax error: {exc.msg}"), exc
+        return None, None, exc  # an error, or newer syntax than this interpreter's: libcst decides
     except (RecursionError, MemoryError):
-        return None, (1, f"expression nested too deeply to parse (more than {MAX_DEPTH} levels)")
+        return None, (1, f"expression nested too deeply to parse (more than {MAX_DEPTH} levels)"), None
     except ValueError:  # null bytes
-        return None, None
+        return None, None, None
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             line = getattr(node, "lineno", 1)
-            return None, (line, f"expression nested too deeply to analyse (more than {MAX_DEPTH} levels)")
+            return None, (line, f"expression nested too deeply to analyse (more than {MAX_DEPTH} levels)"), None
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return tree, None
+    return tree, None, None
+
+
+def _error_span(path: str, error: SyntaxError) -> Span:
+    line, column = error.lineno or 1, max(error.offset or 1, 1)
+    end_line = getattr(error, "end_lineno", None) or line
+    end_column = getattr(error, "end_offset", None) or column
+    if (end_line, end_column) < (line, column):
+        end_line, end_column = line, column
+    return Span(path, line, column, end_line, end_column)
 
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)

@@ -153,3 +153,16 @@ def test_decoding():
             assert str(exc).startswith(start), exc
         else:
             raise AssertionError(f"{data!r} decoded")
+
+
+def test_a_syntax_error_is_located_and_explained_as_python_does():
+    # libcst's own error lands a line or two later with a token list; CPython's says what is wrong.
+    facts = parse_facts("proj/bad.py", "a = 1\n\ndef f(:\n    pass\nb = 2\n")
+    assert facts.error == "syntax error: invalid syntax" and (facts.error_span.line, facts.error_span.column) == (3, 7)
+    facts = parse_facts("proj/bad.py", "x = (1,\ny = 2\n")
+    assert facts.error == "syntax error: '(' was never closed" and facts.error_span.line == 1
+
+
+def test_syntax_newer_than_this_python_is_left_to_libcst():
+    facts = parse_facts("proj/types.py", "type Seconds = int\nLIMIT = 60\n")
+    assert facts.error is None and any(getattr(s, "span", None) and s.span.line == 2 for s in facts.body)
