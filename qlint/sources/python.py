@@ -18,7 +18,7 @@ from libcst.metadata import CodeRange, PositionProvider
 from qlint.model import Span
 from qlint.sources import ir
 from qlint.sources.chunks import Chunk, blank_body, lines_of, statement_chunks
-from qlint.sources.read import mentions_celery
+from qlint.sources.read import may_use_an_app, mentions_celery
 
 # Function bodies are read only when they may call or define something Celery cares about.
 # A wait (.get(), .join()) matters only on a result the same function obtains by sending a
@@ -67,7 +67,11 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
             if tree is None:  # syntax this interpreter does not know: libcst decides, on the whole file
                 body = _convert_chunk(path, Chunk(1, text))
             else:
-                body = _convert_chunks(path, statement_chunks(text, tree))
+                data = text.encode("utf-8", "replace")
+                # A module with no Celery marker at all (read because a name it defines is
+                # used elsewhere) cannot send a task from any function: only signatures matter.
+                inert = not mentions_celery(data) and not may_use_an_app(data)
+                body = _convert_chunks(path, statement_chunks(text, tree), inert)
     except _Unreadable as exc:
         if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
             exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
@@ -82,32 +86,35 @@ class _Unreadable(Exception):
         self.message = message
 
 
-# path -> {chunk text: (first line, statements)} from the last parse of that file. A
-# long-running process (the language server) re-parses only the statements that changed.
-_LAST_CHUNKS: dict[str, dict[str, tuple[int, tuple[ir.Stmt, ...]]]] = {}
+# path -> {chunk text: (first line, statements)} from the last parse of that file, and
+# whether it was inert. A long-running process (the language server) re-parses only the
+# statements that changed.
+_LAST_CHUNKS: dict[str, tuple[bool, dict[str, tuple[int, tuple[ir.Stmt, ...]]]]] = {}
 
 
-def _convert_chunks(path: str, chunks: list[Chunk]) -> tuple[ir.Stmt, ...]:
-    previous = _LAST_CHUNKS.get(path, {})
+def _convert_chunks(path: str, chunks: list[Chunk], inert: bool = False) -> tuple[ir.Stmt, ...]:
+    was_inert, previous = _LAST_CHUNKS.get(path, (inert, {}))
+    if was_inert != inert:
+        previous = {}
     current: dict[str, tuple[int, tuple[ir.Stmt, ...]]] = {}
     body: list[ir.Stmt] = []
     for chunk in chunks:
         known = current.get(chunk.text) or previous.get(chunk.text)
         if known is None:
-            stmts = _convert_chunk(path, chunk)
+            stmts = _convert_chunk(path, chunk, inert)
         else:
             first, stmts = known
             if first != chunk.first_line:
                 stmts = tuple(ir.shift_lines(s, chunk.first_line - first) for s in stmts)
         current[chunk.text] = (chunk.first_line, stmts)
         body.extend(stmts)
-    _LAST_CHUNKS[path] = current
+    _LAST_CHUNKS[path] = (inert, current)
     return tuple(body)
 
 
-def _convert_chunk(path: str, chunk: Chunk) -> tuple[ir.Stmt, ...]:
+def _convert_chunk(path: str, chunk: Chunk, inert: bool = False) -> tuple[ir.Stmt, ...]:
     offset = chunk.first_line - 1
-    chunk, pruned = _prune(chunk)
+    chunk, pruned = _prune(chunk, inert)
     try:
         module = cst.parse_module(chunk.text)
     except cst.ParserSyntaxError as exc:
@@ -159,17 +166,17 @@ def _error_span(path: str, error: SyntaxError) -> Span:
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _prune(chunk: Chunk) -> tuple[Chunk, frozenset[int]]:
+def _prune(chunk: Chunk, every: bool = False) -> tuple[Chunk, frozenset[int]]:
     """A function whose text mentions nothing Celery cares about keeps only its signature:
     its body is blanked before libcst parses it (every line keeps its number), which spares
     its parse and positions. That holds for top-level functions and for the methods of
     top-level classes (nested classes too); a function nested in a function is read with
-    it. Returns the chunk and the `def` lines pruned."""
+    it; with `every`, all of them are pruned. Returns the chunk and the `def` lines pruned."""
     lines = lines_of(chunk.text)
     pruned: set[int] = set()
     for function, own_from in _prunable(chunk):
         own = "".join(lines[own_from - chunk.first_line:(function.end_lineno or function.lineno) - chunk.first_line + 1])
-        if _BODY_MARKERS.search(own):
+        if not every and _BODY_MARKERS.search(own):
             continue
         blanked = blank_body(chunk, function)
         if blanked is not None:
