@@ -202,8 +202,40 @@ def _is_globals_call(expr: ir.Expr, scope: Scope) -> bool:
             and not expr.args and scope.lookup("globals") is None)
 
 
+# Libraries whose functions are handed __name__ only to label things (loggers, warning filters).
+_LABELLING_CALLS = ("logging.", "warnings.", "structlog.")
+
+
+def _module_handle(expr: ir.Expr, scope: Scope) -> str | None:
+    """How an argument hands a function the running module itself, so that it can bind names
+    in it: __name__ (sys.modules[name] is the module), globals(), vars(), sys.modules[__name__]."""
+    if isinstance(expr, ir.Name) and expr.id == "__name__":
+        bound = scope.lookup("__name__")
+        if bound is None or (bound.origin is None and bound.value == scope.module.name):
+            return "__name__"
+        return None
+    if isinstance(expr, ir.Call) and isinstance(expr.func, ir.Name) and expr.func.id in ("globals", "vars", "locals") \
+            and not expr.args and not expr.kwargs and scope.lookup(expr.func.id) is None:
+        return f"{expr.func.id}()"
+    if isinstance(expr, ir.Sub) and isinstance(expr.value, ir.Attr) and expr.value.attr == "modules" \
+            and isinstance(expr.value.value, ir.Name) and expr.value.value.id == "sys" \
+            and _module_handle(expr.index, scope) == "__name__":
+        return "sys.modules[__name__]"
+    return None
+
+
 def _render_callee(func: ir.Expr) -> str:
     return func.id if isinstance(func, ir.Name) else "globals().update" if isinstance(func, ir.Attr) else "call"
+
+
+def _callee_text(func: ir.Expr) -> str:
+    """`name` or `a.b.name` as written; "a call" for anything else."""
+    if isinstance(func, ir.Name):
+        return func.id
+    if isinstance(func, ir.Attr):
+        base = _callee_text(func.value)
+        return f"{base}.{func.attr}" if base != "a call" else func.attr
+    return "a call"
 
 
 def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[str, Value], opaque: bool,
@@ -382,6 +414,20 @@ class Interpreter:
             return self.scope.lookup("exec") is None
         return isinstance(func, ir.Attr) and func.attr in ("update", "setdefault") and _is_globals_call(func.value, self.scope)
 
+    def _handed_the_module(self, expr: ir.Call) -> str | None:
+        """A module-level call handed the module itself (`Settings.load_settings(__name__)`,
+        `apply(globals())`): what it binds there, no statement shows. The reason, or None."""
+        if self.scope.outer is not None:
+            return None
+        handles = [h for h in (_module_handle(a, self.scope) for a in (*expr.args, *(v for _, v in expr.kwargs))) if h]
+        if not handles:
+            return None
+        func = self.ev.eval(expr.func)
+        if isinstance(func.value, Sym) and (func.value.qualname.startswith(_LABELLING_CALLS)
+                                            or func.value.qualname in split_settings.INCLUDE):
+            return None
+        return f"{expr.span}: {_callee_text(expr.func)}({handles[0]}) is handed the module and may set names qlint does not see"
+
     def assign_item(self, target: ir.Sub, value: Value, span: Span) -> None:
         if self.scope.outer is None and _is_globals_call(target.value, self.scope):
             self.scope.module.opaque = f"{span}: globals()[...] = ... sets a name qlint does not see"
@@ -433,6 +479,10 @@ class Interpreter:
         func = expr.func
         if self._writes_unseen_names(func):
             self.scope.module.opaque = f"{stmt.span}: {_render_callee(func)}() may set names qlint does not see"
+        else:
+            handed = self._handed_the_module(expr)
+            if handed is not None:
+                self.scope.module.opaque = handed
         if isinstance(func, ir.Attr) and isinstance(func.value, ir.Name) and func.attr in ("update", "setdefault", "append", "extend"):
             base = self.ev.eval(func.value)
             if isinstance(base.value, dict) and func.attr in ("update", "setdefault"):

@@ -288,3 +288,67 @@ def test_conditional_settings_give_several(analyse_tree):
     ]
     # DEBUG is False in base: the branch is decided and never taken
     assert app.setting("task_always_eager").status == "default"
+
+
+CLASS_SETTINGS = {
+    "manage.py": "",
+    "proj/__init__.py": "",
+    "proj/celery.py": CELERY_PY,
+    "proj/core/__init__.py": "",
+    "proj/core/settings.py": """
+        import inspect
+        import sys
+
+
+        class Settings:
+            @classmethod
+            def load_settings(cls, module_name):
+                module = sys.modules[module_name]
+                for member, value in inspect.getmembers(cls()):
+                    if member.isupper():
+                        setattr(module, member, value)
+    """,
+    "proj/settings/__init__.py": "",
+    "proj/settings/production.py": """
+        import sys
+
+        from proj.core.settings import Settings
+
+
+        class ProductionSettings(Settings):
+            CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+            CELERY_TASK_ACKS_LATE = True
+
+
+        ProductionSettings.load_settings(__name__)
+    """,
+}
+
+
+@pytest.mark.parametrize("call", [
+    "ProductionSettings.load_settings(__name__)",
+    "ProductionSettings.load_settings(module_name=__name__)",
+    "ProductionSettings.export(sys.modules[__name__])",
+    "ProductionSettings.export(globals())",
+])
+def test_a_call_handed_the_settings_module_makes_its_settings_unknown(analyse_tree, call):
+    """The settings class's attributes become module names at run time: none of them is seen,
+    so no setting may be taken at Celery's default."""
+    files = dict(CLASS_SETTINGS)
+    files["proj/settings/production.py"] = CLASS_SETTINGS["proj/settings/production.py"].replace(
+        "ProductionSettings.load_settings(__name__)", call)
+    (app,) = analyse_tree(files).project.apps
+    value = app.setting("worker_prefetch_multiplier")
+    assert value.status == "unknown"
+    assert "is handed the module and may set names qlint does not see" in value.reason
+    assert "proj/settings/production.py" in value.reason
+
+
+def test_loggers_named_after_the_module_leave_the_settings_readable(analyse_tree):
+    files = dict(CLASS_SETTINGS)
+    files["proj/settings/production.py"] = (
+        "import logging\nimport warnings\n\nlogging.getLogger(__name__)\n"
+        "warnings.filterwarnings('ignore', module=__name__)\nCELERY_WORKER_PREFETCH_MULTIPLIER = 1\n")
+    (app,) = analyse_tree(files).project.apps
+    value = app.setting("worker_prefetch_multiplier")
+    assert (value.status, value.value) == ("known", 1)
