@@ -30,6 +30,8 @@ class SourceInfo:
     problem: str | None = None
     mapping: Mapping | None = field(default_factory=dict)
     named_at: Span | None = None  # where DJANGO_SETTINGS_MODULE was set
+    # Why a key the source does not bind may be there all the same (ModuleEnv.unseen).
+    unseen: str | None = None
 
 
 def read_source(source: Value | None, app_module: str, workspace: Workspace) -> SourceInfo:
@@ -49,7 +51,8 @@ def read_source(source: Value | None, app_module: str, workspace: Workspace) -> 
         if env.opaque is not None:
             return SourceInfo(obj.name, "unknown", obj.path, f"configuration module {obj.name!r}: {env.opaque}", None)
         names = workspace.resolved_names(env)
-        return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)))
+        return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)),
+                          unseen=env.unseen)
     if isinstance(obj, ClassObj):
         return SourceInfo(obj.name, "class", obj.module, mapping=attribute_mapping(obj.all_attrs(), obj.all_attr_spans()))
     if isinstance(obj, Sym) and obj.qualname == "django.conf.settings":
@@ -72,7 +75,7 @@ def _django(app_module: str, workspace: Workspace) -> SourceInfo:
                                                workspace.environ)
         workspace.notes.extend(notes)
     mapping = attribute_mapping(names, spans)
-    return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at)
+    return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at, unseen=found.unseen)
 
 
 def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
@@ -96,7 +99,8 @@ def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
         return SourceInfo(name, "unknown", path, f"configuration module {module_name!r}: {env.opaque}", None)
     names = workspace.resolved_names(env)
     if not attr:
-        return SourceInfo(name, "module", path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)))
+        return SourceInfo(name, "module", path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)),
+                          unseen=env.unseen)
     found = names.get(attr)
     if found is None and split:
         return SourceInfo(name, "unknown", problem=f"configuration module {name!r} is not in the project", mapping=None)

@@ -15,7 +15,7 @@ from qlint.resolve import values as V
 from qlint.resolve import django, split_settings
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
-    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
+    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
 )
 from qlint.sources import ir
 
@@ -48,6 +48,10 @@ class ModuleEnv:
     including: str | None = None
     included: set[str] = field(default_factory=set)
     opaque: str | None = None
+    # Set where code qlint cannot follow may bind names in the module (globals().update(),
+    # exec(), a function handed the module): names bound by statements after it are known,
+    # data bound before it became unknown, and a name never bound may exist all the same.
+    unseen: str | None = None
 
 
 class Scope:
@@ -224,6 +228,13 @@ def _module_handle(expr: ir.Expr, scope: Scope) -> str | None:
     return None
 
 
+def _is_definition(value: Value) -> bool:
+    """An import, function, class, app or reader: what a settings overlay does not replace."""
+    raw = value.value
+    return value.status == "known" and isinstance(
+        raw, (Sym, ModuleRef, FuncObj, ClassObj, AppObj, TaskObj, LazyName, EnvReader, ConfRef, TaskDecorator))
+
+
 def _render_callee(func: ir.Expr) -> str:
     return func.id if isinstance(func, ir.Name) else "globals().update" if isinstance(func, ir.Attr) else "call"
 
@@ -346,6 +357,8 @@ class Interpreter:
                 return
             if env.opaque is not None and self.scope.outer is None:
                 self.scope.module.opaque = env.opaque
+            if env.unseen is not None and self.scope.outer is None:
+                self.scope.module.unseen = env.unseen
             exported = env.all_names or tuple(n for n in env.names if not n.startswith("_"))
             for name in exported:
                 if name in env.names:
@@ -414,6 +427,17 @@ class Interpreter:
             return self.scope.lookup("exec") is None
         return isinstance(func, ir.Attr) and func.attr in ("update", "setdefault") and _is_globals_call(func.value, self.scope)
 
+    def names_may_change(self, reason: str) -> None:
+        """Code qlint cannot follow may bind any name of the module here: the data bound so far
+        becomes unknown (imports, functions and classes are kept, so that the statements after it
+        still evaluate), and names never bound are unknown rather than absent."""
+        module = self.scope.module
+        for name, value in list(self.scope.names.items()):
+            if name.startswith("__") or _is_definition(value):
+                continue
+            self.scope.names[name] = unknown(reason, value.origin)
+        module.unseen = module.unseen or reason
+
     def _handed_the_module(self, expr: ir.Call) -> str | None:
         """A module-level call handed the module itself (`Settings.load_settings(__name__)`,
         `apply(globals())`): what it binds there, no statement shows. The reason, or None."""
@@ -430,7 +454,7 @@ class Interpreter:
 
     def assign_item(self, target: ir.Sub, value: Value, span: Span) -> None:
         if self.scope.outer is None and _is_globals_call(target.value, self.scope):
-            self.scope.module.opaque = f"{span}: globals()[...] = ... sets a name qlint does not see"
+            self.names_may_change(f"{span}: globals()[...] = ... sets a name qlint does not see")
             return
         key = self.ev.eval(target.index)
         base_expr = target.value
@@ -478,11 +502,11 @@ class Interpreter:
             return
         func = expr.func
         if self._writes_unseen_names(func):
-            self.scope.module.opaque = f"{stmt.span}: {_render_callee(func)}() may set names qlint does not see"
+            self.names_may_change(f"{stmt.span}: {_render_callee(func)}() may set names qlint does not see")
         else:
             handed = self._handed_the_module(expr)
             if handed is not None:
-                self.scope.module.opaque = handed
+                self.names_may_change(handed)
         if isinstance(func, ir.Attr) and isinstance(func.value, ir.Name) and func.attr in ("update", "setdefault", "append", "extend"):
             base = self.ev.eval(func.value)
             if isinstance(base.value, dict) and func.attr in ("update", "setdefault"):

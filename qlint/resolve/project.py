@@ -57,6 +57,8 @@ class App:
     namespace: str | None = None
     source: str = "none"
     source_problem: str | None = None
+    # Why a setting the source does not bind may be set all the same: no Celery default is assumed.
+    source_unseen: str | None = None
     unread: list[UnreadKey] = field(default_factory=list)
     # The keys of the configuration source that Celery reads, with where each is set.
     read_keys: dict[str, Span] = field(default_factory=dict)
@@ -77,6 +79,8 @@ class App:
             return self.settings[name]
         if self.source_problem:
             return unknown(self.source_problem)
+        if self.source_unseen:
+            return unknown(f"{self.source_unseen}, and the configuration source does not set {name} after that")
         entry = catalog.get(name)
         return Value("default", entry.default if entry else None)
 
@@ -91,6 +95,7 @@ class App:
             "namespace": self.namespace,
             "settings_module_named_at": self.source_named_at.to_json() if self.source_named_at else None,
             "config_error": self.config_error,
+            "settings_may_be_set_unseen": self.source_unseen,
             "settings": {n: V.to_json(self.setting(n)) for n in sorted(names)},
             "tasks": {name: task.to_json() for name, task in sorted(self.tasks.items())},
             "unread_keys": [
@@ -204,6 +209,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
     info = read_source(source, obj.module, workspace)
     app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
     app.source_named_at = info.named_at
+    app.source_unseen = info.unseen
     _effective(app, info.mapping, preconf)
     return app
 
@@ -222,7 +228,7 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
                         app.read_keys[key] = span
                     break
         _record_unread(app, mapping, read_keys)
-        if not app.namespace:
+        if not app.namespace and app.source_unseen is None:  # keys qlint does not see could tip the balance
             app.mixed_keys = _mixed_keys(set(mapping))
             app.config_error = _mixed_error(app.mixed_keys)
     namespaced: set[str] = set()

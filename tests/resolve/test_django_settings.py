@@ -344,6 +344,29 @@ def test_a_call_handed_the_settings_module_makes_its_settings_unknown(analyse_tr
     assert "proj/settings/production.py" in value.reason
 
 
+def test_settings_bound_after_a_call_handed_the_module_are_known(analyse_tree):
+    """A helper handed globals() early in the module: what the module binds after it wins,
+    what it bound before may have been replaced, and what it never binds may be set."""
+    files = dict(CLASS_SETTINGS)
+    files["proj/settings/helpers.py"] = "def populate(env, target):\n    target['ALERT_REFRESH'] = env('DD_ALERT_REFRESH')\n"
+    files["proj/settings/production.py"] = """
+        import os
+
+        from proj.settings.helpers import populate
+
+        CELERY_TASK_TIME_LIMIT = 60
+        populate(os.environ.get, globals())
+        CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("PREFETCH", "1"))
+        CELERY_TASK_ACKS_LATE = True
+    """
+    (app,) = analyse_tree(files).project.apps
+    prefetch, acks = app.setting("worker_prefetch_multiplier"), app.setting("task_acks_late")
+    assert (prefetch.status, prefetch.value, acks.status, acks.value) == ("env-default", 1, "known", True)
+    assert app.setting("task_time_limit").status == "unknown"  # bound before: populate() may replace it
+    never = app.setting("task_soft_time_limit")
+    assert never.status == "unknown" and "populate(globals()) is handed the module" in never.reason
+
+
 def test_loggers_named_after_the_module_leave_the_settings_readable(analyse_tree):
     files = dict(CLASS_SETTINGS)
     files["proj/settings/production.py"] = (
