@@ -43,7 +43,10 @@ Where a soft limit is set it stands for the expected run time and the hard limit
 the soft limit decides; a hard limit counts only where no soft limit is set. A limit for every task
 (`task_time_limit`, `task_soft_time_limit`, `--time-limit`) is a cap that short tasks get too, often a
 generic safety net of a few minutes: it counts only from an hour up (or from `long-task-seconds`, when
-that is longer).
+that is longer). A worker of the deployment files that is the only consumer of its queues there (one
+replica of a compose service, Kubernetes workload, supervisord program or systemd unit, no other worker on
+any of its queues) is left alone: what it reserves no other worker could take, and would wait as long in
+the broker.
 """
     why = """
 A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
@@ -78,8 +81,11 @@ ahead altogether.
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n"},
                 config={"tasks": {"proj.tasks.build": "3h"}}, note="a declared duration"),
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery --prefetch-multiplier=1\n"
-                                       "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
-                note="per worker: the worker that consumes the long queue keeps the default multiplier"),
+                                       "  slow:\n    command: celery -A proj worker -Q long -c 4\n    deploy:\n      replicas: 2\n"},
+                note="per worker: the two workers that consume the long queue keep the default multiplier"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  all:\n    command: celery -A proj worker -Q celery,long\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long\n"},
+                note="two workers share the long queue: either may hold long tasks' messages the other could run"),
         Example({**_ROUTED_LONG, "deploy/entrypoint.sh": "#!/bin/sh\nexec celery -A proj worker -Q long "
                                                          "--prefetch-multiplier=\"${PREFETCH:-4}\"\n"},
                 note="the multiplier's default on the command line, the variable set nowhere"),
@@ -91,6 +97,11 @@ ahead altogether.
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
                                        "  slow:\n    command: celery -A proj worker -Q long --prefetch-multiplier=1\n"},
                 note="the long queue's worker reserves one message; the other worker never gets long tasks"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -Q celery,long\n"},
+                note="the only worker of the deployment, one container: what it reserves no other worker could run"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
+                note="the long queue has one consumer: its reserved messages would wait as long in the broker"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\nworker_prefetch_multiplier = 1\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -143,7 +154,7 @@ ahead altogether.
             return
         limits = [(n, worker.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
         evidence = self._long_tasks(app, limits, threshold, durations, worker.queues())
-        if not evidence:
+        if not evidence or _sole_consumer(project, worker):
             return
         value = _most(multiplier)
         on_command_line = multiplier.origin is not None and multiplier.origin.path == worker.file
@@ -182,6 +193,40 @@ ahead altogether.
             if declared is not None and declared >= threshold:
                 found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
         return found
+
+
+# Deployment kinds whose one replica is one running process: a Procfile's dyno count and the
+# runs of an entrypoint script are decided elsewhere.
+_COUNTED_KINDS = frozenset({"compose", "kubernetes", "supervisord", "systemd"})
+
+
+def _sole_consumer(project: Project, worker: CeleryProcess) -> bool:
+    """True when no other worker can take what this one reserves: one replica, not autoscaled,
+    and no other worker of its deployment consumes any of its queues. Its reserved messages
+    would wait just as long in the broker, so prefetching delays nothing."""
+    replicas = worker.process.replicas
+    if worker.process.autoscaled or replicas.status not in ("known", "default") or replicas.value != 1:
+        return False
+    if any(d.kind not in _COUNTED_KINDS for d in worker.deployments):
+        return False
+    view = getattr(project, "deployment", None)
+    if view is None:
+        return False
+    mine = worker.queues()
+    for group in view.groups():
+        if worker not in group:
+            continue
+        for other in group:
+            if other is not worker and other.kind in ("worker", "multi") and _overlap(mine, other.queues()):
+                return False
+    return True
+
+
+def _overlap(a: Value, b: Value) -> bool:
+    """False only when both queue lists are known and share no queue."""
+    if a.status not in ("known", "default") or b.status not in ("known", "default"):
+        return True
+    return bool(set(a.value or ()) & set(b.value or ()))
 
 
 def _deciding(values: dict[str, Value], soft: str, hard: str) -> list[tuple[str, Value]]:
