@@ -66,6 +66,10 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef crunch():\n    pass\n\n\n"
                                   "def go():\n    crunch.apply_async(soft_time_limit=60 * 10, time_limit=300)\n"},
                 note="per call"),
+        Example({**_BASE, "proj/celeryconfig.py": "", "proj/limits.py": "HOURS_23 = 23 * 3600\n",
+                 "proj/tasks.py": "from proj.celery import app\nfrom proj.limits import HOURS_23\n\n"
+                                  "@app.task(time_limit=HOURS_23, soft_time_limit=HOURS_23)\ndef maintain():\n    pass\n"},
+                note="one constant for both limits: reported at the task, which pairs them"),
         Example({**_BASE, "proj/celeryconfig.py": "task_soft_time_limit = 3600\n",
                  "Procfile": "worker: celery -A proj worker --time-limit=1800\n"},
                 note="the worker's --time-limit is below the soft limit of the settings"),
@@ -97,19 +101,26 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
                 if own_soft is None:
                     continue
                 own_hard = task.options.get("time_limit") or hard
-                finding = self._compare(own_soft, own_hard, f"task {task.name}")
+                # Both limits from one definition (time_limit=LIMIT, soft_time_limit=LIMIT): that
+                # definition is not wrong, the task that uses it for both is.
+                shared = own_soft.origin is not None and own_soft.origin == own_hard.origin
+                finding = self._compare(own_soft, own_hard, f"task {task.name}",
+                                        at=task.decorator_span if shared else None)
                 if finding is not None:
                     yield finding
         yield from self._calls(project)
 
-    def _compare(self, soft: Value, hard: Value, who: str) -> Finding | None:
+    def _compare(self, soft: Value, hard: Value, who: str, at: Span | None = None) -> Finding | None:
         soft_s, hard_s = _seconds(soft), _seconds(hard)
         if soft_s is None or hard_s is None or soft_s < hard_s:
             return None
-        span = soft.origin or hard.origin
+        span = at or soft.origin or hard.origin
         if span is None:
             return None
-        related = [Related(hard.origin, f"hard time limit {format_duration(hard_s)} set here")] if hard.origin else []
+        if at is not None and soft.origin is not None:
+            related = [Related(soft.origin, f"soft and hard time limit both {format_duration(hard_s)}, from here")]
+        else:
+            related = [Related(hard.origin, f"hard time limit {format_duration(hard_s)} set here")] if hard.origin else []
         return self.finding(
             f"{who}: soft time limit {format_duration(soft_s)} is not below the hard limit {format_duration(hard_s)}: "
             "the process is killed before SoftTimeLimitExceeded can be handled",
