@@ -228,6 +228,14 @@ def _module_handle(expr: ir.Expr, scope: Scope) -> str | None:
     return None
 
 
+def _is_main_guard(test: ir.Expr) -> bool:
+    if not isinstance(test, ir.Compare) or len(test.ops) != 1 or test.ops[0][0] != "==":
+        return False
+    sides = (test.left, test.ops[0][1])
+    return any(isinstance(s, ir.Name) and s.id == "__name__" for s in sides) \
+        and any(isinstance(s, ir.Const) and s.value == "__main__" for s in sides)
+
+
 def _is_definition(value: Value) -> bool:
     """An import, function, class, app or reader: what a settings overlay does not replace."""
     raw = value.value
@@ -541,6 +549,10 @@ class Interpreter:
     # ------------------------------------------------------------ control flow
 
     def _If(self, stmt: ir.If) -> None:
+        if self.scope.outer is None and _is_main_guard(stmt.test):
+            # `if __name__ == "__main__":` runs when the file is the script (manage.py before
+            # Django 2.0 sets DJANGO_SETTINGS_MODULE there): its writes count, as in main().
+            django.record_environ_in_function(self.scope, stmt.body)
         test = self.ev.eval(stmt.test)
         decided = V.truth(test)
         if decided is True:

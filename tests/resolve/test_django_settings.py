@@ -72,7 +72,7 @@ def test_unset_setting_is_celery_default(analyse_tree):
     assert (prefetch.status, prefetch.value, prefetch.origin) == ("default", 4, None)
 
 
-@pytest.mark.parametrize("entry", ["manage.py", "proj/wsgi.py", "proj/asgi.py"])
+@pytest.mark.parametrize("entry", ["manage.py", "old-manage.py", "proj/wsgi.py", "proj/asgi.py"])
 def test_settings_module_named_outside_the_app_module(analyse_tree, entry):
     files = dict(SPLIT)
     files["proj/celery.py"] = """
@@ -98,6 +98,19 @@ def test_settings_module_named_outside_the_app_module(analyse_tree, entry):
 
             if __name__ == "__main__":
                 main()
+        """
+    elif entry == "old-manage.py":  # Django's template before 2.0: no main()
+        entry = "manage.py"
+        files[entry] = f"""
+            #!/usr/bin/env python
+            import os
+            import sys
+
+            if __name__ == "__main__":
+                {body}
+                from django.core.management import execute_from_command_line
+
+                execute_from_command_line(sys.argv)
         """
     else:
         files[entry] = f"import os\n\nfrom django.core.wsgi import get_wsgi_application\n\n{body}\napplication = get_wsgi_application()\n"
