@@ -37,7 +37,8 @@ class SoftLimitNotBelowHard(Rule):
 A soft time limit that is not below the hard time limit it runs under: `task_soft_time_limit` against
 `task_time_limit`; a task's `soft_time_limit` against its own `time_limit` or the app's; a worker's
 `--soft-time-limit` against its `--time-limit`; `apply_async(soft_time_limit=…, time_limit=…)` at a call.
-Only limits whose values are certain are compared.
+Only limits whose values are certain are compared, or both limits bound to one value that depends on
+a condition (the soft limit equals the hard one whichever way it goes).
 """
     why = """
 The soft limit exists so that a task can clean up: at the soft limit the pool raises
@@ -70,6 +71,10 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
                  "proj/tasks.py": "from proj.celery import app\nfrom proj.limits import HOURS_23\n\n"
                                   "@app.task(time_limit=HOURS_23, soft_time_limit=HOURS_23)\ndef maintain():\n    pass\n"},
                 note="one constant for both limits: reported at the task, which pairs them"),
+        Example({**_BASE, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": "import os\n\nfrom proj.celery import app\n\nTIMEOUT = 300 if os.environ.get('FAST') else 3600\n\n\n"
+                                  "@app.task(time_limit=TIMEOUT, soft_time_limit=TIMEOUT)\ndef send():\n    pass\n"},
+                note="one value for both limits, whichever branch it takes"),
         Example({**_BASE, "proj/celeryconfig.py": "task_soft_time_limit = 3600\n",
                  "Procfile": "worker: celery -A proj worker --time-limit=1800\n"},
                 note="the worker's --time-limit is below the soft limit of the settings"),
@@ -112,8 +117,34 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
 
     def _compare(self, soft: Value, hard: Value, who: str, at: Span | None = None) -> Finding | None:
         soft_s, hard_s = _seconds(soft), _seconds(hard)
-        if soft_s is None or hard_s is None or soft_s < hard_s:
+        if soft_s is None or hard_s is None:
+            return self._same(soft, hard, who, at)
+        if soft_s >= hard_s:
+            return self._finding(soft, hard, soft_s, hard_s, who, at)
+        return None
+
+    def _same(self, soft: Value, hard: Value, who: str, at: Span | None) -> Finding | None:
+        """Both limits one value that depends on a condition (time_limit=T, soft_time_limit=T with
+        T = 300 if X else 3600): in every case the soft limit equals the hard one."""
+        if soft.status != "several" or soft.origin is None or soft.origin != hard.origin:
             return None
+        branches = [(alt.value.status, alt.value.value, alt.condition) for alt in soft.alternatives]
+        if branches != [(alt.value.status, alt.value.value, alt.condition) for alt in hard.alternatives]:
+            return None
+        numbers = [v for status, v, _ in branches]
+        if not all(status in ("known", "env-default") for status, _, _ in branches) \
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in numbers):
+            return None
+        shown = " or ".join(dict.fromkeys(format_duration(v) for v in numbers))
+        span = at or soft.origin
+        return self.finding(
+            f"{who}: soft and hard time limit are one value ({shown}, depending on a condition): the soft limit is "
+            "never below the hard one, and the process is killed before SoftTimeLimitExceeded can be handled",
+            span, [Related(soft.origin, "the value both limits take")] if span != soft.origin else [],
+            Fix("set the soft time limit below the hard one, with time to clean up"), depends_on=[soft.origin.path],
+        )
+
+    def _finding(self, soft: Value, hard: Value, soft_s: float, hard_s: float, who: str, at: Span | None) -> Finding | None:
         span = at or soft.origin or hard.origin
         if span is None:
             return None

@@ -38,3 +38,22 @@ def test_a_literal_soft_limit_is_reported_where_it_is_written(tmp_path):
     })
     assert (finding.span.path, finding.span.line) == ("proj/tasks.py", 6)
     assert [(r.span.line, r.message) for r in finding.related] == [(5, "hard time limit 10 min set here")]
+
+
+def test_one_conditional_value_for_both_limits(tmp_path):
+    (finding,) = check(tmp_path, {
+        "proj/tasks.py": "from django.conf import settings\n\nfrom proj.celery import app\n\n"
+                         "TASK_TIMEOUT = (\n    5 * 60 if getattr(settings, 'CONDENSE', False) else 60 * 60\n)\n\n\n"
+                         "@app.task(time_limit=TASK_TIMEOUT, soft_time_limit=TASK_TIMEOUT)\ndef send():\n    pass\n",
+    })
+    assert (finding.span.path, finding.span.line) == ("proj/tasks.py", 10)
+    assert "soft and hard time limit are one value (5 min or 1 h, depending on a condition)" in finding.message
+    assert [(r.span.line, r.message) for r in finding.related] == [(5, "the value both limits take")]
+
+
+def test_two_conditional_values_are_not_compared(tmp_path):
+    assert check(tmp_path, {
+        "proj/tasks.py": "import os\n\nfrom proj.celery import app\n\nFAST = os.environ.get('FAST')\n"
+                         "HARD = 300 if FAST else 3600\nSOFT = 290 if FAST else 3590\n\n\n"
+                         "@app.task(time_limit=HARD, soft_time_limit=SOFT)\ndef send():\n    pass\n",
+    }) == []
