@@ -7,6 +7,7 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
+from qlint.callsites import task_calls
 from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rules._delivery import always, transport
@@ -23,6 +24,7 @@ _ROUTED_LONG = {
     "proj/__init__.py": "", "proj/celery.py": _APP,
     "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
     "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
+    "proj/views.py": "from proj.tasks import build\n\n\ndef start(x):\n    build.delay(x)\n",
 }
 
 
@@ -46,12 +48,15 @@ generic safety net of a few minutes: it counts only from an hour up (or from `lo
 that is longer). A worker of the deployment files that is the only consumer of its queues there (one
 replica of a compose service, Kubernetes workload, supervisord program or systemd unit, no other worker on
 any of its queues) is left alone: what it reserves no other worker could take, and would wait as long in
-the broker.
+the broker. A task's own limit counts only for a task that some code sends (`.delay()`, `.apply_async()`,
+a signature, `send_task`), unless the worker runs one process: a task that only beat sends runs one
+message per period, and on a worker with several processes the others take what it reserves.
 """
     why = """
 A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
-messages are handed only to that worker's own idle processes: a message reserved behind an hour-long task
-waits for it, even when every other worker is idle. `-O fair` (the default since Celery 4) only decides
+messages are handed only to that worker's own idle processes: once long tasks occupy all of them (one
+hour-long task on a `-c 1` worker, or a burst of long tasks on a bigger one, which then reserves more long
+tasks than it runs), the reserved messages wait for hours, even when every other worker is idle. `-O fair` (the default since Celery 4) only decides
 which of the worker's own processes gets a job; it does not change how many messages are reserved.
 With early acknowledgement, a reserved message also stays unacknowledged while it waits, so on Redis it
 can be re-delivered after the visibility timeout and run twice.
@@ -75,10 +80,12 @@ ahead altogether.
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "worker_prefetch_multiplier = 0\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=1200)\ndef render(x):\n    return x\n"}),
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=1200)\ndef render(x):\n    return x\n",
+                 "proj/views.py": "from proj.tasks import render\n\n\ndef show(x):\n    render.delay(x)\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "worker_prefetch_multiplier = 8\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n"},
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n",
+                 "proj/views.py": "from proj.tasks import build\n\n\ndef start(x):\n    build.apply_async((x,))\n"},
                 config={"tasks": {"proj.tasks.build": "3h"}}, note="a declared duration"),
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery --prefetch-multiplier=1\n"
                                        "  slow:\n    command: celery -A proj worker -Q long -c 4\n    deploy:\n      replicas: 2\n"},
@@ -86,6 +93,9 @@ ahead altogether.
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  all:\n    command: celery -A proj worker -Q celery,long\n"
                                        "  slow:\n    command: celery -A proj worker -Q long\n"},
                 note="two workers share the long queue: either may hold long tasks' messages the other could run"),
+        Example({**_ROUTED_LONG, "proj/views.py": "", "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long -c 1\n"
+                                                                       "    deploy:\n      replicas: 2\n"},
+                note="no code sends the long task (beat does), but a worker with one process holds what it reserves behind it"),
         Example({**_ROUTED_LONG, "deploy/entrypoint.sh": "#!/bin/sh\nexec celery -A proj worker -Q long "
                                                          "--prefetch-multiplier=\"${PREFETCH:-4}\"\n"},
                 note="the multiplier's default on the command line, the variable set nowhere"),
@@ -102,6 +112,10 @@ ahead altogether.
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
                                        "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
                 note="the long queue has one consumer: its reserved messages would wait as long in the broker"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "beat_schedule = {'nightly': {'task': 'proj.tasks.rebuild', 'schedule': 86400}}\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=3 * 3600)\ndef rebuild():\n    pass\n"},
+                note="a long task only beat sends: one at a time, the worker's other processes take what it reserves"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\nworker_prefetch_multiplier = 1\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -135,7 +149,8 @@ ahead altogether.
             if not _prefetches(multiplier) or self._prefetch_disabled(project, app, app.setting("worker_disable_prefetch")):
                 continue
             limits = [(n, app.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
-            evidence = self._long_tasks(app, limits, threshold, durations, None)
+            evidence = self._long_tasks(project, app, limits, threshold, durations, None,
+                                        _one_process(app.setting("worker_concurrency"), None))
             if not evidence:
                 continue
             value = _most(multiplier)
@@ -153,7 +168,8 @@ ahead altogether.
         if not _prefetches(multiplier) or self._prefetch_disabled(project, app, worker.setting("worker_disable_prefetch")):
             return
         limits = [(n, worker.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
-        evidence = self._long_tasks(app, limits, threshold, durations, worker.queues())
+        evidence = self._long_tasks(project, app, limits, threshold, durations, worker.queues(),
+                                    _one_process(worker.setting("worker_concurrency"), worker))
         if not evidence or _sole_consumer(project, worker):
             return
         value = _most(multiplier)
@@ -175,15 +191,20 @@ ahead altogether.
         kind = transport(app, project)
         return kind is not None and kind.kind == "redis" and always(disabled, bool)
 
-    def _long_tasks(self, app: App, limits: list[tuple[str, Value]], threshold: float, durations: dict,
-                    queues: Value | None) -> list[Related]:
-        """What makes the tasks long; with queues, only tasks that reach those queues count."""
+    def _long_tasks(self, project: Project, app: App, limits: list[tuple[str, Value]], threshold: float,
+                    durations: dict, queues: Value | None, one_process: bool) -> list[Related]:
+        """What makes the tasks long; with queues, only tasks that reach those queues count. On a
+        worker with several processes a long task holds reserved messages only when long tasks fill
+        every process: one that no code sends (beat's, one message per period) cannot do that alone."""
         found: list[Related] = []
+        sent = _sent_by_code(project)
         for name, value in _deciding(dict(limits), "task_soft_time_limit", "task_time_limit"):
             if _long(value, max(threshold, CAP_LONG)) and value.origin is not None:
                 found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
         for task in sorted(app.tasks.values(), key=lambda t: t.name):
             if queues is not None and not _may_consume(queues, queue_of(task, app)):
+                continue
+            if not one_process and id(task) not in sent:
                 continue
             for option, own in _deciding(task.options, "soft_time_limit", "time_limit"):
                 if _long(own, threshold):
@@ -193,6 +214,23 @@ ahead altogether.
             if declared is not None and declared >= threshold:
                 found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
         return found
+
+
+def _one_process(concurrency: Value, worker: CeleryProcess | None) -> bool:
+    """True when the worker certainly runs one task at a time (-c 1, no --autoscale above 1)."""
+    if worker is not None and worker.option("autoscale") is not None:
+        scale = worker.option("autoscale").value
+        return scale.status in ("known", "env-default") and isinstance(scale.value, (list, tuple)) \
+            and bool(scale.value) and scale.value[0] == 1
+    return always(concurrency, lambda v: v == 1 and not isinstance(v, bool))
+
+
+def _sent_by_code(project: Project) -> set[int]:
+    """The tasks some code of the project sends or signs (.delay, .apply_async, .s, send_task by name)."""
+    key = "prefetch_long_tasks.sent"
+    if key not in project.derived:
+        project.derived[key] = {id(call.task) for _, call in task_calls(project) if call.task is not None}
+    return project.derived[key]
 
 
 # Deployment kinds whose one replica is one running process: a Procfile's dyno count and the
