@@ -388,3 +388,35 @@ def test_loggers_named_after_the_module_leave_the_settings_readable(analyse_tree
     (app,) = analyse_tree(files).project.apps
     value = app.setting("worker_prefetch_multiplier")
     assert (value.status, value.value) == ("known", 1)
+
+
+def test_settings_module_named_after_the_package_folder(analyse_tree):
+    """kpi: the project's name is the folder of the app module, os.path.basename(os.path.dirname(__file__))."""
+    files = dict(SPLIT)
+    files["proj/celery.py"] = """
+        import os
+
+        import celery
+
+        PROJECT_NAME = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
+        if os.environ.get("DJANGO_SETTINGS_MODULE") in (None, f"{PROJECT_NAME}.settings.base"):
+            os.environ["DJANGO_SETTINGS_MODULE"] = f"{PROJECT_NAME}.settings.production"
+
+        app = celery.Celery(PROJECT_NAME)
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+    """
+    (app,) = analyse_tree(files).project.apps
+    assert (app.name, app.source_path) == ("proj", "proj/settings/production.py")
+    assert app.setting("task_acks_late").value is True
+
+
+def test_the_name_of_the_checkout_folder_is_not_known(analyse_tree):
+    files = {"celery_app.py": """
+        import os
+
+        from celery import Celery
+
+        app = Celery(os.path.basename(os.path.dirname(__file__)))
+    """}
+    (app,) = analyse_tree(files).project.apps
+    assert app.name == "celery_app:app"
