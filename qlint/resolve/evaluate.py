@@ -229,7 +229,7 @@ class Evaluator:
             return self.task_decorator_call(target, expr)
         if isinstance(target, ClassObj):
             if self.scope.is_celery_class(target):
-                return self.scope.new_app(expr, subclass=target.name)
+                return self.scope.new_app(expr, subclass=target)
             return known(target, expr.span)  # an instance: attributes read through the class
         if isinstance(target, FuncObj):
             made = self.scope.call_function(target, expr)

@@ -111,12 +111,45 @@ class Scope:
     def is_celery_class(self, cls: ClassObj) -> bool:
         return cls.derives_from(CELERY_CLASSES)
 
-    def new_app(self, expr: ir.Call, subclass: str | None = None) -> Value:
+    def new_app(self, expr: ir.Call, subclass: ClassObj | None = None) -> Value:
         pos, kw, _ = self.evaluator.args(expr)
         main = pos[0] if pos else kw.pop("main", known(None, expr.span))
-        app = AppObj("", self.module.path, expr.span, main, kw, subclass=subclass)
+        app = AppObj("", self.module.path, expr.span, main, kw, subclass=subclass.name if subclass else None)
         self.workspace.apps.append(app)
+        if subclass is not None:
+            self._run_configuring_methods(subclass, app, expr.span)
         return known(app, expr.span)
+
+    def _run_configuring_methods(self, cls: ClassObj, app: AppObj, span: Span) -> None:
+        """Methods of a project subclass of Celery that configure the app they are called on
+        (`self.conf[...] = ...`, `self.conf.update(...)`, `self.config_from_object(...)`): __init__
+        runs as the app is made; another (init_app()) writes when it is called, so what it writes
+        holds only if it is, and after what the module itself writes."""
+        active = self.workspace.running_functions
+        for name, value in cls.all_attrs().items():
+            func = value.value
+            if not isinstance(func, FuncObj) or not func.func.params or not _configures_self(func.func):
+                continue
+            if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
+                continue
+            home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
+            if home_env is None:
+                continue
+            local = Scope(self.workspace, home_env, outer=Scope(self.workspace, home_env))
+            local.conditions = list(self.conditions) + ([] if name == "__init__" else [f"{cls.name}.{name}() is called"])
+            for param in func.func.params:
+                local.names[param.name] = unknown(f"argument {param.name} of {cls.name}.{name}()", span)
+                local.spans[param.name] = span
+            local.names[func.func.params[0].name] = known(app, span)
+            before = len(app.events)
+            active.add(id(func.func))
+            try:
+                _FunctionRun(local).run(func.func.body)
+            finally:
+                active.discard(id(func.func))
+            if name != "__init__":
+                app.late_events.extend(app.events[before:])
+                del app.events[before:]
 
     def call_function(self, func: FuncObj, expr: ir.Call) -> Value | None:
         """Run a project function called by module code when it builds and returns an app (the
@@ -276,6 +309,31 @@ def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[
             value = unknown(f"argument {param.name} of {func.name}() is missing", span)
         local.names[param.name] = value
         local.spans[param.name] = span
+
+
+def _configures_self(func: ir.FuncDef) -> bool:
+    """True when the method's own code (not nested functions) names `self.conf` or calls
+    `self.config_from_object`/`self.config_from_envvar`, `self` being its first parameter."""
+    first = func.params[0].name
+    found = [False]
+
+    def visit(node: object) -> None:
+        if found[0] or isinstance(node, (ir.FuncDef, ir.ClassDef)):
+            return
+        if isinstance(node, ir.Attr) and isinstance(node.value, ir.Name) and node.value.id == first \
+                and node.attr in ("conf", "config_from_object", "config_from_envvar"):
+            found[0] = True
+            return
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                visit(item)
+        elif hasattr(node, "__dataclass_fields__"):
+            for field_name in node.__dataclass_fields__:
+                visit(getattr(node, field_name))
+
+    for stmt in func.body:
+        visit(stmt)
+    return found[0]
 
 
 def builds_app(func: ir.FuncDef) -> bool:

@@ -73,10 +73,15 @@ class App:
     mixed_keys: tuple[str, ...] = ()
     # Celery(task_cls=...): the base class of the app's tasks when the decorator names none.
     task_cls: Value | None = None
+    # An update of the app's configuration with a value qlint cannot read (app.conf.update(x)):
+    # why, and where; a setting not written after it is unknown.
+    updated_unseen: tuple[str, Span] | None = None
 
     def setting(self, name: str) -> Value:
         if name in self.settings:
             return self.settings[name]
+        if self.updated_unseen is not None:
+            return unknown(*self.updated_unseen)
         if self.source_problem:
             return unknown(self.source_problem)
         if self.source_unseen:
@@ -96,6 +101,8 @@ class App:
             "settings_module_named_at": self.source_named_at.to_json() if self.source_named_at else None,
             "config_error": self.config_error,
             "settings_may_be_set_unseen": self.source_unseen,
+            "updated_unseen": ({"reason": self.updated_unseen[0], "origin": self.updated_unseen[1].to_json()}
+                               if self.updated_unseen else None),
             "settings": {n: V.to_json(self.setting(n)) for n in sorted(names)},
             "tasks": {name: task.to_json() for name, task in sorted(self.tasks.items())},
             "unread_keys": [
@@ -197,7 +204,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
             # Celery(...) keeps a keyword only when it is not None (Celery.__autoset)
             preconf.append(ConfEvent("set", target, value, value.origin or obj.span))
     source: Value | None = obj.kwargs.get("config_source")
-    for event in obj.events:
+    for event in [*obj.events, *obj.late_events]:
         if event.kind == "source":
             source = event.value
             namespace = event.extra.get("namespace")
@@ -301,9 +308,11 @@ def _preconf_setting(key: str, namespace: str | None) -> tuple[str | None, bool]
 
 def _apply_event(app: App, event: ConfEvent, namespaced: set[str]) -> None:
     if event.kind == "opaque-update":
-        reason = event.value.reason if event.value else "app.conf.update() with a value qlint cannot read"
-        for name in catalog.settings():
-            app.settings[name] = unknown(reason or "", event.span)
+        # Every setting may have been written: those set so far and those never set alike.
+        reason = (event.value.reason if event.value else None) or "app.conf.update() with a value qlint cannot read"
+        for name in app.settings:
+            app.settings[name] = unknown(reason, event.span)
+        app.updated_unseen = app.updated_unseen or (reason, event.span)
         return
     if event.key is None or event.value is None:
         return
