@@ -420,3 +420,31 @@ def test_the_name_of_the_checkout_folder_is_not_known(analyse_tree):
     """}
     (app,) = analyse_tree(files).project.apps
     assert app.name == "celery_app:app"
+
+
+def test_a_test_project_run_from_its_own_folder(analyse_tree):
+    """openwisp: tests/manage.py runs Django from tests/, itself a package (tests/__init__.py),
+    so DJANGO_SETTINGS_MODULE 'openwisp2.settings' is tests/openwisp2/settings.py."""
+    files = {
+        "openwisp_x/__init__.py": "",
+        "tests/__init__.py": "",
+        "tests/manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'openwisp2.settings')\n",
+        "tests/openwisp2/__init__.py": "from .celery import app as celery_app\n",
+        "tests/openwisp2/celery.py": CELERY_PY.replace("proj.settings.production", "openwisp2.settings"),
+        "tests/openwisp2/settings.py": "from openwisp2.limits import LIMIT\n\nCELERY_TASK_TIME_LIMIT = LIMIT\n",
+        "tests/openwisp2/limits.py": "LIMIT = 90\n",
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.source_path == "tests/openwisp2/settings.py"
+    limit = app.setting("task_time_limit")
+    assert (limit.value, where(limit)) == (90, ("tests/openwisp2/settings.py", 3))
+
+
+def test_a_package_without_a_manage_py_does_not_lend_its_modules(analyse_tree):
+    files = {
+        "lib/__init__.py": "",
+        "lib/settings.py": "CELERY_TASK_TIME_LIMIT = 90\n",
+        "lib/celery.py": CELERY_PY.replace("proj.settings.production", "settings"),
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("task_time_limit").status == "unknown"
