@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from qlint.model import Span, Value, unknown
 from qlint.resolve import django, dynaconf
 from qlint.resolve import values as V
+from qlint.resolve.evaluate import dict_items
 from qlint.resolve.objects import UNSET, ClassObj, ModuleRef, Sym
 from qlint.resolve.workspace import Workspace
 
@@ -25,7 +26,7 @@ class SourceInfo:
     """What an app's configuration source is, and the keys Celery finds in it."""
 
     label: str = "none"
-    kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
+    kind: str = "none"  # "django" | "module" | "class" | "dict" | "none" | "unknown"
     path: str | None = None
     problem: str | None = None
     mapping: Mapping | None = field(default_factory=dict)
@@ -44,6 +45,11 @@ def read_source(source: Value | None, app_module: str, workspace: Workspace) -> 
     obj = source.value
     if isinstance(obj, str):
         return _named(obj, app_module, workspace)
+    if isinstance(obj, dict):
+        # config_from_object({...}): Celery's loader takes a mapping as it is (force_mapping)
+        items = dict_items(source)
+        return SourceInfo("a dict", "dict", source.origin.path if source.origin else None,
+                          mapping={str(k): (v, v.origin) for k, v in items.items()})
     if isinstance(obj, ModuleRef):
         env = workspace.root_env(obj.path)
         if env is None:

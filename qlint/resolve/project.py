@@ -63,7 +63,7 @@ class App:
     # The keys of the configuration source that Celery reads, with where each is set.
     read_keys: dict[str, Span] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
-    source_kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
+    source_kind: str = "none"  # "django" | "module" | "class" | "dict" | "none" | "unknown"
     source_path: str | None = None
     # For Django: where DJANGO_SETTINGS_MODULE is set.
     source_named_at: Span | None = None
@@ -293,7 +293,7 @@ def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
             app.unread.append(UnreadKey(key, span, "shadowed", setting, value))
         elif found.kind == "unknown-prefixed":
             app.unread.append(UnreadKey(key, span, "unknown", value=value))
-        elif found.kind == "unrelated" and app.source_kind in ("module", "class"):
+        elif found.kind == "unrelated" and app.source_kind in ("module", "class", "dict"):
             app.unread.append(UnreadKey(key, span, "unrelated", value=value))
 
 
