@@ -50,7 +50,8 @@ replica of a compose service, Kubernetes workload, supervisord program or system
 any of its queues) is left alone: what it reserves no other worker could take, and would wait as long in
 the broker. A task's own limit counts only for a task that some code sends (`.delay()`, `.apply_async()`,
 a signature, `send_task`), unless the worker runs one process: a task that only beat sends runs one
-message per period, and on a worker with several processes the others take what it reserves.
+message per period, and on a worker with several processes the others take what it reserves. Such a
+task's messages go to the queue its `beat_schedule` entry names in `options`, which beats the routes.
 """
     why = """
 A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
@@ -96,6 +97,12 @@ ahead altogether.
         Example({**_ROUTED_LONG, "proj/views.py": "", "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long -c 1\n"
                                                                        "    deploy:\n      replicas: 2\n"},
                 note="no code sends the long task (beat does), but a worker with one process holds what it reserves behind it"),
+        Example({**_ROUTED_LONG, "proj/views.py": "",
+                  "proj/celeryconfig.py": _ROUTED_LONG["proj/celeryconfig.py"]
+                  + "beat_schedule = {'b': {'task': 'proj.tasks.build', 'schedule': 3600, 'options': {'queue': 'celery'}}}\n",
+                  "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q celery -c 1\n"
+                                        "    deploy:\n      replicas: 2\n"},
+                note="beat sends the long task to the queue its entry names, over the routes"),
         Example({**_ROUTED_LONG, "deploy/entrypoint.sh": "#!/bin/sh\nexec celery -A proj worker -Q long "
                                                          "--prefetch-multiplier=\"${PREFETCH:-4}\"\n"},
                 note="the multiplier's default on the command line, the variable set nowhere"),
@@ -128,6 +135,12 @@ ahead altogether.
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "import os\ntask_time_limit = 7200\nworker_prefetch_multiplier = int(os.environ['PREFETCH'])\n"},
                 note="multiplier from an environment variable with no default: unknown"),
+        Example({**_ROUTED_LONG, "proj/views.py": "",
+                 "proj/celeryconfig.py": _ROUTED_LONG["proj/celeryconfig.py"]
+                 + "beat_schedule = {'b': {'task': 'proj.tasks.build', 'schedule': 3600, 'options': {'queue': 'long'}}}\n",
+                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery -c 1\n"
+                                       "    deploy:\n      replicas: 2\n"},
+                note="the routes send the long task to 'long' and so does its beat entry: the -c 1 workers on 'celery' never get it"),
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long "
                                                        "--prefetch-multiplier=${PREFETCH}\n"},
                 note="${PREFETCH} on the command line, with no default and set nowhere: unknown, silent"),
@@ -202,9 +215,10 @@ ahead altogether.
             if _long(value, max(threshold, CAP_LONG)) and value.origin is not None:
                 found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
         for task in sorted(app.tasks.values(), key=lambda t: t.name):
-            if queues is not None and not _may_consume(queues, queue_of(task, app)):
+            by_code = id(task) in sent
+            if not one_process and not by_code:
                 continue
-            if not one_process and id(task) not in sent:
+            if queues is not None and not any(_may_consume(queues, q) for q in _queues_of(task, app, by_code)):
                 continue
             for option, own in _deciding(task.options, "soft_time_limit", "time_limit"):
                 if _long(own, threshold):
@@ -214,6 +228,27 @@ ahead altogether.
             if declared is not None and declared >= threshold:
                 found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
         return found
+
+
+def _queues_of(task, app: App, by_code: bool) -> list[Value]:
+    """Where the task's messages go. Beat sends with its entry's options, whose queue beats the
+    routes (celery/app/routes.py Router.route): a task only beat sends goes where its entries say."""
+    routed = queue_of(task, app)
+    if by_code:
+        return [routed]
+    schedule = app.setting("beat_schedule")
+    tables = schedule.possible()
+    if not tables or not all(isinstance(t.value, dict) for t in tables):
+        return [routed]
+    found: list[Value] = []
+    for table in tables:
+        for entry in table.value.values():
+            if not isinstance(entry, dict) or entry.get("task") != task.name:
+                continue
+            options = entry.get("options")
+            queue = options.get("queue") if isinstance(options, dict) else None
+            found.append(Value("known", queue, table.origin) if isinstance(queue, str) else routed)
+    return found or [routed]
 
 
 def _one_process(concurrency: Value, worker: CeleryProcess | None) -> bool:
