@@ -8,7 +8,7 @@ from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.callsites import task_calls
-from qlint.resolve.routing import queue_of
+from qlint.resolve.routing import beat_queues, queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rules._delivery import always, transport
 
@@ -231,24 +231,9 @@ ahead altogether.
 
 
 def _queues_of(task, app: App, by_code: bool) -> list[Value]:
-    """Where the task's messages go. Beat sends with its entry's options, whose queue beats the
-    routes (celery/app/routes.py Router.route): a task only beat sends goes where its entries say."""
+    """Where the task's messages go; a task only beat sends goes where its beat entries say."""
     routed = queue_of(task, app)
-    if by_code:
-        return [routed]
-    schedule = app.setting("beat_schedule")
-    tables = schedule.possible()
-    if not tables or not all(isinstance(t.value, dict) for t in tables):
-        return [routed]
-    found: list[Value] = []
-    for table in tables:
-        for entry in table.value.values():
-            if not isinstance(entry, dict) or entry.get("task") != task.name:
-                continue
-            options = entry.get("options")
-            queue = options.get("queue") if isinstance(options, dict) else None
-            found.append(Value("known", queue, table.origin) if isinstance(queue, str) else routed)
-    return found or [routed]
+    return [routed] if by_code else (beat_queues(task, app) or [routed])
 
 
 def _one_process(concurrency: Value, worker: CeleryProcess | None) -> bool:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.model import Finding, Fix, Related, Span
+from qlint.callsites import task_calls
+from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
-from qlint.resolve.routing import queue_of
+from qlint.resolve.routing import beat_queues, queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rule import Example, Rule
+from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _TASKS = ("from proj.celery import app\n\n@app.task(queue='reports')\ndef report(x):\n    return x\n\n"
@@ -23,7 +25,10 @@ class QueueWithoutConsumer(Rule):
 A task's queue — its `queue=` option, a `task_routes` entry, or `task_default_queue` (`celery` unless set)
 — is consumed by none of the app's workers found in the deployment files (compose, Kubernetes, Procfile,
 supervisord, systemd, shell entrypoints), when every one of those workers names its queues (`-Q`, or
-`task_queues`). The message lists the files considered. A worker whose queues cannot be read, a deployment
+`task_queues`). A task goes where each of its sends puts it: the `queue=` of an `apply_async()` or
+`send_task()`, or the `options` of its `beat_schedule` entries, override the routes; a task nothing in the
+project sends goes where its routes say. A send whose queue cannot be read, or a signature of the task
+(a canvas or `.set()` may choose the queue), leaves the task out. The message lists the files considered. A worker whose queues cannot be read, a deployment
 file that qlint could not read (a Helm or Jinja template, a file with a syntax error: it may start the
 consumer), or an app with no worker in those files, keeps the rule silent.
 """
@@ -60,6 +65,10 @@ consumed.
                  "proj/tasks.py": _TASKS,
                  "Procfile": "worker: celery -A proj worker -Q celery,reports\n"},
                 note="a route to a queue no worker consumes"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": _TASKS + "\n\ndef later():\n    ping.apply_async(queue='slow')\n",
+                 "Procfile": "worker: celery -A proj worker -Q celery,reports\n"},
+                note="the call names a queue no worker consumes"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
@@ -85,6 +94,17 @@ consumed.
                                                 "    spec:\n      containers:\n        - args: [celery, -A, proj, worker,"
                                                 " -Q, {{ .Values.queues }}]\n"},
                 note="a Helm template, not read, may start the consumer of the default queue"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "beat_schedule = {'ping': {'task': 'proj.tasks.ping', 'schedule': 60, "
+                                         "'options': {'queue': 'reports'}}}\n",
+                 "proj/tasks.py": _TASKS + "\n\ndef fan_out(items):\n    for item in items:\n"
+                                           "        report.apply_async((item,), queue='reports')\n",
+                 "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -Q reports\n"},
+                note="every send names the queue: a call's queue= and beat's options beat the default queue"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": _TASKS + "\n\ndef later(options):\n    ping.apply_async(**options)\n",
+                 "Procfile": "worker: celery -A proj worker -Q reports\n"},
+                note="a send whose options cannot be read may name any queue"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
@@ -98,13 +118,17 @@ consumed.
             files = sorted({w.file for w in workers})
             by_queue: dict[str, list[tuple[Span, str]]] = {}
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
-                queue = queue_of(task, app)
-                if queue.status not in ("known", "default") or queue.value in consumed:
+                sent = _destinations(project, task, app)
+                if sent is None:
                     continue
-                own = task.options.get("queue")
-                span = queue.origin if queue.status == "known" and queue.origin and own is None else \
-                    (own.origin if own is not None and own.origin else task.decorator_span)
-                by_queue.setdefault(queue.value, []).append((span, task.name))
+                for queue, at in sent:
+                    if queue.status not in ("known", "default") or queue.value in consumed:
+                        continue
+                    own = task.options.get("queue")
+                    span = at or (queue.origin if queue.status == "known" and queue.origin and own is None else
+                                  (own.origin if own is not None and own.origin else task.decorator_span))
+                    if (span, task.name) not in by_queue.get(queue.value, []):
+                        by_queue.setdefault(queue.value, []).append((span, task.name))
             for queue, spots in sorted(by_queue.items()):
                 yield self._finding(app, queue, spots, workers, files)
 
@@ -122,6 +146,33 @@ consumed.
             span, related, Fix(f"add {queue!r} to a worker's -Q list, or route the task to a consumed queue"),
             depends_on=files,
         )
+
+
+def _destinations(project: Project, task, app: App) -> list[tuple[Value, Span | None]] | None:
+    """The queues the task's messages go to, each with the place that sends them there (None: the
+    task's routing): a call's queue= and a beat entry's options beat the routes. A task nothing
+    sends goes where its routing says. None when a send's queue cannot be read, or a signature
+    is made of the task (a canvas or .set() may give it a queue)."""
+    routed = queue_of(task, app)
+    out: list[tuple[Value, Span | None]] = []
+    calls = [call for _, call in task_calls(project) if call.task is task]
+    for call in calls:
+        if not call.sends or any(key is None for key, _ in call.call.kwargs):
+            return None
+        if any(key in call.options for key in ("exchange", "routing_key")):
+            return None
+        queue = call.options.get("queue")
+        if queue is None:
+            out.append((routed, None))
+        elif isinstance(queue, ir.Const) and isinstance(queue.value, str):
+            out.append((Value("known", queue.value, queue.span), queue.span))
+        else:
+            return None
+    beat = beat_queues(task, app)
+    if beat is None and not calls:
+        return [(routed, None)]
+    out.extend((queue, queue.origin if queue is not routed else None) for queue in beat or ())
+    return out or [(routed, None)]
 
 
 def _consumed(workers: list[CeleryProcess]) -> set[str] | None:
