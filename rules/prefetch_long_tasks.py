@@ -8,9 +8,9 @@ from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.callsites import task_calls
-from qlint.resolve.routing import beat_queues, queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rules._delivery import always, transport
+from qlint.rules._routing import destinations
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 DEFAULT_LONG = 300
@@ -135,6 +135,11 @@ ahead altogether.
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "import os\ntask_time_limit = 7200\nworker_prefetch_multiplier = int(os.environ['PREFETCH'])\n"},
                 note="multiplier from an environment variable with no default: unknown"),
+        Example({**_ROUTED_LONG, "proj/celeryconfig.py": "",
+                 "proj/views.py": "from proj.tasks import build\n\n\ndef start(x):\n    build.apply_async((x,), queue='long')\n",
+                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n    deploy:\n      replicas: 2\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long --prefetch-multiplier=1\n"},
+                note="the only send names the queue 'long': the default queue's workers never get the task"),
         Example({**_ROUTED_LONG, "proj/views.py": "",
                  "proj/celeryconfig.py": _ROUTED_LONG["proj/celeryconfig.py"]
                  + "beat_schedule = {'b': {'task': 'proj.tasks.build', 'schedule': 3600, 'options': {'queue': 'long'}}}\n",
@@ -218,7 +223,7 @@ ahead altogether.
             by_code = id(task) in sent
             if not one_process and not by_code:
                 continue
-            if queues is not None and not any(_may_consume(queues, q) for q in _queues_of(task, app, by_code)):
+            if queues is not None and not any(_may_consume(queues, q) for q in _queues_of(project, task, app)):
                 continue
             for option, own in _deciding(task.options, "soft_time_limit", "time_limit"):
                 if _long(own, threshold):
@@ -230,10 +235,12 @@ ahead altogether.
         return found
 
 
-def _queues_of(task, app: App, by_code: bool) -> list[Value]:
-    """Where the task's messages go; a task only beat sends goes where its beat entries say."""
-    routed = queue_of(task, app)
-    return [routed] if by_code else (beat_queues(task, app) or [routed])
+def _queues_of(project: Project, task, app: App) -> list[Value]:
+    """Where the task's messages go (rules/_routing.py); an unknown queue when a send's cannot be read."""
+    sent = destinations(project, task, app)
+    if sent is None:
+        return [Value("unknown", reason="a send of the task names a queue qlint cannot read")]
+    return [queue for queue, _ in sent]
 
 
 def _one_process(concurrency: Value, worker: CeleryProcess | None) -> bool:

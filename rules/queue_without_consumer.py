@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.callsites import task_calls
-from qlint.model import Finding, Fix, Related, Span, Value
+from qlint.model import Finding, Fix, Related, Span
 from qlint.resolve.project import App, Project
-from qlint.resolve.routing import beat_queues, queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rule import Example, Rule
-from qlint.sources import ir
+from qlint.rules._routing import destinations
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _TASKS = ("from proj.celery import app\n\n@app.task(queue='reports')\ndef report(x):\n    return x\n\n"
@@ -118,7 +116,7 @@ consumed.
             files = sorted({w.file for w in workers})
             by_queue: dict[str, list[tuple[Span, str]]] = {}
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
-                sent = _destinations(project, task, app)
+                sent = destinations(project, task, app)
                 if sent is None:
                     continue
                 for queue, at in sent:
@@ -146,33 +144,6 @@ consumed.
             span, related, Fix(f"add {queue!r} to a worker's -Q list, or route the task to a consumed queue"),
             depends_on=files,
         )
-
-
-def _destinations(project: Project, task, app: App) -> list[tuple[Value, Span | None]] | None:
-    """The queues the task's messages go to, each with the place that sends them there (None: the
-    task's routing): a call's queue= and a beat entry's options beat the routes. A task nothing
-    sends goes where its routing says. None when a send's queue cannot be read, or a signature
-    is made of the task (a canvas or .set() may give it a queue)."""
-    routed = queue_of(task, app)
-    out: list[tuple[Value, Span | None]] = []
-    calls = [call for _, call in task_calls(project) if call.task is task]
-    for call in calls:
-        if not call.sends or any(key is None for key, _ in call.call.kwargs):
-            return None
-        if any(key in call.options for key in ("exchange", "routing_key")):
-            return None
-        queue = call.options.get("queue")
-        if queue is None:
-            out.append((routed, None))
-        elif isinstance(queue, ir.Const) and isinstance(queue.value, str):
-            out.append((Value("known", queue.value, queue.span), queue.span))
-        else:
-            return None
-    beat = beat_queues(task, app)
-    if beat is None and not calls:
-        return [(routed, None)]
-    out.extend((queue, queue.origin if queue is not routed else None) for queue in beat or ())
-    return out or [(routed, None)]
 
 
 def _consumed(workers: list[CeleryProcess]) -> set[str] | None:
