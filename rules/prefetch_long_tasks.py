@@ -10,6 +10,7 @@ from qlint.rule import Example, Rule
 from qlint.callsites import task_calls
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rules._delivery import always, transport
+from qlint.rules._paths import is_test_path
 from qlint.rules._routing import destinations
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
@@ -48,7 +49,8 @@ generic safety net of a few minutes: it counts only from an hour up (or from `lo
 that is longer). A worker of the deployment files that is the only consumer of its queues there (one
 replica of a compose service, Kubernetes workload, supervisord program or systemd unit, no other worker on
 any of its queues) is left alone: what it reserves no other worker could take, and would wait as long in
-the broker. A task's own limit counts only for a task that some code sends (`.delay()`, `.apply_async()`,
+the broker. Workers started by files under test or CI folders, and apps defined there, are a test
+environment and are left out. A task's own limit counts only for a task that some code sends (`.delay()`, `.apply_async()`,
 a signature, `send_task`), unless the worker runs one process: a task that only beat sends runs one
 message per period, and on a worker with several processes the others take what it reserves. Such a
 task's messages go to the queue its `beat_schedule` entry names in `options`, which beats the routes.
@@ -108,6 +110,12 @@ ahead altogether.
                 note="the multiplier's default on the command line, the variable set nowhere"),
     )
     valid = (
+        Example({"lib/__init__.py": "", "lib/tasks.py": "from celery import shared_task\n\n@shared_task(soft_time_limit=7200)\n"
+                                                          "def sync(x):\n    return x\n\n\ndef start(x):\n    sync.delay(x)\n",
+                 "tests/__init__.py": "", "tests/manage.py": "", "tests/proj/__init__.py": "",
+                 "tests/proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\n',
+                 "tests/docker-entrypoint.sh": "#!/bin/sh\ncelery -A proj worker &\npython manage.py runserver\n"},
+                note="a library's test project and the entrypoint of its test container"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 30 * 60\ntask_soft_time_limit = 60\n"},
                 note="a soft limit of a minute: the 30 min hard limit is only a kill cap"),
@@ -158,10 +166,14 @@ ahead altogether.
         threshold = float(getattr(project.config, "long_task_seconds", None) or DEFAULT_LONG)
         durations = dict(getattr(project.config, "tasks", None) or {})
         for app in project.apps:
-            workers = [w for w in workers_of(project, app) if w.kind == "worker"]
+            # A test or CI environment (tests/docker-entrypoint.sh, an app under tests/) is not the
+            # deployment whose throughput this is about.
+            workers = [w for w in workers_of(project, app) if w.kind == "worker" and not is_test_path(w.file)]
             if workers:
                 for worker in workers:
                     yield from self._worker(project, app, worker, threshold, durations)
+                continue
+            if is_test_path(app.defined_at.path):
                 continue
             multiplier = app.setting("worker_prefetch_multiplier")
             if not _prefetches(multiplier) or self._prefetch_disabled(project, app, app.setting("worker_disable_prefetch")):
