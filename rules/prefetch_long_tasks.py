@@ -7,9 +7,11 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
-from qlint.resolve.routing import queue_of
+from qlint.callsites import task_calls
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rules._delivery import always, transport
+from qlint.rules._paths import is_test_path
+from qlint.rules._routing import destinations
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 DEFAULT_LONG = 300
@@ -23,6 +25,7 @@ _ROUTED_LONG = {
     "proj/__init__.py": "", "proj/celery.py": _APP,
     "proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
     "proj/tasks.py": "from proj.celery import app\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
+    "proj/views.py": "from proj.tasks import build\n\n\ndef start(x):\n    build.delay(x)\n",
 }
 
 
@@ -43,12 +46,20 @@ Where a soft limit is set it stands for the expected run time and the hard limit
 the soft limit decides; a hard limit counts only where no soft limit is set. A limit for every task
 (`task_time_limit`, `task_soft_time_limit`, `--time-limit`) is a cap that short tasks get too, often a
 generic safety net of a few minutes: it counts only from an hour up (or from `long-task-seconds`, when
-that is longer).
+that is longer). A worker of the deployment files that is the only consumer of its queues there (one
+replica of a compose service, Kubernetes workload, supervisord program or systemd unit, no other worker on
+any of its queues) is left alone: what it reserves no other worker could take, and would wait as long in
+the broker. Workers started by files under test or CI folders, and apps defined there, are a test
+environment and are left out. A task's own limit counts only for a task that some code sends (`.delay()`, `.apply_async()`,
+a signature, `send_task`), unless the worker runs one process: a task that only beat sends runs one
+message per period, and on a worker with several processes the others take what it reserves. Such a
+task's messages go to the queue its `beat_schedule` entry names in `options`, which beats the routes.
 """
     why = """
 A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
-messages are handed only to that worker's own idle processes: a message reserved behind an hour-long task
-waits for it, even when every other worker is idle. `-O fair` (the default since Celery 4) only decides
+messages are handed only to that worker's own idle processes: once long tasks occupy all of them (one
+hour-long task on a `-c 1` worker, or a burst of long tasks on a bigger one, which then reserves more long
+tasks than it runs), the reserved messages wait for hours, even when every other worker is idle. `-O fair` (the default since Celery 4) only decides
 which of the worker's own processes gets a job; it does not change how many messages are reserved.
 With early acknowledgement, a reserved message also stays unacknowledged while it waits, so on Redis it
 can be re-delivered after the visibility timeout and run twice.
@@ -72,25 +83,54 @@ ahead altogether.
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "worker_prefetch_multiplier = 0\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=1200)\ndef render(x):\n    return x\n"}),
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=1200)\ndef render(x):\n    return x\n",
+                 "proj/views.py": "from proj.tasks import render\n\n\ndef show(x):\n    render.delay(x)\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "worker_prefetch_multiplier = 8\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n"},
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n",
+                 "proj/views.py": "from proj.tasks import build\n\n\ndef start(x):\n    build.apply_async((x,))\n"},
                 config={"tasks": {"proj.tasks.build": "3h"}}, note="a declared duration"),
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery --prefetch-multiplier=1\n"
-                                       "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
-                note="per worker: the worker that consumes the long queue keeps the default multiplier"),
+                                       "  slow:\n    command: celery -A proj worker -Q long -c 4\n    deploy:\n      replicas: 2\n"},
+                note="per worker: the two workers that consume the long queue keep the default multiplier"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  all:\n    command: celery -A proj worker -Q celery,long\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long\n"},
+                note="two workers share the long queue: either may hold long tasks' messages the other could run"),
+        Example({**_ROUTED_LONG, "proj/views.py": "", "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long -c 1\n"
+                                                                       "    deploy:\n      replicas: 2\n"},
+                note="no code sends the long task (beat does), but a worker with one process holds what it reserves behind it"),
+        Example({**_ROUTED_LONG, "proj/views.py": "",
+                  "proj/celeryconfig.py": _ROUTED_LONG["proj/celeryconfig.py"]
+                  + "beat_schedule = {'b': {'task': 'proj.tasks.build', 'schedule': 3600, 'options': {'queue': 'celery'}}}\n",
+                  "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q celery -c 1\n"
+                                        "    deploy:\n      replicas: 2\n"},
+                note="beat sends the long task to the queue its entry names, over the routes"),
         Example({**_ROUTED_LONG, "deploy/entrypoint.sh": "#!/bin/sh\nexec celery -A proj worker -Q long "
                                                          "--prefetch-multiplier=\"${PREFETCH:-4}\"\n"},
                 note="the multiplier's default on the command line, the variable set nowhere"),
     )
     valid = (
+        Example({"lib/__init__.py": "", "lib/tasks.py": "from celery import shared_task\n\n@shared_task(soft_time_limit=7200)\n"
+                                                          "def sync(x):\n    return x\n\n\ndef start(x):\n    sync.delay(x)\n",
+                 "tests/__init__.py": "", "tests/manage.py": "", "tests/proj/__init__.py": "",
+                 "tests/proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\n',
+                 "tests/docker-entrypoint.sh": "#!/bin/sh\ncelery -A proj worker &\npython manage.py runserver\n"},
+                note="a library's test project and the entrypoint of its test container"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 30 * 60\ntask_soft_time_limit = 60\n"},
                 note="a soft limit of a minute: the 30 min hard limit is only a kill cap"),
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
                                        "  slow:\n    command: celery -A proj worker -Q long --prefetch-multiplier=1\n"},
                 note="the long queue's worker reserves one message; the other worker never gets long tasks"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -Q celery,long\n"},
+                note="the only worker of the deployment, one container: what it reserves no other worker could run"),
+        Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long -c 4\n"},
+                note="the long queue has one consumer: its reserved messages would wait as long in the broker"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "beat_schedule = {'nightly': {'task': 'proj.tasks.rebuild', 'schedule': 86400}}\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(soft_time_limit=3 * 3600)\ndef rebuild():\n    pass\n"},
+                note="a long task only beat sends: one at a time, the worker's other processes take what it reserves"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "task_time_limit = 4 * 3600\nworker_prefetch_multiplier = 1\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -103,6 +143,17 @@ ahead altogether.
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "import os\ntask_time_limit = 7200\nworker_prefetch_multiplier = int(os.environ['PREFETCH'])\n"},
                 note="multiplier from an environment variable with no default: unknown"),
+        Example({**_ROUTED_LONG, "proj/celeryconfig.py": "",
+                 "proj/views.py": "from proj.tasks import build\n\n\ndef start(x):\n    build.apply_async((x,), queue='long')\n",
+                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery\n    deploy:\n      replicas: 2\n"
+                                       "  slow:\n    command: celery -A proj worker -Q long --prefetch-multiplier=1\n"},
+                note="the only send names the queue 'long': the default queue's workers never get the task"),
+        Example({**_ROUTED_LONG, "proj/views.py": "",
+                 "proj/celeryconfig.py": _ROUTED_LONG["proj/celeryconfig.py"]
+                 + "beat_schedule = {'b': {'task': 'proj.tasks.build', 'schedule': 3600, 'options': {'queue': 'long'}}}\n",
+                 "docker-compose.yml": "services:\n  fast:\n    command: celery -A proj worker -Q celery -c 1\n"
+                                       "    deploy:\n      replicas: 2\n"},
+                note="the routes send the long task to 'long' and so does its beat entry: the -c 1 workers on 'celery' never get it"),
         Example({**_ROUTED_LONG, "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long "
                                                        "--prefetch-multiplier=${PREFETCH}\n"},
                 note="${PREFETCH} on the command line, with no default and set nowhere: unknown, silent"),
@@ -115,16 +166,21 @@ ahead altogether.
         threshold = float(getattr(project.config, "long_task_seconds", None) or DEFAULT_LONG)
         durations = dict(getattr(project.config, "tasks", None) or {})
         for app in project.apps:
-            workers = [w for w in workers_of(project, app) if w.kind == "worker"]
+            # A test or CI environment (tests/docker-entrypoint.sh, an app under tests/) is not the
+            # deployment whose throughput this is about.
+            workers = [w for w in workers_of(project, app) if w.kind == "worker" and not is_test_path(w.file)]
             if workers:
                 for worker in workers:
                     yield from self._worker(project, app, worker, threshold, durations)
+                continue
+            if is_test_path(app.defined_at.path):
                 continue
             multiplier = app.setting("worker_prefetch_multiplier")
             if not _prefetches(multiplier) or self._prefetch_disabled(project, app, app.setting("worker_disable_prefetch")):
                 continue
             limits = [(n, app.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
-            evidence = self._long_tasks(app, limits, threshold, durations, None)
+            evidence = self._long_tasks(project, app, limits, threshold, durations, None,
+                                        _one_process(app.setting("worker_concurrency"), None))
             if not evidence:
                 continue
             value = _most(multiplier)
@@ -142,8 +198,9 @@ ahead altogether.
         if not _prefetches(multiplier) or self._prefetch_disabled(project, app, worker.setting("worker_disable_prefetch")):
             return
         limits = [(n, worker.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
-        evidence = self._long_tasks(app, limits, threshold, durations, worker.queues())
-        if not evidence:
+        evidence = self._long_tasks(project, app, limits, threshold, durations, worker.queues(),
+                                    _one_process(worker.setting("worker_concurrency"), worker))
+        if not evidence or _sole_consumer(project, worker):
             return
         value = _most(multiplier)
         on_command_line = multiplier.origin is not None and multiplier.origin.path == worker.file
@@ -164,15 +221,21 @@ ahead altogether.
         kind = transport(app, project)
         return kind is not None and kind.kind == "redis" and always(disabled, bool)
 
-    def _long_tasks(self, app: App, limits: list[tuple[str, Value]], threshold: float, durations: dict,
-                    queues: Value | None) -> list[Related]:
-        """What makes the tasks long; with queues, only tasks that reach those queues count."""
+    def _long_tasks(self, project: Project, app: App, limits: list[tuple[str, Value]], threshold: float,
+                    durations: dict, queues: Value | None, one_process: bool) -> list[Related]:
+        """What makes the tasks long; with queues, only tasks that reach those queues count. On a
+        worker with several processes a long task holds reserved messages only when long tasks fill
+        every process: one that no code sends (beat's, one message per period) cannot do that alone."""
         found: list[Related] = []
+        sent = _sent_by_code(project)
         for name, value in _deciding(dict(limits), "task_soft_time_limit", "task_time_limit"):
             if _long(value, max(threshold, CAP_LONG)) and value.origin is not None:
                 found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
         for task in sorted(app.tasks.values(), key=lambda t: t.name):
-            if queues is not None and not _may_consume(queues, queue_of(task, app)):
+            by_code = id(task) in sent
+            if not one_process and not by_code:
+                continue
+            if queues is not None and not any(_may_consume(queues, q) for q in _queues_of(project, task, app)):
                 continue
             for option, own in _deciding(task.options, "soft_time_limit", "time_limit"):
                 if _long(own, threshold):
@@ -182,6 +245,65 @@ ahead altogether.
             if declared is not None and declared >= threshold:
                 found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
         return found
+
+
+def _queues_of(project: Project, task, app: App) -> list[Value]:
+    """Where the task's messages go (rules/_routing.py); an unknown queue when a send's cannot be read."""
+    sent = destinations(project, task, app)
+    if sent is None:
+        return [Value("unknown", reason="a send of the task names a queue qlint cannot read")]
+    return [queue for queue, _ in sent]
+
+
+def _one_process(concurrency: Value, worker: CeleryProcess | None) -> bool:
+    """True when the worker certainly runs one task at a time (-c 1, no --autoscale above 1)."""
+    if worker is not None and worker.option("autoscale") is not None:
+        scale = worker.option("autoscale").value
+        return scale.status in ("known", "env-default") and isinstance(scale.value, (list, tuple)) \
+            and bool(scale.value) and scale.value[0] == 1
+    return always(concurrency, lambda v: v == 1 and not isinstance(v, bool))
+
+
+def _sent_by_code(project: Project) -> set[int]:
+    """The tasks some code of the project sends or signs (.delay, .apply_async, .s, send_task by name)."""
+    key = "prefetch_long_tasks.sent"
+    if key not in project.derived:
+        project.derived[key] = {id(call.task) for _, call in task_calls(project) if call.task is not None}
+    return project.derived[key]
+
+
+# Deployment kinds whose one replica is one running process: a Procfile's dyno count and the
+# runs of an entrypoint script are decided elsewhere.
+_COUNTED_KINDS = frozenset({"compose", "kubernetes", "supervisord", "systemd"})
+
+
+def _sole_consumer(project: Project, worker: CeleryProcess) -> bool:
+    """True when no other worker can take what this one reserves: one replica, not autoscaled,
+    and no other worker of its deployment consumes any of its queues. Its reserved messages
+    would wait just as long in the broker, so prefetching delays nothing."""
+    replicas = worker.process.replicas
+    if worker.process.autoscaled or replicas.status not in ("known", "default") or replicas.value != 1:
+        return False
+    if any(d.kind not in _COUNTED_KINDS for d in worker.deployments):
+        return False
+    view = getattr(project, "deployment", None)
+    if view is None:
+        return False
+    mine = worker.queues()
+    for group in view.groups():
+        if worker not in group:
+            continue
+        for other in group:
+            if other is not worker and other.kind in ("worker", "multi") and _overlap(mine, other.queues()):
+                return False
+    return True
+
+
+def _overlap(a: Value, b: Value) -> bool:
+    """False only when both queue lists are known and share no queue."""
+    if a.status not in ("known", "default") or b.status not in ("known", "default"):
+        return True
+    return bool(set(a.value or ()) & set(b.value or ()))
 
 
 def _deciding(values: dict[str, Value], soft: str, hard: str) -> list[tuple[str, Value]]:

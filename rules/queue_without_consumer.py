@@ -5,9 +5,9 @@ from typing import Iterable
 
 from qlint.model import Finding, Fix, Related, Span
 from qlint.resolve.project import App, Project
-from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rule import Example, Rule
+from qlint.rules._routing import destinations
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _TASKS = ("from proj.celery import app\n\n@app.task(queue='reports')\ndef report(x):\n    return x\n\n"
@@ -23,7 +23,10 @@ class QueueWithoutConsumer(Rule):
 A task's queue — its `queue=` option, a `task_routes` entry, or `task_default_queue` (`celery` unless set)
 — is consumed by none of the app's workers found in the deployment files (compose, Kubernetes, Procfile,
 supervisord, systemd, shell entrypoints), when every one of those workers names its queues (`-Q`, or
-`task_queues`). The message lists the files considered. A worker whose queues cannot be read, a deployment
+`task_queues`). A task goes where each of its sends puts it: the `queue=` of an `apply_async()` or
+`send_task()`, or the `options` of its `beat_schedule` entries, override the routes; a task nothing in the
+project sends goes where its routes say. A send whose queue cannot be read, or a signature of the task
+(a canvas or `.set()` may choose the queue), leaves the task out. The message lists the files considered. A worker whose queues cannot be read, a deployment
 file that qlint could not read (a Helm or Jinja template, a file with a syntax error: it may start the
 consumer), or an app with no worker in those files, keeps the rule silent.
 """
@@ -60,6 +63,10 @@ consumed.
                  "proj/tasks.py": _TASKS,
                  "Procfile": "worker: celery -A proj worker -Q celery,reports\n"},
                 note="a route to a queue no worker consumes"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": _TASKS + "\n\ndef later():\n    ping.apply_async(queue='slow')\n",
+                 "Procfile": "worker: celery -A proj worker -Q celery,reports\n"},
+                note="the call names a queue no worker consumes"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
@@ -85,6 +92,17 @@ consumed.
                                                 "    spec:\n      containers:\n        - args: [celery, -A, proj, worker,"
                                                 " -Q, {{ .Values.queues }}]\n"},
                 note="a Helm template, not read, may start the consumer of the default queue"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/celeryconfig.py": "beat_schedule = {'ping': {'task': 'proj.tasks.ping', 'schedule': 60, "
+                                         "'options': {'queue': 'reports'}}}\n",
+                 "proj/tasks.py": _TASKS + "\n\ndef fan_out(items):\n    for item in items:\n"
+                                           "        report.apply_async((item,), queue='reports')\n",
+                 "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -Q reports\n"},
+                note="every send names the queue: a call's queue= and beat's options beat the default queue"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": _TASKS + "\n\ndef later(options):\n    ping.apply_async(**options)\n",
+                 "Procfile": "worker: celery -A proj worker -Q reports\n"},
+                note="a send whose options cannot be read may name any queue"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
@@ -98,13 +116,17 @@ consumed.
             files = sorted({w.file for w in workers})
             by_queue: dict[str, list[tuple[Span, str]]] = {}
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
-                queue = queue_of(task, app)
-                if queue.status not in ("known", "default") or queue.value in consumed:
+                sent = destinations(project, task, app)
+                if sent is None:
                     continue
-                own = task.options.get("queue")
-                span = queue.origin if queue.status == "known" and queue.origin and own is None else \
-                    (own.origin if own is not None and own.origin else task.decorator_span)
-                by_queue.setdefault(queue.value, []).append((span, task.name))
+                for queue, at in sent:
+                    if queue.status not in ("known", "default") or queue.value in consumed:
+                        continue
+                    own = task.options.get("queue")
+                    span = at or (queue.origin if queue.status == "known" and queue.origin and own is None else
+                                  (own.origin if own is not None and own.origin else task.decorator_span))
+                    if (span, task.name) not in by_queue.get(queue.value, []):
+                        by_queue.setdefault(queue.value, []).append((span, task.name))
             for queue, spots in sorted(by_queue.items()):
                 yield self._finding(app, queue, spots, workers, files)
 

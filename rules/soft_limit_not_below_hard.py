@@ -37,7 +37,8 @@ class SoftLimitNotBelowHard(Rule):
 A soft time limit that is not below the hard time limit it runs under: `task_soft_time_limit` against
 `task_time_limit`; a task's `soft_time_limit` against its own `time_limit` or the app's; a worker's
 `--soft-time-limit` against its `--time-limit`; `apply_async(soft_time_limit=…, time_limit=…)` at a call.
-Only limits whose values are certain are compared.
+Only limits whose values are certain are compared, or both limits bound to one value that depends on
+a condition (the soft limit equals the hard one whichever way it goes).
 """
     why = """
 The soft limit exists so that a task can clean up: at the soft limit the pool raises
@@ -66,6 +67,14 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef crunch():\n    pass\n\n\n"
                                   "def go():\n    crunch.apply_async(soft_time_limit=60 * 10, time_limit=300)\n"},
                 note="per call"),
+        Example({**_BASE, "proj/celeryconfig.py": "", "proj/limits.py": "HOURS_23 = 23 * 3600\n",
+                 "proj/tasks.py": "from proj.celery import app\nfrom proj.limits import HOURS_23\n\n"
+                                  "@app.task(time_limit=HOURS_23, soft_time_limit=HOURS_23)\ndef maintain():\n    pass\n"},
+                note="one constant for both limits: reported at the task, which pairs them"),
+        Example({**_BASE, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": "import os\n\nfrom proj.celery import app\n\nTIMEOUT = 300 if os.environ.get('FAST') else 3600\n\n\n"
+                                  "@app.task(time_limit=TIMEOUT, soft_time_limit=TIMEOUT)\ndef send():\n    pass\n"},
+                note="one value for both limits, whichever branch it takes"),
         Example({**_BASE, "proj/celeryconfig.py": "task_soft_time_limit = 3600\n",
                  "Procfile": "worker: celery -A proj worker --time-limit=1800\n"},
                 note="the worker's --time-limit is below the soft limit of the settings"),
@@ -97,19 +106,52 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
                 if own_soft is None:
                     continue
                 own_hard = task.options.get("time_limit") or hard
-                finding = self._compare(own_soft, own_hard, f"task {task.name}")
+                # Both limits from one definition (time_limit=LIMIT, soft_time_limit=LIMIT): that
+                # definition is not wrong, the task that uses it for both is.
+                shared = own_soft.origin is not None and own_soft.origin == own_hard.origin
+                finding = self._compare(own_soft, own_hard, f"task {task.name}",
+                                        at=task.decorator_span if shared else None)
                 if finding is not None:
                     yield finding
         yield from self._calls(project)
 
-    def _compare(self, soft: Value, hard: Value, who: str) -> Finding | None:
+    def _compare(self, soft: Value, hard: Value, who: str, at: Span | None = None) -> Finding | None:
         soft_s, hard_s = _seconds(soft), _seconds(hard)
-        if soft_s is None or hard_s is None or soft_s < hard_s:
+        if soft_s is None or hard_s is None:
+            return self._same(soft, hard, who, at)
+        if soft_s >= hard_s:
+            return self._finding(soft, hard, soft_s, hard_s, who, at)
+        return None
+
+    def _same(self, soft: Value, hard: Value, who: str, at: Span | None) -> Finding | None:
+        """Both limits one value that depends on a condition (time_limit=T, soft_time_limit=T with
+        T = 300 if X else 3600): in every case the soft limit equals the hard one."""
+        if soft.status != "several" or soft.origin is None or soft.origin != hard.origin:
             return None
-        span = soft.origin or hard.origin
+        branches = [(alt.value.status, alt.value.value, alt.condition) for alt in soft.alternatives]
+        if branches != [(alt.value.status, alt.value.value, alt.condition) for alt in hard.alternatives]:
+            return None
+        numbers = [v for status, v, _ in branches]
+        if not all(status in ("known", "env-default") for status, _, _ in branches) \
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in numbers):
+            return None
+        shown = " or ".join(dict.fromkeys(format_duration(v) for v in numbers))
+        span = at or soft.origin
+        return self.finding(
+            f"{who}: soft and hard time limit are one value ({shown}, depending on a condition): the soft limit is "
+            "never below the hard one, and the process is killed before SoftTimeLimitExceeded can be handled",
+            span, [Related(soft.origin, "the value both limits take")] if span != soft.origin else [],
+            Fix("set the soft time limit below the hard one, with time to clean up"), depends_on=[soft.origin.path],
+        )
+
+    def _finding(self, soft: Value, hard: Value, soft_s: float, hard_s: float, who: str, at: Span | None) -> Finding | None:
+        span = at or soft.origin or hard.origin
         if span is None:
             return None
-        related = [Related(hard.origin, f"hard time limit {format_duration(hard_s)} set here")] if hard.origin else []
+        if at is not None and soft.origin is not None:
+            related = [Related(soft.origin, f"soft and hard time limit both {format_duration(hard_s)}, from here")]
+        else:
+            related = [Related(hard.origin, f"hard time limit {format_duration(hard_s)} set here")] if hard.origin else []
         return self.finding(
             f"{who}: soft time limit {format_duration(soft_s)} is not below the hard limit {format_duration(hard_s)}: "
             "the process is killed before SoftTimeLimitExceeded can be handled",

@@ -242,3 +242,37 @@ def test_a_member_that_cannot_be_read_shows_as_unknown(tmp_path):
     })
     text = qlint(tmp_path, "--no-cache").stdout
     assert "{'expire': {'task': 'proj.expire', 'schedule': ?, 'args': None}}  proj/celery.py:8" in text
+
+
+def test_code_that_may_write_unseen_settings_is_named_once(tmp_path):
+    """An update qlint cannot read, and a settings module handed to a function: the report says
+    where, once, and lists the settings it relies on as unknown, not every setting of the catalog."""
+    write_tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celery.py": "from celery import Celery\n\nfrom proj.web import config\n\napp = Celery('proj')\n"
+                          "app.conf.update(config.CELERY)\napp.conf.task_acks_late = True\n",
+        "proj/web.py": "def load():\n    return {}\n\n\nconfig = load()\n",
+        "site/__init__.py": "",
+        "site/celery.py": "import os\n\nfrom celery import Celery\n\n"
+                          "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site.settings')\n"
+                          "app = Celery('site')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n",
+        "site/settings.py": "from site.classes import Base\n\n\nclass Settings(Base):\n    CELERY_TASK_ACKS_LATE = True\n\n\n"
+                            "Settings.load_settings(__name__)\nCELERY_TASK_TIME_LIMIT = 60\n",
+        "site/classes.py": "class Base:\n    pass\n",
+    })
+    done = qlint(tmp_path, "--no-cache")
+    assert done.returncode == 0, done.stderr
+    proj, site = done.stdout.split("\n\napp ")
+    assert "  ! proj/celery.py:6: app.conf.update() with result of calling load(): the settings not written after it " \
+           "are unknown" in proj
+    assert proj.count("the settings not written after it are unknown") == 1
+    assert "task_acks_late                    True" in proj and "arangodb_backend_settings" not in proj
+    assert "  ! site/settings.py:8: Settings.load_settings(__name__) is handed the module and may set names qlint " \
+           "does not see: the settings it does not set after that are unknown" in site
+    assert "task_time_limit                   60" in site
+    report = json.loads(qlint(tmp_path, "--format", "json", "--no-cache").stdout)
+    jsonschema.validate(report, CONTRACT)
+    by_name = {a["name"]: a for a in report["apps"]}
+    assert by_name["proj"]["updated_unseen"]["origin"] == {"path": "proj/celery.py", "line": 6}
+    assert "load_settings(__name__)" in by_name["site"]["settings_may_be_set_unseen"]
+    assert by_name["site"]["settings"]["worker_prefetch_multiplier"]["status"] == "unknown"

@@ -141,6 +141,10 @@ def _app_text(app: App, all_settings: bool, definitions: dict[str, list]) -> lis
         lines.append(f"  DJANGO_SETTINGS_MODULE set at {app.source_named_at}")
     if app.source_problem:
         lines.append(f"  ! {app.source_problem}: settings it would hold are unknown")
+    if app.updated_unseen:
+        lines.append(f"  ! {app.updated_unseen[1]}: {app.updated_unseen[0]}: the settings not written after it are unknown")
+    if app.source_unseen:
+        lines.append(f"  ! {app.source_unseen}: the settings it does not set after that are unknown")
     if app.config_error:
         lines.append(f"  ! {app.config_error}")
     names = set(app.settings) | set(RELIED_ON)

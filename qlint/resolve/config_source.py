@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from qlint.model import Span, Value, unknown
 from qlint.resolve import django, dynaconf
 from qlint.resolve import values as V
+from qlint.resolve.evaluate import dict_items
 from qlint.resolve.objects import UNSET, ClassObj, ModuleRef, Sym
 from qlint.resolve.workspace import Workspace
 
@@ -25,11 +26,13 @@ class SourceInfo:
     """What an app's configuration source is, and the keys Celery finds in it."""
 
     label: str = "none"
-    kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
+    kind: str = "none"  # "django" | "module" | "class" | "dict" | "none" | "unknown"
     path: str | None = None
     problem: str | None = None
     mapping: Mapping | None = field(default_factory=dict)
     named_at: Span | None = None  # where DJANGO_SETTINGS_MODULE was set
+    # Why a key the source does not bind may be there all the same (ModuleEnv.unseen).
+    unseen: str | None = None
 
 
 def read_source(source: Value | None, app_module: str, workspace: Workspace) -> SourceInfo:
@@ -42,6 +45,11 @@ def read_source(source: Value | None, app_module: str, workspace: Workspace) -> 
     obj = source.value
     if isinstance(obj, str):
         return _named(obj, app_module, workspace)
+    if isinstance(obj, dict):
+        # config_from_object({...}): Celery's loader takes a mapping as it is (force_mapping)
+        items = dict_items(source)
+        return SourceInfo("a dict", "dict", source.origin.path if source.origin else None,
+                          mapping={str(k): (v, v.origin) for k, v in items.items()})
     if isinstance(obj, ModuleRef):
         env = workspace.root_env(obj.path)
         if env is None:
@@ -49,7 +57,8 @@ def read_source(source: Value | None, app_module: str, workspace: Workspace) -> 
         if env.opaque is not None:
             return SourceInfo(obj.name, "unknown", obj.path, f"configuration module {obj.name!r}: {env.opaque}", None)
         names = workspace.resolved_names(env)
-        return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)))
+        return SourceInfo(obj.name, "module", obj.path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)),
+                          unseen=env.unseen)
     if isinstance(obj, ClassObj):
         return SourceInfo(obj.name, "class", obj.module, mapping=attribute_mapping(obj.all_attrs(), obj.all_attr_spans()))
     if isinstance(obj, Sym) and obj.qualname == "django.conf.settings":
@@ -72,7 +81,7 @@ def _django(app_module: str, workspace: Workspace) -> SourceInfo:
                                                workspace.environ)
         workspace.notes.extend(notes)
     mapping = attribute_mapping(names, spans)
-    return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at)
+    return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at, unseen=found.unseen)
 
 
 def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
@@ -96,7 +105,8 @@ def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:
         return SourceInfo(name, "unknown", path, f"configuration module {module_name!r}: {env.opaque}", None)
     names = workspace.resolved_names(env)
     if not attr:
-        return SourceInfo(name, "module", path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)))
+        return SourceInfo(name, "module", path, mapping=attribute_mapping(names, env.spans, frozenset(env.imported)),
+                          unseen=env.unseen)
     found = names.get(attr)
     if found is None and split:
         return SourceInfo(name, "unknown", problem=f"configuration module {name!r} is not in the project", mapping=None)

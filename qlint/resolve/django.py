@@ -46,6 +46,8 @@ class DjangoSettings:
     problem: str | None = None
     # Where DJANGO_SETTINGS_MODULE was set.
     named_at: Span | None = None
+    # Why a setting the module does not bind may be set all the same (ModuleEnv.unseen).
+    unseen: str | None = None
 
 
 def _choose(writes: list[EnvWrite], var: str, near: str) -> EnvWrite | None:
@@ -109,7 +111,7 @@ def _locate(workspace: "Workspace", near: str) -> DjangoSettings:
             return DjangoSettings(dotted, path, problem=(
                 f"settings module {dotted!r} defines settings classes ({', '.join(sorted(classes))}) and "
                 "DJANGO_CONFIGURATION, which picks one, is not set in the code"))
-        return DjangoSettings(dotted, path, upper(env.names), env.spans)
+        return DjangoSettings(dotted, path, upper(env.names), env.spans, unseen=env.unseen)
     class_name, problem = _as_string(config_write)
     if class_name is None:
         return DjangoSettings(dotted, path, problem=problem)
@@ -132,6 +134,8 @@ def setting_value(workspace: "Workspace", near: str, name: str, span: Span, miss
         return unknown(f"django settings.{name}: {found.problem}", span)
     if name in found.names:
         return found.names[name]
+    if found.unseen is not None:
+        return unknown(f"settings.{name} is not bound in {found.label}, and {found.unseen}", span)
     if missing_ok:
         return None
     return unknown(f"settings.{name} is not set in {found.label}", span)

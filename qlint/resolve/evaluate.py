@@ -6,6 +6,7 @@ Anything else is unknown, with the reason.
 """
 from __future__ import annotations
 
+import posixpath
 from typing import TYPE_CHECKING, Any, Callable
 
 from qlint.model import Span, Value, known, unknown
@@ -30,6 +31,7 @@ _STR_METHODS = frozenset({
     "title", "capitalize", "casefold", "isdigit", "format", "join", "rsplit", "removeprefix", "removesuffix",
 })
 _DICT_METHODS = frozenset({"get", "copy", "keys", "values", "items"})
+_PATH_STEPS = frozenset({"os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.normpath"})
 
 
 def seconds_of_timedelta(kwargs: dict[str, Any], args: list[Any]) -> float:
@@ -227,7 +229,7 @@ class Evaluator:
             return self.task_decorator_call(target, expr)
         if isinstance(target, ClassObj):
             if self.scope.is_celery_class(target):
-                return self.scope.new_app(expr, subclass=target.name)
+                return self.scope.new_app(expr, subclass=target)
             return known(target, expr.span)  # an instance: attributes read through the class
         if isinstance(target, FuncObj):
             made = self.scope.call_function(target, expr)
@@ -297,6 +299,8 @@ class Evaluator:
             return self.env_read(EnvReader("decouple"), None, expr)
         if qualname in ("decouple.AutoConfig", "decouple.Config"):
             return known(EnvReader("decouple"), span)
+        if qualname in ("os.path.basename", "posixpath.basename") and len(expr.args) == 1 and not expr.kwargs:
+            return self.basename(expr)
         if qualname.startswith("builtins."):
             return self.builtin(qualname.split(".", 1)[1], expr)
         if qualname in ("kombu.Queue", "kombu.entity.Queue"):
@@ -308,6 +312,32 @@ class Evaluator:
         if qualname.startswith("celery.schedules."):
             return known(f"{qualname.rsplit('.', 1)[1]}(...)", span)
         return unknown(f"call to {qualname}() is not evaluated", span)
+
+    def basename(self, expr: ir.Call) -> Value:
+        """os.path.basename(): of a string, or of a folder of this file (`basename(dirname(__file__))`,
+        the package's name), which is the same whichever folder the project is checked out in."""
+        path = self._path_below_root(expr.args[0])
+        if path is None:
+            value = self.eval(expr.args[0])
+            if value.status != "known" or not isinstance(value.value, str):
+                return unknown("os.path.basename() of a value that cannot be read", expr.span)
+            return known(posixpath.basename(value.value), expr.span)
+        name = posixpath.basename(path)
+        if not name:  # the checkout folder itself, whose name qlint does not know
+            return unknown("os.path.basename() of the folder the project is checked out in", expr.span)
+        return known(name, expr.span)
+
+    def _path_below_root(self, expr: ir.Expr) -> str | None:
+        """`__file__` and os.path.dirname/abspath/realpath of it, as a path below the checked root."""
+        if isinstance(expr, ir.Name) and expr.id == "__file__" and self.scope.lookup("__file__") is None:
+            return self.scope.module_path
+        if isinstance(expr, ir.Call) and len(expr.args) == 1 and not expr.kwargs:
+            func = self.eval(expr.func)
+            name = func.value.qualname if isinstance(func.value, Sym) else None
+            inner = self._path_below_root(expr.args[0]) if name in _PATH_STEPS else None
+            if inner is not None:
+                return posixpath.dirname(inner) if name.endswith("dirname") else inner
+        return None
 
     def dynaconf_django(self, expr: ir.Call) -> Value:
         _, kw, opaque = self.args(expr)

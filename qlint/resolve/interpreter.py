@@ -15,7 +15,7 @@ from qlint.resolve import values as V
 from qlint.resolve import django, split_settings
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
-    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
+    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
 )
 from qlint.sources import ir
 
@@ -48,6 +48,10 @@ class ModuleEnv:
     including: str | None = None
     included: set[str] = field(default_factory=set)
     opaque: str | None = None
+    # Set where code qlint cannot follow may bind names in the module (globals().update(),
+    # exec(), a function handed the module): names bound by statements after it are known,
+    # data bound before it became unknown, and a name never bound may exist all the same.
+    unseen: str | None = None
 
 
 class Scope:
@@ -107,12 +111,45 @@ class Scope:
     def is_celery_class(self, cls: ClassObj) -> bool:
         return cls.derives_from(CELERY_CLASSES)
 
-    def new_app(self, expr: ir.Call, subclass: str | None = None) -> Value:
+    def new_app(self, expr: ir.Call, subclass: ClassObj | None = None) -> Value:
         pos, kw, _ = self.evaluator.args(expr)
         main = pos[0] if pos else kw.pop("main", known(None, expr.span))
-        app = AppObj("", self.module.path, expr.span, main, kw, subclass=subclass)
+        app = AppObj("", self.module.path, expr.span, main, kw, subclass=subclass.name if subclass else None)
         self.workspace.apps.append(app)
+        if subclass is not None:
+            self._run_configuring_methods(subclass, app, expr.span)
         return known(app, expr.span)
+
+    def _run_configuring_methods(self, cls: ClassObj, app: AppObj, span: Span) -> None:
+        """Methods of a project subclass of Celery that configure the app they are called on
+        (`self.conf[...] = ...`, `self.conf.update(...)`, `self.config_from_object(...)`): __init__
+        runs as the app is made; another (init_app()) writes when it is called, so what it writes
+        holds only if it is, and after what the module itself writes."""
+        active = self.workspace.running_functions
+        for name, value in cls.all_attrs().items():
+            func = value.value
+            if not isinstance(func, FuncObj) or not func.func.params or not _configures_self(func.func):
+                continue
+            if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
+                continue
+            home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
+            if home_env is None:
+                continue
+            local = Scope(self.workspace, home_env, outer=Scope(self.workspace, home_env))
+            local.conditions = list(self.conditions) + ([] if name == "__init__" else [f"{cls.name}.{name}() is called"])
+            for param in func.func.params:
+                local.names[param.name] = unknown(f"argument {param.name} of {cls.name}.{name}()", span)
+                local.spans[param.name] = span
+            local.names[func.func.params[0].name] = known(app, span)
+            before = len(app.events)
+            active.add(id(func.func))
+            try:
+                _FunctionRun(local).run(func.func.body)
+            finally:
+                active.discard(id(func.func))
+            if name != "__init__":
+                app.late_events.extend(app.events[before:])
+                del app.events[before:]
 
     def call_function(self, func: FuncObj, expr: ir.Call) -> Value | None:
         """Run a project function called by module code when it builds and returns an app (the
@@ -202,8 +239,55 @@ def _is_globals_call(expr: ir.Expr, scope: Scope) -> bool:
             and not expr.args and scope.lookup("globals") is None)
 
 
+# Libraries whose functions are handed __name__ only to label things (loggers, warning filters).
+_LABELLING_CALLS = ("logging.", "warnings.", "structlog.")
+
+
+def _module_handle(expr: ir.Expr, scope: Scope) -> str | None:
+    """How an argument hands a function the running module itself, so that it can bind names
+    in it: __name__ (sys.modules[name] is the module), globals(), vars(), sys.modules[__name__]."""
+    if isinstance(expr, ir.Name) and expr.id == "__name__":
+        bound = scope.lookup("__name__")
+        if bound is None or (bound.origin is None and bound.value == scope.module.name):
+            return "__name__"
+        return None
+    if isinstance(expr, ir.Call) and isinstance(expr.func, ir.Name) and expr.func.id in ("globals", "vars", "locals") \
+            and not expr.args and not expr.kwargs and scope.lookup(expr.func.id) is None:
+        return f"{expr.func.id}()"
+    if isinstance(expr, ir.Sub) and isinstance(expr.value, ir.Attr) and expr.value.attr == "modules" \
+            and isinstance(expr.value.value, ir.Name) and expr.value.value.id == "sys" \
+            and _module_handle(expr.index, scope) == "__name__":
+        return "sys.modules[__name__]"
+    return None
+
+
+def _is_main_guard(test: ir.Expr) -> bool:
+    if not isinstance(test, ir.Compare) or len(test.ops) != 1 or test.ops[0][0] != "==":
+        return False
+    sides = (test.left, test.ops[0][1])
+    return any(isinstance(s, ir.Name) and s.id == "__name__" for s in sides) \
+        and any(isinstance(s, ir.Const) and s.value == "__main__" for s in sides)
+
+
+def _is_definition(value: Value) -> bool:
+    """An import, function, class, app or reader: what a settings overlay does not replace."""
+    raw = value.value
+    return value.status == "known" and isinstance(
+        raw, (Sym, ModuleRef, FuncObj, ClassObj, AppObj, TaskObj, LazyName, EnvReader, ConfRef, TaskDecorator))
+
+
 def _render_callee(func: ir.Expr) -> str:
     return func.id if isinstance(func, ir.Name) else "globals().update" if isinstance(func, ir.Attr) else "call"
+
+
+def _callee_text(func: ir.Expr) -> str:
+    """`name` or `a.b.name` as written; "a call" for anything else."""
+    if isinstance(func, ir.Name):
+        return func.id
+    if isinstance(func, ir.Attr):
+        base = _callee_text(func.value)
+        return f"{base}.{func.attr}" if base != "a call" else func.attr
+    return "a call"
 
 
 def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[str, Value], opaque: bool,
@@ -225,6 +309,31 @@ def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[
             value = unknown(f"argument {param.name} of {func.name}() is missing", span)
         local.names[param.name] = value
         local.spans[param.name] = span
+
+
+def _configures_self(func: ir.FuncDef) -> bool:
+    """True when the method's own code (not nested functions) names `self.conf` or calls
+    `self.config_from_object`/`self.config_from_envvar`, `self` being its first parameter."""
+    first = func.params[0].name
+    found = [False]
+
+    def visit(node: object) -> None:
+        if found[0] or isinstance(node, (ir.FuncDef, ir.ClassDef)):
+            return
+        if isinstance(node, ir.Attr) and isinstance(node.value, ir.Name) and node.value.id == first \
+                and node.attr in ("conf", "config_from_object", "config_from_envvar"):
+            found[0] = True
+            return
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                visit(item)
+        elif hasattr(node, "__dataclass_fields__"):
+            for field_name in node.__dataclass_fields__:
+                visit(getattr(node, field_name))
+
+    for stmt in func.body:
+        visit(stmt)
+    return found[0]
 
 
 def builds_app(func: ir.FuncDef) -> bool:
@@ -314,6 +423,8 @@ class Interpreter:
                 return
             if env.opaque is not None and self.scope.outer is None:
                 self.scope.module.opaque = env.opaque
+            if env.unseen is not None and self.scope.outer is None:
+                self.scope.module.unseen = env.unseen
             exported = env.all_names or tuple(n for n in env.names if not n.startswith("_"))
             for name in exported:
                 if name in env.names:
@@ -382,9 +493,34 @@ class Interpreter:
             return self.scope.lookup("exec") is None
         return isinstance(func, ir.Attr) and func.attr in ("update", "setdefault") and _is_globals_call(func.value, self.scope)
 
+    def names_may_change(self, reason: str) -> None:
+        """Code qlint cannot follow may bind any name of the module here: the data bound so far
+        becomes unknown (imports, functions and classes are kept, so that the statements after it
+        still evaluate), and names never bound are unknown rather than absent."""
+        module = self.scope.module
+        for name, value in list(self.scope.names.items()):
+            if name.startswith("__") or _is_definition(value):
+                continue
+            self.scope.names[name] = unknown(reason, value.origin)
+        module.unseen = module.unseen or reason
+
+    def _handed_the_module(self, expr: ir.Call) -> str | None:
+        """A module-level call handed the module itself (`Settings.load_settings(__name__)`,
+        `apply(globals())`): what it binds there, no statement shows. The reason, or None."""
+        if self.scope.outer is not None:
+            return None
+        handles = [h for h in (_module_handle(a, self.scope) for a in (*expr.args, *(v for _, v in expr.kwargs))) if h]
+        if not handles:
+            return None
+        func = self.ev.eval(expr.func)
+        if isinstance(func.value, Sym) and (func.value.qualname.startswith(_LABELLING_CALLS)
+                                            or func.value.qualname in split_settings.INCLUDE):
+            return None
+        return f"{expr.span}: {_callee_text(expr.func)}({handles[0]}) is handed the module and may set names qlint does not see"
+
     def assign_item(self, target: ir.Sub, value: Value, span: Span) -> None:
         if self.scope.outer is None and _is_globals_call(target.value, self.scope):
-            self.scope.module.opaque = f"{span}: globals()[...] = ... sets a name qlint does not see"
+            self.names_may_change(f"{span}: globals()[...] = ... sets a name qlint does not see")
             return
         key = self.ev.eval(target.index)
         base_expr = target.value
@@ -432,7 +568,11 @@ class Interpreter:
             return
         func = expr.func
         if self._writes_unseen_names(func):
-            self.scope.module.opaque = f"{stmt.span}: {_render_callee(func)}() may set names qlint does not see"
+            self.names_may_change(f"{stmt.span}: {_render_callee(func)}() may set names qlint does not see")
+        else:
+            handed = self._handed_the_module(expr)
+            if handed is not None:
+                self.names_may_change(handed)
         if isinstance(func, ir.Attr) and isinstance(func.value, ir.Name) and func.attr in ("update", "setdefault", "append", "extend"):
             base = self.ev.eval(func.value)
             if isinstance(base.value, dict) and func.attr in ("update", "setdefault"):
@@ -467,6 +607,10 @@ class Interpreter:
     # ------------------------------------------------------------ control flow
 
     def _If(self, stmt: ir.If) -> None:
+        if self.scope.outer is None and _is_main_guard(stmt.test):
+            # `if __name__ == "__main__":` runs when the file is the script (manage.py before
+            # Django 2.0 sets DJANGO_SETTINGS_MODULE there): its writes count, as in main().
+            django.record_environ_in_function(self.scope, stmt.body)
         test = self.ev.eval(stmt.test)
         decided = V.truth(test)
         if decided is True:

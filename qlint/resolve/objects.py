@@ -112,6 +112,9 @@ class AppObj:
     kwargs: dict[str, Value]
     events: list[ConfEvent] = field(default_factory=list)
     subclass: str | None = None
+    # Writes made by methods of a project subclass of Celery other than __init__ (init_app()):
+    # they happen when the method is called, after the module's own, and only if it is.
+    late_events: list[ConfEvent] = field(default_factory=list)
 
     def __hash__(self) -> int:
         return id(self)

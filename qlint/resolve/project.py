@@ -57,11 +57,13 @@ class App:
     namespace: str | None = None
     source: str = "none"
     source_problem: str | None = None
+    # Why a setting the source does not bind may be set all the same: no Celery default is assumed.
+    source_unseen: str | None = None
     unread: list[UnreadKey] = field(default_factory=list)
     # The keys of the configuration source that Celery reads, with where each is set.
     read_keys: dict[str, Span] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
-    source_kind: str = "none"  # "django" | "module" | "class" | "none" | "unknown"
+    source_kind: str = "none"  # "django" | "module" | "class" | "dict" | "none" | "unknown"
     source_path: str | None = None
     # For Django: where DJANGO_SETTINGS_MODULE is set.
     source_named_at: Span | None = None
@@ -71,12 +73,19 @@ class App:
     mixed_keys: tuple[str, ...] = ()
     # Celery(task_cls=...): the base class of the app's tasks when the decorator names none.
     task_cls: Value | None = None
+    # An update of the app's configuration with a value qlint cannot read (app.conf.update(x)):
+    # why, and where; a setting not written after it is unknown.
+    updated_unseen: tuple[str, Span] | None = None
 
     def setting(self, name: str) -> Value:
         if name in self.settings:
             return self.settings[name]
+        if self.updated_unseen is not None:
+            return unknown(*self.updated_unseen)
         if self.source_problem:
             return unknown(self.source_problem)
+        if self.source_unseen:
+            return unknown(f"{self.source_unseen}, and the configuration source does not set {name} after that")
         entry = catalog.get(name)
         return Value("default", entry.default if entry else None)
 
@@ -91,6 +100,9 @@ class App:
             "namespace": self.namespace,
             "settings_module_named_at": self.source_named_at.to_json() if self.source_named_at else None,
             "config_error": self.config_error,
+            "settings_may_be_set_unseen": self.source_unseen,
+            "updated_unseen": ({"reason": self.updated_unseen[0], "origin": self.updated_unseen[1].to_json()}
+                               if self.updated_unseen else None),
             "settings": {n: V.to_json(self.setting(n)) for n in sorted(names)},
             "tasks": {name: task.to_json() for name, task in sorted(self.tasks.items())},
             "unread_keys": [
@@ -192,7 +204,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
             # Celery(...) keeps a keyword only when it is not None (Celery.__autoset)
             preconf.append(ConfEvent("set", target, value, value.origin or obj.span))
     source: Value | None = obj.kwargs.get("config_source")
-    for event in obj.events:
+    for event in [*obj.events, *obj.late_events]:
         if event.kind == "source":
             source = event.value
             namespace = event.extra.get("namespace")
@@ -204,6 +216,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
     info = read_source(source, obj.module, workspace)
     app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
     app.source_named_at = info.named_at
+    app.source_unseen = info.unseen
     _effective(app, info.mapping, preconf)
     return app
 
@@ -222,7 +235,7 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
                         app.read_keys[key] = span
                     break
         _record_unread(app, mapping, read_keys)
-        if not app.namespace:
+        if not app.namespace and app.source_unseen is None:  # keys qlint does not see could tip the balance
             app.mixed_keys = _mixed_keys(set(mapping))
             app.config_error = _mixed_error(app.mixed_keys)
     namespaced: set[str] = set()
@@ -280,7 +293,7 @@ def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
             app.unread.append(UnreadKey(key, span, "shadowed", setting, value))
         elif found.kind == "unknown-prefixed":
             app.unread.append(UnreadKey(key, span, "unknown", value=value))
-        elif found.kind == "unrelated" and app.source_kind in ("module", "class"):
+        elif found.kind == "unrelated" and app.source_kind in ("module", "class", "dict"):
             app.unread.append(UnreadKey(key, span, "unrelated", value=value))
 
 
@@ -295,9 +308,11 @@ def _preconf_setting(key: str, namespace: str | None) -> tuple[str | None, bool]
 
 def _apply_event(app: App, event: ConfEvent, namespaced: set[str]) -> None:
     if event.kind == "opaque-update":
-        reason = event.value.reason if event.value else "app.conf.update() with a value qlint cannot read"
-        for name in catalog.settings():
-            app.settings[name] = unknown(reason or "", event.span)
+        # Every setting may have been written: those set so far and those never set alike.
+        reason = (event.value.reason if event.value else None) or "app.conf.update() with a value qlint cannot read"
+        for name in app.settings:
+            app.settings[name] = unknown(reason, event.span)
+        app.updated_unseen = app.updated_unseen or (reason, event.span)
         return
     if event.key is None or event.value is None:
         return

@@ -62,3 +62,23 @@ def _queue_name(value: Value, origin: Span | None) -> Value:
     if isinstance(route, str) and route:
         return Value(value.status, route, origin)
     return unknown("the route names no queue qlint can read", origin)
+
+
+def beat_queues(task: Task, app: App) -> list[Value] | None:
+    """Where beat sends the task: per beat_schedule entry of it, the queue of its options, which
+    beats the routes (Router.route merges the call's options over the route), else the task's
+    routed queue. Empty when no entry names it; None when beat_schedule cannot be read."""
+    tables = app.setting("beat_schedule").possible()
+    if not tables or not all(isinstance(t.value, dict) for t in tables):
+        return None
+    found: list[Value] = []
+    for table in tables:
+        for entry in table.value.values():
+            if not isinstance(entry, dict) or entry.get("task") != task.name:
+                continue
+            options = entry.get("options")
+            queue = options.get("queue") if isinstance(options, dict) else None
+            if isinstance(options, dict) and queue is None and ("exchange" in options or "routing_key" in options):
+                return None
+            found.append(Value("known", queue, table.origin) if isinstance(queue, str) else queue_of(task, app))
+    return found

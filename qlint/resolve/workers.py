@@ -216,11 +216,17 @@ def app_for(command_app: str | None, apps: list[App], module_name) -> tuple[App 
         return None, "no Celery app was found in the project"
     if command_app:
         target = command_app.replace(":", ".")
-        for app in apps:
-            module = module_name(app.module)
-            if target in (module, f"{module}.{app.var}") or (module == f"{target}.celery") \
-                    or (module.startswith(f"{target}.") and sum(module_name(a.module).startswith(f"{target}.") for a in apps) == 1):
-                return app, ""
+        found = [app for app in apps if target in (module_name(app.module), f"{module_name(app.module)}.{app.var}")]
+        found = found or [app for app in apps if module_name(app.module) == f"{target}.celery"]
+        found = found or [app for app in apps if module_name(app.module).startswith(f"{target}.")]
+        if len({app.module for app in found}) == 1 and len(found) > 1:
+            # one module with several apps: Celery's find_app takes its `app`, then its `celery`
+            found = [a for a in found if a.var == "app"] or [a for a in found if a.var == "celery"] or found[:1]
+        if len(found) == 1:
+            return found[0], ""
+        if len(found) > 1:  # two folders on different import paths, each with that module
+            where = ", ".join(sorted(app.defined_at.path for app in found))
+            return None, f"-A {command_app} matches several apps ({where}): which one runs depends on the import path"
     if len(apps) == 1:
         return apps[0], ""
     return None, f"-A {command_app} names none of the project's apps" if command_app else "no -A option and several apps"

@@ -26,6 +26,10 @@ class ModuleIndex:
         self._init_dirs = dirs_with_init
         self._names: dict[str, str] = {}
         self._by_name: dict[str, list[str]] = defaultdict(list)
+        # Folders of a manage.py: Django runs (and celery -A is started) from there, so its
+        # modules import as top-level names even when the folder is itself a package.
+        self._script_dirs = sorted({posixpath.dirname(f) for f in files if posixpath.basename(f) == "manage.py"},
+                                   key=len, reverse=True)
         for path in files:
             name = self._compute_name(path)
             self._names[path] = name
@@ -52,10 +56,24 @@ class ModuleIndex:
         """The file of module `dotted`, preferring the one closest to `near`."""
         candidates = self._by_name.get(dotted)
         if not candidates:
-            return None
+            return self._from_script_dir(dotted, near)
         if len(candidates) == 1 or near is None:
             return sorted(candidates)[0]
         return max(sorted(candidates), key=lambda c: len(posixpath.commonprefix([c, near])))
+
+    def _from_script_dir(self, dotted: str, near: str | None) -> str | None:
+        """`dotted` below the folder of a manage.py that holds `near`, when that folder is a
+        package (tests/__init__.py beside tests/manage.py): its own top-level modules."""
+        if near is None:
+            return None
+        relative = dotted.replace(".", "/")
+        for folder in self._script_dirs:
+            if not folder or folder not in self._init_dirs or not near.startswith(f"{folder}/"):
+                continue
+            for candidate in (f"{folder}/{relative}.py", f"{folder}/{relative}/__init__.py"):
+                if candidate in self.files:
+                    return candidate
+        return None
 
     def resolve(self, dotted: str, level: int, importer: str) -> str | None:
         if level == 0:

@@ -136,3 +136,49 @@ def test_functions_that_neither_build_nor_receive_an_app_are_not_run(analyse_tre
     }
     (app,) = analyse_tree(files).project.apps
     assert app.setting("task_acks_late").status == "default"
+
+
+SUBCLASS = """
+    import os
+
+    from celery import Celery
+
+
+    class ProjCelery(Celery):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.conf.task_acks_late = True
+
+        def init_app(self, app):
+            self.conf["task_serializer"] = "pickle"
+            self.conf["accept_content"] = ["json", "pickle"]
+            self.conf["task_time_limit"] = app.config["LIMIT"]
+
+
+    celery = ProjCelery("proj")
+    celery.conf.task_serializer = "json"
+"""
+
+
+def test_methods_of_a_celery_subclass_configure_the_app(analyse_tree):
+    """__init__ runs with the app; init_app() writes when it is called, after the module,
+    so its values are one possibility next to what holds without it."""
+    files = {"proj/__init__.py": "", "proj/core.py": SUBCLASS}
+    (app,) = analyse_tree(files).project.apps
+    acks = app.setting("task_acks_late")
+    assert (acks.status, acks.value, where(acks)) == ("known", True, ("proj/core.py", 9))
+    serializer = app.setting("task_serializer")
+    assert serializer.status == "several"
+    assert [(a.value.value, a.condition) for a in serializer.alternatives] == [
+        ("pickle", "ProjCelery.init_app() is called"), ("json", "not (ProjCelery.init_app() is called)")]
+    accept = app.setting("accept_content")
+    assert [a.value.value for a in accept.alternatives] == [["json", "pickle"], ("json",)]
+    limit = app.setting("task_time_limit")
+    assert [a.value.status for a in limit.alternatives] == ["unknown", "default"]
+
+
+def test_an_init_app_that_updates_from_the_web_config_makes_every_setting_unknown(analyse_tree):
+    files = {"proj/__init__.py": "", "proj/core.py": SUBCLASS.replace(
+        'self.conf["task_time_limit"] = app.config["LIMIT"]', "self.conf.update(app.config)")}
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("worker_prefetch_multiplier").status == "unknown"

@@ -397,3 +397,26 @@ def test_a_module_that_sets_names_no_statement_binds_is_unknown(analyse_tree, in
     starred = {**files, "proj/celeryconfig.py": "from proj.base import *\n",
                "proj/base.py": files["proj/celeryconfig.py"]}
     assert "qlint does not see" in analyse_tree(starred).project.apps[0].setting("task_acks_late").reason
+
+
+def test_a_dict_given_to_config_from_object(analyse_tree, tmp_path):
+    """Celery's loader takes a mapping as it is: old names, consistently, are read."""
+    files = {
+        "proj/__init__.py": "",
+        "proj/celery.py": """
+            from celery import Celery
+
+            app = Celery("proj")
+            app.config_from_object({
+                "BROKER_URL": "amqp://10.0.2.2",
+                "CELERY_RESULT_BACKEND": "rpc://",
+                "CELERYD_PREFETCH_MULTIPLIER": 1,
+            })
+        """,
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert (app.source, app.source_kind) == ("a dict", "dict")
+    prefetch = app.setting("worker_prefetch_multiplier")
+    assert where(prefetch) == ("proj/celery.py", 7)
+    assert app.unread == [] and app.config_error is None
+    compare_with_celery(tmp_path, app, ["broker_url", "result_backend", "worker_prefetch_multiplier"])

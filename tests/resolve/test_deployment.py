@@ -224,3 +224,20 @@ def test_queues_of_a_worker_without_q_come_from_task_queues(analyse_tree):
     assert consumed("task_queues = ['tasks']\n").status == "unknown"
     unread = consumed("import os\ntask_queues = os.environ['QUEUES']\n")
     assert unread.status == "unknown" and unread.reason.startswith("task_queues cannot be read: ")
+
+
+def test_app_option_matching_two_apps_is_not_guessed(analyse_tree):
+    """flower: docs/tasks.py and examples/tasks.py are both module `tasks`; the worker's import
+    path decides which one `-A tasks` loads, and qlint does not know it."""
+    analysis = analyse_tree({
+        "docs/tasks.py": "from celery import Celery\ncelery = Celery()\n",
+        "examples/tasks.py": "from celery import Celery\napp = Celery('tasks')\napp.conf.worker_prefetch_multiplier = 1\n",
+        "proj/__init__.py": "", "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp2 = Celery('other')\n",
+        "docker-compose.yml": "services:\n  worker:\n    command: celery -A tasks worker\n"
+                              "  proj:\n    command: celery -A proj.celery worker\n",
+    })
+    tasks, proj = analysis.project.deployment.workers()
+    assert tasks.app is None
+    assert tasks.app_reason == "-A tasks matches several apps (docs/tasks.py, examples/tasks.py): which one runs depends on the import path"
+    assert tasks.setting("worker_prefetch_multiplier").status == "unknown"
+    assert proj.app is not None and proj.app.var == "app"  # one module, two apps: Celery takes `app`

@@ -72,7 +72,7 @@ def test_unset_setting_is_celery_default(analyse_tree):
     assert (prefetch.status, prefetch.value, prefetch.origin) == ("default", 4, None)
 
 
-@pytest.mark.parametrize("entry", ["manage.py", "proj/wsgi.py", "proj/asgi.py"])
+@pytest.mark.parametrize("entry", ["manage.py", "old-manage.py", "proj/wsgi.py", "proj/asgi.py"])
 def test_settings_module_named_outside_the_app_module(analyse_tree, entry):
     files = dict(SPLIT)
     files["proj/celery.py"] = """
@@ -98,6 +98,19 @@ def test_settings_module_named_outside_the_app_module(analyse_tree, entry):
 
             if __name__ == "__main__":
                 main()
+        """
+    elif entry == "old-manage.py":  # Django's template before 2.0: no main()
+        entry = "manage.py"
+        files[entry] = f"""
+            #!/usr/bin/env python
+            import os
+            import sys
+
+            if __name__ == "__main__":
+                {body}
+                from django.core.management import execute_from_command_line
+
+                execute_from_command_line(sys.argv)
         """
     else:
         files[entry] = f"import os\n\nfrom django.core.wsgi import get_wsgi_application\n\n{body}\napplication = get_wsgi_application()\n"
@@ -288,3 +301,150 @@ def test_conditional_settings_give_several(analyse_tree):
     ]
     # DEBUG is False in base: the branch is decided and never taken
     assert app.setting("task_always_eager").status == "default"
+
+
+CLASS_SETTINGS = {
+    "manage.py": "",
+    "proj/__init__.py": "",
+    "proj/celery.py": CELERY_PY,
+    "proj/core/__init__.py": "",
+    "proj/core/settings.py": """
+        import inspect
+        import sys
+
+
+        class Settings:
+            @classmethod
+            def load_settings(cls, module_name):
+                module = sys.modules[module_name]
+                for member, value in inspect.getmembers(cls()):
+                    if member.isupper():
+                        setattr(module, member, value)
+    """,
+    "proj/settings/__init__.py": "",
+    "proj/settings/production.py": """
+        import sys
+
+        from proj.core.settings import Settings
+
+
+        class ProductionSettings(Settings):
+            CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+            CELERY_TASK_ACKS_LATE = True
+
+
+        ProductionSettings.load_settings(__name__)
+    """,
+}
+
+
+@pytest.mark.parametrize("call", [
+    "ProductionSettings.load_settings(__name__)",
+    "ProductionSettings.load_settings(module_name=__name__)",
+    "ProductionSettings.export(sys.modules[__name__])",
+    "ProductionSettings.export(globals())",
+])
+def test_a_call_handed_the_settings_module_makes_its_settings_unknown(analyse_tree, call):
+    """The settings class's attributes become module names at run time: none of them is seen,
+    so no setting may be taken at Celery's default."""
+    files = dict(CLASS_SETTINGS)
+    files["proj/settings/production.py"] = CLASS_SETTINGS["proj/settings/production.py"].replace(
+        "ProductionSettings.load_settings(__name__)", call)
+    (app,) = analyse_tree(files).project.apps
+    value = app.setting("worker_prefetch_multiplier")
+    assert value.status == "unknown"
+    assert "is handed the module and may set names qlint does not see" in value.reason
+    assert "proj/settings/production.py" in value.reason
+
+
+def test_settings_bound_after_a_call_handed_the_module_are_known(analyse_tree):
+    """A helper handed globals() early in the module: what the module binds after it wins,
+    what it bound before may have been replaced, and what it never binds may be set."""
+    files = dict(CLASS_SETTINGS)
+    files["proj/settings/helpers.py"] = "def populate(env, target):\n    target['ALERT_REFRESH'] = env('DD_ALERT_REFRESH')\n"
+    files["proj/settings/production.py"] = """
+        import os
+
+        from proj.settings.helpers import populate
+
+        CELERY_TASK_TIME_LIMIT = 60
+        populate(os.environ.get, globals())
+        CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("PREFETCH", "1"))
+        CELERY_TASK_ACKS_LATE = True
+    """
+    (app,) = analyse_tree(files).project.apps
+    prefetch, acks = app.setting("worker_prefetch_multiplier"), app.setting("task_acks_late")
+    assert (prefetch.status, prefetch.value, acks.status, acks.value) == ("env-default", 1, "known", True)
+    assert app.setting("task_time_limit").status == "unknown"  # bound before: populate() may replace it
+    never = app.setting("task_soft_time_limit")
+    assert never.status == "unknown" and "populate(globals()) is handed the module" in never.reason
+
+
+def test_loggers_named_after_the_module_leave_the_settings_readable(analyse_tree):
+    files = dict(CLASS_SETTINGS)
+    files["proj/settings/production.py"] = (
+        "import logging\nimport warnings\n\nlogging.getLogger(__name__)\n"
+        "warnings.filterwarnings('ignore', module=__name__)\nCELERY_WORKER_PREFETCH_MULTIPLIER = 1\n")
+    (app,) = analyse_tree(files).project.apps
+    value = app.setting("worker_prefetch_multiplier")
+    assert (value.status, value.value) == ("known", 1)
+
+
+def test_settings_module_named_after_the_package_folder(analyse_tree):
+    """kpi: the project's name is the folder of the app module, os.path.basename(os.path.dirname(__file__))."""
+    files = dict(SPLIT)
+    files["proj/celery.py"] = """
+        import os
+
+        import celery
+
+        PROJECT_NAME = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
+        if os.environ.get("DJANGO_SETTINGS_MODULE") in (None, f"{PROJECT_NAME}.settings.base"):
+            os.environ["DJANGO_SETTINGS_MODULE"] = f"{PROJECT_NAME}.settings.production"
+
+        app = celery.Celery(PROJECT_NAME)
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+    """
+    (app,) = analyse_tree(files).project.apps
+    assert (app.name, app.source_path) == ("proj", "proj/settings/production.py")
+    assert app.setting("task_acks_late").value is True
+
+
+def test_the_name_of_the_checkout_folder_is_not_known(analyse_tree):
+    files = {"celery_app.py": """
+        import os
+
+        from celery import Celery
+
+        app = Celery(os.path.basename(os.path.dirname(__file__)))
+    """}
+    (app,) = analyse_tree(files).project.apps
+    assert app.name == "celery_app:app"
+
+
+def test_a_test_project_run_from_its_own_folder(analyse_tree):
+    """openwisp: tests/manage.py runs Django from tests/, itself a package (tests/__init__.py),
+    so DJANGO_SETTINGS_MODULE 'openwisp2.settings' is tests/openwisp2/settings.py."""
+    files = {
+        "openwisp_x/__init__.py": "",
+        "tests/__init__.py": "",
+        "tests/manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'openwisp2.settings')\n",
+        "tests/openwisp2/__init__.py": "from .celery import app as celery_app\n",
+        "tests/openwisp2/celery.py": CELERY_PY.replace("proj.settings.production", "openwisp2.settings"),
+        "tests/openwisp2/settings.py": "from openwisp2.limits import LIMIT\n\nCELERY_TASK_TIME_LIMIT = LIMIT\n",
+        "tests/openwisp2/limits.py": "LIMIT = 90\n",
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.source_path == "tests/openwisp2/settings.py"
+    limit = app.setting("task_time_limit")
+    assert (limit.value, where(limit)) == (90, ("tests/openwisp2/settings.py", 3))
+
+
+def test_a_package_without_a_manage_py_does_not_lend_its_modules(analyse_tree):
+    files = {
+        "lib/__init__.py": "",
+        "lib/settings.py": "CELERY_TASK_TIME_LIMIT = 90\n",
+        "lib/celery.py": CELERY_PY.replace("proj.settings.production", "settings"),
+    }
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("task_time_limit").status == "unknown"

@@ -127,7 +127,8 @@ def test_task_level_late_ack_replays_that_task(tmp_path, capsys):
 
 def test_prefetch_with_early_ack_gets_late_ack_and_prefetch_one(tmp_path, capsys):
     root = project(tmp_path / "p", 'broker_url = "redis://localhost"\n',
-                   **{"pyproject.toml": '[tool.qlint.tasks]\n"proj.tasks.build" = "30m"\n'})
+                   **{"pyproject.toml": '[tool.qlint.tasks]\n"proj.tasks.build" = "30m"\n',
+                      "proj/views.py": "from proj.tasks import build\n\n\ndef go(x):\n    build.delay(x)\n"})
     ql401 = replays_by_code(capsys, root)["QL401"]
     before, after = ql401["before"], ql401["after"]
     # w1 is up first and reserves 3 short tasks behind the 30 min build; w2 and w3 idle

@@ -20,3 +20,10 @@ def resize(path):
 def later(task_id):
     send_mail.apply_async(("x",), countdown=7200)
     app.control.revoke(task_id)
+
+
+def nightly(days, paths):
+    for day in days:
+        build_report.delay(day)
+    for path in paths:
+        resize.delay(path)
