@@ -10,7 +10,7 @@ from qlint.model import Finding, Fix, Related, Span
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
-from qlint.rules._paths import is_test_path
+from qlint.rules._paths import in_project, is_test_path
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
@@ -102,9 +102,9 @@ def _atomic_requests(project: Project) -> Related | None:
     return found[0] if found else None
 
 
-def _is_view_module(path: str) -> bool:
-    parts = PurePosixPath(path).with_suffix("").parts
-    return "views" in parts and not is_test_path(path)
+def _is_view_module(path: str, root: str) -> bool:
+    parts = PurePosixPath(in_project(path, root)).with_suffix("").parts
+    return "views" in parts and not is_test_path(path, root)
 
 
 def view_transactions(ctx: Context, stmts: tuple[ir.Stmt, ...], where: Related) -> Iterator[Transaction]:
@@ -202,7 +202,7 @@ Django integration (`celery.contrib.django.task.DjangoTask`, the default for app
                 continue
             ctx = Context(project, path, None, {})
             found = list(atomic_ranges(ctx, facts.body))
-            if requests is not None and _is_view_module(path):
+            if requests is not None and _is_view_module(path, project.root):
                 found += view_transactions(ctx, facts.body, requests)
             if found:
                 ranges[path] = found

@@ -8,7 +8,7 @@ from qlint.model import Finding, Fix, Span
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
-from qlint.rules._paths import is_test_path
+from qlint.rules._paths import in_project, is_test_path
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 # Settings for a developer's machine, where running tasks inline without a worker is a
@@ -16,8 +16,8 @@ _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_objec
 _DEV_PART = re.compile(r"(^|[/._-])(local|dev|devel|develop|development)([/._-]|$)", re.I)
 
 
-def _not_production(path: str) -> bool:
-    return is_test_path(path) or bool(_DEV_PART.search(path))
+def _not_production(path: str, root: str) -> bool:
+    return is_test_path(path, root) or bool(_DEV_PART.search(in_project(path, root)))
 
 
 def _on(value: Any) -> bool:
@@ -99,7 +99,7 @@ Turn it on in the test settings only (`settings/test.py`, or a pytest fixture su
             eager = app.setting("task_always_eager")
             if eager.status == "default" or eager.origin is None or not always(eager, _on):
                 continue
-            if any(_not_production(p) for p in (eager.origin.path, app.source or "", app.source_path or "",
+            if any(_not_production(p, project.root) for p in (eager.origin.path, app.source or "", app.source_path or "",
                                                  app.defined_at.path)):
                 continue
             span: Span = eager.origin

@@ -168,12 +168,13 @@ ahead altogether.
         for app in project.apps:
             # A test or CI environment (tests/docker-entrypoint.sh, an app under tests/) is not the
             # deployment whose throughput this is about.
-            workers = [w for w in workers_of(project, app) if w.kind == "worker" and not is_test_path(w.file)]
+            workers = [w for w in workers_of(project, app)
+                       if w.kind == "worker" and not is_test_path(w.file, project.root)]
             if workers:
                 for worker in workers:
                     yield from self._worker(project, app, worker, threshold, durations)
                 continue
-            if is_test_path(app.defined_at.path):
+            if is_test_path(app.defined_at.path, project.root):
                 continue
             multiplier = app.setting("worker_prefetch_multiplier")
             if not _prefetches(multiplier) or self._prefetch_disabled(project, app, app.setting("worker_disable_prefetch")):

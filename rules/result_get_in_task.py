@@ -143,7 +143,7 @@ task receives the result without anyone waiting.
         tasks = {id(t.func): t for t in project.tasks()}
         allowed: dict[str, list[_Allowed]] = {}
         for ctx, root in walk(project):
-            if is_test_path(ctx.path):
+            if is_test_path(ctx.path, project.root):
                 continue
             if ctx.path not in allowed:
                 facts = project.workspace.load_facts(ctx.path)

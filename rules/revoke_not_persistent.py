@@ -60,7 +60,7 @@ check.
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
-        calls = [r for r in revokes(project) if not is_test_path(r.ctx.path)]
+        calls = [r for r in revokes(project) if not is_test_path(r.ctx.path, project.root)]
         if not calls:
             return
         for app in project.apps:

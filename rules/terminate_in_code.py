@@ -9,7 +9,7 @@ from qlint.sources import ir
 from qlint.resolve.project import Project
 from qlint.revokes import revokes
 from qlint.rule import Example, Rule
-from qlint.rules._paths import is_test_path
+from qlint.rules._paths import in_project, is_test_path
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
 _TASKS = "from proj.celery import app\n\n@app.task\ndef build(x):\n    return x\n"
@@ -78,7 +78,8 @@ reads between steps); keep `terminate=True` for an operator's manual interventio
 
     def check(self, project: Project) -> Iterable[Finding]:
         for revoke in revokes(project):
-            if not revoke.terminate or is_test_path(revoke.ctx.path) or _MANAGEMENT in f"/{revoke.ctx.path}":
+            where = in_project(revoke.ctx.path, project.root)
+            if not revoke.terminate or is_test_path(where, ".") or _MANAGEMENT in f"/{where}":
                 continue
             flag = revoke.call.kwarg("terminate")
             if _soft(revoke.ctx, revoke.call.kwarg("signal")):
