@@ -29,11 +29,10 @@ def _seconds(value: Value | None) -> float | None:
     """A number of seconds when every possible value is the same number."""
     if value is None:
         return None
-    options = {v.value for v in value.possible()}
-    if len(options) != 1 or len(value.possible()) == 0:
+    options = [v.value for v in value.possible()]
+    if not options or any(isinstance(o, bool) or not isinstance(o, (int, float)) for o in options):
         return None
-    seconds = options.pop()
-    return float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
+    return float(options[0]) if len(set(options)) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,10 @@ def _ignored(app: App) -> Iterator[_Ignored]:
             yield _Ignored("result_backend_transport_options", seconds, span)
     wanted = {"visibility_timeout", f"{app.namespace}_visibility_timeout".lower() if app.namespace else ""}
     for unread in app.unread:
+        if unread.key.lower() not in wanted:
+            continue
         seconds = _seconds(unread.value)
-        if unread.key.lower() in wanted and seconds is not None and unread.span is not None:
+        if seconds is not None and unread.span is not None:
             yield _Ignored(f"{unread.key} (not a Celery setting)", seconds, unread.span)
 
 

@@ -93,6 +93,21 @@ def test_silent_when_the_broker_value_governs_or_is_unknown(tmp_path, config):
     assert check(tmp_path, one_app(config)) == []
 
 
+def test_unread_keys_holding_dicts_or_lists(tmp_path):
+    # mediacms: Django settings loaded without a namespace, so CELERY_BEAT_SCHEDULE (a dict) is
+    # an unread key; the rule used to put every unread value in a set and crashed on it.
+    files = {
+        "cms/__init__.py": "",
+        "cms/celery.py": 'import os\nfrom celery import Celery\n\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", '
+                         '"cms.settings")\napp = Celery("cms")\napp.config_from_object("django.conf:settings")\n'
+                         'app.conf.broker_transport_options = {"visibility_timeout": 60 * 60 * 24}\n',
+        "cms/settings.py": "BROKER_URL = 'redis://redis:6379/1'\n"
+                           "CELERY_BEAT_SCHEDULE = {'clear': {'task': 'clear', 'schedule': 3600}}\n"
+                           "CELERY_QUEUES_LIST = ['a', 'b']\nVISIBILITY_TIMEOUT = {'seconds': 43200}\n",
+    }
+    assert check(tmp_path, files) == []
+
+
 def test_assumed_broker_is_not_enough(tmp_path):
     files = one_app("import os\nbroker_url = os.environ['BROKER']\nvisibility_timeout = 43200\n")
     files["pyproject.toml"] = '[tool.qlint]\nbroker = "redis"\n'
