@@ -172,6 +172,7 @@ class Scope:
         made_before = len(self.workspace.apps)
         runner = _FunctionRun(local)
         active.add(id(func.func))
+        self.workspace.ran_functions.add(id(func.func))
         try:
             runner.run(func.func.body)
         finally:
@@ -183,6 +184,38 @@ class Scope:
         if len(returned) != 1 or any(not isinstance(v.value, AppObj) for v in runner.returns):
             return None
         return known(next(iter(returned.values())), expr.span)
+
+    def run_uncalled_configurers(self, body: tuple[ir.Stmt, ...]) -> None:
+        """Module functions that load a configuration into an app the module makes
+        (`def init_celery(flask_app): celery.config_from_object(flask_app.config)`) but that no
+        module code qlint ran calls: another module or the framework calls them, so what they
+        load is the app's source, as a possibility and after the module's own writes, as for
+        a subclass's init_app(). Without this the app was taken to have no source at all."""
+        active = self.workspace.running_functions
+        for stmt in body:
+            if not isinstance(stmt, ir.FuncDef) or id(stmt) in self.workspace.ran_functions or id(stmt) in active:
+                continue
+            bound = self.names.get(stmt.name)
+            if bound is None or not isinstance(bound.value, FuncObj) or bound.value.func is not stmt:
+                continue
+            # Only apps made in this module: a test module's function that reconfigures the app it
+            # imports says nothing about the deployment.
+            apps = [getattr(self.lookup(name), "value", None) for name in _config_loader_receivers(stmt)]
+            if not any(isinstance(app, AppObj) and app.module == self.module.path for app in apps):
+                continue
+            local = Scope(self.workspace, self.module, outer=self)
+            local.conditions = list(self.conditions) + [f"{stmt.name}() is called"]
+            _bind_parameters(local, stmt, [], {}, True, stmt.span)
+            before = {id(app): len(app.events) for app in self.workspace.apps}
+            active.add(id(stmt))
+            try:
+                _FunctionRun(local).run(stmt.body)
+            finally:
+                active.discard(id(stmt))
+            for app in self.workspace.apps:
+                start = before.get(id(app), 0)
+                app.late_events.extend(app.events[start:])
+                del app.events[start:]
 
     def include_settings(self, expr: ir.Call) -> Value:
         return split_settings.include(self, expr, Interpreter(self).run)
@@ -334,6 +367,30 @@ def _configures_self(func: ir.FuncDef) -> bool:
     for stmt in func.body:
         visit(stmt)
     return found[0]
+
+
+def _config_loader_receivers(func: ir.FuncDef) -> set[str]:
+    """Names that the function's own code (not nested functions) calls config_from_object() or
+    config_from_envvar() on, other than its parameters and the names it binds itself."""
+    params = {p.name for p in func.params}
+    found: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, (ir.FuncDef, ir.ClassDef)):
+            return
+        if isinstance(node, ir.Call) and isinstance(node.func, ir.Attr) and isinstance(node.func.value, ir.Name) \
+                and node.func.attr in ("config_from_object", "config_from_envvar") and node.func.value.id not in params:
+            found.add(node.func.value.id)
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                visit(item)
+        elif hasattr(node, "__dataclass_fields__"):
+            for field_name in node.__dataclass_fields__:
+                visit(getattr(node, field_name))
+
+    for stmt in func.body:
+        visit(stmt)
+    return found
 
 
 def builds_app(func: ir.FuncDef) -> bool:

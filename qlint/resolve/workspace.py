@@ -107,6 +107,7 @@ class Workspace:
         self.envs: dict[str, ModuleEnv] = {}
         self.apps: list[AppObj] = []
         self.running_functions: set[int] = set()  # project functions being run (Scope.call_function)
+        self.ran_functions: set[int] = set()  # project functions module code called and qlint ran
         self.tasks: list[TaskObj] = []
         self.classes: list[ClassObj] = []
         self.environ_writes: list[EnvWrite] = []
@@ -170,7 +171,9 @@ class Workspace:
         if facts.error is None:
             try:
                 with ir.deep_recursion():
-                    Interpreter(Scope(self, env)).run(facts.body)
+                    scope = Scope(self, env)
+                    Interpreter(scope).run(facts.body)
+                    scope.run_uncalled_configurers(facts.body)
             except RecursionError:
                 self.notes.append(f"{path}: expressions too deep to evaluate; names bound after that point are unknown")
             except Exception as exc:  # a qlint bug must not stop the analysis of the rest of the tree

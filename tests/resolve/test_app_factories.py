@@ -182,3 +182,53 @@ def test_an_init_app_that_updates_from_the_web_config_makes_every_setting_unknow
         'self.conf["task_time_limit"] = app.config["LIMIT"]', "self.conf.update(app.config)")}
     (app,) = analyse_tree(files).project.apps
     assert app.setting("worker_prefetch_multiplier").status == "unknown"
+
+
+INIT_FUNCTION = """
+    from celery import Celery
+
+    celery = Celery(__name__)
+
+
+    def init_celery(app):
+        celery.config_from_object(app.config, namespace="CELERY")
+        app.celery = celery
+"""
+
+
+def test_a_module_function_that_loads_the_web_config_makes_every_setting_unknown(analyse_tree):
+    """superdesk: the web app's factory calls init_celery(app) from another module; what it
+    loads cannot be read, so no setting is Celery's default (QL401 read prefetch 4 where the
+    settings set 1)."""
+    files = {"proj/__init__.py": "", "proj/celery_app.py": INIT_FUNCTION,
+             "proj/factory.py": "from proj.celery_app import init_celery\n\n\ndef get_app(flask_app):\n"
+                                "    init_celery(flask_app)\n    return flask_app\n",
+             "proj/tasks.py": "from proj.celery_app import celery\n\n\n@celery.task(soft_time_limit=1800)\n"
+                              "def ingest():\n    pass\n\n\ndef go():\n    ingest.delay()\n"}
+    analysis = analyse_tree(files)
+    (app,) = analysis.project.apps
+    assert app.namespace == "CELERY"
+    assert app.setting("worker_prefetch_multiplier").status == "unknown"
+    assert app.source_problem is not None and "init_celery()" in app.source_problem
+
+
+def test_a_module_function_that_names_its_settings_module(analyse_tree):
+    files = {"proj/__init__.py": "", "proj/celeryconfig.py": "worker_prefetch_multiplier = 1\n",
+             "proj/celery_app.py": INIT_FUNCTION.replace('app.config, namespace="CELERY"', '"proj.celeryconfig"')}
+    (app,) = analyse_tree(files).project.apps
+    prefetch = app.setting("worker_prefetch_multiplier")
+    assert (prefetch.status, prefetch.value, where(prefetch)) == ("known", 1, ("proj/celeryconfig.py", 1))
+
+
+def test_a_test_module_function_that_reconfigures_the_imported_app_is_not_the_deployment(analyse_tree):
+    files = {"proj/__init__.py": "",
+             "proj/celery_app.py": "from celery import Celery\n\ncelery = Celery('proj')\n"
+                                   "celery.config_from_object('proj.celeryconfig')\n",
+             "proj/celeryconfig.py": "worker_prefetch_multiplier = 1\n",
+             "tests/__init__.py": "",
+             "tests/conftest.py": "from proj.celery_app import celery\n\n\ndef eager():\n"
+                                  "    celery.config_from_object({'task_always_eager': True})\n",
+             "tests/test_tasks.py": "import tests.conftest\n"}
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("worker_prefetch_multiplier").value == 1
+    assert app.setting("task_always_eager").status == "default"
