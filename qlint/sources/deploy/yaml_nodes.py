@@ -7,11 +7,12 @@ on a graph is bounded by a Budget, so an alias bomb costs a bounded number of st
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from qlint.sources.deploy.located import Located
@@ -69,7 +70,12 @@ def load(path: str, text: str, notes: list[str]) -> YamlFile | None:
     if len(text) > MAX_CHARS:
         raise Unreadable(f"too large for a deployment file ({len(text):,} characters, at most {MAX_CHARS:,})")
     try:
-        documents = [doc for doc in YAML(typ="rt").compose_all(text) if doc is not None]
+        with warnings.catch_warnings():
+            # YAML lets an anchor be defined again: later aliases take the latest definition,
+            # which is what ruamel composes and what docker compose reads (open-forms' compose
+            # files reuse &volumes per service), so the warning printed on stderr is noise.
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            documents = [doc for doc in YAML(typ="rt").compose_all(text) if doc is not None]
     except YAMLError as exc:
         if TEMPLATE_MARKERS.search(text):
             notes.append(f"{path}: a template (Jinja or Go template markers), not YAML; skipped")

@@ -266,3 +266,15 @@ def test_yaml_settings():
 def test_facts_pickle(name):
     facts, _ = read(name)
     assert pickle.loads(pickle.dumps(facts)) == facts
+
+
+def test_compose_anchor_defined_again_takes_the_latest_without_a_warning(recwarn):
+    # open-forms' docker/docker-compose.open-klant.yml defines &web_env on two services
+    text = ("services:\n"
+            "  web:\n    image: app\n    environment: &web_env\n      CELERY_BROKER_URL: redis://old:6379/0\n"
+            "  fixtures:\n    image: app\n    environment: &web_env\n      CELERY_BROKER_URL: redis://new:6379/0\n"
+            "  celery:\n    image: app\n    environment: *web_env\n    command: celery -A proj worker -c 2\n")
+    facts = read_deploy_file("docker-compose.yml", text)
+    (worker,) = facts.processes
+    assert worker.env["CELERY_BROKER_URL"].value.value == "redis://new:6379/0"
+    assert [str(w.message) for w in recwarn] == []
