@@ -186,8 +186,8 @@ class Scope:
         return known(next(iter(returned.values())), expr.span)
 
     def run_uncalled_configurers(self, body: tuple[ir.Stmt, ...]) -> None:
-        """Module functions that load a configuration into an app the module makes
-        (`def init_celery(flask_app): celery.config_from_object(flask_app.config)`) but that no
+        """Module functions that configure an app the module makes (`def init_celery(flask_app):
+        celery.config_from_object(flask_app.config)`, or `celery.conf.update(...)`) but that no
         module code qlint ran calls: another module or the framework calls them, so what they
         load is the app's source, as a possibility and after the module's own writes, as for
         a subclass's init_app(). Without this the app was taken to have no source at all."""
@@ -207,11 +207,14 @@ class Scope:
             local.conditions = list(self.conditions) + [f"{stmt.name}() is called"]
             _bind_parameters(local, stmt, [], {}, True, stmt.span)
             before = {id(app): len(app.events) for app in self.workspace.apps}
+            made_before = len(self.workspace.apps)
             active.add(id(stmt))
             try:
                 _FunctionRun(local).run(stmt.body)
             finally:
                 active.discard(id(stmt))
+            # An app the function makes exists only at run time, where no -A can name it.
+            del self.workspace.apps[made_before:]
             for app in self.workspace.apps:
                 start = before.get(id(app), 0)
                 app.late_events.extend(app.events[start:])
@@ -370,17 +373,17 @@ def _configures_self(func: ir.FuncDef) -> bool:
 
 
 def _config_loader_receivers(func: ir.FuncDef) -> set[str]:
-    """Names that the function's own code (not nested functions) calls config_from_object() or
-    config_from_envvar() on, other than its parameters and the names it binds itself."""
+    """Names whose `.conf` the function's own code (not nested functions) uses, or that it calls
+    config_from_object() or config_from_envvar() on, other than its parameters."""
     params = {p.name for p in func.params}
     found: set[str] = set()
 
     def visit(node: object) -> None:
         if isinstance(node, (ir.FuncDef, ir.ClassDef)):
             return
-        if isinstance(node, ir.Call) and isinstance(node.func, ir.Attr) and isinstance(node.func.value, ir.Name) \
-                and node.func.attr in ("config_from_object", "config_from_envvar") and node.func.value.id not in params:
-            found.add(node.func.value.id)
+        if isinstance(node, ir.Attr) and isinstance(node.value, ir.Name) and node.value.id not in params \
+                and node.attr in ("conf", "config_from_object", "config_from_envvar"):
+            found.add(node.value.id)
         if isinstance(node, (tuple, list)):
             for item in node:
                 visit(item)

@@ -232,3 +232,29 @@ def test_a_test_module_function_that_reconfigures_the_imported_app_is_not_the_de
     (app,) = analyse_tree(files).project.apps
     assert app.setting("worker_prefetch_multiplier").value == 1
     assert app.setting("task_always_eager").status == "default"
+
+
+def test_a_module_function_that_updates_the_app_from_the_web_config(analyse_tree):
+    """Flask's pattern: the app factory calls init_celery(app), which copies the web config
+    into the Celery app; what it copies cannot be read, so settings are not Celery's defaults,
+    and what the function writes itself holds only if it is called."""
+    files = {"proj/__init__.py": "", "proj/celery_app.py": (
+        "from celery import Celery\n\ncelery = Celery(__name__, broker='redis://redis:6379/0')\n\n\n"
+        "def init_celery(app):\n    celery.conf.update(app.config)\n    celery.conf.task_acks_late = True\n\n\n"
+        "def queue_name():\n    return celery.conf.task_default_queue\n")}
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("worker_prefetch_multiplier").status == "unknown"
+    acks = app.setting("task_acks_late")
+    assert acks.status == "several"
+    assert [(a.value.value, a.condition) for a in acks.alternatives if a.value.status == "known"] == [
+        (True, "init_celery() is called")]
+
+
+def test_an_app_made_inside_such_a_function_is_not_a_project_app(analyse_tree):
+    # codabench's app_for_vhost() copies the module app's task_queues into a new app per vhost
+    files = {"proj/__init__.py": "", "proj/celery_app.py": (
+        "from celery import Celery\n\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n\n\n"
+        "def app_for_vhost(vhost):\n    vhost_app = Celery()\n    vhost_app.conf.task_queues = app.conf.task_queues\n"
+        "    return vhost_app\n"), "proj/celeryconfig.py": "worker_prefetch_multiplier = 1\n"}
+    (app,) = analyse_tree(files).project.apps
+    assert app.setting("worker_prefetch_multiplier").value == 1
