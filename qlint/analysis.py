@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -74,6 +75,12 @@ def _parse_one(args: tuple[str, bytes]) -> ir.ModuleFacts:
         # Not QL000: the file is fine, it is just not Python until rendered.
         return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=facts.lines, mentions_celery=False)
     return facts
+
+
+def _parse_pickled(args: tuple[str, bytes]) -> bytes:
+    # In a pool: the facts travel back pickled once, and those bytes are what the cache stores.
+    with ir.deep_recursion():
+        return pickle.dumps(_parse_one(args), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -147,16 +154,21 @@ class _Loader:
         todo.sort(key=lambda item: item[0] not in self.overrides)
         here = [item for item in todo if item[0] in self.overrides]
         rest = todo[len(here):]
-        results = [_parse_one((p, d)) for p, d, _ in here]
+        results: list[ir.ModuleFacts | bytes] = [_parse_one((p, d)) for p, d, _ in here]
         if len(rest) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
             with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), initializer=_deep_worker,
                                      mp_context=_pool_context()) as pool:
-                results += pool.map(_parse_one, [(p, d) for p, d, _ in rest], chunksize=4)
+                results += pool.map(_parse_pickled, [(p, d) for p, d, _ in rest], chunksize=4)
         else:
             results += [_parse_one((p, d)) for p, d, _ in rest]
-        for (path, _, key), facts in zip(todo, results):
-            self.facts[path] = facts
-            self.cache.put(key, facts, to_disk=path not in self.overrides)  # an unsaved buffer changes again
+        for (path, _, key), result in zip(todo, results):
+            pickled = result if isinstance(result, bytes) else None
+            if pickled is not None:
+                with ir.deep_recursion():
+                    result = pickle.loads(pickled)
+            self.facts[path] = result
+            # An unsaved buffer changes again: not worth storing.
+            self.cache.put(key, result, to_disk=path not in self.overrides, pickled=pickled)
             self.parsed += 1
 
     def __call__(self, path: str) -> ir.ModuleFacts | None:

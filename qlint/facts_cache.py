@@ -73,17 +73,20 @@ class FactsCache:
         self.hits += 1
         return facts if isinstance(facts, ir.ModuleFacts) else None
 
-    def put(self, key: str, facts: ir.ModuleFacts, to_disk: bool = True) -> None:
+    def put(self, key: str, facts: ir.ModuleFacts, to_disk: bool = True, pickled: bytes | None = None) -> None:
+        """pickled: the facts already pickled (as a parsing process sends them)."""
         if self.memory is not None:
             self.memory[key] = facts
             self.touched.add(key)
         if not self.enabled or not to_disk:
             return
-        try:
-            with ir.deep_recursion():
-                data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
-        except (RecursionError, pickle.PicklingError):
-            return  # too deep to store: parsed again next time
+        data = pickled
+        if data is None:
+            try:
+                with ir.deep_recursion():
+                    data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+            except (RecursionError, pickle.PicklingError):
+                return  # too deep to store: parsed again next time
         folder = self.folder / key[:2]
         try:
             folder.mkdir(parents=True, exist_ok=True)

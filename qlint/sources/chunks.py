@@ -29,7 +29,7 @@ class Chunk:
     statements: tuple[ast.stmt, ...] = field(default=(), compare=False)
 
 
-def statement_chunks(text: str, tree: ast.Module) -> list[Chunk]:
+def statement_chunks(text: str, tree: ast.Module, lines: list[str] | None = None) -> list[Chunk]:
     """Consecutive pieces of `text`, together the whole of it, each holding whole
     top-level statements and, as libcst attaches them, the blank lines and comments above.
 
@@ -45,30 +45,9 @@ def statement_chunks(text: str, tree: ast.Module) -> list[Chunk]:
             ends.append(0)
         groups[-1].append(stmt)
         ends[-1] = max(ends[-1], stmt.end_lineno or stmt.lineno)
-    lines = lines_of(text)
+    lines = lines_of(text) if lines is None else lines
     if not groups:
         return [Chunk(1, text)]
     ends[-1] = len(lines)  # what follows the last statement goes with it
     starts = [1] + [end + 1 for end in ends[:-1]]
     return [Chunk(start, "".join(lines[start - 1:end]), tuple(group)) for start, end, group in zip(starts, ends, groups)]
-
-
-def blank_body(chunk: Chunk, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Chunk | None:
-    """The chunk with the function's body replaced by `...` and empty lines, so that every
-    line keeps its number; None when the body starts on the `def` line."""
-    body = function.body[0]
-    start = min([body.lineno, *(d.lineno for d in getattr(body, "decorator_list", ()))])
-    column = min([body.col_offset, *(d.col_offset - 1 for d in getattr(body, "decorator_list", ()))])
-    lines = lines_of(chunk.text)
-    first = start - chunk.first_line  # index of the body's first line in the chunk
-    last = (function.end_lineno or function.lineno) - chunk.first_line
-    head = lines[first][:column] if 0 <= first < len(lines) else ""
-    if start == function.lineno or head.strip() or not (0 <= first <= last < len(lines)):
-        return None
-    blanked = [head + "..." + _ending(lines[first])] + [_ending(line) for line in lines[first + 1:last + 1]]
-    text = "".join(lines[:first] + blanked + lines[last + 1:])
-    return Chunk(chunk.first_line, text, chunk.statements)
-
-
-def _ending(line: str) -> str:
-    return "\r\n" if line.endswith("\r\n") else line[-1:] if line[-1:] in ("\r", "\n") else ""

@@ -17,7 +17,8 @@ from libcst.metadata import CodeRange, PositionProvider
 
 from qlint.model import Span
 from qlint.sources import ir
-from qlint.sources.chunks import Chunk, blank_body, lines_of, statement_chunks
+from qlint.sources import from_ast
+from qlint.sources.chunks import Chunk, lines_of, statement_chunks
 from qlint.sources.read import may_use_an_app, mentions_celery
 
 # Function bodies are read only when they may call or define something Celery cares about.
@@ -65,13 +66,13 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
     try:
         with ir.deep_recursion():
             if tree is None:  # syntax this interpreter does not know: libcst decides, on the whole file
-                body = _convert_chunk(path, Chunk(1, text))
+                body = _from_libcst(path, text)
             else:
                 data = text.encode("utf-8", "replace")
                 # A module with no Celery marker at all (read because a name it defines is
                 # used elsewhere) cannot send a task from any function: only signatures matter.
                 inert = not mentions_celery(data) and not may_use_an_app(data)
-                body = _convert_chunks(path, statement_chunks(text, tree), inert)
+                body = _convert_chunks(path, text, tree, inert)
     except _Unreadable as exc:
         if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
             exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
@@ -87,21 +88,23 @@ class _Unreadable(Exception):
 
 
 # path -> {chunk text: (first line, statements)} from the last parse of that file, and
-# whether it was inert. A long-running process (the language server) re-parses only the
+# whether it was inert. A long-running process (the language server) converts only the
 # statements that changed.
 _LAST_CHUNKS: dict[str, tuple[bool, dict[str, tuple[int, tuple[ir.Stmt, ...]]]]] = {}
 
 
-def _convert_chunks(path: str, chunks: list[Chunk], inert: bool = False) -> tuple[ir.Stmt, ...]:
+def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False) -> tuple[ir.Stmt, ...]:
     was_inert, previous = _LAST_CHUNKS.get(path, (inert, {}))
     if was_inert != inert:
         previous = {}
     current: dict[str, tuple[int, tuple[ir.Stmt, ...]]] = {}
     body: list[ir.Stmt] = []
-    for chunk in chunks:
+    lines = lines_of(text)
+    converter = from_ast.Converter(path, lines)
+    for chunk in statement_chunks(text, tree, lines):
         known = current.get(chunk.text) or previous.get(chunk.text)
         if known is None:
-            stmts = _convert_chunk(path, chunk, inert)
+            stmts = _convert_chunk(converter, chunk, inert)
         else:
             first, stmts = known
             if first != chunk.first_line:
@@ -112,30 +115,40 @@ def _convert_chunks(path: str, chunks: list[Chunk], inert: bool = False) -> tupl
     return tuple(body)
 
 
-def _convert_chunk(path: str, chunk: Chunk, inert: bool = False) -> tuple[ir.Stmt, ...]:
-    offset = chunk.first_line - 1
-    chunk, pruned = _prune(chunk, inert)
+def _convert_chunk(converter: from_ast.Converter, chunk: Chunk, inert: bool = False) -> tuple[ir.Stmt, ...]:
+    converter.pruned = frozenset(id(f) for f in _pruned(converter.lines, chunk, inert))
+    converter.depth = 0
     try:
-        module = cst.parse_module(chunk.text)
+        return converter.block(list(chunk.statements))
+    except from_ast.TooDeep as exc:
+        raise _Unreadable(Span(converter.path, exc.line),
+                          f"expression nested too deeply to analyse (more than {MAX_DEPTH} levels)") from None
+    except RecursionError:
+        raise _Unreadable(Span(converter.path, chunk.first_line), "expression nested too deeply to analyse") from None
+
+
+def _from_libcst(path: str, text: str) -> tuple[ir.Stmt, ...]:
+    try:
+        module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        where = Span(path, max(exc.raw_line, 1) + offset, max(exc.raw_column, 0) + 1)
+        where = Span(path, max(exc.raw_line, 1), max(exc.raw_column, 0) + 1)
         raise _Unreadable(where, f"syntax error: {exc.message}") from None
     except RecursionError:
-        raise _Unreadable(Span(path, chunk.first_line), "expression nested too deeply to parse") from None
+        raise _Unreadable(Span(path, 1), "expression nested too deeply to parse") from None
     except Exception as exc:  # libcst's native parser may raise other errors on odd input
-        raise _Unreadable(Span(path, chunk.first_line), f"cannot parse: {exc}") from None
+        raise _Unreadable(Span(path, 1), f"cannot parse: {exc}") from None
     try:
-        return _Converter(path, module, offset, pruned).convert()
+        return _Converter(path, module).convert()
     except RecursionError:
-        raise _Unreadable(Span(path, chunk.first_line), "expression nested too deeply to analyse") from None
+        raise _Unreadable(Span(path, 1), "expression nested too deeply to analyse") from None
 
 
 def _measure(text: str) -> tuple[ast.Module | None, tuple[int, str] | None, SyntaxError | None]:
     """CPython's parse of the text (None for syntax it does not know, with its error), and
-    (line, message) when the file is too deep for libcst: CPython's parser, quick and
-    iterative enough, measures it first."""
+    (line, message) when CPython refuses it as too deep. Depth within CPython's limits is
+    bounded while converting (from_ast.TooDeep)."""
     try:
-        tree = ast.parse(text)
+        return ast.parse(text), None, None
     except SyntaxError as exc:
         if "too many nested" in str(exc.msg):
             return None, (exc.lineno or 1, f"syntax error: {exc.msg}"), exc
@@ -144,14 +157,6 @@ def _measure(text: str) -> tuple[ast.Module | None, tuple[int, str] | None, Synt
         return None, (1, f"expression nested too deeply to parse (more than {MAX_DEPTH} levels)"), None
     except ValueError:  # null bytes
         return None, None, None
-    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            line = getattr(node, "lineno", 1)
-            return None, (line, f"expression nested too deeply to analyse (more than {MAX_DEPTH} levels)"), None
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return tree, None, None
 
 
 def _error_span(path: str, error: SyntaxError) -> Span:
@@ -166,23 +171,14 @@ def _error_span(path: str, error: SyntaxError) -> Span:
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _prune(chunk: Chunk, every: bool = False) -> tuple[Chunk, frozenset[int]]:
-    """A function whose text mentions nothing Celery cares about keeps only its signature:
-    its body is blanked before libcst parses it (every line keeps its number), which spares
-    its parse and positions. That holds for top-level functions and for the methods of
-    top-level classes (nested classes too); a function nested in a function is read with
-    it; with `every`, all of them are pruned. Returns the chunk and the `def` lines pruned."""
-    lines = lines_of(chunk.text)
-    pruned: set[int] = set()
+def _pruned(lines: list[str], chunk: Chunk, every: bool = False) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The functions whose body is not converted: those whose text mentions nothing Celery
+    cares about. That holds for top-level functions and for the methods of top-level classes
+    (nested classes too); a function nested in a function is read with it; with `every`,
+    all of them."""
     for function, own_from in _prunable(chunk):
-        own = "".join(lines[own_from - chunk.first_line:(function.end_lineno or function.lineno) - chunk.first_line + 1])
-        if not every and _BODY_MARKERS.search(own):
-            continue
-        blanked = blank_body(chunk, function)
-        if blanked is not None:
-            chunk = blanked
-            pruned.add(function.lineno)
-    return chunk, frozenset(pruned)
+        if every or not _BODY_MARKERS.search("".join(lines[own_from - 1:function.end_lineno or function.lineno])):
+            yield function
 
 
 def _prunable(chunk: Chunk) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]]:
@@ -216,12 +212,10 @@ def _positions(module: cst.Module) -> dict[cst.CSTNode, CodeRange]:
 
 
 class _Converter:
-    def __init__(self, path: str, module: cst.Module, offset: int = 0, pruned: frozenset[int] = frozenset()) -> None:
+    def __init__(self, path: str, module: cst.Module) -> None:
         self.path = path
         self.module = module
         self.positions: dict[cst.CSTNode, CodeRange] = {}
-        self.offset = offset  # lines of the file above the module's text
-        self.pruned = pruned  # lines of the file where a function whose body was blanked starts
 
     def convert(self) -> tuple[ir.Stmt, ...]:
         self.positions = _positions(self.module)
@@ -234,8 +228,7 @@ class _Converter:
         rng = self.positions.get(node)
         if rng is None:
             return Span(self.path, 1, 1)
-        shift = self.offset
-        return Span(self.path, rng.start.line + shift, rng.start.column + 1, rng.end.line + shift, rng.end.column + 1)
+        return Span(self.path, rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
 
     def source(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()
@@ -340,10 +333,8 @@ class _Converter:
         if p.star_kwarg is not None:
             params.append(ir.Param(p.star_kwarg.name.value, "varkw", False))
         decorators = tuple(self.expr(d.decorator) for d in node.decorators)
-        body_read = self.span(node.name).line not in self.pruned
-        body = self.block(node.body) if body_read else ()
-        return ir.FuncDef(node.name.value, tuple(params), decorators, body, self.span(node.name),
-                          is_async=node.asynchronous is not None, body_read=body_read)
+        return ir.FuncDef(node.name.value, tuple(params), decorators, self.block(node.body), self.span(node.name),
+                          is_async=node.asynchronous is not None)
 
     def param(self, param: cst.Param, kind: str) -> ir.Param:
         default = self.expr(param.default) if param.default is not None else None
