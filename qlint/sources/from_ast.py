@@ -74,33 +74,37 @@ class Converter:
 
     def span(self, node: ast.AST) -> Span:
         line, column, end_line, end_column = self._raw(node)
-        if type(node) in _OWN_PARENS and self.lines[line - 1][column:column + 1] == "(" and (
-                not isinstance(node, ast.Tuple) or self._parenthesized(node)):
-            # CPython counts a tuple's parentheses (and a generator's, or the call's around
-            # its only argument) as part of it; libcst, and a reader, do not.
-            if isinstance(node, ast.Tuple) and node.elts:
-                # From the first element to the last (each with its own parentheses) and
-                # the trailing comma: the inside less the spaces and comments around it.
-                first, last = self._raw(node.elts[0]), self._raw(node.elts[-1])
-                before_last = self._raw(node.elts[-2])[2:] if len(node.elts) > 1 else (line, column + 1)
-                opening = self._text(line, column + 1, *first[:2]).count("(")
-                line, column = first[:2]
-                while opening and column > 0:
-                    column -= 1
-                    opening -= self.lines[line - 1][column] == "("
-                end_line, end_column = last[2:]
-                for _ in range(self._text(*before_last, *last[:2]).split(",")[-1].count("(")):
-                    at_line, at_column = self._skip_space(end_line, end_column)
-                    if self.lines[at_line - 1][at_column:at_column + 1] != ")":
-                        break
-                    end_line, end_column = at_line, at_column + 1
-                after = self.lines[end_line - 1][end_column:]
-                if after.lstrip(" \t").startswith(","):
-                    end_column += len(after) - len(after.lstrip(" \t")) + 1
-            else:
+        # CPython counts a tuple's parentheses (and a generator's, or the call's around its
+        # only argument) as part of it; libcst, and a reader, do not.
+        if type(node) in _OWN_PARENS and self.lines[line - 1][column:column + 1] == "(":
+            if isinstance(node, ast.GeneratorExp) or not node.elts:
                 line, column = self._skip_space(line, column + 1)
                 end_line, end_column = self._skip_space_back(end_line, end_column - 1)
+            elif self._parenthesized(node):
+                line, column, end_line, end_column = self._tuple_inside(node, line, column)
         return Span(self.path, line, column + 1, end_line, end_column + 1)
+
+    def _tuple_inside(self, node: ast.Tuple, line: int, column: int) -> tuple[int, int, int, int]:
+        """From the first element to the last, each with its own parentheses, and the
+        trailing comma: the inside of the tuple's parentheses without the spaces and
+        comments around it."""
+        first, last = self._raw(node.elts[0]), self._raw(node.elts[-1])
+        before_last = self._raw(node.elts[-2])[2:] if len(node.elts) > 1 else (line, column + 1)
+        opening = self._text(line, column + 1, *first[:2]).count("(")
+        line, column = first[:2]
+        while opening and column > 0:
+            column -= 1
+            opening -= self.lines[line - 1][column] == "("
+        end_line, end_column = last[2:]
+        for _ in range(self._text(*before_last, *last[:2]).split(",")[-1].count("(")):
+            at_line, at_column = self._skip_space(end_line, end_column)
+            if self.lines[at_line - 1][at_column:at_column + 1] != ")":
+                break
+            end_line, end_column = at_line, at_column + 1
+        after = self.lines[end_line - 1][end_column:]
+        if after.lstrip(" \t").startswith(","):
+            end_column += len(after) - len(after.lstrip(" \t")) + 1
+        return line, column, end_line, end_column
 
     def _skip_space(self, line: int, column: int) -> tuple[int, int]:
         while line < len(self.lines) and not self.lines[line - 1][column:].strip():
@@ -115,11 +119,7 @@ class Converter:
         return line, len(self.lines[line - 1][:column].rstrip())
 
     def source(self, node: ast.AST) -> str:
-        line, column, end_line, end_column = self._raw(node)
-        if line == end_line:
-            return self.lines[line - 1][column:end_column].strip()
-        first, last = self.lines[line - 1][column:], self.lines[end_line - 1][:end_column]
-        return (first + "".join(self.lines[line:end_line - 1]) + last).strip()
+        return self._text(*self._raw(node)).strip()
 
     def _name_span(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> Span:
         """Where the name of a def or class is (ast only records where the keyword is)."""
