@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +37,7 @@ class FactsCache:
         self.touched: set[str] = set()
         self.hits = 0
         self.misses = 0
+        self._made: set[Path] = set()  # cache folders known to exist
 
     @staticmethod
     def key(path: str, data: bytes) -> str:
@@ -89,12 +89,15 @@ class FactsCache:
                 return  # too deep to store: parsed again next time
         folder = self.folder / key[:2]
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            gitignore = self.folder.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("*\n")
-            fd, tmp = tempfile.mkstemp(dir=folder)
-            with os.fdopen(fd, "wb") as handle:
+            if folder not in self._made:
+                folder.mkdir(parents=True, exist_ok=True)
+                gitignore = self.folder.parent / ".gitignore"
+                if not gitignore.exists():
+                    gitignore.write_text("*\n")
+                self._made.add(folder)
+            # Written aside and renamed, so that a concurrent run never reads half a file.
+            tmp = folder / f"{key}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, folder / key)
         except OSError:

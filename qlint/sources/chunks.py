@@ -2,8 +2,7 @@
 
 Editing one line of a long settings module changes one statement; the others convert to
 the same facts as before. Cutting the text where CPython's parser says each top-level
-statement starts lets the extractor reuse them (see python.py), and libcst then works
-on many small modules instead of one big one.
+statement starts lets the extractor reuse them (see python.py).
 """
 from __future__ import annotations
 
@@ -31,10 +30,10 @@ class Chunk:
 
 def statement_chunks(text: str, tree: ast.Module, lines: list[str] | None = None) -> list[Chunk]:
     """Consecutive pieces of `text`, together the whole of it, each holding whole
-    top-level statements and, as libcst attaches them, the blank lines and comments above.
+    top-level statements and the blank lines and comments above them.
 
     Statements that share a line (`a = 1; b = 2`, or one starting where another ends)
-    stay in one piece, so that every piece parses on its own.
+    stay in one piece: an edit to that line changes them together.
     """
     groups: list[list[ast.stmt]] = []
     ends: list[int] = []  # the last line of each group

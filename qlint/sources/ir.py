@@ -1,6 +1,6 @@
 """A small, picklable picture of Python source: the per-file facts.
 
-Extraction turns a libcst tree into these nodes once per file (and caches them by
+Extraction turns a syntax tree into these nodes once per file (and caches them by
 content hash); resolution evaluates them. Only what qlint reasons about is kept:
 expressions, assignments, imports, conditionals, classes and function signatures.
 Every node carries the Span it came from.

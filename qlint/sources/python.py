@@ -1,10 +1,11 @@
-"""Python files to facts: parse once with libcst and convert to the nodes of ir.py.
+"""Python files to facts: the nodes of ir.py, from CPython's syntax tree or from libcst's.
 
-The text is cut into its top-level statements (chunks.py) and each is parsed on its
-own; a re-parse after an edit converts only the statements that changed. libcst's
-parse and position metadata cost far more than CPython's parser, so the body of a
-top-level function that mentions nothing Celery-related is blanked out of the text
-(line numbers kept) before libcst sees it.
+CPython parses the file (it is also what measures it, and gives the plainer syntax error).
+The text is cut into its top-level statements (chunks.py) and each is converted on its
+own by from_ast.py; a re-parse after an edit converts only the statements that changed.
+The body of a function that mentions nothing Celery-related is not converted. A file the
+running interpreter cannot parse (syntax newer than it, or an error) goes to libcst whole,
+converted by _Converter below; tests/sources/test_from_ast.py holds the two to the same facts.
 """
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ SNIPPETS = {
     "imports": "import os, os.path as p\nfrom . import tasks\nfrom ..settings.base import *\nfrom a.b import (c as d, e)\n",
     "walrus and star": "if (n := len(a)) > 1:\n    print(*a, sep='')\n",
     "semicolons and continuation": "a = 1; b = 2\nc = 1 + \\\n    2\n",
+    "tabs": "def f():\n\tif a:\n\t\treturn b.delay(\t1)\n",
     "raise and return": "def f():\n    raise self.retry(exc=e, countdown=60)\n\ndef g():\n    return\n",
 }
 
@@ -53,9 +54,10 @@ def ast_facts(text: str) -> tuple[ir.Stmt, ...]:
     return from_ast.Converter("m.py", lines_of(text)).block(ast.parse(text).body)
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("name", sorted(SNIPPETS))
-def test_snippet_facts_are_the_same(name):
-    text = SNIPPETS[name]
+def test_snippet_facts_are_the_same(name, newline):
+    text = SNIPPETS[name].replace("\n", newline)
     with ir.deep_recursion():
         assert ast_facts(text) == libcst_facts(text)
 
