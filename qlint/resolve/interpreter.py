@@ -350,38 +350,24 @@ def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[
 def _configures_self(func: ir.FuncDef) -> bool:
     """True when the method's own code (not nested functions) names `self.conf` or calls
     `self.config_from_object`/`self.config_from_envvar`, `self` being its first parameter."""
-    first = func.params[0].name
-    found = [False]
-
-    def visit(node: object) -> None:
-        if found[0] or isinstance(node, (ir.FuncDef, ir.ClassDef)):
-            return
-        if isinstance(node, ir.Attr) and isinstance(node.value, ir.Name) and node.value.id == first \
-                and node.attr in ("conf", "config_from_object", "config_from_envvar"):
-            found[0] = True
-            return
-        if isinstance(node, (tuple, list)):
-            for item in node:
-                visit(item)
-        elif hasattr(node, "__dataclass_fields__"):
-            for field_name in node.__dataclass_fields__:
-                visit(getattr(node, field_name))
-
-    for stmt in func.body:
-        visit(stmt)
-    return found[0]
+    return func.params[0].name in _conf_users(func)
 
 
 def _config_loader_receivers(func: ir.FuncDef) -> set[str]:
     """Names whose `.conf` the function's own code (not nested functions) uses, or that it calls
     config_from_object() or config_from_envvar() on, other than its parameters."""
-    params = {p.name for p in func.params}
+    return _conf_users(func) - {p.name for p in func.params}
+
+
+def _conf_users(func: ir.FuncDef) -> set[str]:
+    """The names N of `N.conf`, `N.config_from_object` and `N.config_from_envvar` in the
+    function's own code (not in the functions or classes nested in it)."""
     found: set[str] = set()
 
     def visit(node: object) -> None:
         if isinstance(node, (ir.FuncDef, ir.ClassDef)):
             return
-        if isinstance(node, ir.Attr) and isinstance(node.value, ir.Name) and node.value.id not in params \
+        if isinstance(node, ir.Attr) and isinstance(node.value, ir.Name) \
                 and node.attr in ("conf", "config_from_object", "config_from_envvar"):
             found.add(node.value.id)
         if isinstance(node, (tuple, list)):
