@@ -6,15 +6,17 @@ on a cold run, from the cache on a warm one), then resolve the project lazily.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from qlint.deploy_files import load_deploy_files
 from qlint.discovery import walk_files
@@ -31,6 +33,21 @@ from qlint.sources.read import (
 from qlint.sources.templates import PYTHON_NOTE, is_python_template
 
 PARALLEL_THRESHOLD = 6
+# Analysis allocates millions of small acyclic objects (syntax trees, facts, values);
+# at CPython's default threshold the collector keeps rescanning the growing heap for
+# cycles that hardly exist, about a sixth of a run's time.
+GC_THRESHOLD = 50_000
+
+
+@contextmanager
+def rare_collections() -> Iterator[None]:
+    """Collect cycles less often (never more often) while the block runs."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass(frozen=True)
