@@ -28,7 +28,7 @@ from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.python import parse_facts
 from qlint.sources.read import (
-    SourceError, decode_python, may_use_an_app, mentions_celery, names_settings_module_only, read_bytes,
+    SourceError, celery_markers, decode_python, may_use_an_app, names_settings_module_only, read_bytes,
 )
 from qlint.sources.templates import PYTHON_NOTE, is_python_template
 
@@ -241,9 +241,10 @@ def analyse(
         data = loader.read(rel)
         if data is None:
             continue
-        if rel in buffers or (mentions_celery(data) and not names_settings_module_only(data)):
+        markers = celery_markers(data)
+        if rel in buffers or (markers and not names_settings_module_only(markers)):
             entries.append(rel)  # an open buffer is always read, so that its parse errors show
-        elif mentions_celery(data):
+        elif markers:
             settings_only.append(rel)
         elif may_use_an_app(data):
             app_users.append(rel)

@@ -50,10 +50,17 @@ def may_use_an_app(data: bytes) -> bool:
     return any(marker in data for marker in APP_USE_MARKERS)
 
 
-def names_settings_module_only(data: bytes) -> bool:
-    """A file whose only marker is DJANGO_SETTINGS_MODULE (manage.py, wsgi.py): it matters
-    only once a Celery app that loads Django settings is found."""
-    return all(marker not in data for marker in MARKERS if marker != b"DJANGO_SETTINGS_MODULE")
+def celery_markers(data: bytes) -> tuple[bytes, ...]:
+    """The MARKERS that data contains, each looked for once (most files contain none, and
+    then every marker is a scan of the whole file)."""
+    return tuple(marker for marker in MARKERS if marker in data)
+
+
+def names_settings_module_only(markers: tuple[bytes, ...]) -> bool:
+    """Whether the markers a file contains (celery_markers) are DJANGO_SETTINGS_MODULE alone
+    (manage.py, wsgi.py): such a file matters only once a Celery app that loads Django
+    settings is found."""
+    return markers == (b"DJANGO_SETTINGS_MODULE",)
 
 
 def decode_python(path: str, data: bytes) -> str:
