@@ -62,6 +62,19 @@ class Context:
     function: ir.FuncDef | None
     bindings: Bindings
     outer: "Context | None" = None
+    # What pure functions of (this context, an expression) returned: several rules ask the
+    # same question about the same expression (see remembered()).
+    memo: dict[tuple[str, int], tuple[ir.Expr, object]] = field(default_factory=dict, compare=False, repr=False)
+
+    def remembered(self, kind: str, expr: ir.Expr, compute: Callable[[], Any]) -> Any:
+        """compute()'s result for expr, computed once per context; kind names the question."""
+        key = (kind, id(expr))
+        hit = self.memo.get(key)
+        if hit is not None and hit[0] is expr:
+            return hit[1]
+        value = compute()
+        self.memo[key] = (expr, value)
+        return value
 
     # ------------------------------------------------------------ names
 
@@ -87,6 +100,11 @@ class Context:
 
     def resolve(self, expr: ir.Expr, depth: int = 0) -> object | None:
         """The project object or library symbol an expression names (TaskObj, Sym, ModuleRef...)."""
+        if depth == 0:
+            return self.remembered("resolve", expr, lambda: self._resolve(expr, 0))
+        return self._resolve(expr, depth)
+
+    def _resolve(self, expr: ir.Expr, depth: int) -> object | None:
         if depth > MAX_DEPTH:
             return None
         if isinstance(expr, ir.Name):
