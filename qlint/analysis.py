@@ -40,14 +40,18 @@ GC_THRESHOLD = 50_000
 
 
 @contextmanager
-def rare_collections() -> Iterator[None]:
-    """Collect cycles less often (never more often) while the block runs."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], GC_THRESHOLD), *before[1:])
+def collections_paused() -> Iterator[None]:
+    """No cycle collection while the block runs (reference counting still frees what is
+    not in a cycle): a run's objects live until its end anyway, and even at GC_THRESHOLD
+    the collector's passes over the growing heap took a sixth of a run on cached facts.
+    Peak memory is unchanged (saleor: 130 MB either way)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _deep_worker() -> None:
     # Results travel back pickled; deep expressions need the raised limit there too.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
+    # A forked worker inherits collections_paused(), but lives for many files.
+    gc.enable()
 
 
 class _Loader:

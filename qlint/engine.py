@@ -136,7 +136,7 @@ def check_paths(
 ) -> CheckResult:
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
     not changed since the same request was answered gets the stored answer (run_cache.py)."""
-    from qlint.analysis import analyse, rare_collections
+    from qlint.analysis import analyse, collections_paused
     from qlint.run_cache import RunCache
 
     request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
@@ -146,9 +146,7 @@ def check_paths(
     if stored is not None:
         return stored
     tree = cache.tree if use_cache else ""
-    # The CLI collects rarely for the whole process; callers of this library entry point
-    # (the benchmark, tests) get the same while it runs.
-    with rare_collections():
+    with collections_paused():
         analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache)
         result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
                        report_unused=report_unused)
