@@ -192,11 +192,19 @@ def walk(project: "Project") -> list[tuple[Context, ir.Expr]]:
     return project.derived["callsites.walk"]
 
 
+def walk_nested(project: "Project") -> list[tuple[Context, tuple[ir.Expr, ...]]]:
+    """walk()'s roots, each as the subexpressions() of it (computed once per project: several
+    rules look at every expression)."""
+    if "callsites.walk_nested" not in project.derived:
+        project.derived["callsites.walk_nested"] = [(ctx, tuple(subexpressions(root))) for ctx, root in walk(project)]
+    return project.derived["callsites.walk_nested"]
+
+
 def calls(project: "Project") -> list[tuple[Context, ir.Call]]:
     """Every call expression of every module read, nested ones included, with its context."""
     if "callsites.calls" not in project.derived:
         project.derived["callsites.calls"] = [
-            (ctx, expr) for ctx, root in walk(project) for expr in subexpressions(root) if type(expr) is ir.Call
+            (ctx, expr) for ctx, nested in walk_nested(project) for expr in nested if type(expr) is ir.Call
         ]
     return project.derived["callsites.calls"]
 
