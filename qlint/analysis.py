@@ -6,15 +6,17 @@ on a cold run, from the cache on a warm one), then resolve the project lazily.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from qlint.deploy_files import load_deploy_files
 from qlint.discovery import walk_files
@@ -26,11 +28,30 @@ from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.python import parse_facts
 from qlint.sources.read import (
-    SourceError, decode_python, may_use_an_app, mentions_celery, names_settings_module_only, read_bytes,
+    SourceError, celery_markers, decode_python, may_use_an_app, names_settings_module_only, read_bytes,
 )
 from qlint.sources.templates import PYTHON_NOTE, is_python_template
 
 PARALLEL_THRESHOLD = 6
+# Analysis allocates millions of small acyclic objects (syntax trees, facts, values);
+# at CPython's default threshold the collector keeps rescanning the growing heap for
+# cycles that hardly exist, about a sixth of a run's time.
+GC_THRESHOLD = 50_000
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No cycle collection while the block runs (reference counting still frees what is
+    not in a cycle): a run's objects live until its end anyway, and even at GC_THRESHOLD
+    the collector's passes over the growing heap took a sixth of a run on cached facts.
+    Peak memory is unchanged (saleor: 130 MB either way)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,8 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _deep_worker() -> None:
     # Results travel back pickled; deep expressions need the raised limit there too.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
+    # A forked worker inherits collections_paused(), but lives for many files.
+    gc.enable()
 
 
 class _Loader:
@@ -224,9 +247,10 @@ def analyse(
         data = loader.read(rel)
         if data is None:
             continue
-        if rel in buffers or (mentions_celery(data) and not names_settings_module_only(data)):
+        markers = celery_markers(data)
+        if rel in buffers or (markers and not names_settings_module_only(markers)):
             entries.append(rel)  # an open buffer is always read, so that its parse errors show
-        elif mentions_celery(data):
+        elif markers:
             settings_only.append(rel)
         elif may_use_an_app(data):
             app_users.append(rel)

@@ -62,6 +62,19 @@ class Context:
     function: ir.FuncDef | None
     bindings: Bindings
     outer: "Context | None" = None
+    # What pure functions of (this context, an expression) returned: several rules ask the
+    # same question about the same expression (see remembered()).
+    memo: dict[tuple[str, int], tuple[ir.Expr, object]] = field(default_factory=dict, compare=False, repr=False)
+
+    def remembered(self, kind: str, expr: ir.Expr, compute: Callable[[], Any]) -> Any:
+        """compute()'s result for expr, computed once per context; kind names the question."""
+        key = (kind, id(expr))
+        hit = self.memo.get(key)
+        if hit is not None and hit[0] is expr:
+            return hit[1]
+        value = compute()
+        self.memo[key] = (expr, value)
+        return value
 
     # ------------------------------------------------------------ names
 
@@ -87,6 +100,11 @@ class Context:
 
     def resolve(self, expr: ir.Expr, depth: int = 0) -> object | None:
         """The project object or library symbol an expression names (TaskObj, Sym, ModuleRef...)."""
+        if depth == 0:
+            return self.remembered("resolve", expr, lambda: self._resolve(expr, 0))
+        return self._resolve(expr, depth)
+
+    def _resolve(self, expr: ir.Expr, depth: int) -> object | None:
         if depth > MAX_DEPTH:
             return None
         if isinstance(expr, ir.Name):
@@ -174,11 +192,19 @@ def walk(project: "Project") -> list[tuple[Context, ir.Expr]]:
     return project.derived["callsites.walk"]
 
 
+def walk_nested(project: "Project") -> list[tuple[Context, tuple[ir.Expr, ...]]]:
+    """walk()'s roots, each as the subexpressions() of it (computed once per project: several
+    rules look at every expression)."""
+    if "callsites.walk_nested" not in project.derived:
+        project.derived["callsites.walk_nested"] = [(ctx, tuple(subexpressions(root))) for ctx, root in walk(project)]
+    return project.derived["callsites.walk_nested"]
+
+
 def calls(project: "Project") -> list[tuple[Context, ir.Call]]:
     """Every call expression of every module read, nested ones included, with its context."""
     if "callsites.calls" not in project.derived:
         project.derived["callsites.calls"] = [
-            (ctx, expr) for ctx, root in walk(project) for expr in subexpressions(root) if type(expr) is ir.Call
+            (ctx, expr) for ctx, nested in walk_nested(project) for expr in nested if type(expr) is ir.Call
         ]
     return project.derived["callsites.calls"]
 

@@ -72,6 +72,13 @@ COMPOSITE = (Chain, Group, Chord)
 
 def build(ctx: Context, expr: ir.Expr, depth: int = 0) -> Node | None:
     """The canvas an expression builds, or None when it is not one qlint can read."""
+    if depth == 0:
+        # Every rule about canvases builds every expression of the project.
+        return ctx.remembered("canvas.build", expr, lambda: _build(ctx, expr, 0))
+    return _build(ctx, expr, depth)
+
+
+def _build(ctx: Context, expr: ir.Expr, depth: int) -> Node | None:
     if depth > _MAX_DEPTH:
         return None
     expr = ctx.follow(expr)

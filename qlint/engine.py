@@ -136,7 +136,7 @@ def check_paths(
 ) -> CheckResult:
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
     not changed since the same request was answered gets the stored answer (run_cache.py)."""
-    from qlint.analysis import analyse
+    from qlint.analysis import analyse, collections_paused
     from qlint.run_cache import RunCache
 
     request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
@@ -146,9 +146,10 @@ def check_paths(
     if stored is not None:
         return stored
     tree = cache.tree if use_cache else ""
-    analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache)
-    result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
-                   report_unused=report_unused)
+    with collections_paused():
+        analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache)
+        result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
+                       report_unused=report_unused)
     cache.put(result, tree)
     return result
 

@@ -3,7 +3,7 @@ where the project's own code reads the key (a key the code reads is a project co
 and renaming it alone would break that code)."""
 from __future__ import annotations
 
-from qlint.callsites import subexpressions, walk
+from qlint.callsites import walk_nested
 from qlint.model import Edit, Span
 from qlint.resolve.project import Project
 from qlint.sources import ir
@@ -24,8 +24,8 @@ def references(project: Project, key: str, assigned_at: Span) -> list[Span]:
 def _names_read(project: Project) -> dict[str, list[Span]]:
     if "setting_keys.names_read" not in project.derived:
         found: dict[str, list[Span]] = {}
-        for _, root in walk(project):
-            for expr in subexpressions(root):
+        for _, nested in walk_nested(project):
+            for expr in nested:
                 if isinstance(expr, ir.Name):
                     found.setdefault(expr.id, []).append(expr.span)
                 elif isinstance(expr, ir.Attr):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from qlint.callsites import Context, subexpressions, walk
+from qlint.callsites import Context, walk_nested
 from qlint.canvas import COMPOSITE, Chain, Chord, Group, Node, Sig, build, describe
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
@@ -90,9 +90,9 @@ def all_sigs(node: Node | None) -> Iterator[Sig]:
 def canvases(project: Project) -> Iterator[tuple[Context, ir.Expr, Node]]:
     """Each outermost canvas expression of the project, once (a name bound to a canvas
     and applied later is found where the canvas is written)."""
-    for ctx, root in walk(project):
+    for ctx, nested in walk_nested(project):
         taken: list[Span] = []
-        for expr in subexpressions(root):
+        for expr in nested:
             if not isinstance(expr, (ir.Call, ir.BinOp)) or any(_within(expr.span, s) for s in taken):
                 continue
             node = build(ctx, expr)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.callsites import subexpressions, task_calls, walk
+from qlint.callsites import task_calls, walk_nested
 from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
@@ -104,11 +104,11 @@ due time in a database and poll.
 
     def _retries(self, project: Project, apps: dict) -> Iterable[Finding]:
         by_func = {id(t.func): t for t in project.tasks() if t.bind}
-        for ctx, root in walk(project):
+        for ctx, nested in walk_nested(project):
             task = by_func.get(id(ctx.function)) if ctx.function is not None else None
             if task is None or id(task.app) not in apps:
                 continue
-            for expr in subexpressions(root):
+            for expr in nested:
                 if isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and expr.func.attr == "retry" \
                         and isinstance(expr.func.value, ir.Name) and expr.func.value.id == "self":
                     countdown = expr.kwarg("countdown")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from qlint.callsites import SENDING, Context, subexpressions, walk
+from qlint.callsites import SENDING, Context, walk_nested
 from qlint.canvas import COMPOSITE, Sig, build
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
@@ -142,14 +142,14 @@ task receives the result without anyone waiting.
     def check(self, project: Project) -> Iterable[Finding]:
         tasks = {id(t.func): t for t in project.tasks()}
         allowed: dict[str, list[_Allowed]] = {}
-        for ctx, root in walk(project):
+        for ctx, nested in walk_nested(project):
             if is_test_path(ctx.path, project.root):
                 continue
             if ctx.path not in allowed:
                 facts = project.workspace.load_facts(ctx.path)
                 allowed[ctx.path] = list(_allowed_blocks(Context(project, ctx.path, None, {}), facts.body)) if facts else []
             task = tasks.get(id(ctx.function)) if ctx.function is not None else None
-            for expr in subexpressions(root):
+            for expr in nested:
                 if not (isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and expr.func.attr in _WAITS):
                     continue
                 wait = f".{expr.func.attr}()"

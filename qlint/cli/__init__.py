@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from qlint import __version__
+from qlint.analysis import GC_THRESHOLD
 
 # Each name is a module of this package that defines register(subparsers).
 COMMANDS: tuple[str, ...] = ("check", "config", "rule", "simulate", "lsp")
@@ -31,10 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Analysis allocates millions of small acyclic objects (syntax trees, facts, values);
-    # at CPython's default threshold the collector keeps rescanning the growing heap for
-    # cycles that hardly exist, about a sixth of a run's time.
-    gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    # For the whole process, not just the analysis: see analysis.GC_THRESHOLD.
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from qlint.resolve.interpreter import Scope
     from qlint.resolve.workspace import Workspace
 
-ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
 ENV_VARS = frozenset({"DJANGO_SETTINGS_MODULE", "DJANGO_CONFIGURATION"})
 CONFIGURATION_BASES = frozenset({"configurations.Configuration", "configurations.base.Configuration"})
 
@@ -70,9 +69,8 @@ def locate(workspace: "Workspace", near: str) -> DjangoSettings:
     if cached is not None:
         return cached
     workspace.module_env(near)
-    for candidate in sorted(workspace.index.files):
-        if posixpath.basename(candidate) in ENTRY_FILES:
-            workspace.module_env(candidate)
+    for candidate in workspace.index.django_entry_files:
+        workspace.module_env(candidate)
     result = _locate(workspace, near)
     write = _choose(workspace.environ_writes, "DJANGO_SETTINGS_MODULE", near)
     result.named_at = write.span if write is not None else None

@@ -8,7 +8,7 @@ to their configuration and task definitions are recorded in the Workspace.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
@@ -347,65 +347,45 @@ def _bind_parameters(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[
         local.spans[param.name] = span
 
 
+_CONF_ATTRS = ("conf", "config_from_object", "config_from_envvar")
+
+
+def _conf_receivers(func: ir.FuncDef) -> Iterator[str]:
+    """The names the function's own code (not nested functions) takes `.conf` of or calls
+    config_from_object()/config_from_envvar() on, in code order."""
+    for node in ir.own_nodes(func):
+        if type(node) is ir.Attr and type(node.value) is ir.Name and node.attr in _CONF_ATTRS:
+            yield node.value.id
+
+
 def _configures_self(func: ir.FuncDef) -> bool:
     """True when the method's own code (not nested functions) names `self.conf` or calls
     `self.config_from_object`/`self.config_from_envvar`, `self` being its first parameter."""
-    return func.params[0].name in _conf_users(func)
+    first = func.params[0].name
+    return any(name == first for name in _conf_receivers(func))
 
 
 def _config_loader_receivers(func: ir.FuncDef) -> set[str]:
     """Names whose `.conf` the function's own code (not nested functions) uses, or that it calls
     config_from_object() or config_from_envvar() on, other than its parameters."""
-    return _conf_users(func) - {p.name for p in func.params}
-
-
-def _conf_users(func: ir.FuncDef) -> set[str]:
-    """The names N of `N.conf`, `N.config_from_object` and `N.config_from_envvar` in the
-    function's own code (not in the functions or classes nested in it)."""
-    found: set[str] = set()
-
-    def visit(node: object) -> None:
-        if isinstance(node, (ir.FuncDef, ir.ClassDef)):
-            return
-        if isinstance(node, ir.Attr) and isinstance(node.value, ir.Name) \
-                and node.attr in ("conf", "config_from_object", "config_from_envvar"):
-            found.add(node.value.id)
-        if isinstance(node, (tuple, list)):
-            for item in node:
-                visit(item)
-        elif hasattr(node, "__dataclass_fields__"):
-            for field_name in node.__dataclass_fields__:
-                visit(getattr(node, field_name))
-
-    for stmt in func.body:
-        visit(stmt)
-    return found
+    params = {p.name for p in func.params}
+    return {name for name in _conf_receivers(func) if name not in params}
 
 
 def builds_app(func: ir.FuncDef) -> bool:
     """True when the function's own code (not the functions nested in it) returns something
     and calls something named Celery."""
-    found = {"celery": False, "return": False}
-
-    def visit(node: object) -> None:
-        if isinstance(node, (ir.FuncDef, ir.ClassDef)) or found["celery"] and found["return"]:
-            return
-        if isinstance(node, ir.Return):
-            found["return"] = True
-        elif isinstance(node, ir.Call):
+    returns = celery = False
+    for node in ir.own_nodes(func):
+        if type(node) is ir.Return:
+            returns = True
+        elif type(node) is ir.Call:
             callee = node.func
-            name = callee.id if isinstance(callee, ir.Name) else callee.attr if isinstance(callee, ir.Attr) else None
-            found["celery"] = found["celery"] or name == "Celery"
-        if isinstance(node, (tuple, list)):
-            for item in node:
-                visit(item)
-        elif hasattr(node, "__dataclass_fields__"):
-            for name in node.__dataclass_fields__:
-                visit(getattr(node, name))
-
-    for stmt in func.body:
-        visit(stmt)
-    return found["celery"] and found["return"]
+            celery = celery or (callee.id if type(callee) is ir.Name else callee.attr if type(callee) is ir.Attr
+                                else None) == "Celery"
+        if returns and celery:
+            return True
+    return False
 
 
 class Interpreter:

@@ -19,6 +19,10 @@ from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 
 
+# Where Django projects set DJANGO_SETTINGS_MODULE (resolve/django.py reads them).
+DJANGO_ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
+
+
 class ModuleIndex:
     def __init__(self, files: list[str]) -> None:
         self.files = set(files)
@@ -30,6 +34,8 @@ class ModuleIndex:
         # modules import as top-level names even when the folder is itself a package.
         self._script_dirs = sorted({posixpath.dirname(f) for f in files if posixpath.basename(f) == "manage.py"},
                                    key=len, reverse=True)
+        # Files named like Django's entry points (manage.py, wsgi.py, asgi.py), in path order.
+        self.django_entry_files = sorted(f for f in self.files if posixpath.basename(f) in DJANGO_ENTRY_FILES)
         for path in files:
             name = self._compute_name(path)
             self._names[path] = name

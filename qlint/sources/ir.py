@@ -308,3 +308,20 @@ def shift_lines(node: Any, delta: int) -> Any:
     if type(node) is tuple:
         return tuple([shift_lines(item, delta) for item in node])
     return node
+
+
+def own_nodes(func: FuncDef) -> Iterator[Any]:
+    """Every node of the function's own code, outermost first and in field order: not the
+    functions and classes defined in it, and not their parts (spans, names, constants)."""
+    stack: list[Any] = list(reversed(func.body))
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is tuple or kind is list:
+            stack.extend(reversed(node))
+            continue
+        names = _NODE_FIELDS.get(kind)
+        if names is None or kind is FuncDef or kind is ClassDef:
+            continue
+        yield node
+        stack.extend([getattr(node, name) for name in reversed(names)])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +19,25 @@ MAX_BYTES = 8 * 1024 * 1024
 # Canvas names (chain, group, signature) are not markers on their own: they are
 # common words, and a module that builds canvases imports them from celery or
 # calls .s()/.si()/.delay()/.apply_async(). "elery" covers celery and Celery.
-# Plain substring tests: several `in` scans beat one regex with alternatives.
-MARKERS = (b"elery", b"CELERY", b"shared_task", b"DJANGO_SETTINGS_MODULE", b".delay(", b"apply_async",
-           b".s(", b".si(", b"send_task")
+# Substring tests: several `in` scans beat one regex with alternatives. But markers that
+# share their start are one pattern beginning with it (`\.si?\(` for .s( and .si(), which
+# scans the file once, as fast as one `in`: most files contain no marker, and are scanned
+# once per marker.
+SETTINGS_MODULE_MARKER = b"DJANGO_SETTINGS_MODULE"
+MARKERS = (b"elery", b"CELERY", b"shared_task", SETTINGS_MODULE_MARKER, b".delay(", b"apply_async",
+           re.compile(rb"\.si?\("), b"send_task")
 
 
 # A file without MARKERS can still act on an app it imports from elsewhere: define tasks
 # (`@app.task`, `class T(app.Task)`), write its configuration (`app.conf.x = ...`,
 # `app.config_from_object(...)`), register tasks or schedules. Names imported from a file
 # with none of these are read only when used (see resolve.objects.LazyName).
-APP_USE_MARKERS = (b".task", b".Task", b".conf.", b".conf[", b".conf\n", b".conf =", b"config_from_",
+APP_USE_MARKERS = (re.compile(rb"\.[tT]ask"), re.compile(rb"\.conf(?:[.\[\n]| =)"), b"config_from_",
                    b"register_task", b"add_periodic_task", b"autodiscover")
+
+
+def _contains(data: bytes, marker: bytes | re.Pattern[bytes]) -> bool:
+    return marker in data if type(marker) is bytes else marker.search(data) is not None
 
 
 class SourceError(Exception):
@@ -43,17 +52,24 @@ class SourceText:
 
 
 def mentions_celery(data: bytes) -> bool:
-    return any(marker in data for marker in MARKERS)
+    return any(_contains(data, marker) for marker in MARKERS)
 
 
 def may_use_an_app(data: bytes) -> bool:
-    return any(marker in data for marker in APP_USE_MARKERS)
+    return any(_contains(data, marker) for marker in APP_USE_MARKERS)
 
 
-def names_settings_module_only(data: bytes) -> bool:
-    """A file whose only marker is DJANGO_SETTINGS_MODULE (manage.py, wsgi.py): it matters
-    only once a Celery app that loads Django settings is found."""
-    return all(marker not in data for marker in MARKERS if marker != b"DJANGO_SETTINGS_MODULE")
+def celery_markers(data: bytes) -> tuple[bytes | re.Pattern[bytes], ...]:
+    """The MARKERS that data contains, each looked for once (most files contain none, and
+    then every marker is a scan of the whole file)."""
+    return tuple(marker for marker in MARKERS if _contains(data, marker))
+
+
+def names_settings_module_only(markers: tuple[bytes | re.Pattern[bytes], ...]) -> bool:
+    """Whether the markers a file contains (celery_markers) are DJANGO_SETTINGS_MODULE alone
+    (manage.py, wsgi.py): such a file matters only once a Celery app that loads Django
+    settings is found."""
+    return markers == (SETTINGS_MODULE_MARKER,)
 
 
 def decode_python(path: str, data: bytes) -> str:
