@@ -19,10 +19,10 @@ MAX_BYTES = 8 * 1024 * 1024
 # Canvas names (chain, group, signature) are not markers on their own: they are
 # common words, and a module that builds canvases imports them from celery or
 # calls .s()/.si()/.delay()/.apply_async(). "elery" covers celery and Celery.
-# Substring tests: several `in` scans beat one regex with alternatives. But markers that
-# share their start are one pattern beginning with it (`\.si?\(` for .s( and .si(), which
-# scans the file once, as fast as one `in`: most files contain no marker, and are scanned
-# once per marker.
+# Substring tests: several `in` scans beat one regex with alternatives. Markers that share
+# their start are one pattern beginning with it (`\.si?\(` for .s( and .si(); a pattern with
+# a literal start scans as fast as one `in`): most files contain no marker at all, and are
+# scanned once per marker.
 SETTINGS_MODULE_MARKER = b"DJANGO_SETTINGS_MODULE"
 MARKERS = (b"elery", b"CELERY", b"shared_task", SETTINGS_MODULE_MARKER, b".delay(", b"apply_async",
            re.compile(rb"\.si?\("), b"send_task")
