@@ -78,7 +78,7 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
     def check(self, project: Project) -> Iterable[Finding]:
         durations = dict(getattr(project.config, "tasks", None) or {})
         for app, kind, vt in apps_with_visibility_timeout(project):
-            late, limit = app.setting("task_acks_late"), app.setting("task_time_limit")
+            late = app.setting("task_acks_late")
             # With workers in the deployment files, a --time-limit on one bounds that worker only.
             unbounded_anywhere = late_acked(late) and any(unbounded(v) for _, v in per_worker(project, app, "task_time_limit"))
             if unbounded_anywhere:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint.durations import format_duration
-from qlint.model import Finding, Fix, Related, Span, Value
+from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.callsites import task_calls

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from qlint.analysis import find_root
-from qlint.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from qlint.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from qlint.discovery import excluded
 
 FORMATS = ("text", "json", "sarif", "github")

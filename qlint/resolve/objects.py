@@ -7,13 +7,10 @@ functions, tasks — is one of these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qlint.model import Span, Value
 from qlint.sources import ir
-
-if TYPE_CHECKING:
-    from qlint.resolve.interpreter import ModuleEnv
 
 
 class Unset:

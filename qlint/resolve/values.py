@@ -10,7 +10,7 @@ import operator
 from itertools import product
 from typing import Any, Callable
 
-from qlint.model import Alternative, Span, Value, known, unknown
+from qlint.model import Alternative, Span, Value, unknown
 from qlint.resolve.objects import UNSET
 
 MAX_ALTERNATIVES = 16
