@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from qlint.sources import python
+from qlint.sources import from_libcst, python
 from qlint.sources.chunks import statement_chunks
 from qlint.sources.python import parse_facts
 
@@ -24,7 +24,7 @@ SETTINGS = (
 
 def whole_file_facts(path: str, text: str):
     """The facts of the text parsed by libcst in one piece (no function here is pruned)."""
-    return python._Converter(path, python.cst.parse_module(text)).convert()
+    return from_libcst.Converter(path, from_libcst.cst.parse_module(text)).convert()
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])

@@ -1,5 +1,5 @@
-"""The facts from CPython's tree (from_ast.py) are the facts libcst's tree gives (python.py's
-_Converter), node for node and span for span, on tricky snippets and on real files."""
+"""The facts from CPython's tree (from_ast.py) are the facts libcst's tree gives
+(from_libcst.py), node for node and span for span, on tricky snippets and on real files."""
 from __future__ import annotations
 
 import ast
@@ -8,7 +8,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from qlint.sources import from_ast, ir, python
+from qlint.sources import from_ast, from_libcst, ir
 from qlint.sources.chunks import lines_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ SNIPPETS = {
 
 
 def libcst_facts(text: str) -> tuple[ir.Stmt, ...]:
-    return python._Converter("m.py", cst.parse_module(text)).convert()
+    return from_libcst.Converter("m.py", cst.parse_module(text)).convert()
 
 
 def ast_facts(text: str) -> tuple[ir.Stmt, ...]:
