@@ -7,31 +7,27 @@ on a cold run, from the cache on a warm one), then resolve the project lazily.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
-import pickle
-import sys
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
-from qlint.deploy_files import load_deploy_files
+from qlint.crew import Crew
+from qlint.deploy_files import candidate, load_deploy_files, read_deploy_facts
 from qlint.discovery import walk_files
 from qlint.facts_cache import FactsCache
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
 from qlint.resolve.workers import build_view
-from qlint.resolve.workspace import Workspace
+from qlint.resolve.workspace import ModuleIndex, Workspace
 from qlint.sources import ir
-from qlint.sources.python import parse_facts
-from qlint.sources.read import (
-    SourceError, celery_markers, decode_python, may_use_an_app, names_settings_module_only, read_bytes,
-)
-from qlint.sources.templates import PYTHON_NOTE, is_python_template
+from qlint.sources.deploy.facts import DeployFacts
+from qlint.sources.python import parse_file
+from qlint.sources.read import SourceError, celery_markers, may_use_an_app, names_settings_module_only, read_bytes
+from qlint.sources.templates import PYTHON_NOTE
 
+# Entries to parse before a crew of processes is worth starting.
 PARALLEL_THRESHOLD = 6
 
 
@@ -41,12 +37,19 @@ def collections_paused() -> Iterator[None]:
     not in a cycle): analysis allocates millions of small acyclic objects that live until
     the run ends, and even at the CLI's raised threshold (cli.GC_THRESHOLD) the collector's
     passes over the growing heap took a sixth of a run on cached facts.
-    Peak memory is unchanged (saleor: 130 MB either way)."""
+    Peak memory is unchanged (saleor: 130 MB either way).
+
+    On the way out the objects the block made are frozen (gc.freeze): re-enabled, the
+    collector would otherwise scan all of them at the next allocation, 0.15 to 0.3 s on
+    saleor, while they are the results, still in use. The next block unfreezes them, so
+    that a caller that runs many checks still has its cycles collected in time."""
     was_enabled = gc.isenabled()
     gc.disable()
+    gc.unfreeze()
     try:
         yield
     finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -70,6 +73,8 @@ class Analysis:
     other_files: list[str] = field(default_factory=list)
     parsed: int = 0
     cache_hits: int = 0
+    # Stops the crew (see analyse's keep_reading); rules may load modules until then.
+    close: Callable[[], None] = lambda: None
 
     def rel(self, path: Path) -> str:
         return display_path(path, self.cwd)
@@ -82,41 +87,9 @@ def display_path(path: Path, cwd: Path) -> str:
         return os.path.relpath(path.resolve(), cwd.resolve()).replace(os.sep, "/")
 
 
-def _parse_one(args: tuple[str, bytes]) -> ir.ModuleFacts:
-    path, data = args
-    try:
-        text = decode_python(path, data)
-    except SourceError as exc:
-        return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
-    facts = parse_facts(path, text)
-    if facts.error is not None and facts.error.startswith("syntax error") and is_python_template(path, text):
-        # Not QL000: the file is fine, it is just not Python until rendered.
-        return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=facts.lines, mentions_celery=False)
-    return facts
-
-
-def _parse_pickled(args: tuple[str, bytes]) -> bytes:
-    # In a pool: the facts travel back pickled once, and those bytes are what the cache stores.
-    with ir.deep_recursion():
-        return pickle.dumps(_parse_one(args), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # Forking copies a lock held by another thread in its locked state: in the language
-    # server a thread blocked reading stdin holds the stdin lock, and the forked child hung
-    # closing stdin. Fork (the cheap start) only from a process with no other thread.
-    return multiprocessing.get_context("fork" if threading.active_count() == 1 and os.name == "posix" else "spawn")
-
-
-def _deep_worker() -> None:
-    # Results travel back pickled; deep expressions need the raised limit there too.
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
-    # A forked worker inherits collections_paused(), but lives for many files.
-    gc.enable()
-
-
 class _Loader:
-    """Loads facts for the resolver: on demand, from memory, the cache, or a parse."""
+    """Loads facts for the resolver, when it asks: from memory, the cache, the crew
+    (crew.py), or a parse here."""
 
     def __init__(self, cache: FactsCache, abs_of: Mapping[str, str], overrides: Mapping[str, bytes]) -> None:
         self.cache = cache
@@ -125,6 +98,7 @@ class _Loader:
         self.facts: dict[str, ir.ModuleFacts] = {}
         self.data: dict[str, bytes] = {}
         self.parsed = 0
+        self.crew: Crew | None = None
 
     def read(self, path: str) -> bytes | None:
         if path in self.data:
@@ -152,51 +126,50 @@ class _Loader:
         except SourceError:
             return None
 
-    def prefetch(self, paths: list[str]) -> None:
-        """Parse many files at once, in parallel when there are enough to be worth it."""
-        todo: list[tuple[str, bytes, str]] = []
-        for path in paths:
-            if path in self.facts:
-                continue
-            data = self.read(path)
-            if data is None:
-                continue
-            key = self.cache.key(path, data)
-            cached = self.cache.get(key)
-            if cached is not None:
-                self.facts[path] = cached
-            else:
-                todo.append((path, data, key))
-        if not todo:
-            return
-        # Open buffers are parsed here, not in a pool: this process then keeps their
-        # statements (python.py), and the next edit re-parses only what changed.
-        here = [item for item in todo if item[0] in self.overrides]
-        rest = [item for item in todo if item[0] not in self.overrides]
-        todo = here + rest  # the order of the results
-        results: list[ir.ModuleFacts | bytes] = [_parse_one((p, d)) for p, d, _ in here]
-        if len(rest) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            with ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), initializer=_deep_worker,
-                                     mp_context=_pool_context()) as pool:
-                results += pool.map(_parse_pickled, [(p, d) for p, d, _ in rest], chunksize=4)
-        else:
-            results += [_parse_one((p, d)) for p, d, _ in rest]
-        for (path, _, key), result in zip(todo, results):
-            pickled = result if isinstance(result, bytes) else None
-            if pickled is not None:
-                with ir.deep_recursion():
-                    result = pickle.loads(pickled)
-            self.facts[path] = result
-            # An unsaved buffer changes again: not worth storing.
-            self.cache.put(key, result, to_disk=path not in self.overrides, pickled=pickled)
-            self.parsed += 1
-
     def __call__(self, path: str) -> ir.ModuleFacts | None:
         if path not in self.abs_of:
             return None
         if path not in self.facts:
-            self.prefetch([path])
+            self._load(path)
         return self.facts.get(path)
+
+    def _load(self, path: str) -> None:
+        data = self.read(path)
+        if data is None:
+            return
+        key = self.cache.key(path, data)
+        facts = self.crew.take(path, key) if self.crew is not None else None
+        if not isinstance(facts, ir.ModuleFacts):
+            facts = self.cache.get(key)
+            if isinstance(facts, ir.ModuleFacts):
+                self.facts[path] = facts
+                return
+            facts = parse_file(path, data)
+            # An unsaved buffer changes again: not worth storing.
+            self.cache.put(key, facts, to_disk=path not in self.overrides)
+        else:
+            self.cache.put(key, facts, to_disk=False)  # the member stored it
+        self.facts[path] = facts
+        self.parsed += 1
+
+    def deploy_facts(self, path: str, data: bytes) -> DeployFacts | None:
+        """A deployment file's facts, kept in the facts cache like a module's."""
+        key = self.cache.key(path, data, "deploy")
+        facts = self.crew.take(path, key) if self.crew is not None else None
+        if not isinstance(facts, DeployFacts):
+            facts = self.cache.get(key, count=False)
+        if isinstance(facts, DeployFacts):
+            self.cache.put(key, facts, to_disk=False)  # for a kept memory
+            return facts
+        facts = read_deploy_facts(path, data)
+        if facts is not None:
+            self.cache.put(key, facts, to_disk=path not in self.overrides)
+        return facts
+
+    def close(self) -> None:
+        if self.crew is not None:
+            self.crew.close()
+            self.crew = None
 
 
 def find_root(paths: Sequence[Path]) -> Path:
@@ -218,11 +191,14 @@ def analyse(
     use_cache: bool = True,
     overrides: Mapping[str, bytes] | None = None,
     facts_memory: dict[str, ir.ModuleFacts] | None = None,
+    keep_reading: bool = False,
 ) -> Analysis:
     """Resolve the project that the given paths belong to.
 
     overrides maps display paths to unsaved contents (the language server's buffers);
     facts_memory is a dict kept between calls that holds the facts of the files seen last.
+    keep_reading: the crew goes on parsing ahead for the rules, which load modules too,
+    until the caller calls analysis.close().
     """
     cwd = (cwd or Path.cwd()).resolve()
     targets = [(cwd / p).resolve() if not Path(p).is_absolute() else Path(p).resolve() for p in paths]
@@ -239,7 +215,9 @@ def analyse(
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
     loader = _Loader(FactsCache(root, use_cache, facts_memory), abs_of, buffers)
+    index = ModuleIndex(python_files)
     entries, settings_only, quiet, app_users = [], [], [], []
+    to_parse: list[str] = []  # entries not in the cache, until the crew starts
     for rel in python_files:
         data = loader.read(rel)
         if data is None:
@@ -247,15 +225,25 @@ def analyse(
         markers = celery_markers(data)
         if rel in buffers or (markers and not names_settings_module_only(markers)):
             entries.append(rel)  # an open buffer is always read, so that its parse errors show
+            if rel not in buffers and not loader.cache.has(loader.cache.key(rel, data)):
+                to_parse.append(rel)
+                if loader.crew is None and len(to_parse) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
+                    loader.crew = Crew(python_files, abs_of, index, loader.cache, _crew_size(), reserved=buffers,
+                                       deploy=[f for f in other_files if candidate(f)])
+                if loader.crew is not None:
+                    for path in to_parse:
+                        loader.crew.add(path)
+                    to_parse.clear()
         elif markers:
             settings_only.append(rel)
         elif may_use_an_app(data):
             app_users.append(rel)
         else:
             quiet.append(rel)
-    loader.prefetch(entries)
-    deploy = load_deploy_files(other_files, loader.read_other)
-    workspace = Workspace(python_files, loader, deploy.environment)
+    if loader.crew is not None:
+        loader.crew.scan_done()
+    deploy = load_deploy_files(other_files, loader.read_other, loader.deploy_facts)
+    workspace = Workspace(python_files, loader, deploy.environment, index=index)
     workspace.quiet, workspace.app_users = frozenset(quiet), frozenset(app_users)
     workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
     project = build_project(display_path(root, cwd), workspace, entries, settings_only)
@@ -269,5 +257,14 @@ def analyse(
                          if f.error == PYTHON_NOTE)
     analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
                         loader.parsed, loader.cache.hits)
+    if keep_reading:
+        analysis.close = loader.close
+    else:
+        loader.close()
     loader.cache.forget_untouched()
     return analysis
+
+
+def _crew_size() -> int:
+    # A core stays with this process, which resolves while the members parse.
+    return max(1, min((os.cpu_count() or 1) - 1, 8))

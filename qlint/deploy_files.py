@@ -30,8 +30,15 @@ class DeployInput:
     environment: Environment = field(default_factory=Environment)
 
 
-def load_deploy_files(paths: list[str], read: Callable[[str], bytes | None]) -> DeployInput:
-    """Facts of every deployment file among paths; read returns a file's bytes or None."""
+def read_deploy_facts(path: str, data: bytes) -> DeployFacts | None:
+    """A candidate's facts, or None when it is no deployment file."""
+    return read_deploy_bytes(path, data, MAX_BYTES)
+
+
+def load_deploy_files(paths: list[str], read: Callable[[str], bytes | None],
+                      facts_of: Callable[[str, bytes], DeployFacts | None] = read_deploy_facts) -> DeployInput:
+    """Facts of every deployment file among paths; read returns a file's bytes or None,
+    facts_of reads them (read_deploy_facts, or the same through a cache)."""
     out = DeployInput()
     by_path: dict[str, DeployFacts] = {}
     for path in paths:
@@ -40,7 +47,7 @@ def load_deploy_files(paths: list[str], read: Callable[[str], bytes | None]) -> 
         data = read(path)
         if data is None:
             continue
-        facts = read_deploy_bytes(path, data, MAX_BYTES)
+        facts = facts_of(path, data)
         if facts is not None:
             by_path[path] = facts
     for facts in by_path.values():

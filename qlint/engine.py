@@ -147,9 +147,12 @@ def check_paths(
         return stored
     tree = cache.tree if use_cache else ""
     with collections_paused():
-        analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache)
-        result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
-                       report_unused=report_unused)
+        analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True)
+        try:
+            result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
+                           report_unused=report_unused)
+        finally:
+            analysis.close()
     cache.put(result, tree)
     return result
 

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from qlint import __version__
 from qlint.sources import ir
+from qlint.sources.deploy.facts import DeployFacts
+
+Facts = ir.ModuleFacts | DeployFacts
 
 CACHE_DIR = ".qlint_cache"
 
@@ -18,9 +21,9 @@ def extractor_digest() -> str:
     """A digest of the code that produces facts: editing the extractor invalidates the cache
     even when the version number has not moved."""
     digest = hashlib.blake2b(digest_size=6)
-    # Every module of qlint/sources/ (ir, the converters, chunks, the pre-filter...), read
-    # as files so that libcst is not imported for it.
-    for path in sorted(Path(ir.__file__).parent.glob("*.py")):
+    # Every module of qlint/sources/ (ir, the converters, chunks, the pre-filter, the
+    # deployment readers...), read as files so that libcst is not imported for it.
+    for path in sorted(Path(ir.__file__).parent.rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -30,8 +33,9 @@ class FactsCache:
     process keeps across runs (the language server) so that unchanged files are not even
     unpickled again."""
 
-    def __init__(self, root: Path, enabled: bool = True, memory: dict[str, ir.ModuleFacts] | None = None) -> None:
+    def __init__(self, root: Path, enabled: bool = True, memory: dict[str, Facts] | None = None) -> None:
         self.enabled = enabled
+        self.root = root
         self.folder = root / CACHE_DIR / f"facts-{__version__}-{extractor_digest()}"
         self.memory = memory
         self.touched: set[str] = set()
@@ -40,16 +44,18 @@ class FactsCache:
         self._made: set[Path] = set()  # cache folders known to exist
 
     @staticmethod
-    def key(path: str, data: bytes) -> str:
+    def key(path: str, data: bytes, kind: str = "python") -> str:
+        """kind: "python" (ModuleFacts) or "deploy" (DeployFacts) of the same bytes."""
         # The path is part of the key: spans inside the facts name the file.
-        return hashlib.blake2b(path.encode() + b"\0" + data, digest_size=20).hexdigest()
+        return hashlib.blake2b(f"{kind}\0{path}\0".encode() + data, digest_size=20).hexdigest()
 
-    def get(self, key: str) -> ir.ModuleFacts | None:
+    def get(self, key: str, count: bool = True) -> Facts | None:
+        """count: whether a hit or a miss is counted (hits and misses are of modules)."""
         if self.memory is not None and key in self.memory:
             self.touched.add(key)
-            self.hits += 1
+            self.hits += count
             return self.memory[key]
-        facts = self._load(key)
+        facts = self._load(key) if count else self.stored(key) if self.enabled else None
         if facts is not None and self.memory is not None:
             self.memory[key] = facts
             self.touched.add(key)
@@ -61,19 +67,32 @@ class FactsCache:
             for key in [k for k in self.memory if k not in self.touched]:
                 del self.memory[key]
 
-    def _load(self, key: str) -> ir.ModuleFacts | None:
+    def _load(self, key: str) -> Facts | None:
         if not self.enabled:
             return None
-        try:
-            with open(self.folder / key[:2] / key, "rb") as handle:
-                facts = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        facts = self.stored(key)
+        if facts is None:
             self.misses += 1
             return None
         self.hits += 1
-        return facts if isinstance(facts, ir.ModuleFacts) else None
+        return facts
 
-    def put(self, key: str, facts: ir.ModuleFacts, to_disk: bool = True, pickled: bytes | None = None) -> None:
+    def has(self, key: str) -> bool:
+        """Whether facts are kept under `key` (not checked for damage)."""
+        return (self.memory is not None and key in self.memory) or (
+            self.enabled and os.path.exists(self.folder / key[:2] / key))
+
+    def stored(self, key: str) -> Facts | None:
+        """The facts on disk under `key`, or None; counted neither as a hit nor a miss."""
+        try:
+            with open(self.folder / key[:2] / key, "rb") as handle:
+                with ir.deep_recursion():
+                    facts = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, RecursionError):
+            return None
+        return facts if isinstance(facts, (ir.ModuleFacts, DeployFacts)) else None
+
+    def put(self, key: str, facts: Facts, to_disk: bool = True, pickled: bytes | None = None) -> None:
         """pickled: the facts already pickled (as a parsing process sends them)."""
         if self.memory is not None:
             self.memory[key] = facts
@@ -87,6 +106,12 @@ class FactsCache:
                     data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
             except (RecursionError, pickle.PicklingError):
                 return  # too deep to store: parsed again next time
+        self.write(key, data)
+
+    def write(self, key: str, data: bytes) -> None:
+        """Store facts already pickled."""
+        if not self.enabled:
+            return
         folder = self.folder / key[:2]
         try:
             if folder not in self._made:

@@ -186,7 +186,7 @@ class Evaluator:
         if isinstance(obj, Sym):
             if obj.qualname == "django.conf.settings":
                 return self.scope.django_setting(expr.attr, expr.span)
-            return known(obj.attr(expr.attr), expr.span)
+            return V.external(f"{obj.qualname}.{expr.attr}", expr.span)
         if isinstance(obj, ModuleRef):
             found = self.scope.module_attr(obj, expr.attr)
             if found is not None:

@@ -432,7 +432,7 @@ class Interpreter:
         workspace = self.scope.workspace
         if stmt.level == 0 and stmt.module.split(".")[0] in EXTERNAL_TOP:
             for name, alias in stmt.names:
-                self.scope.bind_import(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
+                self.scope.bind_import(alias or name, V.external(f"{stmt.module}.{name}", stmt.span), stmt.span)
             return
         path = workspace.index.resolve(stmt.module, stmt.level, self.scope.module.path)
         if path is None:
@@ -441,7 +441,7 @@ class Interpreter:
                 if stmt.level:
                     self.scope.bind_import(alias or name, unknown(f"module {'.' * stmt.level}{stmt.module} not found", stmt.span), stmt.span)
                 else:
-                    self.scope.bind_import(alias or name, known(Sym(f"{stmt.module}.{name}"), stmt.span), stmt.span)
+                    self.scope.bind_import(alias or name, V.external(f"{stmt.module}.{name}", stmt.span), stmt.span)
             return
         if stmt.star:
             env = workspace.module_env(path, importer=self.scope.module.path)

@@ -10,8 +10,8 @@ import operator
 from itertools import product
 from typing import Any, Callable
 
-from qlint.model import Alternative, Span, Value, unknown
-from qlint.resolve.objects import UNSET
+from qlint.model import Alternative, Span, Value, known, unknown
+from qlint.resolve.objects import UNSET, Sym
 
 MAX_ALTERNATIVES = 16
 
@@ -25,6 +25,18 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
     "is": operator.is_, "is not": operator.is_not,
 }
+
+# Library names whose value Python fixes at run time: an `if TYPE_CHECKING:` block never
+# runs, so what it imports is neither bound nor read.
+_RUNTIME_CONSTANTS: dict[str, Any] = {"typing.TYPE_CHECKING": False, "typing_extensions.TYPE_CHECKING": False}
+
+
+def external(qualname: str, span: Span | None) -> Value:
+    """A name from outside the project: its run-time value where that is fixed, else a Sym."""
+    if qualname in _RUNTIME_CONSTANTS:
+        return known(_RUNTIME_CONSTANTS[qualname], span)
+    return known(Sym(qualname), span)
+
 
 PLAIN_TYPES = (int, float, str, bytes, bool, type(None), list, tuple, dict, set, frozenset)
 

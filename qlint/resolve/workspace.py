@@ -103,8 +103,8 @@ class Workspace:
     """Lazily interprets modules on request; collects apps, tasks and classes seen."""
 
     def __init__(self, files: list[str], load_facts: Callable[[str], ir.ModuleFacts | None],
-                 environ: Environ | None = None) -> None:
-        self.index = ModuleIndex(files)
+                 environ: Environ | None = None, index: ModuleIndex | None = None) -> None:
+        self.index = index or ModuleIndex(files)
         # Variables the deployment files set: env reads take their value from here.
         self.environ = environ
         # TOML/YAML settings files by path, for Dynaconf's Django extension.

@@ -325,3 +325,21 @@ def own_nodes(func: FuncDef) -> Iterator[Any]:
             continue
         yield node
         stack.extend([getattr(node, name) for name in reversed(names)])
+
+
+def names_in(node: Any) -> set[str]:
+    """Every name an IR tree reads or binds (the ids of its Name nodes)."""
+    found: set[str] = set()
+    stack: list[Any] = [node]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is tuple or kind is list:
+            stack.extend(node)
+        elif kind is Name:
+            found.add(node.id)
+        else:
+            names = _NODE_FIELDS.get(kind)
+            if names is not None:
+                stack.extend([getattr(node, name) for name in names])
+    return found

@@ -17,7 +17,8 @@ from qlint.model import Span
 from qlint.sources import ir
 from qlint.sources import from_ast
 from qlint.sources.chunks import Chunk, lines_of, statement_chunks
-from qlint.sources.read import may_use_an_app, mentions_celery
+from qlint.sources.read import SourceError, decode_python, may_use_an_app, mentions_celery
+from qlint.sources.templates import PYTHON_NOTE, is_python_template
 
 # Function bodies are read only when they may call or define something Celery cares about.
 # A wait (.get(), .join()) matters only on a result the same function obtains by sending a
@@ -32,6 +33,19 @@ _BODY_MARKERS = re.compile(
 # Deepest expression qlint converts (ir.MAX_DEPTH). CPython itself refuses more than 200
 # nested brackets, so only long operator chains (a + b + ... or a.b.c...) come near it.
 MAX_DEPTH = ir.MAX_DEPTH
+
+
+def parse_file(path: str, data: bytes) -> ir.ModuleFacts:
+    """The facts of a file's bytes: decoded as Python would, then parse_facts()."""
+    try:
+        text = decode_python(path, data)
+    except SourceError as exc:
+        return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
+    facts = parse_facts(path, text)
+    if facts.error is not None and facts.error.startswith("syntax error") and is_python_template(path, text):
+        # Not QL000: the file is fine, it is just not Python until rendered.
+        return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=facts.lines, mentions_celery=False)
+    return facts
 
 
 def parse_facts(path: str, text: str) -> ir.ModuleFacts:

@@ -40,3 +40,21 @@ def test_a_quiet_name_used_in_a_class_or_branch_is_read(analyse_tree):
     (app,) = analyse_tree(files).project.apps
     limit = app.setting("task_time_limit")
     assert limit.status == "several" and sorted(a.value.value for a in limit.alternatives) == [60, 3600]
+
+
+def test_what_a_type_checking_block_imports_is_never_read(analyse_tree):
+    """`if TYPE_CHECKING:` does not run (typing.TYPE_CHECKING is False at run time): its
+    imports are not read and bind nothing, so they close no import cycle; the else branch,
+    and `if not TYPE_CHECKING:`, do run."""
+    files = {**PROJECT,
+             "proj/models.py": ("from typing import TYPE_CHECKING\nimport typing\n\nif TYPE_CHECKING:\n"
+                                "    from proj.tasks import build\nelse:\n    LIMIT = 90\n\n"
+                                "if not typing.TYPE_CHECKING:\n    SOFT = 30\n\n\nclass Report:\n    pass\n"),
+             "proj/celeryconfig.py": "from proj.models import LIMIT, SOFT\n\ntask_time_limit = LIMIT\ntask_soft_time_limit = SOFT\n",
+             "proj/tasks.py": ("from proj.celery import app\nfrom proj.models import Report\n\n\n"
+                               "@app.task\ndef build(pk):\n    return Report\n")}
+    analysis = analyse_tree(files)
+    (app,) = analysis.project.apps
+    assert (app.setting("task_time_limit").value, app.setting("task_soft_time_limit").value) == (90, 30)
+    assert "build" not in analysis.project.workspace.envs["proj/models.py"].names
+    assert not [note for note in analysis.project.notes if "import cycle" in note]

@@ -1,0 +1,219 @@
+"""Parsing in parallel: a crew of processes that parse what the resolver will ask for.
+
+On a cold run, parsing took most of the time and left a core idle. The entries (files
+with Celery markers) went to a pool while the resolver waited. The modules they import
+were then parsed one at a time, as the resolver met their names. The crew starts while
+the pre-filter is still scanning. Its members read the deployment files first (the
+resolver needs them right after the scan), then parse each entry the scan finds. After
+each file, a member goes on to the modules that file will need: those it imports names
+from and uses, and those it imports with `*`. Results go to the facts cache
+(a scratch folder when the cache is off). For each file it asks for, the resolver takes
+a member's result, or waits for a file a member is parsing now. A file no member has
+started, it claims and parses itself, so it never waits for the crew as a whole. With a
+member for every core but one, the resolver keeps a core of its own. A guess that is
+never needed costs a spare core's time and is stored in the cache like any other file.
+"""
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+
+from qlint.deploy_files import read_deploy_facts
+from qlint.facts_cache import Facts, FactsCache
+from qlint.sources import ir
+from qlint.sources.python import parse_file
+from qlint.sources.read import SourceError, read_bytes
+
+if TYPE_CHECKING:
+    from qlint.resolve.workspace import ModuleIndex
+
+# Slot states: not started; the resolver's own; a member's, being parsed; parsed and
+# stored; left to the resolver (in the cache already, or the member could not store it).
+FREE, MAIN, TAKEN, DONE, LEFT = range(5)
+# counts[2] flags
+_SCAN_DONE, _STOP = 1, 2
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    # Forking copies a lock held by another thread in its locked state: in the language
+    # server a thread blocked reading stdin holds the stdin lock, and the forked child hung
+    # closing stdin. Fork (the cheap start) only from a process with no other thread.
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 and os.name == "posix" else "spawn")
+
+
+class Crew:
+    """The resolver's side. Slots are positions in `files`."""
+
+    def __init__(self, files: list[str], abs_of: Mapping[str, str], index: "ModuleIndex", cache: FactsCache,
+                 members: int, reserved: Iterable[str] = (), deploy: list[str] = ()) -> None:
+        """files: the Python files; deploy: candidate deployment files, read first (the
+        resolver needs them right after the scan)."""
+        context = pool_context()
+        files = [*files, *deploy]
+        self._slots = {path: number for number, path in enumerate(files)}
+        self._lock = context.Lock()
+        self._state = context.RawArray("b", len(files))
+        self._holder = context.RawArray("b", len(files))  # the member (1-based) parsing a TAKEN slot
+        self._queue = context.RawArray("i", len(files))  # entries, in the order the scan found them
+        self._counts = context.RawArray("i", 3)  # entries queued, (unused), flags
+        for path in reserved:  # open buffers: parsed by the resolver's process
+            if path in self._slots:
+                self._state[self._slots[path]] = MAIN
+        self._scratch = None if cache.enabled else tempfile.mkdtemp(prefix="qlint-crew-")
+        root = cache.root if self._scratch is None else Path(self._scratch)
+        self._results = FactsCache(root)
+        shared = (self._lock, self._state, self._holder, self._queue, self._counts)
+        self._members = [
+            context.Process(target=_member, args=(number, shared, files, len(files) - len(deploy), dict(abs_of), index,
+                                                  root),
+                            name=f"qlint-crew-{number}", daemon=True)
+            for number in range(1, members + 1)
+        ]
+        for member in self._members:
+            member.start()
+
+    def add(self, path: str) -> None:
+        """Queue an entry (members take the last queued first)."""
+        with self._lock:
+            self._queue[self._counts[0]] = self._slots[path]
+            self._counts[0] += 1
+
+    def scan_done(self) -> None:
+        with self._lock:
+            self._counts[2] |= _SCAN_DONE
+
+    def take(self, path: str, key: str) -> Facts | None:
+        """A member's facts for `path`, waiting while one is parsing it; None when the
+        caller is to read it itself (nobody started it, which it now owns, or it was left)."""
+        slot = self._slots.get(path)
+        if slot is None:
+            return None
+        while True:
+            with self._lock:
+                state = self._state[slot]
+                if state == FREE:
+                    self._state[slot] = MAIN
+                    return None
+            if state == DONE:
+                return self._results.stored(key)  # None if the member's file differs: parse again
+            if state != TAKEN or not self._members[self._holder[slot] - 1].is_alive():
+                return None
+            time.sleep(0.0002)
+
+    def close(self) -> None:
+        """Stop the members; each finishes the file it is parsing."""
+        with self._lock:
+            self._counts[2] |= _STOP
+        for member in self._members:
+            member.join()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files: int, abs_of: dict[str, str],
+            index: "ModuleIndex", root: Path) -> None:
+    """files[:python_files] are Python files, the rest deployment files."""
+    lock, state, holder, queue, counts = shared
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
+    gc.enable()  # a forked member inherits the resolver's paused collection, but lives for many files
+    slots = {path: slot for slot, path in enumerate(files)}
+    cache = FactsCache(root)
+    # What to parse next, the next one last: deployment files first, then the modules the
+    # files parsed so far will need.
+    follow: list[int] = list(range(len(files) - 1, python_files - 1, -1))
+    while True:
+        flags = counts[2]
+        if flags & _STOP:
+            return
+        slot = follow.pop() if follow else _next_queued(lock, queue, counts)
+        if slot is None:
+            if flags & _SCAN_DONE:
+                return
+            time.sleep(0.001)  # the scan has not found the next entry yet
+            continue
+        with lock:
+            if state[slot] != FREE:
+                continue
+            state[slot], holder[slot] = TAKEN, number
+        path = files[slot]
+        try:
+            facts = _parse_and_store(path, abs_of[path], cache, python=slot < python_files)
+        except BaseException:  # noqa: B036 - whatever went wrong, the resolver parses it itself
+            facts = None
+        state[slot] = LEFT if facts is None else DONE
+        if isinstance(facts, ir.ModuleFacts):
+            follow.extend(reversed([s for s in map(slots.get, needed_modules(facts, index)) if s is not None
+                                    and state[s] == FREE]))
+
+
+def _next_queued(lock: Any, queue: Any, counts: Any) -> int | None:
+    # The last found first: the resolver reads entries in the scan's order, so the two
+    # work from opposite ends and seldom want the same file at the same time.
+    with lock:
+        if counts[0] == 0:
+            return None
+        counts[0] -= 1
+        return queue[counts[0]]
+
+
+def _parse_and_store(path: str, full: str, cache: FactsCache, python: bool) -> Facts | None:
+    """The file's facts, stored in the cache; None when they are stored already, cannot be,
+    or the file is no deployment file after all."""
+    try:
+        data = read_bytes(full)
+    except SourceError:
+        return None
+    key = cache.key(path, data, "python" if python else "deploy")
+    if cache.has(key):
+        return None
+    facts: Facts | None = parse_file(path, data) if python else read_deploy_facts(path, data)
+    if facts is None:
+        return None
+    with ir.deep_recursion():
+        cache.write(key, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
+    return facts if cache.enabled else None
+
+
+def needed_modules(facts: ir.ModuleFacts, index: "ModuleIndex") -> Iterator[str]:
+    """The project files a module will probably make the resolver read: those it imports
+    a name from that its code uses, and those it star-imports; in the order of its imports."""
+    used = ir.names_in(facts.body)
+    for stmt in _imports(facts.body):
+        if isinstance(stmt, ir.Import):
+            for dotted, alias in stmt.names:
+                path = index.resolve(dotted, 0, facts.path) if (alias or dotted.split(".")[0]) in used else None
+                if path is not None:
+                    yield path
+            continue
+        base = index.resolve(stmt.module, stmt.level, facts.path)
+        if base is None:
+            continue
+        if stmt.star:
+            yield base
+        for name, alias in stmt.names:
+            if (alias or name) in used:
+                yield index.submodule(base, name) or base
+
+
+def _imports(body: tuple[ir.Stmt, ...]) -> Iterator[ir.Import | ir.ImportFrom]:
+    stack: list[Any] = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ir.Import, ir.ImportFrom)):
+            yield stmt
+        elif isinstance(stmt, ir.If):
+            stack.extend(reversed([*stmt.body, *stmt.orelse]))
+        elif isinstance(stmt, ir.Try):
+            stack.extend(reversed([*stmt.body, *(s for _, b in stmt.handlers for s in b), *stmt.orelse,
+                                   *stmt.finalbody]))
+        elif isinstance(stmt, (ir.Block, ir.FuncDef, ir.ClassDef)):
+            stack.extend(reversed(stmt.body))
