@@ -266,5 +266,5 @@ def analyse(
 
 
 def _crew_size() -> int:
-    # A core stays with this process, which resolves while the members parse.
-    return max(1, min((os.cpu_count() or 1) - 1, 8))
+    # As many members as cores: they run at a lower priority than this process (crew.py).
+    return max(1, min(os.cpu_count() or 1, 8))

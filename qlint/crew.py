@@ -9,8 +9,9 @@ each file, a member goes on to the modules that file will need: those it imports
 from and uses, and those it imports with `*`. Results go to the facts cache
 (a scratch folder when the cache is off). For each file it asks for, the resolver takes
 a member's result, or waits for a file a member is parsing now. A file no member has
-started, it claims and parses itself, so it never waits for the crew as a whole. With a
-member for every core but one, the resolver keeps a core of its own. A guess that is
+started, it claims and parses itself, so it never waits for the crew as a whole. There is
+a member for every core, each at a lower priority than the resolver: it keeps a core of its
+own, and the members also take the time it spends waiting. A guess that is
 never needed costs a spare core's time and is stored in the cache like any other file.
 """
 from __future__ import annotations
@@ -125,6 +126,8 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
     lock, state, holder, queue, counts = shared
     sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
     gc.enable()  # a forked member inherits the resolver's paused collection, but lives for many files
+    if hasattr(os, "nice"):
+        os.nice(10)  # the resolver's process goes first: members take the time it leaves
     slots = {path: slot for slot, path in enumerate(files)}
     cache = FactsCache(root)
     # What to parse next, the next one last: deployment files first, then the modules the
