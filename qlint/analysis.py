@@ -99,6 +99,7 @@ class _Loader:
         self.data: dict[str, bytes] = {}
         self.parsed = 0
         self.crew: Crew | None = None
+        self._waiting: list[str] = []  # entries to parse, until the crew starts
 
     def read(self, path: str) -> bytes | None:
         if path in self.data:
@@ -125,6 +126,19 @@ class _Loader:
             return read_bytes(self.abs_of[path])
         except SourceError:
             return None
+
+    def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:
+        """An entry the resolver will ask for: the crew's to parse, once enough of them
+        (PARALLEL_THRESHOLD) are not in the cache for a crew to be worth starting."""
+        if path in self.overrides or self.cache.has(self.cache.key(path, data)):
+            return
+        self._waiting.append(path)
+        if self.crew is None and len(self._waiting) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
+            self.crew = start_crew()
+        if self.crew is not None:
+            for waiting in self._waiting:
+                self.crew.add(waiting)
+            self._waiting.clear()
 
     def __call__(self, path: str) -> ir.ModuleFacts | None:
         if path not in self.abs_of:
@@ -215,48 +229,49 @@ def analyse(
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
     loader = _Loader(FactsCache(root, use_cache, facts_memory), abs_of, buffers)
-    index = ModuleIndex(python_files)
-    entries, settings_only, quiet, app_users = [], [], [], []
-    to_parse: list[str] = []  # entries not in the cache, until the crew starts
-    for rel in python_files:
-        data = loader.read(rel)
-        if data is None:
-            continue
-        markers = celery_markers(data)
-        if rel in buffers or (markers and not names_settings_module_only(markers)):
-            entries.append(rel)  # an open buffer is always read, so that its parse errors show
-            if rel not in buffers and not loader.cache.has(loader.cache.key(rel, data)):
-                to_parse.append(rel)
-                if loader.crew is None and len(to_parse) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
-                    loader.crew = Crew(python_files, abs_of, index, loader.cache, _crew_size(), reserved=buffers,
-                                       deploy=[f for f in other_files if candidate(f)])
-                if loader.crew is not None:
-                    for path in to_parse:
-                        loader.crew.add(path)
-                    to_parse.clear()
-        elif markers:
-            settings_only.append(rel)
-        elif may_use_an_app(data):
-            app_users.append(rel)
-        else:
-            quiet.append(rel)
-    if loader.crew is not None:
-        loader.crew.scan_done()
-    deploy = load_deploy_files(other_files, loader.read_other, loader.deploy_facts)
-    workspace = Workspace(python_files, loader, deploy.environment, index=index)
-    workspace.quiet, workspace.app_users = frozenset(quiet), frozenset(app_users)
-    workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
-    project = build_project(display_path(root, cwd), workspace, entries, settings_only)
-    project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
-                                    deploy.environment, deploy.env_files)
-    problems = [
-        FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
-        for f in [*loader.facts.values(), *deploy.facts] if f.error is not None and f.error != PYTHON_NOTE
-    ]
-    project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
-                         if f.error == PYTHON_NOTE)
-    analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
-                        loader.parsed, loader.cache.hits)
+    try:
+        index = ModuleIndex(python_files)
+        entries, settings_only, quiet, app_users = [], [], [], []
+        deploy_candidates = [f for f in other_files if candidate(f)]
+
+        def start_crew() -> Crew:
+            return Crew(python_files, abs_of, index, loader.cache, _crew_size(), reserved=buffers,
+                        deploy=deploy_candidates)
+
+        for rel in python_files:
+            data = loader.read(rel)
+            if data is None:
+                continue
+            markers = celery_markers(data)
+            if rel in buffers or (markers and not names_settings_module_only(markers)):
+                entries.append(rel)  # an open buffer is always read, so that its parse errors show
+                loader.parse_soon(rel, data, start_crew)
+            elif markers:
+                settings_only.append(rel)
+            elif may_use_an_app(data):
+                app_users.append(rel)
+            else:
+                quiet.append(rel)
+        if loader.crew is not None:
+            loader.crew.scan_done()
+        deploy = load_deploy_files(other_files, loader.read_other, loader.deploy_facts)
+        workspace = Workspace(python_files, loader, deploy.environment, index=index)
+        workspace.quiet, workspace.app_users = frozenset(quiet), frozenset(app_users)
+        workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
+        project = build_project(display_path(root, cwd), workspace, entries, settings_only)
+        project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
+                                        deploy.environment, deploy.env_files)
+        problems = [
+            FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
+            for f in [*loader.facts.values(), *deploy.facts] if f.error is not None and f.error != PYTHON_NOTE
+        ]
+        project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
+                             if f.error == PYTHON_NOTE)
+        analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
+                            loader.parsed, loader.cache.hits)
+    except BaseException:  # no crew member outlives a failed or interrupted analysis
+        loader.close()
+        raise
     if keep_reading:
         analysis.close = loader.close
     else:

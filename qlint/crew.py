@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
 # Slot states: not started; the resolver's own; a member's, being parsed; parsed and
 # stored; left to the resolver (in the cache already, or the member could not store it).
 FREE, MAIN, TAKEN, DONE, LEFT = range(5)
-# counts[2] flags
+# A member stops between two files; a file takes well under a second.
+STOP_WAIT = 30.0
+# Flags in counts[1]
 _SCAN_DONE, _STOP = 1, 2
 
 
@@ -64,8 +67,8 @@ class Crew:
         self._lock = context.Lock()
         self._state = context.RawArray("b", len(files))
         self._holder = context.RawArray("b", len(files))  # the member (1-based) parsing a TAKEN slot
-        self._queue = context.RawArray("i", len(files))  # entries, in the order the scan found them
-        self._counts = context.RawArray("i", 3)  # entries queued, (unused), flags
+        self._queue = context.RawArray("i", len(files))  # entries not taken yet, a stack
+        self._counts = context.RawArray("i", 2)  # entries on the stack, flags
         for path in reserved:  # open buffers: parsed by the resolver's process
             if path in self._slots:
                 self._state[self._slots[path]] = MAIN
@@ -90,7 +93,7 @@ class Crew:
 
     def scan_done(self) -> None:
         with self._lock:
-            self._counts[2] |= _SCAN_DONE
+            self._counts[1] |= _SCAN_DONE
 
     def take(self, path: str, key: str) -> Facts | None:
         """A member's facts for `path`, waiting while one is parsing it; None when the
@@ -111,11 +114,16 @@ class Crew:
             time.sleep(0.0002)
 
     def close(self) -> None:
-        """Stop the members; each finishes the file it is parsing."""
+        """Stop the members; each finishes the file it is parsing (a member that has not
+        stopped after STOP_WAIT seconds is killed: a store is written aside and renamed,
+        so a killed member may leave a stray temporary file, never half an entry)."""
         with self._lock:
-            self._counts[2] |= _STOP
+            self._counts[1] |= _STOP
         for member in self._members:
-            member.join()
+            member.join(STOP_WAIT)
+            if member.is_alive():
+                member.kill()
+                member.join()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
@@ -126,6 +134,7 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
     lock, state, holder, queue, counts = shared
     sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
     gc.enable()  # a forked member inherits the resolver's paused collection, but lives for many files
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the resolver's to handle; it stops the crew
     if hasattr(os, "nice"):
         os.nice(10)  # the resolver's process goes first: members take the time it leaves
     slots = {path: slot for slot, path in enumerate(files)}
@@ -134,7 +143,7 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
     # files parsed so far will need.
     follow: list[int] = list(range(len(files) - 1, python_files - 1, -1))
     while True:
-        flags = counts[2]
+        flags = counts[1]
         if flags & _STOP:
             return
         slot = follow.pop() if follow else _next_queued(lock, queue, counts)
@@ -150,7 +159,7 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
         path = files[slot]
         try:
             facts = _parse_and_store(path, abs_of[path], cache, python=slot < python_files)
-        except BaseException:  # noqa: B036 - whatever went wrong, the resolver parses it itself
+        except Exception:  # whatever went wrong, the resolver parses it itself
             facts = None
         state[slot] = LEFT if facts is None else DONE
         if isinstance(facts, ir.ModuleFacts):
