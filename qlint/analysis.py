@@ -133,11 +133,13 @@ class _Loader:
         if path in self.overrides or self.cache.has(self.cache.key(path, data)):
             return
         self._waiting.append(path)
-        if self.crew is None and len(self._waiting) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            self.crew = start_crew()
+        if self.crew is None and len(self._waiting) == PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
+            try:
+                self.crew = start_crew()
+            except OSError:  # no scratch folder, no process to be had: everything is parsed here
+                pass
         if self.crew is not None:
-            for waiting in self._waiting:
-                self.crew.add(waiting)
+            self.crew.add(self._waiting)
             self._waiting.clear()
 
     def __call__(self, path: str) -> ir.ModuleFacts | None:
@@ -157,10 +159,14 @@ class _Loader:
             facts = self.cache.get(key)
             if isinstance(facts, ir.ModuleFacts):
                 self.facts[path] = facts
+                if self.crew is not None:
+                    self.crew.follow(facts)
                 return
             facts = parse_file(path, data)
             # An unsaved buffer changes again: not worth storing.
             self.cache.put(key, facts, to_disk=path not in self.overrides)
+            if self.crew is not None:
+                self.crew.follow(facts)
         else:
             self.cache.put(key, facts, to_disk=False)  # the member stored it
         self.facts[path] = facts
@@ -252,8 +258,6 @@ def analyse(
                 app_users.append(rel)
             else:
                 quiet.append(rel)
-        if loader.crew is not None:
-            loader.crew.scan_done()
         deploy = load_deploy_files(other_files, loader.read_other, loader.deploy_facts)
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
         workspace.quiet, workspace.app_users = frozenset(quiet), frozenset(app_users)

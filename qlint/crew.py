@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 FREE, MAIN, TAKEN, DONE, LEFT = range(5)
 # A member stops between two files; a file takes well under a second.
 STOP_WAIT = 30.0
-# Flags in counts[1]
-_SCAN_DONE, _STOP = 1, 2
+# A flag in counts[1]
+_STOP = 1
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
@@ -67,33 +67,49 @@ class Crew:
         self._lock = context.Lock()
         self._state = context.RawArray("b", len(files))
         self._holder = context.RawArray("b", len(files))  # the member (1-based) parsing a TAKEN slot
-        self._queue = context.RawArray("i", len(files))  # entries not taken yet, a stack
-        self._counts = context.RawArray("i", 2)  # entries on the stack, flags
+        self._queue = context.RawArray("i", len(files))  # files to parse, a stack
+        self._queued = context.RawArray("b", len(files))  # whether a slot is on the stack
+        self._counts = context.RawArray("i", 2)  # files on the stack, flags
+        self._busy = context.RawArray("b", [1] * members)  # whether each member has work (at first, its own)
         for path in reserved:  # open buffers: parsed by the resolver's process
             if path in self._slots:
                 self._state[self._slots[path]] = MAIN
         self._scratch = None if cache.enabled else tempfile.mkdtemp(prefix="qlint-crew-")
         root = cache.root if self._scratch is None else Path(self._scratch)
         self._results = FactsCache(root)
-        shared = (self._lock, self._state, self._holder, self._queue, self._counts)
+        self._index = index
+        shared = (self._lock, self._state, self._holder, self._queue, self._queued, self._counts, self._busy)
         self._members = [
             context.Process(target=_member, args=(number, shared, files, len(files) - len(deploy), dict(abs_of), index,
                                                   root),
                             name=f"qlint-crew-{number}", daemon=True)
             for number in range(1, members + 1)
         ]
-        for member in self._members:
-            member.start()
+        try:
+            for member in self._members:
+                member.start()
+        except OSError:
+            self._members = [member for member in self._members if member.pid is not None]
+            self.close()
+            raise
 
-    def add(self, path: str) -> None:
-        """Queue an entry (members take the last queued first)."""
+    def add(self, paths: Iterable[str]) -> None:
+        """Queue files to parse; members take the last queued first."""
         with self._lock:
-            self._queue[self._counts[0]] = self._slots[path]
-            self._counts[0] += 1
+            for slot in map(self._slots.get, paths):
+                if slot is not None and self._state[slot] == FREE and not self._queued[slot]:
+                    self._queue[self._counts[0]] = slot
+                    self._queued[slot] = 1
+                    self._counts[0] += 1
 
-    def scan_done(self) -> None:
+    def follow(self, facts: ir.ModuleFacts) -> None:
+        """Queue what a file the resolver read itself will need, as members do after theirs."""
+        self.add(list(needed_modules(facts, self._index)))
+
+    def idle(self) -> bool:
+        """Whether every member is waiting for work (nothing queued, nothing to follow)."""
         with self._lock:
-            self._counts[1] |= _SCAN_DONE
+            return self._counts[0] == 0 and not any(self._busy)
 
     def take(self, path: str, key: str) -> Facts | None:
         """A member's facts for `path`, waiting while one is parsing it; None when the
@@ -131,7 +147,7 @@ class Crew:
 def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files: int, abs_of: dict[str, str],
             index: "ModuleIndex", root: Path) -> None:
     """files[:python_files] are Python files, the rest deployment files."""
-    lock, state, holder, queue, counts = shared
+    lock, state, holder, queue, queued, counts, busy = shared
     sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
     gc.enable()  # a forked member inherits the resolver's paused collection, but lives for many files
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the resolver's to handle; it stops the crew
@@ -146,11 +162,9 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
         flags = counts[1]
         if flags & _STOP:
             return
-        slot = follow.pop() if follow else _next_queued(lock, queue, counts)
+        slot = follow.pop() if follow else _next_queued(lock, queue, queued, counts, busy, number)
         if slot is None:
-            if flags & _SCAN_DONE:
-                return
-            time.sleep(0.001)  # the scan has not found the next entry yet
+            time.sleep(0.001)  # until the scan or the resolver queues more, or the resolver is done
             continue
         with lock:
             if state[slot] != FREE:
@@ -167,14 +181,18 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
                                     and state[s] == FREE]))
 
 
-def _next_queued(lock: Any, queue: Any, counts: Any) -> int | None:
-    # The last found first: the resolver reads entries in the scan's order, so the two
-    # work from opposite ends and seldom want the same file at the same time.
+def _next_queued(lock: Any, queue: Any, queued: Any, counts: Any, busy: Any, number: int) -> int | None:
+    # The last queued first: the resolver reads entries in the scan's order, so the two
+    # work from opposite ends and seldom want the same file at the same time; and what the
+    # resolver queues from a file it read itself, it will want soon.
     with lock:
+        busy[number - 1] = counts[0] > 0
         if counts[0] == 0:
             return None
         counts[0] -= 1
-        return queue[counts[0]]
+        slot = queue[counts[0]]
+        queued[slot] = 0
+        return slot
 
 
 def _parse_and_store(path: str, full: str, cache: FactsCache, python: bool) -> Facts | None:

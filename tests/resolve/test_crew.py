@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,13 @@ def snapshot(result) -> tuple:
     return apps, tasks, problems, sorted(result.project.notes)
 
 
+def wait_until_idle(crew: Crew) -> None:
+    deadline = time.monotonic() + 60
+    while not crew.idle():
+        assert time.monotonic() < deadline, "the crew never ran out of work"
+        time.sleep(0.01)
+
+
 def analyse_here(root: Path, **kwargs):
     return analysis_module.analyse(["."], cwd=root, root=root, **kwargs)
 
@@ -89,10 +97,8 @@ def test_members_parse_what_is_queued_and_what_it_needs_and_the_resolver_takes_i
     abs_of = {f: str(tmp_path / f) for f in [*files, "docker-compose.yml"]}
     cache = FactsCache(tmp_path)
     crew = Crew(files, abs_of, ModuleIndex(files), cache, members=1, deploy=["docker-compose.yml"])
-    crew.add("proj/tasks3.py")
-    crew.scan_done()
-    for member in crew._members:  # with nothing more queued, a member stops once its work is done
-        member.join(timeout=60)
+    crew.add(["proj/tasks3.py"])
+    wait_until_idle(crew)
     states = {path: crew._state[crew._slots[path]] for path in abs_of}
     crew.close()
     # the entry, the model class it uses (and the module of that class's base), the app
@@ -102,7 +108,6 @@ def test_members_parse_what_is_queued_and_what_it_needs_and_the_resolver_takes_i
     assert states["proj/helpers3.py"] == FREE
     data = (tmp_path / "proj/tasks3.py").read_bytes()
     taken = Crew(files, abs_of, ModuleIndex(files), cache, members=1)
-    taken.scan_done()
     try:
         assert taken.take("proj/tasks3.py", cache.key("proj/tasks3.py", data)) is None  # no member started it...
         assert taken._state[taken._slots["proj/tasks3.py"]] == MAIN  # ...so it is the resolver's now
@@ -118,8 +123,8 @@ def test_a_file_whose_member_died_is_parsed_by_the_resolver(tmp_path):
     write_tree(tmp_path, tree())
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.py"))
     crew = Crew(files, {f: str(tmp_path / f) for f in files}, ModuleIndex(files), FactsCache(tmp_path), members=1)
-    crew.scan_done()
-    crew._members[0].join(timeout=60)  # nothing queued: it has stopped
+    crew._members[0].kill()
+    crew._members[0].join()
     slot = crew._slots["proj/tasks0.py"]
     crew._state[slot], crew._holder[slot] = TAKEN, 1  # as if it had died while parsing this file
     try:
@@ -156,3 +161,26 @@ def test_the_crew_works_where_processes_must_be_spawned(tmp_path):
         waiter.join()
     alone = analyse_here(tmp_path, use_cache=False)
     assert snapshot(spawned) == snapshot(alone)
+
+
+def test_what_a_file_read_by_the_resolver_needs_goes_to_the_members(tmp_path):
+    write_tree(tmp_path, tree())
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.py"))
+    crew = Crew(files, {f: str(tmp_path / f) for f in files}, ModuleIndex(files), FactsCache(tmp_path), members=1)
+    try:
+        crew.follow(parse_file("proj/tasks5.py", (tmp_path / "proj/tasks5.py").read_bytes()))
+        wait_until_idle(crew)
+        assert {f for f in files if crew._state[crew._slots[f]] == DONE} == {"proj/models5.py", "proj/celery.py"}
+    finally:
+        crew.close()
+
+
+def test_without_a_scratch_folder_everything_is_parsed_here(tmp_path, monkeypatch):
+    write_tree(tmp_path, tree())
+    alone = analyse_here(tmp_path, use_cache=False)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    assert snapshot(analyse_here(tmp_path, use_cache=False)) == snapshot(alone)
