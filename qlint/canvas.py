@@ -72,6 +72,9 @@ COMPOSITE = (Chain, Group, Chord)
 
 def build(ctx: Context, expr: ir.Expr, depth: int = 0) -> Node | None:
     """The canvas an expression builds, or None when it is not one qlint can read."""
+    kind = type(expr)
+    if kind is not ir.Call and kind is not ir.Name and (kind is not ir.BinOp or expr.op != "|"):
+        return None  # what _build() answers, without the memo: most expressions are these
     if depth == 0:
         # Every rule about canvases builds every expression of the project.
         return ctx.remembered("canvas.build", expr, lambda: _build(ctx, expr, 0))

@@ -17,20 +17,25 @@ def rename(span: Span, old: str, new: str) -> Edit:
 def references(project: Project, key: str, assigned_at: Span) -> list[Span]:
     """Where the project reads `key` by name (KEY, settings.KEY), other than its assignment;
     each span covers the name itself."""
-    index = _names_read(project)
-    return [s for s in index.get(key, ()) if (s.path, s.line, s.column) != (assigned_at.path, assigned_at.line, assigned_at.column)]
+    spans = [_name_span(node) for node in _names_read(project).get(key, ())]
+    return [s for s in spans if (s.path, s.line, s.column) != (assigned_at.path, assigned_at.line, assigned_at.column)]
 
 
-def _names_read(project: Project) -> dict[str, list[Span]]:
+def _name_span(node: ir.Name | ir.Attr) -> Span:
+    if isinstance(node, ir.Name):
+        return node.span
+    end = node.span  # an attribute's name is where its expression ends
+    return Span(end.path, end.end_line, end.end_column - len(node.attr), end.end_line, end.end_column)
+
+
+def _names_read(project: Project) -> dict[str, list[ir.Name | ir.Attr]]:
     if "setting_keys.names_read" not in project.derived:
-        found: dict[str, list[Span]] = {}
+        found: dict[str, list[ir.Name | ir.Attr]] = {}
         for _, nested in walk_nested(project):
             for expr in nested:
                 if isinstance(expr, ir.Name):
-                    found.setdefault(expr.id, []).append(expr.span)
+                    found.setdefault(expr.id, []).append(expr)
                 elif isinstance(expr, ir.Attr):
-                    end = expr.span
-                    start = Span(end.path, end.end_line, end.end_column - len(expr.attr), end.end_line, end.end_column)
-                    found.setdefault(expr.attr, []).append(start)
+                    found.setdefault(expr.attr, []).append(expr)
         project.derived["setting_keys.names_read"] = found
     return project.derived["setting_keys.names_read"]

@@ -209,8 +209,13 @@ def suggest(key: str, namespace: str | None = None, limit: int = 3) -> list[str]
         return [spellings[prefix + wanted][0]] if prefix + wanted in spellings else []
     core = _strip(wanted, prefix)
     best: dict[str, tuple[float, str]] = {}
+    matcher = difflib.SequenceMatcher(None, core)
     for upper, (spelling, name) in spellings.items():
-        score = difflib.SequenceMatcher(None, core, _strip(upper, prefix)).ratio()
+        matcher.set_seq2(_strip(upper, prefix))
+        # Both quick ratios bound ratio() from above: most candidates fail them, cheaply.
+        if matcher.real_quick_ratio() < _CUTOFF or matcher.quick_ratio() < _CUTOFF:
+            continue
+        score = matcher.ratio()
         if score >= _CUTOFF and score > best.get(name, (0.0, ""))[0]:
             best[name] = (score, spelling)
     if not best:
