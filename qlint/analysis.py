@@ -237,7 +237,7 @@ def analyse(
     loader = _Loader(FactsCache(root, use_cache, facts_memory), abs_of, buffers)
     try:
         index = ModuleIndex(python_files)
-        entries, settings_only, quiet, app_users = [], [], [], []
+        entries, settings_only, unmarked = [], [], set()
         deploy_candidates = [f for f in other_files if candidate(f)]
 
         def start_crew() -> Crew:
@@ -254,13 +254,12 @@ def analyse(
                 loader.parse_soon(rel, data, start_crew)
             elif markers:
                 settings_only.append(rel)
-            elif may_use_an_app(data):
-                app_users.append(rel)
             else:
-                quiet.append(rel)
+                unmarked.add(rel)
         deploy = load_deploy_files(other_files, loader.read_other, loader.deploy_facts)
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
-        workspace.quiet, workspace.app_users = frozenset(quiet), frozenset(app_users)
+        uses_app = _AppUse(unmarked, loader.data)
+        workspace.quiet, workspace.app_users = uses_app.quiet, uses_app.users
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
         project = build_project(display_path(root, cwd), workspace, entries, settings_only)
         project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
@@ -282,6 +281,38 @@ def analyse(
         loader.close()
     loader.cache.forget_untouched()
     return analysis
+
+
+class _AppUse:
+    """Which files without a Celery marker may act on an app they import (read.may_use_an_app):
+    `users` holds those, `quiet` the others. Judged when the resolver first asks about a file,
+    since it asks about the few that something imports."""
+
+    def __init__(self, unmarked: set[str], data: Mapping[str, bytes]) -> None:
+        self._unmarked = unmarked
+        self._data = data
+        self._verdicts: dict[str, bool] = {}
+        self.users = _Judged(self, True)
+        self.quiet = _Judged(self, False)
+
+    def uses(self, path: str) -> bool | None:
+        """None for a file with a marker (or none at all)."""
+        if path not in self._unmarked:
+            return None
+        if path not in self._verdicts:
+            self._verdicts[path] = may_use_an_app(self._data[path])
+        return self._verdicts[path]
+
+
+class _Judged:
+    """One side of _AppUse, answering `path in ...` as a frozenset would."""
+
+    def __init__(self, judge: _AppUse, uses: bool) -> None:
+        self._judge = judge
+        self._uses = uses
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self._judge.uses(path) is self._uses
 
 
 def _crew_size() -> int:

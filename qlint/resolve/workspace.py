@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
-from typing import Callable
+from typing import Callable, Container
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve.django import DjangoSettings, EnvWrite
@@ -121,10 +121,10 @@ class Workspace:
         self.notes: list[str] = []
         # Files the pre-filter found nothing Celery-related in: names imported from them
         # are read when used (LazyName). None: every import is read at once.
-        self.quiet: frozenset[str] | None = None
+        self.quiet: Container[str] | None = None
         # Files that name no Celery marker but may act on an app they import (@app.task):
         # read whenever imported, even as `from package import module`.
-        self.app_users: frozenset[str] = frozenset()
+        self.app_users: Container[str] = frozenset()
 
     def resolve(self, value: Value, importer: str | None = None) -> Value:
         """The value a LazyName stands for; any other value as it is."""
