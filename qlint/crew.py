@@ -215,8 +215,9 @@ def _parse_and_store(path: str, full: str, cache: FactsCache, python: bool) -> F
 
 def needed_modules(facts: ir.ModuleFacts, index: "ModuleIndex") -> Iterator[str]:
     """The project files a module will probably make the resolver read: those it imports
-    a name from that its code uses, and those it star-imports; in the order of its imports."""
-    used = ir.names_in(facts.body)
+    a name from that the resolver or the rules will look up (_likely_read), and those it
+    star-imports; in the order of its imports."""
+    used = _likely_read(facts.body)
     for stmt in _imports(facts.body):
         if isinstance(stmt, ir.Import):
             for dotted, alias in stmt.names:
@@ -232,6 +233,32 @@ def needed_modules(facts: ir.ModuleFacts, index: "ModuleIndex") -> Iterator[str]
         for name, alias in stmt.names:
             if (alias or name) in used:
                 yield index.submodule(base, name) or base
+
+
+# Calls whose arguments the rules read (task calls and signatures).
+_TASK_CALLS = frozenset({"delay", "apply_async", "s", "si", "signature", "subtask", "send_task"})
+
+
+def _likely_read(body: tuple[ir.Stmt, ...]) -> set[str]:
+    """The names the resolver or the rules will probably look up. That is every name in module
+    and class code (the resolver runs it) and in decorators and defaults. In the function bodies
+    that were read, it is the names that calls start from and whatever task calls are given."""
+    found: set[str] = set()
+    for node in ir.nodes_until(body, (ir.FuncDef,)):
+        if isinstance(node, ir.Name):
+            found.add(node.id)
+        elif isinstance(node, ir.FuncDef):
+            found |= ir.names_in((node.decorators, tuple(p.default for p in node.params if p.default is not None)))
+            for inner in ir.own_nodes(node):
+                if isinstance(inner, ir.Call):
+                    root = inner.func
+                    while isinstance(root, (ir.Attr, ir.Sub, ir.Call)):
+                        root = root.func if isinstance(root, ir.Call) else root.value
+                    if isinstance(root, ir.Name):
+                        found.add(root.id)
+                    if isinstance(inner.func, ir.Attr) and inner.func.attr in _TASK_CALLS:
+                        found |= ir.names_in((inner.args, inner.kwargs))
+    return found
 
 
 def _imports(body: tuple[ir.Stmt, ...]) -> Iterator[ir.Import | ir.ImportFrom]:

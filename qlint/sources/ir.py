@@ -343,3 +343,21 @@ def names_in(node: Any) -> set[str]:
             if names is not None:
                 stack.extend([getattr(node, name) for name in names])
     return found
+
+
+def nodes_until(node: Any, stop: tuple[type, ...]) -> Iterator[Any]:
+    """Every node of an IR tree, outermost first; a node of a `stop` type is given but
+    not entered."""
+    stack: list[Any] = [node]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is tuple or kind is list:
+            stack.extend(reversed(node))
+            continue
+        names = _NODE_FIELDS.get(kind)
+        if names is None:
+            continue
+        yield node
+        if not isinstance(node, stop):
+            stack.extend([getattr(node, name) for name in reversed(names)])
