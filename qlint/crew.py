@@ -5,8 +5,9 @@ with Celery markers) went to a pool while the resolver waited. The modules they 
 were then parsed one at a time, as the resolver met their names. The crew starts while
 the pre-filter is still scanning. Its members read the deployment files first (the
 resolver needs them right after the scan), then parse each entry the scan finds. After
-each file, a member goes on to the modules that file will need: those it imports names
-from and uses, and those it imports with `*`. Results go to the facts cache
+each file, a member goes on to the modules that file will need: those it imports a name
+from that will be looked up, and those it imports with `*`; the resolver queues the same
+for each file it parses itself. Results go to the facts cache
 (a scratch folder when the cache is off). For each file it asks for, the resolver takes
 a member's result, or waits for a file a member is parsing now. A file no member has
 started, it claims and parses itself, so it never waits for the crew as a whole. There is
