@@ -6,6 +6,7 @@ on a cold run, from the cache on a warm one), then resolve the project lazily.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from contextlib import contextmanager
@@ -100,6 +101,7 @@ class _Loader:
         self.parsed = 0
         self.crew: Crew | None = None
         self._waiting: list[str] = []  # entries to parse, until the crew starts
+        self._keys: dict[str, str] = {}  # cache key of each file's bytes (read once, hashed once)
 
     def read(self, path: str) -> bytes | None:
         if path in self.data:
@@ -130,7 +132,7 @@ class _Loader:
     def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:
         """An entry the resolver will ask for: the crew's to parse, once enough of them
         (PARALLEL_THRESHOLD) are not in the cache for a crew to be worth starting."""
-        if path in self.overrides or self.cache.has(self.cache.key(path, data)):
+        if path in self.overrides or self.cache.has(self._key(path, data)):
             return
         self._waiting.append(path)
         if self.crew is None and len(self._waiting) == PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
@@ -153,7 +155,7 @@ class _Loader:
         data = self.read(path)
         if data is None:
             return
-        key = self.cache.key(path, data)
+        key = self._key(path, data)
         facts = self.crew.take(path, key) if self.crew is not None else None
         if not isinstance(facts, ir.ModuleFacts):
             facts = self.cache.get(key)
@@ -171,6 +173,11 @@ class _Loader:
             self.cache.put(key, facts, to_disk=False)  # the member stored it
         self.facts[path] = facts
         self.parsed += 1
+
+    def _key(self, path: str, data: bytes) -> str:
+        if path not in self._keys:
+            self._keys[path] = self.cache.key(path, data)
+        return self._keys[path]
 
     def deploy_facts(self, path: str, data: bytes) -> DeployFacts | None:
         """A deployment file's facts, kept in the facts cache like a module's."""
@@ -258,8 +265,8 @@ def analyse(
                 unmarked.add(rel)
         deploy = load_deploy_files(other_files, loader.read_other, loader.deploy_facts)
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
-        uses_app = _AppUse(unmarked, loader.data)
-        workspace.quiet, workspace.app_users = uses_app.quiet, uses_app.users
+        verdicts = functools.cache(lambda path: may_use_an_app(loader.data[path]))
+        workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
         project = build_project(display_path(root, cwd), workspace, entries, settings_only)
         project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
@@ -284,35 +291,17 @@ def analyse(
 
 
 class _AppUse:
-    """Which files without a Celery marker may act on an app they import (read.may_use_an_app):
-    `users` holds those, `quiet` the others. Judged when the resolver first asks about a file,
-    since it asks about the few that something imports."""
+    """`path in` answers whether a file without a Celery marker may (`uses`), or may not,
+    act on an app it imports (read.may_use_an_app). A file is judged when the resolver first
+    asks about it, since it asks about the few that something imports."""
 
-    def __init__(self, unmarked: set[str], data: Mapping[str, bytes]) -> None:
+    def __init__(self, unmarked: set[str], verdicts: Callable[[str], bool], uses: bool) -> None:
         self._unmarked = unmarked
-        self._data = data
-        self._verdicts: dict[str, bool] = {}
-        self.users = _Judged(self, True)
-        self.quiet = _Judged(self, False)
-
-    def uses(self, path: str) -> bool | None:
-        """None for a file with a marker (or none at all)."""
-        if path not in self._unmarked:
-            return None
-        if path not in self._verdicts:
-            self._verdicts[path] = may_use_an_app(self._data[path])
-        return self._verdicts[path]
-
-
-class _Judged:
-    """One side of _AppUse, answering `path in ...` as a frozenset would."""
-
-    def __init__(self, judge: _AppUse, uses: bool) -> None:
-        self._judge = judge
+        self._verdicts = verdicts
         self._uses = uses
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, str) and self._judge.uses(path) is self._uses
+        return path in self._unmarked and self._verdicts(path) is self._uses
 
 
 def _crew_size() -> int:

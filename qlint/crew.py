@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import pickle
 import shutil
 import signal
 import sys
@@ -209,8 +208,7 @@ def _parse_and_store(path: str, full: str, cache: FactsCache, python: bool) -> F
     facts: Facts | None = parse_file(path, data) if python else read_deploy_facts(path, data)
     if facts is None:
         return None
-    with ir.deep_recursion():
-        cache.write(key, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
+    cache.put(key, facts)
     return facts if cache.enabled else None
 
 

@@ -92,26 +92,20 @@ class FactsCache:
             return None
         return facts if isinstance(facts, (ir.ModuleFacts, DeployFacts)) else None
 
-    def put(self, key: str, facts: Facts, to_disk: bool = True, pickled: bytes | None = None) -> None:
-        """pickled: the facts already pickled (as a parsing process sends them)."""
+    def put(self, key: str, facts: Facts, to_disk: bool = True) -> None:
         if self.memory is not None:
             self.memory[key] = facts
             self.touched.add(key)
         if not self.enabled or not to_disk:
             return
-        data = pickled
-        if data is None:
-            try:
-                with ir.deep_recursion():
-                    data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
-            except (RecursionError, pickle.PicklingError):
-                return  # too deep to store: parsed again next time
-        self.write(key, data)
+        try:
+            with ir.deep_recursion():
+                data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+        except (RecursionError, pickle.PicklingError):
+            return  # too deep to store: parsed again next time
+        self._write(key, data)
 
-    def write(self, key: str, data: bytes) -> None:
-        """Store facts already pickled."""
-        if not self.enabled:
-            return
+    def _write(self, key: str, data: bytes) -> None:
         folder = self.folder / key[:2]
         try:
             if folder not in self._made:

@@ -313,36 +313,12 @@ def shift_lines(node: Any, delta: int) -> Any:
 def own_nodes(func: FuncDef) -> Iterator[Any]:
     """Every node of the function's own code, outermost first and in field order: not the
     functions and classes defined in it, and not their parts (spans, names, constants)."""
-    stack: list[Any] = list(reversed(func.body))
-    while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is tuple or kind is list:
-            stack.extend(reversed(node))
-            continue
-        names = _NODE_FIELDS.get(kind)
-        if names is None or kind is FuncDef or kind is ClassDef:
-            continue
-        yield node
-        stack.extend([getattr(node, name) for name in reversed(names)])
+    return (node for node in nodes_until(func.body, (FuncDef, ClassDef)) if not isinstance(node, (FuncDef, ClassDef)))
 
 
 def names_in(node: Any) -> set[str]:
     """Every name an IR tree reads or binds (the ids of its Name nodes)."""
-    found: set[str] = set()
-    stack: list[Any] = [node]
-    while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is tuple or kind is list:
-            stack.extend(node)
-        elif kind is Name:
-            found.add(node.id)
-        else:
-            names = _NODE_FIELDS.get(kind)
-            if names is not None:
-                stack.extend([getattr(node, name) for name in names])
-    return found
+    return {found.id for found in nodes_until(node, ()) if type(found) is Name}
 
 
 def nodes_until(node: Any, stop: tuple[type, ...]) -> Iterator[Any]:
