@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -76,8 +77,23 @@ print(json.dumps([time.perf_counter() - start, len(result.findings)]))
 """
 
 
+# As installed: pip compiles a package's modules to bytecode, and an interpreter writes what
+# it compiles unless PYTHONDONTWRITEBYTECODE is set (as on some CI machines, this one too:
+# there every run compiled qlint's hundred modules again, 0.13 s of each run).
+_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
+def compile_qlint() -> None:
+    import qlint
+    import qlint.rules
+
+    folders = [str(Path(package.__file__).parent) for package in (qlint, qlint.rules)]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *folders], check=True, env=_ENV)
+
+
 def qlint_check(root: Path) -> tuple[float, int]:
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(root)], check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(root)], check=True, capture_output=True, text=True,
+                          env=_ENV)
     elapsed, findings = json.loads(done.stdout.splitlines()[-1])
     return elapsed, findings
 
@@ -85,6 +101,7 @@ def qlint_check(root: Path) -> tuple[float, int]:
 def measure(root: Path, warm_facts: bool, repeat: int) -> dict[str, float]:
     """Each time is the fastest of `repeat` runs: on a shared machine the noise only ever
     adds time. The runs of each kind alternate, so a slow spell touches all of them."""
+    from qlint.cache_writer import wait_for_writer
     from qlint.discovery import walk
 
     files = [p for p in walk(root) if p.suffix == ".py"]
@@ -93,6 +110,7 @@ def measure(root: Path, warm_facts: bool, repeat: int) -> dict[str, float]:
     for _ in range(repeat):
         parse_time, lines = baseline(files)
         times["ast_parse"].append(parse_time)
+        wait_for_writer(root)  # a run's cache writes may outlast it (cache_writer.py)
         shutil.rmtree(root / ".qlint_cache", ignore_errors=True)
         cold, findings = qlint_check(root)
         warm, again = qlint_check(root)
@@ -100,6 +118,7 @@ def measure(root: Path, warm_facts: bool, repeat: int) -> dict[str, float]:
         times["warm"].append(warm)
         counts.update((findings, again))
         if warm_facts:
+            wait_for_writer(root)
             shutil.rmtree(root / ".qlint_cache" / "runs", ignore_errors=True)
             times["warm_facts"].append(qlint_check(root)[0])
     assert len(counts) == 1, f"runs disagree on the number of findings: {sorted(counts)}"
@@ -116,6 +135,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each kind; the fastest counts (default 3)")
     args = parser.parse_args()
     trees = args.paths or [django_tree()]
+    compile_qlint()
     header = f"{'tree':<24} {'files':>6} {'lines':>9} {'ast.parse':>10} {'cold':>8} {'ratio':>6} {'warm':>8} {'ratio':>6}"
     print(header + (f" {'facts':>8} {'ratio':>6}" if args.warm_facts else "") + f" {'findings':>8}")
     for root in trees:
