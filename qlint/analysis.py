@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
+from qlint.cache_writer import wait_for_writer
 from qlint.crew import Crew
 from qlint.deploy_files import candidate, load_deploy_files, read_deploy_facts
 from qlint.discovery import walk_files
@@ -76,6 +77,8 @@ class Analysis:
     cache_hits: int = 0
     # Stops the crew (see analyse's keep_reading); rules may load modules until then.
     close: Callable[[], None] = lambda: None
+    # Writes the facts parsed in this process, when analyse was told to defer_writes.
+    store_facts: Callable[[], None] = lambda: None
 
     def rel(self, path: Path) -> str:
         return display_path(path, self.cwd)
@@ -219,6 +222,7 @@ def analyse(
     overrides: Mapping[str, bytes] | None = None,
     facts_memory: dict[str, ir.ModuleFacts] | None = None,
     keep_reading: bool = False,
+    defer_writes: bool = False,
 ) -> Analysis:
     """Resolve the project that the given paths belong to.
 
@@ -226,6 +230,8 @@ def analyse(
     facts_memory is a dict kept between calls that holds the facts of the files seen last.
     keep_reading: the crew goes on parsing ahead for the rules, which load modules too,
     until the caller calls analysis.close().
+    defer_writes: the facts this process parses are stored when the caller calls
+    analysis.store_facts() (engine.check_paths, through cache_writer.py).
     """
     cwd = (cwd or Path.cwd()).resolve()
     targets = [(cwd / p).resolve() if not Path(p).is_absolute() else Path(p).resolve() for p in paths]
@@ -241,7 +247,8 @@ def analyse(
         abs_of[rel] = full
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
-    loader = _Loader(FactsCache(root, use_cache, facts_memory), abs_of, buffers)
+    wait_for_writer(root)
+    loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers)
     try:
         index = ModuleIndex(python_files)
         entries, settings_only, unmarked = [], [], set()
@@ -287,6 +294,7 @@ def analyse(
     else:
         loader.close()
     loader.cache.forget_untouched()
+    analysis.store_facts = loader.cache.store_pending
     return analysis
 
 

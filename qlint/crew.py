@@ -24,11 +24,11 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
+from qlint.cache_writer import may_fork
 from qlint.deploy_files import read_deploy_facts
 from qlint.facts_cache import Facts, FactsCache
 from qlint.sources import ir
@@ -48,10 +48,8 @@ _STOP = 1
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
-    # Forking copies a lock held by another thread in its locked state: in the language
-    # server a thread blocked reading stdin holds the stdin lock, and the forked child hung
-    # closing stdin. Fork (the cheap start) only from a process with no other thread.
-    return multiprocessing.get_context("fork" if threading.active_count() == 1 and os.name == "posix" else "spawn")
+    # Fork (the cheap start) only where it is safe; spawn otherwise (the language server).
+    return multiprocessing.get_context("fork" if may_fork() else "spawn")
 
 
 class Crew:

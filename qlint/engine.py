@@ -137,8 +137,10 @@ def check_paths(
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
     not changed since the same request was answered gets the stored answer (run_cache.py)."""
     from qlint.analysis import analyse, collections_paused
+    from qlint.cache_writer import store, wait_for_writer
     from qlint.run_cache import RunCache
 
+    wait_for_writer(root)
     request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
                tuple(extend_select or ()), report_unused, config.model_dump_json())
     cache = RunCache(root, config.exclude, request, enabled=use_cache)
@@ -147,12 +149,14 @@ def check_paths(
         return stored
     tree = cache.tree if use_cache else ""
     with collections_paused():
-        analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True)
+        analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True,
+                           defer_writes=True)
         try:
             result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
                            report_unused=report_unused)
         finally:
             analysis.close()
-    cache.put(result, tree)
+    if use_cache:
+        store(root, lambda: (analysis.store_facts(), cache.put(result, tree)))
     return result
 

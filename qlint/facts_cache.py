@@ -31,10 +31,14 @@ def extractor_digest() -> str:
 class FactsCache:
     """Facts by content key, on disk; `memory`, when given, is a dict that a long-running
     process keeps across runs (the language server) so that unchanged files are not even
-    unpickled again."""
+    unpickled again. deferred: put() only notes what to store, and store_pending() writes
+    it (cache_writer.py does that once the check has its answer)."""
 
-    def __init__(self, root: Path, enabled: bool = True, memory: dict[str, Facts] | None = None) -> None:
+    def __init__(self, root: Path, enabled: bool = True, memory: dict[str, Facts] | None = None,
+                 deferred: bool = False) -> None:
         self.enabled = enabled
+        self.deferred = deferred
+        self.pending: list[tuple[str, Facts]] = []
         self.root = root
         self.folder = root / CACHE_DIR / f"facts-{__version__}-{extractor_digest()}"
         self.memory = memory
@@ -98,6 +102,17 @@ class FactsCache:
             self.touched.add(key)
         if not self.enabled or not to_disk:
             return
+        if self.deferred:
+            self.pending.append((key, facts))
+            return
+        self._store(key, facts)
+
+    def store_pending(self) -> None:
+        pending, self.pending = self.pending, []
+        for key, facts in pending:
+            self._store(key, facts)
+
+    def _store(self, key: str, facts: Facts) -> None:
         try:
             with ir.deep_recursion():
                 data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
