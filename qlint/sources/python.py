@@ -5,12 +5,14 @@ The text is cut into its top-level statements (chunks.py) and each is converted 
 own by from_ast.py; a re-parse after an edit converts only the statements that changed.
 The body of a function that mentions nothing Celery-related is not converted. A file the
 running interpreter cannot parse (syntax newer than it, or an error) goes to libcst whole
-(from_libcst.py); tests/sources/test_from_ast.py holds the two converters to the same facts.
+(from_libcst.py), unless it is 3.12 syntax that newer_syntax.py rewrites for this parser;
+tests/sources/test_from_ast.py holds the two converters to the same facts.
 """
 from __future__ import annotations
 
 import ast
 import re
+import sys
 from typing import Iterator
 
 from qlint.model import Span
@@ -19,6 +21,7 @@ from qlint.sources import from_ast
 from qlint.sources.chunks import Chunk, lines_of, statement_chunks
 from qlint.sources.read import SourceError, decode_python, may_use_an_app, mentions_celery
 from qlint.sources.templates import PYTHON_NOTE, is_python_template
+from qlint.sources.newer_syntax import rewritten
 
 # Function bodies are read only when they may call or define something Celery cares about.
 # A wait (.get(), .join()) matters only on a result the same function obtains by sending a
@@ -53,6 +56,10 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
     lines = text.count("\n") + 1
     data = text.encode("utf-8", "replace")
     tree, refused, cpython_error = _measure(text)
+    if tree is None and refused is None and sys.version_info < (3, 12):
+        readable = rewritten(text)  # 3.12 syntax, rewritten in place (newer_syntax.py)
+        if readable is not None and (retried := _measure(readable))[0] is not None:
+            text, (tree, refused, cpython_error) = readable, retried
     if refused is not None:
         line, message = refused
         return ir.ModuleFacts(path, (), error=message, error_span=Span(path, line), lines=lines)
