@@ -1,8 +1,8 @@
 """YAML read as a node graph, safely and with positions.
 
-ruamel.yaml's composer stops before construction: no Python object is ever built
-from a tag, aliases stay shared nodes (never expanded copies), and every node
-keeps its start and end in the text. Merge keys (``<<``) are resolved here. Work
+ruamel.yaml's composer (or yaml_compose.py, from libyaml's parse) stops before
+construction: no Python object is ever built from a tag, aliases stay shared nodes
+(never expanded copies), and every node keeps its start and end in the text. Merge keys (``<<``) are resolved here. Work
 on a graph is bounded by a Budget, so an alias bomb costs a bounded number of steps.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from qlint.sources.deploy.located import Located
+from qlint.sources.deploy.yaml_compose import compose
 from qlint.sources.templates import MARKERS as TEMPLATE_MARKERS
 
 MAX_CHARS = 4 * 1024 * 1024
@@ -69,6 +70,9 @@ def load(path: str, text: str, notes: list[str]) -> YamlFile | None:
     """
     if len(text) > MAX_CHARS:
         raise Unreadable(f"too large for a deployment file ({len(text):,} characters, at most {MAX_CHARS:,})")
+    documents = compose(text)  # libyaml's parse, when it can be had (yaml_compose.py)
+    if documents is not None:
+        return YamlFile(path, text, documents, Budget())
     try:
         with warnings.catch_warnings():
             # YAML lets an anchor be defined again: later aliases take the latest definition,
