@@ -19,7 +19,7 @@ _PREFIXES = ("procfile", ".env", "entrypoint", "docker-entrypoint", "start", "ru
 
 def candidate(path: str) -> bool:
     """A cheap test on the name, before any byte is read."""
-    name = PurePosixPath(path).name.lower()
+    name = path.rpartition("/")[2].lower()  # display paths use "/" (pathlib costs more than the rest)
     return name.endswith(_SUFFIXES) or name.startswith(_PREFIXES) or "." not in name
 
 

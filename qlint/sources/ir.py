@@ -296,6 +296,11 @@ for _cls in _NODE_CLASSES:
     _pickled_by_fields(_cls)
 
 _NODE_FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in _NODE_CLASSES}
+# The fields that can hold nodes, last first (the order a stack is filled in): a walk has no
+# need to look into spans, names and flags, which are most of the fields of most nodes.
+_LEAF_TYPES = frozenset({"Span", "str", "int", "bool", "Any", "str | None", "tuple[tuple[str, str | None], ...]"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(reversed([f.name for f in fields(cls) if str(f.type) not in _LEAF_TYPES])) for cls in _NODE_CLASSES}
 
 
 def shift_lines(node: Any, delta: int) -> Any:
@@ -331,9 +336,9 @@ def nodes_until(node: Any, stop: tuple[type, ...]) -> Iterator[Any]:
         if kind is tuple or kind is list:
             stack.extend(reversed(node))
             continue
-        names = _NODE_FIELDS.get(kind)
+        names = _CHILD_FIELDS.get(kind)
         if names is None:
             continue
         yield node
-        if not isinstance(node, stop):
-            stack.extend([getattr(node, name) for name in reversed(names)])
+        if names and not isinstance(node, stop):
+            stack.extend([getattr(node, name) for name in names])
