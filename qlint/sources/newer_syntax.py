@@ -1,13 +1,16 @@
-"""Python 3.12 syntax made readable to the parser of 3.10 and 3.11, text rewritten in place.
+"""Newer syntax made readable to the running parser, the text rewritten in place.
 
-Before 3.12, a file with type parameters (PEP 695) or with f-strings that reuse their own
-quote (PEP 701) is a syntax error, and such a file went to libcst whole: its import and
-conversion cost about 0.3 s per process. Both rewrites keep every character where it was:
-- the f-strings' inner strings get the other quote (fstring_quotes.py);
-- type parameter lists are blanked (`def first[T](items)` reads `def first   (items)`),
-  and each `type` statement becomes a `pass` of the same length.
-CPython parses the result to the tree it gives the original under 3.12, less what qlint
-ignores there too (type parameters and type aliases).
+A file written for a newer Python than the one running qlint is a syntax error to CPython's
+parser, and such a file went to libcst whole: its import and conversion cost about 0.3 s per
+process. These rewrites give text that this parser reads to the tree the newer one gives
+the original, less what qlint ignores there too:
+- 3.12's f-strings that reuse their own quote: the inner strings get the other quote
+  (fstring_quotes.py);
+- 3.12's type parameters (PEP 695): the lists are blanked (`def first[T](items)` reads
+  `def first   (items)`) and each `type` statement becomes a `pass` of the same length;
+- 3.14's unparenthesized `except A, B:` (PEP 758) gets its parentheses.
+The first two keep every character where it was; the last changes only the rest of its own
+line, which holds nothing but the colon.
 
 Only a file whose first parse failed comes here. Anything unclear (tokenizer errors, text
 that still does not parse) is left to libcst.
@@ -25,19 +28,26 @@ _STATEMENT_START = (token.NEWLINE, token.NL, token.INDENT, token.DEDENT, token.E
 
 
 def rewritten(text: str) -> str | None:
-    """text with both rewrites made, or None when neither applies."""
-    swapped = with_quotes_swapped(text)
-    blanked = without_type_params(text if swapped is None else swapped)
-    return swapped if blanked is None else blanked
+    """text with the rewrites that apply made, or None when none does."""
+    current = text
+    for rewrite in (with_quotes_swapped, without_type_params, with_except_lists_parenthesized):
+        current = rewrite(current) or current
+    return None if current is text else current
+
+
+def _significant_tokens(text: str) -> list[tokenize.TokenInfo] | None:
+    try:
+        return [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type not in (token.COMMENT, token.NL)]
+    except (tokenize.TokenError, SyntaxError):
+        return None
 
 
 def without_type_params(text: str) -> str | None:
     """text with its type parameter lists and type statements blanked, or None when it has
     none or cannot be tokenized."""
-    try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                  if t.type not in (token.COMMENT, token.NL)]
-    except (tokenize.TokenError, SyntaxError):
+    tokens = _significant_tokens(text)
+    if tokens is None:
         return None
     blanks: list[tuple[tuple[int, int], tuple[int, int], str]] = []  # (start, end, replacement)
     for i, tok in enumerate(tokens):
@@ -100,3 +110,46 @@ def _blanked(text: str, blanks: list[tuple[tuple[int, int], tuple[int, int], str
             filler = (replacement if row == start_row else "").ljust(len(gone))
             lines[row - 1] = body[:begin] + filler + body[stop:] + line[len(body):]
     return "".join(lines)
+
+
+def with_except_lists_parenthesized(text: str) -> str | None:
+    """`except A, B:` written `except (A, B):`, where the colon ends its line; None when
+    there is no such clause."""
+    tokens = _significant_tokens(text)
+    if tokens is None:
+        return None
+    lines = lines_of(text)
+    changed = False
+    for i, tok in enumerate(tokens):
+        if tok.string != "except" or tok.type != token.NAME or not _starts_statement(tokens, i):
+            continue
+        first = i + 2 if tokens[i + 1].string == "*" else i + 1
+        colon = _clause_colon(tokens, first)
+        if colon is None or tokens[colon + 1].type != token.NEWLINE:
+            continue
+        start, end = tokens[first].start, tokens[colon - 1].end
+        if start[0] != end[0] or tokens[colon].start[0] != end[0]:
+            continue  # over several lines: the rest of a line would move
+        line = lines[start[0] - 1]
+        lines[start[0] - 1] = line[:start[1]] + "(" + line[start[1]:end[1]] + ")" + line[end[1]:]
+        changed = True
+    return "".join(lines) if changed else None
+
+
+def _clause_colon(tokens: list[tokenize.TokenInfo], first: int) -> int | None:
+    """The colon ending an except clause whose types are a bare list (a comma at the top,
+    no `as`), or None."""
+    depth, comma = 0, False
+    for j in range(first, len(tokens)):
+        text = tokens[j].string
+        if text in ("(", "[", "{"):
+            depth += 1
+        elif text in (")", "]", "}"):
+            depth -= 1
+        elif depth == 0 and text == ",":
+            comma = True
+        elif depth == 0 and (text == "as" or tokens[j].type == token.NEWLINE):
+            return None
+        elif depth == 0 and text == ":":
+            return j if comma and j > first else None
+    return None

@@ -5,7 +5,7 @@ The text is cut into its top-level statements (chunks.py) and each is converted 
 own by from_ast.py; a re-parse after an edit converts only the statements that changed.
 The body of a function that mentions nothing Celery-related is not converted. A file the
 running interpreter cannot parse (syntax newer than it, or an error) goes to libcst whole
-(from_libcst.py), unless it is 3.12 syntax that newer_syntax.py rewrites for this parser;
+(from_libcst.py), unless it is newer syntax that newer_syntax.py rewrites for this parser;
 tests/sources/test_from_ast.py holds the two converters to the same facts.
 """
 from __future__ import annotations
@@ -56,8 +56,8 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
     lines = text.count("\n") + 1
     data = text.encode("utf-8", "replace")
     tree, refused, cpython_error = _measure(text)
-    if tree is None and refused is None and sys.version_info < (3, 12):
-        readable = rewritten(text)  # 3.12 syntax, rewritten in place (newer_syntax.py)
+    if tree is None and refused is None and sys.version_info < (3, 14):
+        readable = rewritten(text)  # newer syntax, rewritten for this parser (newer_syntax.py)
         if readable is not None and (retried := _measure(readable))[0] is not None:
             text, (tree, refused, cpython_error) = readable, retried
     if refused is not None:

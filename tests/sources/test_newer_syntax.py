@@ -1,5 +1,5 @@
-"""Type parameter syntax (PEP 695) under any interpreter: blanked in place for 3.10 and 3.11
-(newer_syntax.py), and the facts are those of the same file written without it."""
+"""Newer syntax under an older interpreter (newer_syntax.py, fstring_quotes.py): rewritten in
+place for CPython's parser, with the facts of the same file written the old way."""
 from __future__ import annotations
 
 import pickle
@@ -154,3 +154,39 @@ def test_a_file_with_both_kinds_of_new_syntax_reads_as_under_3_12() -> None:
         "def label   (item: T) -> str:\n    return f'{item[\"name\"]}: {\", \".join(item[\"tags\"])}'\n")
     facts = parse_file("labels.py", text.encode())
     assert facts.error is None and [s.name for s in facts.body] == ["label"]
+
+
+# ------------------------------------------------------- except lists (PEP 758, 3.14)
+
+EXCEPT_LISTS = (
+    "from celery import shared_task\n"
+    "\n"
+    "@shared_task(bind=True, max_retries=3)\n"
+    "def fetch(self, url):\n"
+    "    try:\n"
+    "        return get(url)\n"
+    "    except ConnectionError, TimeoutError:  # a comment stays\n"
+    "        raise self.retry(countdown=60)\n"
+    "    try:\n"
+    "        check(url)\n"
+    "    except* ValueError, KeyError:\n"
+    "        pass\n"
+)
+
+
+def test_bare_except_lists_get_their_parentheses() -> None:
+    readable = rewritten(EXCEPT_LISTS)
+    assert readable is not None
+    assert readable.splitlines()[6] == "    except (ConnectionError, TimeoutError):  # a comment stays"
+    assert readable.splitlines()[10] == "    except* (ValueError, KeyError):"
+    facts = parse_file("tasks.py", EXCEPT_LISTS.encode())
+    assert facts.error is None
+    [task] = facts.body[1:]
+    assert [source for stmt in task.body for source, _ in stmt.handlers] == [
+        "(ConnectionError, TimeoutError)", "(ValueError, KeyError)"]
+
+
+def test_except_clauses_that_older_pythons_read_or_that_would_move_code_are_left_alone() -> None:
+    assert rewritten("try:\n    x()\nexcept (A, B) as e:\n    pass\nexcept A:\n    pass\n") is None
+    # A body on the clause's own line would move: left to libcst.
+    assert rewritten("try:\n    x()\nexcept A, B: pass\n") is None
