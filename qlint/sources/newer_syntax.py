@@ -25,6 +25,7 @@ from qlint.sources.chunks import lines_of
 from qlint.sources.fstring_quotes import with_quotes_swapped
 
 _STATEMENT_START = (token.NEWLINE, token.NL, token.INDENT, token.DEDENT, token.ENCODING)
+_DEPTH = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
 def rewritten(text: str) -> str | None:
@@ -71,12 +72,9 @@ def _starts_statement(tokens: list[tokenize.TokenInfo], i: int) -> bool:
 def _closing(tokens: list[tokenize.TokenInfo], opening: int) -> int | None:
     depth = 0
     for j in range(opening, len(tokens)):
-        if tokens[j].string in ("[", "(", "{"):
-            depth += 1
-        elif tokens[j].string in ("]", ")", "}"):
-            depth -= 1
-            if depth == 0:
-                return j
+        depth += _DEPTH.get(tokens[j].string, 0)
+        if depth == 0:
+            return j
     return None
 
 
@@ -88,10 +86,7 @@ def _statement_end(tokens: list[tokenize.TokenInfo], first: int) -> int:
         tok = tokens[j]
         if depth == 0 and (tok.type in (token.NEWLINE, token.ENDMARKER) or tok.string == ";"):
             break
-        if tok.string in ("[", "(", "{"):
-            depth += 1
-        elif tok.string in ("]", ")", "}"):
-            depth -= 1
+        depth += _DEPTH.get(tok.string, 0)
         last = j
     return last
 
@@ -142,10 +137,8 @@ def _clause_colon(tokens: list[tokenize.TokenInfo], first: int) -> int | None:
     depth, comma = 0, False
     for j in range(first, len(tokens)):
         text = tokens[j].string
-        if text in ("(", "[", "{"):
-            depth += 1
-        elif text in (")", "]", "}"):
-            depth -= 1
+        if text in _DEPTH:
+            depth += _DEPTH[text]
         elif depth == 0 and text == ",":
             comma = True
         elif depth == 0 and (text == "as" or tokens[j].type == token.NEWLINE):
