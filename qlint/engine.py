@@ -24,7 +24,6 @@ class CheckResult:
     findings: list[Finding]
     suppressed: list[Finding] = field(default_factory=list)
     unused_suppressions: list[Finding] = field(default_factory=list)
-    rules_run: tuple[type[Rule], ...] = ()
     # What was skipped or may not run as written (templates, the Celery 4 order), for stderr.
     notes: list[str] = field(default_factory=list)
 
@@ -118,8 +117,7 @@ def check(
     order = lambda f: (f.span.path, f.span.line, f.span.column, f.code)  # noqa: E731
     deployment = analysis.project.deployment
     notes = list(deployment.notes) if deployment is not None else []
-    return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), rules,
-                       notes)
+    return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), notes)
 
 
 def check_paths(

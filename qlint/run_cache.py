@@ -26,10 +26,14 @@ def code_digest() -> str:
 
     digest = hashlib.blake2b(digest_size=12)
     for package in (qlint, qlint.rules):
-        base = Path(package.__file__).parent
-        for path in sorted(p for p in base.rglob("*") if p.suffix in (".py", ".json") and p.is_file()):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(base)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        base = os.path.dirname(package.__file__)
+        found = []
+        for folder, subfolders, names in os.walk(base):
+            subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+            found.extend(os.path.join(folder, name) for name in names if name.endswith((".py", ".json")))
+        for path in sorted(found):
+            stat = os.stat(path)
+            digest.update(f"{os.path.relpath(path, base)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
