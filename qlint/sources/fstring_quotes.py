@@ -12,8 +12,14 @@ a one-line f-string, an inner string that would need escaping) gives None: libcs
 """
 from __future__ import annotations
 
+import re
+
 _PREFIX = frozenset("rRbBuUfF")
 _OTHER = {"'": '"', '"': "'"}
+# Where the scan has something to decide: in code, comments and quotes; in a plain string,
+# escapes, its quote and line ends.
+_CODE_STOPS = re.compile(r"[#'\"]")
+_STRING_STOPS = {quote: re.compile(r"[\\\n" + quote + "]") for quote in "'\""}
 
 
 class _Unsure(Exception):
@@ -45,15 +51,14 @@ class _Scanner:
     def code(self) -> None:
         """Module code, up to the end of the text."""
         text = self.text
-        while self.at < len(text):
-            char = text[self.at]
-            if char == "#":
+        while (found := _CODE_STOPS.search(text, self.at)) is not None:
+            self.at = found.start()
+            if found.group() == "#":
                 end = text.find("\n", self.at)
                 self.at = len(text) if end < 0 else end
-            elif char in "'\"":
-                self.string(self._prefix())
             else:
-                self.at += 1
+                self.string(self._prefix())
+        self.at = len(text)
 
     def _prefix(self) -> str:
         """The letters before the quote at self.at that make a string prefix (f, rb, ...)."""
@@ -99,8 +104,10 @@ class _Scanner:
 
     def _plain_body(self, delimiter: str) -> None:
         text = self.text
-        while self.at < len(text):
-            char = text[self.at]
+        stops = _STRING_STOPS[delimiter[0]]
+        while (found := stops.search(text, self.at)) is not None:
+            self.at = found.start()
+            char = found.group()
             if char == "\\":
                 self.at += 2
             elif text.startswith(delimiter, self.at):
