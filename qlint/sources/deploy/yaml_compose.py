@@ -29,7 +29,7 @@ MAX_DEPTH = 64
 
 
 def compose(text: str) -> list[Node] | None:
-    """The documents of text (empty ones left out), or None (see the module's docstring)."""
+    """The documents of text, or None (see the module's docstring)."""
     if CParser is None:
         return None
     parser = CParser(text)
