@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,7 @@ except ImportError:  # not POSIX: no fork either, the writes happen in place
     fcntl = None  # type: ignore[assignment]
 
 _writers: list[int] = []  # children not yet reaped
+WAIT_LIMIT = 60.0  # seconds; a write takes well under one
 
 
 def may_fork() -> bool:
@@ -56,7 +58,9 @@ def store(root: Path, write: Callable[[], None]) -> None:
 
 
 def wait_for_writer(root: Path) -> None:
-    """Return once no child of an earlier run is writing the caches under root."""
+    """Return once no child of an earlier run is writing the caches under root, or after
+    WAIT_LIMIT seconds: a writer that hangs (a stalled network disk) must not stop every
+    later run, and reading the caches while one writes is safe, only less complete."""
     _reap()
     if fcntl is None:
         return
@@ -64,10 +68,18 @@ def wait_for_writer(root: Path) -> None:
         fd = os.open(root / CACHE_DIR / "lock", os.O_RDONLY)
     except OSError:
         return  # never written, or unreadable: there is nothing to wait for
+    deadline = time.monotonic() + WAIT_LIMIT
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-    except OSError:
-        pass
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.005)
+            except OSError:
+                return
     finally:
         os.close(fd)
 

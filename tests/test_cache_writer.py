@@ -95,3 +95,25 @@ def test_with_another_thread_the_writes_happen_in_place(tmp_path: Path) -> None:
 def test_waiting_where_nothing_was_ever_written_returns_at_once(tmp_path: Path) -> None:
     cache_writer.wait_for_writer(tmp_path / "nowhere")
     cache_writer.wait_for_writer(tmp_path)
+
+
+@posix_only
+def test_a_writer_that_hangs_is_waited_for_only_so_long(tmp_path: Path) -> None:
+    done = _python("""
+        import sys, time
+        from pathlib import Path
+        from qlint import cache_writer
+
+        root = Path(sys.argv[1])
+        started, marker = root / "started", root / "written"
+        cache_writer.store(root, lambda: (started.touch(), time.sleep(30), marker.write_text("done")))
+        while not started.exists():
+            time.sleep(0.01)
+        cache_writer.WAIT_LIMIT = 0.2
+        cache_writer.wait_for_writer(root)
+        print(marker.exists())
+        [child] = cache_writer._writers
+        import os, signal
+        os.kill(child, signal.SIGKILL)
+    """, str(tmp_path))
+    assert done.stdout.split() == ["False"]  # it gave up waiting before the writer was done
