@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from qlint.cache_writer import wait_for_writer
 from qlint.engine import check_paths
 from qlint.project_config import load_config
 from tests.resolve.conftest import write_tree
@@ -17,7 +18,12 @@ FILES = {
 
 def _run(root: Path, **options):
     config = load_config(root)
-    return check_paths(["."], cwd=root, root=root, config=config, **options)
+    result = check_paths(["."], cwd=root, root=root, config=config, **options)
+    # The result is stored by a child after check_paths returns (cache_writer.py), and only if
+    # the tree is still as the run saw it. These tests edit the tree next: wait, as a person
+    # editing after the run would, so that what is stored does not depend on a race.
+    wait_for_writer(root)
+    return result
 
 
 def _codes(result) -> list[str]:
