@@ -24,6 +24,22 @@ FILES = {
 posix_only = pytest.mark.skipif(os.name != "posix", reason="the writer forks only on POSIX")
 
 
+# A fresh interpreter's writer child that marks its start, sleeps, then writes; the script
+# goes on once the child has started (it lets go of the streams before it writes).
+_SLOW_WRITER = """
+    import os, signal, sys, time
+    from pathlib import Path
+    from qlint import cache_writer
+
+    root = Path(sys.argv[1])
+    started, marker = root / "started", root / "written"
+    cache_writer.store(root, lambda: (started.touch(), time.sleep({seconds}), marker.write_text("done")))
+    [child] = cache_writer._writers
+    while not started.exists():
+        time.sleep(0.01)
+"""
+
+
 def _python(script: str, *args: str) -> subprocess.CompletedProcess:
     """A fresh interpreter: one thread, so the writer forks."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], capture_output=True, text=True,
@@ -59,20 +75,10 @@ def test_a_second_run_finds_everything_the_first_run_stored_in_its_child(tmp_pat
 
 @posix_only
 def test_the_child_holds_the_lock_and_none_of_the_parents_streams(tmp_path: Path) -> None:
-    done = _python("""
-        import os, sys, time
-        from pathlib import Path
-        from qlint import cache_writer
-
-        root = Path(sys.argv[1])
-        started, marker = root / "started", root / "written"
-        cache_writer.store(root, lambda: (started.touch(), time.sleep(0.5), marker.write_text("done")))
-        [child] = cache_writer._writers
-        while not started.exists():  # the child lets go of the streams before it writes
-            time.sleep(0.01)
-        streams = [os.readlink(f"/proc/{child}/fd/{n}") for n in (0, 1, 2)] if os.path.exists("/proc") else []
-        cache_writer.wait_for_writer(root)
-        print(marker.read_text(), all(s == os.devnull for s in streams))
+    done = _python(_SLOW_WRITER.format(seconds=0.5) + """
+    streams = [os.readlink(f"/proc/{child}/fd/{n}") for n in (0, 1, 2)] if os.path.exists("/proc") else []
+    cache_writer.wait_for_writer(root)
+    print(marker.read_text(), all(s == os.devnull for s in streams))
     """, str(tmp_path))
     # The parent waited for the child's write (the marker is there), and the child's
     # standard streams were /dev/null: this run's captured output ended with the parent.
@@ -99,21 +105,10 @@ def test_waiting_where_nothing_was_ever_written_returns_at_once(tmp_path: Path) 
 
 @posix_only
 def test_a_writer_that_hangs_is_waited_for_only_so_long(tmp_path: Path) -> None:
-    done = _python("""
-        import sys, time
-        from pathlib import Path
-        from qlint import cache_writer
-
-        root = Path(sys.argv[1])
-        started, marker = root / "started", root / "written"
-        cache_writer.store(root, lambda: (started.touch(), time.sleep(30), marker.write_text("done")))
-        while not started.exists():
-            time.sleep(0.01)
-        cache_writer.WAIT_LIMIT = 0.2
-        cache_writer.wait_for_writer(root)
-        print(marker.exists())
-        [child] = cache_writer._writers
-        import os, signal
-        os.kill(child, signal.SIGKILL)
+    done = _python(_SLOW_WRITER.format(seconds=30) + """
+    cache_writer.WAIT_LIMIT = 0.2
+    cache_writer.wait_for_writer(root)
+    print(marker.exists())
+    os.kill(child, signal.SIGKILL)
     """, str(tmp_path))
     assert done.stdout.split() == ["False"]  # it gave up waiting before the writer was done
