@@ -7,6 +7,7 @@ from the facts cache (.qlint_cache), so a re-check parses only what changed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
@@ -67,15 +68,21 @@ class QlintServer(LanguageServer):
         except ConfigError as exc:
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"qlint: {exc}"))
             return
-        self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers,
-                                facts_memory=self.facts_memory)
-        result = check(self.analysis, config, ["."], buffers=buffers)
-        self.checks += 1
-        by_path: dict[str, list[Finding]] = {}
-        for finding in result.findings:
-            by_path.setdefault(finding.span.path, []).append(finding)
-        self.findings = by_path
-        self.publish()
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers,
+                                    facts_memory=self.facts_memory)
+            result = check(self.analysis, config, ["."], buffers=buffers)
+            self.checks += 1
+            by_path: dict[str, list[Finding]] = {}
+            for finding in result.findings:
+                by_path.setdefault(finding.span.path, []).append(finding)
+            self.findings = by_path
+            self.publish()
+        finally:
+            if was_enabled:
+                gc.enable()
 
     def publish(self) -> None:
         root = self.workspace_root()
