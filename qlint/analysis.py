@@ -174,6 +174,7 @@ class _Loader:
                 self.crew.follow(facts)
         else:
             self.cache.put(key, facts, to_disk=False)  # the member stored it
+            self.crew.follow(facts, by_member=True)
         self.facts[path] = facts
         self.parsed += 1
 

@@ -7,7 +7,9 @@ the pre-filter is still scanning. Its members read the deployment files first (t
 resolver needs them right after the scan), then parse each entry the scan finds. After
 each file, a member goes on to the modules that file will need: those it imports a name
 from that will be looked up, and those it imports with `*`; the resolver queues the same
-for each file it parses itself. Results go to the facts cache
+for each file it parses itself. The resolver also follows those names one import further
+(lookahead.py: a package's `__init__.py` that takes them from its submodules) and queues
+what it finds for later, which members take when nothing else is queued. Results go to the facts cache
 (a scratch folder when the cache is off). For each file it asks for, the resolver takes
 a member's result, or waits for a file a member is parsing now. A file no member has
 started, it claims and parses itself, so it never waits for the crew as a whole. There is
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from qlint.cache_writer import may_fork
 from qlint.deploy_files import read_deploy_facts
 from qlint.facts_cache import Facts, FactsCache
+from qlint.lookahead import Lookahead, imports
 from qlint.sources import ir
 from qlint.sources.python import parse_file
 from qlint.sources.read import SourceError, read_bytes
@@ -67,7 +70,9 @@ class Crew:
         self._holder = context.RawArray("b", len(files))  # the member (1-based) parsing a TAKEN slot
         self._queue = context.RawArray("i", len(files))  # files to parse, a stack
         self._queued = context.RawArray("b", len(files))  # whether a slot is on the stack
-        self._counts = context.RawArray("i", 2)  # files on the stack, flags
+        self._later = context.RawArray("i", len(files))  # files to parse when the stack is empty, a stack
+        self._later_queued = context.RawArray("b", len(files))  # whether a slot is on that stack
+        self._counts = context.RawArray("i", 3)  # files on the stack, flags, files on the later stack
         self._busy = context.RawArray("b", [1] * members)  # whether each member has work (at first, its own)
         for path in reserved:  # open buffers: parsed by the resolver's process
             if path in self._slots:
@@ -76,7 +81,9 @@ class Crew:
         root = cache.root if self._scratch is None else Path(self._scratch)
         self._results = FactsCache(root)
         self._index = index
-        shared = (self._lock, self._state, self._holder, self._queue, self._queued, self._counts, self._busy)
+        self._lookahead = Lookahead(index, self.add_later)
+        shared = (self._lock, self._state, self._holder, (self._queue, self._queued, self._later, self._later_queued),
+                  self._counts, self._busy)
         self._members = [
             context.Process(target=_member, args=(number, shared, files, len(files) - len(deploy), dict(abs_of), index,
                                                   root),
@@ -100,14 +107,28 @@ class Crew:
                     self._queued[slot] = 1
                     self._counts[0] += 1
 
-    def follow(self, facts: ir.ModuleFacts) -> None:
-        """Queue what a file the resolver read itself will need, as members do after theirs."""
-        self.add(list(needed_modules(facts, self._index)))
+    def add_later(self, paths: Iterable[str]) -> None:
+        """Queue files that will be wanted after those add() queued: members take them when
+        nothing else is queued, the last first."""
+        with self._lock:
+            for slot in map(self._slots.get, paths):
+                if slot is not None and self._state[slot] == FREE and not self._later_queued[slot]:
+                    self._later[self._counts[2]] = slot
+                    self._later_queued[slot] = 1
+                    self._counts[2] += 1
+
+    def follow(self, facts: ir.ModuleFacts, by_member: bool = False) -> None:
+        """The resolver holds `facts` now: queue what the file will need, as members do after
+        theirs (unless a member parsed it: it did), and what it will need one import further
+        (lookahead.py), for later."""
+        if not by_member:
+            self.add(list(needed_modules(facts, self._index)))
+        self._lookahead.read(facts)
 
     def idle(self) -> bool:
         """Whether every member is waiting for work (nothing queued, nothing to follow)."""
         with self._lock:
-            return self._counts[0] == 0 and not any(self._busy)
+            return self._counts[0] == 0 and self._counts[2] == 0 and not any(self._busy)
 
     def take(self, path: str, key: str) -> Facts | None:
         """A member's facts for `path`, waiting while one is parsing it; None when the
@@ -145,7 +166,7 @@ class Crew:
 def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files: int, abs_of: dict[str, str],
             index: "ModuleIndex", root: Path) -> None:
     """files[:python_files] are Python files, the rest deployment files."""
-    lock, state, holder, queue, queued, counts, busy = shared
+    lock, state, holder, stacks, counts, busy = shared
     sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
     # Parsing makes no reference cycles, and a cycle collection during a parse walks the
     # whole tree built so far: with it on, a member's parsing took twice as long (DefectDojo).
@@ -164,7 +185,7 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
         flags = counts[1]
         if flags & _STOP:
             return
-        slot = follow.pop() if follow else _next_queued(lock, queue, queued, counts, busy, number)
+        slot = follow.pop() if follow else _next_queued(lock, stacks, counts, busy, number)
         if slot is None:
             time.sleep(0.001)  # until the scan or the resolver queues more, or the resolver is done
             continue
@@ -185,17 +206,24 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
                                     and state[s] == FREE]))
 
 
-def _next_queued(lock: Any, queue: Any, queued: Any, counts: Any, busy: Any, number: int) -> int | None:
+def _next_queued(lock: Any, stacks: tuple[Any, Any, Any, Any], counts: Any, busy: Any, number: int) -> int | None:
     # The last queued first: the resolver reads entries in the scan's order, so the two
     # work from opposite ends and seldom want the same file at the same time; and what the
-    # resolver queues from a file it read itself, it will want soon.
+    # resolver queues from a file it read itself, it will want soon. What it will want
+    # later (add_later) waits until nothing else is queued.
+    queue, queued, later, later_queued = stacks
     with lock:
-        busy[number - 1] = counts[0] > 0
-        if counts[0] == 0:
+        busy[number - 1] = counts[0] > 0 or counts[2] > 0
+        if counts[0] > 0:
+            counts[0] -= 1
+            slot = queue[counts[0]]
+            queued[slot] = 0
+        elif counts[2] > 0:
+            counts[2] -= 1
+            slot = later[counts[2]]
+            later_queued[slot] = 0
+        else:
             return None
-        counts[0] -= 1
-        slot = queue[counts[0]]
-        queued[slot] = 0
         return slot
 
 
@@ -218,15 +246,17 @@ def _parse_and_store(path: str, full: str, cache: FactsCache, python: bool) -> F
 
 def needed_modules(facts: ir.ModuleFacts, index: "ModuleIndex") -> Iterator[str]:
     """The project files a module will probably make the resolver read: those it imports
-    a name from that the resolver or the rules will look up (_likely_read), and those it
+    a name from that the resolver or the rules will look up (reads.likely_reads), and those it
     star-imports; in the order of its imports."""
-    used = _likely_read(facts.body)
-    for stmt in _imports(facts.body):
+    used = facts.names_read
+    for stmt in imports(facts.body):
         if isinstance(stmt, ir.Import):
             for dotted, alias in stmt.names:
                 path = index.resolve(dotted, 0, facts.path) if (alias or dotted.split(".")[0]) in used else None
                 if path is not None:
                     yield path
+            continue
+        if not stmt.star and all((alias or name) not in used for name, alias in stmt.names):
             continue
         base = index.resolve(stmt.module, stmt.level, facts.path)
         if base is None:
@@ -236,44 +266,3 @@ def needed_modules(facts: ir.ModuleFacts, index: "ModuleIndex") -> Iterator[str]
         for name, alias in stmt.names:
             if (alias or name) in used:
                 yield index.submodule(base, name) or base
-
-
-# Calls whose arguments the rules read (task calls and signatures).
-_TASK_CALLS = frozenset({"delay", "apply_async", "s", "si", "signature", "subtask", "send_task"})
-
-
-def _likely_read(body: tuple[ir.Stmt, ...]) -> set[str]:
-    """The names the resolver or the rules will probably look up. That is every name in module
-    and class code (the resolver runs it) and in decorators and defaults. In the function bodies
-    that were read, it is the names that calls start from and whatever task calls are given."""
-    found: set[str] = set()
-    for node in ir.nodes_until(body, (ir.FuncDef,)):
-        if isinstance(node, ir.Name):
-            found.add(node.id)
-        elif isinstance(node, ir.FuncDef):
-            found |= ir.names_in((node.decorators, tuple(p.default for p in node.params if p.default is not None)))
-            for inner in ir.own_nodes(node):
-                if isinstance(inner, ir.Call):
-                    root = inner.func
-                    while isinstance(root, (ir.Attr, ir.Sub, ir.Call)):
-                        root = root.func if isinstance(root, ir.Call) else root.value
-                    if isinstance(root, ir.Name):
-                        found.add(root.id)
-                    if isinstance(inner.func, ir.Attr) and inner.func.attr in _TASK_CALLS:
-                        found |= ir.names_in((inner.args, inner.kwargs))
-    return found
-
-
-def _imports(body: tuple[ir.Stmt, ...]) -> Iterator[ir.Import | ir.ImportFrom]:
-    stack: list[Any] = list(reversed(body))
-    while stack:
-        stmt = stack.pop()
-        if isinstance(stmt, (ir.Import, ir.ImportFrom)):
-            yield stmt
-        elif isinstance(stmt, ir.If):
-            stack.extend(reversed([*stmt.body, *stmt.orelse]))
-        elif isinstance(stmt, ir.Try):
-            stack.extend(reversed([*stmt.body, *(s for _, b in stmt.handlers for s in b), *stmt.orelse,
-                                   *stmt.finalbody]))
-        elif isinstance(stmt, (ir.Block, ir.FuncDef, ir.ClassDef)):
-            stack.extend(reversed(stmt.body))

@@ -19,6 +19,7 @@ from qlint.model import Span
 from qlint.sources import ir
 from qlint.sources import from_ast
 from qlint.sources.chunks import Chunk, lines_of, statement_chunks
+from qlint.sources.reads import likely_reads
 from qlint.sources.read import SourceError, decode_python, may_use_an_app, mentions_celery
 from qlint.sources.templates import PYTHON_NOTE, is_python_template
 from qlint.sources.newer_syntax import rewritten
@@ -76,7 +77,9 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
         if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
             exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
         return ir.ModuleFacts(path, (), error=exc.message, error_span=exc.span, lines=lines)
-    return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(data))
+    names, attributes = likely_reads(body)
+    return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(data), names_read=names,
+                          attributes_read=attributes)
 
 
 class _Unreadable(Exception):

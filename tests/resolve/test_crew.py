@@ -119,6 +119,21 @@ def test_members_parse_what_is_queued_and_what_it_needs_and_the_resolver_takes_i
                                                                                                  compose)
 
 
+def test_files_queued_for_later_are_parsed_once_nothing_else_is_queued(tmp_path):
+    write_tree(tmp_path, tree())
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.py"))
+    crew = Crew(files, {f: str(tmp_path / f) for f in files}, ModuleIndex(files), FactsCache(tmp_path), members=1)
+    try:
+        crew.add_later(["proj/helpers5.py"])
+        crew.add(["proj/tasks3.py"])
+        wait_until_idle(crew)
+        states = {path: crew._state[crew._slots[path]] for path in files}
+    finally:
+        crew.close()
+    assert {p for p, s in states.items() if s == DONE} == {"proj/tasks3.py", "proj/models3.py", "proj/celery.py",
+                                                           "proj/helpers5.py"}
+
+
 def test_a_file_whose_member_died_is_parsed_by_the_resolver(tmp_path):
     write_tree(tmp_path, tree())
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.py"))
