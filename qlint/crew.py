@@ -100,22 +100,21 @@ class Crew:
 
     def add(self, paths: Iterable[str]) -> None:
         """Queue files to parse; members take the last queued first."""
-        with self._lock:
-            for slot in map(self._slots.get, paths):
-                if slot is not None and self._state[slot] == FREE and not self._queued[slot]:
-                    self._queue[self._counts[0]] = slot
-                    self._queued[slot] = 1
-                    self._counts[0] += 1
+        self._push(paths, self._queue, self._queued, 0)
 
     def add_later(self, paths: Iterable[str]) -> None:
         """Queue files that will be wanted after those add() queued: members take them when
         nothing else is queued, the last first."""
+        self._push(paths, self._later, self._later_queued, 2)
+
+    def _push(self, paths: Iterable[str], stack: Any, on_stack: Any, count: int) -> None:
+        """count: the index in counts of the stack's height."""
         with self._lock:
             for slot in map(self._slots.get, paths):
-                if slot is not None and self._state[slot] == FREE and not self._later_queued[slot]:
-                    self._later[self._counts[2]] = slot
-                    self._later_queued[slot] = 1
-                    self._counts[2] += 1
+                if slot is not None and self._state[slot] == FREE and not on_stack[slot]:
+                    stack[self._counts[count]] = slot
+                    on_stack[slot] = 1
+                    self._counts[count] += 1
 
     def follow(self, facts: ir.ModuleFacts, by_member: bool = False) -> None:
         """The resolver holds `facts` now: queue what the file will need, as members do after
