@@ -5,9 +5,10 @@ with Celery markers) went to a pool while the resolver waited. The modules they 
 were then parsed one at a time, as the resolver met their names. The crew starts while
 the pre-filter is still scanning. Its members read the deployment files first (the
 resolver needs them right after the scan), then parse each entry the scan finds. After
-each file, a member goes on to the modules that file will need: those it imports a name
-from that will be looked up, and those it imports with `*`; the resolver queues the same
-for each file it parses itself. The resolver also follows those names one import further
+each file, a member notes the modules that file will need: those it imports a name from
+that will be looked up, and those it imports with `*`; the resolver queues the same for
+each file it parses itself, and a member takes what the resolver queued before its own
+notes, since the resolver will want it sooner. The resolver also follows those names one import further
 (lookahead.py: a package's `__init__.py` that takes them from its submodules) and queues
 what it finds for later, which members take when nothing else is queued. Results go to the facts cache
 (a scratch folder when the cache is off). For each file it asks for, the resolver takes
@@ -177,14 +178,13 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
         os.nice(10)  # the resolver's process goes first: members take the time it leaves
     slots = {path: slot for slot, path in enumerate(files)}
     cache = FactsCache(root)
-    # What to parse next, the next one last: deployment files first, then the modules the
-    # files parsed so far will need.
-    follow: list[int] = list(range(len(files) - 1, python_files - 1, -1))
+    deployment = list(range(len(files) - 1, python_files - 1, -1))  # first: wanted right after the scan
+    follow: list[int] = []  # the modules this member's files will need, the next one last
     while True:
         flags = counts[1]
         if flags & _STOP:
             return
-        slot = follow.pop() if follow else _next_queued(lock, stacks, counts, busy, number)
+        slot = deployment.pop() if deployment else _next_queued(lock, stacks, follow, counts, busy, number)
         if slot is None:
             time.sleep(0.001)  # until the scan or the resolver queues more, or the resolver is done
             continue
@@ -205,24 +205,28 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
                                     and state[s] == FREE]))
 
 
-def _next_queued(lock: Any, stacks: tuple[Any, Any, Any, Any], counts: Any, busy: Any, number: int) -> int | None:
-    # The last queued first: the resolver reads entries in the scan's order, so the two
-    # work from opposite ends and seldom want the same file at the same time; and what the
-    # resolver queues from a file it read itself, it will want soon. What it will want
-    # later (add_later) waits until nothing else is queued.
+def _next_queued(lock: Any, stacks: tuple[Any, Any, Any, Any], follow: list[int], counts: Any, busy: Any,
+                 number: int) -> int | None:
+    # What the resolver queued comes first, the last queued first: the resolver reads entries
+    # in the scan's order, so the two work from opposite ends and seldom want the same file at
+    # the same time; and what it queues from a file it read itself, it will want soon. Then
+    # what this member's own files need (the resolver wants those when it reaches the entries
+    # members parsed, later; taking them first made it parse more itself: DefectDojo 0.99 s
+    # to 0.90 s). What the resolver will want later still (add_later) comes last.
     queue, queued, later, later_queued = stacks
     with lock:
-        busy[number - 1] = counts[0] > 0 or counts[2] > 0
+        slot: int | None = None
         if counts[0] > 0:
             counts[0] -= 1
             slot = queue[counts[0]]
             queued[slot] = 0
+        elif follow:
+            slot = follow.pop()
         elif counts[2] > 0:
             counts[2] -= 1
             slot = later[counts[2]]
             later_queued[slot] = 0
-        else:
-            return None
+        busy[number - 1] = slot is not None
         return slot
 
 
