@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from qlint.cache_writer import wait_for_writer
 from qlint.crew import Crew
-from qlint.deploy_files import candidate, load_deploy_files, read_deploy_facts
+from qlint.deploy_files import candidate, is_deployment_file, load_deploy_files, read_deploy_facts
 from qlint.discovery import walk_files
 from qlint.facts_cache import FactsCache
 from qlint.model import Span
@@ -185,6 +185,8 @@ class _Loader:
 
     def deploy_facts(self, path: str, data: bytes) -> DeployFacts | None:
         """A deployment file's facts, kept in the facts cache like a module's."""
+        if not is_deployment_file(path, data):
+            return None
         key = self.cache.key(path, data, "deploy")
         facts = self.crew.take(path, key) if self.crew is not None else None
         if not isinstance(facts, DeployFacts):

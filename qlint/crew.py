@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from qlint.cache_writer import may_fork
-from qlint.deploy_files import read_deploy_facts
+from qlint.deploy_files import is_deployment_file, read_deploy_facts
 from qlint.facts_cache import Facts, FactsCache
 from qlint.lookahead import Lookahead, imports
 from qlint.sources import ir
@@ -236,6 +236,8 @@ def _parse_and_store(path: str, full: str, cache: FactsCache, python: bool) -> F
     try:
         data = read_bytes(full)
     except SourceError:
+        return None
+    if not python and not is_deployment_file(path, data):
         return None
     key = cache.key(path, data, "python" if python else "deploy")
     if cache.has(key):

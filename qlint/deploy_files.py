@@ -7,7 +7,8 @@ from pathlib import PurePosixPath
 from typing import Callable
 
 from qlint.resolve.environment import Environment, build_environment, join
-from qlint.sources.deploy import read_deploy_bytes, rebind
+from qlint.sources.deploy import classify_path, read_deploy_bytes, rebind
+from qlint.sources.deploy.discover import HEAD_BYTES
 from qlint.sources.deploy.dotenv import read_dotenv
 from qlint.sources.deploy.facts import DeployFacts, Deployment
 from qlint.sources.read import SourceError, decode_text
@@ -33,6 +34,13 @@ class DeployInput:
 def read_deploy_facts(path: str, data: bytes) -> DeployFacts | None:
     """A candidate's facts, or None when it is no deployment file."""
     return read_deploy_bytes(path, data, MAX_BYTES)
+
+
+def is_deployment_file(path: str, data: bytes) -> bool:
+    """Whether read_deploy_facts() finds anything in these bytes: its first test, on the
+    name and the first bytes only, so that a candidate that is no deployment file (a test
+    fixture in YAML) costs neither a hash of its whole contents nor a cache lookup."""
+    return classify_path(path, data[:HEAD_BYTES]) is not None
 
 
 def load_deploy_files(paths: list[str], read: Callable[[str], bytes | None],

@@ -51,6 +51,10 @@ def named_like_deployment(path: str) -> bool:
     return bool(_COMPOSE_NAME.match(name.lower())) or name.startswith("Procfile") or name.lower().endswith(".service")
 
 
+# How much of a file classify_path() is shown.
+HEAD_BYTES = 65536
+
+
 def classify_path(path: str, head: bytes) -> str | None:
     """The reader for path (a key of READERS), or None when it is no deployment file.
 
@@ -97,7 +101,7 @@ def read_deploy_file(path: str, text: str) -> DeployFacts | None:
 def read_deploy_bytes(path: str, data: bytes, max_bytes: int | None = None) -> DeployFacts | None:
     """Like read_deploy_file, from bytes: a file that cannot be read gives facts with
     its error (binary, undecodable, larger than max_bytes)."""
-    reader = classify_path(path, data[:65536])
+    reader = classify_path(path, data[:HEAD_BYTES])
     if reader is None:
         return None
     if reader == "binary":
