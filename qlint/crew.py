@@ -6,17 +6,18 @@ were then parsed one at a time, as the resolver met their names. The crew starts
 the pre-filter is still scanning. Its members read the deployment files first (the
 resolver needs them right after the scan), then parse each entry the scan finds. After
 each file, a member notes the modules that file will need: those it imports a name from
-that will be looked up, and those it imports with `*`; the resolver queues the same for
+that will be looked up, and those it imports with `*`. The resolver queues the same for
 each file it parses itself, and a member takes what the resolver queued before its own
-notes, since the resolver will want it sooner. The resolver also follows those names one import further
-(lookahead.py: a package's `__init__.py` that takes them from its submodules) and queues
-what it finds for later, which members take when nothing else is queued. Results go to the facts cache
-(a scratch folder when the cache is off). For each file it asks for, the resolver takes
-a member's result, or waits for a file a member is parsing now. A file no member has
-started, it claims and parses itself, so it never waits for the crew as a whole. There is
-a member for every core, each at a lower priority than the resolver: it keeps a core of its
-own, and the members also take the time it spends waiting. A guess that is
-never needed costs a spare core's time and is stored in the cache like any other file.
+notes, since the resolver will want it sooner. The resolver also follows those names one
+import further (lookahead.py: a package's `__init__.py` that takes them from its
+submodules) and queues what it finds for later, which members take when nothing else is
+queued. Results go to the facts cache (a scratch folder when the cache is off). For each
+file it asks for, the resolver takes a member's result, or waits for a file a member is
+parsing now. A file no member has started, it claims and parses itself, so it never waits
+for the crew as a whole. There is a member for every core, each at a lower priority than
+the resolver: it keeps a core of its own, and the members also take the time it spends
+waiting. A guess that is never needed costs a spare core's time and is stored in the cache
+like any other file.
 """
 from __future__ import annotations
 

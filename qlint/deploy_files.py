@@ -7,8 +7,8 @@ from pathlib import PurePosixPath
 from typing import Callable
 
 from qlint.resolve.environment import Environment, build_environment, join
-from qlint.sources.deploy import classify_path, read_deploy_bytes, rebind
-from qlint.sources.deploy.discover import HEAD_BYTES
+from qlint.sources.deploy import read_deploy_bytes, rebind
+from qlint.sources.deploy.discover import HEAD_BYTES, classify_path
 from qlint.sources.deploy.dotenv import read_dotenv
 from qlint.sources.deploy.facts import DeployFacts, Deployment
 from qlint.sources.read import SourceError, decode_text
