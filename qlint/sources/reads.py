@@ -27,7 +27,7 @@ def likely_reads(body: tuple[ir.Stmt, ...]) -> tuple[frozenset[str], tuple[tuple
     functions = _read_every_name(ir.nodes_until(body, (ir.FuncDef,)), names, attributes)
     for func in functions:
         signature = (func.decorators, tuple(p.default for p in func.params if p.default is not None))
-        functions.extend(_read_every_name(ir.nodes_until(signature, (ir.FuncDef,)), names, attributes))
+        _read_every_name(ir.nodes_until(signature, ()), names, attributes)  # no function is defined there
         for node in ir.own_nodes(func):
             if type(node) is ir.Call:
                 _read_call(node, names, attributes)
