@@ -68,16 +68,16 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
         with ir.deep_recursion():
             if tree is None:  # syntax this interpreter does not know: libcst decides, on the whole file
                 body = _from_libcst(path, text)
+                names, attributes = likely_reads(body)
             else:
                 # A module with no Celery marker at all (read because a name it defines is
                 # used elsewhere) cannot send a task from any function: only signatures matter.
                 inert = not mentions_celery(data) and not may_use_an_app(data)
-                body = _convert_chunks(path, text, tree, inert)
+                body, names, attributes = _convert_chunks(path, text, tree, inert)
     except _Unreadable as exc:
         if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
             exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
         return ir.ModuleFacts(path, (), error=exc.message, error_span=exc.span, lines=lines)
-    names, attributes = likely_reads(body)
     return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(data), names_read=names,
                           attributes_read=attributes)
 
@@ -89,32 +89,41 @@ class _Unreadable(Exception):
         self.message = message
 
 
-# path -> {chunk text: (first line, statements)} from the last parse of that file, and
-# whether it was inert. A long-running process (the language server) converts only the
-# statements that changed.
-_LAST_CHUNKS: dict[str, tuple[bool, dict[str, tuple[int, tuple[ir.Stmt, ...]]]]] = {}
+Reads = tuple[frozenset[str], tuple[tuple[str, str], ...]]  # reads.likely_reads() of a chunk
+
+# path -> {chunk text: (first line, statements, what they read)} from the last parse of that
+# file, and whether it was inert. A long-running process (the language server) converts only
+# the statements that changed.
+_LAST_CHUNKS: dict[str, tuple[bool, dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
 
 
-def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False) -> tuple[ir.Stmt, ...]:
+def _convert_chunks(path: str, text: str, tree: ast.Module,
+                    inert: bool = False) -> tuple[tuple[ir.Stmt, ...], frozenset[str], tuple[tuple[str, str], ...]]:
+    """The statements of the file, and the names and attributes they read (reads.py)."""
     was_inert, previous = _LAST_CHUNKS.get(path, (inert, {}))
     if was_inert != inert:
         previous = {}
-    current: dict[str, tuple[int, tuple[ir.Stmt, ...]]] = {}
+    current: dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]] = {}
     body: list[ir.Stmt] = []
+    names: set[str] = set()
+    attributes: set[tuple[str, str]] = set()
     lines = lines_of(text)
     converter = from_ast.Converter(path, lines)
     for chunk in statement_chunks(text, tree, lines):
         known = current.get(chunk.text) or previous.get(chunk.text)
         if known is None:
             stmts = _convert_chunk(converter, chunk, inert)
+            reads = likely_reads(stmts)
         else:
-            first, stmts = known
+            first, stmts, reads = known
             if first != chunk.first_line:
                 stmts = tuple(ir.shift_lines(s, chunk.first_line - first) for s in stmts)
-        current[chunk.text] = (chunk.first_line, stmts)
+        current[chunk.text] = (chunk.first_line, stmts, reads)
         body.extend(stmts)
+        names |= reads[0]
+        attributes.update(reads[1])
     _LAST_CHUNKS[path] = (inert, current)
-    return tuple(body)
+    return tuple(body), frozenset(names), tuple(sorted(attributes))
 
 
 def _convert_chunk(converter: from_ast.Converter, chunk: Chunk, inert: bool = False) -> tuple[ir.Stmt, ...]:

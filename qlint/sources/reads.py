@@ -31,7 +31,7 @@ def likely_reads(body: tuple[ir.Stmt, ...]) -> tuple[frozenset[str], tuple[tuple
         for node in ir.own_nodes(func):
             if type(node) is ir.Call:
                 _read_call(node, names, attributes)
-    return frozenset(names), tuple(sorted(pair for pair in attributes if pair[0] in names))
+    return frozenset(names), tuple(sorted(attributes))
 
 
 def _read_every_name(nodes: Iterator[object], names: set[str], attributes: set[tuple[str, str]]) -> list[ir.FuncDef]:
