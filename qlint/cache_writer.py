@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from qlint.facts_cache import CACHE_DIR
+from qlint.facts_cache import CACHE_DIR, cache_folder
 
 try:
     import fcntl
@@ -85,13 +85,8 @@ def wait_for_writer(root: Path) -> None:
 
 
 def _locked(root: Path) -> int | None:
-    folder = root / CACHE_DIR
     try:
-        folder.mkdir(exist_ok=True)
-        gitignore = folder / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("*\n")
-        fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(cache_folder(root) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
         return None
     try:

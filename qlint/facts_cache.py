@@ -16,6 +16,17 @@ Facts = ir.ModuleFacts | DeployFacts
 CACHE_DIR = ".qlint_cache"
 
 
+def cache_folder(root: Path, *parts: str) -> Path:
+    """root/.qlint_cache/parts..., made if missing, with the .gitignore that keeps the whole
+    cache out of version control; raises OSError when it cannot be made."""
+    folder = root.joinpath(CACHE_DIR, *parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    gitignore = root / CACHE_DIR / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("*\n")
+    return folder
+
+
 @lru_cache(maxsize=1)
 def extractor_digest() -> str:
     """A digest of the code that produces facts: editing the extractor invalidates the cache
@@ -124,10 +135,7 @@ class FactsCache:
         folder = self.folder / key[:2]
         try:
             if folder not in self._made:
-                folder.mkdir(parents=True, exist_ok=True)
-                gitignore = self.folder.parent / ".gitignore"
-                if not gitignore.exists():
-                    gitignore.write_text("*\n")
+                cache_folder(self.root, self.folder.name, key[:2])
                 self._made.add(folder)
             # Written aside and renamed, so that a concurrent run never reads half a file.
             tmp = folder / f"{key}.{os.getpid()}.tmp"

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from qlint import __version__
 from qlint.discovery import walk_files
-from qlint.facts_cache import CACHE_DIR
+from qlint.facts_cache import CACHE_DIR, cache_folder
 
 
 @lru_cache(maxsize=1)
@@ -84,11 +84,7 @@ class RunCache:
             return
         try:
             data = pickle.dumps((tree_before, result), protocol=pickle.HIGHEST_PROTOCOL)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            gitignore = self.path.parent.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("*\n")
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(dir=cache_folder(self.root, "runs"))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, self.path)
