@@ -7,9 +7,10 @@ For each tree: the number of Python files and lines; the time to read and `ast.p
 every .py file (the baseline, in this process); `qlint check` cold (no .qlint_cache) and
 warm (cache filled, nothing changed), each in a fresh interpreter through the same call as
 the CLI (engine.check_paths), timed without the interpreter's start-up, with qlint's modules
-compiled to bytecode first as an install does; and each qlint time divided by the baseline. Every time is the fastest of --repeat runs (3). Targets:
-cold <= 0.5, warm <= 0.1. `--warm-facts` adds a run that keeps the per-file facts cache
-but drops the stored result of the last run: what an edit to one unrelated file costs at most.
+compiled to bytecode first as an install does; and each qlint time divided by the baseline.
+Every time is the fastest of --repeat runs (3). Targets: cold <= 0.5, warm <= 0.1.
+`--warm-facts` adds a run that keeps the per-file facts cache but drops the stored result
+of the last run: what an edit to one unrelated file costs at most.
 
 A real Celery project, as measured for issue 3 (saleor; any commit will do, the figures
 in the issue note name the one used):

@@ -2,8 +2,9 @@
 
 ruamel.yaml's composer (or yaml_compose.py, from libyaml's parse) stops before
 construction: no Python object is ever built from a tag, aliases stay shared nodes
-(never expanded copies), and every node keeps its start and end in the text. Merge keys (``<<``) are resolved here. Work
-on a graph is bounded by a Budget, so an alias bomb costs a bounded number of steps.
+(never expanded copies), and every node keeps its start and end in the text. Merge keys
+(``<<``) are resolved here. Work on a graph is bounded by a Budget, so an alias bomb costs
+a bounded number of steps.
 """
 from __future__ import annotations
 
