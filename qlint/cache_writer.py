@@ -5,7 +5,7 @@ process parsed itself, then the run's result: 0.15 to 0.25 s on saleor after the
 were ready. Where this process may fork (may_fork), a child does that writing from its copy
 of memory while the parent returns; elsewhere the writes happen in place.
 
-The child holds an exclusive lock on .qlint_cache/lock until it has written everything.
+The child holds an exclusive lock on the project's cache folder's lock until it has written everything.
 Every run waits for that lock before it reads a cache (wait_for_writer): a second run finds
 all that the first one stored, as if the first had written it itself.
 """
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
-from qlint.facts_cache import CACHE_DIR, cache_folder
+from qlint import cache_store
 
 try:
     import fcntl
@@ -65,7 +66,7 @@ def wait_for_writer(root: Path) -> None:
     if fcntl is None:
         return
     try:
-        fd = os.open(root / CACHE_DIR / "lock", os.O_RDONLY)
+        fd = _open_lock(cache_store.project_dir(root) / "lock", os.O_RDONLY)
     except OSError:
         return  # never written, or unreadable: there is nothing to wait for
     deadline = time.monotonic() + WAIT_LIMIT
@@ -86,7 +87,7 @@ def wait_for_writer(root: Path) -> None:
 
 def _locked(root: Path) -> int | None:
     try:
-        fd = os.open(cache_folder(root) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(cache_store.folder(root) / "lock", os.O_RDWR | os.O_CREAT)
     except OSError:
         return None
     try:
@@ -94,6 +95,16 @@ def _locked(root: Path) -> int | None:
     except OSError:
         os.close(fd)
         return None
+    return fd
+
+
+def _open_lock(path: Path, flags: int) -> int:
+    """The lock file, opened without following a link or waiting on a FIFO; OSError when
+    it is not a regular file."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
     return fd
 
 

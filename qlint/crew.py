@@ -21,6 +21,7 @@ like any other file.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -66,6 +67,17 @@ class Crew:
         resolver needs them right after the scan)."""
         context = pool_context()
         files = [*files, *deploy]
+        # The crew's private folder: the empty folder spawned processes start in, and the
+        # members' results when the cache is off. close() removes it, or a member whose
+        # parent died.
+        self._own = tempfile.mkdtemp(prefix="qlint-crew-")
+        start_in = os.path.join(self._own, "start")
+        os.mkdir(start_in)
+        with _neutral_start(context, start_in):
+            self._start(context, files, abs_of, index, cache, members, reserved, len(files) - len(deploy))
+
+    def _start(self, context: Any, files: list[str], abs_of: Mapping[str, str], index: "ModuleIndex",
+               cache: FactsCache, members: int, reserved: Iterable[str], python_files: int) -> None:
         self._slots = {path: number for number, path in enumerate(files)}
         self._lock = context.Lock()
         self._state = context.RawArray("b", len(files))
@@ -79,16 +91,15 @@ class Crew:
         for path in reserved:  # open buffers: parsed by the resolver's process
             if path in self._slots:
                 self._state[self._slots[path]] = MAIN
-        self._scratch = None if cache.enabled else tempfile.mkdtemp(prefix="qlint-crew-")
-        root = cache.root if self._scratch is None else Path(self._scratch)
-        self._results = FactsCache(root)
+        store = (cache.root, cache.folder if cache.enabled else Path(self._own, "facts"), cache.secret)
+        self._results = FactsCache(store[0], folder=store[1], secret=store[2])
         self._index = index
         self._lookahead = Lookahead(index, self.add_later)
         shared = (self._lock, self._state, self._holder, (self._queue, self._queued, self._later, self._later_queued),
                   self._counts, self._busy)
         self._members = [
-            context.Process(target=_member, args=(number, shared, files, len(files) - len(deploy), dict(abs_of), index,
-                                                  root),
+            context.Process(target=_member, args=(number, shared, files, python_files, dict(abs_of), index,
+                                                  store, os.getpid(), self._own),
                             name=f"qlint-crew-{number}", daemon=True)
             for number in range(1, members + 1)
         ]
@@ -160,13 +171,36 @@ class Crew:
             if member.is_alive():
                 member.kill()
                 member.join()
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+        shutil.rmtree(self._own, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _neutral_start(context: multiprocessing.context.BaseContext, folder: str) -> Iterator[None]:
+    """Members started by spawn run `python -c ...`, which puts the working directory first
+    on sys.path before anything is imported, and then take the parent's sys.path: started
+    in a checked project (an editor starts the language server there), a `struct.py` of the
+    project would run; so would it in the resource tracker that spawn starts for the crew's
+    locks. So all of them start in folder, empty and private, with a sys.path that names
+    neither it nor the working directory. Fork copies this process and imports nothing."""
+    if context.get_start_method() != "spawn":
+        yield
+        return
+    here = os.getcwd()
+    saved = sys.path[:]
+    os.chdir(folder)
+    sys.path[:] = [p for p in saved if p and os.path.abspath(os.path.join(here, p)) != here]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+        os.chdir(here)
 
 
 def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files: int, abs_of: dict[str, str],
-            index: "ModuleIndex", root: Path) -> None:
-    """files[:python_files] are Python files, the rest deployment files."""
+            index: "ModuleIndex", store: tuple[Path, Path, bytes], parent: int, own: str) -> None:
+    """files[:python_files] are Python files, the rest deployment files. store: the
+    cache's root, folder and key. A member whose parent (the resolver's process) is gone
+    stops, and removes the crew's folder (own), which the parent can no longer remove."""
     lock, state, holder, stacks, counts, busy = shared
     sys.setrecursionlimit(max(sys.getrecursionlimit(), ir.RECURSION_LIMIT))
     # Parsing makes no reference cycles, and a cycle collection during a parse walks the
@@ -178,7 +212,7 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
     if hasattr(os, "nice"):
         os.nice(10)  # the resolver's process goes first: members take the time it leaves
     slots = {path: slot for slot, path in enumerate(files)}
-    cache = FactsCache(root)
+    cache = FactsCache(store[0], folder=store[1], secret=store[2])
     deployment = list(range(len(files) - 1, python_files - 1, -1))  # first: wanted right after the scan
     follow: list[int] = []  # the modules this member's files will need, the next one last
     while True:
@@ -187,6 +221,9 @@ def _member(number: int, shared: tuple[Any, ...], files: list[str], python_files
             return
         slot = deployment.pop() if deployment else _next_queued(lock, stacks, follow, counts, busy, number)
         if slot is None:
+            if os.getppid() != parent:
+                shutil.rmtree(own, ignore_errors=True)
+                return
             time.sleep(0.001)  # until the scan or the resolver queues more, or the resolver is done
             continue
         with lock:

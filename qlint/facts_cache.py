@@ -1,4 +1,4 @@
-"""Per-file facts cached by content hash under .qlint_cache/ at the project root."""
+"""Per-file facts cached by content hash in the project's cache folder (cache_store.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,24 +7,14 @@ import pickle
 from functools import lru_cache
 from pathlib import Path
 
-from qlint import __version__
+from qlint import __version__, cache_store
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 
 Facts = ir.ModuleFacts | DeployFacts
 
-CACHE_DIR = ".qlint_cache"
-
-
-def cache_folder(root: Path, *parts: str) -> Path:
-    """root/.qlint_cache/parts..., made if missing, with the .gitignore that keeps the whole
-    cache out of version control; raises OSError when it cannot be made."""
-    folder = root.joinpath(CACHE_DIR, *parts)
-    folder.mkdir(parents=True, exist_ok=True)
-    gitignore = root / CACHE_DIR / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("*\n")
-    return folder
+# Cached facts of one file; larger is not ours (the largest real module's are a few MB).
+ENTRY_LIMIT = 256 << 20
 
 
 @lru_cache(maxsize=1)
@@ -46,12 +36,15 @@ class FactsCache:
     it (cache_writer.py does that once the check has its answer)."""
 
     def __init__(self, root: Path, enabled: bool = True, memory: dict[str, Facts] | None = None,
-                 deferred: bool = False) -> None:
+                 deferred: bool = False, folder: Path | None = None, secret: bytes | None = None) -> None:
+        """folder: where entries are kept (by default the project's cache folder, for
+        root); secret: the key that seals them (by default the user's)."""
         self.enabled = enabled
         self.deferred = deferred
         self.pending: list[tuple[str, Facts]] = []
         self.root = root
-        self.folder = root / CACHE_DIR / f"facts-{__version__}-{extractor_digest()}"
+        self.folder = folder or cache_store.project_dir(root) / f"facts-{__version__}-{extractor_digest()}"
+        self.secret = secret or cache_store.key()
         self.memory = memory
         self.touched: set[str] = set()
         self.hits = 0
@@ -99,11 +92,14 @@ class FactsCache:
 
     def stored(self, key: str) -> Facts | None:
         """The facts on disk under `key`, or None; counted neither as a hit nor a miss."""
+        blob = cache_store.read_regular(self.folder / key[:2] / key, ENTRY_LIMIT)
+        data = None if blob is None else cache_store.unseal(key, blob, self.secret)
+        if data is None:
+            return None
         try:
-            with open(self.folder / key[:2] / key, "rb") as handle:
-                with ir.deep_recursion():
-                    facts = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, RecursionError):
+            with ir.deep_recursion():
+                facts = cache_store.loads(data)
+        except Exception:  # sealed by us, so only a bug of ours gets here: parse the file again
             return None
         return facts if isinstance(facts, (ir.ModuleFacts, DeployFacts)) else None
 
@@ -135,12 +131,9 @@ class FactsCache:
         folder = self.folder / key[:2]
         try:
             if folder not in self._made:
-                cache_folder(self.root, self.folder.name, key[:2])
+                cache_store.make_folder(folder)
                 self._made.add(folder)
-            # Written aside and renamed, so that a concurrent run never reads half a file.
-            tmp = folder / f"{key}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, folder / key)
+            cache_store.write_atomic(folder / key, cache_store.seal(key, data, self.secret))
         except OSError:
             self.enabled = False  # a read-only tree: run without a cache
+

@@ -1,6 +1,6 @@
-"""The result of a whole `qlint check`, kept under .qlint_cache/ for the next run on the
-same tree. When no file under the root has changed (the same paths, sizes and modification
-times), nor qlint's own code, the configuration or the options, the stored result is the
+"""The result of a whole `qlint check`, kept in the project's cache folder (cache_store.py)
+for the next run on the same tree. When no file under the root has changed (the same paths,
+sizes, inodes, modification and change times), nor qlint's own code, the configuration or the options, the stored result is the
 answer: nothing is read, parsed or resolved. Any difference and the run is done again,
 with the per-file facts cache (facts_cache.py) still saving the parsing."""
 from __future__ import annotations
@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from qlint import __version__
+from qlint import __version__, cache_store
 from qlint.discovery import walk_files
-from qlint.facts_cache import CACHE_DIR, cache_folder
+
+# A stored result; larger is not ours.
+ENTRY_LIMIT = 256 << 20
 
 
 @lru_cache(maxsize=1)
@@ -38,14 +39,16 @@ def code_digest() -> str:
 
 
 def tree_digest(root: Path, exclude: Iterable[str]) -> str:
-    """Every file qlint would consider under root, by path, size and modification time."""
+    """Every file qlint would consider under root, by path, size, inode, and modification
+    and change times: an edit can keep the first four (`cp -p`, `touch -r`), but any write
+    moves the change time, which no one can set back."""
     digest = hashlib.blake2b(digest_size=16)
     for rel, full in walk_files(root, exclude):
         try:
             stat = os.stat(full)
         except OSError:
             continue
-        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n".encode())
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\0{stat.st_ctime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -58,7 +61,8 @@ class RunCache:
         self.root = root
         self.exclude = tuple(exclude)
         name = hashlib.blake2b(repr((__version__, code_digest(), request)).encode(), digest_size=16).hexdigest()
-        self.path = root / CACHE_DIR / "runs" / name
+        self.name = name
+        self.path = cache_store.project_dir(root) / "runs" / name
         self._tree: str | None = None
 
     @property
@@ -70,10 +74,13 @@ class RunCache:
     def get(self) -> Any | None:
         if not self.enabled:
             return None
+        blob = cache_store.read_regular(self.path, ENTRY_LIMIT)
+        data = None if blob is None else cache_store.unseal(self.name, blob, cache_store.key())
+        if data is None:
+            return None
         try:
-            with open(self.path, "rb") as handle:
-                tree, result = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            tree, result = cache_store.loads(data)
+        except Exception:  # sealed by us, so only a bug of ours gets here: run again
             return None
         return result if tree == self.tree else None
 
@@ -84,9 +91,7 @@ class RunCache:
             return
         try:
             data = pickle.dumps((tree_before, result), protocol=pickle.HIGHEST_PROTOCOL)
-            fd, tmp = tempfile.mkstemp(dir=cache_folder(self.root, "runs"))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, self.path)
+            cache_store.folder(self.root, "runs")
+            cache_store.write_atomic(self.path, cache_store.seal(self.name, data, cache_store.key()))
         except (OSError, pickle.PicklingError, RecursionError):
             return

@@ -13,6 +13,7 @@ import pytest
 
 from qlint import cache_writer
 from tests.resolve.conftest import write_tree
+from tests.conftest import cache_of
 
 FILES = {
     "proj/__init__.py": "",
@@ -68,9 +69,9 @@ def test_a_second_run_finds_everything_the_first_run_stored_in_its_child(tmp_pat
         print("codes", [f.code for f in first.findings] == [f.code for f in again.findings], "analyses", len(calls))
     """, str(tmp_path))
     assert done.stdout.split() == ["forked", "True", "codes", "True", "analyses", "0"]
-    facts = list((tmp_path / ".qlint_cache").glob("facts-*/*/*"))
+    facts = list(cache_of(tmp_path).glob("facts-*/*/*"))
     assert len(facts) >= 2  # celery.py and tasks.py at least, written by the child
-    assert not [p for p in (tmp_path / ".qlint_cache").rglob("*.tmp")]
+    assert not [p for p in cache_of(tmp_path).rglob("*.tmp")]
 
 
 @posix_only

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import cache_of
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -98,7 +99,7 @@ def test_suppression_comment_silences_the_finding(incident: Path):
 
 def test_warm_cache_gives_the_same_report(incident: Path):
     cold = qlint("check", ".", "--format", "json", cwd=incident)
-    assert (incident / ".qlint_cache").is_dir()
+    assert cache_of(incident).is_dir()
     warm = qlint("check", ".", "--format", "json", cwd=incident)
     assert cold.stdout == warm.stdout and cold.returncode == warm.returncode == 1
 

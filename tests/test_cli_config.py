@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 
 from tests.resolve.conftest import write_tree
+from tests.conftest import cache_of
 
 PROJECT = {
     "manage.py": 'import os\n\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "insights.settings.production")\n',
@@ -181,10 +182,9 @@ def test_text_report(tmp_path):
 def test_cache_warm_run_is_identical_and_no_cache_writes_nothing(tmp_path):
     write_tree(tmp_path, PROJECT)
     uncached = qlint(tmp_path, "--format", "json", "--no-cache").stdout
-    assert not (tmp_path / ".qlint_cache").exists()
+    assert not cache_of(tmp_path).exists()
     cold = qlint(tmp_path, "--format", "json").stdout
-    cached_files = list((tmp_path / ".qlint_cache").rglob("*"))
-    assert any(p.is_file() and p.name != ".gitignore" for p in cached_files)
+    assert any(p.is_file() for p in cache_of(tmp_path).rglob("*"))
     warm = qlint(tmp_path, "--format", "json").stdout
     assert uncached == cold == warm
 

@@ -8,6 +8,7 @@ from qlint.cache_writer import wait_for_writer
 from qlint.engine import check_paths
 from qlint.project_config import load_config
 from tests.resolve.conftest import write_tree
+from tests.conftest import cache_of
 
 FILES = {
     "proj/__init__.py": "",
@@ -83,4 +84,4 @@ def test_without_the_cache_nothing_is_stored(tmp_path, monkeypatch):
     analyses = _counting_analyses(monkeypatch)
     _run(tmp_path, use_cache=False)
     _run(tmp_path, use_cache=False)
-    assert len(analyses) == 2 and not (tmp_path / ".qlint_cache").exists()
+    assert len(analyses) == 2 and not cache_of(tmp_path).exists()

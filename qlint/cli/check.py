@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--statistics", action="store_true", help="show counts per rule")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only findings, no summary")
-    parser.add_argument("--no-cache", action="store_true", help="do not read or write .qlint_cache/")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
     parser.add_argument("--force-exclude", action="store_true", help="apply excludes to paths given explicitly too")
     parser.add_argument("--report-unused-ignores", action="store_true", help="report suppression comments that suppress nothing")
     parser.add_argument("--no-source", action="store_true", help="do not show source lines in text output")

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     parser.add_argument("--all", action="store_true", help="list every setting of the catalog")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--no-cache", action="store_true", help="do not read or write .qlint_cache/")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
     parser.set_defaults(run=run)
 
 

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--broker", metavar="URL", help="Redis URL for --real, e.g. redis://127.0.0.1:6379/15")
     p.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                    help="with --real: real seconds per scenario second (0.01 runs an hour in 36 s)")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the project's .qlint_cache/")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
     p.set_defaults(run=run)
 
 

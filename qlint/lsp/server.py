@@ -2,7 +2,7 @@
 
 Every check analyses the whole workspace with the open buffers laid over the files on
 disk, so editing settings.py updates findings shown in tasks.py. Unchanged files come
-from the facts cache (.qlint_cache), so a re-check parses only what changed.
+from the facts cache (cache_store.py), so a re-check parses only what changed.
 """
 from __future__ import annotations
 

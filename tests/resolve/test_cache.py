@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from qlint.resolve.values import to_json
+from tests.conftest import cache_of
 
 FILES = {
     "proj/__init__.py": "",
@@ -22,7 +23,7 @@ def test_warm_run_reads_the_cache_and_gives_the_same_project(analyse_tree, tmp_p
     warm = analyse_tree({}, use_cache=True)
     assert (warm.parsed, warm.cache_hits) == (0, 3)
     assert snapshot(warm) == snapshot(cold)
-    assert (tmp_path / ".qlint_cache" / ".gitignore").read_text() == "*\n"
+    assert cache_of(tmp_path).is_dir() and not (tmp_path / ".qlint_cache").exists()  # nothing in the tree
 
 
 def test_a_changed_file_is_parsed_again(analyse_tree):
@@ -35,8 +36,8 @@ def test_a_changed_file_is_parsed_again(analyse_tree):
 
 def test_damaged_cache_entries_are_ignored(analyse_tree, tmp_path):
     cold = analyse_tree(FILES, use_cache=True)
-    for entry in (tmp_path / ".qlint_cache").rglob("*"):
-        if entry.is_file() and entry.name != ".gitignore":
+    for entry in cache_of(tmp_path).rglob("*"):
+        if entry.is_file():
             entry.write_bytes(b"not a pickle")
     again = analyse_tree({}, use_cache=True)
     assert again.parsed == 3 and snapshot(again) == snapshot(cold)
@@ -44,7 +45,7 @@ def test_damaged_cache_entries_are_ignored(analyse_tree, tmp_path):
 
 def test_no_cache_leaves_no_folder(analyse_tree, tmp_path):
     analysis = analyse_tree(FILES, use_cache=False)
-    assert analysis.parsed == 3 and not (tmp_path / ".qlint_cache").exists()
+    assert analysis.parsed == 3 and not cache_of(tmp_path).exists()
 
 
 def test_a_kept_memory_serves_unchanged_files_and_holds_only_the_current_workspace(analyse_tree, tmp_path):
@@ -57,4 +58,4 @@ def test_a_kept_memory_serves_unchanged_files_and_holds_only_the_current_workspa
     assert (edited.parsed, edited.cache_hits) == (1, 2)
     assert edited.project.apps[0].setting("task_time_limit").value == 90
     assert len(memory) == 3  # the facts of conf.py's text on disk were dropped
-    assert not (tmp_path / ".qlint_cache").exists()
+    assert not cache_of(tmp_path).exists()

@@ -6,6 +6,8 @@ exactly as from a run with no crew at all.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,6 +24,7 @@ from qlint.resolve.workspace import ModuleIndex
 from qlint.sources.python import parse_facts, parse_file
 
 from .conftest import write_tree
+from tests.conftest import cache_of
 
 ENTRIES = 12
 
@@ -82,12 +85,12 @@ def test_a_run_with_the_crew_resolves_the_same_project_as_one_without(tmp_path, 
     assert len(started) == 1  # twelve entries to parse: the crew was worth starting
     monkeypatch.setattr(analysis_module, "PARALLEL_THRESHOLD", 10**6)
     if use_cache:
-        shutil.rmtree(tmp_path / ".qlint_cache")
+        shutil.rmtree(cache_of(tmp_path))
     alone = analyse_here(tmp_path, use_cache=use_cache)
     assert snapshot(with_crew) == snapshot(alone)
     assert with_crew.parsed == alone.parsed  # each file parsed once, here or by a member
     assert sorted(with_crew.project.apps[0].tasks) == sorted(f"proj.tasks{i}.job{i}" for i in range(ENTRIES))
-    assert (tmp_path / ".qlint_cache").exists() == use_cache
+    assert cache_of(tmp_path).exists() == use_cache
     assert list(scratch.iterdir()) == []  # with the cache off, members wrote to a scratch folder, now gone
 
 
@@ -199,3 +202,41 @@ def test_without_a_scratch_folder_everything_is_parsed_here(tmp_path, monkeypatc
 
     monkeypatch.setattr(tempfile, "mkdtemp", refuse)
     assert snapshot(analyse_here(tmp_path, use_cache=False)) == snapshot(alone)
+
+
+@pytest.mark.parametrize("how", ["fork", "spawn"])
+def test_members_stop_and_clean_up_when_their_parent_is_killed(tmp_path, how):
+    """SIGKILL leaves the resolver no chance to stop its crew: each member sees its parent
+    gone, removes the crew's folder and exits, instead of polling forever."""
+    write_tree(tmp_path / "repo", tree())
+    script = (
+        "import os, signal, sys, threading\n"
+        "from pathlib import Path\n"
+        + ("threading.Thread(target=threading.Event().wait, daemon=True).start()\n" if how == "spawn" else "")
+        + "from qlint.crew import Crew, pool_context\n"
+        "from qlint.facts_cache import FactsCache\n"
+        "from qlint.resolve.workspace import ModuleIndex\n"
+        f"assert pool_context().get_start_method() == {how!r}\n"
+        "root = Path(sys.argv[1])\n"
+        "files = sorted(str(p.relative_to(root)) for p in root.rglob('*.py'))\n"
+        "crew = Crew(files, {f: str(root / f) for f in files}, ModuleIndex(files), FactsCache(root, enabled=False),"
+        " members=2)\n"
+        "print(crew._own, *[m.pid for m in crew._members], flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "repo")], capture_output=True, text=True,
+                          timeout=300)
+    own, *pids = done.stdout.split()
+    assert len(pids) == 2
+
+    def alive(pid: str) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 120  # a bound on a hang, not a speed limit: members exit within milliseconds
+    while any(map(alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(alive, pids))
+    assert not Path(own).exists()
