@@ -32,6 +32,11 @@ ConfigurationView). `lookup_keys()` and `classify()` implement it:
   (`read_undeclared`): result_backend_thread_safe, CELERY_DB_REUSE_MAX...
 - Values from a configuration object are used as given, never converted to the
   declared type (see `coerce_kind`).
+
+Older releases differ (releases.py holds each release's settings and lookup): up to
+5.6, an old name under a namespace is never read, and the source's namespaced key beats
+a value written on the app under the plain name. `classify()` and `lookup_keys()` take
+the release; without one they answer for the newest release qlint knows.
 """
 from __future__ import annotations
 

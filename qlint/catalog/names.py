@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Mapping
 
+from qlint.catalog import releases
 from qlint.catalog.data import (
     PROPERTY_FALLBACKS,
     UNDECLARED_RAW_READS,
@@ -24,7 +25,8 @@ Kind = Literal[
     "namespaced",  # <NAMESPACE>_<NAME> under a namespace: read first
     "current",  # the current name itself (under a namespace: read after the namespaced key)
     "old",  # an old name, no namespace: read; mixing old and new raises ImproperlyConfigured
-    "old-under-namespace",  # an old name under a namespace: still read, last
+    "old-under-namespace",  # an old name under a namespace: read last by Celery 5.7+, ignored up to 5.6
+    "not-in-release",  # a setting of other Celery releases, which this one does not have
     "fallback",  # not a setting, but read when the setting is unset (TIME_ZONE for timezone)
     "unknown-prefixed",  # looks like a setting (CELERY_FOO, task_foo) but Celery ignores it
     "unrelated",  # anything else (DEBUG, DATABASES)
@@ -53,15 +55,18 @@ def namespaced_key(setting: Setting | str, namespace: str) -> str:
     return _namespaced(name, _prefix(namespace))
 
 
-def lookup_keys(setting: Setting | str, namespace: str | None = None) -> tuple[str, ...]:
+def lookup_keys(setting: Setting | str, namespace: str | None = None, release: str | None = None) -> tuple[str, ...]:
     """The keys Celery tries for a setting in one configuration source, in order.
 
     The first key present in the source wins (ConfigurationView._to_keys): the
-    namespaced key, then the current name, then the old name.
+    namespaced key, then the current name, then the old name — which Celery up to 5.6
+    never reaches under a namespace (`release`: the Celery release; None is the newest).
     """
     name = setting if isinstance(setting, str) else setting.name
-    found = get(name)
+    found = releases.get(name, release)
     old = found.old_names if found else ()
+    if namespace and not releases.reads_old_names_under_namespace(release):
+        old = ()
     keys = ((namespaced_key(name, namespace),) if namespace else ()) + (name,) + old
     return tuple(dict.fromkeys(keys))
 
@@ -74,11 +79,11 @@ def read_undeclared(key: str, namespace: str | None = None) -> bool:
     return bool(namespace) and any(key == namespaced_key(name, namespace) for name in UNDECLARED_READS)
 
 
-@lru_cache(maxsize=16)
-def _namespaced_index(namespace: str) -> Mapping[str, Setting]:
+@lru_cache(maxsize=32)
+def _namespaced_index(namespace: str, release: str | None = None) -> Mapping[str, Setting]:
     prefix = _prefix(namespace)
     index: dict[str, Setting] = {}
-    for setting in settings().values():
+    for setting in releases.settings_of(release).values():
         index.setdefault(_namespaced(setting.name, prefix), setting)
     return index
 
@@ -95,13 +100,33 @@ def _fallback_index(namespace: str | None) -> Mapping[str, Setting]:
     return index
 
 
-def from_namespaced(key: str, namespace: str) -> Setting | None:
+def from_namespaced(key: str, namespace: str, release: str | None = None) -> Setting | None:
     """The setting whose namespaced key under `namespace` is exactly `key`, else None.
 
     from_namespaced("CELERY_TASK_ACKS_LATE", "CELERY") is task_acks_late; the case
     follows the namespace as in Celery, so under "celery" the key is celery_task_acks_late.
     """
-    return _namespaced_index(namespace).get(key)
+    return _namespaced_index(namespace, release).get(key)
+
+
+@lru_cache(maxsize=32)
+def _other_releases_index(namespace: str | None, release: str | None) -> Mapping[str, str]:
+    """Spellings of the settings that some known release has and `release` lacks -> the setting."""
+    index: dict[str, str] = {}
+    for name, span in releases.lifetimes().items():
+        if releases.has_setting(name, release):
+            continue
+        spellings = [namespaced_key(name, namespace), name] if namespace else [name]
+        if not namespace or releases.reads_old_names_under_namespace(release):
+            spellings += span.old_names
+        for spelling in spellings:
+            index.setdefault(spelling, name)
+    return index
+
+
+def _other_release_text(name: str, release: str | None) -> str:
+    return (f"{name}: {releases.lifetime_text(name)}; Celery {release or releases.newest()} does not have it "
+            "and ignores the key")
 
 
 @dataclass(frozen=True)
@@ -131,20 +156,29 @@ def _groups() -> frozenset[str]:
     return frozenset(word for word in firsts if firsts.count(word) > 1)
 
 
-def classify(key: str, namespace: str | None = None) -> Classification:
-    """What Celery makes of `key` in a source loaded with config_from_object(..., namespace)."""
+def classify(key: str, namespace: str | None = None, release: str | None = None) -> Classification:
+    """What Celery makes of `key` in a source loaded with config_from_object(..., namespace).
+
+    `release`: the Celery release that reads it ("5.5"); None is the newest qlint knows.
+    """
     if namespace:
-        setting = from_namespaced(key, namespace)
+        setting = from_namespaced(key, namespace, release)
         if setting:
             return Classification(key, "namespaced", setting, namespace, True, f"read as {setting.name}")
-    setting = get(key)
+    setting = releases.get(key, release)
     if setting:
         text = f"read as {setting.name}"
         if namespace:
             text += f", unless {namespaced_key(setting, namespace)} is set in the same source"
         return Classification(key, "current", setting, namespace, True, text)
-    setting = from_old_name(key)
+    setting = releases.from_old_name(key, release)
     if setting:
+        if namespace and not releases.reads_old_names_under_namespace(release):
+            text = (
+                f"old name of {setting.name}; Celery {release} ignores old names under namespace {namespace!r}: "
+                f"{setting.name} is read only as {namespaced_key(setting, namespace)} or {setting.name}"
+            )
+            return Classification(key, "old-under-namespace", setting, namespace, False, text)
         if namespace:
             text = (
                 f"old name of {setting.name}; under namespace {namespace!r} Celery still reads it, but only "
@@ -157,6 +191,10 @@ def classify(key: str, namespace: str | None = None) -> Classification:
     if setting:
         text = f"not a Celery setting, but Celery reads it for {setting.name} when {setting.name} is not set"
         return Classification(key, "fallback", setting, namespace, True, text)
+    other = _other_releases_index(namespace, release).get(key)
+    if other is not None:
+        return Classification(key, "not-in-release", releases.setting_in_any(other), namespace, False,
+                              _other_release_text(other, release))
     if _looks_like_setting(key, namespace):
         return Classification(key, "unknown-prefixed", None, namespace, False, "not a Celery setting: Celery ignores it")
     return Classification(key, "unrelated", None, namespace, False, "not meant for Celery")
