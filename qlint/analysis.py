@@ -283,7 +283,7 @@ def analyse(
                 settings_only.append(rel)
             else:
                 unmarked.add(rel)
-        deploy = load_deploy_files(deploy_candidates, loader.read_other, loader.deploy_facts)
+        deploy = load_deploy_files(deploy_candidates, loader.read_other, loader.deploy_facts, others=other_files)
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
         verdicts = functools.cache(lambda path: may_use_an_app(loader.data[path]))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)

@@ -137,7 +137,9 @@ def _app_text(app: App, all_settings: bool, definitions: dict[str, list]) -> lis
     lines = [f"app {app.name!r}  defined at {app.defined_at}"]
     source = app.source if app.source != "none" else "none (defaults and code on the app only)"
     lines.append(f"  configuration source: {source}" + (f", namespace {app.namespace!r}" if app.namespace else ""))
-    if app.source_named_at:
+    if app.source_named_by:
+        lines.append(f"  DJANGO_SETTINGS_MODULE: {app.source_named_by}")
+    elif app.source_named_at:
         lines.append(f"  DJANGO_SETTINGS_MODULE set at {app.source_named_at}")
     if app.source_problem:
         lines.append(f"  ! {app.source_problem}: settings it would hold are unknown")

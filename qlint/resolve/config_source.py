@@ -31,6 +31,7 @@ class SourceInfo:
     problem: str | None = None
     mapping: Mapping | None = field(default_factory=dict)
     named_at: Span | None = None  # where DJANGO_SETTINGS_MODULE was set
+    named_by: str | None = None  # why there, when the code and the deployment disagree
     # Why a key the source does not bind may be there all the same (ModuleEnv.unseen).
     unseen: str | None = None
 
@@ -72,7 +73,7 @@ def _django(app_module: str, workspace: Workspace) -> SourceInfo:
     found = django.locate(workspace, app_module)
     label = f"django.conf:settings ({found.label})"
     if found.problem is not None or found.names is None:
-        return SourceInfo(label, "unknown", found.path, found.problem, None, found.named_at)
+        return SourceInfo(label, "unknown", found.path, found.problem, None, found.named_at, found.named_by)
     names, spans = found.names, found.spans or {}
     module = workspace.root_env(found.path) if found.path is not None else None
     marker = dynaconf.find_marker(module.names) if module is not None else None
@@ -81,7 +82,8 @@ def _django(app_module: str, workspace: Workspace) -> SourceInfo:
                                                workspace.environ)
         workspace.notes.extend(notes)
     mapping = attribute_mapping(names, spans)
-    return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at, unseen=found.unseen)
+    return SourceInfo(label, "django", found.path, mapping=mapping, named_at=found.named_at, named_by=found.named_by,
+                      unseen=found.unseen)
 
 
 def _named(name: str, app_module: str, workspace: Workspace) -> SourceInfo:

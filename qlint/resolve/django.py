@@ -32,6 +32,8 @@ class EnvWrite:
     value: Value
     span: Span
     path: str
+    # os.environ[var] = value: it beats whatever the deployment sets (setdefault does not)
+    overrides: bool = False
 
 
 @dataclass
@@ -43,8 +45,10 @@ class DjangoSettings:
     names: dict[str, Value] | None = None
     spans: dict[str, Span] | None = None
     problem: str | None = None
-    # Where DJANGO_SETTINGS_MODULE was set.
+    # Where DJANGO_SETTINGS_MODULE was set, and why that place counts when the code and the
+    # deployment disagree.
     named_at: Span | None = None
+    named_by: str | None = None
     # Why a setting the module does not bind may be set all the same (ModuleEnv.unseen).
     unseen: str | None = None
 
@@ -71,19 +75,64 @@ def locate(workspace: "Workspace", near: str) -> DjangoSettings:
     workspace.module_env(near)
     for candidate in workspace.index.django_entry_files:
         workspace.module_env(candidate)
-    result = _locate(workspace, near)
-    write = _choose(workspace.environ_writes, "DJANGO_SETTINGS_MODULE", near)
+    write, because = effective_write(workspace, "DJANGO_SETTINGS_MODULE", near)
+    result = _locate(workspace, near, write)
     result.named_at = write.span if write is not None else None
+    result.named_by = because
     workspace.django_cache[near] = result
     return result
 
 
-def _locate(workspace: "Workspace", near: str) -> DjangoSettings:
-    module_write = _choose(workspace.environ_writes, "DJANGO_SETTINGS_MODULE", near)
+def effective_write(workspace: "Workspace", var: str, near: str) -> tuple[EnvWrite | None, str | None]:
+    """The value of var the processes start with, and why, where the code and the
+    deployment disagree: a deployment's value (Dockerfile ENV, compose or Kubernetes
+    environment, an entrypoint's export) beats the code's os.environ.setdefault(), but
+    not an assignment to os.environ."""
+    write = _choose(workspace.environ_writes, var, near)
+    if write is not None and write.overrides:
+        return write, None
+    deployed, others = _deployed(workspace, var)
+    if deployed is None:
+        return write, None
+    text = deployed.value.value
+    also = f" (also set to {', '.join(map(repr, others))} elsewhere)" if others else ""
+    if write is None:
+        return deployed, f"the deployment sets {var}={text!r} at {deployed.span}{also}"
+    code = write.value.value if write.value.status in ("known", "env-default") else None
+    if code == text:
+        return write, None
+    default = f"the default {code!r}" if code is not None else "the default"
+    return deployed, (f"the deployment sets {var}={text!r} at {deployed.span}{also}, over {default} of "
+                      f"os.environ.setdefault() at {write.span}")
+
+
+def _deployed(workspace: "Workspace", var: str) -> tuple[EnvWrite | None, list[str]]:
+    """What the deployment files set var to, and the other values it is set to where they
+    differ (a production module is preferred to the others)."""
+    environ = getattr(workspace, "environ", None)
+    value = environ.value(var) if environ is not None else None
+    if value is None:
+        return None, []
+    options = value.possible() if value.status == "several" else [value]
+    texts = {}
+    for option in options:
+        if option.status in ("known", "env-default") and isinstance(option.value, str) and option.value:
+            texts.setdefault(option.value, option)
+    if not texts:
+        return None, []
+    chosen = sorted(texts, key=lambda t: ("prod" not in t.lower(), t))[0]
+    option = texts[chosen]
+    span = option.origin or value.origin
+    if span is None:
+        return None, []
+    return EnvWrite(var, Value("known", chosen, span, env=var), span, span.path), sorted(t for t in texts if t != chosen)
+
+
+def _locate(workspace: "Workspace", near: str, module_write: EnvWrite | None) -> DjangoSettings:
     if module_write is None:
         return DjangoSettings("django.conf:settings", problem=(
             "DJANGO_SETTINGS_MODULE is not set by os.environ.setdefault() in the app module, "
-            "manage.py, wsgi.py or asgi.py"))
+            "manage.py, wsgi.py or asgi.py, nor by a deployment file"))
     dotted, problem = _as_string(module_write)
     if dotted is None:
         return DjangoSettings("django.conf:settings", problem=problem)
@@ -99,7 +148,7 @@ def _locate(workspace: "Workspace", near: str) -> DjangoSettings:
         return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be analysed: {facts.error}")
     if env.opaque is not None:
         return DjangoSettings(dotted, path, problem=f"settings module {dotted!r}: {env.opaque}")
-    config_write = _choose(workspace.environ_writes, "DJANGO_CONFIGURATION", near)
+    config_write, _ = effective_write(workspace, "DJANGO_CONFIGURATION", near)
     classes = {
         name: value.value for name, value in env.names.items()
         if isinstance(value.value, ClassObj) and value.value.derives_from(CONFIGURATION_BASES)
@@ -146,14 +195,14 @@ def record_setdefault(scope: "Scope", expr: ir.Call, span: Span) -> None:
     """os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)."""
     func = scope.evaluator.eval(expr.func)
     if isinstance(func.value, Sym) and func.value.qualname == "os.environ.setdefault" and len(expr.args) >= 2:
-        _record(scope, scope.evaluator.eval(expr.args[0]), expr.args[1], span)
+        _record(scope, scope.evaluator.eval(expr.args[0]), expr.args[1], span, overrides=False)
 
 
 def record_environ_item(scope: "Scope", target: ir.Sub, value: ir.Expr, span: Span) -> None:
     """os.environ["DJANGO_SETTINGS_MODULE"] = ..."""
     base = scope.evaluator.eval(target.value)
     if isinstance(base.value, Sym) and base.value.qualname == "os.environ":
-        _record(scope, scope.evaluator.eval(target.index), value, span)
+        _record(scope, scope.evaluator.eval(target.index), value, span, overrides=True)
 
 
 def record_environ_in_function(scope: "Scope", body: tuple[ir.Stmt, ...]) -> None:
@@ -174,7 +223,7 @@ def record_environ_in_function(scope: "Scope", body: tuple[ir.Stmt, ...]) -> Non
             record_environ_in_function(scope, stmt.body)
 
 
-def _record(scope: "Scope", key: Value, value: ir.Expr, span: Span) -> None:
+def _record(scope: "Scope", key: Value, value: ir.Expr, span: Span, overrides: bool) -> None:
     if key.status == "known" and key.value in ENV_VARS:
-        write = EnvWrite(key.value, scope.evaluator.eval(value), span, scope.module.path)
+        write = EnvWrite(key.value, scope.evaluator.eval(value), span, scope.module.path, overrides)
         scope.workspace.environ_writes.append(write)

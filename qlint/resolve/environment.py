@@ -140,6 +140,9 @@ def build_environment(facts: list[DeployFacts], env_files: dict[str, DeployFacts
                 environment.add(var)
                 environment.shared[var.name] = var
     for item in facts:
+        if item.kind == "dockerfile":
+            for var in item.env:  # the image's: whichever processes run it have it too
+                environment.add(var)
         if item.kind == "dotenv":
             continue
         folder = str(PurePosixPath(item.path).parent)

@@ -65,8 +65,10 @@ class App:
     tasks: dict[str, Task] = field(default_factory=dict)
     source_kind: str = "none"  # "django" | "module" | "class" | "dict" | "none" | "unknown"
     source_path: str | None = None
-    # For Django: where DJANGO_SETTINGS_MODULE is set.
+    # For Django: where DJANGO_SETTINGS_MODULE is set, and why there when the code and the
+    # deployment disagree.
     source_named_at: Span | None = None
+    source_named_by: str | None = None
     # Set when Celery refuses to load the configuration (old and new names mixed).
     config_error: str | None = None
     # The keys Celery names in that error: those of the minority format without a counterpart.
@@ -99,6 +101,7 @@ class App:
             "config_source": self.source,
             "namespace": self.namespace,
             "settings_module_named_at": self.source_named_at.to_json() if self.source_named_at else None,
+            "settings_module_chosen_because": self.source_named_by,
             "config_error": self.config_error,
             "settings_may_be_set_unseen": self.source_unseen,
             "updated_unseen": ({"reason": self.updated_unseen[0], "origin": self.updated_unseen[1].to_json()}
@@ -215,7 +218,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
     app.task_cls = _task_cls(obj.kwargs.get("task_cls"), obj.module, workspace)
     info = read_source(source, obj.module, workspace)
     app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
-    app.source_named_at = info.named_at
+    app.source_named_at, app.source_named_by = info.named_at, info.named_by
     app.source_unseen = info.unseen
     _effective(app, info.mapping, preconf)
     return app

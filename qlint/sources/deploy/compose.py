@@ -9,12 +9,14 @@ service's environment.
 """
 from __future__ import annotations
 
+import posixpath
+
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from qlint.model import Value
 from qlint.sources.deploy import yaml_nodes as yn
 from qlint.sources.deploy.command_line import commands_in_words
-from qlint.sources.deploy.facts import CeleryCommand, DeployFacts, Deployment, EnvVar, Process
+from qlint.sources.deploy.facts import CeleryCommand, DeployFacts, Deployment, EnvVar, Process, Service
 from qlint.sources.deploy.located import Located
 from qlint.sources.deploy.shell import Word, split_commands
 
@@ -26,35 +28,65 @@ def read_compose(path: str, text: str) -> DeployFacts:
     loaded = yn.load(path, text, notes)
     if loaded is None or not loaded.documents:
         return DeployFacts(path, "compose", notes=notes, template=loaded is None)
-    processes = _processes(loaded, notes)
-    return DeployFacts(path, "compose", deployments=_by_profiles(path, processes), notes=notes)
+    processes, services = _processes(loaded, notes)
+    return DeployFacts(path, "compose", deployments=by_profiles(path, processes), notes=notes,
+                       services=tuple(services))
 
 
-def _processes(loaded: yn.YamlFile, notes: list[str]) -> list[Process]:
+def _processes(loaded: yn.YamlFile, notes: list[str]) -> tuple[list[Process], list[Service]]:
     budget = loaded.budget
     services = yn.get(loaded.documents[0], "services", budget)
     processes = []
+    found: list[Service] = []
     for name, key, _ in yn.items(services, budget):
         view = _ServiceView(loaded, services, name)
         env = _environment(loaded, view.get("environment"))
         command = _command(loaded, view, env)
+        service = Service(
+            name=name,
+            span=loaded.located(key).span(0, len(name)),
+            image=yn.scalar(view.get("image")) if isinstance(view.get("image"), ScalarNode) else None,
+            dockerfile=_dockerfile(loaded, view.get("build")),
+            has_command=view.get("command") is not None or view.get("entrypoint") is not None,
+            env=env,
+            env_files=_env_files(loaded, view.get("env_file")),
+            replicas=_replicas(loaded, view),
+            profiles=tuple(_strings(loaded, view.get("profiles"))),
+        )
+        found.append(service)
         if command is None:
             continue
         processes.append(Process(
             name=name,
             command=command,
-            replicas=_replicas(loaded, view),
-            span=loaded.located(key).span(0, len(name)),
+            replicas=service.replicas,
+            span=service.span,
             env=env,
-            env_files=_env_files(loaded, view.get("env_file")),
-            profiles=tuple(_strings(loaded, view.get("profiles"))),
+            env_files=service.env_files,
+            profiles=service.profiles,
         ))
     for name, _, service in yn.items(services, budget):
         extends = yn.get(service, "extends", budget)
         if isinstance(extends, MappingNode) and yn.get(extends, "file", budget) is not None:
             notes.append(f"{loaded.path}: service {name} extends a service of another file; "
                          "only its own keys were read")
-    return processes
+    return processes, found
+
+
+def _dockerfile(loaded: yn.YamlFile, node: Node | None) -> str | None:
+    """The Dockerfile a service is built from, as a display path: `build: ./api`, or
+    `build: {context: ., dockerfile: docker/Dockerfile.prod}`."""
+    if isinstance(node, ScalarNode):
+        context, dockerfile = yn.scalar(node), None
+    elif isinstance(node, MappingNode):
+        context = yn.scalar(yn.get(node, "context", loaded.budget)) or "."
+        dockerfile = yn.scalar(yn.get(node, "dockerfile", loaded.budget))
+    else:
+        return None
+    if not context or "://" in context or (dockerfile and dockerfile.startswith("/")):
+        return None
+    folder = posixpath.dirname(loaded.path)
+    return posixpath.normpath(posixpath.join(folder, context, dockerfile or "Dockerfile"))
 
 
 class _ServiceView:
@@ -194,7 +226,7 @@ def _replicas(loaded: yn.YamlFile, view: _ServiceView) -> Value:
     return Value("default", 1, reason="compose starts one container per service by default")
 
 
-def _by_profiles(path: str, processes: list[Process]) -> list[Deployment]:
+def by_profiles(path: str, processes: list[Process]) -> list[Deployment]:
     """One deployment without profiles, and one per profile that a celery service uses."""
     base = tuple(p for p in processes if not p.profiles)
     profiles = sorted({name for p in processes for name in p.profiles})

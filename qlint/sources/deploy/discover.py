@@ -2,7 +2,7 @@
 
 classify_path looks at the name and at the bytes given (the whole file, or at least
 its first 64 KiB): files that mention neither ``celery`` nor ``CELERY_`` are not read,
-except ``.env`` files, whose variables other files may use.
+except ``.env`` files, whose variables other files may use, Dockerfiles and compose files.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import PurePath
 from typing import Callable
 
 from qlint.sources.deploy.compose import read_compose
+from qlint.sources.deploy.dockerfile import read_dockerfile
 from qlint.sources.deploy.dotenv import read_dotenv
 from qlint.sources.deploy.facts import DeployFacts, DeployKind
 from qlint.sources.deploy.kubernetes import read_kubernetes
@@ -40,6 +41,7 @@ READERS: dict[str, Reader] = {
     "systemd": read_systemd,
     "shell": read_shell,
     "dotenv": read_dotenv,
+    "dockerfile": read_dockerfile,
     "settings-toml": read_toml_settings,
     "settings-yaml": read_yaml_settings,
 }
@@ -49,6 +51,12 @@ def named_like_deployment(path: str) -> bool:
     """A name that only a deployment file has: docker-compose.yml, Procfile, *.service."""
     name = PurePath(path).name
     return bool(_COMPOSE_NAME.match(name.lower())) or name.startswith("Procfile") or name.lower().endswith(".service")
+
+
+def is_dockerfile_name(lower: str) -> bool:
+    """Dockerfile, Dockerfile.prod, prod.Dockerfile, Containerfile (a lower-case name)."""
+    return (lower in ("dockerfile", "containerfile") or lower.startswith(("dockerfile.", "containerfile."))
+            or lower.endswith((".dockerfile", ".containerfile")))
 
 
 # How much of a file classify_path() is shown.
@@ -66,10 +74,14 @@ def classify_path(path: str, head: bytes) -> str | None:
         return "binary" if named_like_deployment(path) else None
     if lower == ".env" or lower.startswith(".env.") or lower.endswith(".env"):
         return "dotenv"
-    if not _CELERY.search(head):
-        return None
+    # Read even without celery in them: a Dockerfile's ENV names the settings module, and a
+    # compose file builds the image that runs celery, or runs the broker.
+    if is_dockerfile_name(lower):
+        return "dockerfile"
     if _COMPOSE_NAME.match(lower):
         return "compose"
+    if not _CELERY.search(head):
+        return None
     if name.startswith("Procfile"):
         return "procfile"
     if lower.endswith(".service"):

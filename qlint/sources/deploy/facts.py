@@ -30,7 +30,7 @@ from typing import Literal
 from qlint.model import Span, Value
 
 DeployKind = Literal[
-    "compose", "kubernetes", "procfile", "supervisord", "systemd", "shell", "dotenv", "settings"
+    "compose", "kubernetes", "procfile", "supervisord", "systemd", "shell", "dotenv", "settings", "dockerfile"
 ]
 CommandKind = Literal["worker", "beat", "multi"]
 
@@ -116,6 +116,23 @@ class Process:
 
 
 @dataclass(frozen=True)
+class Service:
+    """A service of a compose file, whatever it runs: its image (the broker's, say) and,
+    when it is built here, the Dockerfile (a display path) whose command it runs when it
+    gives none of its own."""
+
+    name: str
+    span: Span
+    image: str | None = None
+    dockerfile: str | None = None
+    has_command: bool = False
+    env: dict[str, EnvVar] = field(default_factory=dict)
+    env_files: tuple[str, ...] = ()
+    replicas: Value | None = None
+    profiles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Processes started together. See the module docstring for alternatives."""
 
@@ -153,6 +170,12 @@ class DeployFacts:
     error: str | None = None
     error_span: Span | None = None
     template: bool = False  # a template (Jinja, Go) that is not YAML: skipped with a note
+    # A Dockerfile's COPY/ADD (file of the repository, path in the image), and the file the
+    # container starts when it was copied in (its entrypoint script).
+    copies: tuple[tuple[str, str], ...] = ()
+    entrypoint: str | None = None
+    # Every service of a compose file (or container of a Kubernetes manifest), celery or not.
+    services: tuple["Service", ...] = ()
 
     @property
     def processes(self) -> list[Process]:

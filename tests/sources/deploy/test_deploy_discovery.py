@@ -13,7 +13,8 @@ DATA = Path(__file__).parent / "data"
 @pytest.mark.parametrize("path,head,kind", [
     ("docker-compose.yml", b"services:\n  w:\n    command: celery -A p worker\n", "compose"),
     ("deploy/compose.prod.yaml", b"services:\n  w:\n    command: celery worker\n", "compose"),
-    ("docker-compose.override.yml", b"services:\n  web:\n    image: nginx\n", None),
+    # read even without celery: a compose file may build the image that runs celery, or run its broker
+    ("docker-compose.override.yml", b"services:\n  web:\n    image: nginx\n", "compose"),
     ("k8s/worker.yaml", b"apiVersion: apps/v1\nkind: Deployment\n  args: [celery]\n", "kubernetes"),
     ("k8s/web.yaml", b"apiVersion: apps/v1\nkind: Deployment\n  args: [gunicorn]\n", None),
     ("Procfile", b"worker: celery -A p worker\n", "procfile"),
