@@ -9,17 +9,15 @@ from typing import Any, Callable, Iterator
 from qlint.durations import format_duration
 from qlint.model import Related, Span, Value
 from qlint.sources import ir
+from qlint.resolve.brokers import Transport, brokers, single, transport_of_url  # noqa: F401 (rules' import)
 from qlint.resolve.project import App, Project
 from qlint.resolve.workers import CeleryProcess, workers_of
 
 # kombu's defaults: Channel.visibility_timeout for Redis, the queue attribute kombu sets for SQS.
 VISIBILITY_DEFAULTS = {"redis": 3600, "sqs": 1800}
-_SCHEMES = {
-    "redis": "redis", "rediss": "redis", "redis+socket": "redis", "sentinel": "redis", "sentinels": "redis",
-    "sqs": "sqs", "amqp": "amqp", "amqps": "amqp", "pyamqp": "amqp", "librabbitmq": "amqp",
-    "memory": "memory", "filesystem": "filesystem", "mongodb": "other", "zookeeper": "other",
-    "confluentkafka": "other", "gcpubsub": "other", "azureservicebus": "other", "sqla": "other",
-}
+# RabbitMQ's consumer_timeout default (rabbitmq.conf), 30 min since 3.8.15: a server setting,
+# never in the project's code.
+CONSUMER_TIMEOUT = 1800
 
 
 def always(value: Value, test: Callable[[Any], bool]) -> bool:
@@ -28,37 +26,9 @@ def always(value: Value, test: Callable[[Any], bool]) -> bool:
     return bool(options) and all(test(v.value) for v in options)
 
 
-def transport_of_url(url: Any) -> str | None:
-    if isinstance(url, (list, tuple)) and url:
-        url = url[0]
-    if not isinstance(url, str) or not url:
-        return None
-    url = url.split(";", 1)[0].strip()
-    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
-    return _SCHEMES.get(scheme, "other")
-
-
-@dataclass(frozen=True)
-class Transport:
-    kind: str  # "redis" | "sqs" | "amqp" | ...
-    origin: Span | None
-    assumed: bool  # taken from [tool.qlint] broker, not from the code
-
-
 def transport(app: App, project: Project) -> Transport | None:
-    """The app's broker transport, or None when it cannot be known.
-
-    An unset broker_url is not Celery's amqp default: Celery also reads the
-    CELERY_BROKER_URL environment variable at start, so it stays unknown.
-    """
-    value = app.setting("broker_url")
-    kinds = {transport_of_url(v.value) for v in value.possible()} if value.status != "default" else set()
-    if len(kinds) == 1 and None not in kinds:
-        return Transport(kinds.pop(), value.origin, False)
-    assumed = getattr(project.config, "broker", None)
-    if assumed:
-        return Transport(transport_of_url(f"{assumed}://") or "other", None, True)
-    return None
+    """The app's broker transport when only one is plausible (brokers.py), else None."""
+    return single(app, project)
 
 
 @dataclass(frozen=True)
@@ -88,6 +58,49 @@ def visibility_timeout(app: App, kind: str) -> Visibility | None:
     if not seconds or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in seconds):
         return None
     return Visibility(min(seconds), item.origin or options.origin, item)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """How long a broker leaves a delivered message unacknowledged before another worker
+    gets it: a visibility timeout (Redis, SQS), or RabbitMQ's consumer_timeout."""
+
+    transport: Transport
+    seconds: float
+    visibility: Visibility | None  # None on RabbitMQ
+
+    def describe(self) -> str:
+        if self.visibility is not None:
+            return f"on {self.transport.label}, after {self.visibility.describe(self.transport.kind)}"
+        return (f"on RabbitMQ, its consumer_timeout ({format_duration(self.seconds)} by default) closes the "
+                "worker's channel and re-queues the message")
+
+
+def unknown_broker_deadlines(app: App, project: Project) -> list[Deadline] | None:
+    """The deadline of each broker app may run on, when its broker is not known (several are
+    plausible); None when it is known, or when one plausible broker has no deadline or one that
+    cannot be read: that broker may be safe, so a rule stays silent."""
+    found = brokers(app, project)
+    if len(found) < 2:
+        return None
+    out = []
+    for kind in found:
+        if kind.kind == "amqp":
+            out.append(Deadline(kind, CONSUMER_TIMEOUT, None))
+            continue
+        if kind.kind not in VISIBILITY_DEFAULTS:
+            return None
+        vt = visibility_timeout(app, kind.kind)
+        if vt is None:
+            return None
+        out.append(Deadline(kind, vt.seconds, vt))
+    return out
+
+
+def each_broker(deadlines: list[Deadline]) -> str:
+    """'on Redis, ...; on RabbitMQ, ...; on SQS, ...', and how the brokers were chosen."""
+    how = deadlines[0].transport.how
+    return f"{'; '.join(d.describe() for d in deadlines)} ({how})"
 
 
 def related(span: Span | None, message: str) -> list[Related]:

@@ -8,13 +8,12 @@ from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always, literal_seconds, per_worker, related, transport
+from qlint.rules._delivery import CONSUMER_TIMEOUT, always, literal_seconds, per_worker, related, transport
+from qlint.rules.late_ack_unbounded import unbounded
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _AMQP = {"proj/__init__.py": "", "proj/celery.py": _APP}
-# RabbitMQ's consumer_timeout default (rabbitmq.conf), 30 min since 3.8.15.
-CONSUMER_TIMEOUT = 1800
 
 
 def _at_or_above(value: Value, seconds: float) -> bool:
@@ -29,9 +28,11 @@ class LateAckConsumerTimeout(Rule):
     what = """
 AMQP broker (RabbitMQ): late-acknowledged tasks whose hard time limit (`task_time_limit`, a task's
 `time_limit`, a worker's `--time-limit`) or declared duration (`[tool.qlint.tasks]`) is at or above
-RabbitMQ's `consumer_timeout`, 30 minutes by default since RabbitMQ 3.8.15; and `apply_async(countdown=…)`
-at or above it, whatever the acknowledgement mode, because a worker holds ETA messages unacknowledged
-until they are due.
+RabbitMQ's `consumer_timeout`, 30 minutes by default since RabbitMQ 3.8.15; late-acknowledged tasks with
+no hard time limit at all (a warning: nothing bounds how long the delivery stays unacknowledged); and
+`apply_async(countdown=…)` at or above it, whatever the acknowledgement mode, because a worker holds ETA
+messages unacknowledged until they are due. Where the broker is not known, QL101 and QL102 report the
+hazards that hold on RabbitMQ and on every other plausible broker alike.
 """
     why = """
 RabbitMQ expects every delivery to be acknowledged within `consumer_timeout`. When one is not, it closes
@@ -55,6 +56,8 @@ a database instead of a countdown.
     invalid = (
         Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'amqp://rabbit'\ntask_acks_late = True\n"
                                                   "task_time_limit = 7200\n"}),
+        Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'amqp://rabbit'\ntask_acks_late = True\n"},
+                note="no hard time limit at all: a warning"),
         Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'pyamqp://rabbit'\n",
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef remind(u):\n    pass\n\n\n"
                                   "def later(u):\n    remind.apply_async((u,), countdown=3600)\n"},
@@ -84,6 +87,11 @@ a database instead of a countdown.
                         yield self._held(f"{who}: late ack with a hard time limit of {self._most(limit)}",
                                          limit.origin or late.origin or app.defined_at, kind.origin,
                                          related(late.origin, "late acknowledgement turned on here"))
+                    elif unbounded(limit):
+                        who = f"worker {worker.name!r}" if worker else f"tasks of app {app.name!r}"
+                        yield self._held(f"{who}: late ack with no hard time limit, so nothing keeps a run under it",
+                                         late.origin or app.defined_at, kind.origin, [], severity="warning",
+                                         verb="may stay unacknowledged")
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 own = task.options.get("time_limit")
                 if own is not None and late_acked(task.option("acks_late")) and _at_or_above(own, CONSUMER_TIMEOUT):
@@ -102,10 +110,13 @@ a database instead of a countdown.
     def _most(value: Value) -> str:
         return format_duration(max(v.value for v in value.possible()))
 
-    def _held(self, what: str, span: Span, broker: Span | None, extra: list[Related]) -> Finding:
+    def _held(self, what: str, span: Span, broker: Span | None, extra: list[Related], severity: str | None = None,
+              verb: str = "") -> Finding:
+        where = f"{verb} past" if verb else "at or above"
         return self.finding(
-            f"{what}, at or above RabbitMQ's default consumer_timeout of 30 min: the broker closes the worker's channel "
+            f"{what}, {where} RabbitMQ's default consumer_timeout of 30 min: the broker closes the worker's channel "
             "and re-delivers everything it held",
             span, extra + related(broker, "the broker is RabbitMQ (AMQP)"),
             Fix("raise consumer_timeout on RabbitMQ above the longest task or countdown, or acknowledge early"),
+            severity=severity,
         )

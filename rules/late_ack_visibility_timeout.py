@@ -8,7 +8,10 @@ from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project, Task
 from qlint.rule import Example, Rule
 from qlint.resolve.workers import CeleryProcess
-from qlint.rules._delivery import Transport, Visibility, always, apps_with_visibility_timeout, per_worker, related
+from qlint.rules._delivery import (
+    Transport, Visibility, always, apps_with_visibility_timeout, each_broker, per_worker, related,
+    unknown_broker_deadlines,
+)
 
 _APP = '''from celery import Celery
 
@@ -70,6 +73,17 @@ below the timeout, or acknowledge these tasks early.
         Example({
             "proj/__init__.py": "",
             "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'import os\nbroker_url = os.environ["BROKER_URL"]\ntask_acks_late = True\ntask_time_limit = 86400\n',
+        }, note="broker not known: a 24 h limit outlasts the deadline of Redis, RabbitMQ and SQS alike"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'import os\nbroker_url = os.environ["BROKER_URL"]\ntask_acks_late = True\ntask_time_limit = 7200\n',
+            "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker\n  cache:\n    image: redis:7-alpine\n",
+        }, note="broker not known from the code; the deployment runs Redis and no other broker"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
             "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 7200\n',
         }, note="app-wide late ack, 2 h limit, Redis default 1 h visibility timeout"),
         Example({
@@ -123,8 +137,8 @@ below the timeout, or acknowledge these tasks early.
         Example({
             "proj/__init__.py": "",
             "proj/celery.py": _APP,
-            "proj/celeryconfig.py": 'import os\nbroker_url = os.environ["BROKER_URL"]\ntask_acks_late = True\ntask_time_limit = 86400\n',
-        }, note="broker cannot be resolved and no [tool.qlint] broker: silent"),
+            "proj/celeryconfig.py": 'import os\nbroker_url = os.environ["BROKER_URL"]\ntask_acks_late = True\ntask_time_limit = 2400\n',
+        }, note="broker not known, and on Redis (visibility timeout 1 h) a 40 min limit is safe: silent"),
         Example({
             "proj/__init__.py": "",
             "proj/celery.py": _APP,
@@ -150,6 +164,42 @@ below the timeout, or acknowledge these tasks early.
                 late, limit = task.option("acks_late"), task.option("time_limit")
                 if late_acked(late) and limit_at_or_above(limit, vt.seconds):
                     yield self._task_finding(task, vt, kind, late, limit)
+        yield from self._unknown_broker(project)
+
+    def _unknown_broker(self, project: Project) -> Iterable[Finding]:
+        """The broker is not known, and the limit is at or above the deadline of every broker
+        it may be: the hazard holds whichever it is."""
+        for app in project.apps:
+            deadlines = unknown_broker_deadlines(app, project)
+            if deadlines is None:
+                continue
+            longest = max(d.seconds for d in deadlines)
+            app_late = app.setting("task_acks_late")
+            if late_acked(app_late):
+                for worker, limit in per_worker(project, app, "task_time_limit"):
+                    if limit_at_or_above(limit, longest):
+                        who = (f"worker {worker.name!r} acknowledges tasks of app {app.name!r} late and lets them run"
+                               if worker is not None else f"tasks of app {app.name!r} are acknowledged late and may run")
+                        span = (limit.origin or worker.span) if worker is not None else (
+                            app_late.origin or limit.origin or app.defined_at)
+                        yield self.finding(
+                            f"{who} {format_duration(_max(limit))}, longer than the ack deadline of every broker the app "
+                            f"may run on, so a running task is delivered again: {each_broker(deadlines)}",
+                            span, related(app_late.origin, "late acknowledgement is turned on here")
+                            + related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here"),
+                            self._fix(_max(limit)), depends_on=_files(None, app_late, limit))
+            for task in sorted(app.tasks.values(), key=lambda t: t.name):
+                if "acks_late" not in task.options and "time_limit" not in task.options:
+                    continue
+                late, limit = task.option("acks_late"), task.option("time_limit")
+                if late_acked(late) and limit_at_or_above(limit, longest):
+                    own = task.options.get("time_limit") or task.options.get("acks_late")
+                    yield self.finding(
+                        f"task {task.name} is acknowledged late and may run {format_duration(_max(limit))}, longer than "
+                        f"the ack deadline of every broker it may run on: {each_broker(deadlines)}",
+                        own.origin if own is not None and own.origin is not None else task.decorator_span,
+                        related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here"),
+                        self._fix(_max(limit)), depends_on=_files(None, late, limit))
 
     def _related(self, vt: Visibility, kind: Transport, late: Value, limit: Value) -> list[Related]:
         out = related(late.origin, "late acknowledgement is turned on here")
@@ -199,6 +249,6 @@ def _max(value: Value) -> float:
     return max(v.value for v in value.possible())
 
 
-def _files(vt: Visibility, *values: Value) -> list[str]:
-    spans = [v.origin for v in values if v.origin is not None] + ([vt.origin] if vt.origin else [])
+def _files(vt: Visibility | None, *values: Value) -> list[str]:
+    spans = [v.origin for v in values if v.origin is not None] + ([vt.origin] if vt is not None and vt.origin else [])
     return [s.path for s in spans]

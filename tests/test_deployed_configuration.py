@@ -115,3 +115,41 @@ def test_a_makefile_that_copies_a_template_to_the_env_file(tmp_path):
                           "Makefile": "setup:\n\tcp envs/dev.env envs/.env\n\tdocker compose up\n"})
     assert app_config(tmp_path)["settings"]["broker_url"]["value"] == "amqp://rabbit//"
     assert "environment variable BROKER_URL set in envs/dev.env:1" in qlint(tmp_path, "config").stdout
+
+
+UNKNOWN_BROKER = {
+    "proj/__init__.py": "",
+    "proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n',
+    "proj/celeryconfig.py": 'import os\n\nbroker_url = os.environ["BROKER_URL"]\ntask_acks_late = True\n'
+                            "task_time_limit = 3 * 3600\n",
+}
+
+
+def test_an_unknown_broker_stands_for_every_broker_and_the_hazard_that_holds_on_all_is_reported(tmp_path):
+    write_tree(tmp_path, UNKNOWN_BROKER)
+    done = qlint(tmp_path, "check", "--format", "json")
+    [finding] = [f for f in json.loads(done.stdout) if f["code"] == "QL101"]
+    assert (finding["path"], finding["line"]) == ("proj/celeryconfig.py", 4)
+    for part in ("on Redis, after the Redis default visibility timeout of 1 h", "on RabbitMQ, its consumer_timeout",
+                 "on SQS, after the SQS default visibility timeout of 30 min", "BROKER_URL (no default)"):
+        assert part in finding["message"]
+    text = qlint(tmp_path, "config").stdout
+    assert "broker: environment variable BROKER_URL (no default): any of Redis, RabbitMQ, SQS" in text
+    assert app_config(tmp_path)["broker"]["kinds"] == ["redis", "amqp", "sqs"]
+    # a 40-minute limit is safe on Redis, one of the plausible brokers: silent
+    write_tree(tmp_path, {"proj/celeryconfig.py": UNKNOWN_BROKER["proj/celeryconfig.py"].replace("3 * 3600", "2400")})
+    assert not [f for f in findings(tmp_path) if f[0] in ("QL101", "QL102", "QL103")]
+
+
+def test_the_deployment_shows_which_broker_runs(tmp_path):
+    compose = ("services:\n  worker:\n    build: .\n    command: celery -A proj worker\n"
+               "  queue:\n    image: docker.io/library/rabbitmq:3.13-management\n  db:\n    image: postgres:16\n")
+    write_tree(tmp_path, {**UNKNOWN_BROKER, "docker-compose.yml": compose})
+    app = app_config(tmp_path)
+    assert app["broker"]["kinds"] == ["amqp"] and app["broker"]["origin"]["path"] == "docker-compose.yml"
+    assert "the deployment runs a RabbitMQ server (docker-compose.yml:5" in qlint(tmp_path, "config").stdout
+    assert ("QL103", "proj/celeryconfig.py", 5) in findings(tmp_path)
+    both = compose + "  cache:\n    image: redis:7\n"
+    write_tree(tmp_path, {"docker-compose.yml": both})
+    assert app_config(tmp_path)["broker"]["kinds"] == ["redis", "amqp"]
+    assert ("QL101", "proj/celeryconfig.py", 4) in findings(tmp_path)

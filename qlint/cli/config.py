@@ -10,6 +10,7 @@ from typing import Any
 from qlint.analysis import Analysis, analyse
 from qlint.cli import EXIT_OK, EXIT_USAGE
 from qlint.model import Value
+from qlint.resolve.brokers import brokers, describe as describe_brokers
 from qlint.resolve.project import RELIED_ON, App
 from qlint.resolve.values import to_plain
 
@@ -41,7 +42,7 @@ def to_json(analysis: Analysis, all_settings: bool) -> dict[str, Any]:
     deployment = project.deployment
     return {
         "root": project.root,
-        "apps": [app.to_json(all_settings) for app in project.apps],
+        "apps": [{**app.to_json(all_settings), "broker": _broker_json(app, project)} for app in project.apps],
         "deployment_files": list(deployment.files) if deployment else [],
         "processes": [p.to_json() for p in deployment.processes] if deployment else [],
         "environment": {
@@ -51,6 +52,12 @@ def to_json(analysis: Analysis, all_settings: bool) -> dict[str, Any]:
         "problems": [{"path": p.path, "line": p.span.line, "message": p.message} for p in analysis.problems],
         "notes": project.notes + (deployment.notes if deployment else []),
     }
+
+
+def _broker_json(app: App, project: Any) -> dict[str, Any]:
+    found = brokers(app, project)
+    return {"kinds": [t.kind for t in found], "how": found[0].how or None,
+            "origin": found[0].origin.to_json() if len(found) == 1 and found[0].origin else None}
 
 
 def _definitions(analysis: Analysis) -> dict[str, list]:
@@ -131,7 +138,7 @@ def _text(plain: Any) -> str:
     return repr(plain)
 
 
-def _app_text(app: App, all_settings: bool, definitions: dict[str, list]) -> list[str]:
+def _app_text(app: App, all_settings: bool, definitions: dict[str, list], project: Any) -> list[str]:
     from qlint import catalog
 
     lines = [f"app {app.name!r}  defined at {app.defined_at}"]
@@ -141,6 +148,7 @@ def _app_text(app: App, all_settings: bool, definitions: dict[str, list]) -> lis
         lines.append(f"  DJANGO_SETTINGS_MODULE: {app.source_named_by}")
     elif app.source_named_at:
         lines.append(f"  DJANGO_SETTINGS_MODULE set at {app.source_named_at}")
+    lines.append(f"  broker: {describe_brokers(brokers(app, project))}")
     if app.source_problem:
         lines.append(f"  ! {app.source_problem}: settings it would hold are unknown")
     if app.updated_unseen:
@@ -184,7 +192,7 @@ def to_text(analysis: Analysis, all_settings: bool) -> str:
     if not project.apps:
         out.append(f"No Celery app found under {project.root}.")
     for app in project.apps:
-        out.extend(_app_text(app, all_settings, _definitions(analysis)))
+        out.extend(_app_text(app, all_settings, _definitions(analysis), analysis.project))
         out.append("")
     if project.deployment is not None and project.deployment.files:
         out.extend(_deployment_text(project.deployment, _definitions(analysis)))

@@ -14,7 +14,7 @@ from typing import Any
 from qlint.model import Span, Value
 from qlint.resolve.project import App
 from qlint.resolve.environment import Environment, environment_of, narrow
-from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, OptionValue, Process
+from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, OptionValue, Process, Service
 
 # command-line option -> the setting it overrides for that process
 OPTION_SETTINGS = {
@@ -191,6 +191,8 @@ class DeploymentView:
     # Deployment files that were not read (templates, unreadable files): the processes
     # they start are not known, so "no worker does X" cannot be said.
     skipped: list[str] = field(default_factory=list)
+    # Every compose service, celery or not (the broker a deployment runs: brokers.py).
+    services: list[Service] = field(default_factory=list)
 
     def workers(self) -> list[CeleryProcess]:
         return [p for p in self.processes if p.kind in ("worker", "multi")]
@@ -242,6 +244,7 @@ def build_view(facts: list[DeployFacts], apps: list[App], module_name, environme
         if item.kind in ("dotenv", "settings"):
             continue
         view.files.append(item.path)
+        view.services.extend(item.services)
         seen: dict[tuple[str, Span], CeleryProcess] = {}
         for deployment in item.deployments:
             for process in deployment.processes:
