@@ -35,12 +35,16 @@ def walk(root: Path, exclude: Iterable[str] = ()) -> Iterator[Path]:
         yield Path(full)
 
 
-def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
+def walk_files(root: Path, exclude: Iterable[str] = (), skipped: list[str] | None = None) -> Iterator[tuple[str, str]]:
     """Like walk(), as (root-relative posix path, absolute path) strings: no Path objects,
     which cost more than the directory listing on large trees.
 
     Symbolic links are not followed. Directory entries come from os.scandir, whose
     type information needs no extra stat call on most file systems.
+
+    A file or folder whose name is not UTF-8 (`notes-\\xff.txt`) is left out: no module can
+    have it, and no report, cache key or editor URI could carry it. `skipped`, when given,
+    receives each such path as shown_name() writes it.
     """
     patterns = tuple(exclude)
     pending = [(str(root), "")]
@@ -54,6 +58,10 @@ def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, s
         subdirs = []
         for entry in entries:
             rel = entry.name if not rel_dir else f"{rel_dir}/{entry.name}"
+            if not entry.name.isascii() and not _is_utf8(entry.name):
+                if skipped is not None:
+                    skipped.append(shown_name(rel))
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name in SKIP_DIRS or entry.name.endswith(".egg-info"):
@@ -66,3 +74,18 @@ def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, s
             except OSError:
                 continue
         pending.extend(reversed(subdirs))
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name from the file system decodes as UTF-8 (os.fsdecode keeps other bytes
+    as lone surrogates, which nothing can encode)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A file-system name fit to print: bytes that are not UTF-8 as \\xNN escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
