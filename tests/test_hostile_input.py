@@ -57,3 +57,16 @@ def test_file_and_folder_names_that_are_not_utf8(incident: Path):
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
     run = qlint("config", ".", cwd=incident)
     assert run.returncode == 0 and "Traceback" not in run.stderr and "insights" in run.stdout
+
+
+def test_a_40kb_or_expression_leaves_the_rest_of_its_file_checked(incident: Path):
+    expected = findings(qlint("check", ".", "--no-cache", "--format", "json", cwd=incident))
+    assert ("QL301", "uploads/tasks.py", 22) in expected  # the chain in the file that gets the expression
+    tasks = incident / "uploads/tasks.py"
+    long_or = "FLAGS = " + " or ".join(["a"] * 8_000) + "\n"
+    long_and = "def check(a):\n    return " + " and ".join(["a"] * 8_000) + "\n"
+    tasks.write_text(tasks.read_text() + long_or + long_and)
+    for args in (["--no-cache"], [], []):
+        run = qlint("check", ".", "--format", "json", *args, cwd=incident)
+        assert "internal error" not in run.stderr
+        assert findings(run) == expected

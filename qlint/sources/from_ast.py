@@ -268,16 +268,24 @@ class Converter:
         if kind is ast.UnaryOp:
             return ir.UnaryOp(_UNARY.get(type(node.op), "?"), self.expr(node.operand), span)
         if kind is ast.BoolOp:
-            # libcst nests `a or b or c` as ((a or b) or c); so does the IR.
+            # libcst nests `a or b or c` as ((a or b) or c); so does the IR, where the chain's
+            # operands sit as deep as it is long. A chain too long for that is left opaque, so
+            # that the rest of the file is still read.
             op = "and" if isinstance(node.op, ast.And) else "or"
             values = node.values
+            depth = self.depth
+            if depth + len(values) - 1 > ir.MAX_DEPTH:
+                return ir.Opaque(f"`{op}` of {len(values):,} operands (qlint reads at most {ir.MAX_DEPTH})", span)
+            self.depth = depth + len(values) - 2
             result = self.expr(values[0])
             start = self._with_parens(values[0])[:2]
-            for value in values[1:]:
+            for index, value in enumerate(values[1:], start=1):
+                self.depth = depth + len(values) - 1 - index
                 right = self.expr(value)
                 end = self._with_parens(value)[2:]
                 whole = span if value is values[-1] else Span(self.path, start[0], start[1] + 1, end[0], end[1] + 1)
                 result = ir.BoolOp(op, (result, right), whole)
+            self.depth = depth
             return result
         if kind is ast.Compare:
             ops = tuple((_COMPARE.get(type(op), "?"), self.expr(c)) for op, c in zip(node.ops, node.comparators))
