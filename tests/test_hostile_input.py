@@ -70,3 +70,28 @@ def test_a_40kb_or_expression_leaves_the_rest_of_its_file_checked(incident: Path
         run = qlint("check", ".", "--format", "json", *args, cwd=incident)
         assert "internal error" not in run.stderr
         assert findings(run) == expected
+
+
+def test_a_chain_of_1500_star_imported_modules(tmp_path: Path):
+    files = {
+        "proj/__init__.py": "", "proj/s/__init__.py": "",
+        "proj/celery.py": "import os\n\nfrom celery import Celery\n\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', "
+                          "'proj.settings')\napp = Celery('proj')\napp.config_from_object('django.conf:settings', "
+                          "namespace='CELERY')\n",
+        "proj/settings.py": "from proj.s.m0 import *\n\nCELERY_TASK_ACKS_LATE = True\n"
+                            "CELERY_TASK_TIME_LIMIT = 7200\n",
+    }
+    for i in range(1_500):
+        files[f"proj/s/m{i}.py"] = (f"from proj.s.m{i + 1} import *\n" if i < 1_499 else "") + f"V{i} = {i}\n"
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    runs = [qlint("check", ".", "--format", "json", *args, cwd=tmp_path) for args in (["--no-cache"], [], [])]
+    assert [findings(run) for run in runs] == [findings(runs[0])] * 3
+    assert not any(code == "QL000" for code, _, _ in findings(runs[0]))
+    config = qlint("config", ".", "--format", "json", cwd=tmp_path)
+    assert config.returncode == 0 and "Traceback" not in config.stderr
+    (app,) = json.loads(config.stdout)["apps"]
+    assert {k: app["settings"][k]["value"] for k in ("task_acks_late", "task_time_limit")} == \
+        {"task_acks_late": True, "task_time_limit": 7200}
+    assert any("imports nest more than 100 modules deep" in note for note in json.loads(config.stdout)["notes"])

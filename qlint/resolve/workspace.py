@@ -21,6 +21,10 @@ from qlint.sources.deploy.facts import DeployFacts
 
 # Where Django projects set DJANGO_SETTINGS_MODULE (resolve/django.py reads them).
 DJANGO_ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
+# Modules read inside one another (a star import of a module that star-imports...). Python
+# itself stops near 150 (RecursionError at its default limit); the resolver's stack, and the
+# parsing of a module it reaches at the bottom of it, must not depend on such a chain.
+MAX_IMPORT_DEPTH = 100
 
 
 class ModuleIndex:
@@ -119,6 +123,7 @@ class Workspace:
         self.environ_writes: list[EnvWrite] = []
         self.django_cache: dict[str, DjangoSettings] = {}
         self.notes: list[str] = []
+        self.reading = 0  # modules being read, one inside another (MAX_IMPORT_DEPTH)
         # Files the pre-filter found nothing Celery-related in: names imported from them
         # are read when used (LazyName). None: every import is read at once.
         self.quiet: Container[str] | None = None
@@ -168,6 +173,8 @@ class Workspace:
                 for other in self.envs.values():
                     other.in_cycle = other.in_cycle or not other.done
             return env
+        if self.reading >= MAX_IMPORT_DEPTH:
+            return self._too_deep(path, importer)
         facts = self.load_facts(path)
         if facts is None:
             return None
@@ -175,6 +182,7 @@ class Workspace:
         env.names["__name__"] = known(env.name, None)
         self.envs[path] = env
         if facts.error is None:
+            self.reading += 1
             try:
                 with ir.deep_recursion():
                     scope = Scope(self, env)
@@ -185,7 +193,20 @@ class Workspace:
             except Exception as exc:  # a qlint bug must not stop the analysis of the rest of the tree
                 self.notes.append(f"{path}: qlint stopped reading this module ({type(exc).__name__}: {exc}); "
                                   "names bound after that point are unknown - please report this")
+            finally:
+                self.reading -= 1
         env.done = True
+        return env
+
+    def _too_deep(self, path: str, importer: str | None) -> ModuleEnv:
+        """A module imported at the bottom of a chain of more than MAX_IMPORT_DEPTH modules: not
+        read there (nor kept, so that a shorter chain still reads it); any name may come from it."""
+        reason = f"{path} is imported more than {MAX_IMPORT_DEPTH} modules deep, where qlint stops following imports"
+        if not any(" imports nest more than " in note for note in self.notes):
+            self.notes.append(f"{importer or path}: imports nest more than {MAX_IMPORT_DEPTH} modules deep here ({path} "
+                              "is not read; Python itself stops near 150): the names such a module binds are unknown")
+        env = ModuleEnv(path, self.index.module_name(path), done=True, unseen=reason)
+        env.names["__name__"] = known(env.name, None)
         return env
 
     def root_env(self, path: str) -> ModuleEnv | None:
