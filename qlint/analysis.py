@@ -16,6 +16,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from qlint.cache_writer import wait_for_writer
 from qlint.crew import Crew
+from qlint.dependency_files import candidates as dependency_candidates
+from qlint.dependency_files import configured_for, configured_release, load_dependency_files, versions_of
 from qlint.deploy_files import candidate, is_deployment_file, load_deploy_files, read_deploy_facts
 from qlint.discovery import walk_files
 from qlint.facts_cache import FactsCache
@@ -236,6 +238,7 @@ def analyse(
     facts_memory: dict[str, ir.ModuleFacts] | None = None,
     keep_reading: bool = False,
     defer_writes: bool = False,
+    config: object | None = None,
 ) -> Analysis:
     """Resolve the project that the given paths belong to.
 
@@ -245,6 +248,7 @@ def analyse(
     until the caller calls analysis.close().
     defer_writes: the facts this process parses are stored when the caller calls
     analysis.store_facts() (engine.check_paths, through cache_writer.py).
+    config: qlint's configuration, for [tool.qlint] celery-version; loaded for root when not given.
     """
     cwd = (cwd or Path.cwd()).resolve()
     targets = [(cwd / p).resolve() if not Path(p).is_absolute() else Path(p).resolve() for p in paths]
@@ -283,20 +287,27 @@ def analyse(
                 settings_only.append(rel)
             else:
                 unmarked.add(rel)
-        deploy = load_deploy_files(deploy_candidates, loader.read_other, loader.deploy_facts, others=other_files)
+        deps = load_dependency_files(
+            dependency_candidates(other_files) + [f for f in python_files if f.rpartition("/")[2] == "setup.py"],
+            lambda path: loader.data.get(path) or loader.read_other(path), abs_of)
+        versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
+        deploy = load_deploy_files(deploy_candidates, deps.reader(loader.read_other), loader.deploy_facts,
+                                   others=other_files)
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
         verdicts = functools.cache(lambda path: may_use_an_app(loader.data[path]))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
-        project = build_project(display_path(root, cwd), workspace, entries, settings_only)
+        project = build_project(display_path(root, cwd), workspace, entries, settings_only, versions)
         project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                         deploy.environment, deploy.env_files)
         problems = [
             FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
-            for f in [*loader.facts.values(), *deploy.facts] if f.error is not None and f.error != PYTHON_NOTE
+            for f in [*loader.facts.values(), *deploy.facts, *deps.facts.values()]
+            if f.error is not None and f.error != PYTHON_NOTE
         ]
         project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
                              if f.error == PYTHON_NOTE)
+        project.notes.extend(versions.notes)
         analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
                             loader.parsed, loader.cache.hits)
     except BaseException:  # no crew member outlives a failed or interrupted analysis

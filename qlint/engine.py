@@ -148,7 +148,7 @@ def check_paths(
     tree = cache.tree if use_cache else ""
     with collections_paused():
         analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True,
-                           defer_writes=True)
+                           defer_writes=True, config=config)
         try:
             result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
                            report_unused=report_unused)

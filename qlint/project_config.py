@@ -9,6 +9,8 @@
     long-task-seconds = "5m"           # a number of seconds or a duration
     broker = "redis"                   # scheme assumed when the broker URL is unknown
     payload-literal-bytes = "64 KiB"
+    celery-version = "5.5"             # the Celery release to judge by; default: what the
+                                       # dependency files install, else the newest known
 
     [tool.qlint.tasks]                 # expected durations of tasks, by task name
     "reports.build" = "3h"
@@ -99,6 +101,20 @@ def _size(value: Any) -> int:
     return size
 
 
+def _celery_version(value: Any) -> str:
+    """A Celery release qlint knows ("5.5"; a patch such as "5.5.3" names its release)."""
+    from qlint.catalog import releases
+
+    known = releases.names()
+    if not isinstance(value, str):
+        raise ValueError(f"expected a Celery release as a string such as \"{known[-1]}\", got {value!r}")
+    match = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.\d+\S*)?\s*", value)
+    release = f"{int(match.group(1))}.{int(match.group(2))}" if match else None
+    if release not in known:
+        raise ValueError(f"{value!r} is not a Celery release qlint knows ({', '.join(known)})")
+    return release
+
+
 def _broker(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a broker scheme such as 'redis', got {value!r}")
@@ -131,6 +147,7 @@ class QlintConfig(BaseModel):
     long_task_seconds: Annotated[float, BeforeValidator(_positive_duration)] = DEFAULT_LONG_TASK_SECONDS
     broker: Annotated[str | None, BeforeValidator(_broker)] = None
     payload_literal_bytes: Annotated[int, BeforeValidator(_size)] = DEFAULT_PAYLOAD_LITERAL_BYTES
+    celery_version: Annotated[str | None, BeforeValidator(_celery_version)] = None
     tasks: dict[str, Duration] = Field(default_factory=dict)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)

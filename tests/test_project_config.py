@@ -1,6 +1,7 @@
 """qlint's own configuration, read from real files written to temporary folders."""
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def test_snake_case_keys_are_unknown_with_the_kebab_spelling_suggested(tmp_path)
 
 
 def test_a_key_far_from_any_lists_the_known_keys():
-    with pytest.raises(ConfigError, match="unknown key 'colour' in .*known keys: broker, exclude"):
+    with pytest.raises(ConfigError, match="unknown key 'colour' in .*known keys: broker, celery-version, exclude"):
         config_from_table({"colour": True})
 
 
@@ -324,3 +325,18 @@ def test_exclude_is_relative_to_the_config_folder(tmp_path):
     assert is_excluded(tmp_path / "proj" / "generated" / "x.py", config)
     assert not is_excluded("proj/tasks.py", config)
     assert not is_excluded(tmp_path.parent / "vendor" / "x.py", config)
+
+
+@pytest.mark.parametrize(("given", "release"), [("5.5", "5.5"), ("5.5.3", "5.5"), ("4.4", "4.4"), (" 5.7 ", "5.7")])
+def test_celery_version_names_a_known_release(given, release):
+    assert config_from_table({"celery-version": given}).celery_version == release
+
+
+@pytest.mark.parametrize(("given", "problem"), [
+    ("5.8", "'5.8' is not a Celery release qlint knows (4.4, 5.0, 5.1, 5.2, 5.3, 5.4, 5.5, 5.6, 5.7)"),
+    ("3.1", "'3.1' is not a Celery release qlint knows"),
+    (5.5, 'expected a Celery release as a string such as "5.7", got 5.5'),
+])
+def test_celery_version_rejects_what_qlint_cannot_judge(given, problem):
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        config_from_table({"celery-version": given})

@@ -6,6 +6,13 @@ app.conf.update(...)) win over the configuration source, which wins over the
 defaults. The source is the object given to the last config_from_object(); under a
 namespace Celery looks a setting up as NAMESPACE_NAME, then its plain name, then its
 old name(s) — in that order, in each of those three layers.
+
+That is Celery 5.7. Up to 5.6 each key is looked up in all three layers before the
+next key, and the defaults hold every plain name: under a namespace the old names are
+never read, and the source's NAMESPACE_NAME beats a value written on the app under the
+plain name. An app is resolved once per Celery release the project may install (the
+project's versions, qlint.resolve.versions); where the releases disagree, a setting's
+value is `several`, one alternative per group of releases ("Celery 5.2–5.6").
 """
 from __future__ import annotations
 
@@ -13,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qlint import catalog
+from qlint.catalog import releases as catalog_releases
 from qlint.model import Span, Value, unknown
 from qlint.resolve import values as V
 from qlint.resolve.evaluate import dict_items, make_dict
 from qlint.resolve.objects import UNSET, AppObj, ConfEvent, TaskObj
 from qlint.resolve.config_source import Mapping, read_source
+from qlint.resolve.task_modules import resolve_with_task_modules
 from qlint.resolve.tasks import Task, attach_tasks
 from qlint.resolve.workspace import Workspace
 
@@ -39,12 +48,17 @@ class UnreadKey:
     key: str
     span: Span | None
     # "old-name": an old spelling shadowed by a newer one of the same setting;
+    # "ignored-old-name": an old spelling under a namespace, which Celery up to 5.6 never reads;
+    # "not-in-release": a setting of other Celery releases than this one;
     # "shadowed": a current spelling shadowed by the namespaced key;
     # "unknown": looks like a setting (prefix, typo) but Celery ignores it;
     # "unrelated": any other attribute of a configuration module or class.
     kind: str
     setting: str | None = None  # the setting an old or shadowed spelling stands for
     value: Value | None = None  # what the key is bound to in the source
+    # The Celery releases that do not read the key, when the app may run others that do;
+    # empty: none of the app's releases reads it.
+    releases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -78,6 +92,9 @@ class App:
     # An update of the app's configuration with a value qlint cannot read (app.conf.update(x)):
     # why, and where; a setting not written after it is unknown.
     updated_unseen: tuple[str, Span] | None = None
+    # The Celery releases the app may run, oldest first (the project's versions); none: the newest.
+    releases: tuple[str, ...] = ()
+    _defaults: dict[str, Value] = field(default_factory=dict, repr=False, compare=False)
 
     def setting(self, name: str) -> Value:
         if name in self.settings:
@@ -88,8 +105,9 @@ class App:
             return unknown(self.source_problem)
         if self.source_unseen:
             return unknown(f"{self.source_unseen}, and the configuration source does not set {name} after that")
-        entry = catalog.get(name)
-        return Value("default", entry.default if entry else None)
+        if name not in self._defaults:
+            self._defaults[name] = default_value(name, self.releases)
+        return self._defaults[name]
 
     def to_json(self, all_settings: bool = False) -> dict[str, Any]:
         names = set(self.settings) | set(RELIED_ON)
@@ -98,6 +116,7 @@ class App:
         return {
             "name": self.name,
             "defined_at": self.defined_at.to_json(),
+            "celery_releases": list(self.releases),
             "config_source": self.source,
             "namespace": self.namespace,
             "settings_module_named_at": self.source_named_at.to_json() if self.source_named_at else None,
@@ -109,7 +128,8 @@ class App:
             "settings": {n: V.to_json(self.setting(n)) for n in sorted(names)},
             "tasks": {name: task.to_json() for name, task in sorted(self.tasks.items())},
             "unread_keys": [
-                {"key": u.key, "kind": u.kind, "setting": u.setting, **({"origin": u.span.to_json()} if u.span else {})}
+                {"key": u.key, "kind": u.kind, "setting": u.setting, **({"origin": u.span.to_json()} if u.span else {}),
+                 **({"releases": list(u.releases)} if u.releases else {})}
                 for u in self.unread
             ],
         }
@@ -129,6 +149,8 @@ class Project:
     # Results that several rules derive from the whole project (call sites, canvases),
     # computed once per run by the module that owns each key.
     derived: dict[str, Any] = field(default_factory=dict)
+    # The Celery and kombu releases the project installs (qlint.resolve.versions.Versions).
+    versions: Any = None
 
     def tasks(self) -> list[Task]:
         return [t for app in self.apps for t in app.tasks.values()]
@@ -153,18 +175,19 @@ class Project:
 
 
 def build_project(root: str, workspace: Workspace, entry_paths: list[str],
-                  settings_only: list[str] = ()) -> Project:
-    """settings_only: files that only name DJANGO_SETTINGS_MODULE, read once an app exists."""
+                  settings_only: list[str] = (), versions: Any = None) -> Project:
+    """settings_only: files that only name DJANGO_SETTINGS_MODULE, read once an app exists.
+    versions: the releases the project installs (qlint.resolve.versions.Versions); none: the newest."""
     for path in entry_paths:
         workspace.module_env(path)
     if workspace.apps:
         for path in settings_only:
             workspace.module_env(path)
-    apps: list[App] = []
-    for obj in workspace.apps:
-        apps.append(_resolve_app(obj, workspace))
+    releases = tuple(versions.celery.releases) if versions is not None else (catalog_releases.newest(),)
+    apps = resolve_with_task_modules(workspace, lambda obj: _resolve_app(obj, workspace, releases))
     task_objects = attach_tasks(apps, workspace)
-    return Project(root, apps, workspace, notes=list(dict.fromkeys(workspace.notes)), task_objects=task_objects)
+    return Project(root, apps, workspace, notes=list(dict.fromkeys(workspace.notes)), task_objects=task_objects,
+                   versions=versions)
 
 
 def _app_name(obj: AppObj, workspace: Workspace) -> str:
@@ -192,7 +215,7 @@ def _task_cls(value: Value | None, near: str, workspace: Workspace) -> Value | N
     return workspace.resolve(env.names[attr])
 
 
-def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
+def _resolve_app(obj: AppObj, workspace: Workspace, releases: tuple[str, ...]) -> App:
     app = App(_app_name(obj, workspace), obj.var, obj.module, obj.span)
     ns_value = obj.kwargs.get("namespace")
     if ns_value is not None and ns_value.status == "known":
@@ -220,15 +243,92 @@ def _resolve_app(obj: AppObj, workspace: Workspace) -> App:
     app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
     app.source_named_at, app.source_named_by = info.named_at, info.named_by
     app.source_unseen = info.unseen
-    _effective(app, info.mapping, preconf)
+    _by_release(app, info.mapping, preconf, releases)
     return app
 
 
-def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, preconf: list[ConfEvent]) -> None:
+def default_value(name: str, releases: tuple[str, ...]) -> Value:
+    """A setting's default in the releases an app may run: `several` where they differ (a
+    release without the setting has none)."""
+    by_release = [(release, catalog_releases.get(name, release)) for release in releases or (None,)]
+    values = [(release, _default_of(name, entry, release)) for release, entry in by_release]
+    return _merged([(release, value) for release, value in values], releases)
+
+
+def _default_of(name: str, entry: "catalog.Setting | None", release: str | None) -> Value:
+    if entry is not None:
+        return Value("default", entry.default)
+    if release is not None and catalog_releases.lifetime(name) is not None:
+        return Value("default", None, reason=f"Celery {release} has no setting {name}")
+    return Value("default", None)
+
+
+def _merged(values: list[tuple[str | None, Value]], releases: tuple[str, ...]) -> Value:
+    """One value per release, merged: the value itself when every release has it, else one
+    alternative per group of releases with the same value."""
+    groups: list[tuple[list[str], Value]] = []
+    for release, value in values:
+        for names, seen in groups:
+            if _same(seen, value):
+                names.append(release)
+                break
+        else:
+            groups.append(([release], value))
+    if len(groups) == 1:
+        return groups[0][1]
+    return V.several([(value, catalog_releases.celery(names)) for names, value in groups], None)
+
+
+def _same(a: Value, b: Value) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # a value whose own comparison fails is a different value
+        return False
+
+
+def _by_release(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, preconf: list[ConfEvent],
+                releases: tuple[str, ...]) -> None:
+    """The app's settings in each release it may run, merged (see the module docstring)."""
+    app.releases = releases
+    if len(releases) == 1:
+        _effective(app, mapping, preconf, releases[0])
+        return
+    parts = []
+    for release in releases:
+        part = App(app.name, app.var, app.module, app.defined_at, namespace=app.namespace, source=app.source,
+                   source_problem=app.source_problem, source_unseen=app.source_unseen, source_kind=app.source_kind,
+                   releases=(release,))
+        _effective(part, mapping, preconf, release)
+        parts.append((release, part))
+    for name in dict.fromkeys(name for _, part in parts for name in part.settings):
+        app.settings[name] = _merged([(release, part.setting(name)) for release, part in parts], releases)
+    for _, part in parts:
+        app.read_keys.update(part.read_keys)
+    unread: dict[tuple, list[str]] = {}
+    first: dict[tuple, UnreadKey] = {}
+    for release, part in parts:
+        for key in part.unread:
+            identity = (key.key, key.span, key.kind, key.setting)
+            unread.setdefault(identity, []).append(release)
+            first.setdefault(identity, key)
+    for identity, names in unread.items():
+        key = first[identity]
+        key.releases = () if len(names) == len(releases) else tuple(names)
+        app.unread.append(key)
+    newest = parts[-1][1]
+    app.mixed_keys, app.config_error, app.updated_unseen = newest.mixed_keys, newest.config_error, newest.updated_unseen
+
+
+def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, preconf: list[ConfEvent],
+               release: str | None = None) -> None:
     read_keys: set[str] = set()
+    # Settings the source sets under their namespaced key: up to 5.6 they beat what the app writes under another.
+    source_namespaced: set[str] = set()
     if mapping is not None:
-        for setting in catalog.settings().values():
-            for key in catalog.lookup_keys(setting, app.namespace):
+        for setting in catalog_releases.settings_of(release).values():
+            for key in catalog.lookup_keys(setting, app.namespace, release):
                 if key in mapping:
                     value, span = mapping[key]
                     value = _unset_to_default(V.with_origin(value, span) if span else value, setting)
@@ -236,14 +336,17 @@ def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, p
                     read_keys.add(key)
                     if span is not None:
                         app.read_keys[key] = span
+                    if app.namespace and key == catalog.namespaced_key(setting, app.namespace):
+                        source_namespaced.add(setting.name)
                     break
-        _record_unread(app, mapping, read_keys)
+        _record_unread(app, mapping, read_keys, release)
         if not app.namespace and app.source_unseen is None:  # keys qlint does not see could tip the balance
             app.mixed_keys = _mixed_keys(set(mapping))
             app.config_error = _mixed_error(app.mixed_keys)
     namespaced: set[str] = set()
+    source_wins = frozenset() if catalog_releases.app_beats_namespaced_source(release) else frozenset(source_namespaced)
     for event in preconf:
-        _apply_event(app, event, namespaced)
+        _apply_event(app, event, namespaced, release, source_wins)
 
 
 def _mixed_keys(have: set[str]) -> tuple[str, ...]:
@@ -271,7 +374,7 @@ def _mixed_error(keys: tuple[str, ...]) -> str | None:
     return f"Celery raises ImproperlyConfigured: the source mixes old and new setting names; in the {wanted} format: {listing}"
 
 
-def _unset_to_default(value: Value, setting: "catalog.Setting") -> Value:
+def _unset_to_default(value: Value, setting: "catalog.Setting") -> Value:  # setting: of the release read
     if value.status != "several":
         return value
     alts = []
@@ -283,14 +386,18 @@ def _unset_to_default(value: Value, setting: "catalog.Setting") -> Value:
     return V.several(alts, value.origin)
 
 
-def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
+def _record_unread(app: App, mapping: Mapping, read: set[str], release: str | None = None) -> None:
     """Keys of the source that Celery does not read, as catalog.classify() sees them."""
     for key, (value, span) in mapping.items():
         if key in read or key.startswith("_") or catalog.read_undeclared(key, app.namespace):
             continue
-        found = catalog.classify(key, app.namespace)
+        found = catalog.classify(key, app.namespace, release)
         setting = found.setting.name if found.setting else None
-        if found.kind in ("old", "old-under-namespace"):
+        if found.kind == "old-under-namespace" and not found.read:
+            app.unread.append(UnreadKey(key, span, "ignored-old-name", setting, value))
+        elif found.kind == "not-in-release":
+            app.unread.append(UnreadKey(key, span, "not-in-release", setting, value))
+        elif found.kind in ("old", "old-under-namespace"):
             app.unread.append(UnreadKey(key, span, "old-name", setting, value))
         elif found.kind in ("namespaced", "current"):
             app.unread.append(UnreadKey(key, span, "shadowed", setting, value))
@@ -300,16 +407,19 @@ def _record_unread(app: App, mapping: Mapping, read: set[str]) -> None:
             app.unread.append(UnreadKey(key, span, "unrelated", value=value))
 
 
-def _preconf_setting(key: str, namespace: str | None) -> tuple[str | None, bool]:
+def _preconf_setting(key: str, namespace: str | None, release: str | None = None) -> tuple[str | None, bool]:
     """The setting a key written on the app stands for, and whether it is the namespaced
-    spelling (which Celery reads before the others, whatever the order of the writes)."""
-    found = catalog.classify(key, namespace)
+    spelling (which Celery reads before the others, whatever the order of the writes).
+    An old name written on the app is read in every release (Celery renames the app's
+    own keys when it loads the configuration)."""
+    found = catalog.classify(key, namespace, release)
     if found.kind in ("namespaced", "current", "old", "old-under-namespace") and found.setting is not None:
         return found.setting.name, found.kind == "namespaced"
     return None, False
 
 
-def _apply_event(app: App, event: ConfEvent, namespaced: set[str]) -> None:
+def _apply_event(app: App, event: ConfEvent, namespaced: set[str], release: str | None = None,
+                 source_wins: frozenset[str] = frozenset()) -> None:
     if event.kind == "opaque-update":
         # Every setting may have been written: those set so far and those never set alike.
         reason = (event.value.reason if event.value else None) or "app.conf.update() with a value qlint cannot read"
@@ -319,14 +429,16 @@ def _apply_event(app: App, event: ConfEvent, namespaced: set[str]) -> None:
         return
     if event.key is None or event.value is None:
         return
-    name, is_namespaced = _preconf_setting(event.key, app.namespace)
+    name, is_namespaced = _preconf_setting(event.key, app.namespace, release)
     if name is None:
         if catalog.read_undeclared(event.key, app.namespace):
             return
-        kind = "unknown" if catalog.classify(event.key, app.namespace).kind == "unknown-prefixed" else "unrelated"
-        app.unread.append(UnreadKey(event.key, event.span, kind, value=event.value))
+        found = catalog.classify(event.key, app.namespace, release)
+        kind = {"unknown-prefixed": "unknown", "not-in-release": "not-in-release"}.get(found.kind, "unrelated")
+        setting = found.setting.name if kind == "not-in-release" and found.setting else None
+        app.unread.append(UnreadKey(event.key, event.span, kind, setting, value=event.value))
         return
-    if name in namespaced and not is_namespaced and event.kind != "item":
+    if (name in namespaced or name in source_wins) and not is_namespaced and event.kind != "item":
         app.unread.append(UnreadKey(event.key, event.span, "shadowed", name, event.value))
         return
     if is_namespaced:
