@@ -63,6 +63,20 @@ class CeleryProcess:
         return self.process.name
 
     @property
+    def label(self) -> str:
+        """The process as messages name it, quoted: its --hostname/-n where it has one (four workers
+        that one script starts are four names, not four times its name), with the name of its
+        definition when that says more ('default@%h' (celery_default))."""
+        given = self.option("hostname")
+        hostname = given.value if given is not None else None
+        if hostname is None or hostname.status not in ("known", "env-default") \
+                or not isinstance(hostname.value, str) or not hostname.value:
+            return repr(self.name)
+        if self.name in hostname.value or self.name in ("worker", "celery", "beat"):
+            return repr(hostname.value)
+        return f"{hostname.value!r} ({self.name})"
+
+    @property
     def span(self) -> Span:
         return self.process.command.span
 

@@ -57,3 +57,60 @@ def test_two_conditional_values_are_not_compared(tmp_path):
                          "HARD = 300 if FAST else 3600\nSOFT = 290 if FAST else 3590\n\n\n"
                          "@app.task(time_limit=HARD, soft_time_limit=SOFT)\ndef send():\n    pass\n",
     }) == []
+
+
+def test_one_unread_expression_for_both_limits_is_reported_at_the_soft_keyword(tmp_path):
+    """settings.EXPORT_TIMEOUT is unknown here (no settings module), but the same expression twice is
+    one value: the soft limit equals the hard one whatever it is."""
+    (finding,) = check(tmp_path, {
+        "proj/tasks.py": "from django.conf import settings\n\nfrom proj.celery import app\n\n\n"
+                         "@app.task(\n    time_limit=settings.EXPORT_TIMEOUT,\n"
+                         "    soft_time_limit=settings.EXPORT_TIMEOUT,\n)\ndef export():\n    pass\n",
+    })
+    assert (finding.span.path, finding.span.line, finding.span.column) == ("proj/tasks.py", 8, 21)
+    assert ("task proj.tasks.export: soft and hard time limit are the same expression, settings.EXPORT_TIMEOUT"
+            in finding.message)
+
+
+def test_one_name_from_the_environment_for_both_limits(tmp_path):
+    (finding,) = check(tmp_path, {
+        "proj/tasks.py": "import os\n\nfrom proj.celery import app\n\nTIMEOUT = int(os.environ['EXPORT_TIMEOUT'])\n\n\n"
+                         "@app.task(time_limit=TIMEOUT,\n          soft_time_limit=TIMEOUT)\ndef export():\n    pass\n",
+    })
+    assert (finding.span.line, finding.span.column) == (9, 27)
+    assert "soft and hard time limit are one value (environment variable EXPORT_TIMEOUT" in finding.message
+    assert [(r.span.line, r.message) for r in finding.related] == [(5, "the value both limits take")]
+
+
+def test_an_unknown_soft_limit_against_another_unknown_is_not_compared(tmp_path):
+    assert check(tmp_path, {
+        "proj/tasks.py": "import os\n\nfrom proj.celery import app\n\n\n"
+                         "@app.task(time_limit=int(os.environ['HARD']), soft_time_limit=int(os.environ['SOFT']))\n"
+                         "def export():\n    pass\n\n\n"
+                         "@app.task(time_limit=int(os.environ['HARD']) + 60, soft_time_limit=int(os.environ['HARD']))\n"
+                         "def other():\n    pass\n",
+    }) == []
+
+
+def test_same_expression_that_sets_no_limit_is_left_alone(tmp_path):
+    assert check(tmp_path, {
+        "proj/tasks.py": "from proj.celery import app\n\nLIMIT = None\n\n\n"
+                         "@app.task(time_limit=LIMIT, soft_time_limit=LIMIT)\ndef export():\n    pass\n",
+    }) == []
+
+
+def test_same_expression_at_a_call(tmp_path):
+    (finding,) = check(tmp_path, {
+        "proj/tasks.py": "from proj.celery import app\n\n\n@app.task\ndef export():\n    pass\n",
+        "proj/views.py": "from django.conf import settings\n\nfrom proj.tasks import export\n\n\ndef go():\n"
+                         "    export.apply_async(time_limit=settings.LIMIT, soft_time_limit=settings.LIMIT)\n",
+    })
+    assert (finding.span.path, finding.span.line) == ("proj/views.py", 7)
+    assert finding.message.startswith("export.apply_async(): soft and hard time limit are the same expression, settings.LIMIT")
+
+
+def test_same_expression_that_may_set_no_limit_is_left_alone(tmp_path):
+    assert check(tmp_path, {
+        "proj/tasks.py": "import os\n\nfrom proj.celery import app\n\nLIMIT = 600 if os.environ.get('LIMITED') else None\n\n\n"
+                         "@app.task(time_limit=LIMIT, soft_time_limit=LIMIT)\ndef export():\n    pass\n",
+    }) == []
