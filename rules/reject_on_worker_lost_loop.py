@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.model import Finding, Fix, Span, Value
+from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.resolve.tasks import Task
 from qlint.rule import Example, Rule
@@ -35,7 +35,9 @@ class RejectOnWorkerLostLoop(Rule):
 Late acknowledgement together with either `task_reject_on_worker_lost=True` (a task's
 `reject_on_worker_lost`) without `task_retry_on_worker_lost`, or acknowledgement on timeout turned off
 (`task_acks_on_timeout=False`, or `task_acks_on_failure_or_timeout=False` that it falls back to) while a
-hard time limit applies. Read from Celery 5.7's `Request.on_failure`.
+hard time limit applies. Read from Celery 5.7's `Request.on_failure`. One finding per place the option is
+set: a decorator factory or base class that gives it to many tasks is reported once, where it sets it,
+with the tasks it covers as related locations.
 """
     why = """
 When the worker process dies (out of memory, a segfault, a kill) Celery re-queues the message if the task
@@ -64,6 +66,12 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
         Example({**_BASE, "proj/celeryconfig.py": "",
                  "proj/tasks.py": "from proj.celery import app\n\n@app.task(acks_late=True, reject_on_worker_lost=True)\n"
                                   "def convert(path):\n    pass\n"}, note="one task"),
+        Example({**_BASE, "proj/celeryconfig.py": "",
+                 "proj/tasks.py": "from proj.celery import app\n\n\ndef durable_task(**options):\n"
+                                  "    return app.task(acks_late=True, reject_on_worker_lost=True, **options)\n\n\n"
+                                  "@durable_task()\ndef convert(path):\n    pass\n\n\n"
+                                  "@durable_task(queue='media')\ndef resize(path):\n    pass\n"},
+                count=1, note="a decorator factory: one finding where it sets the option, its tasks related"),
     )
     valid = (
         Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\n"}),
@@ -82,7 +90,10 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                                     app.setting("task_time_limit"))
             if app_wide is not None:
                 what, value = app_wide
-                yield self._finding(f"tasks of app {app.name!r} are", what, value, app.defined_at)
+                yield self._finding(f"tasks of app {app.name!r} are", what, value.origin or app.defined_at)
+            # One finding per place the option is set: a decorator factory or base class gives it to
+            # every task it makes, and those tasks are the finding's related locations.
+            by_place: dict[tuple[Span, str], list[Task]] = {}
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 own = {"acks_late", "reject_on_worker_lost", "acks_on_failure_or_timeout", "time_limit"} & set(task.options)
                 if not own:
@@ -91,7 +102,10 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                                      app.setting("task_retry_on_worker_lost"), self._acks_on_timeout(app, task),
                                      task.option("time_limit"))
                 if found is not None and found != app_wide:
-                    yield self._finding(f"task {task.name} is", *found, task.decorator_span)
+                    what, value = found
+                    by_place.setdefault((value.origin or task.decorator_span, what), []).append(task)
+            for (span, what), tasks in by_place.items():
+                yield self._finding(_who(tasks), what, span, tasks)
 
     @staticmethod
     def _acks_on_timeout(app: App, task: Task | None) -> Value:
@@ -112,7 +126,7 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
             return "timeout", acks_on_timeout
         return None
 
-    def _finding(self, who: str, what: str, value: Value, fallback: Span) -> Finding:
+    def _finding(self, who: str, what: str, span: Span, tasks: tuple[Task, ...] | list[Task] = ()) -> Finding:
         if what == "worker-lost":
             message = (f"{who} acknowledged late and rejected when the worker is lost: a task that kills its worker "
                        "process (out of memory, a crash) is re-queued and runs again, forever")
@@ -121,5 +135,13 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
             message = (f"{who} acknowledged late and its timeouts are not acknowledged: a task that always hits its hard "
                        "time limit is re-queued and runs again, forever")
             fix = Fix("acknowledge timeouts (task_acks_on_timeout = True), or raise the limit")
-        span = value.origin or fallback
-        return self.finding(message, span, [], fix)
+        related = [Related(t.decorator_span, f"task {t.name} takes it from there") for t in tasks if t.decorator_span != span]
+        return self.finding(message, span, related, fix, depends_on=[r.span.path for r in related])
+
+
+def _who(tasks: list[Task]) -> str:
+    if len(tasks) == 1:
+        return f"task {tasks[0].name} is"
+    names = ", ".join(t.name for t in tasks[:3])
+    more = f" and {len(tasks) - 3} more" if len(tasks) > 3 else ""
+    return f"{len(tasks)} tasks ({names}{more}) are"
