@@ -29,7 +29,15 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"qlint: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    analysis = analyse(args.paths, use_cache=not args.no_cache)
+    from qlint.analysis import find_root
+    from qlint.project_config import ConfigError, find_project_root, load_config
+
+    try:
+        config = load_config(find_project_root(find_root([Path(p).resolve() for p in args.paths])))
+    except ConfigError as exc:
+        print(f"qlint: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    analysis = analyse(args.paths, use_cache=not args.no_cache, config=config)
     if args.format == "json":
         print(json.dumps(to_json(analysis, args.all), indent=2, default=str))
     else:
@@ -42,6 +50,7 @@ def to_json(analysis: Analysis, all_settings: bool) -> dict[str, Any]:
     deployment = project.deployment
     return {
         "root": project.root,
+        "versions": project.versions.to_json() if project.versions is not None else None,
         "apps": [{**app.to_json(all_settings), "broker": _broker_json(app, project)} for app in project.apps],
         "deployment_files": list(deployment.files) if deployment else [],
         "processes": [p.to_json() for p in deployment.processes] if deployment else [],
@@ -94,8 +103,8 @@ def describe(value: Value, definitions: dict[str, list] | None = None) -> tuple[
         # Each alternative with the file that sets it, when that is not where the setting is read.
         shown = " | ".join(
             f"{_show(a.value)} if {a.condition}"
-            + (f" ({a.value.origin})" if a.value.origin and a.value.env and str(a.value.origin) != str(value.origin)
-               else "")
+            + (f" ({a.value.origin})" if a.value.origin and (a.value.env or _by_release(a.condition))
+               and str(a.value.origin) != str(value.origin) else "")
             for a in value.alternatives)
         return shown, (str(value.origin) if value.origin else "") + _env_note(value, definitions or {})
     shown = _show(value)
@@ -106,6 +115,11 @@ def describe(value: Value, definitions: dict[str, list] | None = None) -> tuple[
         cast_note = " (a string when the variable is set)" if value.uncast else ""
         where = f"{where}, environment variable {value.env}, default used{cast_note}"
     return shown, where
+
+
+def _by_release(condition: str) -> bool:
+    """An alternative of a setting that Celery releases read differently ("Celery 5.2–5.6")."""
+    return condition.startswith("Celery ")
 
 
 def _show(value: Value) -> str:
@@ -176,19 +190,42 @@ def _app_text(app: App, all_settings: bool, definitions: dict[str, list], projec
     if app.unread:
         lines.append("  keys in the configuration source that Celery does not read:")
         for key in app.unread:
+            from qlint.catalog import releases
+
+            celery = releases.celery(key.releases or app.releases or (releases.newest(),))
             what = {
                 "old-name": f"old name of {key.setting}, shadowed by a newer spelling",
+                "ignored-old-name": f"old name of {key.setting}, which {celery} does not read under a namespace",
+                "not-in-release": f"{key.setting}, {_lifetime(key.setting)}: {celery} does not have it",
                 "shadowed": f"spelling of {key.setting}, shadowed by the namespaced key",
                 "unknown": "not a Celery setting",
                 "unrelated": "not meant for Celery",
             }.get(key.kind, key.kind)
+            if key.releases and key.kind not in ("ignored-old-name", "not-in-release"):
+                what += f", in {celery}"
             lines.append(f"    {key.key}  {key.span or ''}  ({what})")
     return lines
+
+
+def _lifetime(name: str | None) -> str:
+    from qlint.catalog import releases
+
+    return releases.lifetime_text(name) if name else "a setting of another Celery release"
+
+
+def versions_text(versions: Any) -> list[str]:
+    """The Celery and kombu releases the project installs, and how qlint knows."""
+    rows = [(package.package, package.describe(), package.explanation) for package in (versions.celery, versions.kombu)]
+    width = max(len(shown) for _, shown, _ in rows)
+    return [f"{name:<6} {shown:<{width}}  {how}" for name, shown, how in rows]
 
 
 def to_text(analysis: Analysis, all_settings: bool) -> str:
     project = analysis.project
     out: list[str] = []
+    if project.versions is not None:
+        out.extend(versions_text(project.versions))
+        out.append("")
     if not project.apps:
         out.append(f"No Celery app found under {project.root}.")
     for app in project.apps:

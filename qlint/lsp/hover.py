@@ -52,6 +52,14 @@ def hover_text(word: str, analysis: Analysis | None, path: str | None = None, li
     lines += ["", f"Default: `{setting.default!r}`", f"In Django settings: `{setting.django_key}`"]
     if getattr(setting, "old_names", None):
         lines.append(f"Old names: {', '.join(f'`{n}`' for n in setting.old_names)}")
+    versions = analysis.project.versions if analysis is not None else None
+    if versions is not None:  # the Celery the project installs, and whether it has this setting
+        from qlint.catalog import releases
+
+        lines.append(f"Celery {versions.celery.describe()}: {versions.celery.explanation}")
+        if releases.lifetime(setting.name) is not None:
+            text = releases.lifetime_text(setting.name)
+            lines.append(text[0].upper() + text[1:])
     if analysis is not None:
         environ = analysis.project.workspace.environ
         definitions = environ.definitions if environ is not None else {}

@@ -94,7 +94,14 @@ class App:
     updated_unseen: tuple[str, Span] | None = None
     # The Celery releases the app may run, oldest first (the project's versions); none: the newest.
     releases: tuple[str, ...] = ()
+    # When there are several: the app as each of them reads it (see setting_in).
+    by_release: dict[str, "App"] = field(default_factory=dict, repr=False)
     _defaults: dict[str, Value] = field(default_factory=dict, repr=False, compare=False)
+
+    def setting_in(self, name: str, release: str) -> Value:
+        """A setting's value as one of the app's releases reads it."""
+        part = self.by_release.get(release)
+        return part.setting(name) if part is not None else self.setting(name)
 
     def setting(self, name: str) -> Value:
         if name in self.settings:
@@ -302,6 +309,7 @@ def _by_release(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, 
                    releases=(release,))
         _effective(part, mapping, preconf, release)
         parts.append((release, part))
+        app.by_release[release] = part
     for name in dict.fromkeys(name for _, part in parts for name in part.settings):
         app.settings[name] = _merged([(release, part.setting(name)) for release, part in parts], releases)
     for _, part in parts:
@@ -393,7 +401,8 @@ def _record_unread(app: App, mapping: Mapping, read: set[str], release: str | No
             continue
         found = catalog.classify(key, app.namespace, release)
         setting = found.setting.name if found.setting else None
-        if found.kind == "old-under-namespace" and not found.read:
+        if found.kind == "old-under-namespace" and not found.read and not (
+                read & set(catalog.lookup_keys(found.setting, app.namespace, release))):
             app.unread.append(UnreadKey(key, span, "ignored-old-name", setting, value))
         elif found.kind == "not-in-release":
             app.unread.append(UnreadKey(key, span, "not-in-release", setting, value))

@@ -133,3 +133,45 @@ def test_config_module_typos_get_the_spelling_of_their_format(tmp_path):
     files["proj/celeryconfig.py"] = "task_acks_lat = True\nhelper_timeout = 3\nDEBUG = True\n"
     found = findings(tmp_path, UnknownSetting(), files)
     assert [f.message.rsplit(" ", 1)[-1] for f in found] == ["task_acks_late?"]
+
+
+# --- settings of other releases ------------------------------------------------------------------
+
+
+def test_a_setting_the_installed_release_does_not_have(tmp_path):
+    files = {**django("CELERY_WORKER_DISABLE_PREFETCH = True\nCELERY_TASK_RETRY_ON_WORKER_LOST = True\n"),
+             "requirements.txt": "celery[redis]==5.4.0\n"}
+    found = findings(tmp_path, UnknownSetting(), files)
+    assert [f.message for f in found] == [
+        "CELERY_WORKER_DISABLE_PREFETCH is worker_disable_prefetch, added in Celery 5.6; this project installs "
+        "Celery 5.4, which ignores it",
+        "CELERY_TASK_RETRY_ON_WORKER_LOST is task_retry_on_worker_lost, added in Celery 5.7; this project installs "
+        "Celery 5.4, which ignores it",
+    ]
+    assert [(r.span.path, r.span.line, r.message) for r in found[0].related] == [
+        ("requirements.txt", 1, "Celery 5.4 is installed here")]
+    assert all(f.severity == "error" for f in found)
+
+
+def test_silent_when_a_release_the_project_admits_has_the_setting(tmp_path):
+    files = {**django("CELERY_WORKER_DISABLE_PREFETCH = True\n"), "requirements.txt": "celery>=5.4,<6\n"}
+    assert findings(tmp_path, UnknownSetting(), files) == []
+    pinned = {**django("CELERY_WORKER_DISABLE_PREFETCH = True\n"), "requirements.txt": "celery==5.6.3\n"}
+    assert findings(tmp_path, UnknownSetting(), pinned) == []
+
+
+def test_a_removed_setting_on_the_newest_release(tmp_path):
+    found = findings(tmp_path, UnknownSetting(), django("CELERY_TASK_QUEUE_HA_POLICY = 'all'\n"))
+    assert [f.message for f in found] == [
+        "CELERY_TASK_QUEUE_HA_POLICY is task_queue_ha_policy, removed in Celery 5.0; Celery 5.7 ignores it "
+        "(no dependency file names the release: the newest qlint knows is assumed)"]
+    on_44 = findings(tmp_path, UnknownSetting(), {"requirements.txt": "celery==4.4.7\n"})
+    assert on_44 == []
+
+
+def test_a_setting_written_on_the_app_for_another_release(tmp_path):
+    module = NAMESPACED + "app.conf.worker_eta_task_limit = 100\n"
+    files = {**django("", module), "requirements.txt": "celery==5.5.3\n"}
+    found = findings(tmp_path, UnknownSetting(), files)
+    assert [(f.span.path, f.span.line) for f in found] == [("site/celery.py", 4)]
+    assert "worker_eta_task_limit, added in Celery 5.6" in found[0].message

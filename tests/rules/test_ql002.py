@@ -5,7 +5,7 @@ import warnings
 
 from qlint.rules.mixed_setting_names import MixedSettingNames
 from qlint.rules.old_setting_name import OldSettingName
-from tests.rules.test_ql001 import apply_edits, celery_conf, django, findings, load_module
+from tests.rules.test_ql001 import NAMESPACED, apply_edits, celery_conf, django, findings, load_module
 
 MODULE_APP = {"proj/__init__.py": "",
               "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n"}
@@ -15,7 +15,7 @@ def test_old_names_under_the_namespace_are_read_and_deprecated(tmp_path):
     settings = "CELERY_ACKS_LATE = True\nCELERYD_PREFETCH_MULTIPLIER = 3\nBROKER_URL = 'redis://localhost:6380/1'\n"
     found = findings(tmp_path, OldSettingName(), django(settings))
     assert [f.span.line for f in found] == [1, 2, 3]
-    assert all("Celery still reads it" in f.message and "ignore" not in f.message for f in found)
+    assert all("Celery 5.7 still reads it" in f.message and "ignore" not in f.message for f in found)
     assert [f.fix.edits[0].content for f in found] == [
         "CELERY_TASK_ACKS_LATE", "CELERY_WORKER_PREFETCH_MULTIPLIER", "CELERY_BROKER_URL"]
     conf = celery_conf(load_module(tmp_path / "site/settings.py"))
@@ -69,3 +69,54 @@ def test_without_namespace_one_fix_renames_the_whole_source(tmp_path):
 def test_current_names_are_left_alone(tmp_path):
     settings = "CELERY_TASK_ACKS_LATE = True\nCELERY_RESULT_BACKEND = 'redis://'\nCELERY_BROKER_URL = 'redis://'\n"
     assert findings(tmp_path, OldSettingName(), django(settings)) == []
+
+
+# --- the release the project installs ------------------------------------------------------------
+
+OLD_UNDER_NAMESPACE = "CELERY_ACKS_LATE = True\nCELERYD_PREFETCH_MULTIPLIER = 1\nCELERY_QUEUES = ['default']\n"
+
+
+def test_celery_up_to_56_ignores_old_names_under_the_namespace(tmp_path):
+    files = {**django(OLD_UNDER_NAMESPACE), "requirements.txt": "Django==4.2.16\ncelery[redis]==5.5.3\n"}
+    found = findings(tmp_path, OldSettingName(), files)
+    assert [(f.span.line, f.severity) for f in found] == [(1, "error"), (2, "error"), (3, "error")]
+    assert found[0].message == ("Celery 5.5 ignores CELERY_ACKS_LATE under namespace 'CELERY': late acknowledgement "
+                                "is off (old names are read under a namespace only from Celery 5.7 on); write "
+                                "CELERY_TASK_ACKS_LATE")
+    assert "workers reserve 4 messages per process, not 1" in found[1].message
+    assert "the queues it lists are not declared" in found[2].message
+    # renaming puts the value into effect on 5.5: a change of behaviour
+    assert all(f.fix.applicability == "unsafe" for f in found)
+    apply_edits(tmp_path, found[0])
+    assert "CELERY_TASK_ACKS_LATE = True" in (tmp_path / "site/settings.py").read_text()
+
+
+def test_a_range_across_56_and_57_names_what_each_release_does(tmp_path):
+    files = {**django("CELERY_ACKS_LATE = True\n"), "requirements.txt": "celery>=5.6,<5.8\n"}
+    found = findings(tmp_path, OldSettingName(), files)
+    assert [f.severity for f in found] == ["warning"]
+    assert found[0].message == (
+        "CELERY_ACKS_LATE is the old name of task_acks_late: Celery 5.6 ignores it under namespace 'CELERY' "
+        "(late acknowledgement is off), Celery 5.7 reads it as a deprecated fallback; write CELERY_TASK_ACKS_LATE")
+
+
+def test_an_ignored_old_name_whose_setting_is_set_elsewhere_is_no_hazard(tmp_path):
+    module = NAMESPACED + "app.conf.task_acks_late = True\n"
+    files = {**django("CELERY_ACKS_LATE = True\n", module), "requirements.txt": "celery==5.4.0\n"}
+    found = findings(tmp_path, OldSettingName(), files)
+    assert [f.severity for f in found] == ["warning"]
+    assert "task_acks_late has the same value from elsewhere" in found[0].message
+
+
+def test_a_less_important_setting_ignored_is_a_warning(tmp_path):
+    files = {**django("CELERY_REDIRECT_STDOUTS_LEVEL = 'INFO'\n"), "requirements.txt": "celery==5.2.7\n"}
+    found = findings(tmp_path, OldSettingName(), files)
+    assert [f.severity for f in found] == ["warning"]
+    assert found[0].message.startswith("Celery 5.2 ignores CELERY_REDIRECT_STDOUTS_LEVEL under namespace 'CELERY'")
+
+
+def test_the_configured_release_wins(tmp_path):
+    files = {**django("CELERY_ACKS_LATE = True\n"), "requirements.txt": "celery==5.7.0\n",
+             "pyproject.toml": "[tool.qlint]\ncelery-version = \"5.3\"\n"}
+    found = findings(tmp_path, OldSettingName(), files)
+    assert found[0].message.startswith("Celery 5.3 ignores CELERY_ACKS_LATE")
