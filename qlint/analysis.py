@@ -75,6 +75,9 @@ class FileProblem:
     path: str
     message: str
     span: Span
+    # False for a Python file with no Celery marker (a Python 2 script, a vendored tool): QL000
+    # reports it as a note, since nothing qlint checks is likely to be in it.
+    celery: bool = True
 
 
 @dataclass
@@ -301,7 +304,7 @@ def analyse(
         project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                         deploy.environment, deploy.env_files)
         problems = [
-            FileProblem(f.path, f.error, f.error_span or Span(f.path, 1))
+            FileProblem(f.path, f.error, f.error_span or Span(f.path, 1), f.path not in unmarked)
             for f in [*loader.facts.values(), *deploy.facts, *deps.facts.values()]
             if f.error is not None and f.error != PYTHON_NOTE
         ]

@@ -19,7 +19,9 @@ too deeply to analyse; a deployment or settings file that cannot be read: a comp
 manifest or YAML/TOML settings file with a syntax error, an alias bomb, a binary file named
 `docker-compose.yml` or `Procfile`, a file too large. A Helm or Jinja template, which is not YAML until it
 is rendered, is skipped with a note instead (`qlint config` lists the notes). The rest of the tree is still
-checked.
+checked. A Python file without any Celery marker (`celery`, `CELERY`, `shared_task`, `.delay(`,
+`apply_async`, `send_task`, a signature, `DJANGO_SETTINGS_MODULE`) that does not parse — a Python 2
+script, a vendored tool — is reported as a note (severity info), which does not fail `qlint check`.
 """
     why = """
 Settings or tasks in a file qlint cannot read are invisible to every other rule: a hazard there goes
@@ -39,6 +41,11 @@ CELERY_TASK_TIME_LIMIT = (
         Example({"docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker\n    environment: [\n"},
                 note="a compose file with a YAML syntax error"),
         Example({"settings.toml": "[production]\nCELERY_BROKER_URL = \n"}, note="invalid TOML settings"),
+        Example({"proj/__init__.py": "", "proj/celery.py": 'from celery import Celery\napp = Celery("proj")\n',
+                 "scripts/__init__.py": "", "scripts/migrate.py": "import sys\nprint 'usage: migrate.py DB'\n",
+                 "proj/tasks.py": "from proj.celery import app\nfrom scripts.migrate import BROKER\n\n"
+                                  "app.conf.broker_url = BROKER\n"},
+                note="a Python 2 script that mentions no Celery: a note"),
     )
     valid = (
         Example({"proj/celery.py": 'from celery import Celery\napp = Celery("proj")\n'}),
@@ -50,4 +57,8 @@ CELERY_TASK_TIME_LIMIT = (
 
     def check(self, project: Project) -> Iterable[Finding]:
         for problem in getattr(project, "problems", ()):
-            yield self.finding(f"cannot analyse {problem.path}: {problem.message}", problem.span)
+            if getattr(problem, "celery", True):
+                yield self.finding(f"cannot analyse {problem.path}: {problem.message}", problem.span)
+            else:
+                yield self.finding(f"cannot analyse {problem.path}: {problem.message}; the file mentions no Celery, so "
+                                   "this is only a note", problem.span, severity="info")
