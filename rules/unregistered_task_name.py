@@ -21,12 +21,15 @@ class UnregisteredTaskName(Rule):
 A task name written as a string — a `beat_schedule` entry's `task`, `send_task("…")`,
 `signature("…")`, an exact key of `task_routes` — whose module is a module of the project that defines
 no task of that name and nothing else under that name either. Names of other packages (`celery.*`,
-installed libraries, other services) and modules qlint cannot see are left alone.
+installed libraries, other services) and modules qlint cannot see are left alone. A route for a task that
+no longer exists sends nothing anywhere: it is reported as dead configuration, a warning.
 """
     why = """
 Celery sends a message for any name; only the worker finds out the task is unknown, logs "Received
 unregistered task" and discards the message. A renamed or moved task leaves beat entries and routes that
-silently stop working — the nightly job that no longer runs is noticed weeks later.
+silently stop working — the nightly job that no longer runs is noticed weeks later. A route matches names
+as the sender writes them: a route for a name nobody sends does nothing, and the renamed task it was meant
+for now goes to the default queue (or wherever other routes send it).
 """
     example = """
 ```python
@@ -40,6 +43,9 @@ beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}} 
                  "proj/celeryconfig.py": "beat_schedule = {'nightly': {'task': 'proj.tasks.clean_up', 'schedule': 60}}\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS, "proj/celeryconfig.py": "",
                  "proj/views.py": "from proj.celery import app\n\n\ndef go():\n    app.send_task('proj.tasks.clenup')\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/celeryconfig.py": "task_routes = {'proj.tasks.purge': {'queue': 'maintenance'}}\n"},
+                note="a route for a task that no longer exists: dead configuration"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
@@ -103,6 +109,13 @@ beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}} 
             return None
         defined = sorted(n for n in known if n.startswith(f"{module}."))
         hint = f"; {module} defines {', '.join(defined[:3])}" if defined else ""
+        if where == "task_routes":
+            # Nothing sends the name, so nothing is lost: the route is dead, and a renamed task's
+            # messages no longer go where it says.
+            return self.finding(
+                f"task_routes names task {name!r}, which the project does not define{hint}: the route is dead "
+                "configuration, and if the task was renamed its messages no longer reach the queue this route names",
+                span, (), Fix("route the task's registered name, or remove the route"), severity="warning")
         return self.finding(
             f"{where} names task {name!r}, which the project does not define{hint}: workers discard the message "
             "as an unregistered task", span, (), Fix("use the registered name of the task"))

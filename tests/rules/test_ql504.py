@@ -80,3 +80,14 @@ def test_silent_when_the_module_star_imports_what_qlint_cannot_read(tmp_path):
     tasks = TASKS + "\nfrom vendor_tasks import *\n"
     config = "beat_schedule = {'x': {'task': 'proj.tasks.vendored', 'schedule': 60}}\n"
     assert check(tmp_path, {"proj/celeryconfig.py": config, "proj/tasks.py": tasks}) == []
+
+
+def test_a_route_for_a_task_that_no_longer_exists_is_dead_configuration(tmp_path):
+    config = "task_routes = {\n    'proj.tasks.cleanup': {'queue': 'a'},\n    'proj.tasks.purge_old': {'queue': 'maintenance'},\n}\n"
+    (finding,) = check(tmp_path, {"proj/celeryconfig.py": config})
+    assert finding.severity == "warning" and (finding.span.path, finding.span.line) == ("proj/celeryconfig.py", 3)
+    assert finding.message == (
+        "task_routes names task 'proj.tasks.purge_old', which the project does not define; proj.tasks defines "
+        "proj.tasks.cleanup: the route is dead configuration, and if the task was renamed its messages no longer "
+        "reach the queue this route names")
+    assert "discard" not in finding.message
