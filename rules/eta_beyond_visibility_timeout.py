@@ -1,127 +1,194 @@
-"""QL104: a countdown, eta or retry delay at or above the visibility timeout."""
+"""QL104: a countdown, eta or retry delay at or above the broker's ack deadline."""
 from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.callsites import task_calls, walk_nested
 from qlint.durations import format_duration
-from qlint.model import Finding, Fix, Related, Span, Value
+from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import (
-    Transport, Visibility, always, apps_with_visibility_timeout, literal_seconds, related,
-)
-from qlint.sources import ir
+from qlint.rules._delays import Held, ack_deadlines, deadline_related, held_messages, longest, number
+from qlint.rules._delivery import Deadline, always, each_broker
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
+_HEAD = "from proj.celery import app\n\n\n"
 _REDIS = {"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "broker_url = 'redis://r'\n"}
-
-
-def _at_or_above(value: Value | None, seconds: float) -> bool:
-    return value is not None and always(value, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-                                        and v >= seconds)
+_AMQP = {"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "broker_url = 'amqp://rabbit//'\n"}
+_UNKNOWN = {"proj/__init__.py": "", "proj/celery.py": _APP,
+            "proj/celeryconfig.py": "import os\nbroker_url = os.environ['BROKER_URL']\n"}
+_DJANGO = {
+    "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings')\n",
+    "shop/__init__.py": "",
+    "shop/celery.py": "import os\nfrom celery import Celery\n\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings')\n"
+                      "app = Celery('shop')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n",
+}
 
 
 class EtaBeyondVisibilityTimeout(Rule):
     code = "QL104"
     name = "eta-beyond-visibility-timeout"
     severity = "error"
-    summary = "A task waits on a countdown or eta at least as long as the visibility timeout: it is delivered again, and runs twice."
+    summary = ("A task message waits on a countdown, eta or retry delay at least as long as the broker's ack deadline: "
+               "it is delivered again and the task runs twice.")
     what = """
-On Redis or SQS: `apply_async(countdown=…)`, `self.retry(countdown=…)`, a task's `default_retry_delay`,
-or `retry_backoff_max` with `autoretry_for` and `retry_backoff`, at or above the effective visibility
-timeout. Delays written as numbers (literals and arithmetic on them) and resolved options are compared.
+A message that waits for its time at least as long as the broker lets a delivery stay unacknowledged:
+the visibility timeout on Redis and SQS (`broker_transport_options["visibility_timeout"]`, else 3600 s
+and 1800 s), `consumer_timeout` on RabbitMQ (1800 s by default). The delays counted:
+
+- sends: `apply_async(countdown=…)`, `apply_async(eta=now + duration)`, `send_task(…, countdown=…)`, and
+  the same options on a signature (`signature(…, countdown=…)`, `sig.set(countdown=…)`,
+  `sig.apply_async(countdown=…)`);
+- retries: `self.retry(countdown=…)` or `eta=…` in a bound task, `some_task.retry(…)` naming a task; a
+  retry that gives neither waits the task's `default_retry_delay` (180 s by default; set on the
+  decorator, a base class or `task_annotations`). A `default_retry_delay` no retry uses is not reported;
+- `autoretry_for`: a retry waits `retry_kwargs["countdown"]`, else `default_retry_delay`; with
+  `retry_backoff`, Celery's exponential backoff: retry n (0 … max_retries − 1) waits
+  min(`retry_backoff_max`, factor × 2ⁿ), factor being `retry_backoff` (True counts as 1),
+  `retry_backoff_max` 600 s and `max_retries` 3 by default (`retry_kwargs["max_retries"]` wins).
+  With `retry_jitter` (on by default) each wait is drawn at random between 0 and that: a wait past the
+  deadline is then possible, not certain; the message says so and the finding is a warning.
+
+Delays are read where they are written: numbers and arithmetic, local names, module constants (imported
+ones too), Django settings (`settings.EXPORTS_TTL`, `getattr(settings, "X", default)`), `timedelta(…)` and
+`.total_seconds()`, `min`/`max`/`int`. A delay that may also take a shorter value (a branch, a
+parameter, a value qlint cannot read) is not reported.
+
+Where the broker is not known it stands for each broker it may be (Redis, RabbitMQ and SQS, or the ones
+the deployment runs): a delay is reported when it reaches the deadline of every one of them, and the
+message says what each does. On RabbitMQ this rule reports every message that waits on its ETA; QL103
+reports late-acknowledged tasks that *run* past `consumer_timeout`. Not reported on RabbitMQ where
+Celery (5.5 and later) may use native delayed delivery (`task_default_queue_type = "quorum"` with an
+exchange type other than direct): the worker then receives the message only when it is due.
 """
     why = """
-A message with an ETA is delivered at once and held by the worker, unacknowledged, until its time comes.
-On Redis (and SQS) an unacknowledged message older than the visibility timeout is put back in the queue,
-so another worker — or the same one — receives it again and schedules it a second time: the task runs
-once per sweep that caught it. Retries with a countdown are ETA messages too.
+The worker receives a message with an ETA at once and keeps it on a timer, unacknowledged, until it is
+due (celery/worker/strategy.py). Retries are such messages too: `Task.retry` publishes the task again
+with its countdown. On Redis each restore sweep (when a worker connects, then about every 100 s) pushes
+back every message delivered more than `visibility_timeout` ago, and SQS makes it visible again when the
+timeout expires: another worker, or the same one, receives it and schedules it a second time, and the
+task runs once per sweep that caught it. On RabbitMQ (3.8.15 and later) a delivery left unacknowledged
+longer than `consumer_timeout` makes the broker close the worker's channel (PRECONDITION_FAILED): every
+message the worker held, the waiting one and the tasks reserved with it, is delivered again.
 """
     example = """
 ```python
-remind.apply_async((user_id,), countdown=2 * 60 * 60)   # 2 h on Redis's default 1 h timeout
+# settings.py (Django, namespace CELERY); broker on Redis, default visibility timeout 1 h
+EXPORT_RETRY_DELAY = 2 * 60 * 60
+
+# tasks.py
+@shared_task(bind=True, max_retries=5)
+def export(self, report_id):
+    try:
+        upload(report_id)
+    except TimeoutError as exc:
+        raise self.retry(exc=exc, countdown=settings.EXPORT_RETRY_DELAY)   # 2 h
+
+@shared_task(autoretry_for=(ConnectionError,), retry_backoff=600, max_retries=None,
+             retry_backoff_max=4 * 60 * 60)                                # up to 4 h
+def sync(account_id): ...
 ```
 """
     fix = """
-Keep countdowns and retry delays below the visibility timeout, or raise `visibility_timeout` in
-`broker_transport_options` above the longest delay; for long delays, schedule with beat or store the
-due time in a database and poll.
+Keep countdowns and retry delays below the deadline: below the visibility timeout, and below 30 min
+where the broker may be RabbitMQ; cap a backoff with `retry_backoff_max` (or fewer `max_retries`) below
+it. Or raise the deadline above the longest delay: `visibility_timeout` in `broker_transport_options`
+(Redis, SQS), `consumer_timeout` on the RabbitMQ server or the queue's `x-consumer-timeout` argument. For
+long delays, schedule with beat, or store the due time in the database and poll.
 """
     fix_safety = "No automatic fix: the delay is part of the application's behaviour."
     scenarios = ("examples/scenarios/eta-beyond-visibility-bad.yaml", "examples/scenarios/eta-beyond-visibility-fixed.yaml")
     invalid = (
-        Example({**_REDIS, "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef remind(u):\n    pass\n\n\n"
+        Example({**_REDIS, "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
                                             "def later(u):\n    remind.apply_async((u,), countdown=2 * 60 * 60)\n"}),
-        Example({**_REDIS, "proj/tasks.py": "from proj.celery import app\n\n@app.task(bind=True)\ndef sync(self):\n"
+        Example({**_REDIS, "proj/tasks.py": _HEAD + "@app.task(bind=True)\ndef sync(self):\n"
                                             "    try:\n        pass\n    except OSError as exc:\n"
                                             "        raise self.retry(exc=exc, countdown=4000)\n"}),
-        Example({**_REDIS, "proj/tasks.py": "from proj.celery import app\n\n@app.task(default_retry_delay=7200)\n"
-                                            "def sync():\n    pass\n"}),
+        Example({**_REDIS, "proj/tasks.py": _HEAD + "@app.task(bind=True, default_retry_delay=7200)\ndef sync(self):\n"
+                                            "    try:\n        pass\n    except OSError as exc:\n"
+                                            "        raise self.retry(exc=exc)\n"},
+                note="a retry without a countdown waits the task's default_retry_delay"),
+        Example({**_AMQP, "proj/tasks.py": _HEAD + "@app.task(default_retry_delay=4 * 60 * 60, max_retries=6)\n"
+                                           "def archive(sip):\n    try:\n        pass\n    except Exception as exc:\n"
+                                           "        archive.retry(exc=exc)\n"},
+                note="RabbitMQ: the retry waits 4 h, past the 30 min consumer_timeout"),
+        Example({**_AMQP, "proj/tasks.py": _HEAD + "@app.task(autoretry_for=(Exception,), max_retries=2, retry_backoff=3600,\n"
+                                           "          retry_backoff_max=7200)\ndef digest():\n    pass\n"},
+                note="exponential backoff up to 2 h on RabbitMQ; with jitter it is possible, not certain"),
+        Example({**_DJANGO, "shop/settings.py": "CELERY_BROKER_URL = 'sqs://'\nEXPORTS_TTL = 2 * 3600\n",
+                 "shop/tasks.py": "from celery import shared_task\nfrom django.conf import settings\n\n\n"
+                                  "@shared_task\ndef expire(export_id):\n    pass\n\n\n"
+                                  "def schedule(export_id):\n"
+                                  "    expire.apply_async((export_id,), countdown=settings.EXPORTS_TTL)\n"},
+                note="a countdown read from Django settings, on SQS"),
+        Example({**_UNKNOWN, "proj/constants.py": "from datetime import timedelta\n\nREMIND_AFTER = timedelta(days=1)\n",
+                 "proj/tasks.py": _HEAD.replace("\n\n\n", "\nfrom proj.constants import REMIND_AFTER\n\n\n")
+                 + "@app.task\ndef remind(u):\n    pass\n\n\n"
+                   "def later(u):\n    remind.apply_async((u,), countdown=REMIND_AFTER.total_seconds())\n"},
+                note="broker not known: a day outlasts the deadline of Redis, RabbitMQ and SQS alike"),
     )
     valid = (
-        Example({**_REDIS, "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef remind(u):\n    pass\n\n\n"
+        Example({**_REDIS, "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
                                             "def later(u):\n    remind.apply_async((u,), countdown=600)\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
                  "proj/celeryconfig.py": "broker_url = 'redis://r'\nbroker_transport_options = {'visibility_timeout': 3 * 3600}\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef remind(u):\n    pass\n\n\n"
-                                  "def later(u):\n    remind.apply_async((u,), countdown=2 * 60 * 60)\n"}),
-        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "broker_url = 'amqp://'\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task(default_retry_delay=7200)\ndef sync():\n    pass\n"},
-                note="AMQP has no visibility timeout (see QL103)"),
+                 "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
+                                  "def later(u):\n    remind.apply_async((u,), countdown=2 * 60 * 60)\n"},
+                note="the visibility timeout is above the countdown"),
+        Example({**_AMQP, "proj/tasks.py": _HEAD + "@app.task(default_retry_delay=7200)\ndef sync():\n    pass\n"},
+                note="no retry uses the default_retry_delay"),
+        Example({**_REDIS, "proj/tasks.py": _HEAD + "@app.task(autoretry_for=(OSError,), retry_backoff=True,\n"
+                                            "          retry_backoff_max=7200)\ndef sync():\n    pass\n"},
+                note="backoff 1, 2, 4 s over the default 3 retries: the 2 h cap is never reached"),
+        Example({**_UNKNOWN, "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
+                                              "def later(u):\n    remind.apply_async((u,), countdown=2400)\n"},
+                note="broker not known, and on Redis (1 h) a 40 min countdown is safe"),
+        Example({**_REDIS, "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
+                                            "def later(u, delay=7200):\n    remind.apply_async((u,), countdown=delay)\n"},
+                note="the caller decides the delay"),
+        Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'amqp://rabbit//'\ntask_default_queue_type = 'quorum'\n"
+                                                  "task_default_exchange_type = 'topic'\n",
+                 "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
+                                  "def later(u):\n    remind.apply_async((u,), countdown=7200)\n"},
+                note="quorum queues on a topic exchange: RabbitMQ holds the message, not the worker"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
-        apps = {id(app): (kind, vt) for app, kind, vt in apps_with_visibility_timeout(project)}
-        if not apps:
-            return
-        for app_id, (kind, vt) in apps.items():
-            app = next(a for a in project.apps if id(a) == app_id)
-            for task in sorted(app.tasks.values(), key=lambda t: t.name):
-                yield from self._task_options(task, kind, vt)
-        for _, call in task_calls(project):
-            if call.method != "apply_async" or call.task is None or id(call.task.app) not in apps:
+        deadlines: dict[int, list[Deadline] | None] = {}
+        for held in held_messages(project):
+            if id(held.app) not in deadlines:
+                deadlines[id(held.app)] = ack_deadlines(held.app, project)
+            found = deadlines[id(held.app)]
+            if not found:
                 continue
-            expr = call.options.get("countdown")
-            seconds = literal_seconds(expr)
-            kind, vt = apps[id(call.task.app)]
-            if expr is not None and seconds is not None and seconds >= vt.seconds:
-                yield self._delay(f"{call.label}.apply_async(countdown={format_duration(seconds)})", expr.span, kind, vt)
-        yield from self._retries(project, apps)
+            threshold = max(d.seconds for d in found)
+            if always(held.seconds, lambda v: number(v) and v >= threshold):
+                yield self._finding(held, found, threshold)
 
-    def _task_options(self, task, kind: Transport, vt: Visibility) -> Iterable[Finding]:
-        delay = task.options.get("default_retry_delay")
-        if _at_or_above(delay, vt.seconds):
-            yield self._delay(f"task {task.name} retries after default_retry_delay "
-                              f"{format_duration(max(v.value for v in delay.possible()))}",
-                              delay.origin or task.decorator_span, kind, vt)
-        if "autoretry_for" in task.options and always(task.option("retry_backoff"), lambda v: bool(v)):
-            cap = task.option("retry_backoff_max")
-            if _at_or_above(cap, vt.seconds):
-                yield self._delay(f"task {task.name} backs off up to retry_backoff_max "
-                                  f"{format_duration(max(v.value for v in cap.possible()))}",
-                                  cap.origin or task.decorator_span, kind, vt)
-
-    def _retries(self, project: Project, apps: dict) -> Iterable[Finding]:
-        by_func = {id(t.func): t for t in project.tasks() if t.bind}
-        for ctx, nested in walk_nested(project):
-            task = by_func.get(id(ctx.function)) if ctx.function is not None else None
-            if task is None or id(task.app) not in apps:
-                continue
-            for expr in nested:
-                if isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and expr.func.attr == "retry" \
-                        and isinstance(expr.func.value, ir.Name) and expr.func.value.id == "self":
-                    countdown = expr.kwarg("countdown")
-                    seconds = literal_seconds(countdown)
-                    kind, vt = apps[id(task.app)]
-                    if countdown is not None and seconds is not None and seconds >= vt.seconds:
-                        yield self._delay(f"task {task.name} retries with countdown {format_duration(seconds)}",
-                                          countdown.span, kind, vt)
-
-    def _delay(self, what: str, span: Span, kind: Transport, vt: Visibility) -> Finding:
-        extra: list[Related] = related(vt.origin, "visibility timeout set here") if vt.origin else \
-            related(kind.origin, f"the broker is {kind.kind}, with its default visibility timeout")
+    def _finding(self, held: Held, deadlines: list[Deadline], threshold: float) -> Finding:
+        if len(deadlines) > 1:
+            where = ("at or above the ack deadline of every broker the app may run on, and the worker holds the "
+                     f"waiting message unacknowledged: {each_broker(deadlines)}")
+        elif deadlines[0].visibility is None:
+            where = ("at or above RabbitMQ's consumer_timeout (30 min by default): the worker holds the waiting message "
+                     "unacknowledged, so RabbitMQ closes the worker's channel and delivers again every message it held")
+        else:
+            deadline = deadlines[0]
+            where = (f"at or above {deadline.visibility.describe(deadline.transport.kind)}: the worker holds the waiting "
+                     "message unacknowledged, so the broker delivers it again and the task runs twice")
+        message = f"{held.subject}, {where}"
+        severity = None
+        if held.jitter:
+            peak = longest(held.seconds)
+            share = round(100 * (peak - threshold + 1) / (peak + 1))
+            message += ("; with retry_jitter (on by default) each wait is drawn at random between 0 and its backoff, "
+                        f"so a wait that long is possible, not certain: a draw under the {format_duration(peak)} "
+                        f"backoff reaches {format_duration(threshold)} {share} % of the time")
+            severity = "warning"
+        related = list(held.related) + [r for d in deadlines for r in deadline_related(d)]
+        shortest = min(d.seconds for d in deadlines)
+        raise_it = " or ".join(dict.fromkeys(
+            "raise consumer_timeout on RabbitMQ" if d.visibility is None else "raise visibility_timeout" for d in deadlines))
         return self.finding(
-            f"{what}, at or above {vt.describe(kind.kind)}: the waiting message is delivered again and the task runs twice",
-            span, extra, Fix("keep the delay below the visibility timeout, or raise visibility_timeout above it"),
-            depends_on=[s.path for s in (vt.origin, kind.origin) if s is not None])
+            message, held.span, related,
+            Fix(f"keep the delay below {format_duration(shortest)}, or {raise_it} above it"),
+            depends_on=[*held.files, *(r.span.path for r in related)], severity=severity)

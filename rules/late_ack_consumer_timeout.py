@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.callsites import task_calls
 from qlint.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import CONSUMER_TIMEOUT, always, literal_seconds, per_worker, related, transport
+from qlint.rules._delivery import CONSUMER_TIMEOUT, always, per_worker, related, transport
 from qlint.rules.late_ack_unbounded import unbounded
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
@@ -29,10 +28,11 @@ class LateAckConsumerTimeout(Rule):
 AMQP broker (RabbitMQ): late-acknowledged tasks whose hard time limit (`task_time_limit`, a task's
 `time_limit`, a worker's `--time-limit`) or declared duration (`[tool.qlint.tasks]`) is at or above
 RabbitMQ's `consumer_timeout`, 30 minutes by default since RabbitMQ 3.8.15; late-acknowledged tasks with
-no hard time limit at all (a warning: nothing bounds how long the delivery stays unacknowledged); and
-`apply_async(countdown=…)` at or above it, whatever the acknowledgement mode, because a worker holds ETA
-messages unacknowledged until they are due. Where the broker is not known, QL101 and QL102 report the
-hazards that hold on RabbitMQ and on every other plausible broker alike.
+no hard time limit at all (a warning: nothing bounds how long the delivery stays unacknowledged). Where
+the broker is not known, QL101 and QL102 report the hazards that hold on RabbitMQ and on every other
+plausible broker alike. Messages that wait unacknowledged on a countdown, an eta or a retry delay hit the
+same timeout whatever the acknowledgement mode: QL104 reports those, on RabbitMQ as on every broker, so
+that one rule covers every delay and this one the tasks that run too long.
 """
     why = """
 RabbitMQ expects every delivery to be acknowledged within `consumer_timeout`. When one is not, it closes
@@ -49,8 +49,7 @@ task_time_limit = 2 * 60 * 60     # a 2 h task is never acked within 30 min
 """
     fix = """
 Raise `consumer_timeout` on the RabbitMQ server (or per queue with the `x-consumer-timeout` argument)
-above the longest task or countdown, or acknowledge long tasks early; schedule long delays with beat or
-a database instead of a countdown.
+above the longest task, or acknowledge long tasks early.
 """
     fix_safety = "No automatic fix: the timeout lives in the broker's configuration."
     invalid = (
@@ -58,10 +57,6 @@ a database instead of a countdown.
                                                   "task_time_limit = 7200\n"}),
         Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'amqp://rabbit'\ntask_acks_late = True\n"},
                 note="no hard time limit at all: a warning"),
-        Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'pyamqp://rabbit'\n",
-                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef remind(u):\n    pass\n\n\n"
-                                  "def later(u):\n    remind.apply_async((u,), countdown=3600)\n"},
-                note="a countdown is held unacked whatever the ack mode"),
     )
     valid = (
         Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'amqp://rabbit'\ntask_acks_late = True\n"
@@ -70,15 +65,17 @@ a database instead of a countdown.
                 note="early ack"),
         Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'redis://r'\ntask_acks_late = True\n"
                                                   "task_time_limit = 7200\n"}, note="Redis: see QL101"),
+        Example({**_AMQP, "proj/celeryconfig.py": "broker_url = 'pyamqp://rabbit'\n",
+                 "proj/tasks.py": "from proj.celery import app\n\n@app.task\ndef remind(u):\n    pass\n\n\n"
+                                  "def later(u):\n    remind.apply_async((u,), countdown=3600)\n"},
+                note="a countdown past consumer_timeout is QL104's"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
-        amqp = {}
         for app in project.apps:
             kind = transport(app, project)
             if kind is None or kind.kind != "amqp":
                 continue
-            amqp[id(app)] = kind
             late = app.setting("task_acks_late")
             if late_acked(late):
                 for worker, limit in per_worker(project, app, "task_time_limit"):
@@ -97,14 +94,6 @@ a database instead of a countdown.
                 if own is not None and late_acked(task.option("acks_late")) and _at_or_above(own, CONSUMER_TIMEOUT):
                     yield self._held(f"task {task.name}: late ack with a hard time limit of {self._most(own)}",
                                      own.origin or task.decorator_span, kind.origin, [])
-        for _, call in task_calls(project):
-            if call.method != "apply_async" or call.task is None or id(call.task.app) not in amqp:
-                continue
-            expr = call.options.get("countdown")
-            seconds = literal_seconds(expr)
-            if expr is not None and seconds is not None and seconds >= CONSUMER_TIMEOUT:
-                yield self._held(f"{call.label}.apply_async(countdown={format_duration(seconds)}) is held unacknowledged "
-                                 "until due", expr.span, amqp[id(call.task.app)].origin, [])
 
     @staticmethod
     def _most(value: Value) -> str:
@@ -117,6 +106,6 @@ a database instead of a countdown.
             f"{what}, {where} RabbitMQ's default consumer_timeout of 30 min: the broker closes the worker's channel "
             "and re-delivers everything it held",
             span, extra + related(broker, "the broker is RabbitMQ (AMQP)"),
-            Fix("raise consumer_timeout on RabbitMQ above the longest task or countdown, or acknowledge early"),
+            Fix("raise consumer_timeout on RabbitMQ above the longest task, or acknowledge early"),
             severity=severity,
         )
