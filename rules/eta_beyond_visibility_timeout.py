@@ -51,7 +51,7 @@ and 1800 s), `consumer_timeout` on RabbitMQ (1800 s by default). The delays coun
 Delays are read where they are written: numbers and arithmetic, local names, module constants (imported
 ones too), Django settings (`settings.EXPORTS_TTL`, `getattr(settings, "X", default)`), `timedelta(…)` and
 `.total_seconds()`, `min`/`max`/`int`. A delay that may also take a shorter value (a branch, a
-parameter, a value qlint cannot read) is not reported.
+parameter, a value qlint cannot read) is not reported, nor are sends and retries in test files.
 
 Where the broker is not known it stands for each broker it may be (Redis, RabbitMQ and SQS, or the ones
 the deployment runs): a delay is reported when it reaches the deadline of every one of them, and the

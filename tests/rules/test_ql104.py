@@ -386,3 +386,9 @@ def test_the_qlint_command_reports_it_without_a_traceback(tmp_path):
     assert (finding["code"], finding["path"], finding["line"]) == ("QL104", "shop/tasks.py", 23)
     assert finding["message"].startswith("task shop.tasks.sync retries with countdown=settings.SYNC_RETRY (1 h), at or "
                                          "above the SQS default visibility timeout of 30 min")
+
+
+def test_sends_in_tests_are_left_alone(tmp_path):
+    test = ("from shop.tasks import expire_export\n\n\ndef test_schedule(settings):\n"
+            "    expire_export.apply_async((1,), countdown=6 * 3600)\n")
+    assert check(tmp_path, shop(**{"shop/tests/test_tasks.py": test})) == []
