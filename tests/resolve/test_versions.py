@@ -261,7 +261,7 @@ def test_poetry_manifest_and_a_lock_that_disagrees(analyse_tree):
     versions = analysis.project.versions
     assert versions.celery.releases == ("5.4",) and versions.celery.how == "lock"
     assert versions.celery.choices[0].versions == ("5.4.0",)
-    assert _where(analysis) == [("poetry.lock", 17)]
+    assert _where(analysis) == [("poetry.lock", 18)]
     assert versions.kombu.releases == ("5.3",) and versions.kombu.how == "lock"
     assert ("poetry.lock locks celery 5.4.0, which pyproject.toml does not admit (it admits Celery 5.5–5.7): "
             "the lock is what installs") in analysis.project.notes
@@ -275,7 +275,7 @@ def test_uv_lock(analyse_tree):
     versions = analysis.project.versions
     assert versions.celery.releases == ("5.5",) and versions.celery.choices[0].versions == ("5.5.3",)
     assert versions.kombu.choices[0].versions == ("5.5.4",)
-    assert _where(analysis) == [("uv.lock", 11)]
+    assert _where(analysis) == [("uv.lock", 12)]
 
 
 def test_pdm(analyse_tree):

@@ -25,7 +25,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 _ENTRY_NAME = re.compile(rb'(?mi)^name[ \t]*=[ \t]*["\'](celery|kombu)["\'][ \t]*\r?$')
-_PACKAGE_HEADER = re.compile(rb"(?m)^\[\[package\]\][ \t]*\r?$")
+_VERSION_LINE = re.compile(rb'(?m)^version[ \t]*=[^\n]*')
 # The next top-level table that is not part of the same [[package]] entry.
 _NEXT_TABLE = re.compile(rb"(?m)^\[(?!\[?package\.)")
 
@@ -37,14 +37,15 @@ def _line(data: bytes, index: int) -> int:
 def read_toml_lock(path: str, kind: DependencyKind, data: bytes) -> DependencyFacts:
     found: list[Requirement] = []
     for match in _ENTRY_NAME.finditer(data):
-        headers = list(_PACKAGE_HEADER.finditer(data, 0, match.start()))
-        if not headers:
+        start = data.rfind(b"\n[[package]]", 0, match.start()) + 1
+        if start == 0 and not data.startswith(b"[[package]]"):
             continue
-        start = headers[-1].start()
         following = _NEXT_TABLE.search(data, match.end())
         end = following.start() if following else len(data)
-        line = _line(data, match.start())
-        span = Span(path, line, 1, line, match.end() - match.start() + 1)
+        # The finding points at the line that says the version, else at the name.
+        version = _VERSION_LINE.search(data, match.end(), end) or match
+        line = _line(data, version.start())
+        span = Span(path, line, 1, line, len(version.group(0).rstrip(b"\r")) + 1)
         try:
             entry = tomllib.loads(data[start:end].decode("utf-8"))["package"][0]
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError) as exc:

@@ -125,7 +125,8 @@ def read_pyproject(path: str, text: str) -> DependencyFacts:
                 if converted:
                     python, python_span = converted, where.key("python", after)
                 continue
-            found.extend(_table_entry(name, spec, where.key(name, after), group, poetry_syntax=True))
+            if package_of(name) is not None:
+                found.extend(_table_entry(name, spec, where.key(name, after), group, poetry_syntax=True))
     return DependencyFacts(path, "pyproject", tuple(found), python=_checked_python(python), python_span=python_span)
 
 
@@ -254,7 +255,8 @@ def read_pipfile(path: str, text: str) -> DependencyFacts:
         after = where.header(table)
         group = None if table == "packages" else table
         for name, spec in deps.items():
-            found.extend(_table_entry(name, spec, where.key(name, after), group, poetry_syntax=False))
+            if package_of(name) is not None:
+                found.extend(_table_entry(name, spec, where.key(name, after), group, poetry_syntax=False))
     python = python_span = None
     requires = data.get("requires") if isinstance(data.get("requires"), dict) else {}
     for key in ("python_full_version", "python_version"):

@@ -25,6 +25,10 @@ from qlint.sources.deploy.shell import Word, expand, split_commands, words_from_
 _ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*(\S)", re.I)
 _INSTRUCTION = re.compile(r"\s*([A-Za-z]+)\b")
 _PYTHON_IMAGE = re.compile(r"(?:^|[\s/])python:(\d+)\.(\d+)")
+# A RUN instruction worth splitting into words: it may run pip or pip-sync, and names celery,
+# kombu or a requirements file.
+_PIP_COMMAND = re.compile(r"\bpip(?:3(?:\.\d+)?)?\b|pip-sync")
+_NAMES_WHAT_MATTERS = re.compile(r"(?i)celery|kombu|\s-[rc]|--requirement|--constraint|pip-sync|\bsync\b|\$")
 _RUN_FLAGS = re.compile(r"\s*(?:--[a-z-]+=\S*\s+)+")
 _PIP = re.compile(r"(?:.*/)?pip(?:3(?:\.\d+)?)?$")
 _PYTHON = re.compile(r"(?:.*/)?python(?:3(?:\.\d+)?)?$")
@@ -43,26 +47,36 @@ _REQUIREMENT_FILE = {"-r": False, "--requirement": False, "-c": True, "--constra
 MAX_INSTRUCTIONS = 20_000
 
 
-def _joined(parts: list[Located]) -> Located:
-    text = "".join(p.text for p in parts)
-    positions = tuple(pos for p in parts for pos in p.positions)
-    return Located(parts[0].path, text, positions) if parts else Located("", "", ())
-
-
-def _cut(piece: Located, escape: str) -> tuple[Located, bool]:
-    """The piece without its trailing escape character, and whether the instruction goes on."""
-    kept = piece.text.rstrip()
+def _cut(text: str, escape: str) -> tuple[str, bool]:
+    """The text without its trailing escape character, and whether the instruction goes on."""
+    kept = text.rstrip()
     if kept.endswith(escape):
-        return piece[:len(kept) - 1], True
-    return piece, False
+        return text[:len(kept) - 1], True
+    return text, False
 
 
 def _word(text: str) -> Word:
     return Word(Located("", text, ((1, 1),) * len(text)))
 
 
-def instructions(path: str, text: str) -> list[tuple[str, Located, int]]:
-    """(KEYWORD, arguments, line) of each instruction, continuation lines joined."""
+class Instruction:
+    """One instruction: its keyword, first line, and its arguments as pieces of lines; the
+    positioned text (Located) is made only for the instructions that are read word by word."""
+
+    def __init__(self, path: str, keyword: str, line: int, pieces: list[tuple[str, int, int]]) -> None:
+        self.path = path
+        self.keyword = keyword
+        self.line = line
+        self.pieces = pieces  # (text, line, column of its first character)
+        self.text = "".join(text for text, _, _ in pieces)
+
+    def located(self) -> Located:
+        parts = [Located.at(self.path, text, line, column) for text, line, column in self.pieces]
+        return Located(self.path, self.text, tuple(pos for part in parts for pos in part.positions))
+
+
+def instructions(path: str, text: str) -> list[Instruction]:
+    """Each instruction, continuation lines joined."""
     lines = text.splitlines()
     escape = "\\"
     for line in lines[:5]:
@@ -71,7 +85,7 @@ def instructions(path: str, text: str) -> list[tuple[str, Located, int]]:
             escape = directive.group(1)
         elif line.strip() and not line.strip().startswith("#"):
             break
-    out: list[tuple[str, Located, int]] = []
+    out: list[Instruction] = []
     i = 0
     while i < len(lines) and len(out) < MAX_INSTRUCTIONS:
         line = lines[i]
@@ -84,17 +98,17 @@ def instructions(path: str, text: str) -> list[tuple[str, Located, int]]:
             i += 1
             continue
         start_line = i + 1
-        piece, continues = _cut(Located.at(path, line[match.end():], i + 1, match.end() + 1), escape)
-        parts = [piece]
+        piece, continues = _cut(line[match.end():], escape)
+        pieces = [(piece, i + 1, match.end() + 1)]
         while continues and i + 1 < len(lines):
             i += 1
             following = lines[i]
             if not following.strip() or following.lstrip().startswith("#"):
                 continue  # comments and blank lines inside an instruction are dropped
-            piece, continues = _cut(Located.at(path, " " + following, i + 1, 0), escape)
-            parts.append(piece)
+            piece, continues = _cut(" " + following, escape)
+            pieces.append((piece, i + 1, 0))
         i += 1
-        out.append((match.group(1).upper(), _joined(parts), start_line))
+        out.append(Instruction(path, match.group(1).upper(), start_line, pieces))
     return out
 
 
@@ -105,16 +119,18 @@ def read_dockerfile_installs(path: str, text: str) -> DependencyFacts:
     includes: list[Include] = []
     python = python_span = None
     install = 0
-    for keyword, args, line in instructions(path, text):
+    for instruction in instructions(path, text):
+        keyword = instruction.keyword
         if keyword == "FROM":
-            image = _PYTHON_IMAGE.search(args.text)
+            image = _PYTHON_IMAGE.search(instruction.text)
             if image:
                 python = f"=={image.group(1)}.{image.group(2)}.*"
-                python_span = args.span(image.start(), image.end())
+                python_span = instruction.located().span(image.start(), image.end())
         elif keyword in ("ARG", "ENV"):
-            _assign(args.text, env, keyword)
-        elif keyword == "RUN":
-            for words in _commands(args):
+            _assign(instruction.text, env, keyword)
+        elif keyword == "RUN" and _PIP_COMMAND.search(instruction.text) and \
+                _NAMES_WHAT_MATTERS.search(instruction.text):
+            for words in _commands(instruction.located()):
                 found = _pip_arguments(words, env)
                 if found is None:
                     continue
