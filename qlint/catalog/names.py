@@ -116,9 +116,8 @@ def _other_releases_index(namespace: str | None, release: str | None) -> Mapping
     for name, span in releases.lifetimes().items():
         if releases.has_setting(name, release):
             continue
-        spellings = [namespaced_key(name, namespace), name] if namespace else [name]
-        if not namespace or releases.reads_old_names_under_namespace(release):
-            spellings += span.old_names
+        # Old names too, under a namespace as well: the key belongs to that setting either way.
+        spellings = [namespaced_key(name, namespace), name, *span.old_names] if namespace else [name, *span.old_names]
         for spelling in spellings:
             index.setdefault(spelling, name)
     return index
