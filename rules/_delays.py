@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from qlint.callsites import SIGNING, Context, TaskCall, calls, render, task_call, task_calls
 from qlint.durations import format_duration
@@ -36,6 +36,9 @@ from qlint.rules._paths import is_test_path
 from qlint.sources import ir
 
 MAX_DEPTH = 8
+# How many retries a manual backoff (`countdown=2 ** self.request.retries`) is followed over
+# when max_retries is None: 2 ** 32 s is past any deadline.
+MANUAL_BACKOFF_RETRIES = 32
 _DJANGO_SETTINGS = "django.conf.settings"
 _TIMEDELTA = frozenset({"datetime.timedelta"})
 # Calls that give the current time: `now() + timedelta(hours=2)` is an eta two hours ahead.
@@ -108,84 +111,118 @@ def deadline_related(deadline: Deadline) -> list[Related]:
 # ---------------------------------------------------------------- values where they are written
 
 
-def value_at(ctx: Context, expr: ir.Expr | None, depth: int = 0) -> Value:
+def value_at(ctx: Context, expr: ir.Expr | None) -> Value:
     """What expr evaluates to at its place in the code (numbers; durations as seconds)."""
-    if expr is None:
-        return unknown("not given")
-    if depth > MAX_DEPTH:
-        return unknown("too many names to follow", expr.span)
-    if isinstance(expr, ir.Const):
-        return known(expr.value, expr.span)
-    if isinstance(expr, ir.Name):
-        return _name(ctx, expr, depth)
-    if isinstance(expr, ir.Attr):
-        return _attribute(ctx, expr, depth)
-    if isinstance(expr, ir.BinOp):
-        if expr.op == "+" and (is_now(ctx, expr.left) or is_now(ctx, expr.right)):
-            return unknown("a point in time, not a duration", expr.span)
-        return V.binop(expr.op, value_at(ctx, expr.left, depth + 1), value_at(ctx, expr.right, depth + 1), expr.span)
-    if isinstance(expr, ir.UnaryOp) and expr.op in ("-", "+"):
-        sign = -1 if expr.op == "-" else 1
-        return V.combine([value_at(ctx, expr.operand, depth + 1)], lambda a: sign * a, expr.span, expr.op)
-    if isinstance(expr, ir.IfExp):
-        return V.several([(value_at(ctx, expr.body, depth + 1), expr.test_source),
-                          (value_at(ctx, expr.orelse, depth + 1), f"not ({expr.test_source})")], expr.span)
-    if isinstance(expr, ir.Call):
-        return _call(ctx, expr, depth)
-    return unknown("expression is not evaluated", expr.span)
+    return Reader(ctx).value(expr)
 
 
-def _name(ctx: Context, expr: ir.Name, depth: int) -> Value:
-    bindings = ctx.lookup(expr.id)
-    if bindings is None:
-        value = ctx.project.module_value(ctx.path, expr.id)
-        if value is None:
-            return unknown(f"name {expr.id!r} is not defined where qlint can see it", expr.span)
-        return value
-    options = []
-    for binding in bindings:
-        if binding.kind != "assign" or binding.value is None:
-            return unknown(f"{expr.id} is a {binding.kind} binding, not a value written here", expr.span)
-        options.append((value_at(ctx, binding.value, depth + 1), f"{expr.id} as assigned at line {binding.span.line}"))
-    return options[0][0] if len(options) == 1 else V.several(options, expr.span)
+class Reader:
+    """Evaluates an expression at its place in the code. In a task's retry, `retries` stands
+    for the task's `request.retries` (how many times it was retried so far)."""
 
+    def __init__(self, ctx: Context, task: Task | None = None, retries: Value | None = None) -> None:
+        self.ctx = ctx
+        self.task = task
+        self.retries = retries
+        self.used_retries = False
 
-def _attribute(ctx: Context, expr: ir.Attr, depth: int) -> Value:
-    if ctx.qualname(expr.value) == _DJANGO_SETTINGS:
-        return setting_value(ctx.project.workspace, ctx.path, expr.attr, expr.span) or unknown("not set", expr.span)
-    base = ctx.resolve(expr.value)
-    if isinstance(base, ModuleRef):
-        value = ctx.project.module_value(base.path, expr.attr)
-        return value if value is not None else unknown(f"{base.name}.{expr.attr} is not defined", expr.span)
-    if isinstance(base, ClassObj):
-        value = base.lookup(expr.attr)
-        return value if value is not None else unknown(f"class {base.name} has no attribute {expr.attr}", expr.span)
-    return unknown(f"{render(expr)} is not evaluated", expr.span)
+    def value(self, expr: ir.Expr | None, depth: int = 0) -> Value:
+        if expr is None:
+            return unknown("not given")
+        if depth > MAX_DEPTH:
+            return unknown("too many names to follow", expr.span)
+        if isinstance(expr, ir.Const):
+            return known(expr.value, expr.span)
+        if isinstance(expr, ir.Name):
+            return self._name(expr, depth)
+        if isinstance(expr, ir.Attr):
+            return self._attribute(expr, depth)
+        if isinstance(expr, ir.BinOp):
+            if expr.op == "+" and (is_now(self.ctx, expr.left) or is_now(self.ctx, expr.right)):
+                return unknown("a point in time, not a duration", expr.span)
+            return V.binop(expr.op, self.value(expr.left, depth + 1), self.value(expr.right, depth + 1), expr.span)
+        if isinstance(expr, ir.UnaryOp) and expr.op in ("-", "+"):
+            sign = -1 if expr.op == "-" else 1
+            return V.combine([self.value(expr.operand, depth + 1)], lambda a: sign * a, expr.span, expr.op)
+        if isinstance(expr, ir.IfExp):
+            return V.several([(self.value(expr.body, depth + 1), expr.test_source),
+                              (self.value(expr.orelse, depth + 1), f"not ({expr.test_source})")], expr.span)
+        if isinstance(expr, ir.Call):
+            return self._call(expr, depth)
+        return unknown("expression is not evaluated", expr.span)
 
+    def _name(self, expr: ir.Name, depth: int) -> Value:
+        bindings = self.ctx.lookup(expr.id)
+        if bindings is None:
+            value = self.ctx.project.module_value(self.ctx.path, expr.id)
+            if value is None:
+                return unknown(f"name {expr.id!r} is not defined where qlint can see it", expr.span)
+            return value
+        options = []
+        for binding in bindings:
+            if binding.kind != "assign" or binding.value is None:
+                return unknown(f"{expr.id} is a {binding.kind} binding, not a value written here", expr.span)
+            options.append((self.value(binding.value, depth + 1), f"{expr.id} as assigned at line {binding.span.line}"))
+        return options[0][0] if len(options) == 1 else V.several(options, expr.span)
 
-def _call(ctx: Context, expr: ir.Call, depth: int) -> Value:
-    func = expr.func
-    if any(isinstance(a, ir.Starred) for a in expr.args) or any(k is None for k, _ in expr.kwargs):
-        return unknown("call with unpacked arguments", expr.span)
-    if isinstance(func, ir.Attr) and func.attr == "total_seconds" and not expr.args and not expr.kwargs:
-        return value_at(ctx, func.value, depth + 1)  # a timedelta is already its seconds here
-    name = _builtin(ctx, func)
-    if name == "getattr" and len(expr.args) == 3 and ctx.qualname(expr.args[0]) == _DJANGO_SETTINGS \
-            and isinstance(expr.args[1], ir.Const) and isinstance(expr.args[1].value, str):
-        found = setting_value(ctx.project.workspace, ctx.path, expr.args[1].value, expr.span, missing_ok=True)
-        return found if found is not None else value_at(ctx, expr.args[2], depth + 1)
-    if name in _NUMERIC_BUILTINS and not expr.kwargs:
-        values = [value_at(ctx, a, depth + 1) for a in expr.args]
-        fn = {"int": int, "float": float, "round": round, "abs": abs, "min": min, "max": max}[name]
-        return V.combine(values, lambda *raw: fn(*raw), expr.span, f"{name}()")
-    if ctx.qualname(func) in _TIMEDELTA:
-        args = [value_at(ctx, a, depth + 1) for a in expr.args]
-        names = [k for k, _ in expr.kwargs if k is not None]
-        kwargs = [value_at(ctx, v, depth + 1) for _, v in expr.kwargs]
-        return V.combine(args + kwargs, lambda *raw: seconds_of_timedelta(dict(zip(names, raw[len(args):])),
-                                                                          list(raw[:len(args)])),
-                         expr.span, "timedelta()")
-    return unknown(f"call to {render(func)}() is not evaluated", expr.span)
+    def _attribute(self, expr: ir.Attr, depth: int) -> Value:
+        ctx = self.ctx
+        if self._is_request_retries(expr):
+            self.used_retries = True
+            return self.retries if self.retries is not None else unknown("request.retries", expr.span)
+        if ctx.qualname(expr.value) == _DJANGO_SETTINGS:
+            return setting_value(ctx.project.workspace, ctx.path, expr.attr, expr.span) or unknown("not set", expr.span)
+        base = ctx.resolve(expr.value)
+        if isinstance(base, ModuleRef):
+            value = ctx.project.module_value(base.path, expr.attr)
+            return value if value is not None else unknown(f"{base.name}.{expr.attr} is not defined", expr.span)
+        if isinstance(base, ClassObj):
+            value = base.lookup(expr.attr)
+            return value if value is not None else unknown(f"class {base.name} has no attribute {expr.attr}", expr.span)
+        return unknown(f"{render(expr)} is not evaluated", expr.span)
+
+    def _is_request_retries(self, expr: ir.Attr) -> bool:
+        """`self.request.retries` of the retrying task (its bound parameter, or the task by name)."""
+        request = expr.value
+        if self.task is None or expr.attr != "retries" or not isinstance(request, ir.Attr) or request.attr != "request":
+            return False
+        return _retrying_task(self.ctx, request.value, {self.task.func.span: self.task}) is self.task
+
+    def _call(self, expr: ir.Call, depth: int) -> Value:
+        ctx, func = self.ctx, expr.func
+        if any(isinstance(a, ir.Starred) for a in expr.args) or any(k is None for k, _ in expr.kwargs):
+            return unknown("call with unpacked arguments", expr.span)
+        if isinstance(func, ir.Attr) and func.attr == "total_seconds" and not expr.args and not expr.kwargs:
+            return self.value(func.value, depth + 1)  # a timedelta is already its seconds here
+        name = _builtin(ctx, func)
+        if name == "getattr" and len(expr.args) == 3 and ctx.qualname(expr.args[0]) == _DJANGO_SETTINGS \
+                and isinstance(expr.args[1], ir.Const) and isinstance(expr.args[1].value, str):
+            found = setting_value(ctx.project.workspace, ctx.path, expr.args[1].value, expr.span, missing_ok=True)
+            return found if found is not None else self.value(expr.args[2], depth + 1)
+        if name in _NUMERIC_BUILTINS and not expr.kwargs:
+            values = [self.value(a, depth + 1) for a in expr.args]
+            fn = {"int": int, "float": float, "round": round, "abs": abs, "min": min, "max": max}[name]
+            return V.combine(values, lambda *raw: fn(*raw), expr.span, f"{name}()")
+        if ctx.qualname(func) in _TIMEDELTA:
+            args = [self.value(a, depth + 1) for a in expr.args]
+            names = [k for k, _ in expr.kwargs if k is not None]
+            kwargs = [self.value(v, depth + 1) for _, v in expr.kwargs]
+            return V.combine(args + kwargs, lambda *raw: seconds_of_timedelta(dict(zip(names, raw[len(args):])),
+                                                                              list(raw[:len(args)])),
+                             expr.span, "timedelta()")
+        return unknown(f"call to {render(func)}() is not evaluated", expr.span)
+
+    def eta(self, expr: ir.Expr | None) -> Value:
+        """How far ahead an eta is, when written as now plus a duration; else unknown."""
+        if expr is None:
+            return unknown("no eta")
+        expr = self.ctx.follow(expr)
+        if isinstance(expr, ir.BinOp) and expr.op == "+":
+            if is_now(self.ctx, expr.left):
+                return self.value(expr.right)
+            if is_now(self.ctx, expr.right):
+                return self.value(expr.left)
+        return unknown("an eta qlint cannot measure", expr.span)
 
 
 def _builtin(ctx: Context, func: ir.Expr) -> str | None:
@@ -216,15 +253,7 @@ def is_now(ctx: Context, expr: ir.Expr) -> bool:
 
 def eta_delay(ctx: Context, expr: ir.Expr | None) -> Value:
     """How far ahead an eta is, when written as now plus a duration; else unknown."""
-    if expr is None:
-        return unknown("no eta")
-    expr = ctx.follow(expr)
-    if isinstance(expr, ir.BinOp) and expr.op == "+":
-        if is_now(ctx, expr.left):
-            return value_at(ctx, expr.right)
-        if is_now(ctx, expr.right):
-            return value_at(ctx, expr.left)
-    return unknown("an eta qlint cannot measure", expr.span)
+    return Reader(ctx).eta(expr)
 
 
 # ---------------------------------------------------------------- held messages
@@ -356,19 +385,47 @@ def _retry_calls(project: Project) -> list[Held]:
         if always(tries, lambda v: number(v) and v <= 0):
             continue  # the first retry already exceeds max_retries: nothing is sent
         if countdown is not None and not (isinstance(countdown, ir.Const) and countdown.value is None):
-            seconds = value_at(ctx, countdown)
-            out.append(Held(task.app, f"task {task.name} retries with countdown={shown(countdown)} "
-                                      f"({_duration(seconds)})", seconds, countdown.span,
+            seconds, when = _over_retries(ctx, task, tries, lambda reader: reader.value(countdown))
+            out.append(Held(task.app, f"task {task.name} retries with countdown={shown(countdown)} ({when})",
+                            seconds, countdown.span,
                             tuple(_set_at(seconds, countdown.span)), tasks=(task.name,)))
         elif eta is not None and not (isinstance(eta, ir.Const) and eta.value is None):
-            seconds = eta_delay(ctx, eta)
-            out.append(Held(task.app, f"task {task.name} retries with eta={shown(eta)} ({_duration(seconds)} ahead)",
-                            seconds, eta.span, tuple(_set_at(seconds, eta.span)), tasks=(task.name,)))
+            seconds, when = _over_retries(ctx, task, tries, lambda reader: reader.eta(eta), " ahead")
+            out.append(Held(task.app, f"task {task.name} retries with eta={shown(eta)} ({when})", seconds, eta.span,
+                            tuple(_set_at(seconds, eta.span)), tasks=(task.name,)))
         else:
             by_default.setdefault(id(task), (task, []))[1].append(expr)
     for task, retries in by_default.values():
         out.append(_default_delay(task, [Related(r.span, "retries without a countdown") for r in retries]))
     return out
+
+
+def _over_retries(ctx: Context, task: Task, tries: Value, read: Callable[[Reader], Value],
+                  ahead: str = "") -> tuple[Value, str]:
+    """A retry's delay, and how long it is for a message: written with `self.request.retries`
+    (a manual backoff, `60 * 2 ** self.request.retries`), the longest over the retries
+    max_retries allows (request.retries 0 .. max_retries - 1; MANUAL_BACKOFF_RETRIES of them
+    when unbounded)."""
+    first = Reader(ctx, task, known(0, None))
+    seconds = read(first)
+    if not first.used_retries:
+        return seconds, f"{_duration(seconds)}{ahead}"
+    limits = tries.possible()
+    if len(limits) != 1 or not (limits[0].value is None or number(limits[0].value)):
+        return unknown("max_retries cannot be read"), "an unknown time"
+    count = MANUAL_BACKOFF_RETRIES if limits[0].value is None else min(int(limits[0].value), MANUAL_BACKOFF_RETRIES)
+    longest_at, best = 0, None
+    for retries in range(count):
+        value = read(Reader(ctx, task, known(retries, None)))
+        if not value.possible() or not all(number(v.value) for v in value.possible()):
+            return unknown("the delay of some retry cannot be read"), "an unknown time"
+        if best is None or longest(value) > longest(best):
+            longest_at, best = retries, value
+    if best is None:
+        return unknown("no retry is sent"), "no retry"
+    if limits[0].value is None and longest_at == count - 1:
+        return best, "longer with every retry, without end: max_retries is None"
+    return best, f"{_duration(best)}{ahead} at its retry {longest_at + 1}"
 
 
 def _retrying_task(ctx: Context, receiver: ir.Expr, bound: dict[Span, Task]) -> Task | None:

@@ -39,8 +39,10 @@ and 1800 s), `consumer_timeout` on RabbitMQ (1800 s by default). The delays coun
   the same options on a signature (`signature(…, countdown=…)`, `sig.set(countdown=…)`,
   `sig.apply_async(countdown=…)`);
 - retries: `self.retry(countdown=…)` or `eta=…` in a bound task, `some_task.retry(…)` naming a task; a
-  retry that gives neither waits the task's `default_retry_delay` (180 s by default; set on the
-  decorator, a base class or `task_annotations`). A `default_retry_delay` no retry uses is not reported;
+  countdown written with `self.request.retries` (a manual backoff, `60 * 2 ** self.request.retries`)
+  counts at its longest over the retries `max_retries` allows. A retry that gives neither waits the
+  task's `default_retry_delay` (180 s by default; set on the decorator, a base class or
+  `task_annotations`); a `default_retry_delay` no retry uses is not reported;
 - `autoretry_for`: a retry waits `retry_kwargs["countdown"]`, else `default_retry_delay`; with
   `retry_backoff`, Celery's exponential backoff: retry n (0 … max_retries − 1) waits
   min(`retry_backoff_max`, factor × 2ⁿ), factor being `retry_backoff` (True counts as 1),

@@ -392,3 +392,38 @@ def test_sends_in_tests_are_left_alone(tmp_path):
     test = ("from shop.tasks import expire_export\n\n\ndef test_schedule(settings):\n"
             "    expire_export.apply_async((1,), countdown=6 * 3600)\n")
     assert check(tmp_path, shop(**{"shop/tests/test_tasks.py": test})) == []
+
+
+def test_a_manual_backoff_on_request_retries_is_read_over_the_retries_allowed(tmp_path):
+    tasks = """
+
+@shared_task(bind=True, max_retries=8)
+def push(self, pk):
+    try:
+        return pk
+    except TimeoutError as exc:
+        raise self.retry(exc=exc, countdown=60 * 2 ** self.request.retries)
+
+
+@shared_task(bind=True, max_retries=5)
+def poll(self, pk):
+    attempt = self.request.retries
+    raise self.retry(countdown=min(30 * (attempt + 1), 600))
+
+
+@shared_task(bind=True, max_retries=None)
+def wait(self, pk):
+    raise self.retry(eta=timezone.now() + timedelta(minutes=2 ** self.request.retries))
+
+
+@shared_task(bind=True, max_retries=settings.TRIES)
+def flaky(self, pk):
+    raise self.retry(countdown=60 * 2 ** self.request.retries)
+"""
+    found = check(tmp_path, shop(settings="import os\nTRIES = int(os.environ['TRIES'])\n", tasks=tasks))
+    # push: 60 s * 2 ** 7 = 2 h 8 min at its 8th retry; poll stays under 10 min; flaky's limit is unknown.
+    assert [f.message.split(", at or above")[0] for f in found] == [
+        "task shop.tasks.push retries with countdown=60 * 2 ** self.request.retries (2 h 8 min at its retry 8)",
+        "task shop.tasks.wait retries with eta=timezone.now() + timedelta(minutes=2 ** self.request.retries) "
+        "(longer with every retry, without end: max_retries is None)",
+    ]
