@@ -9,6 +9,7 @@ from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
 from qlint.rules._paths import in_project, is_test_path
+from qlint.rules._spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 # Settings for a developer's machine, where running tasks inline without a worker is a
@@ -107,5 +108,5 @@ Turn it on in the test settings only (`settings/test.py`, or a pytest fixture su
             yield self.finding(
                 f"task_always_eager is on{unless} for app {app.name!r} (configuration {app.source}): every .delay() "
                 "runs the task inline in the caller, without broker, workers, time limits or retries",
-                span, (), Fix("enable task_always_eager only in test settings"),
+                span, (), Fix(f"enable {key(app, 'task_always_eager')} only in test settings"),
             )

@@ -10,6 +10,7 @@ from qlint.rule import Example, Rule
 from qlint.rules._delivery import (
     always, apps_with_visibility_timeout, each_broker, per_worker, related, unknown_broker_deadlines,
 )
+from qlint.rules._spelling import key
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
@@ -100,7 +101,7 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
             shortest = min(d.seconds for d in deadlines)
             late = app.setting("task_acks_late")
             unbounded_anywhere = late_acked(late) and any(unbounded(v) for _, v in per_worker(project, app, "task_time_limit"))
-            fix = Fix(f"set task_time_limit below {format_duration(shortest)} (the shortest of them), or raise the "
+            fix = Fix(f"set {key(app, 'task_time_limit')} below {format_duration(shortest)} (the shortest of them), or raise the "
                       "broker's timeout above the longest run")
             if unbounded_anywhere:
                 yield self.finding(
@@ -131,7 +132,7 @@ on the long tasks), or raise the visibility timeout above the longest run you ac
                     f"{vt.describe(kind.kind)} is delivered again while it runs{extra}",
                     late.origin or app.defined_at,
                     related(vt.origin, "visibility timeout set here"),
-                    Fix(f"set task_time_limit below {format_duration(vt.seconds)}, or raise the visibility timeout"),
+                    Fix(f"set {key(app, 'task_time_limit')} below {format_duration(vt.seconds)}, or raise the visibility timeout"),
                 )
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 if "acks_late" not in task.options and "time_limit" not in task.options:

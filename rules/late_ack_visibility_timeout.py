@@ -12,6 +12,7 @@ from qlint.rules._delivery import (
     Transport, Visibility, always, apps_with_visibility_timeout, each_broker, per_worker, related,
     unknown_broker_deadlines,
 )
+from qlint.rules._spelling import dict_item
 
 _APP = '''from celery import Celery
 
@@ -65,7 +66,9 @@ CELERY_TASK_TIME_LIMIT = 24 * 60 * 60   # 24 h, far above Redis' default 1 h vis
 Raise the visibility timeout above the longest hard time limit (with a margin), in the broker transport
 options of every app whose workers share the Redis database (kombu reads it nowhere else, see QL106):
 `CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 25 * 60 * 60}`. Or lower the hard time limit
-below the timeout, or acknowledge these tasks early.
+below the timeout, or acknowledge these tasks early. Each finding's fix spells the setting as the app's
+configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings under `namespace="CELERY"`,
+`broker_transport_options` in a config module, `app.conf.broker_transport_options` where the app sets it.
 """
     fix_safety = "No automatic fix: changing the visibility timeout, the time limit or acknowledgement changes runtime behaviour."
     scenarios = ("examples/scenarios/long-task-incident-bad.yaml", "examples/scenarios/long-task-incident-fixed.yaml")
@@ -178,7 +181,7 @@ below the timeout, or acknowledge these tasks early.
             if late_acked(app_late):
                 for worker, limit in per_worker(project, app, "task_time_limit"):
                     if limit_at_or_above(limit, longest):
-                        who = (f"worker {worker.name!r} acknowledges tasks of app {app.name!r} late and lets them run"
+                        who = (f"worker {worker.label} acknowledges tasks of app {app.name!r} late and lets them run"
                                if worker is not None else f"tasks of app {app.name!r} are acknowledged late and may run")
                         span = (limit.origin or worker.span) if worker is not None else (
                             app_late.origin or limit.origin or app.defined_at)
@@ -187,7 +190,7 @@ below the timeout, or acknowledge these tasks early.
                             f"may run on, so a running task is delivered again: {each_broker(deadlines)}",
                             span, related(app_late.origin, "late acknowledgement is turned on here")
                             + related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here"),
-                            self._fix(_max(limit)), depends_on=_files(None, app_late, limit))
+                            self._fix(app, _max(limit)), depends_on=_files(None, app_late, limit))
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 if "acks_late" not in task.options and "time_limit" not in task.options:
                     continue
@@ -199,7 +202,7 @@ below the timeout, or acknowledge these tasks early.
                         f"the ack deadline of every broker it may run on: {each_broker(deadlines)}",
                         own.origin if own is not None and own.origin is not None else task.decorator_span,
                         related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here"),
-                        self._fix(_max(limit)), depends_on=_files(None, late, limit))
+                        self._fix(task.app, _max(limit)), depends_on=_files(None, late, limit))
 
     def _related(self, vt: Visibility, kind: Transport, late: Value, limit: Value) -> list[Related]:
         out = related(late.origin, "late acknowledgement is turned on here")
@@ -215,7 +218,7 @@ below the timeout, or acknowledge these tasks early.
                      worker: CeleryProcess | None) -> Finding:
         if worker is not None:
             span = limit.origin or worker.span
-            who = f"worker {worker.name!r} acknowledges tasks of app {app.name!r} late and lets them run"
+            who = f"worker {worker.label} acknowledges tasks of app {app.name!r} late and lets them run"
             source = "--time-limit"
         else:
             span = late.origin or limit.origin or app.defined_at
@@ -225,7 +228,7 @@ below the timeout, or acknowledge these tasks early.
             f"{who} {format_duration(_max(limit))} ({source}), at or above {vt.describe(kind.kind)}: "
             "the broker re-delivers a running task to other workers at each restore sweep"
         )
-        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
+        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(app, _max(limit)),
                             depends_on=_files(vt, late, limit))
 
     def _task_finding(self, task: Task, vt: Visibility, kind: Transport, late: Value, limit: Value) -> Finding:
@@ -235,14 +238,14 @@ below the timeout, or acknowledge these tasks early.
             f"task {task.name} is acknowledged late and may run {format_duration(_max(limit))}, at or above "
             f"{vt.describe(kind.kind)}: the broker re-delivers it to other workers while it runs"
         )
-        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(_max(limit)),
+        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(task.app, _max(limit)),
                             depends_on=_files(vt, late, limit))
 
     @staticmethod
-    def _fix(limit: float) -> Fix:
+    def _fix(app: App | None, limit: float) -> Fix:
         timeout = int(limit * 1.1 + 600)
-        return Fix(f"set broker_transport_options={{'visibility_timeout': {timeout}}} (above the hard limit), "
-                   "or lower the hard time limit below the visibility timeout")
+        return Fix(f"set {dict_item(app, 'broker_transport_options', 'visibility_timeout', str(timeout))} (above the "
+                   "hard limit), or lower the hard time limit below the visibility timeout")
 
 
 def _max(value: Value) -> float:

@@ -7,6 +7,7 @@ from qlint.model import Finding, Fix, Related
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.rules._serialization import PICKLE, certain_string, names
+from qlint.rules._spelling import assignment, key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
@@ -69,13 +70,13 @@ safe serializer (msgpack) or sign messages (`task_serializer = "auth"` with cert
             if any(a in PICKLE for a in accepted):
                 yield self.finding(
                     f"{setting} accepts pickle for app {app.name!r}: any client of the broker can run code on the "
-                    f"workers{root}", value.origin, forced, Fix(f"remove pickle from {setting}"), severity=severity)
+                    f"workers{root}", value.origin, forced, Fix(f"remove pickle from {key(app, setting)}"), severity=severity)
         for setting in ("task_serializer", "result_serializer"):
             value = app.setting(setting)
             if value.origin is not None and certain_string(value) in PICKLE:
                 yield self.finding(
                     f"{setting} is pickle for app {app.name!r}: messages carry pickled objects{root}",
-                    value.origin, forced, Fix(f"set {setting} = 'json' and pass plain data"), severity=severity)
+                    value.origin, forced, Fix(f"set {assignment(app, setting, repr('json'))} and pass plain data"), severity=severity)
 
     @staticmethod
     def _forced_root(project: Project) -> list[Related]:

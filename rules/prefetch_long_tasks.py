@@ -9,9 +9,10 @@ from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.callsites import task_calls
 from qlint.resolve.workers import CeleryProcess, workers_of
-from qlint.rules._delivery import always, transport
+from qlint.rules._delivery import CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, always, brokers, transport, visibility_timeout
 from qlint.rules._paths import is_test_path
 from qlint.rules._routing import destinations
+from qlint.rules._spelling import assignment
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 DEFAULT_LONG = 300
@@ -37,7 +38,8 @@ class PrefetchLongTasks(Rule):
     code = "QL401"
     name = "prefetch-long-tasks"
     severity = "warning"
-    summary = "Workers reserve several messages each while tasks run for minutes or hours: reserved work waits while other workers idle."
+    summary = ("Workers reserve several messages each while tasks run for minutes or hours: reserved work waits while "
+               "other workers idle, unacknowledged until the broker delivers it again.")
     what = """
 Long tasks — a time limit, or a duration declared in `[tool.qlint.tasks]`, at or above
 `long-task-seconds` (300 s by default) — while the effective `worker_prefetch_multiplier` is not 1
@@ -61,8 +63,13 @@ messages are handed only to that worker's own idle processes: once long tasks oc
 hour-long task on a `-c 1` worker, or a burst of long tasks on a bigger one, which then reserves more long
 tasks than it runs), the reserved messages wait for hours, even when every other worker is idle. `-O fair` (the default since Celery 4) only decides
 which of the worker's own processes gets a job; it does not change how many messages are reserved.
-With early acknowledgement, a reserved message also stays unacknowledged while it waits, so on Redis it
-can be re-delivered after the visibility timeout and run twice.
+A reserved message also stays unacknowledged while it waits (early acknowledgement acks it only when a
+process starts it), so where the worker is the only consumer of its queue — and nobody else could run it
+sooner — the harm is the broker's ack deadline: on Redis (and SQS) a restore sweep pushes a message that
+waited past the visibility timeout back to the queue and it runs twice; RabbitMQ closes the worker's
+channel once a delivery stays unacknowledged past `consumer_timeout` (30 min by default) and re-queues
+everything the worker held. The message says which of the two applies, and names each worker by its
+`--hostname`.
 """
     example = """
 ```python
@@ -188,9 +195,10 @@ ahead altogether.
             where = "set here" if multiplier.status != "default" else "Celery's default"
             span = multiplier.origin or evidence[0].span
             message = (f"app {app.name!r} has long tasks ({evidence[0].message}) but each worker reserves {_reserved(value)} "
-                       f"(worker_prefetch_multiplier={value}, {where}): reserved messages wait behind a long task while other workers idle")
+                       f"(worker_prefetch_multiplier={value}, {where}): {_harm(project, app, None)}")
             yield self.finding(message, span, [r for r in evidence if r.span != span][:5],
-                               Fix("set worker_prefetch_multiplier = 1 (or --prefetch-multiplier=1) on workers that run long tasks, with late acknowledgement"),
+                               Fix(f"set {assignment(app, 'worker_prefetch_multiplier', '1')} (or --prefetch-multiplier=1) on "
+                                   "workers that run long tasks, with late acknowledgement"),
                                depends_on=[r.span.path for r in evidence])
 
     def _worker(self, project: Project, app: App, worker: CeleryProcess, threshold: float, durations: dict) -> Iterable[Finding]:
@@ -211,10 +219,10 @@ ahead altogether.
         related = [r for r in evidence if r.span != span][:5]
         if multiplier.origin is not None and not on_command_line:
             related.insert(0, Related(multiplier.origin, f"worker_prefetch_multiplier={value} set here"))
-        message = (f"worker {worker.name!r} runs long tasks ({evidence[0].message}) but reserves {_reserved(value)} "
-                   f"(prefetch multiplier {value}, {where}): reserved messages wait behind a long task while other workers idle")
+        message = (f"worker {worker.label} runs long tasks ({evidence[0].message}) but reserves {_reserved(value)} "
+                   f"(prefetch multiplier {value}, {where}): {_harm(project, app, worker)}")
         yield self.finding(message, span, related,
-                           Fix(f"add --prefetch-multiplier=1 to the command of worker {worker.name!r}, with late acknowledgement"),
+                           Fix(f"add --prefetch-multiplier=1 to the command of worker {worker.label}, with late acknowledgement"),
                            depends_on=[r.span.path for r in related])
 
     @staticmethod
@@ -287,17 +295,57 @@ def _sole_consumer(project: Project, worker: CeleryProcess) -> bool:
         return False
     if any(d.kind not in _COUNTED_KINDS for d in worker.deployments):
         return False
+    return getattr(project, "deployment", None) is not None and not _other_consumers(project, worker)
+
+
+def _other_consumers(project: Project, worker: CeleryProcess) -> list[CeleryProcess]:
+    """The other workers of the deployment that consume (or may consume) one of its queues."""
     view = getattr(project, "deployment", None)
-    if view is None:
-        return False
     mine = worker.queues()
-    for group in view.groups():
+    found: dict[int, CeleryProcess] = {}
+    for group in (view.groups() if view is not None else ()):
         if worker not in group:
             continue
         for other in group:
             if other is not worker and other.kind in ("worker", "multi") and _overlap(mine, other.queues()):
-                return False
-    return True
+                found.setdefault(id(other), other)
+    return list(found.values())
+
+
+def _harm(project: Project, app: App, worker: CeleryProcess | None) -> str:
+    """What reserving ahead costs here. Where other workers take the same queue, the reserved
+    messages wait while those idle. Where the worker is the only consumer the deployment shows (or
+    no worker is shown), nobody else could run them sooner; the harm is that they wait
+    unacknowledged, so the broker's ack deadline runs out and they are delivered again."""
+    if worker is not None:
+        others = [other.label for other in _other_consumers(project, worker)]
+        replicas = worker.process.replicas
+        if worker.process.autoscaled or (replicas.status in ("known", "default") and isinstance(replicas.value, int)
+                                         and replicas.value > 1):
+            others.insert(0, "its other replicas")
+        if others:
+            names = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            return f"reserved messages wait behind a long task while other consumers of its queues idle ({names})"
+    wait = "reserved messages wait unacknowledged behind a long task"
+    if worker is None:
+        wait += " (other workers, if any, cannot take them)"
+    redelivery = _redelivery(project, app)
+    return f"{wait}; {redelivery}" if redelivery else f"{wait}, as long as the long task runs"
+
+
+def _redelivery(project: Project, app: App) -> str:
+    """What each broker the app may run on does with a message left unacknowledged that long."""
+    parts = []
+    for kind in brokers(app, project):
+        if kind.kind == "amqp":
+            parts.append(f"on RabbitMQ, one unacknowledged past consumer_timeout ({format_duration(CONSUMER_TIMEOUT)} "
+                         "by default) gets the worker's channel closed and all it holds re-queued")
+        elif kind.kind in VISIBILITY_DEFAULTS:
+            vt = visibility_timeout(app, kind.kind)
+            if vt is not None:
+                parts.append(f"on {kind.label}, one that waits past {vt.describe(kind.kind)} is delivered again and "
+                             "runs twice")
+    return "; ".join(parts)
 
 
 def _overlap(a: Value, b: Value) -> bool:

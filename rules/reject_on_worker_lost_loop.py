@@ -8,6 +8,7 @@ from qlint.resolve.project import App, Project
 from qlint.resolve.tasks import Task
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
+from qlint.rules._spelling import assignment, key
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
@@ -90,7 +91,7 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                                     app.setting("task_time_limit"))
             if app_wide is not None:
                 what, value = app_wide
-                yield self._finding(f"tasks of app {app.name!r} are", what, value.origin or app.defined_at)
+                yield self._finding(f"tasks of app {app.name!r} are", what, value.origin or app.defined_at, app=app)
             # One finding per place the option is set: a decorator factory or base class gives it to
             # every task it makes, and those tasks are the finding's related locations.
             by_place: dict[tuple[Span, str], list[Task]] = {}
@@ -105,7 +106,7 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                     what, value = found
                     by_place.setdefault((value.origin or task.decorator_span, what), []).append(task)
             for (span, what), tasks in by_place.items():
-                yield self._finding(_who(tasks), what, span, tasks)
+                yield self._finding(_who(tasks), what, span, tasks, app)
 
     @staticmethod
     def _acks_on_timeout(app: App, task: Task | None) -> Value:
@@ -126,15 +127,17 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
             return "timeout", acks_on_timeout
         return None
 
-    def _finding(self, who: str, what: str, span: Span, tasks: tuple[Task, ...] | list[Task] = ()) -> Finding:
+    def _finding(self, who: str, what: str, span: Span, tasks: tuple[Task, ...] | list[Task] = (),
+                 app: App | None = None) -> Finding:
         if what == "worker-lost":
             message = (f"{who} acknowledged late and rejected when the worker is lost: a task that kills its worker "
                        "process (out of memory, a crash) is re-queued and runs again, forever")
-            fix = Fix("turn task_reject_on_worker_lost off, or use task_retry_on_worker_lost with max_retries")
+            reject = "reject_on_worker_lost" if tasks else key(app, "task_reject_on_worker_lost")
+            fix = Fix(f"turn {reject} off, or use {key(app, 'task_retry_on_worker_lost')} with max_retries")
         else:
             message = (f"{who} acknowledged late and its timeouts are not acknowledged: a task that always hits its hard "
                        "time limit is re-queued and runs again, forever")
-            fix = Fix("acknowledge timeouts (task_acks_on_timeout = True), or raise the limit")
+            fix = Fix(f"acknowledge timeouts ({assignment(app, 'task_acks_on_timeout', 'True')}), or raise the limit")
         related = [Related(t.decorator_span, f"task {t.name} takes it from there") for t in tasks if t.decorator_span != span]
         return self.finding(message, span, related, fix, depends_on=[r.span.path for r in related])
 

@@ -8,6 +8,7 @@ from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
 from qlint.rules._serialization import certain_string
+from qlint.rules._spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
@@ -82,7 +83,7 @@ set `task_ignore_result = True` where nobody reads results.
                     f"result_expires is {expires.possible()[0].value!r} for app {app.name!r}: results in the "
                     f"{scheme} backend are never removed and grow with every task",
                     expires.origin or backend.origin, [Related(backend.origin, f"result backend {scheme} set here")],
-                    Fix("remove result_expires (one day by default) or set a duration"),
+                    Fix(f"remove {key(app, 'result_expires')} (one day by default) or set a duration"),
                     depends_on=[backend.origin.path])
             elif scheme in CLEANED_BY_BEAT and self._no_beat(project, app):
                 yield self.finding(

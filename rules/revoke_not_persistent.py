@@ -9,6 +9,7 @@ from qlint.resolve.workers import workers_of
 from qlint.revokes import revokes
 from qlint.rule import Example, Rule
 from qlint.rules._paths import is_test_path
+from qlint.rules._spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
 _CODE = {"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -81,8 +82,8 @@ check.
                 f"tasks of app {app.name!r} are revoked here, but {whose} state db"
                 + (f" ({', '.join(files)})" if len(bare) == len(workers) else "")
                 + ": a restarted worker forgets the revoke and runs the task",
-                first.call.func.span, [Related(w.span, f"worker {w.name!r} starts without --statedb") for w in bare[:5]],
-                Fix("start workers with --statedb=<persistent path per node>, or set worker_state_db"),
+                first.call.func.span, [Related(w.span, f"worker {w.label} starts without --statedb") for w in bare[:5]],
+                Fix(f"start workers with --statedb=<persistent path per node>, or set {key(app, 'worker_state_db')}"),
                 depends_on=[w.file for w in workers])
 
 

@@ -7,6 +7,7 @@ from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.rules._serialization import certain_string, content_type, names, registered_elsewhere
+from qlint.rules._spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
@@ -86,5 +87,5 @@ task_serializer = "msgpack"      # every task is refused by the workers
         yield self.finding(
             f"{what} is {name!r}, which {accept_name} ({', '.join(accepted)}) does not accept for app {app.name!r}: "
             "the receiving side refuses every such message",
-            span, related, Fix(f"add {name!r} to {accept_name}, or use an accepted serializer"),
+            span, related, Fix(f"add {name!r} to {key(app, accept_name)}, or use an accepted serializer"),
             depends_on=[s.path for s in (serializer.origin, accept.origin) if s is not None])

@@ -11,6 +11,7 @@ from qlint.resolve.project import App, Project
 from qlint.resolve.workers import workers_of
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import Visibility, apps_with_visibility_timeout, related, transport, visibility_timeout
+from qlint.rules._spelling import dict_item, key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
@@ -231,7 +232,7 @@ workers share the Redis database, with the same value; or give each app its own 
         )
         where = related(vt.origin, f"the timeout in effect, {format_duration(vt.seconds)}, set here") if vt.origin else \
             related(broker_at, f"the broker is {transport_kind}, with its default visibility timeout")
-        fix = Fix(f"set broker_transport_options = {{'visibility_timeout': {int(ignored.seconds)}}} "
+        fix = Fix(f"set {dict_item(app, 'broker_transport_options', 'visibility_timeout', str(int(ignored.seconds)))} "
                   "(the only place kombu reads it)")
         return self.finding(message, ignored.span, where, fix, depends_on=[r.span.path for r in where])
 
@@ -259,6 +260,6 @@ workers share the Redis database, with the same value; or give each app its own 
                                        f"app {other.name!r}: visibility timeout "
                                        f"{format_duration(shortest.vt.seconds)} {set_where}")
         spans += related(shortest.worker_span, f"a worker of app {other.name!r}")
-        fix = Fix(f"give app {other.name!r} the same broker_transport_options visibility_timeout "
+        fix = Fix(f"give app {other.name!r} the same visibility_timeout in {key(other, 'broker_transport_options')} "
                   f"({int(victim.vt.seconds)}), or a database or global_keyprefix of its own")
         return self.finding(message, span, spans, fix, depends_on=[r.span.path for r in spans])

@@ -233,6 +233,8 @@ class Evaluator:
             return known(target, expr.span)  # an instance: attributes read through the class
         if isinstance(target, FuncObj):
             made = self.scope.call_function(target, expr)
+            if made is None:
+                made = self.scope.task_factory(target, expr)
             if made is not None:
                 return made
         if isinstance(target, (FuncObj, TaskObj)):

@@ -17,6 +17,7 @@ from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_
 from qlint.resolve.objects import (
     UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
 )
+from qlint.resolve.task_factories import Closure, makes_tasks
 from qlint.sources import ir
 
 if TYPE_CHECKING:
@@ -185,6 +186,80 @@ class Scope:
             return None
         return known(next(iter(returned.values())), expr.span)
 
+    def task_factory(self, func: FuncObj, expr: ir.Call) -> Value | None:
+        """`job("harvest", queue="low")`: a project function that makes task decorators
+        (task_factories.py), run with the call's arguments. The task decorator it returns, or
+        the decorator it defines and returns (with the run's scope, which its options live in);
+        None for any other function."""
+        if not makes_tasks(func, self.workspace):
+            return None
+        pos, kw, opaque = self.evaluator.args(expr)
+        for returned in self._run_isolated(func, pos, kw, opaque, expr.span):
+            made = returned.value
+            if isinstance(made, TaskDecorator):
+                return known(made, expr.span)
+            if isinstance(made, (FuncObj, Closure)) and made is not func:
+                return returned
+        return None
+
+    def apply_decorator(self, dec: Value, expr: ir.Expr, func: ir.FuncDef) -> Value | None:
+        """The task decorator a project decorator applies to func: a function (`@job`), the
+        decorator a factory returned (`@job(...)`), or an instance of a decorator class (its
+        __call__) that calls app.task or shared_task on the function it is given. None when it
+        makes no task."""
+        target = dec.value
+        decorated = known(FuncObj(func, self.module.path), expr.span)
+        if isinstance(target, ClassObj) and isinstance(expr, ir.Call):
+            method = target.lookup("__call__")
+            if method is None or not isinstance(method.value, FuncObj):
+                return None
+            runner, pos = method.value, [known(target, expr.span), decorated]
+        elif isinstance(target, (FuncObj, Closure)):
+            runner, pos = target, [decorated]
+        else:
+            return None
+        if not makes_tasks(runner.func if isinstance(runner, Closure) else runner, self.workspace):
+            return None
+        for returned in self._run_isolated(runner, pos, {}, False, expr.span):
+            if isinstance(returned.value, TaskObj):
+                return known(returned.value.decorator, expr.span)
+        return None
+
+    def _run_isolated(self, func: FuncObj | Closure, pos: list[Value], kw: dict[str, Value], opaque: bool,
+                      span: Span) -> list[Value]:
+        """What the function returns, run with these arguments; whatever the run made or wrote
+        (apps, configuration, tasks of functions it defines) is undone: only what it returns
+        counts."""
+        closure = func.scope if isinstance(func, Closure) else None
+        func = func.func if isinstance(func, Closure) else func
+        active = self.workspace.running_functions
+        if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
+            return []
+        home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
+        if home_env is None:
+            return []
+        local = Scope(self.workspace, home_env, outer=closure or Scope(self.workspace, home_env))
+        local.conditions = list(self.conditions)
+        _bind_parameters(local, func.func, pos, kw, opaque, span)
+        if not opaque:
+            _bind_rest(local, func.func, pos, kw, span)
+        workspace = self.workspace
+        saved = (len(workspace.apps), len(workspace.tasks), len(workspace.classes), len(workspace.environ_writes),
+                 [(app, len(app.events), len(app.late_events)) for app in workspace.apps])
+        runner = _FunctionRun(local)
+        active.add(id(func.func))
+        try:
+            runner.run(func.func.body)
+        finally:
+            active.discard(id(func.func))
+            apps, tasks, classes, writes, events = saved
+            del workspace.apps[apps:], workspace.tasks[tasks:], workspace.classes[classes:]
+            del workspace.environ_writes[writes:]
+            for app, before, late in events:
+                del app.events[before:], app.late_events[late:]
+        return [Value(v.status, Closure(v.value, local), v.origin) if _defined_in(v, func) else v
+                for v in runner.returns]
+
     def run_uncalled_configurers(self, body: tuple[ir.Stmt, ...]) -> None:
         """Module functions that configure an app the module makes (`def init_celery(flask_app):
         celery.config_from_object(flask_app.config)`, or `celery.conf.update(...)`) but that no
@@ -249,7 +324,10 @@ class Scope:
                 for key, value in items.items():
                     app.events.append(ConfEvent(kind, str(key), V.with_origin(value, value.origin or span), span, conditions))
         elif isinstance(obj, AppObj) and name == "autodiscover_tasks":
-            app.events.append(ConfEvent("autodiscover", None, pos[0] if pos else None, span, conditions))
+            packages = pos[0] if pos else kw.get("packages")
+            related = pos[1] if len(pos) > 1 else kw.get("related_name")
+            app.events.append(ConfEvent("autodiscover", None, packages, span, conditions,
+                                        extra={"related_name": related}))
         return unknown(f"result of app.{name}()", span)
 
     # ------------------------------------------------------------ binding
@@ -268,6 +346,27 @@ class Scope:
 
 
 MAX_CALL_DEPTH = 3
+
+
+def _bind_rest(local: Scope, func: ir.FuncDef, pos: list[Value], kw: dict[str, Value], span: Span) -> None:
+    """*args and **kwargs bound to the arguments no other parameter takes, which a factory
+    hands on (`return app.task(name=name, **options)`)."""
+    named = {p.name for p in func.params if p.kind not in ("varargs", "varkw", "posonly")}
+    taken = len([p for p in func.params if p.kind in ("posonly", "pos")])
+    for param in func.params:
+        if param.kind == "varkw":
+            local.names[param.name] = make_dict({k: v for k, v in kw.items() if k not in named}, span)
+        elif param.kind == "varargs":
+            rest = pos[taken:]
+            if all(v.status == "known" for v in rest):
+                local.names[param.name] = known(tuple(v.value for v in rest), span)
+
+
+def _defined_in(value: Value, func: FuncObj) -> bool:
+    """True for a function defined inside func (a closure over func's run)."""
+    inner = value.value
+    return isinstance(inner, FuncObj) and inner is not func and any(
+        node is inner.func for node in ir.nodes_until(func.func.body, ()) if type(node) is ir.FuncDef)
 
 
 def _is_globals_call(expr: ir.Expr, scope: Scope) -> bool:
@@ -715,6 +814,8 @@ class Interpreter:
             dec = self.ev.eval(decorator)
             if isinstance(dec.value, Sym) and dec.value.qualname in SHARED_TASK:
                 dec = known(TaskDecorator(None, span=decorator.span), decorator.span)
+            elif not isinstance(dec.value, TaskDecorator) and not isinstance(value.value, TaskObj):
+                dec = self.scope.apply_decorator(dec, decorator, stmt) or dec
             if isinstance(dec.value, TaskDecorator):
                 task = TaskObj(stmt, self.scope.module.path, dec.value, decorator.span)
                 self.scope.workspace.tasks.append(task)

@@ -119,6 +119,7 @@ class Workspace:
         self.running_functions: set[int] = set()  # project functions being run (Scope.call_function)
         self.ran_functions: set[int] = set()  # project functions module code called and qlint ran
         self.tasks: list[TaskObj] = []
+        self.task_makers: dict[int, bool] = {}  # by id(FuncDef): task_factories.makes_tasks
         self.classes: list[ClassObj] = []
         self.environ_writes: list[EnvWrite] = []
         self.django_cache: dict[str, DjangoSettings] = {}

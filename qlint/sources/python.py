@@ -26,8 +26,11 @@ from qlint.sources.newer_syntax import rewritten
 
 # Function bodies are read only when they may call or define something Celery cares about.
 # A wait (.get(), .join()) matters only on a result the same function obtains by sending a
-# task, calling a canvas or building an AsyncResult, so those words stand for it.
+# task, calling a canvas or building an AsyncResult, so those words stand for it. A factory
+# of task decorators (`return app.task(name=name, **options)`, a decorator calling
+# shared_task(...)(func) or another factory) is run where it decorates a function.
 _BODY_MARKERS = re.compile(
+    r"task\(|\.task\b|shared_task|"
     r"\.delay\(|apply_async|\.si?\(|signature\(|send_task|chord|chain|group\(|AsyncResult|GroupResult|"
     r"revoke|\.retry\(|on_commit|atomic|\.conf\b|config_from_object|Celery\(|CELERY|"
     r"DJANGO_SETTINGS_MODULE|control\.terminate|allow_join_result|disable_sync_subtasks|register_type\(|"

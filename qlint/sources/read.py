@@ -24,8 +24,12 @@ MAX_BYTES = 8 * 1024 * 1024
 # a literal start scans as fast as one `in`): most files contain no marker at all, and are
 # scanned once per marker.
 SETTINGS_MODULE_MARKER = b"DJANGO_SETTINGS_MODULE"
+# `@app.task`, `@app.task(...)`, `app.task(func)` on an app imported under any name (`from .app
+# import app`): a task definition needs no other marker. Attributes (`job.task = x`, `self.task.id`)
+# are not task definitions.
+TASK_MARKER = re.compile(rb"\.task(?:\(|[ \t]*(?:#[^\n]*)?\r?\n)")
 MARKERS = (b"elery", b"CELERY", b"shared_task", SETTINGS_MODULE_MARKER, b".delay(", b"apply_async",
-           re.compile(rb"\.si?\("), b"send_task")
+           re.compile(rb"\.si?\("), b"send_task", TASK_MARKER)
 
 
 # A file without MARKERS can still act on an app it imports from elsewhere: define tasks
