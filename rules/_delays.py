@@ -67,10 +67,11 @@ def native_delayed_delivery(app: App) -> bool:
     delivery (5.5 and later): with quorum queues and an exchange that is not direct,
     Celery.send_task routes a countdown to the celery_delayed_27 exchanges and the worker
     receives the message only when it is due. Queues made quorum only through task_queues'
-    queue_arguments are not seen."""
+    queue_arguments are not seen, and a queue type qlint cannot read counts as the default,
+    classic: quorum queues are a deliberate choice few projects make."""
     queue_type = app.setting("task_default_queue_type")
     exchange_type = app.setting("task_default_exchange_type")
-    quorum = queue_type.status == "unknown" or any(v.value == "quorum" for v in queue_type.possible())
+    quorum = any(v.value == "quorum" for v in queue_type.possible())
     topic = exchange_type.status == "unknown" or any(v.value != "direct" for v in exchange_type.possible())
     return quorum and topic
 
@@ -310,8 +311,9 @@ def _set_at(value: Value, here: Span) -> list[Related]:
     """Where a delay written by name was set, when that is elsewhere."""
     out = []
     for option in value.possible() or [value]:
-        if option.origin is not None and option.origin.path and (option.origin.path, option.origin.line) != (here.path, here.line):
-            out.append(Related(option.origin, f"{_duration(option)} set here"))
+        origin = option.origin
+        if origin is not None and origin.path and (origin.path, origin.line) != (here.path, here.line):
+            out.append(Related(origin, f"{_duration(option)} set here"))
     return out
 
 
@@ -442,7 +444,9 @@ def _default_delay(task: Task, users: list[Related]) -> Held:
     """A retry that names no delay waits the task's default_retry_delay (180 s by default)."""
     delay = task.option("default_retry_delay")
     span = delay.origin if delay.origin is not None else users[0].span
-    related = [r for r in users if r.span != span] + [Related(task.decorator_span, f"task {task.name}")]
+    related = [r for r in users if r.span != span]
+    if not any(r.span == task.decorator_span for r in users):
+        related.append(Related(task.decorator_span, f"task {task.name}"))
     return Held(task.app, f"task {task.name} retries after its default_retry_delay of {_duration(delay)}", delay,
                 span, tuple(related), tasks=(task.name,))
 
@@ -465,7 +469,8 @@ def _retries_on_errors(project: Project, task: Task) -> bool:
     if value.status != "unknown":
         return always(value, bool)
     written = _written_at(project, value.origin)
-    return isinstance(written, ir.Coll) and bool(written.elts) and not any(isinstance(e, ir.Starred) for e in written.elts)
+    return isinstance(written, ir.Coll) and bool(written.elts) \
+        and not any(isinstance(e, ir.Starred) for e in written.elts)
 
 
 def _written_at(project: Project, origin: Span | None) -> ir.Expr | None:
@@ -487,6 +492,8 @@ def _autoretry(task: Task) -> Held | None:
     if kwargs.status not in ("known", "default") or not isinstance(kwargs.value, (dict, type(None))):
         return None
     tries = _item(kwargs, "max_retries") or task.option("max_retries")
+    if always(tries, lambda v: number(v) and v <= 0):
+        return None  # the first retry already exceeds max_retries: nothing is sent
     decorator = Related(task.decorator_span, f"task {task.name} retries on the exceptions of autoretry_for")
     if always(backoff, lambda v: not v):
         countdown = _item(kwargs, "countdown")
@@ -500,7 +507,8 @@ def _autoretry(task: Task) -> Held | None:
     capped = always(V.combine([peak, cap], lambda p, c: p is not None and p >= int(c), None, "cap"), bool)
     jitter = not always(task.option("retry_jitter"), lambda v: not v)
     where = (cap if capped and cap.origin is not None else backoff).origin or task.decorator_span
-    factor = ", ".join(f"{name}={_plain(value)}" for name, value in (("retry_backoff", backoff), ("max_retries", tries)))
+    factor = ", ".join(f"{name}={_plain(value)}"
+                       for name, value in (("retry_backoff", backoff), ("max_retries", tries)))
     what = (f"task {task.name} retries with exponential backoff ({factor}) up to {_duration(peak)}"
             + (" (its retry_backoff_max)" if capped else ""))
     related = [decorator] + [Related(v.origin, f"{name} set here") for name, v in

@@ -295,6 +295,7 @@ def sync():
     "@shared_task(retry_backoff=3600, retry_backoff_max=7200)",
     "@shared_task(autoretry_for=(Exception,), retry_backoff=3600, retry_backoff_max=7200, max_retries=0)",
     "@shared_task(autoretry_for=(Exception,), default_retry_delay=7200, retry_kwargs={'countdown': 30})",
+    "@shared_task(autoretry_for=(Exception,), default_retry_delay=7200, retry_kwargs={'max_retries': 0})",
     "@shared_task(autoretry_for=(Exception,), retry_backoff=settings.BACKOFF, retry_backoff_max=7200)",
 ])
 def test_backoffs_that_stay_short_are_not_reported(tmp_path, decorator):
@@ -427,3 +428,46 @@ def flaky(self, pk):
         "task shop.tasks.wait retries with eta=timezone.now() + timedelta(minutes=2 ** self.request.retries) "
         "(longer with every retry, without end: max_retries is None)",
     ]
+
+
+def test_an_autoretry_policy_on_a_base_class_is_one_finding_for_its_tasks(tmp_path):
+    tasks = """
+from celery import Task
+
+
+class RetryingTask(Task):
+    autoretry_for = (ConnectionError,)
+    retry_backoff = 600
+    retry_backoff_max = 4 * 60 * 60
+    max_retries = None
+
+
+class ShortRetries(Task):
+    autoretry_for = (Exception,)
+    retry_backoff = True
+    max_retries = 5
+
+
+@shared_task(base=RetryingTask)
+def sync_orders():
+    pass
+
+
+@shared_task(base=RetryingTask)
+def sync_users():
+    pass
+
+
+@shared_task(base=ShortRetries, retry_backoff_max=7200)
+def ping():
+    pass
+"""
+    [finding] = check(tmp_path, shop(broker="sqs://", tasks=tasks))
+    assert finding.span.line == 26  # retry_backoff_max = 4 * 60 * 60
+    assert finding.message.startswith(
+        "task shop.tasks.sync_orders retries with exponential backoff (retry_backoff=600, max_retries=None) up to 4 h "
+        "(its retry_backoff_max) (so do tasks shop.tasks.sync_users), at or above the SQS default visibility timeout")
+    assert finding.severity == "warning"
+    assert [r.message for r in finding.related if r.message.startswith("task ")] == [
+        "task shop.tasks.sync_orders retries on the exceptions of autoretry_for",
+        "task shop.tasks.sync_users retries on the exceptions of autoretry_for"]
