@@ -56,6 +56,9 @@ def format_seconds(seconds: float) -> str:
 
 
 MAX_EVENTS = 2_000_000  # a replay that needs more is refused with the reason
+# Timeline entries kept for the report (about 1 KB each with what goes with them): a replay
+# that records more is refused too, so that its memory stays bounded.
+MAX_RECORDS = 500_000
 BRPOP_TIMEOUT = 1.0  # kombu.transport.redis.Transport.brpop_timeout
 
 
@@ -77,6 +80,7 @@ class Engine:
         self._records: dict[int, ExecutionRecord] = {}
         self._by_id: dict[str, list[ExecutionRecord]] = {}  # message id -> its executions
         self._chords: dict[str, dict[str, Any]] = {}
+        self._chains: dict[int, tuple[Callback, ...]] = {}  # id() of a chain submission -> its callbacks
 
     # -- clock and events -------------------------------------------------------
 
@@ -97,8 +101,12 @@ class Engine:
         for spec in self.config.workers:
             self.schedule(spec.start, lambda w=self.workers[spec.name]: w.start(list(self.workers.values())))
         for sub in self.scenario.submit:
-            for i in range(sub.count):
-                self.schedule(sub.at + i * sub.every, lambda s=sub: self.submit(s))
+            # Each submission is scheduled when the one before it is sent, with the place in
+            # the order of events it would have had if all were scheduled now: a `count` of
+            # 100,000 holds one event at a time, not 100,000.
+            first = next(self._seq)
+            self._seq = count(first + sub.count)
+            self._submission(sub, 0, first)
         for fault in self.scenario.faults:
             self.schedule(fault.at, lambda f=fault: self.apply_fault(f))
         # In real time, runs end through the clock's polling: keep the loop alive until the end.
@@ -115,10 +123,18 @@ class Engine:
             self.pump()
             self._sample_reserved()
             handled += 1
-            if handled > MAX_EVENTS:
+            if handled > MAX_EVENTS or len(self.trace.events) > MAX_RECORDS:
                 raise ScenarioError(self._too_many_events(at))
         self.clock.advance_to(self.until)
         return self.finish()
+
+    def _submission(self, sub: Any, i: int, first: int) -> None:
+        def send() -> None:
+            if i + 1 < sub.count:
+                self._submission(sub, i + 1, first)
+            self.submit(sub)
+
+        heapq.heappush(self._heap, (sub.at + i * sub.every, first + i, send))
 
     def pump(self) -> None:
         """Every worker that may consume blocks in BRPOP; Redis serves the client whose
@@ -231,8 +247,10 @@ class Engine:
         if sub.task:
             self.publish(sub.task, sub.args, sub.id, eta)
         elif sub.chain:
-            first, rest = sub.chain[0], sub.chain[1:]
-            self.publish(first.task, first.args, sub.id, eta, callbacks=_chain_callbacks(rest))
+            if id(sub) not in self._chains:  # built once for all the submissions of the entry
+                self._chains[id(sub)] = _chain_callbacks(sub.chain[1:])
+            first = sub.chain[0]
+            self.publish(first.task, first.args, sub.id, eta, callbacks=self._chains[id(sub)])
         else:
             chord_id = self._new_id(sub.id)
             self._chords[chord_id] = {"left": len(sub.chord.header), "results": {}, "order": [],
@@ -301,7 +319,9 @@ class Engine:
         broker = self.config.broker
         sweeps = (f"; {len(self.workers)} worker(s) sweep every {format_seconds(broker.sweep_period)}"
                   if broker.kind == "redis" and broker.visibility_timeout is not None else "")
-        return (f"the replay needs more than {MAX_EVENTS:,} events (stopped at {format_seconds(at)} of "
+        needs = (f"more than {MAX_EVENTS:,} events" if len(self.trace.events) <= MAX_RECORDS
+                 else f"a timeline of more than {MAX_RECORDS:,} entries")
+        return (f"the replay needs {needs} (stopped at {format_seconds(at)} of "
                 f"{format_seconds(self.until)}{sweeps}): shorten until, or submit fewer tasks")
 
     # -- the end ------------------------------------------------------------------
@@ -327,6 +347,8 @@ def _max_duration(duration: Any) -> float:
 
 
 def _chain_callbacks(steps: list[Step]) -> tuple[Callback, ...]:
-    if not steps:
-        return ()
-    return (Callback(steps[0], _chain_callbacks(steps[1:])),)
+    """The rest of a chain as nested callbacks, built from its end (a chain may be long)."""
+    then: tuple[Callback, ...] = ()
+    for step in reversed(steps):
+        then = (Callback(step, then),)
+    return then

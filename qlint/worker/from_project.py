@@ -29,6 +29,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from qlint.analysis import Analysis, analyse
+from qlint.discovery import walk_files
 from qlint.model import Value
 from qlint.project_config import ConfigError, QlintConfig, find_project_root, load_config
 from qlint.resolve.project import App
@@ -51,6 +52,7 @@ TASK_OPTIONS = (
     "acks_on_timeout", "reject_on_worker_lost",
 )
 WORKER_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
+MAX_PROJECT_FILES = 200_000
 _MISSING = object()
 
 
@@ -66,10 +68,18 @@ class LoadedProject:
 def load_project(path: Path, use_cache: bool = True) -> LoadedProject:
     if not path.is_dir():
         raise ScenarioError(f"project {path}: {'not a folder' if path.exists() else 'no such folder'}")
+    if path.parent == path:
+        raise ScenarioError(f"project {path}: the root of the file system, not a project; point project: at the "
+                            "project's folder")
     try:
         config = load_config(find_project_root(path))
     except ConfigError as exc:
         raise ScenarioError(exc.message) from None
+    # A scenario may come with a checked-out repository: its project: could name any folder.
+    for number, _ in enumerate(walk_files(path, config.exclude), start=1):
+        if number > MAX_PROJECT_FILES:
+            raise ScenarioError(f"project {path}: more than {MAX_PROJECT_FILES:,} files, more than a project has; "
+                                "point project: at the project's folder")
     analysis = analyse([path], cwd=Path.cwd(), root=path, exclude=config.exclude, use_cache=use_cache)
     return LoadedProject(path, analysis, config)
 
