@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from qlint.callsites import Context, render
 from qlint.model import Span
+from qlint.receivers import INSTANCE_NAMES, instance_keyword, instance_parameter
 from qlint.sources import ir
 
 MODEL_KINDS = frozenset({"queryset", "model-instance", "model-instances"})
@@ -31,15 +32,25 @@ _BASE64 = frozenset({
     "base64.b32encode", "base64.b16encode", "base64.a85encode", "base64.b85encode", "binascii.b2a_base64",
     "binascii.hexlify", "codecs.encode",
 })
+_BASE64_ITSELF = frozenset({
+    "base64.b64encode", "base64.standard_b64encode", "base64.urlsafe_b64encode", "base64.encodebytes",
+    "binascii.b2a_base64",
+})
 _PASS_THROUGH = frozenset({"json.dumps", "json.loads", "pickle.dumps", "builtins.bytes", "builtins.str", "zlib.compress", "gzip.compress"})
 _OPENERS = frozenset({"builtins.open", "io.open", "codecs.open", "gzip.open", "bz2.open", "lzma.open"})
 _DATAFRAME_LIBS = ("pandas.", "polars.")
-_DATAFRAME_MAKERS = ("read_", "DataFrame", "concat", "json_normalize")
+_DATAFRAME_MAKERS = ("read_", "DataFrame", "concat", "json_normalize", "from_records", "from_dict")
 _DATAFRAME_SAME = frozenset({
     "head", "tail", "copy", "dropna", "fillna", "reset_index", "sort_values", "drop", "rename", "merge",
     "query", "astype", "assign", "drop_duplicates", "set_index", "join",
 })
-_DATAFRAME_DUMPS = frozenset({"to_json", "to_dict", "to_csv", "to_records", "to_numpy", "to_string", "to_html", "to_markdown", "tolist"})
+_DATAFRAME_DUMPS = frozenset({"to_json", "to_dict", "to_csv", "to_records", "to_numpy", "to_string", "to_html", "to_markdown", "tolist",
+                              "to_dicts"})
+# Dumps whose first argument is a file to write to (they return None then); to_dict("records")
+# takes the orient first and always returns the data.
+_DATAFRAME_WRITERS = frozenset({"to_json", "to_csv", "to_string", "to_html", "to_markdown"})
+# Attributes of a dataframe that are its data too (row and column selections, the array).
+_DATAFRAME_VIEWS = frozenset({"loc", "iloc", "values", "T"})
 MANAGERS = frozenset({"objects", "_default_manager"})
 _QUERYSET = frozenset({
     "all", "filter", "exclude", "order_by", "select_related", "prefetch_related", "distinct", "only", "defer",
@@ -91,6 +102,11 @@ class Classifier:
             return self._module_literal(expr)
         found = []
         for binding in bindings:
+            if binding.kind == "param":
+                inner = self._parameter(expr, binding.span)
+                if inner is not None:
+                    found.append(inner)
+                continue
             if binding.value is None or binding.kind not in ("assign", "with", "for"):
                 continue
             inner = self.kind(binding.value, depth)
@@ -103,6 +119,29 @@ class Classifier:
             found.append(inner)
         # Prefer data over handles when branches disagree.
         return next((c for c in found if c.is_data), found[0] if found else None)
+
+    def _parameter(self, expr: ir.Name, span: Span) -> Carried | None:
+        """A parameter that a signal hands the receiver's instance (receivers.py)."""
+        owner = _owner(self.ctx, expr.id)
+        if owner is None or owner.function is None:
+            return None
+        said = instance_parameter(owner.outer or owner, owner.function, expr.id)
+        if said is None:
+            return None
+        return Carried("model-instance", f"{said} (`{expr.id}`)", span)
+
+    def _receiver_keyword(self, mapping: ir.Expr, key: ir.Expr | None) -> Carried | None:
+        """`kwargs["instance"]` or `kwargs.get("instance")` in a receiver taking `**kwargs`."""
+        if not isinstance(mapping, ir.Name) or not isinstance(key, ir.Const) or key.value not in INSTANCE_NAMES:
+            return None
+        owner = _owner(self.ctx, mapping.id)
+        if owner is None or owner.function is None or not any(
+                p.name == mapping.id and p.kind == "varkw" for p in owner.function.params):
+            return None
+        said = instance_keyword(owner.outer or owner, owner.function)
+        if said is None:
+            return None
+        return Carried("model-instance", f"{said} (`{mapping.id}[{key.value!r}]`)", owner.function.span)
 
     def _module_literal(self, expr: ir.Name) -> Carried | None:
         value = self.ctx.project.module_value(self.ctx.path, expr.id)
@@ -180,9 +219,14 @@ class Classifier:
         base = self.kind(expr.value, depth)
         if base is not None and base.kind == "upload" and expr.attr == "file":
             return base
+        if base is not None and base.kind == "dataframe" and expr.attr in _DATAFRAME_VIEWS:
+            return base
         return None
 
     def _Sub(self, expr: ir.Sub, depth: int) -> Carried | None:
+        keyword = self._receiver_keyword(expr.value, expr.index)
+        if keyword is not None:
+            return keyword
         base = self.kind(expr.value, depth)
         if base is None:
             return None
@@ -190,6 +234,8 @@ class Classifier:
             return Carried("upload", f"an uploaded file ({render(expr)})", expr.span)
         if base.kind == "queryset":
             return Carried("model-instance", f"a model instance ({render(expr)})", expr.span)
+        if base.kind == "dataframe":  # columns or rows of it
+            return base
         return None
 
     def _is_request(self, expr: ir.Expr) -> bool:
@@ -217,6 +263,10 @@ class Classifier:
             return Carried("request-body", f"the request body ({render(expr)})", expr.span)
         if method == "open" and not expr.args[1:]:
             return Carried("file-handle", render(expr), expr.span)
+        if method == "get":
+            keyword = self._receiver_keyword(receiver, expr.args[0] if expr.args else None)
+            if keyword is not None:
+                return keyword
         base = self.kind(receiver, depth)
         if base is None:
             return None
@@ -228,8 +278,10 @@ class Classifier:
             return Carried("file-handle", render(expr), expr.span)
         if qualname in _BASE64 and first is not None:
             inner = self.kind(first, depth)
-            if inner is not None and inner.is_data:
-                codec = "a base64" if qualname.startswith("base64.b64") or qualname == "binascii.b2a_base64" else "an"
+            # A body that is base64-encoded before it is handed on holds bytes, not a few fields
+            # of JSON: an upload posted as the body itself.
+            if inner is not None and (inner.is_data or inner.kind == "request-body"):
+                codec = "a base64" if qualname in _BASE64_ITSELF else "an"
                 return Carried("encoded", f"{codec} encoding of {inner.what}", expr.span)
             return None
         if qualname in _PASS_THROUGH and first is not None:
@@ -263,7 +315,7 @@ class Classifier:
         if kind == "dataframe":
             if method in _DATAFRAME_SAME:
                 return base
-            if method in _DATAFRAME_DUMPS and not _writes_to_file(expr):
+            if method in _DATAFRAME_DUMPS and not (method in _DATAFRAME_WRITERS and _writes_to_file(expr)):
                 return Carried("dataframe", f"a dump of {base.what} ({render(expr)})", expr.span)
             return None
         if kind in ("manager", "queryset"):
@@ -274,6 +326,14 @@ class Classifier:
             if method in _INSTANCE_PAIR:
                 return Carried("model-instance-pair", render(expr), expr.span)
         return None
+
+
+def _owner(ctx: Context, name: str) -> Context | None:
+    """The context whose own names hold `name`: for a parameter, the function's."""
+    found: Context | None = ctx
+    while found is not None and name not in found.bindings:
+        found = found.outer
+    return found
 
 
 def element_of(container: Carried) -> Carried | None:

@@ -83,8 +83,11 @@ class _JsonClassifier(Classifier):
             if binding.kind == "def":
                 found.append(Carried("function", f"the function {expr.id}", binding.span))
                 continue
-            inner = self.kind(binding.value, depth) if binding.value is not None and binding.kind in (
-                "assign", "with", "for") else None
+            if binding.kind == "param":
+                inner = self._parameter(expr, binding.span)  # the instance a signal hands its receiver
+            else:
+                inner = self.kind(binding.value, depth) if binding.value is not None and binding.kind in (
+                    "assign", "with", "for") else None
             if inner is not None and binding.kind == "for":
                 inner = element_of(inner)
             if inner is None or (binding.kind == "with" and inner.kind != "file-handle"):

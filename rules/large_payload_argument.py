@@ -32,6 +32,10 @@ def refresh(user_id):
 """
 
 
+# Under JSON a model instance cannot be sent at all, which QL202 reports.
+_PICKLE_APP = _APP + 'app.conf.update(task_serializer="pickle", accept_content=["pickle", "json"])\n'
+
+
 def _project(**files: str) -> dict[str, str]:
     return {"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS, **files}
 
@@ -46,15 +50,23 @@ class LargePayloadArgument(Rule):
 A call that sends a task or builds its signature — `.delay(...)`, `.apply_async(args=..., kwargs=...)`,
 `.s()`/`.si()`/`.signature()`, `app.send_task(name, args=..., kwargs=...)` — with an argument that carries
 data: the contents of a file (`.read()` of something opened or uploaded, `read_text()`, `read_bytes()`),
-an upload (`request.FILES[...]`, `request.files[...]`), a base64 or JSON encoding of those, a pandas dataframe or its dump (`df.to_json()`, `df.to_dict()`),
-a Django queryset or model instance (`Model.objects.get(...)`, `request.user`, lists of them — left to
-QL202 when the message is certainly JSON, which cannot encode them), or a
-literal larger than `payload-literal-bytes` ([tool.qlint], 64 KiB by default). Simple assignments in the
-same function are followed (`content = upload.read(); task.delay(content)`, `with open(p) as f: data =
-f.read()`). Ids, keys, names, paths, URLs, `.pk`/`.id`, `str(uuid)`, `values_list(...)`, a file's
-`.name` and `len(...)` are references and never reported; nor is anything qlint cannot follow, nor a
-request body (`request.data`, `request.body`): mostly a few fields of JSON, whose size the code does not
-tell.
+an upload (`request.FILES[...]`, `request.files[...]`), a base64 or JSON encoding of those, a pandas
+dataframe, its rows or columns (`df[cols]`, `df.loc[...]`) or its dump (`df.to_dict("records")`,
+`df.to_json()`, `df.values.tolist()`), a Django queryset or model instance (`Model.objects.get(...)`,
+`request.user`, lists of them — left to QL202 when the message is certainly JSON, which cannot encode
+them), the instance a signal hands its receiver (`instance` of a Django `post_save`/`pre_delete`/...
+receiver, also as `kwargs["instance"]`; MongoEngine's `document`; the `target` of a SQLAlchemy mapper
+event), or a literal larger than `payload-literal-bytes` ([tool.qlint], 64 KiB by default). Arguments
+are read wherever the call puts them, `kwargs={...}` included. A function is a receiver when it is
+decorated as one (`@receiver(...)`, `@signal.connect`, `@event.listens_for(Model, "after_insert")`),
+connected by a call qlint reads (`post_save.connect(handler)`), or has Django's receiver signature
+`(sender, instance, **kwargs)`. Simple assignments in the same function are followed (`content =
+upload.read(); task.delay(content)`, `with open(p) as f: data = f.read()`). Ids, keys, names, paths,
+URLs, `.pk`/`.id` (`instance.pk`), `str(uuid)`, `values_list(...)`, a file's `.name` and `len(...)` are
+references and never reported; nor is anything qlint cannot follow, nor a request body handed on as it
+is (`request.data`, `request.body`, `request.body.decode()`): mostly a few fields of JSON, whose size
+the code does not tell. A body encoded to base64 first (`base64.b64encode(request.body).decode()`) holds
+bytes — an upload posted as the body itself — and is reported.
 """
     why = """
 Every argument is serialized into the task message (`task_serializer`, JSON by default) and travels
@@ -114,6 +126,44 @@ reference: the path or key of the stored file, the primary key of the row. For m
             "def seed():\n"
             "    ingest.delay('" + "a" * 2048 + "', 'seed.txt')\n"
         )}), config={"payload-literal-bytes": 1024}, note="a literal above payload-literal-bytes"),
+        Example(_project(**{"proj/signals.py": (
+            "from django.db.models.signals import post_save\nfrom django.dispatch import receiver\n\n"
+            "from proj.models import Account\nfrom proj.tasks import refresh\n\n\n"
+            "@receiver(post_save, sender=Account)\n"
+            "def account_saved(sender, instance, created, **kwargs):\n"
+            "    refresh.delay(instance)\n"
+        ), "proj/models.py": "class Account:\n    pass\n", "proj/celery.py": _PICKLE_APP}),
+                note="the instance a post_save receiver is handed, pickled"),
+        Example(_project(**{"proj/signals.py": (
+            "from django.db.models.signals import post_delete\n\nfrom proj.tasks import refresh\n\n\n"
+            "def account_deleted(sender, **kwargs):\n"
+            "    refresh.apply_async(kwargs={'user_id': kwargs['instance']}, countdown=5)\n\n\n"
+            "post_delete.connect(account_deleted, sender='proj.Account')\n"
+        ), "proj/celery.py": _PICKLE_APP}), note="kwargs['instance'] of a connected receiver, in kwargs="),
+        Example(_project(**{"proj/events.py": (
+            "from proj.models import Dataset\nfrom proj.tasks import refresh\n\n\n"
+            "@Dataset.on_resource_added.connect\n"
+            "def resource_added(sender, document, **kwargs):\n"
+            "    refresh.delay(document)\n"
+        ), "proj/models.py": "class Dataset:\n    on_resource_added = None\n", "proj/celery.py": _PICKLE_APP}),
+                note="the document a blinker (MongoEngine) signal hands its receiver"),
+        Example(_project(**{"proj/jobs.py": (
+            "from proj.models import Account\nfrom proj.tasks import refresh\n\n\n"
+            "def refresh_one(pk):\n"
+            "    account = Account.objects.get(pk=pk)\n"
+            "    refresh.apply_async(kwargs={'user_id': account}, countdown=60)\n"
+        ), "proj/models.py": "class Account:\n    pass\n"}), note="a model instance in kwargs="),
+        Example(_project(**{"proj/views.py": (
+            "import base64\n\nfrom proj.tasks import ingest\n\n\n"
+            "def upload_raw(request):\n"
+            "    ingest.delay(base64.b64encode(request.body).decode(), request.headers['X-Filename'])\n"
+        )}), note="the request body encoded to base64: an upload posted as the body"),
+        Example(_project(**{"proj/report.py": (
+            "import pandas as pd\n\nfrom proj.tasks import ingest\n\n\n"
+            "def import_sheet(path):\n"
+            "    frame = pd.read_excel(path)\n"
+            "    ingest.delay(frame[['email', 'name']].to_dict('records'), path)\n"
+        )}), note="rows of a dataframe, dumped to a list of dicts"),
     )
     valid = (
         Example(_project(**{"proj/views.py": (
@@ -163,6 +213,27 @@ reference: the path or key of the stored file, the primary key of the row. For m
             "\n\ndef webhook(request):\n"
             "    ingest.delay(request.body.decode(), 'webhook')\n"
         )}), note="a request body: mostly a few fields of JSON, handed on as the task's input"),
+        Example(_project(**{"proj/signals.py": (
+            "from django.db.models.signals import post_save\nfrom django.dispatch import receiver\n\n"
+            "from proj.tasks import refresh\n\n\n"
+            "@receiver(post_save, sender='proj.Account')\n"
+            "def account_saved(sender, instance, created, **kwargs):\n"
+            "    refresh.delay(instance.pk)\n"
+            "    refresh.apply_async(kwargs={'user_id': kwargs['instance'].id})\n"
+        )}), note="a receiver sends the instance's primary key"),
+        Example(_project(**{"proj/forms.py": (
+            "from proj.tasks import refresh\n\n\n"
+            "def save_form(form, instance):\n"
+            "    refresh.delay(instance)\n"
+        )}), note="an `instance` parameter of a function that is no signal receiver: qlint cannot tell what it is"),
+        Example(_project(**{"proj/report.py": (
+            "import pandas as pd\n\nfrom proj.tasks import ingest, ingest_file\n\n\n"
+            "def export(path, out):\n"
+            "    frame = pd.read_csv(path)\n"
+            "    frame.to_json(out, orient='records')\n"
+            "    ingest_file.delay(out)\n"
+            "    ingest.delay(len(frame), out)\n"
+        )}), note="the dataframe is written to a file and the path is sent"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

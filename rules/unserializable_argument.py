@@ -43,9 +43,10 @@ class UnserializableArgument(Rule):
 call's `serializer=`, else the task's own `serializer`, else `task_serializer` (JSON by default) — with
 an argument whose type is certain and that kombu's JSON encoder refuses: a Django model instance or
 queryset (`Account.objects.get(...)`, a loop over `Account.objects.filter(...)`, `request.user`,
-`Account(...)`), an open file, an uploaded file, a set or frozenset, a `timedelta`, a `pathlib.Path`, a
-generator, `range`/`map`/`zip`/`filter` objects, a function, lambda or task object, or an instance of a
-class of the project whose hierarchy is the project's own (a dataclass, say) without `__json__`.
+`Account(...)`, the `instance` a model signal hands its receiver, as QL201 finds it), an open file, an
+uploaded file, a set or frozenset, a `timedelta`, a `pathlib.Path`, a generator, `range`/`map`/`zip`/
+`filter` objects, a function, lambda or task object, or an instance of a class of the project whose
+hierarchy is the project's own (a dataclass, say) without `__json__`.
 Containers holding one of those count. Names are followed through the function's assignments only when
 every assignment agrees.
 
@@ -95,6 +96,12 @@ rebuild the object inside the task. For your own classes, send a dict of their f
             "@dataclass\nclass Change:\n    account: int\n\n\n"
             "def notify(account):\n    refresh.delay(Change(account))\n")}),
             note="a dataclass instance"),
+        Example(_project(**{"proj/models.py": _MODELS, "proj/signals.py": (
+            "from django.db.models.signals import post_save\nfrom django.dispatch import receiver\n\n"
+            "from proj.models import Account\nfrom proj.tasks import refresh\n\n\n"
+            "@receiver(post_save, sender=Account)\n"
+            "def account_saved(sender, instance, **kwargs):\n    refresh.delay(instance)\n")}),
+            note="the instance a post_save receiver is handed"),
     )
     valid = (
         Example(_project(**{"proj/models.py": _MODELS, "proj/views.py": (
