@@ -8,6 +8,7 @@ from qlint.model import Finding, Fix, Related, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.callsites import task_calls
+from qlint.resolve.routing import beat_queues
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rules._delivery import CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, always, brokers, transport, visibility_timeout
 from qlint.rules._paths import is_test_path
@@ -52,10 +53,15 @@ that is longer). A worker of the deployment files that is the only consumer of i
 replica of a compose service, Kubernetes workload, supervisord program or systemd unit, no other worker on
 any of its queues) is left alone: what it reserves no other worker could take, and would wait as long in
 the broker. Workers started by files under test or CI folders, and apps defined there, are a test
-environment and are left out. A task's own limit counts only for a task that some code sends (`.delay()`, `.apply_async()`,
-a signature, `send_task`), unless the worker runs one process: a task that only beat sends runs one
-message per period, and on a worker with several processes the others take what it reserves. Such a
-task's messages go to the queue its `beat_schedule` entry names in `options`, which beats the routes.
+environment and are left out. A task's own limit counts whoever sends it: code of the project (`.delay()`,
+`.apply_async()`, a signature, `send_task`), or a sender the project does not show — a task no code sends
+and no `beat_schedule` entry names is still sent by someone (another service's `send_task`, the admin, a
+scheduler's database, flower), at any rate. Only a task that the project's own `beat_schedule` alone
+sends, under Celery's default scheduler (`beat_scheduler` and every beat's `--scheduler`), is left out on
+a worker with several processes: beat sends one message per period, and the worker's other processes take
+what it reserves; with a database scheduler (django-celery-beat, RedBeat) the admin may schedule or run it
+at any rate, and it counts. A task's messages go to the queue its `beat_schedule` entry names in
+`options`, which beats the routes.
 """
     why = """
 A worker reserves up to `worker_prefetch_multiplier × concurrency` messages from the broker. Reserved
@@ -115,6 +121,17 @@ ahead altogether.
         Example({**_ROUTED_LONG, "deploy/entrypoint.sh": "#!/bin/sh\nexec celery -A proj worker -Q long "
                                                          "--prefetch-multiplier=\"${PREFETCH:-4}\"\n"},
                 note="the multiplier's default on the command line, the variable set nowhere"),
+        Example({**_ROUTED_LONG, "proj/views.py": "",
+                 "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long -c 4\n"
+                                       "    deploy:\n      replicas: 2\n"},
+                note="no code of the project sends the long task: another service sends it by name, at any rate"),
+        Example({**_ROUTED_LONG, "proj/views.py": "",
+                 "proj/celeryconfig.py": _ROUTED_LONG["proj/celeryconfig.py"]
+                 + "beat_schedule = {'b': {'task': 'proj.tasks.build', 'schedule': 86400}}\n"
+                 + "beat_scheduler = 'django_celery_beat.schedulers:DatabaseScheduler'\n",
+                 "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long -c 4\n"
+                                       "    deploy:\n      replicas: 2\n"},
+                note="beat schedules it, but from a database the admin edits: it may be scheduled or run at any rate"),
     )
     valid = (
         Example({"lib/__init__.py": "", "lib/tasks.py": "from celery import shared_task\n\n@shared_task(soft_time_limit=7200)\n"
@@ -234,15 +251,14 @@ ahead altogether.
                     durations: dict, queues: Value | None, one_process: bool) -> list[Related]:
         """What makes the tasks long; with queues, only tasks that reach those queues count. On a
         worker with several processes a long task holds reserved messages only when long tasks fill
-        every process: one that no code sends (beat's, one message per period) cannot do that alone."""
+        every process: one that only beat's fixed schedule sends (one message per period) cannot do that alone."""
         found: list[Related] = []
         sent = _sent_by_code(project)
         for name, value in _deciding(dict(limits), "task_soft_time_limit", "task_time_limit"):
             if _long(value, max(threshold, CAP_LONG)) and value.origin is not None:
                 found.append(Related(value.origin, f"{name} {format_duration(max(v.value for v in value.possible()))}"))
         for task in sorted(app.tasks.values(), key=lambda t: t.name):
-            by_code = id(task) in sent
-            if not one_process and not by_code:
+            if not one_process and id(task) not in sent and _beat_only(project, task, app):
                 continue
             if queues is not None and not any(_may_consume(queues, q) for q in _queues_of(project, task, app)):
                 continue
@@ -262,6 +278,23 @@ def _queues_of(project: Project, task, app: App) -> list[Value]:
     if sent is None:
         return [Value("unknown", reason="a send of the task names a queue qlint cannot read")]
     return [queue for queue, _ in sent]
+
+
+# Celery's own scheduler, which sends only the entries of beat_schedule (celery/beat.py).
+_FILE_SCHEDULERS = frozenset({"celery.beat:PersistentScheduler", "celery.beat.PersistentScheduler",
+                              "celery.beat:Scheduler", "celery.beat.Scheduler"})
+
+
+def _beat_only(project: Project, task, app: App) -> bool:
+    """True when the project shows that beat alone sends the task, from entries of beat_schedule
+    under Celery's default scheduler: one message per period. A task that neither code nor
+    beat_schedule sends is sent from outside (another service, the admin), at any rate."""
+    if not beat_queues(task, app):  # no entry names it, or beat_schedule cannot be read
+        return False
+    view = getattr(project, "deployment", None)
+    beats = [p for p in (view.processes if view is not None else ()) if p.app is app and p.runs_beat]
+    schedulers = [app.setting("beat_scheduler")] + [beat.setting("beat_scheduler") for beat in beats]
+    return all(always(value, lambda name: name in _FILE_SCHEDULERS) for value in schedulers)
 
 
 def _one_process(concurrency: Value, worker: CeleryProcess | None) -> bool:
