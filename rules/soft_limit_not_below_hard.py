@@ -182,18 +182,20 @@ Set the soft limit clearly below the hard one, leaving the task time to clean up
     def _compare(self, soft: Value, hard: Value, who: str, at: Span | None = None, shared: bool = False) -> Finding | None:
         soft_s, hard_s = _seconds(soft), _seconds(hard)
         if soft_s is None or hard_s is None:
-            return self._same(soft, hard, who, at)
+            return self._same(soft, hard, who, at, shared)
         if soft_s >= hard_s:
             return self._finding(soft, hard, soft_s, hard_s, who, at, shared)
         return None
 
-    def _same(self, soft: Value, hard: Value, who: str, at: Span | None) -> Finding | None:
+    def _same(self, soft: Value, hard: Value, who: str, at: Span | None, one_binding: bool = False) -> Finding | None:
         """Both limits one value that depends on a condition (time_limit=T, soft_time_limit=T with
         T = 300 if X else 3600), or that qlint cannot read (T = int(os.environ["T"])): whatever it
-        is, the soft limit equals the hard one."""
+        is, the soft limit equals the hard one. An unread value counts only where both limits are
+        a task's options bound to one name: settings left unknown by one cause (an update qlint
+        cannot read) share their origin without being one value."""
         if soft.origin is None or soft.origin != hard.origin:
             return None
-        if _unread_number(soft) and soft.status == hard.status and soft.reason == hard.reason \
+        if one_binding and _unread_number(soft) and soft.status == hard.status and soft.reason == hard.reason \
                 and (soft.status == "unknown" or soft.value == hard.value):
             what = f"one value ({soft.reason})" if soft.status == "unknown" and soft.reason else "one value, whatever it is"
             return self._equal(who, what, at or soft.origin, soft.origin)

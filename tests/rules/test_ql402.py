@@ -114,3 +114,11 @@ def test_same_expression_that_may_set_no_limit_is_left_alone(tmp_path):
         "proj/tasks.py": "import os\n\nfrom proj.celery import app\n\nLIMIT = 600 if os.environ.get('LIMITED') else None\n\n\n"
                          "@app.task(time_limit=LIMIT, soft_time_limit=LIMIT)\ndef export():\n    pass\n",
     }) == []
+
+
+def test_settings_left_unknown_by_one_update_are_not_one_value(tmp_path):
+    """app.conf.update(flask_app.config) makes both settings unknown from one place: they may differ or be unset."""
+    app = ("from celery import Celery\n\nfrom proj.web import create_app\n\n\ndef make():\n    flask_app = create_app()\n"
+           "    celery = Celery('proj')\n    celery.conf.update(flask_app.config)\n    return celery\n\n\napp = make()\n")
+    assert check(tmp_path, {"proj/celery.py": app, "proj/web.py": "def create_app():\n    return object()\n",
+                            "Procfile": "worker: celery -A proj.celery:app worker\n"}) == []
