@@ -11,8 +11,12 @@ the task (celery/canvas.py `Signature._merge`, celery/backends/base.py
   list of the header's results; a `link=` callback receives the parent's result;
 - an immutable signature (`.si()`, `immutable=True`) receives nothing;
 - an errback is called inline with (request, exc, traceback) when its task is not
-  bound and, after its own stored arguments, still takes more than one positional
-  argument (or takes *args); otherwise it is sent as a task with the failed task's id.
+  bound and takes more than one positional argument (or takes *args); otherwise it is
+  sent as a task with the failed task's id in front of its own arguments. Up to Celery
+  5.6 every positional parameter of the function counts
+  (`arity_greater(errback.type.__header__, 1)`); from 5.7 only those its stored
+  arguments leave (`Backend._errback_arity_greater`). A chord's errback (`on_error`) is
+  linked to its body, and gets the body's id.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Union
 
 from qlint.callsites import SENDING, Context, TaskCall, children, positional_params, render, task_call, walk
+from qlint.catalog import releases as catalog_releases
 from qlint.sources import ir
 
 if TYPE_CHECKING:
@@ -163,6 +168,8 @@ class Incoming:
     where: str  # "follows build_report in a chain"
     parent: "Task | None" = None
     errback: bool = False
+    # Whose id an errback sent as a task receives first.
+    failed: str = "the failed task"
 
 
 @dataclass(frozen=True)
@@ -241,7 +248,9 @@ def _callbacks(ctx: Context, owner: Node | None, kind: str, value: ir.Expr) -> I
             if kind == "link":
                 incoming = Incoming((f"<result of {parent_name}>",), f"is a link callback of {parent_name}", last_task(owner))
             else:
-                incoming = Incoming(None, f"is an errback (link_error) of {parent_name}", last_task(owner), errback=True)
+                failed = "the chord body" if _ends_in_chord(owner) else "the failed task"
+                incoming = Incoming(None, f"is an errback (link_error) of {parent_name}", last_task(owner), errback=True,
+                                    failed=failed)
             yield Placement(ctx, node, incoming)
         elif node is not None:
             yield from _place(ctx, node, Incoming((f"<result of {parent_name}>",) if kind == "link" else None,
@@ -296,6 +305,10 @@ def describe(node: Node | None) -> str:
     return "the previous step"
 
 
+def _ends_in_chord(node: Node | None) -> bool:
+    return isinstance(node, Chord) or (isinstance(node, Chain) and bool(node.parts) and _ends_in_chord(node.parts[-1]))
+
+
 def last_task(node: Node | None) -> "Task | None":
     if isinstance(node, Sig):
         return node.call.task
@@ -309,19 +322,52 @@ def last_task(node: Node | None) -> "Task | None":
 # ---------------------------------------------------------------- how Celery calls a signature
 
 
-def errback_incoming(sig: Sig) -> tuple[tuple[str, ...], str]:
+@dataclass(frozen=True)
+class ErrbackCall:
+    """One way Celery calls an errback: what it puts before the signature's own arguments, in
+    words, and the releases that call it so (all the app may run when they agree)."""
+
+    values: tuple[str, ...]
+    how: str
+    releases: tuple[str, ...]
+    as_task: bool
+
+
+def errback_calls(sig: Sig, failed: str = "the failed task") -> list[ErrbackCall]:
+    """How Celery calls an errback, one entry per group of the app's releases that agree."""
+    task = sig.call.task
+    assert task is not None
+    releases = tuple(getattr(task.app, "releases", ()) or ()) or (catalog_releases.newest(),)
+    groups: dict[tuple, list[str]] = {}
+    for release in releases:
+        groups.setdefault(errback_incoming(sig, _counts_stored_args(release), failed), []).append(release)
+    return [ErrbackCall(values, how, tuple(names), values == (f"<id of {failed}>",))
+            for (values, how), names in groups.items()]
+
+
+def _counts_stored_args(release: str) -> bool:
+    """Whether `release` classifies an errback by the parameters its stored arguments leave
+    (Celery 5.7's Backend._errback_arity_greater) rather than by all of them."""
+    found = catalog_releases.get_release(release)
+    return found is None or found.key >= (5, 7)
+
+
+def errback_incoming(sig: Sig, counts_stored: bool = True, failed: str = "the failed task") -> tuple[tuple[str, ...], str]:
     """What Celery passes an errback before its own arguments, and how it calls it."""
     task = sig.call.task
     assert task is not None
+    the_id = f"<id of {failed}>"
     if sig.immutable:
         return (), "as a task with its own arguments only"
     if task.bind:
-        return ("<id of the failed task>",), "as a task (bound tasks are never called inline)"
+        return (the_id,), "as a task (bound tasks are never called inline)"
     params = positional_params(task)
     given = len(sig.call.args or ())
     keywords = {k for k, _ in sig.call.kwargs or ()}
     varargs = any(p.kind == "varargs" for p in task.func.params)
-    if given <= len(params) or varargs:
+    if not counts_stored:
+        count = len(params)
+    elif given <= len(params) or varargs:
         remaining = []
         for param in params[given:]:
             if param.name in keywords:
@@ -332,7 +378,28 @@ def errback_incoming(sig: Sig) -> tuple[tuple[str, ...], str]:
         count = len(params)
     if varargs or count > 1:
         return ("<request>", "<exception>", "<traceback>"), "inline, because it takes more than one positional argument"
-    return ("<id of the failed task>",), "as a task, because it takes at most one positional argument"
+    return (the_id,), "as a task, because it takes at most one positional argument"
+
+
+def id_problem(task: "Task", call: TaskCall) -> str | None:
+    """Why an errback sent as a task, with the failed task's id in front, gets its arguments wrong
+    although the call fits: its own positional arguments were meant for its first parameters,
+    and the first of them now receives the id instead (call_problem() says when it does not fit)."""
+    if not call.args:
+        return None
+    params = positional_params(task)
+    if not params or _names_an_id(params[0].name):
+        return None
+    moved = f", and {render(call.args[0])} goes to {params[1].name!r}" if len(params) > 1 else ""
+    return f"{task.func.name}'s parameter {params[0].name!r} receives that id{moved}"
+
+
+def _names_an_id(name: str) -> bool:
+    """A parameter named for a task id (task_id, uuid, failed_task_id, tid): it expects the id."""
+    lower = name.lower().strip("_")
+    words = lower.split("_")
+    return lower in ("id", "uuid", "tid", "request_id", "result_id") or (
+        any("task" in w for w in words) and (words[-1] in ("id", "uuid") or lower.endswith("taskid")))
 
 
 def call_problem(task: "Task", incoming: tuple[str, ...], call: TaskCall) -> str | None:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.canvas import Placement, call_problem, canvas_uses, errback_incoming, rendered_call
+from qlint.canvas import Placement, call_problem, canvas_uses, errback_calls, id_problem, rendered_call
 from qlint.callsites import render
+from qlint.catalog import releases as catalog_releases
 from qlint.model import Edit, Finding, Fix, Related
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
@@ -41,6 +42,16 @@ def on_failure(request, exc, traceback):
 @app.task
 def log_failure(task_id, upload_id):
     return task_id
+
+
+@app.task(bind=True)
+def mark_failed(self, upload_id, reason="failed"):
+    return upload_id
+
+
+@app.task(bind=True)
+def cleanup(self, task_id, upload_id):
+    return upload_id
 """
 
 
@@ -48,7 +59,8 @@ def _project(code: str) -> dict[str, str]:
     return {"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS, "proj/flows.py": code}
 
 
-_IMPORTS = "from celery import chain, chord, group\n\nfrom proj.tasks import archive, build_report, log_failure, notify_owner, on_failure, summarize\n\n\n"
+_IMPORTS = ("from celery import chain, chord, group\n\nfrom proj.tasks import archive, build_report, cleanup, log_failure, "
+            "mark_failed, notify_owner, on_failure, summarize\n\n\n")
 
 
 class SignatureArguments(Rule):
@@ -62,7 +74,11 @@ signature (`.s()`, `.signature()`, `signature(...)`) after another step of a cha
 as a chord body (`chord(header)(body)`, `chord(header, body)`, `group(...) | task.s()`) or as a `link=`
 callback, whose task cannot take one more positional argument in front of its own; an immutable signature
 (`.si()`, `immutable=True`) that leaves out a required argument; a keyword that names no parameter or
-one already filled; and a `link_error=` errback whose parameters do not match how Celery will call it.
+one already filled; and an errback (`link_error=`, `.on_error()`, a chord's `on_error`) whose parameters do not
+match how Celery will call it, or that is sent as a task and so receives the failed task's id (a chord
+body's, for a chord) in the parameter its own first argument was meant for (`upload_id`, where `task_id`
+or `uuid` would say it expects the id). Errbacks are judged for each Celery release the project may
+install, and reported only when every one of them calls it wrongly.
 `self` of `bind=True` tasks, defaults, `*args` and `**kwargs` are counted. A signature whose task qlint
 cannot find, or whose arguments it cannot read (`*args`, `**kwargs`), is not reported; nor is the first
 step of a canvas that may be applied with arguments elsewhere.
@@ -73,10 +89,12 @@ front of the signature's own arguments (`Signature._merge`); a chord body receiv
 results; a `link=` callback receives the parent's result. An immutable signature keeps only its own
 arguments. A task that cannot take the extra argument fails with `TypeError` in the worker, after the
 expensive parent already ran: the rest of the chain never runs and nothing retries it. Errbacks
-(`link_error`) are called inline as `errback(request, exc, traceback)` when the task is not bound and still
-takes more than one positional argument after its own stored arguments (or takes `*args`); otherwise
-they are sent as a task with the failed task's id in front. An errback that fails raises inside the
-failure handler and is only logged.
+(`link_error`) are called inline as `errback(request, exc, traceback)` when the task is not bound and takes
+more than one positional argument (or takes `*args`): up to Celery 5.6 every positional parameter of the
+function counts, from 5.7 only those its stored arguments leave. Otherwise they are sent as a task with
+the failed task's id in front of their own arguments, which all move one parameter right: the handler
+marks the wrong row, or gets the id where it expected a record's. An errback that fails raises inside
+the failure handler and is only logged.
 """
     example = """
 ```python
@@ -87,7 +105,8 @@ chain(build_report.s(upload_id), notify_owner.s(upload_id))
     fix = """
 If the step does not need its parent's result, make the signature immutable: `notify_owner.si(upload_id)`.
 If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`. Give an errback either
-`(request, exc, traceback)` (called inline) or a single `task_id` parameter (sent as a task).
+`(request, exc, traceback)` (called inline) or the failed task's id as its first parameter, before its own
+arguments (sent as a task): `def mark_failed(self, task_id, upload_id)`.
 """
     fix_safety = (
         "The fix that turns `.s(...)` into `.si(...)` is unsafe: it is offered only when the task binds its own "
@@ -107,6 +126,9 @@ If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`
                 note="the link callback receives the result, and the keyword fills the same parameter"),
         Example(_project(_IMPORTS + "def run(upload_id):\n    return build_report.apply_async((upload_id,), link_error=log_failure.s())\n"),
                 note="an errback with two positional parameters is called inline with three arguments"),
+        Example(_project(_IMPORTS + "def run(upload_id):\n"
+                         "    return build_report.apply_async((upload_id,), link_error=mark_failed.s(upload_id))\n"),
+                note="a bound errback is sent as a task: its upload_id receives the failed task's id"),
     )
     valid = (
         Example(_project(_IMPORTS + "def run(upload_id):\n    return chain(build_report.s(upload_id), notify_owner.si(upload_id)).apply_async()\n"),
@@ -119,6 +141,9 @@ If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`
                          "    build_report.apply_async((upload_id,), link_error=on_failure.s())\n"
                          "    build_report.apply_async((upload_id,), link_error=log_failure.s(upload_id))\n"),
                 note="errbacks shaped as Celery calls them: inline, and as a task with the failed task's id"),
+        Example(_project(_IMPORTS + "def run(upload_id):\n"
+                         "    return build_report.apply_async((upload_id,), link_error=cleanup.s(upload_id))\n"),
+                note="a bound errback whose first parameter takes the failed task's id"),
         Example(_project(_IMPORTS + "def run(step, upload_id):\n    return chain(build_report.s(upload_id), step.s(upload_id)).delay()\n"),
                 note="a step whose task qlint cannot resolve"),
         Example(_project(_IMPORTS + "def make(upload_id):\n    return chain(notify_owner.s(), build_report.si(upload_id))\n"),
@@ -145,10 +170,9 @@ If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`
         task = call.task
         if task is None:
             return None
-        how = ""
         if incoming.errback:
-            values, how = errback_incoming(sig)
-        elif sig.immutable:
+            return self._errback(use)
+        if sig.immutable:
             values = ()
         elif incoming.values is None:
             return None
@@ -157,16 +181,39 @@ If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`
         problem = call_problem(task, values, call)
         if problem is None:
             return None
-        written = f"{call.label}.{call.method}({_own(call)})" if call.method not in ("signature()",) else render(call.call)
         calls = f"Celery calls {rendered_call(task, values, call)}"
-        if how:
-            calls = f"Celery calls it {how}: {rendered_call(task, values, call)}"
-        elif sig.immutable:
+        if sig.immutable:
             calls += " (an immutable signature gets nothing from its parent)"
-        message = f"{written} {incoming.where}: {calls}, but {problem}"
+        return self._report(use, f"{calls}, but {problem}", values)
+
+    def _errback(self, use: Placement) -> Finding | None:
+        """An errback is wrong when every release the app may run calls it wrongly: with arguments
+        that do not fit, or, sent as a task, with the failed task's id where its own first argument
+        was meant to go."""
+        call = use.sig.call
+        task = call.task
+        assert task is not None
+        ways = []
+        for way in errback_calls(use.sig, use.incoming.failed):
+            problem = call_problem(task, way.values, call) or (id_problem(task, call) if way.as_task else None)
+            if problem is None:
+                return None
+            ways.append((way, problem))
+        texts = [f"Celery calls it {way.how}: {rendered_call(task, way.values, call)}, but {problem}" for way, problem in ways]
+        if len(ways) > 1:
+            texts = [f"{catalog_releases.celery(way.releases)} calls it {text[len('Celery calls it '):]}"
+                     for (way, _), text in zip(ways, texts)]
+        return self._report(use, "; ".join(texts), ways[0][0].values)
+
+    def _report(self, use: Placement, calls: str, values: tuple[str, ...]) -> Finding:
+        call = use.sig.call
+        task = call.task
+        assert task is not None
+        written = f"{call.label}.{call.method}({_own(call)})" if call.method not in ("signature()",) else render(call.call)
+        message = f"{written} {use.incoming.where}: {calls}"
         related = [Related(task.defined_at, f"{task.name} defined here")]
-        if incoming.parent is not None and incoming.parent is not task:
-            related.append(Related(incoming.parent.defined_at, f"{incoming.parent.name} defined here"))
+        if use.incoming.parent is not None and use.incoming.parent is not task:
+            related.append(Related(use.incoming.parent.defined_at, f"{use.incoming.parent.name} defined here"))
         return self.finding(message, call.call.span, related, self._fix(use, values), depends_on=[r.span.path for r in related])
 
     @staticmethod
@@ -174,7 +221,7 @@ If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`
         call = use.sig.call
         if use.incoming.errback:
             return Fix("give the errback the parameters Celery calls it with: (request, exc, traceback) when called "
-                       "inline, or a single task_id when sent as a task")
+                       "inline, or the failed task's id first, before its own arguments, when sent as a task")
         if call.immutable or not values:
             return Fix("pass every required argument in the signature")
         assert call.task is not None

@@ -86,18 +86,34 @@ def bound_errback(self, task_id):
 @app.task
 def errback_star(*args):
     calls.append("errback_star")
+
+
+@app.task
+def mark_failed(upload_id, reason="failed"):
+    calls.append(("mark_failed", upload_id, reason))
+
+
+@app.task(bind=True)
+def bound_mark_failed(self, upload_id, reason="failed"):
+    calls.append(("bound_mark_failed", upload_id, reason))
+
+
+@app.task(bind=True)
+def bound_cleanup(self, task_id, upload_id):
+    calls.append(("bound_cleanup", task_id, upload_id))
 '''
 NAMES = ("build_report notify_owner notify_with_report summarize archive flexible keyword_only boom on_failure "
-         "log_failure log_failure_default log_id bound_errback errback_star").split()
+         "log_failure log_failure_default log_id bound_errback errback_star mark_failed bound_mark_failed "
+         "bound_cleanup").split()
 FLOW_HEADER = "from celery import chain, chord, group\n\nfrom proj.tasks import " + ", ".join(NAMES) + "\n\n\ndef run():\n    return "
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def findings(tmp_path: Path, flow: str):
+def findings(tmp_path: Path, flow: str, extra: dict[str, str] | None = None):
     files = {
         "proj/__init__.py": "", "proj/celery.py": APP,
         "proj/tasks.py": "from proj.celery import app\n\ncalls = []\n\n" + TASKS,
-        "proj/flows.py": FLOW_HEADER + flow + "\n",
+        "proj/flows.py": FLOW_HEADER + flow + "\n", **(extra or {}),
     }
     for rel, content in files.items():
         path = tmp_path / rel
@@ -217,3 +233,62 @@ def test_incident_example_and_its_fixed_twin():
         project = analyse(["."], cwd=root, root=root, use_cache=False).project
         found = [(f.span.path, f.span.line, f.span.column) for f in SignatureArguments().check(project)]
         assert found == expected, name
+
+
+@pytest.mark.parametrize("errback", ["mark_failed.s(7)", "bound_mark_failed.s(7)"])
+def test_an_errback_sent_as_a_task_takes_the_failed_tasks_id_where_its_own_argument_was_meant(tmp_path, errback, caplog):
+    """Celery 5.7 itself sends both as tasks with the failed task's id first: upload_id gets the id, reason gets 7."""
+    namespace = celery_namespace(propagate=False)
+    with caplog.at_level(logging.CRITICAL):
+        failed = eval(f"boom.apply_async((1,), link_error={errback})", namespace)
+    task = errback.split(".")[0]
+    assert namespace["calls"] == [(task, failed.id, 7)]
+    (finding,) = findings(tmp_path, f"boom.apply_async((1,), link_error={errback})")
+    how = "(bound tasks are never called inline)" if task.startswith("bound") else \
+        "because it takes at most one positional argument"
+    assert finding.message == (
+        f"{errback} is an errback (link_error) of boom: Celery calls it as a task, {how}: "
+        f"{task}(<id of the failed task>, 7), but {task}'s parameter 'upload_id' receives that id, and 7 goes to 'reason'"
+    ).replace("as a task, (bound", "as a task (bound")
+    assert "the failed task's id first" in finding.fix.description
+
+
+def test_an_errback_whose_first_parameter_is_the_task_id_is_fine(tmp_path, caplog):
+    namespace = celery_namespace(propagate=False)
+    with caplog.at_level(logging.CRITICAL):
+        failed = eval("boom.apply_async((1,), link_error=bound_cleanup.s(7))", namespace)
+    assert namespace["calls"] == [("bound_cleanup", failed.id, 7)]
+    assert findings(tmp_path, "boom.apply_async((1,), link_error=bound_cleanup.s(7))") == []
+
+
+def test_errbacks_follow_the_celery_release_the_project_installs(tmp_path):
+    """Up to 5.6 an unbound errback is called inline when its function takes two positional
+    parameters, whatever the signature stores; 5.7 counts the parameters the stored ones leave."""
+    flow = "boom.apply_async((1,), link_error=log_failure.s(7))"
+    assert findings(tmp_path / "new", flow) == []
+    (finding,) = findings(tmp_path / "pinned", flow, {"requirements.txt": "celery[redis]==5.5.3\n"})
+    assert finding.message == (
+        "log_failure.s(7) is an errback (link_error) of boom: Celery calls it inline, because it takes more than one "
+        "positional argument: log_failure(<request>, <exception>, <traceback>, 7), but log_failure takes 2 positional "
+        "arguments")
+    assert findings(tmp_path / "range", flow, {"requirements.txt": "celery>=5.5,<5.8\n"}) == [], \
+        "5.7 calls it fine: one plausible release is safe"
+
+
+def test_an_errback_wrong_in_every_release_says_how_each_calls_it(tmp_path):
+    (finding,) = findings(tmp_path, "boom.apply_async((1,), link_error=mark_failed.s(7))",
+                          {"requirements.txt": "celery>=5.5,<5.8\n"})
+    assert finding.message == (
+        "mark_failed.s(7) is an errback (link_error) of boom: Celery 5.5–5.6 calls it inline, because it takes more "
+        "than one positional argument: mark_failed(<request>, <exception>, <traceback>, 7), but mark_failed takes 2 "
+        "positional arguments; Celery 5.7 calls it as a task, because it takes at most one positional argument: "
+        "mark_failed(<id of the failed task>, 7), but mark_failed's parameter 'upload_id' receives that id, and 7 goes "
+        "to 'reason'")
+
+
+def test_a_chords_on_error_gets_the_id_of_its_body(tmp_path):
+    (finding,) = findings(tmp_path, "chord([build_report.s(1), build_report.s(2)], summarize.s()).on_error("
+                                    "bound_mark_failed.s(7)).delay()")
+    assert "is an errback (link_error) of summarize: Celery calls it as a task (bound tasks are never called inline): " \
+           "bound_mark_failed(<id of the chord body>, 7), but bound_mark_failed's parameter 'upload_id' receives that id" \
+           in finding.message
