@@ -9,7 +9,7 @@ from typing import Callable
 
 from qlint.resolve.environment import Environment, build_environment, join
 from qlint.sources.deploy import read_deploy_bytes, rebind
-from qlint.sources.deploy.discover import HEAD_BYTES, classify_path
+from qlint.sources.deploy.discover import HEAD_BYTES, classify_path, kind_by_name, unreadable
 from qlint.sources.deploy.dotenv import read_dotenv
 from qlint.sources.deploy.compose import by_profiles
 from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, Process
@@ -59,6 +59,9 @@ def load_deploy_files(paths: list[str], read: Callable[[str], bytes | None],
             continue
         data = read(path)
         if data is None:
+            kind = kind_by_name(path)
+            if kind is not None:  # a deployment file qlint cannot open: say so rather than skip it
+                by_path[path] = unreadable(path, kind, "the file cannot be read (no permission, or not a regular file)")
             continue
         facts = facts_of(path, data)
         if facts is not None:

@@ -153,3 +153,13 @@ def test_the_deployment_shows_which_broker_runs(tmp_path):
     write_tree(tmp_path, {"docker-compose.yml": both})
     assert app_config(tmp_path)["broker"]["kinds"] == ["redis", "amqp"]
     assert ("QL101", "proj/celeryconfig.py", 4) in findings(tmp_path)
+
+
+def test_a_deployment_file_that_cannot_be_read_is_reported_not_skipped(tmp_path):
+    from qlint.deploy_files import load_deploy_files
+
+    files = {"docker-compose.yml": None, "Procfile": b"worker: celery -A proj worker\n", "notes.sh": None}
+    loaded = load_deploy_files(list(files), files.get)
+    by_path = {f.path: f for f in loaded.facts}
+    assert by_path["docker-compose.yml"].error.startswith("the file cannot be read")
+    assert by_path["Procfile"].error is None and "notes.sh" not in by_path

@@ -80,7 +80,8 @@ def _os_environ_unset(pos: list[Value], kw: dict[str, Value], span: Span) -> Val
         return unknown("environment variable whose name cannot be read", span)
     default = pos[1] if len(pos) > 1 else kw.get("default") or kw.get("value")
     if default is None:
-        return unknown(f"environment variable {name.value} (no default)", span)
+        # env names the variable: os.environ.get(name) is None while it is unset (Scope.call_helper)
+        return Value("unknown", None, span, env=name.value, reason=f"environment variable {name.value} (no default)")
     if default.status not in ("known", "env-default"):
         return unknown(f"environment variable {name.value} with a default qlint cannot read", span)
     raw = default.value

@@ -235,6 +235,8 @@ class Evaluator:
             made = self.scope.call_function(target, expr)
             if made is None:
                 made = self.scope.task_factory(target, expr)
+            if made is None:
+                made = self.scope.call_helper(target, expr)
             if made is not None:
                 return made
         if isinstance(target, (FuncObj, TaskObj)):

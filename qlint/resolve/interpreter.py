@@ -186,6 +186,38 @@ class Scope:
             return None
         return known(next(iter(returned.values())), expr.span)
 
+    def call_helper(self, func: FuncObj, expr: ir.Call) -> Value | None:
+        """The result of a small pure function of the project, such as a settings helper around
+        the environment (`def get_bool(name, default): value = os.environ.get(name) ...`), as
+        Celery would see it: its parameters bound to the call's arguments, the variable as the
+        deployment sets it or unset. Only functions that assign local names, branch, return and
+        raise are run, a few statements long; any other gives None (left unevaluated). The
+        result stands at the call, and names the variable it depends on."""
+        active = self.workspace.running_functions
+        body = func.func.body
+        if id(func.func) in active or len(active) >= MAX_CALL_DEPTH or not _is_small_pure(body, [0]):
+            return None
+        home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
+        if home_env is None:
+            return None
+        pos, kw, opaque = self.evaluator.args(expr)
+        local = Scope(self.workspace, home_env, outer=Scope(self.workspace, home_env))
+        _bind_parameters(local, func.func, pos, kw, opaque, expr.span)
+        runner = _HelperRun(local)
+        active.add(id(func.func))
+        try:
+            result = runner.returned(body)
+        finally:
+            active.discard(id(func.func))
+        if result is None:
+            return None
+        env = result.env or runner.env
+        if result.status == "known" and runner.env is not None:
+            return Value("env-default", result.value, expr.span, env=env, uncast=result.uncast)
+        if result.status in ("known", "env-default", "default"):
+            return Value(result.status, result.value, expr.span, env=env, uncast=result.uncast)
+        return V.with_origin(result, expr.span) if result.status == "several" else result
+
     def task_factory(self, func: FuncObj, expr: ir.Call) -> Value | None:
         """`job("harvest", queue="low")`: a project function that makes task decorators
         (task_factories.py), run with the call's arguments. The task decorator it returns, or
@@ -830,6 +862,82 @@ class Interpreter:
         cls = ClassObj(stmt.name, self.scope.module.path, stmt.span, bases, attrs, dict(class_scope.spans))
         self.scope.workspace.classes.append(cls)
         self.scope.bind(stmt.name, known(cls, stmt.span), stmt.span)
+
+
+HELPER_STATEMENTS = 30
+
+
+def _is_small_pure(body: tuple[ir.Stmt, ...], count: list[int]) -> bool:
+    """Whether body only binds local names, branches, returns and raises, in at most
+    HELPER_STATEMENTS statements (a docstring aside): nothing it does reaches outside it."""
+    for stmt in body:
+        count[0] += 1
+        if count[0] > HELPER_STATEMENTS:
+            return False
+        if isinstance(stmt, ir.Assign):
+            if not all(isinstance(t, ir.Name) for t in stmt.targets):
+                return False
+        elif isinstance(stmt, ir.If):
+            if not (_is_small_pure(stmt.body, count) and _is_small_pure(stmt.orelse, count)):
+                return False
+        elif isinstance(stmt, ir.Try):
+            handlers = tuple(s for _, handler in stmt.handlers for s in handler)
+            if not all(_is_small_pure(part, count) for part in (stmt.body, handlers, stmt.orelse, stmt.finalbody)):
+                return False
+        elif isinstance(stmt, ir.ExprStmt):
+            if not isinstance(stmt.value, ir.Const):
+                return False
+        elif not isinstance(stmt, (ir.Return, ir.Raise)):
+            return False
+    return True
+
+
+class _HelperRun(Interpreter):
+    """Runs a small pure function (Scope.call_helper) along the one path its tests decide,
+    stopping at the first return; None where a test cannot be decided or the path raises.
+    env names the environment variable a decided test depended on (its default was taken)."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope)
+        self.env: str | None = None
+
+    def returned(self, body: tuple[ir.Stmt, ...]) -> Value | None:
+        outcome = self._path(body)
+        return outcome if isinstance(outcome, Value) else None
+
+    def _path(self, body: tuple[ir.Stmt, ...]) -> Value | bool | None:
+        """The returned value; False when the body ends without returning; None when undecided."""
+        for stmt in body:
+            if isinstance(stmt, ir.Return):
+                return self.ev.eval(stmt.value) if stmt.value is not None else known(None, stmt.span)
+            if isinstance(stmt, ir.Raise):
+                return None
+            if isinstance(stmt, ir.If):
+                test = self.ev.eval(stmt.test)
+                decided = V.truth(test)
+                if test.status == "env-default" and V.is_plain(test.value):
+                    decided, self.env = bool(test.value), test.env or self.env
+                if decided is None:
+                    return None
+                outcome = self._path(stmt.body if decided else stmt.orelse)
+            elif isinstance(stmt, ir.Try):
+                outcome = self._path(stmt.body)  # a handler runs only on an error nothing here can show
+                if outcome is None:
+                    return None
+            elif isinstance(stmt, ir.Assign):
+                value = self.ev.eval(stmt.value)
+                if value.status == "unknown" and value.env and isinstance(stmt.value, ir.Call) \
+                        and len(stmt.value.args) == 1 and not stmt.value.kwargs:
+                    value = Value("env-default", None, value.origin, env=value.env)  # .get(name): None while unset
+                for target in stmt.targets:
+                    self.assign(target, value, stmt.span)
+                continue
+            else:
+                self.run((stmt,))
+                continue
+            if outcome is not False:
+                return outcome
+        return False
 
 
 class _FunctionRun(Interpreter):

@@ -34,8 +34,10 @@ _BODY_MARKERS = re.compile(
     r"\.delay\(|apply_async|\.si?\(|signature\(|send_task|chord|chain|group\(|AsyncResult|GroupResult|"
     r"revoke|\.retry\(|on_commit|atomic|\.conf\b|config_from_object|Celery\(|CELERY|"
     r"DJANGO_SETTINGS_MODULE|control\.terminate|allow_join_result|disable_sync_subtasks|register_type\(|"
-    r"register\(\s*[\"']json|\|"
+    r"register\(\s*[\"']json|\||environ|getenv"
 )
+_ENVIRON = re.compile(r"environ|getenv")
+_HELPER_LINES = 25
 
 # Deepest expression qlint converts (ir.MAX_DEPTH). CPython itself refuses more than 200
 # nested brackets, so only long operator chains (a + b + ... or a.b.c...) come near it.
@@ -95,16 +97,18 @@ class _Unreadable(Exception):
 Reads = tuple[frozenset[str], tuple[tuple[str, str], ...]]  # reads.likely_reads() of a chunk
 
 # path -> {chunk text: (first line, statements, what they read)} from the last parse of that
-# file, and whether it was inert. A long-running process (the language server) converts only
-# the statements that changed.
-_LAST_CHUNKS: dict[str, tuple[bool, dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
+# file, and the mode it was converted in (inert, reads the environment). A long-running
+# process (the language server) converts only the statements that changed.
+_LAST_CHUNKS: dict[str, tuple[tuple[bool, bool], dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
 
 
 def _convert_chunks(path: str, text: str, tree: ast.Module,
                     inert: bool = False) -> tuple[tuple[ir.Stmt, ...], frozenset[str], tuple[tuple[str, str], ...]]:
     """The statements of the file, and the names and attributes they read (reads.py)."""
-    was_inert, previous = _LAST_CHUNKS.get(path, (inert, {}))
-    if was_inert != inert:
+    reads_environ = inert and _ENVIRON.search(text) is not None
+    mode = (inert, reads_environ)  # chunks converted in another mode prune other functions
+    was, previous = _LAST_CHUNKS.get(path, (mode, {}))
+    if was != mode:
         previous = {}
     current: dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]] = {}
     body: list[ir.Stmt] = []
@@ -115,7 +119,7 @@ def _convert_chunks(path: str, text: str, tree: ast.Module,
     for chunk in statement_chunks(text, tree, lines):
         known = current.get(chunk.text) or previous.get(chunk.text)
         if known is None:
-            stmts = _convert_chunk(converter, chunk, inert)
+            stmts = _convert_chunk(converter, chunk, inert, reads_environ)
             reads = likely_reads(stmts)
         else:
             first, stmts, reads = known
@@ -125,12 +129,13 @@ def _convert_chunks(path: str, text: str, tree: ast.Module,
         body.extend(stmts)
         names |= reads[0]
         attributes.update(reads[1])
-    _LAST_CHUNKS[path] = (inert, current)
+    _LAST_CHUNKS[path] = (mode, current)
     return tuple(body), frozenset(names), tuple(sorted(attributes))
 
 
-def _convert_chunk(converter: from_ast.Converter, chunk: Chunk, inert: bool = False) -> tuple[ir.Stmt, ...]:
-    converter.pruned = frozenset(id(f) for f in _pruned(converter.lines, chunk, inert))
+def _convert_chunk(converter: from_ast.Converter, chunk: Chunk, inert: bool = False,
+                   reads_environ: bool = False) -> tuple[ir.Stmt, ...]:
+    converter.pruned = frozenset(id(f) for f in _pruned(converter.lines, chunk, inert, reads_environ))
     converter.depth = 0
     try:
         return converter.block(list(chunk.statements))
@@ -178,13 +183,23 @@ def _error_span(path: str, error: SyntaxError) -> Span:
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _pruned(lines: list[str], chunk: Chunk, every: bool = False) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+def _pruned(lines: list[str], chunk: Chunk, every: bool = False,
+            reads_environ: bool = False) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
     """The functions whose body is not converted: those whose text mentions nothing Celery
     cares about. That holds for top-level functions and for the methods of top-level classes
-    (nested classes too); a function nested in a function is read with it; with `every`,
-    all of them."""
+    (nested classes too); a function nested in a function is read with it; with `every` (a
+    module with no Celery marker), all of them, except short ones where the module reads the
+    environment (reads_environ)."""
     for function, own_from in _prunable(chunk):
-        if every or not _BODY_MARKERS.search("".join(lines[own_from - 1:function.end_lineno or function.lineno])):
+        end = function.end_lineno or function.lineno
+        text = "".join(lines[own_from - 1:end])
+        if every:
+            # In a module that reads the environment, a short function may be a settings helper
+            # (get_bool(name, default), or env_int() built on it): the resolver evaluates those
+            # where settings call them.
+            if end - own_from >= _HELPER_LINES or not reads_environ:
+                yield function
+        elif not _BODY_MARKERS.search(text):
             yield function
 
 

@@ -53,6 +53,20 @@ def named_like_deployment(path: str) -> bool:
     return bool(_COMPOSE_NAME.match(name.lower())) or name.startswith("Procfile") or name.lower().endswith(".service")
 
 
+def kind_by_name(path: str) -> str | None:
+    """The reader a file's name alone calls for (a compose file, a Procfile, a systemd unit,
+    a Dockerfile), else None."""
+    name = PurePath(path).name
+    lower = name.lower()
+    if _COMPOSE_NAME.match(lower):
+        return "compose"
+    if name.startswith("Procfile"):
+        return "procfile"
+    if lower.endswith(".service"):
+        return "systemd"
+    return "dockerfile" if is_dockerfile_name(lower) else None
+
+
 def is_dockerfile_name(lower: str) -> bool:
     """Dockerfile, Dockerfile.prod, prod.Dockerfile, Containerfile (a lower-case name)."""
     return (lower in ("dockerfile", "containerfile") or lower.startswith(("dockerfile.", "containerfile."))
