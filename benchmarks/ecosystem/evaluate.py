@@ -4,6 +4,7 @@ before qlint ran on them (projects/*.toml; README.md beside this file says how).
     python benchmarks/ecosystem/evaluate.py                    # every labelled project
     python benchmarks/ecosystem/evaluate.py udata zenodo       # some of them
     python benchmarks/ecosystem/evaluate.py --json out.json    # the figures as data too
+    python benchmarks/ecosystem/evaluate.py --set regression   # projects of earlier reviews
 
 Each project is checked out at its pinned commit under --work (default
 /tmp/qlint-ecosystem/NAME): from a git directory that holds the commit (--mirrors, default
@@ -30,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROJECTS = HERE / "projects"
 
 
 @dataclass
@@ -174,12 +174,15 @@ def report(tally: Tally) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="projects (file names under projects/, without .toml)")
+    parser.add_argument("names", nargs="*", help="projects (file names under the set's folder, without .toml)")
+    parser.add_argument("--set", default="projects", choices=["projects", "regression"],
+                        help="projects: labelled before qlint ran; regression: projects of earlier reviews, "
+                             "unlabelled (their findings print as unjudged until judged)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/qlint-ecosystem"))
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--json", type=Path, help="also write the per-rule figures and every finding here")
     args = parser.parse_args()
-    paths = sorted(PROJECTS.glob("*.toml"))
+    paths = sorted((HERE / args.set).glob("*.toml"))
     if args.names:
         paths = [p for p in paths if p.stem in args.names]
     tally, dump = Tally(), defaultdict(list)
