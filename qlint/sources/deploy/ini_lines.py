@@ -44,26 +44,39 @@ def entries(path: str, text: str, backslash_continues: bool) -> list[Entry]:
         if not match:
             continue
         start_line = number
-        value = Located.at(path, line[match.end():], number, match.end() + 1)
+        # The value's lines, joined once at the end: joining at each continuation line copied
+        # the value so far every time (a 380 KB unit took 93 s).
+        parts = [Located.at(path, line[match.end():], number, match.end() + 1)]
         while number < len(lines):
             following = lines[number]
-            if backslash_continues and value.text.rstrip().endswith("\\"):
-                cut = value.text.rstrip()
-                value = _joined(value[:len(cut) - 1], Located.at(path, " " + following, number + 1, 0))
+            if backslash_continues and _ends_with_backslash(parts):
+                last = parts[-1]
+                parts[-1] = last[:len(last.text.rstrip()) - 1]
+                parts.append(Located.at(path, " " + following, number + 1, 0))
             elif not backslash_continues and following[:1] in (" ", "\t") and following.strip() \
                     and not following.lstrip().startswith(("#", ";")):
-                value = _joined(value, Located.at(path, "\n" + following, number, len(lines[number - 1]) + 1))
+                parts.append(Located.at(path, "\n" + following, number, len(lines[number - 1]) + 1))
             else:
                 break
             number += 1
         end_text = lines[number - 1]
         span = Span(path, start_line, indent + 1, number, len(end_text) + 1)
-        out.append(Entry(section, match.group(1), _rstrip(value), span))
+        out.append(Entry(section, match.group(1), _rstrip(_joined(parts)), span))
     return out
 
 
-def _joined(first: Located, second: Located) -> Located:
-    return Located(first.path, first.text + second.text, first.positions + second.positions)
+def _ends_with_backslash(parts: list[Located]) -> bool:
+    """Whether the value so far, without its trailing blanks, ends with a backslash. Parts
+    that are all blanks are dropped on the way, as cutting the backslash would drop them."""
+    while len(parts) > 1 and not parts[-1].text.strip():
+        parts.pop()
+    return parts[-1].text.rstrip().endswith("\\")
+
+
+def _joined(parts: list[Located]) -> Located:
+    if len(parts) == 1:
+        return parts[0]
+    return Located(parts[0].path, "".join(p.text for p in parts), tuple(x for p in parts for x in p.positions))
 
 
 def _rstrip(value: Located) -> Located:
