@@ -1,5 +1,6 @@
 """Where the project revokes tasks: `app.control.revoke(...)`, `app.control.terminate(...)`,
-`AsyncResult(...).revoke(...)`, `result.revoke()` on what `.delay()`/`.apply_async()` returned,
+`AsyncResult(...).revoke(...)`, `GroupResult.restore(id).revoke()`, `result.revoke()` on what
+`.delay()`/`.apply_async()` returned,
 `revoke(...)` imported from celery's control module."""
 from __future__ import annotations
 
@@ -61,8 +62,10 @@ def _revoke(ctx: Context, call: ir.Call) -> Revoke | None:
         made = receiver.func
         if isinstance(made, ir.Attr) and made.attr in SENDING and ctx.task(made.value) is not None:
             return Revoke(ctx, call, None)
-        if isinstance(made, ir.Attr) and made.attr == "AsyncResult":
+        if isinstance(made, ir.Attr) and made.attr in ("AsyncResult", "GroupResult"):
             return Revoke(ctx, call, None)
         if ctx.qualname(made) in _RESULT_CLASSES:
             return Revoke(ctx, call, None)
+        if isinstance(made, ir.Attr) and made.attr == "restore" and ctx.qualname(made.value) in _RESULT_CLASSES:
+            return Revoke(ctx, call, None)  # GroupResult.restore(group_id).revoke()
     return None

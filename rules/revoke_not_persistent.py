@@ -52,6 +52,20 @@ check.
         Example({**_CODE, "Procfile": "worker: celery -A proj worker --statedb=/var/run/celery/worker.state\n",
                  "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -c 4\n"},
                 note="the Procfile keeps revokes, the compose file, an alternative deployment, does not"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP,
+                 "proj/tasks.py": "from celery.result import GroupResult
+from proj.celery import app
+
+
+"
+                                  "def restart(group_id):
+    pending = GroupResult.restore(group_id, app=app)
+"
+                                  "    pending.revoke()
+",
+                 "Procfile": "worker: celery -A proj worker
+"},
+                note="a group restored from its id and revoked"),
     )
     valid = (
         Example({**_CODE, "Procfile": "worker: celery -A proj worker --statedb=/var/run/celery/worker.state\n"}),
