@@ -53,18 +53,10 @@ check.
                  "docker-compose.yml": "services:\n  worker:\n    command: celery -A proj worker -c 4\n"},
                 note="the Procfile keeps revokes, the compose file, an alternative deployment, does not"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
-                 "proj/tasks.py": "from celery.result import GroupResult
-from proj.celery import app
-
-
-"
-                                  "def restart(group_id):
-    pending = GroupResult.restore(group_id, app=app)
-"
-                                  "    pending.revoke()
-",
-                 "Procfile": "worker: celery -A proj worker
-"},
+                 "proj/tasks.py": "from celery.result import GroupResult\nfrom proj.celery import app\n\n\n"
+                                  "def restart(group_id):\n    pending = GroupResult.restore(group_id, app=app)\n"
+                                  "    pending.revoke()\n",
+                 "Procfile": "worker: celery -A proj worker\n"},
                 note="a group restored from its id and revoked"),
     )
     valid = (
