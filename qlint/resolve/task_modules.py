@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from qlint.model import Value
 from qlint.resolve import django
-from qlint.resolve.objects import AppObj, ClassObj
+from qlint.resolve.objects import UNSET, AppObj, ClassObj
 
 if TYPE_CHECKING:
     from qlint.resolve.project import App
@@ -74,8 +74,8 @@ def _autodiscovered(app: "App", packages: Value | None, related: Value | None, w
         related_names = [""]
     if related_unknown or not related_names:
         related_names = ["tasks"]
-    if packages is None:
-        names, unknown = _django_apps(app, workspace)
+    if packages is None or packages.status == "known" and not packages.value:
+        names, unknown = _django_apps(app, workspace)  # Celery asks its fixups: the Django apps
     else:
         names, unknown = _strings(packages, listed=True)
         if unknown:
@@ -118,7 +118,9 @@ def _strings(value: Value | None, listed: bool) -> tuple[list[str], bool]:
         return [raw], False
     if listed and isinstance(raw, (list, tuple, set, frozenset)):
         return [item for item in raw if isinstance(item, str)], False
-    return [], raw is not None
+    # A function or other object (`get_packages`) stands for whatever it returns; a number or
+    # None names nothing.
+    return [], raw is not UNSET and not isinstance(raw, (int, float, dict, type(None)))
 
 
 def _django_apps(app: "App", workspace: "Workspace") -> tuple[list[str], bool]:

@@ -257,6 +257,8 @@ def test_autodiscover_in_django_finds_each_installed_apps_tasks_module(analyse_t
         "app.autodiscover_tasks()": {"billing.tasks.charge", "shop.tasks.ship"},
         "app.autodiscover_tasks(lambda: settings.INSTALLED_APPS)": {"billing.tasks.charge", "shop.tasks.ship"},
         "app.autodiscover_tasks(related_name='jobs')": {"billing.jobs.nightly"},
+        # no packages (None or an empty list): Celery asks its fixups, Django's installed apps
+        "app.autodiscover_tasks([], related_name='jobs')": {"billing.jobs.nightly"},
         # a list qlint cannot read, with no Django settings to fall back on: any package's tasks module
         "app.autodiscover_tasks(find_packages())": {"billing.tasks.charge", "shop.tasks.ship", "other.tasks.stray"},
     }
