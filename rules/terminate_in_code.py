@@ -9,6 +9,8 @@ from qlint.sources import ir
 from qlint.resolve.project import Project
 from qlint.revokes import revokes
 from qlint.rule import Example, Rule
+from qlint.resolve.workers import workers_of
+from qlint.rules._delivery import always
 from qlint.rules._paths import in_project, is_test_path
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
@@ -24,7 +26,9 @@ class TerminateInCode(Rule):
 A call to `app.control.revoke(...)`, `AsyncResult(...).revoke(...)` or `.revoke(...)` on the result of
 `.delay()` / `.apply_async()` with `terminate=True`, or to `app.control.terminate(...)`, outside test code
 and outside Django management commands (`management/commands/`): a command is run by hand by an
-operator, which is the one use Celery's documentation allows.
+operator, which is the one use Celery's documentation allows. Silent where every worker of the app in the
+deployment files runs the `threads` or `solo` pool: those pools cannot terminate a job (Celery logs that
+`terminate_job` is not implemented), so no process is signalled.
 """
     why = """
 Terminating signals (SIGTERM by default) the pool process recorded for the task when the worker handles
@@ -74,12 +78,19 @@ reads between steps); keep `terminate=True` for an operator's manual interventio
                      "class Command(BaseCommand):\n    def handle(self, *args, **options):\n"
                      "        app.control.revoke(options['task_id'], terminate=True)\n"},
                 note="an operator's management command"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/views.py": "from proj.celery import app\n\n\ndef cancel(task_id):\n"
+                                  "    app.control.revoke(task_id, terminate=True)\n",
+                 "Procfile": "worker: celery -A proj worker -P threads -c 8\n"},
+                note="the threads pool cannot terminate a job: nothing is signalled"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
         for revoke in revokes(project):
             where = in_project(revoke.ctx.path, project.root)
             if not revoke.terminate or is_test_path(where, ".") or _MANAGEMENT in f"/{where}":
+                continue
+            if _pools_cannot_terminate(project, revoke):
                 continue
             flag = revoke.call.kwarg("terminate")
             if _soft(revoke.ctx, revoke.call.kwarg("signal")):
@@ -94,6 +105,16 @@ reads between steps); keep `terminate=True` for an operator's manual interventio
 
 
 _MANAGEMENT = "/management/commands/"
+# Pools whose terminate_job is BasePool's, which raises NotImplementedError (celery/concurrency).
+_NO_TERMINATE = frozenset({"threads", "solo"})
+
+
+def _pools_cannot_terminate(project: Project, revoke) -> bool:
+    """Whether every worker that may run the revoked task is known and runs a pool that cannot
+    terminate a job."""
+    apps = [a for a in project.apps if revoke.app is None or a.defined_at == revoke.app.span]
+    workers = [w for app in apps for w in workers_of(project, app) if w.kind in ("worker", "multi")]
+    return bool(workers) and all(always(w.setting("worker_pool"), lambda v: v in _NO_TERMINATE) for w in workers)
 
 
 def _soft(ctx: Context, signal: ir.Expr | None) -> bool:
