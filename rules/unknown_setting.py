@@ -5,10 +5,13 @@ from typing import Iterable
 
 from qlint import catalog
 from qlint.catalog import releases as catalog_releases
-from qlint.model import Finding, Fix, Related, Value
+from qlint.catalog.extensions import CELERY3_REMOVED, reader
+from qlint.model import Finding, Fix, Related, Span, Value
+from qlint.resolve.config_source import attribute_mapping
 from qlint.resolve.project import App, Project, UnreadKey
 from qlint.rule import Example, Rule
 from qlint.rules._setting_keys import references, rename
+from qlint.rules._spelling import key as spelled
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _DJANGO = {
@@ -54,6 +57,20 @@ def fits(value: Value | None, setting: "catalog.Setting") -> bool:
     return not known or any(catalog.coerce_kind(setting, v.value) for v in known)
 
 
+# The groups a setting's name starts with that a namespaced key may lose (CELERY_SOFT_TIME_LIMIT).
+_GROUPS = ("task", "worker", "broker", "result", "beat")
+
+
+def _lower_case_setting(name: str, namespace: str | None) -> "catalog.Setting | None":
+    """The setting a lower-case key of a Django settings module names: its current name
+    (broker_transport_options) or that name under the namespace (celery_broker_url). Names of
+    one word (timezone, include) are too common as plain variables to count."""
+    found = catalog_releases.setting_in_any(name)
+    if found is None and namespace and name.lower().startswith(namespace.lower().rstrip("_") + "_"):
+        found = catalog_releases.setting_in_any(name[len(namespace.rstrip("_")) + 1:].lower())
+    return found if found is not None and "_" in found.name else None
+
+
 def _setting_of(spelling: str, namespace: str | None) -> "catalog.Setting | None":
     found = catalog.classify(spelling, namespace)
     return found.setting
@@ -63,8 +80,8 @@ class UnknownSetting(Rule):
     code = "QL001"
     name = "unknown-setting"
     severity = "error"
-    summary = ("A setting name Celery does not read — close to one it does, or a setting of other Celery releases "
-               "than the one installed: the value is silently ignored.")
+    summary = ("A key meant for Celery that it never reads — a near miss of a setting, a setting of another release "
+               "or one Celery 4 removed, a lower-case name in Django settings: the value is silently ignored.")
     what = """
 A key in the configuration Celery loads (a config module or class, Django settings under the `CELERY_`
 namespace, or `app.conf`) that Celery reads under no name, when it is
@@ -77,12 +94,26 @@ namespace, or `app.conf`) that Celery reads under no name, when it is
   (`worker_disable_prefetch` in 5.6, `task_retry_on_worker_lost` in 5.7) or removed in an earlier one
   (`task_queue_ha_policy` in 5.0). The release is read from the project's dependency files or
   `[tool.qlint] celery-version`; where the project admits several releases, the key is reported only when
-  none of them has the setting.
+  none of them has the setting; or
+- a Celery 3 setting that Celery 4.0 removed and no release since reads (`CELERY_SEND_TASK_ERROR_EMAILS`,
+  `CELERYD_LOG_LEVEL`, `CELERYD_FORCE_EXECV`); or
+- a namespaced key that lacks the group of the setting it names (`CELERY_EAGER_PROPAGATES` for
+  `CELERY_TASK_EAGER_PROPAGATES`, `CELERY_SOFT_TIME_LIMIT` for `CELERY_TASK_SOFT_TIME_LIMIT`: `task_`,
+  `worker_`, `broker_`, `result_` or `beat_` is missing), when the value fits that setting; or
+- a Celery setting written in lower case in a Django settings module (`broker_transport_options = {...}`
+  in settings.py): Django's settings object holds only upper-case names, so Celery never sees it.
 
 Project constants are left alone: keys that merely share the prefix (`CELERY_FLOWER_USER`,
 `CELERY_QUEUE_PREFIX`), keys whose value cannot be the suggested setting's (a queue name in
-`CELERY_TASK_QUEUE`), keys the project's own code reads (`settings.CELERY_X`), and the few keys Celery
-reads without declaring them (`CELERY_RESULT_BACKEND_THREAD_SAFE`, `CELERY_DB_REUSE_MAX`).
+`CELERY_TASK_QUEUE`), keys the project's own code reads (`settings.CELERY_X`, a lower-case helper that an
+upper-case setting is built from), and the few keys Celery reads without declaring them
+(`CELERY_RESULT_BACKEND_THREAD_SAFE`, `CELERY_DB_REUSE_MAX`). So are the keys Celery extensions read
+from the app's configuration or Django settings, each checked in the extension's source: RedBeat
+(`redbeat_*`, `CELERY_REDBEAT_*` under the namespace), celery-singleton (`singleton_*`), celery-once
+(`ONCE`), celerybeat-mongo (`mongodb_scheduler_*`), sqlalchemy-celery-beat (`beat_dburi`...),
+tenant-schemas-celery, django-celery-monitor, django-celery-email (`CELERY_EMAIL_*`), celery-haystack
+(`CELERY_HAYSTACK_*`) and django-celery (`CELERYCAM_*`); django-celery-results, django-celery-beat and
+Flower read no such key of their own.
 """
     why = """
 Celery looks settings up by name and never complains about names it does not know. A typo leaves the
@@ -91,15 +122,23 @@ reads as if it were configured. The same happens to `CELERY_`-prefixed names whe
 `config_from_object("django.conf:settings")` is called without `namespace="CELERY"`, and to a setting
 copied from the documentation of a newer release than the one installed: Celery 5.4 has no
 `worker_disable_prefetch`, so `CELERY_WORKER_DISABLE_PREFETCH = True` changes nothing until the upgrade.
+Under a namespace every setting is `<NAMESPACE>_<its full name>`: `CELERY_SOFT_TIME_LIMIT` is not
+`task_soft_time_limit`, and Celery 3 settings that 4.0 removed are read by nothing. Django copies only the
+upper-case names of a settings module into `django.conf.settings`, which is the object Celery reads: a
+lower-case `broker_transport_options` there is a plain module variable.
 """
     example = """
 ```python
 CELERY_TASK_ACK_LATE = True             # Celery reads CELERY_TASK_ACKS_LATE
 CELERY_WORKER_DISABLE_PREFETCH = True   # requirements.txt: celery==5.4.0; added in Celery 5.6
+CELERY_EAGER_PROPAGATES = True          # Celery reads CELERY_TASK_EAGER_PROPAGATES
+broker_transport_options = {"visibility_timeout": 7200}   # settings.py: Django never exports it
 ```
 """
-    fix = ("Rename the key to the setting it was meant to be, or load the settings with the namespace its names use; "
-           "for a setting of another release, install a release that has it or remove the key.")
+    fix = ("Rename the key to the setting it was meant to be (in a Django settings module, its upper-case "
+           "namespaced key: `CELERY_BROKER_TRANSPORT_OPTIONS`), or load the settings with the namespace its names use; "
+           "for a setting of another release, install a release that has it or remove the key; remove a Celery 3 "
+           "setting, or use what replaced it (`--loglevel` for `CELERYD_LOG_LEVEL`).")
     fix_safety = ("Unsafe fix: the rename puts a setting into effect that was not, which changes runtime "
                   "behaviour; several equally near names are offered as a suggestion only.")
     invalid = (
@@ -115,6 +154,13 @@ CELERY_WORKER_DISABLE_PREFETCH = True   # requirements.txt: celery==5.4.0; added
                 note="added in Celery 5.6; this project installs 5.4"),
         Example({**_DJANGO, "site/settings.py": "CELERY_TASK_QUEUE_HA_POLICY = 'all'\n"},
                 note="removed in Celery 5.0; the newest release is assumed"),
+        Example({**_DJANGO, "site/settings.py": "CELERY_EAGER_PROPAGATES = True\nCELERY_SOFT_TIME_LIMIT = 240\n"},
+                count=2, note="namespaced keys that lack their group (task_)"),
+        Example({**_DJANGO, "site/settings.py": "CELERY_SEND_TASK_ERROR_EMAILS = True\nCELERYD_LOG_LEVEL = 'INFO'\n"},
+                count=2, note="Celery 3 settings that Celery 4.0 removed"),
+        Example({**_DJANGO, "site/settings.py": "CELERY_BROKER_URL = 'redis://redis'\n"
+                                                "broker_transport_options = {'visibility_timeout': 7200}\n"},
+                note="a lower-case Celery name in Django settings, which Django never exports"),
     )
     valid = (
         Example({**_DJANGO, "site/settings.py": "CELERY_TASK_ACKS_LATE = True\nCELERY_FLOWER_USER = 'admin'\n"
@@ -129,20 +175,108 @@ CELERY_WORKER_DISABLE_PREFETCH = True   # requirements.txt: celery==5.4.0; added
         Example({**_DJANGO, "site/settings.py": "CELERY_WORKER_DISABLE_PREFETCH = True\n",
                  "requirements.txt": "celery>=5.4\n"},
                 note="5.4 and 5.5 ignore it, 5.6 and later read it: a plausible release has the setting"),
+        Example({**_DJANGO, "site/settings.py": "CELERY_BEAT_SCHEDULER = 'redbeat.RedBeatScheduler'\n"
+                                                "CELERY_REDBEAT_REDIS_URL = 'redis://redis/1'\nCELERY_ONCE = {'backend': 'x'}\n"
+                                                "CELERY_EMAIL_BACKEND = 'django.core.mail.backends.smtp.EmailBackend'\n"},
+                note="keys that RedBeat, celery-once and django-celery-email read"),
+        Example({**_DJANGO, "site/settings.py": "import os\nbroker_url = os.environ['REDIS_URL']\n"
+                                                "CELERY_BROKER_URL = broker_url\n"},
+                note="a lower-case helper the settings build a key from"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
+        seen: set[tuple[str, int, str]] = set()
         for app in project.apps:
             for key in app.unread:
-                if key.kind == "not-in-release" and key.span is not None and not key.releases \
-                        and not references(project, key.key, key.span):
+                if key.span is None or reader(key.key, app.namespace) is not None:
+                    continue  # an extension's own key (RedBeat's CELERY_REDBEAT_REDIS_URL...)
+                if key.kind == "not-in-release" and not key.releases and not references(project, key.key, key.span):
                     yield self._not_in_release(project, app, key)
                     continue
-                if key.kind != "unknown" or key.span is None or references(project, key.key, key.span):
+                if key.kind not in ("unknown", "unrelated") or references(project, key.key, key.span):
                     continue
-                finding = self._near_miss(app, key) or self._missing_namespace(app, key)
+                finding = self._removed(app, key.key, key.span)
+                if finding is None and key.kind == "unknown":
+                    finding = self._near_miss(app, key) or self._missing_namespace(app, key) or self._missing_group(app, key)
                 if finding is not None:
+                    seen.add((key.span.path, key.span.line, key.key))
                     yield finding
+            for finding in self._django_module(project, app):
+                identity = (finding.span.path, finding.span.line, finding.message.split(" ", 1)[0])
+                if identity not in seen:
+                    seen.add(identity)
+                    yield finding
+
+    def _removed(self, app: App, key: str, span: Span) -> Finding | None:
+        """CELERY_SEND_TASK_ERROR_EMAILS: a Celery 3 setting that no release since 4.0 reads."""
+        if key not in CELERY3_REMOVED:
+            return None
+        instead = CELERY3_REMOVED[key]
+        releases = app.releases or (catalog_releases.newest(),)
+        return self.finding(
+            f"{key} is a Celery 3 setting that Celery 4.0 removed: {catalog_releases.celery(releases)} ignores it"
+            + (f" (use {instead})" if instead else ""),
+            span, (), Fix(f"remove {key}" + (f", and use {instead}" if instead else "")))
+
+    def _missing_group(self, app: App, key: UnreadKey) -> Finding | None:
+        """CELERY_SOFT_TIME_LIMIT for CELERY_TASK_SOFT_TIME_LIMIT: a namespaced name without the
+        group its setting belongs to (task_, worker_, broker_, result_, beat_)."""
+        if not app.namespace or key.span is None:
+            return None
+        prefix = app.namespace.rstrip("_") + "_"
+        if not key.key.upper().startswith(prefix.upper()) or len(key.key) == len(prefix):
+            return None
+        core = key.key[len(prefix):].lower()
+        found = []
+        for group in _GROUPS:
+            setting = catalog_releases.setting_in_any(f"{group}_{core}")
+            if setting is not None and fits(key.value, setting):
+                found.append(catalog.namespaced_key(setting.name, app.namespace))
+        if not found:
+            return None
+        names = " or ".join(found)
+        message = (f"{key.key} is no Celery setting and Celery ignores it: the name lacks its group; did you mean "
+                   f"{names}?")
+        if len(found) > 1 or found[0] in app.read_keys:
+            return self.finding(message, key.span, (), Fix(f"rename {key.key} to {names}"))
+        return self.finding(message, key.span, (),
+                            Fix(f"rename {key.key} to {found[0]}", (rename(key.span, key.key, found[0]),), "unsafe"))
+
+    def _django_module(self, project: Project, app: App) -> Iterable[Finding]:
+        """Keys of a Django settings module that Django never hands to Celery, or that Celery 3
+        read: a lower-case Celery name (`broker_transport_options = ...`), which Django does not
+        export, and a removed setting under a prefix that is not the namespace's (CELERYD_...)."""
+        path = app.source_path
+        if app.source_kind != "django" or path is None:
+            return
+        if any(other.source_path == path and other.source_kind != "django" for other in project.apps):
+            return  # the same module is also loaded as a plain module, where lower-case names are read
+        env = project.workspace.root_env(path)
+        if env is None:
+            return
+        mapping = attribute_mapping(project.workspace.resolved_names(env), env.spans, frozenset(env.imported))
+        for name, (value, span) in mapping.items():
+            if span is None or name.startswith("_") or reader(name, app.namespace) is not None:
+                continue
+            if name.isupper():
+                if name in CELERY3_REMOVED and not references(project, name, span):
+                    finding = self._removed(app, name, span)
+                    if finding is not None:
+                        yield finding
+                continue
+            setting = _lower_case_setting(name, app.namespace)
+            if setting is None or not fits(value, setting) or references(project, name, span):
+                continue
+            wanted = spelled(app, setting.name)
+            if wanted in app.read_keys or catalog.namespaced_key(setting.name, app.namespace or "CELERY") in app.read_keys:
+                continue  # the setting is set under its real key: this is some other variable
+            message = (f"{name} is the Celery setting {setting.name} in lower case, but Django settings hold only "
+                       f"upper-case names: Celery never sees it; it reads {wanted}")
+            if "." in wanted:
+                yield self.finding(message, span, (), Fix(f"set {wanted} instead"))
+            else:
+                yield self.finding(message, span, (),
+                                   Fix(f"rename {name} to {wanted}", (rename(span, name, wanted),), "unsafe"))
 
     def _near_miss(self, app: App, key: UnreadKey) -> Finding | None:
         candidates = [s for s in catalog.suggest(key.key, app.namespace) if near_miss(key.key, s, app.namespace)]

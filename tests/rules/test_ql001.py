@@ -175,3 +175,94 @@ def test_a_setting_written_on_the_app_for_another_release(tmp_path):
     found = findings(tmp_path, UnknownSetting(), files)
     assert [(f.span.path, f.span.line) for f in found] == [("site/celery.py", 4)]
     assert "worker_eta_task_limit, added in Celery 5.6" in found[0].message
+
+
+# --- keys that are no Celery setting at all (issue 16) -------------------------------------------
+
+
+def test_namespaced_keys_missing_their_group(tmp_path):
+    settings = ("CELERY_BROKER_URL = 'redis://redis:6379/0'\nCELERY_TASK_ALWAYS_EAGER = False\n"
+                "CELERY_EAGER_PROPAGATES = True\nCELERY_SOFT_TIME_LIMIT = 240\nCELERY_CONCURRENCY = 4\n")
+    found = findings(tmp_path, UnknownSetting(), django(settings))
+    assert [(f.span.line, f.message.rsplit(" ", 1)[-1]) for f in found] == [
+        (3, "CELERY_TASK_EAGER_PROPAGATES?"), (4, "CELERY_TASK_SOFT_TIME_LIMIT?"), (5, "CELERY_WORKER_CONCURRENCY?")]
+    assert found[0].message.startswith("CELERY_EAGER_PROPAGATES is no Celery setting and Celery ignores it: the name "
+                                       "lacks its group")
+    conf = celery_conf(load_module(tmp_path / "site/settings.py"))
+    assert (conf.task_eager_propagates, conf.task_soft_time_limit, conf.worker_concurrency) == (False, None, None)
+    for finding in found:
+        apply_edits(tmp_path, finding)
+    conf = celery_conf(load_module(tmp_path / "site/settings.py"))
+    assert (conf.task_eager_propagates, conf.task_soft_time_limit, conf.worker_concurrency) == (True, 240, 4)
+
+
+def test_a_key_missing_its_group_whose_value_fits_no_setting_is_left_alone(tmp_path):
+    assert findings(tmp_path, UnknownSetting(), django("CELERY_SOFT_TIME_LIMIT = 'long'\nCELERY_TIMEOUT = 30\n")) == []
+
+
+def test_celery_3_settings_that_celery_4_removed(tmp_path):
+    settings = ("CELERY_BROKER_URL = 'redis://redis:6379/0'\nCELERY_SEND_TASK_ERROR_EMAILS = True\n"
+                "CELERYD_LOG_LEVEL = 'INFO'\nADMINS = [('ops', 'ops@example.com')]\n")
+    found = findings(tmp_path, UnknownSetting(), django(settings))
+    assert [(f.span.line, f.message) for f in found] == [
+        (2, "CELERY_SEND_TASK_ERROR_EMAILS is a Celery 3 setting that Celery 4.0 removed: Celery 5.7 ignores it"),
+        (3, "CELERYD_LOG_LEVEL is a Celery 3 setting that Celery 4.0 removed: Celery 5.7 ignores it (use the worker's "
+            "--loglevel argument)")]
+    from celery.app.defaults import _TO_NEW_KEY, DEFAULTS
+    assert not {"CELERY_SEND_TASK_ERROR_EMAILS", "CELERYD_LOG_LEVEL", "CELERYD_FORCE_EXECV"} & (set(DEFAULTS) | set(_TO_NEW_KEY))
+    files = {"proj/__init__.py": "",
+             "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n",
+             "proj/celeryconfig.py": "BROKER_URL = 'redis://'\nCELERYD_FORCE_EXECV = True\n",
+             "requirements.txt": "celery==5.4.0\n"}
+    (finding,) = findings(tmp_path / "module", UnknownSetting(), files)
+    assert finding.message == "CELERYD_FORCE_EXECV is a Celery 3 setting that Celery 4.0 removed: Celery 5.4 ignores it"
+
+
+def test_lower_case_celery_names_in_django_settings_never_reach_celery(tmp_path):
+    settings = ("import os\n\nCELERY_BROKER_URL = os.environ.get('REDIS_URL', 'redis://redis:6379/0')\n"
+                "broker_transport_options = {'visibility_timeout': 7200}\ntask_acks_late = True\n"
+                "celery_worker_prefetch_multiplier = 1\n")
+    found = findings(tmp_path, UnknownSetting(), django(settings))
+    assert [(f.span.line, f.fix.description) for f in found] == [
+        (4, "rename broker_transport_options to CELERY_BROKER_TRANSPORT_OPTIONS"),
+        (5, "rename task_acks_late to CELERY_TASK_ACKS_LATE"),
+        (6, "rename celery_worker_prefetch_multiplier to CELERY_WORKER_PREFETCH_MULTIPLIER")]
+    assert found[0].message == (
+        "broker_transport_options is the Celery setting broker_transport_options in lower case, but Django settings "
+        "hold only upper-case names: Celery never sees it; it reads CELERY_BROKER_TRANSPORT_OPTIONS")
+    for finding in reversed(found):
+        apply_edits(tmp_path, finding)
+    assert findings(tmp_path, UnknownSetting(), {}) == []
+    text = (tmp_path / "site/settings.py").read_text()
+    assert "CELERY_BROKER_TRANSPORT_OPTIONS = {'visibility_timeout': 7200}\nCELERY_TASK_ACKS_LATE = True\n" in text
+
+
+def test_lower_case_names_the_settings_use_or_that_are_no_celery_setting_are_left_alone(tmp_path):
+    settings = ("import os\nfrom django.utils import timezone\n\n"
+                "broker_url = os.environ.get('REDIS_URL', 'redis://redis:6379/0')\nCELERY_BROKER_URL = broker_url\n"
+                "result_backend = 'redis://cache'\nCELERY_RESULT_BACKEND = result_backend\n"
+                "base_dir = '/srv'\ntimezone_name = 'UTC'\n")
+    assert findings(tmp_path, UnknownSetting(), django(settings)) == []
+
+
+def test_lower_case_names_in_a_config_module_are_read(tmp_path):
+    files = {"proj/__init__.py": "",
+             "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n",
+             "proj/celeryconfig.py": "broker_transport_options = {'visibility_timeout': 7200}\n"}
+    assert findings(tmp_path, UnknownSetting(), files) == []
+
+
+@pytest.mark.parametrize("key", ["CELERY_REDBEAT_REDIS_URL", "CELERY_REDBEAT_LOCK_TIMEOUT", "CELERY_ONCE",
+                                 "CELERY_SINGLETON_BACKEND_URL", "CELERY_EMAIL_BACKEND", "CELERY_EMAIL_CHUNK_SIZE",
+                                 "CELERY_HAYSTACK_QUEUE", "CELERY_MONGODB_SCHEDULER_DB", "CELERY_BEAT_DBURI",
+                                 "CELERY_TASK_TENANT_CACHE_SECONDS", "CELERY_MONITORS_EXPIRE_SUCCESS"])
+def test_keys_extensions_read_are_left_alone(tmp_path, key):
+    assert findings(tmp_path, UnknownSetting(), django(f"{key} = 'redis://redis:6379/1'\n")) == []
+
+
+def test_extension_keys_on_app_conf_are_left_alone(tmp_path):
+    celery_module = ("from celery import Celery\n\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n"
+                     "app.conf.redbeat_redis_url = 'redis://redis:6379/1'\napp.conf.redbeat_lock_timeout = 30\n"
+                     "app.conf.ONCE = {'backend': 'celery_once.backends.Redis', 'settings': {}}\n")
+    files = {"proj/__init__.py": "", "proj/celery.py": celery_module, "proj/celeryconfig.py": "task_acks_late = True\n"}
+    assert findings(tmp_path, UnknownSetting(), files) == []
