@@ -6,6 +6,7 @@ per-file-ignores.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ def check(
     findings = [f for f in findings if concerns(f, wanted)]
     config_dir = getattr(config, "root", None) or analysis.root
 
+    @functools.cache  # once per file, not per finding (a 120,000-entry schedule has as many)
     def rel_to_config(path: str) -> str:
         return display_path(analysis.cwd / path, Path(config_dir))
 

@@ -1,10 +1,11 @@
 """QL504: a task named by string that the project does not define."""
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Iterable
 
 from qlint.callsites import task_calls
-from qlint.model import Finding, Fix, Span
+from qlint.model import Finding, Fix, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 
@@ -62,6 +63,10 @@ beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}} 
 
     def check(self, project: Project) -> Iterable[Finding]:
         known = {name for app in project.apps for name in app.tasks}
+        # Looked up by bisection and once per module, not by a scan for each name: a schedule
+        # may have 100,000 entries.
+        self._sorted = sorted(known)
+        self._strings: dict[str, frozenset[str]] = {}
         for app in project.apps:
             for name, span, where in self._named_in_settings(app):
                 finding = self._check(project, known, name, span, where)
@@ -79,17 +84,19 @@ beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}} 
     def _named_in_settings(app: App) -> Iterable[tuple[str, Span, str]]:
         schedule = app.setting("beat_schedule")
         if schedule.status == "known" and isinstance(schedule.value, dict):
+            items = _first_items(schedule)
             for entry, body in schedule.value.items():
                 if isinstance(body, dict) and isinstance(body.get("task"), str):
-                    item = schedule.item(str(entry))
+                    item = items.get(str(entry))
                     span = (item.origin if item is not None else None) or schedule.origin
                     if span is not None:
                         yield body["task"], span, f"beat_schedule entry {entry!r}"
         routes = app.setting("task_routes")
         if routes.status == "known" and isinstance(routes.value, dict):
+            items = _first_items(routes)
             for key in routes.value:
                 if isinstance(key, str) and "*" not in key:
-                    item = routes.item(key)
+                    item = items.get(key)
                     span = (item.origin if item is not None else None) or routes.origin
                     if span is not None:
                         yield key, span, "task_routes"
@@ -104,10 +111,14 @@ beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}} 
         env = project.workspace.module_env(path)
         if env is None or attr in env.names or env.failed_imports:
             return None
-        names = project.workspace.resolved_names(env)
-        if any(isinstance(v.value, str) and v.value == name for v in names.values() if v.status == "known"):
+        if path not in self._strings:
+            names = project.workspace.resolved_names(env)
+            self._strings[path] = frozenset(v.value for v in names.values()
+                                            if v.status == "known" and isinstance(v.value, str))
+        if name in self._strings[path]:
             return None
-        defined = sorted(n for n in known if n.startswith(f"{module}."))
+        start = bisect_left(self._sorted, f"{module}.")
+        defined = [n for n in self._sorted[start:start + 3] if n.startswith(f"{module}.")]
         hint = f"; {module} defines {', '.join(defined[:3])}" if defined else ""
         if where == "task_routes":
             # Nothing sends the name, so nothing is lost: the route is dead, and a renamed task's
@@ -119,3 +130,11 @@ beat_schedule = {"nightly": {"task": "proj.tasks.clean_up", "schedule": 86400}} 
         return self.finding(
             f"{where} names task {name!r}, which the project does not define{hint}: workers discard the message "
             "as an unregistered task", span, (), Fix("use the registered name of the task"))
+
+
+def _first_items(value: Value) -> dict[str, Value]:
+    """Value.item() of every key at once (the first entry of a key, as item() finds it)."""
+    out: dict[str, Value] = {}
+    for key, item in value.items or ():
+        out.setdefault(key, item)
+    return out
