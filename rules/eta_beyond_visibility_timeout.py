@@ -9,6 +9,7 @@ from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
 from qlint.rules._delays import Held, ack_deadlines, deadline_related, held_messages, longest, number
 from qlint.rules._delivery import Deadline, always, each_broker
+from qlint.rules._spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _HEAD = "from proj.celery import app\n\n\n"
@@ -189,7 +190,8 @@ long delays, schedule with beat, or store the due time in the database and poll.
         related = list(held.related) + [r for d in deadlines for r in deadline_related(d)]
         shortest = min(d.seconds for d in deadlines)
         raise_it = " or ".join(dict.fromkeys(
-            "raise consumer_timeout on RabbitMQ" if d.visibility is None else "raise visibility_timeout" for d in deadlines))
+            "raise consumer_timeout on RabbitMQ" if d.visibility is None else
+            f"raise visibility_timeout in {key(held.app, 'broker_transport_options')}" for d in deadlines))
         return self.finding(
             message, held.span, related,
             Fix(f"keep the delay below {format_duration(shortest)}, or {raise_it} above it"),

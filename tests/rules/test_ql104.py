@@ -339,7 +339,8 @@ def test_an_unknown_broker_stands_for_every_broker_and_the_message_names_each(tm
         "and re-queues the message; on SQS, after the SQS default visibility timeout of 30 min (environment variable "
         "BROKER_URL (no default): any of Redis, RabbitMQ, SQS)")
     assert finding.fix.description == (
-        "keep the delay below 30 min, or raise visibility_timeout or raise consumer_timeout on RabbitMQ above it")
+        "keep the delay below 30 min, or raise visibility_timeout in CELERY_BROKER_TRANSPORT_OPTIONS or raise "
+        "consumer_timeout on RabbitMQ above it")
 
 
 def test_an_unknown_broker_with_a_safe_alternative_is_silent(tmp_path):
