@@ -10,6 +10,7 @@ from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
+from qlint.rules._spelling import key
 from qlint.sources import ir
 
 # Result backends whose chord bookkeeping receives each header result with the call
@@ -234,7 +235,8 @@ header tasks (`@app.task(ignore_result=False)`, or `fetch.s(u).set(ignore_result
                 yield self.finding(
                     f"{chords[0].written} {reason}: applying it raises NotImplementedError",
                     _head_span(expr), [where],
-                    Fix("configure a result backend that supports chords (Redis, a database, memcached...)"))
+                    Fix(f"set {key(next(iter(apps.values())), 'result_backend')} to a backend that supports chords "
+                        "(Redis, a database, memcached...)"))
                 continue
             backends = [_backend_without_results(app) for app in apps.values()]
             if not all(b is not None for b in backends):
