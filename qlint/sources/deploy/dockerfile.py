@@ -194,16 +194,21 @@ def _env(args: Located, scope: dict[str, EnvVar]) -> list[EnvVar]:
     return out
 
 
-def _command(args: Located) -> tuple[list[Word], bool]:
+def exec_form(args: Located) -> list[str] | None:
+    """The strings of an instruction written in exec form (a JSON list), else None."""
     raw = args.text.strip()
-    if raw.startswith("["):
-        try:
-            items = json.loads(raw)
-        except ValueError:
-            items = None
-        if isinstance(items, list) and all(isinstance(x, str) for x in items):
-            return _exec_words(args, items), True
-    return _words(args), False
+    if not raw.startswith("["):
+        return None
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        return None
+    return items if isinstance(items, list) and all(isinstance(x, str) for x in items) else None
+
+
+def _command(args: Located) -> tuple[list[Word], bool]:
+    items = exec_form(args)
+    return (_exec_words(args, items), True) if items is not None else (_words(args), False)
 
 
 def _exec_words(args: Located, items: list[str]) -> list[Word]:
@@ -238,16 +243,8 @@ def _copies(args: Located, workdir: str, scope: dict[str, EnvVar]) -> list[tuple
     if any(w.text.startswith("--from") for w in words):
         return []  # from another stage or image, not from the build context
     words = [w for w in words if not w.text.startswith("--")]
-    raw = args.text.strip()
-    if raw.startswith("["):
-        try:
-            items = json.loads(raw)
-        except ValueError:
-            items = None
-        if isinstance(items, list) and all(isinstance(x, str) for x in items):
-            texts = items
-        else:
-            return []
+    if args.text.strip().startswith("["):
+        texts = exec_form(args) or []
     else:
         texts = [expand(w, scope).text or "" for w in words]
     if len(texts) < 2 or not all(texts):
