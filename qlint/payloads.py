@@ -38,6 +38,11 @@ _BASE64_ITSELF = frozenset({
 })
 _PASS_THROUGH = frozenset({"json.dumps", "json.loads", "pickle.dumps", "builtins.bytes", "builtins.str", "zlib.compress", "gzip.compress"})
 _OPENERS = frozenset({"builtins.open", "io.open", "codecs.open", "gzip.open", "bz2.open", "lzma.open"})
+# Readers that take an open file and return what it holds, parsed: its contents all the same.
+_FILE_LOADERS = frozenset({
+    "json.load", "pickle.load", "marshal.load", "tomllib.load", "toml.load", "yaml.load", "yaml.safe_load",
+    "yaml.full_load", "yaml.unsafe_load", "csv.reader", "csv.DictReader",
+})
 _DATAFRAME_LIBS = ("pandas.", "polars.")
 _DATAFRAME_MAKERS = ("read_", "DataFrame", "concat", "json_normalize", "from_records", "from_dict")
 _DATAFRAME_SAME = frozenset({
@@ -267,6 +272,8 @@ class Classifier:
             keyword = self._receiver_keyword(receiver, expr.args[0] if expr.args else None)
             if keyword is not None:
                 return keyword
+        if method == "join" and isinstance(receiver, ir.Const) and len(expr.args) == 1:
+            return self._text(self.kind(expr.args[0], depth))  # b"".join(upload.chunks())
         base = self.kind(receiver, depth)
         if base is None:
             return None
@@ -276,6 +283,12 @@ class Classifier:
         first = expr.args[0] if expr.args else None
         if qualname in _OPENERS:
             return Carried("file-handle", render(expr), expr.span)
+        if qualname in _FILE_LOADERS and first is not None:
+            inner = self.kind(first, depth)
+            if inner is not None and inner.kind in ("file-handle", "upload"):
+                source = "an uploaded file" if inner.kind == "upload" else "a file"
+                return Carried("file-content", f"the contents of {source}, parsed ({render(expr)})", expr.span)
+            return None
         if qualname in _BASE64 and first is not None:
             inner = self.kind(first, depth)
             # A body that is base64-encoded before it is handed on holds bytes, not a few fields
@@ -301,7 +314,7 @@ class Classifier:
 
     def _method(self, base: Carried, method: str, expr: ir.Call) -> Carried | None:
         kind = base.kind
-        if method in _READ and kind in ("file-handle", "upload"):
+        if method in _READ and kind in ("file-handle", "upload") or method == "chunks" and kind == "upload":
             source = "an uploaded file" if kind == "upload" else "a file"
             return Carried("file-content", f"the contents of {source} ({render(expr)})", expr.span)
         if kind == "upload" and method == "open":

@@ -49,8 +49,8 @@ class LargePayloadArgument(Rule):
     what = """
 A call that sends a task or builds its signature — `.delay(...)`, `.apply_async(args=..., kwargs=...)`,
 `.s()`/`.si()`/`.signature()`, `app.send_task(name, args=..., kwargs=...)` — with an argument that carries
-data: the contents of a file (`.read()` of something opened or uploaded, `read_text()`, `read_bytes()`),
-an upload (`request.FILES[...]`, `request.files[...]`), a base64 or JSON encoding of those, a pandas
+data: the contents of a file (`.read()` of something opened or uploaded, `read_text()`, `read_bytes()`,
+an upload's `chunks()`, or the file parsed: `json.load(f)`, `yaml.safe_load(f)`, `csv.reader(f)`), an upload (`request.FILES[...]`, `request.files[...]`), a base64 or JSON encoding of those, a pandas
 dataframe, its rows or columns (`df[cols]`, `df.loc[...]`) or its dump (`df.to_dict("records")`,
 `df.to_json()`, `df.values.tolist()`), a Django queryset or model instance (`Model.objects.get(...)`,
 `request.user`, lists of them — left to QL202 when the message is certainly JSON, which cannot encode
@@ -164,6 +164,13 @@ reference: the path or key of the stored file, the primary key of the row. For m
             "    frame = pd.read_excel(path)\n"
             "    ingest.delay(frame[['email', 'name']].to_dict('records'), path)\n"
         )}), note="rows of a dataframe, dumped to a list of dicts"),
+        Example(_project(**{"proj/jobs.py": (
+            "import csv\n\nfrom proj.tasks import ingest\n\n\n"
+            "def import_contacts(path):\n"
+            "    with open(path, newline='') as handle:\n"
+            "        rows = list(csv.DictReader(handle))\n"
+            "    ingest.delay(rows, path)\n"
+        )}), note="a file read by the csv module, in the function that sends it"),
     )
     valid = (
         Example(_project(**{"proj/views.py": (

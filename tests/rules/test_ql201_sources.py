@@ -225,3 +225,34 @@ def test_rows_and_dumps_of_a_dataframe(tmp_path):
     found = findings(tmp_path, files)
     assert [line for _, _, line, _ in found] == [8, 9, 10, 11, 12]
     assert "a dump of a dataframe (pd.read_excel(path)) (frame.to_dict('records'))" in found[0][3]
+
+
+def test_file_contents_read_and_parsed_by_the_sending_function(tmp_path):
+    files = {"shop/imports.py": """
+        import csv
+        import json
+
+        import yaml
+
+        from shop.tasks import store_scan
+
+
+        def import_contacts(path, request):
+            with open(path, newline="") as handle:
+                store_scan.delay(list(csv.DictReader(handle)), path)
+            with open(path) as handle:
+                store_scan.delay(json.load(handle), path)
+            store_scan.delay(yaml.safe_load(request.FILES["config"]), "config.yml")
+            upload = request.FILES["scan"]
+            store_scan.delay(b"".join(upload.chunks()), upload.name)
+            with open(path) as handle:
+                store_scan.delay(len(json.load(handle)), path)
+            store_scan.delay(json.load(config_source()), path)
+    """}
+    found = findings(tmp_path, files)
+    assert [(line, message.split(" as ")[0]) for _, _, line, message in found] == [
+        (11, "store_scan.delay() passes the contents of a file, parsed (csv.DictReader(handle))"),
+        (13, "store_scan.delay() passes the contents of a file, parsed (json.load(handle))"),
+        (14, "store_scan.delay() passes the contents of an uploaded file, parsed (yaml.safe_load(request.FILES['config']))"),
+        (16, "store_scan.delay() passes the contents of an uploaded file (upload.chunks())"),
+    ]
