@@ -437,11 +437,9 @@ class Evaluator:
         return unknown(f".{name}() is not evaluated", span)
 
     def task_decorator_call(self, decorator: TaskDecorator, expr: ir.Call) -> Value:
-        """`app.task(...)` / `shared_task(...)`: applied to a function, or a factory of decorators."""
-        if len(expr.args) == 1 and not expr.kwargs:
-            inner = self.eval(expr.args[0])
-            if isinstance(inner.value, FuncObj):
-                return known(TaskObj(inner.value.func, inner.value.module, decorator, expr.span), expr.span)
+        """`app.task(...)` / `shared_task(...)`: a factory of decorators, or applied to a function,
+        which it registers as a task there: `app.task(func, name="runner")` and
+        `app.task(**options)(func)` (Celery.task takes one callable argument as the function)."""
         pos, kw, opaque = self.args(expr)
         options = tuple(kw.items())
         merged = TaskDecorator(
@@ -450,6 +448,13 @@ class Evaluator:
             expr.span,
             "options unpacked from a value qlint cannot read" if opaque else decorator.unknown_options,
         )
+        if len(pos) == 1 and isinstance(pos[0].value, FuncObj):
+            func = pos[0].value
+            task = TaskObj(func.func, func.module, merged, expr.span)
+            tasks = self.scope.workspace.tasks
+            if not any(t.func is task.func and t.decorator_span == task.decorator_span for t in tasks):
+                tasks.append(task)
+            return known(task, expr.span)
         return known(merged, expr.span)
 
 

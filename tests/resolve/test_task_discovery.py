@@ -326,3 +326,19 @@ def test_a_rule_reports_on_a_task_only_discovery_finds(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     assert ("QL402", "jobs/tasks.py") in {(f["code"], f["path"]) for f in json.loads(done.stdout)}
+
+
+def test_app_task_called_on_a_function_registers_it(analyse_tree, tmp_path):
+    # turbinia's app.py: `app.task(task_utils.task_runner, name='task_runner')`
+    files = {
+        "runner/__init__.py": "",
+        "runner/utils.py": "def task_runner(obj):\n    return obj\n\n\ndef cleanup(days):\n    return days\n",
+        "runner/app.py": 'import celery\n\nfrom runner import utils\n\napp = celery.Celery("runner", broker="memory://")\n'
+                         'app.task(utils.task_runner, name="task_runner", acks_late=True)\n'
+                         'cleanup = app.task(time_limit=60)(utils.cleanup)\n',
+    }
+    project = analyse_tree(files).project
+    assert qlint_tasks(project) == celery_registers(tmp_path, "runner.app") == {
+        "task_runner": {"acks_late": True, "time_limit": None, "soft_time_limit": None, "max_retries": 3},
+        "runner.utils.cleanup": {"acks_late": False, "time_limit": 60, "soft_time_limit": None, "max_retries": 3}}
+    assert project.task_named("task_runner").defined_at.path == "runner/utils.py"
