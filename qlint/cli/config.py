@@ -223,7 +223,7 @@ def versions_text(versions: Any) -> list[str]:
 def to_text(analysis: Analysis, all_settings: bool) -> str:
     project = analysis.project
     out: list[str] = []
-    if project.versions is not None:
+    if project.versions is not None and project.apps:
         out.extend(versions_text(project.versions))
         out.append("")
     if not project.apps:
