@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import warnings
 from typing import Any, Iterable
 
 from qlint.model import Span
@@ -145,7 +146,8 @@ def _table_entry(name: str, spec: Any, span: Span, group: str | None, poetry_syn
                 out.append(Requirement(package, "", span, text, group=group,
                                        unreadable="installed from a checkout, a path or a URL, whose version qlint cannot read"))
                 continue
-            extras = tuple(sorted(str(e) for e in one.get("extras", ()) if isinstance(e, str)))
+            given = one.get("extras")
+            extras = tuple(sorted(e for e in given if isinstance(e, str))) if isinstance(given, list) else ()
             marker = one.get("markers") if isinstance(one.get("markers"), str) else None
             python = one.get("python")
             if isinstance(python, str) and python.strip() not in ("", "*"):
@@ -306,7 +308,9 @@ def read_setup_py(path: str, text: str) -> DependencyFacts:
     """setup(install_requires=[...], extras_require={...}, python_requires="...") as literals,
     or names bound to literals at the top of the module; the file is parsed, never run."""
     try:
-        tree = ast.parse(text, filename=path)
+        with warnings.catch_warnings():  # an invalid escape in setup.py is not this reader's to report
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return DependencyFacts(path, "setup-py", notes=(f"{path}: cannot parse setup.py ({type(exc).__name__}); "
                                                          "its install_requires is not read",))
