@@ -137,3 +137,27 @@ def test_a_lock_without_celery_is_not_parsed():
 def test_a_setup_py_that_cannot_be_decoded_is_a_note():
     facts = read_dependency_bytes("setup.py", b"# celery\n\xff\xfe\x00")
     assert facts.error is None and "install_requires is not read" in facts.notes[0]
+
+
+def test_garbage_of_every_kind_never_raises():
+    """Fragments of real syntax shuffled: each file is read and resolved, or reported, never a traceback."""
+    import random
+    import warnings
+
+    from qlint.resolve.versions import resolve_versions
+
+    fragments = [b"celery", b"kombu", b"==", b">=5.", b"[[package]]\n", b'name = "celery"\n', b"version = ",
+                 b'"5.3.6"', b"\n", b"[", b"]", b"{", b"}", b"=", b";", b"python_version", b"<", b"'", b'"',
+                 b"\\\n", b"-r ", b"-c ", b"RUN pip install ", b"FROM python:3.", b"||", b"^", b"~", b"*",
+                 b"[packages]\n", b"install_requires", b"setup(", b")", b"\x00", b"\xff", b"${X}", b"@ ", b"git+",
+                 b"#egg=", b",", b" "]
+    names = ["requirements.txt", "pyproject.toml", "poetry.lock", "uv.lock", "pdm.lock", "Pipfile",
+             "Pipfile.lock", "setup.cfg", "setup.py", "Dockerfile"]
+    rng = random.Random(17)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a reader must not print warnings either
+        for _ in range(600):
+            path = rng.choice(names)
+            data = b"".join(rng.choice(fragments) for _ in range(rng.randint(0, 40)))
+            facts = read_dependency_bytes(path, data)
+            resolve_versions({path: facts}, {})
