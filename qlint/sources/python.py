@@ -34,7 +34,9 @@ _BODY_MARKERS = re.compile(
     r"\.delay\(|apply_async|\.si?\(|signature\(|send_task|chord|chain|group\(|AsyncResult|GroupResult|"
     r"revoke|\.retry\(|on_commit|atomic|\.conf\b|config_from_object|Celery\(|CELERY|"
     r"DJANGO_SETTINGS_MODULE|control\.terminate|allow_join_result|disable_sync_subtasks|register_type\(|"
-    r"register\(\s*[\"']json|\||environ|getenv"
+    r"register\(\s*[\"']json|\||environ|getenv|TaskResult|backend\.cleanup|"
+    # transactions (QL305): where one opens or commits
+    r"\.tm\b|transaction\.manager|\.begin(?:_nested)?\(|commit\(|pyramid_tm"
 )
 _ENVIRON = re.compile(r"environ|getenv")
 _HELPER_LINES = 25
@@ -97,16 +99,21 @@ class _Unreadable(Exception):
 Reads = tuple[frozenset[str], tuple[tuple[str, str], ...]]  # reads.likely_reads() of a chunk
 
 # path -> {chunk text: (first line, statements, what they read)} from the last parse of that
-# file, and the mode it was converted in (inert, reads the environment). A long-running
-# process (the language server) converts only the statements that changed.
-_LAST_CHUNKS: dict[str, tuple[tuple[bool, bool], dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
+# file, and the mode it was converted in (inert, reads the environment, the calls that make a
+# function read). A long-running process (the language server) converts only the statements
+# that changed.
+_LAST_CHUNKS: dict[str, tuple[tuple[bool, bool, str], dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
 
 
 def _convert_chunks(path: str, text: str, tree: ast.Module,
                     inert: bool = False) -> tuple[tuple[ir.Stmt, ...], frozenset[str], tuple[tuple[str, str], ...]]:
     """The statements of the file, and the names and attributes they read (reads.py)."""
     reads_environ = inert and _ENVIRON.search(text) is not None
-    mode = (inert, reads_environ)  # chunks converted in another mode prune other functions
+    lines = lines_of(text)
+    chunks = statement_chunks(text, tree, lines)
+    callers = None if inert else _callers_of_read(lines, chunks)
+    # chunks converted in another mode, or with other functions read, prune other functions
+    mode = (inert, reads_environ, callers.pattern if callers is not None else "")
     was, previous = _LAST_CHUNKS.get(path, (mode, {}))
     if was != mode:
         previous = {}
@@ -114,12 +121,11 @@ def _convert_chunks(path: str, text: str, tree: ast.Module,
     body: list[ir.Stmt] = []
     names: set[str] = set()
     attributes: set[tuple[str, str]] = set()
-    lines = lines_of(text)
     converter = from_ast.Converter(path, lines)
-    for chunk in statement_chunks(text, tree, lines):
+    for chunk in chunks:
         known = current.get(chunk.text) or previous.get(chunk.text)
         if known is None:
-            stmts = _convert_chunk(converter, chunk, inert, reads_environ)
+            stmts = _convert_chunk(converter, chunk, inert, reads_environ, callers)
             reads = likely_reads(stmts)
         else:
             first, stmts, reads = known
@@ -134,8 +140,8 @@ def _convert_chunks(path: str, text: str, tree: ast.Module,
 
 
 def _convert_chunk(converter: from_ast.Converter, chunk: Chunk, inert: bool = False,
-                   reads_environ: bool = False) -> tuple[ir.Stmt, ...]:
-    converter.pruned = frozenset(id(f) for f in _pruned(converter.lines, chunk, inert, reads_environ))
+                   reads_environ: bool = False, callers: re.Pattern[str] | None = None) -> tuple[ir.Stmt, ...]:
+    converter.pruned = frozenset(id(f) for f in _pruned(converter.lines, chunk, inert, reads_environ, callers))
     converter.depth = 0
     try:
         return converter.block(list(chunk.statements))
@@ -183,12 +189,13 @@ def _error_span(path: str, error: SyntaxError) -> Span:
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _pruned(lines: list[str], chunk: Chunk, every: bool = False,
-            reads_environ: bool = False) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+def _pruned(lines: list[str], chunk: Chunk, every: bool = False, reads_environ: bool = False,
+            callers: re.Pattern[str] | None = None) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
     """The functions whose body is not converted: those whose text mentions nothing Celery
-    cares about. That holds for top-level functions and for the methods of top-level classes
-    (nested classes too); a function nested in a function is read with it; with `every` (a
-    module with no Celery marker), all of them, except short ones where the module reads the
+    cares about, and that call no function of the module whose body is read (`callers`, see
+    _callers_of_read). That holds for top-level functions and for the methods of top-level
+    classes (nested classes too); a function nested in a function is read with it; with `every`
+    (a module with no Celery marker), all of them, except short ones where the module reads the
     environment (reads_environ)."""
     for function, own_from in _prunable(chunk):
         end = function.end_lineno or function.lineno
@@ -199,8 +206,42 @@ def _pruned(lines: list[str], chunk: Chunk, every: bool = False,
             # where settings call them.
             if end - own_from >= _HELPER_LINES or not reads_environ:
                 yield function
-        elif not _BODY_MARKERS.search(text):
+        elif not _BODY_MARKERS.search(text) and not (callers and callers.search(_body_text(lines, function))):
             yield function
+
+
+# A module's functions whose bodies are read can make others worth reading: QL305 follows a
+# call made in a transaction through `self._queue(order)` into the method that sends. Bounded:
+# once more functions than this are read, no further ones are added for calling them.
+_MAX_CALLED = 200
+
+
+def _callers_of_read(lines: list[str], chunks: list[Chunk]) -> re.Pattern[str] | None:
+    """A pattern for calls of the module's functions whose bodies are read (`name(`, also as
+    `self.name(`), closed over calls: a function calling one is read too. None when no body is."""
+    read: set[str] = set()
+    others: list[tuple[str, str]] = []
+    for chunk in chunks:
+        for function, own_from in _prunable(chunk):
+            text = "".join(lines[own_from - 1:function.end_lineno or function.lineno])
+            if _BODY_MARKERS.search(text):
+                read.add(function.name)
+            else:
+                others.append((function.name, _body_text(lines, function)))
+    pattern = None
+    while read and len(read) <= _MAX_CALLED:
+        pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, read))) + r")\(")
+        added = {name for name, body in others if name not in read and pattern.search(body)}
+        if not added:
+            break
+        read |= added
+    return pattern
+
+
+def _body_text(lines: list[str], function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """A function's text after its signature (a call of its own name there is not a call)."""
+    first = function.body[0].lineno if function.body else function.lineno
+    return "".join(lines[first - 1:function.end_lineno or function.lineno])
 
 
 def _prunable(chunk: Chunk) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]]:

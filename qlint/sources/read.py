@@ -28,8 +28,14 @@ SETTINGS_MODULE_MARKER = b"DJANGO_SETTINGS_MODULE"
 # import app`): a task definition needs no other marker. Attributes (`job.task = x`, `self.task.id`)
 # are not task definitions.
 TASK_MARKER = re.compile(rb"\.task(?:\(|[ \t]*(?:#[^\n]*)?\r?\n)")
+# Where a database transaction opens (Django's atomic, SQLAlchemy's begin(), zope's
+# transaction.manager, pyramid_tm's request.tm, an app including pyramid_tm): QL305 follows the
+# calls made inside one into the project's helpers that send tasks, so the file is read like one
+# that sends.
+TRANSACTION_MARKERS = (b"atomic", b"transaction.manager", re.compile(rb"\.tm\b"),
+                       re.compile(rb"\.begin(?:_nested)?\("), b"pyramid_tm")
 MARKERS = (b"elery", b"CELERY", b"shared_task", SETTINGS_MODULE_MARKER, b".delay(", b"apply_async",
-           re.compile(rb"\.si?\("), b"send_task", TASK_MARKER)
+           re.compile(rb"\.si?\("), b"send_task", TASK_MARKER, *TRANSACTION_MARKERS)
 
 
 # A file without MARKERS can still act on an app it imports from elsewhere: define tasks
