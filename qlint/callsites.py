@@ -209,6 +209,25 @@ def calls(project: "Project") -> list[tuple[Context, ir.Call]]:
     return project.derived["callsites.calls"]
 
 
+def module_calls(project: "Project", path: str) -> list[tuple[Context, ir.Call]]:
+    """calls() of one module, also of a module the resolver read after calls() was computed
+    (a rule that follows a call into another module may make it read one)."""
+    cache: dict[str, list[tuple[Context, ir.Call]]] = project.derived.setdefault("callsites.module_calls", {})
+    if not cache:
+        for ctx, call in calls(project):
+            cache.setdefault(ctx.path, []).append((ctx, call))
+        cache.setdefault("", [])  # computed, even for a project without calls
+    if path not in cache:
+        facts = project.workspace.load_facts(path)
+        found: list[tuple[Context, ir.Call]] = []
+        if facts is not None and facts.error is None:
+            walker = _Walker(Context(project, path, None, {}))
+            walker.body(facts.body)
+            found = [(ctx, e) for ctx, root in walker.found for e in subexpressions(root) if type(e) is ir.Call]
+        cache[path] = found
+    return cache[path]
+
+
 def task_calls(project: "Project") -> list[tuple[Context, "TaskCall"]]:
     """Every call that sends a task or builds a signature of one."""
     if "callsites.task_calls" not in project.derived:

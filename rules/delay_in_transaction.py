@@ -1,17 +1,13 @@
 """QL305: a task sent from inside a database transaction."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from qlint.callsites import Context, render, task_calls
-from qlint.model import Finding, Fix, Related, Span
+from qlint.model import Finding, Fix, Related
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always
-from qlint.rules._paths import in_project, is_test_path
-from qlint.sources import ir
+from qlint.rules._db_writes import SESSION
+from qlint.rules._transactions import DIRTY, Hazard, Transactions
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
 _TASKS = "from proj.celery import app\n\n@app.task\ndef index(pk):\n    return pk\n"
@@ -26,104 +22,53 @@ def _django(views: str) -> dict[str, str]:
             "proj/tasks.py": _TASKS, "proj/views.py": views}
 
 
-_ATOMIC = frozenset({"django.db.transaction.atomic"})
-_NON_ATOMIC = frozenset({"django.db.transaction.non_atomic_requests"})
+def _related(hazard: Hazard) -> list[Related]:
+    path = hazard.path
+    pending = path.pending
+    assert pending is not None
+    related = []
+    if pending.scope is not None:
+        related.append(Related(pending.scope.span, pending.scope.why))
+    write = pending.write
+    if path.after:
+        related.append(Related(write.span, f"{write.text} writes {write.model} here, after the send and before the "
+                                           "commit"))
+    elif write.slot.startswith(DIRTY):
+        related.append(Related(write.span, f"{write.text} changes a loaded {write.model} here, written only when the "
+                                           f"session flushes; the task reads {write.model}"))
+    else:
+        related.append(Related(write.span, f"{write.text} writes here, uncommitted when the task is sent"))
+    related += [Related(step.span, f"{step.text} is called here") for step in path.chain[1:]]
+    if path.chain:
+        related.append(Related(path.send.span, f"{path.send.text}() sends the task here"))
+    return related
 
 
-def _is_atomic(ctx: Context, expr: ir.Expr) -> bool:
-    """transaction.atomic on the default database. A transaction on another connection
-    (atomic(using=replica)) may only read, and is left alone."""
-    target = expr.func if isinstance(expr, ir.Call) else expr
-    if ctx.qualname(target) not in _ATOMIC:
-        return False
-    using = expr.kwarg("using") if isinstance(expr, ir.Call) else None
-    return using is None or (isinstance(using, ir.Const) and using.value == "default")
+def _message(hazard: Hazard) -> str:
+    path = hazard.path
+    assert path.pending is not None
+    sent = f"{path.send.text}()"
+    if path.chain:
+        sent = f"{path.chain[0].text} sends {sent} ({path.send.span.path}:{path.send.span.line})"
+    if path.after:
+        return (f"{sent} inside a database transaction that then writes {path.pending.write.model}, which the task "
+                "reads: a worker may run the task before the write is committed, and read old rows")
+    if path.pending.scope is None:
+        return (f"{sent} after an uncommitted write to the database session: a worker may run the task before "
+                "the session commits, and read missing or old rows")
+    return (f"{sent} inside a database transaction: a worker may run the task before the transaction commits, "
+            "and read missing or old rows")
 
 
-def _end_line(stmts: tuple[ir.Stmt, ...], start: int) -> int:
-    end = start
-    for stmt in stmts:
-        end = max(end, stmt.span.end_line)
-        inner = getattr(stmt, "body", None)
-        if isinstance(inner, tuple):
-            end = max(end, _end_line(inner, end))
-    return end
-
-
-@dataclass(frozen=True)
-class Transaction:
-    """Lines of `owner`'s own code (not of functions nested in it) that run inside a transaction."""
-
-    first: int
-    last: int
-    where: Span
-    owner: ir.FuncDef | None  # None: module level
-    why: str
-
-    def holds(self, ctx: Context, line: int) -> bool:
-        return ctx.function is self.owner and self.first <= line <= self.last
-
-
-def atomic_ranges(ctx: Context, stmts: tuple[ir.Stmt, ...], owner: ir.FuncDef | None = None) -> Iterator[Transaction]:
-    """Every `with transaction.atomic()` block and `@transaction.atomic` function in stmts, nested ones included."""
-    for stmt in stmts:
-        inner_owner = owner
-        if isinstance(stmt, ir.Block) and stmt.kind == "with" and any(_is_atomic(ctx, h) for h in stmt.header):
-            yield Transaction(stmt.span.line, stmt.span.end_line, stmt.header[0].span, owner, "the transaction opens here")
-        elif isinstance(stmt, ir.FuncDef):
-            inner_owner = stmt
-            if any(_is_atomic(ctx, d) for d in stmt.decorators):
-                yield Transaction(stmt.span.line, _end_line(stmt.body, stmt.span.line), stmt.decorators[0].span, stmt,
-                                  "the function runs in a transaction")
-        elif isinstance(stmt, ir.ClassDef):
-            inner_owner = None
-        for name in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, name, None)
-            if isinstance(inner, tuple):
-                yield from atomic_ranges(ctx, inner, inner_owner)
-        if isinstance(stmt, ir.Try):
-            for _, handler in stmt.handlers:
-                yield from atomic_ranges(ctx, handler, owner)
-
-
-def _atomic_requests(project: Project) -> Related | None:
-    """Where ATOMIC_REQUESTS is set, when every Django settings module of the project's apps
-    certainly turns it on for the default database."""
-    found: list[Related] = []
-    for app in project.apps:
-        if app.source_kind != "django" or app.source_path is None:
-            continue
-        databases = project.module_value(app.source_path, "DATABASES")
-        default = databases.item("default") if databases is not None and databases.status == "known" else None
-        flag = default.item("ATOMIC_REQUESTS") if default is not None else None
-        if flag is None or not always(flag, lambda v: v is True):
-            return None
-        found.append(Related(flag.origin or app.defined_at, "ATOMIC_REQUESTS wraps every view in a transaction"))
-    return found[0] if found else None
-
-
-def _is_view_module(path: str, root: str) -> bool:
-    parts = PurePosixPath(in_project(path, root)).with_suffix("").parts
-    return "views" in parts and not is_test_path(path, root)
-
-
-def view_transactions(ctx: Context, stmts: tuple[ir.Stmt, ...], where: Related) -> Iterator[Transaction]:
-    """Django views (functions and methods that take `request`, in a views module) run in a
-    transaction under ATOMIC_REQUESTS, unless decorated with non_atomic_requests; async views
-    cannot be (Django refuses ATOMIC_REQUESTS for them)."""
-    for stmt in stmts:
-        if isinstance(stmt, ir.ClassDef):
-            yield from view_transactions(ctx, stmt.body, where)
-        elif isinstance(stmt, ir.FuncDef) and not stmt.is_async and _takes_request(stmt) and not any(
-                ctx.qualname(d) in _NON_ATOMIC for d in stmt.decorators):
-            yield Transaction(stmt.span.line, _end_line(stmt.body, stmt.span.line), where.span, stmt, where.message)
-
-
-def _takes_request(func: ir.FuncDef) -> bool:
-    names = [p.name for p in func.params if p.kind in ("posonly", "pos")]
-    if names and names[0] in ("self", "cls"):
-        names = names[1:]
-    return bool(names) and names[0] == "request"
+def _fix(hazard: Hazard) -> Fix:
+    path = hazard.path
+    assert path.pending is not None
+    written = path.chain[0].text[:-2] if path.chain else path.send.text
+    scope = path.pending.scope
+    if scope is None or SESSION in scope.slots:
+        return Fix(f"send it after the commit: after session.commit(), or from an after-commit hook "
+                   f"(transaction.get().addAfterCommitHook(...) with pyramid_tm or zope.sqlalchemy)")
+    return Fix(f"send it after commit: transaction.on_commit(lambda: {written}(...))")
 
 
 class DelayInTransaction(Rule):
@@ -132,92 +77,133 @@ class DelayInTransaction(Rule):
     severity = "warning"
     summary = "A task is sent inside a database transaction: the worker can run it before the data is committed."
     what = """
-`.delay()`, `.apply_async()` or `send_task()` written inside `with transaction.atomic():`, in a function
-decorated with `@transaction.atomic` (Django), or — when the Django settings turn on `ATOMIC_REQUESTS` for
-the default database — in a view (a function or method of a `views` module that takes `request`, not
-decorated with `non_atomic_requests`, not async), rather than from `transaction.on_commit(...)` or with
-Celery 5.4+'s `delay_on_commit()`. Code in a function defined inside the block (an `on_commit` callback)
-is not in the transaction. Transactions on another connection (`atomic(using="replica")`) are left alone:
-they are often read-only.
+`.delay()`, `.apply_async()` or `send_task()` (or `self.apply_async()` in a Task subclass) reached while a
+database transaction holds an uncommitted write, directly or through project functions called in the
+transaction (followed three calls deep, each reported once where the hazard begins). The transactions:
+
+- Django: `with transaction.atomic():` and `@transaction.atomic` (with `using=`, only for writes to that
+  connection), every view when the default database sets `ATOMIC_REQUESTS` (functions that take `request`
+  in a views module or carry a view decorator such as `@api_view`, and every method of a class-based view
+  or DRF viewset), unless the view or its `dispatch` is `@non_atomic_requests`; async views cannot be.
+  A model admin's `save_model`, `delete_model`, `save_related`, `save_formset`, `response_add` and
+  `response_change` run inside the admin's own `atomic()`.
+- SQLAlchemy and zope: `with session.begin():`, `with transaction.manager:`, pyramid_tm's `with request.tm:`
+  and every Pyramid view of an app that includes pyramid_tm; and a session's own transaction, which holds
+  every `session.add()`/`flush()`/`merge()`/`delete()`/write statement until `commit()`.
+- Project context managers (`@contextmanager`) that yield inside one of these.
+
+A write is a `save()` (model, model form, serializer; not `commit=False`), `create`/`update`/`delete`/
+`get_or_create`/`update_or_create`/`bulk_*` on a manager or queryset, a base class's saving method called
+from an override (`super().update(...)`), a session write, or an INSERT/UPDATE/DELETE run on a cursor or
+connection. A transaction that wrote nothing before the send is left alone, except where the task reads a
+model the transaction changes: an attribute set on an object loaded from the session (flushed at commit),
+or a write of that model after the send. A commit or rollback in between (`session.commit()`,
+`request.tm.commit()`, a project helper named after committing) ends the hazard, and so do branches that
+exclude each other. Sends from `transaction.on_commit(...)`, after-commit hooks, and Celery 5.4+'s
+`delay_on_commit()`/`apply_async_on_commit()` are not made in the transaction. A countdown or ETA does not
+help: it only narrows the race.
 """
     why = """
 The message reaches the broker at once, while the transaction that created or changed the rows is still
 open. A worker can pick the task up within milliseconds and read the database before the commit: it finds
 no row (`DoesNotExist`), or the old values. If the transaction rolls back, the task runs for data that
-never existed. Tests rarely show it: there the worker is eager or slower than the commit.
+never existed. Tests rarely show it: there the worker is eager or slower than the commit. Under
+`ATOMIC_REQUESTS` (or pyramid_tm) the transaction lasts until the view returns, so a helper that sends a
+task after a `save()` runs into it even without any `atomic()` in sight.
 """
     example = """
 ```python
 with transaction.atomic():
     order = Order.objects.create(...)
     send_receipt.delay(order.pk)        # may run before the order is committed
+
+def checkout(request):                  # ATOMIC_REQUESTS = True
+    order = form.save()
+    notify_warehouse(order)             # a helper that calls ship.delay(order.pk)
 ```
 """
     fix = """
 Send after commit: `transaction.on_commit(lambda: send_receipt.delay(order.pk))`, or
 `send_receipt.delay_on_commit(order.pk)` (or `apply_async_on_commit`) with the task class of Celery 5.4+'s
 Django integration (`celery.contrib.django.task.DjangoTask`, the default for apps that load Django settings).
+With SQLAlchemy, send after `session.commit()`; with pyramid_tm or zope.sqlalchemy, from an after-commit
+hook (`request.tm.get().addAfterCommitHook(...)`). Where the send sits in a helper, wrap the helper's call.
 """
     fix_safety = "No automatic fix: code after the call may rely on the task having been sent."
     invalid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
-                 "proj/views.py": "from django.db import transaction\nfrom proj.tasks import index\n\n\n"
-                                  "def save(pk):\n    with transaction.atomic():\n        index.delay(pk)\n"}),
+                 "proj/views.py": "from django.db import transaction\nfrom proj.models import Order\n"
+                                  "from proj.tasks import index\n\n\n"
+                                  "def save(pk):\n    with transaction.atomic():\n"
+                                  "        Order.objects.create(pk=pk)\n        index.delay(pk)\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
                  "proj/views.py": "from django.db.transaction import atomic\nfrom proj.tasks import index\n\n\n"
-                                  "@atomic\ndef save(pk):\n    x = pk\n    index.apply_async((x,))\n"}),
-        Example(_django("from django.views import View\nfrom proj.tasks import index\n\n\n"
-                        "def save(request, pk):\n    index.delay(pk)\n\n\n"
-                        "class Save(View):\n    def post(self, request, pk):\n        index.delay(pk)\n"),
+                                  "@atomic\ndef save(order):\n    order.save()\n"
+                                  "    index.apply_async((order.pk,), countdown=5)\n"},
+                note="a countdown only narrows the race"),
+        Example(_django("from django.views import View\nfrom proj.models import Order\n"
+                        "from proj.tasks import index\n\n\n"
+                        "def save(request, pk):\n    Order.objects.filter(pk=pk).update(paid=True)\n"
+                        "    index.delay(pk)\n\n\n"
+                        "class Save(View):\n    def post(self, request, pk):\n        Order(pk=pk).save()\n"
+                        "        index.delay(pk)\n"),
                 count=2, note="views under ATOMIC_REQUESTS"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/notify.py": "from proj.tasks import index\n\n\ndef notify(pk):\n    index.delay(pk)\n",
+                 "proj/views.py": "from django.db import transaction\nfrom proj.models import Order\n"
+                                  "from proj.notify import notify\n\n\n"
+                                  "def save(pk):\n    with transaction.atomic():\n"
+                                  "        Order.objects.create(pk=pk)\n        notify(pk)\n"},
+                note="through a helper of the project"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/signup.py": "from proj.db import session\nfrom proj.models import User\n"
+                                   "from proj.tasks import index\n\n\n"
+                                   "def signup(email):\n    user = User(email=email)\n    session.add(user)\n"
+                                   "    session.flush()\n    index.delay(user.id)\n    session.commit()\n"},
+                note="an SQLAlchemy session commits after the send"),
     )
     valid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
-                 "proj/views.py": "from django.db import transaction\nfrom proj.tasks import index\n\n\n"
-                                  "def save(pk):\n    with transaction.atomic():\n        pass\n"
-                                  "    transaction.on_commit(lambda: index.delay(pk))\n"}),
+                 "proj/views.py": "from django.db import transaction\nfrom proj.models import Order\n"
+                                  "from proj.tasks import index\n\n\n"
+                                  "def save(pk):\n    with transaction.atomic():\n"
+                                  "        Order.objects.create(pk=pk)\n"
+                                  "        transaction.on_commit(lambda: index.delay(pk))\n"}),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/views.py": "from django.db import transaction\nfrom proj.models import Order\n"
+                                  "from proj.tasks import index\n\n\n"
+                                  "def save(pk):\n    with transaction.atomic():\n"
+                                  "        Order.objects.create(pk=pk)\n    index.delay(pk)\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
                  "proj/views.py": "from django.db import transaction\nfrom proj.tasks import index\n\n\n"
-                                  "def save(pk):\n    with transaction.atomic():\n        pass\n    index.delay(pk)\n"}),
+                                  "def save(pk):\n    with transaction.atomic():\n        index.delay(pk)\n"},
+                note="the transaction wrote nothing before the send"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
-                 "proj/views.py": "from django.db import transaction\nfrom proj.tasks import index\n\n\n"
-                                  "def save(pk):\n    with transaction.atomic(using='replica'):\n        index.delay(pk)\n"},
-                note="a transaction on a replica connection reads only"),
+                 "proj/views.py": "from django.db import transaction\nfrom proj.models import Order\n"
+                                  "from proj.tasks import index\n\n\n"
+                                  "def save(pk):\n    with transaction.atomic(using='replica'):\n"
+                                  "        Order.objects.create(pk=pk)\n        index.delay(pk)\n"},
+                note="the write goes to the default database, outside the replica's transaction"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
-                 "proj/views.py": "from django.db import transaction\nfrom proj.tasks import index\n\n\n"
-                                  "def save(pk):\n    with transaction.atomic():\n        def after():\n"
+                 "proj/views.py": "from django.db import transaction\nfrom proj.models import Order\n"
+                                  "from proj.tasks import index\n\n\n"
+                                  "def save(pk):\n    with transaction.atomic():\n"
+                                  "        Order.objects.create(pk=pk)\n        def after():\n"
                                   "            index.delay(pk)\n        transaction.on_commit(after)\n"},
                 note="a callback defined in the block runs after commit"),
-        Example(_django("from django.db import transaction\nfrom proj.tasks import index\n\n\n"
-                        "@transaction.non_atomic_requests\ndef save(request, pk):\n    index.delay(pk)\n"),
+        Example(_django("from django.db import transaction\nfrom proj.models import Order\n"
+                        "from proj.tasks import index\n\n\n"
+                        "@transaction.non_atomic_requests\ndef save(request, pk):\n"
+                        "    Order.objects.create(pk=pk)\n    index.delay(pk)\n"),
                 note="a view excluded from ATOMIC_REQUESTS"),
+        Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
+                 "proj/signup.py": "from proj.db import session\nfrom proj.models import User\n"
+                                   "from proj.tasks import index\n\n\n"
+                                   "def signup(email):\n    user = User(email=email)\n    session.add(user)\n"
+                                   "    session.commit()\n    index.delay(user.id)\n"},
+                note="sent after the session commits"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
-        requests = _atomic_requests(project)
-        ranges: dict[str, list[Transaction]] = {}
-        for path in sorted(project.workspace.envs):
-            facts = project.workspace.load_facts(path)
-            if facts is None or facts.error is not None:
-                continue
-            ctx = Context(project, path, None, {})
-            found = list(atomic_ranges(ctx, facts.body))
-            if requests is not None and _is_view_module(path, project.root):
-                found += view_transactions(ctx, facts.body, requests)
-            if found:
-                ranges[path] = found
-        if not ranges:
-            return
-        for ctx, call in task_calls(project):
-            if not call.sends:
-                continue
-            line = call.call.span.line
-            for transaction in ranges.get(ctx.path, ()):
-                if transaction.holds(ctx, line):
-                    written = render(call.call.func)
-                    yield self.finding(
-                        f"{written}() inside a database transaction: a worker may run the task before the "
-                        "transaction commits, and read missing or old rows",
-                        call.method_span, [Related(transaction.where, transaction.why)],
-                        Fix(f"send it after commit: transaction.on_commit(lambda: {written}(...))"))
-                    break
+        for hazard in Transactions(project).hazards():
+            yield self.finding(_message(hazard), hazard.primary, _related(hazard), _fix(hazard))

@@ -12,7 +12,8 @@ from qlint.rules.delay_in_transaction import DelayInTransaction
 APP = ('import os\n\nfrom celery import Celery\n\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")\n'
        'app = Celery("proj")\napp.config_from_object("django.conf:settings", namespace="CELERY")\n')
 TASKS = "from proj.celery import app\n\n\n@app.task\ndef index(pk):\n    return pk\n"
-HEADER = "from django.db import transaction\n\nfrom proj.celery import app\nfrom proj.tasks import index\n\n\n"
+HEADER = ("from django.db import transaction\n\nfrom proj.celery import app\nfrom proj.models import Order\n"
+          "from proj.tasks import index\n\n\n")
 
 
 def check(root: Path, code: str, atomic_requests: object = False, module: str = "proj/views.py") -> list[Finding]:
@@ -28,34 +29,41 @@ def check(root: Path, code: str, atomic_requests: object = False, module: str = 
 
 
 FLAGGED = [
-    ("def save(pk):\n    with transaction.atomic():\n        index.delay(pk)\n", "index.delay", "the transaction opens here"),
+    ("def save(pk):\n    with transaction.atomic():\n        Order.objects.create(pk=pk)\n        index.delay(pk)\n",
+     "index.delay", "the transaction opens here", "Order.objects.create()"),
     ("def save(pk):\n    with transaction.atomic(using='default'), open('x'):\n        for i in range(3):\n"
-     "            if i:\n                index.apply_async((pk,))\n", "index.apply_async", "the transaction opens here"),
-    ("@transaction.atomic\ndef save(pk):\n    try:\n        pass\n    except ValueError:\n        index.delay(pk)\n",
-     "index.delay", "the function runs in a transaction"),
-    ("@transaction.atomic()\ndef save(pk):\n    app.send_task('proj.tasks.index', (pk,))\n", "app.send_task",
-     "the function runs in a transaction"),
-    ("class Orders:\n    @transaction.atomic\n    def save(self, pk):\n        index.delay(pk)\n", "index.delay",
-     "the function runs in a transaction"),
+     "            if i:\n                Order.objects.filter(pk=pk).update(paid=True)\n"
+     "                index.apply_async((pk,))\n", "index.apply_async", "the transaction opens here",
+     "Order.objects.filter(pk=pk).update()"),
+    ("@transaction.atomic\ndef save(pk):\n    try:\n        Order(pk=pk).save()\n    except ValueError:\n"
+     "        index.delay(pk)\n", "index.delay", "the function runs in a transaction", "Order(pk=pk).save()"),
+    ("@transaction.atomic()\ndef save(pk):\n    Order.objects.filter(pk=pk).delete()\n"
+     "    app.send_task('proj.tasks.index', (pk,))\n", "app.send_task", "the function runs in a transaction",
+     "Order.objects.filter(pk=pk).delete()"),
+    ("class Orders:\n    @transaction.atomic\n    def save(self, order):\n        order.save()\n"
+     "        index.delay(order.pk)\n", "index.delay", "the function runs in a transaction", "order.save()"),
 ]
 
 
-@pytest.mark.parametrize(("code", "written", "why"), FLAGGED)
-def test_sent_inside_a_transaction(tmp_path, code, written, why):
+@pytest.mark.parametrize(("code", "written", "why", "write"), FLAGGED)
+def test_sent_inside_a_transaction(tmp_path, code, written, why, write):
     (finding,) = check(tmp_path, code)
     assert finding.message == (f"{written}() inside a database transaction: a worker may run the task before the "
                                "transaction commits, and read missing or old rows")
-    assert [r.message for r in finding.related] == [why]
+    assert [r.message for r in finding.related] == [why, f"{write} writes here, uncommitted when the task is sent"]
     assert finding.fix.description == f"send it after commit: transaction.on_commit(lambda: {written}(...))"
 
 
 SILENT = [
-    "def save(pk):\n    with transaction.atomic():\n        pass\n    index.delay(pk)\n",
+    "def save(pk):\n    with transaction.atomic():\n        Order.objects.create(pk=pk)\n    index.delay(pk)\n",
+    "def save(pk):\n    with transaction.atomic():\n        index.delay(pk)\n",  # nothing written before the send
+    "def save(pk):\n    with transaction.atomic():\n        index.delay(pk)\n        Order.objects.create(pk=pk)\n",
     "def save(pk):\n    with transaction.atomic():\n        transaction.on_commit(lambda: index.delay(pk))\n",
     "def save(pk):\n    with transaction.atomic():\n        def after():\n            index.delay(pk)\n"
     "        transaction.on_commit(after)\n",
-    "def save(pk):\n    with transaction.atomic(using='replica'):\n        index.delay(pk)\n",
-    "def save(pk):\n    with transaction.atomic():\n        index.delay_on_commit(pk)\n",
+    "def save(pk):\n    with transaction.atomic(using='replica'):\n        Order.objects.create(pk=pk)\n"
+    "        index.delay(pk)\n",
+    "def save(pk):\n    with transaction.atomic():\n        Order.objects.create(pk=pk)\n        index.delay_on_commit(pk)\n",
     "def save(request, pk):\n    index.delay(pk)\n",  # ATOMIC_REQUESTS is off
 ]
 
@@ -66,21 +74,23 @@ def test_silent(tmp_path, code):
 
 
 def test_views_under_atomic_requests(tmp_path):
-    code = ("def save(request, pk):\n    index.delay(pk)\n\n\n"
-            "@transaction.non_atomic_requests\ndef bulk(request):\n    index.delay(1)\n\n\n"
-            "async def stream(request):\n    index.delay(2)\n\n\n"
-            "def helper(pk):\n    index.delay(pk)\n\n\n"
-            "class Save:\n    def post(self, request, pk):\n        index.delay(pk)\n")
+    code = ("def save(request, pk):\n    Order.objects.create(pk=pk)\n    index.delay(pk)\n\n\n"
+            "@transaction.non_atomic_requests\ndef bulk(request):\n    Order.objects.create(pk=1)\n    index.delay(1)\n\n\n"
+            "async def stream(request):\n    Order.objects.create(pk=2)\n    index.delay(2)\n\n\n"
+            "def helper(pk):\n    Order.objects.create(pk=pk)\n    index.delay(pk)\n\n\n"
+            "class Save:\n    def post(self, request, pk):\n        Order.objects.create(pk=pk)\n        index.delay(pk)\n")
     found = check(tmp_path, code, atomic_requests=True)
     first = HEADER.count("\n") + 1
-    assert [f.span.line for f in found] == [first + 1, first + 19]
-    assert {(r.span.path, r.span.line, r.message) for f in found for r in f.related} == \
-        {("proj/settings.py", 3, "ATOMIC_REQUESTS wraps every view in a transaction")}
+    assert [f.span.line for f in found] == [first + 2, first + 24]
+    assert {(r.span.path, r.span.line, r.message) for f in found for r in f.related if r.span.path.endswith("settings.py")} \
+        == {("proj/settings.py", 3, "ATOMIC_REQUESTS wraps every view in a transaction")}
 
 
 def test_atomic_requests_only_in_views_modules(tmp_path):
-    assert check(tmp_path, "def save(request, pk):\n    index.delay(pk)\n", True, "proj/services.py") == []
+    code = "def save(request, pk):\n    Order.objects.create(pk=pk)\n    index.delay(pk)\n"
+    assert check(tmp_path, code, True, "proj/services.py") == []
 
 
 def test_atomic_requests_that_may_be_off(tmp_path):
-    assert check(tmp_path, "def save(request, pk):\n    index.delay(pk)\n", "os.environ.get('X') == '1'") == []
+    code = "def save(request, pk):\n    Order.objects.create(pk=pk)\n    index.delay(pk)\n"
+    assert check(tmp_path, code, "os.environ.get('X') == '1'") == []

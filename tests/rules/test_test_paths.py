@@ -15,8 +15,8 @@ APP = ('import os\n\nfrom celery import Celery\n\nos.environ.setdefault("DJANGO_
 SETTINGS = ('DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "shop"}}\n'
             'CELERY_BROKER_URL = "redis://localhost:6379/0"\n')
 TASKS = "from proj.celery import app\n\n\n@app.task(soft_time_limit=7200)\ndef index(pk):\n    return pk\n"
-VIEWS = ("from django.db import transaction\n\nfrom proj.tasks import index\n\n\n"
-         "def save(pk):\n    with transaction.atomic():\n        index.delay(pk)\n")
+VIEWS = ("from django.db import transaction\n\nfrom proj.models import Order\nfrom proj.tasks import index\n\n\n"
+         "def save(pk):\n    with transaction.atomic():\n        Order.objects.create(pk=pk)\n        index.delay(pk)\n")
 
 
 @pytest.mark.parametrize("path, root, relative, test", [

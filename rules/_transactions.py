@@ -1,0 +1,913 @@
+"""Which task sends run while the database transaction holds an uncommitted write.
+
+Every function of the project (and every module body) is read as an entry point, in
+statement order, with the writes, commits, transaction scopes and sends it makes, and the
+project functions it calls followed up to MAX_CALL_DEPTH calls deep. Branches are read as
+alternatives (a write in one arm of an `if` does not precede a send in the other); a loop
+body is read once.
+
+An entry runs in a transaction when it is a Django view under ATOMIC_REQUESTS, a model
+admin's save or delete hook (the admin wraps them in `transaction.atomic()`), or a Pyramid
+view of an app that includes pyramid_tm; inside it, `with transaction.atomic()`,
+`@transaction.atomic`, `session.begin()`, `transaction.manager`, `request.tm` and project
+context managers built on them open scopes. See _db_writes.py for what counts as a write.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
+from typing import Iterator
+
+from qlint.callsites import SENDING, Context, attr_name_span, calls, children, module_calls, render, subexpressions, \
+    task_call
+from qlint.model import Related, Span
+from qlint.resolve.objects import ClassObj, FuncObj, ModuleRef, Sym, TaskObj
+from qlint.resolve.project import Project, Task
+from qlint.rules._db_writes import ANY_ORM, SESSION, ScopeOpen, Write, atomic_alias, classify_write, \
+    ends_transaction, loaded_model, scope_opened
+from qlint.rules._delivery import always
+from qlint.rules._paths import in_project, is_test_path
+from qlint.sources import ir
+
+MAX_CALL_DEPTH = 3
+
+_NON_ATOMIC = frozenset({"django.db.transaction.non_atomic_requests"})
+_METHOD_DECORATOR = frozenset({"django.utils.decorators.method_decorator"})
+_CONTEXT_MANAGER = frozenset({"contextlib.contextmanager"})
+_CELERY_TASK = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task", "celery.app.Task"})
+# Decorators only a view takes.
+_VIEW_DECORATORS = frozenset({
+    "rest_framework.decorators.api_view", "django.views.decorators.http.require_http_methods",
+    "django.views.decorators.http.require_POST", "django.views.decorators.http.require_GET",
+    "django.views.decorators.http.require_safe", "django.contrib.auth.decorators.login_required",
+    "django.contrib.auth.decorators.permission_required", "django.views.decorators.csrf.csrf_exempt",
+    "django.contrib.admin.views.decorators.staff_member_required",
+})
+_VIEW_MODULES = ("django.views.", "django.contrib.auth.views.", "rest_framework.views.", "rest_framework.viewsets.",
+                 "rest_framework.generics.")
+_VIEW_SUFFIXES = ("View", "ViewSet", "Viewset", "APIView")
+# ModelAdmin hooks that django.contrib.admin calls inside transaction.atomic() (changeform_view,
+# delete_view, the changelist's list_editable save); the second group runs after the object
+# was saved in that transaction.
+_ADMIN_HOOKS = frozenset({"save_model", "delete_model"})
+_ADMIN_AFTER_SAVE = frozenset({"save_related", "save_formset", "response_add", "response_change"})
+_PYRAMID_VIEW = frozenset({"pyramid.view.view_config"})
+# Method names too common to stand for the one project function of that name when the
+# receiver is unknown (framework hooks a project overrides in one class).
+_COMMON_NAMES = frozenset({
+    "get_queryset", "get_object", "get_context_data", "get_serializer", "get_form", "get_success_url",
+    "form_valid", "form_invalid", "perform_create", "perform_update", "perform_destroy", "to_representation",
+    "to_internal_value", "full_clean", "refresh_from_db", "is_valid", "set_password", "check_password",
+    "get_or_create", "update_or_create", "bulk_create", "bulk_update", "save_model", "delete_model",
+    "apply_async", "send_task", "delay_on_commit", "apply_async_on_commit", "on_commit", "as_view",
+    "get_absolute_url", "has_permission", "has_object_permission", "send_mail", "add_message",
+})
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An uncommitted write, and the scope that keeps it so (None: a session's own transaction)."""
+
+    write: Write
+    scope: ScopeOpen | None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A call to a project function on the way from an entry to a send."""
+
+    span: Span
+    text: str
+    callee: "FuncInfo | None" = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Send:
+    span: Span  # the method name: `delay` in `notify.delay(...)`
+    text: str  # `notify.delay`
+    task: Task | None
+
+
+@dataclass(frozen=True)
+class SendPath:
+    send: Send
+    chain: tuple[Step, ...]
+    pending: Pending | None
+    cleared: frozenset[str]  # slots committed since the walk began ("*": every slot)
+    after: bool = False  # the write comes after the send, in the same transaction, and the task reads it
+
+
+@dataclass
+class Summary:
+    sends: list[SendPath]
+    pending: dict[str, Pending]
+    cleared: frozenset[str]
+
+
+@dataclass
+class _State:
+    pending: dict[str, Pending]
+    cleared: frozenset[str]
+    slots: frozenset[str]  # open transactions: ORM writes to these stay uncommitted
+    scopes: tuple[ScopeOpen, ...] = ()
+    flags: tuple[tuple[str, object], ...] = ()  # parameters the caller passes a known constant
+    loads: dict[str, str] = field(default_factory=dict)  # local name -> model it was loaded from a session
+    waiting: list[tuple[SendPath, frozenset[str]]] = field(default_factory=list)  # sends in a scope, with reads
+
+    def copy(self) -> "_State":
+        return _State(dict(self.pending), self.cleared, self.slots, self.scopes, self.flags, dict(self.loads),
+                      list(self.waiting))
+
+    def become(self, other: "_State") -> None:
+        self.pending, self.cleared, self.loads, self.waiting = other.pending, other.cleared, other.loads, other.waiting
+
+    def merge(self, *others: "_State") -> None:
+        """This state becomes the join of itself and others (each arm of a branch)."""
+        for other in others:
+            for slot, pending in other.pending.items():
+                mine = self.pending.get(slot)
+                if mine is None or pending.write.span < mine.write.span:
+                    self.pending[slot] = pending
+            self.cleared = _both(self.cleared, other.cleared)
+            self.loads.update(other.loads)
+            self.waiting += [w for w in other.waiting if w not in self.waiting]
+
+    def commit(self, slots: frozenset[str]) -> None:
+        for slot in list(self.pending):
+            if _covered(slot, slots) or (slot.startswith(DIRTY) and "*" in slots):
+                del self.pending[slot]
+        self.cleared = _either(self.cleared, slots)
+        if "*" in slots or not self.slots - slots:
+            self.waiting = []
+
+    def first_pending(self, cleared: frozenset[str] = frozenset(), reads: frozenset[str] = frozenset()) -> Pending | None:
+        """The earliest write still uncommitted: any write, or a change to a loaded object
+        when the task reads its model."""
+        candidates = [p for slot, p in self.pending.items() if not _covered(slot, cleared)
+                      and (not slot.startswith(DIRTY) or slot[len(DIRTY):] in reads)]
+        return min(candidates, key=lambda p: p.write.span) if candidates else None
+
+    def holds(self, slot: str) -> bool:
+        return slot == SESSION or slot.startswith(DIRTY) or slot in self.slots or (
+            slot.startswith("orm:") and ANY_ORM in self.slots)
+
+
+def _in_scope(pending: Pending | None, scope: ScopeOpen | None) -> Pending | None:
+    """A callee's ORM write is uncommitted because of the caller's scope: name that scope."""
+    if pending is None or pending.scope is not None or pending.write.slot == SESSION:
+        return pending
+    return Pending(pending.write, scope)
+
+
+def _covered(slot: str, cleared: frozenset[str]) -> bool:
+    return "*" in cleared or slot in cleared
+
+
+def _either(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
+    return frozenset({"*"}) if "*" in a or "*" in b else a | b
+
+
+def _both(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
+    if "*" in a:
+        return b
+    if "*" in b:
+        return a
+    return a & b
+
+
+_EMPTY = Summary([], {}, frozenset())
+# Slots of changes to objects loaded from a session (`row.status = "done"`): flushed at commit,
+# they count for a task that reads their model.
+DIRTY = "dirty:"
+
+
+@dataclass(frozen=True)
+class FuncInfo:
+    path: str
+    func: ir.FuncDef
+    cls: ir.ClassDef | None  # the class it is a method of
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """A send that runs while a transaction holds an uncommitted write."""
+
+    primary: Span
+    path: SendPath
+
+
+@dataclass
+class _Index:
+    infos: dict[int, FuncInfo] = field(default_factory=dict)
+    by_name: dict[str, list[FuncInfo]] = field(default_factory=dict)
+    classes: dict[tuple[str, str], ir.ClassDef] = field(default_factory=dict)
+    paths: set[str] = field(default_factory=set)
+
+    def add_module(self, path: str, body: tuple[ir.Stmt, ...]) -> None:
+        self.paths.add(path)
+        self._add(path, body, None)
+
+    def _add(self, path: str, stmts: tuple[ir.Stmt, ...], cls: ir.ClassDef | None) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, ir.FuncDef):
+                info = FuncInfo(path, stmt, cls)
+                self.infos[id(stmt)] = info
+                self.by_name.setdefault(stmt.name, []).append(info)
+                self._add(path, stmt.body, None)
+            elif isinstance(stmt, ir.ClassDef):
+                self.classes.setdefault((path, stmt.name), stmt)
+                self._add(path, stmt.body, stmt)
+            else:
+                for name in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, name, None)
+                    if isinstance(inner, tuple):
+                        self._add(path, inner, cls)
+                if isinstance(stmt, ir.Try):
+                    for _, handler in stmt.handlers:
+                        self._add(path, handler, cls)
+
+
+def _calls_in_order(expr: ir.Expr) -> Iterator[ir.Call]:
+    """The calls in an expression in the order Python makes them: a call's function and
+    arguments first. Lambdas and comprehensions are opaque: their code runs later, if at all."""
+    if isinstance(expr, ir.Call):
+        for child in children(expr):
+            yield from _calls_in_order(child)
+        yield expr
+        return
+    for child in children(expr):
+        yield from _calls_in_order(child)
+
+
+def _qualname_of(ctx: Context, expr: ir.Expr) -> str | None:
+    return ctx.qualname(expr.func if isinstance(expr, ir.Call) else expr)
+
+
+class Transactions:
+    """The project's sends that a worker may run before the transaction around them commits."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.index = _Index()
+        self.modules = sorted(project.workspace.envs)
+        for path in self.modules:
+            facts = project.workspace.load_facts(path)
+            if facts is not None and facts.error is None:
+                self.index.add_module(path, facts.body)
+        self._contexts: dict[str, dict[int, Context]] = {}
+        self._memo: dict[tuple, Summary] = {}
+        self._running: set[tuple] = set()
+        self._entry_memo: dict[int, list[SendPath]] = {}
+        self._class_objs: dict[int, ClassObj | None] = {}
+        self._names_memo: dict[tuple[int, int], frozenset[str]] = {}
+        self.atomic_requests = atomic_requests(project)
+        self.pyramid_tm = _includes_pyramid_tm(project)
+
+    # ------------------------------------------------------------ contexts and names
+
+    def context(self, path: str, call: ir.Call, function: ir.FuncDef | None) -> Context:
+        if path not in self._contexts:
+            self._contexts[path] = {id(c): ctx for ctx, c in module_calls(self.project, path)}
+        return self._contexts[path].get(id(call)) or Context(self.project, path, function, {})
+
+    def module_context(self, path: str) -> Context:
+        return Context(self.project, path, None, {})
+
+    def info_of(self, func: ir.FuncDef, path: str) -> FuncInfo | None:
+        info = self.index.infos.get(id(func))
+        if info is None and path not in self.index.paths:
+            facts = self.project.workspace.load_facts(path)
+            if facts is not None and facts.error is None:
+                self.index.add_module(path, facts.body)
+            info = self.index.infos.get(id(func))
+        return info
+
+    def class_obj(self, info: FuncInfo) -> ClassObj | None:
+        if info.cls is None:
+            return None
+        key = id(info.cls)
+        if key not in self._class_objs:
+            value = self.project.module_value(info.path, info.cls.name)
+            obj = value.value if value is not None and value.status == "known" else None
+            self._class_objs[key] = obj if isinstance(obj, ClassObj) and obj.span == info.cls.span else None
+        return self._class_objs[key]
+
+    def callee(self, info: FuncInfo | None, ctx: Context, call: ir.Call) -> FuncInfo | None:
+        """The project function a call runs: by name, as a method of the caller's class
+        (`self.x()`, `super().x()`), or, for a distinctive method name called on an unknown
+        receiver, the project's only function of that name."""
+        func = call.func
+        obj = ctx.resolve(func)
+        if isinstance(obj, (FuncObj, TaskObj)):
+            return self.info_of(obj.func, obj.module)
+        if not isinstance(func, ir.Attr) or obj is not None:
+            return None
+        receiver = func.value
+        if info is not None and info.cls is not None:
+            if isinstance(receiver, ir.Name) and receiver.id in ("self", "cls") and self._is_param(ctx, receiver.id):
+                return self._method(info, func.attr)
+            if isinstance(receiver, ir.Call) and isinstance(receiver.func, ir.Name) and receiver.func.id == "super":
+                return self._super_method(info, func.attr)
+        if isinstance(ctx.resolve(receiver), (Sym, ModuleRef)):
+            return None
+        return self._only_function(func.attr)
+
+    @staticmethod
+    def _is_param(ctx: Context, name: str) -> bool:
+        found = ctx.lookup(name)
+        return bool(found) and all(b.kind == "param" for b in found)
+
+    def _method(self, info: FuncInfo, name: str) -> FuncInfo | None:
+        cls = self.class_obj(info)
+        if cls is not None:
+            found = cls.lookup(name)
+            obj = found.value if found is not None and found.status == "known" else None
+            return self.info_of(obj.func, obj.module) if isinstance(obj, (FuncObj, TaskObj)) else None
+        assert info.cls is not None
+        for stmt in info.cls.body:
+            if isinstance(stmt, ir.FuncDef) and stmt.name == name:
+                return self.index.infos.get(id(stmt))
+        return None
+
+    def _super_method(self, info: FuncInfo, name: str) -> FuncInfo | None:
+        cls = self.class_obj(info)
+        for base in cls.bases if cls is not None else ():
+            if isinstance(base.value, ClassObj):
+                found = base.value.lookup(name)
+                obj = found.value if found is not None and found.status == "known" else None
+                if isinstance(obj, (FuncObj, TaskObj)):
+                    return self.info_of(obj.func, obj.module)
+        return None
+
+    def _only_function(self, name: str) -> FuncInfo | None:
+        if "_" not in name.strip("_") or name.startswith("__") or name in _COMMON_NAMES:
+            return None
+        found = self.index.by_name.get(name, [])
+        if len(found) != 1 or found[0].cls is None or is_test_path(found[0].path, self.project.root):
+            return None
+        return found[0]
+
+    # ------------------------------------------------------------ sends
+
+    def send_at(self, info: FuncInfo | None, ctx: Context, call: ir.Call) -> Send | None:
+        found = task_call(ctx, call)
+        if found is not None:
+            return Send(found.method_span, render(call.func), found.task) if found.sends else None
+        func = call.func
+        if isinstance(func, ir.Attr) and func.attr in SENDING and isinstance(func.value, ir.Name) \
+                and func.value.id == "self" and info is not None and info.cls is not None:
+            cls = self.class_obj(info)
+            if cls is not None and cls.derives_from(_CELERY_TASK):
+                return Send(attr_name_span(func), render(func), None)
+        return None
+
+    # ------------------------------------------------------------ scopes
+
+    def decorator_scope(self, info: FuncInfo) -> ScopeOpen | None:
+        ctx = self.module_context(info.path)
+        for decorator in info.func.decorators:
+            alias = atomic_alias(ctx, decorator)
+            if alias is not None:
+                return ScopeOpen(decorator.span, "the function runs in a transaction", frozenset({"orm:" + alias}))
+        return None
+
+    def with_scope(self, info: FuncInfo | None, ctx: Context, item: ir.Expr) -> ScopeOpen | None:
+        found = scope_opened(ctx, item)
+        if found is not None or not isinstance(item, ir.Call):
+            return found
+        manager = self.callee(info, ctx, item)
+        if manager is None or not manager.func.body_read:
+            return None
+        mctx = self.module_context(manager.path)
+        if not any(_qualname_of(mctx, d) in _CONTEXT_MANAGER for d in manager.func.decorators):
+            return None
+        inner = self.decorator_scope(manager) or self._scope_around_yield(manager, manager.func.body)
+        if inner is None:
+            return None
+        where = f"{manager.path}:{inner.span.line}"
+        return replace(inner, span=item.span, why=f"{render(item.func)}() opens a transaction here ({where})")
+
+    def _scope_around_yield(self, info: FuncInfo, stmts: tuple[ir.Stmt, ...],
+                            around: ScopeOpen | None = None) -> ScopeOpen | None:
+        for stmt in stmts:
+            if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Opaque) and \
+                    stmt.value.reason.startswith("Yield"):
+                return around
+            if isinstance(stmt, ir.Block) and stmt.kind == "with":
+                inner = around
+                for item in stmt.header:
+                    inner = scope_opened(self.module_context(info.path), item) or inner
+                found = self._scope_around_yield(info, stmt.body, inner)
+            elif isinstance(stmt, (ir.If, ir.Try, ir.Block)):
+                arms = [getattr(stmt, name, ()) or () for name in ("body", "orelse", "finalbody")]
+                if isinstance(stmt, ir.Try):
+                    arms += [handler for _, handler in stmt.handlers]
+                found = next((f for arm in arms if (f := self._scope_around_yield(info, arm, around))), None)
+            else:
+                continue
+            if found is not None:
+                return found
+        return None
+
+    # ------------------------------------------------------------ walking
+
+    def summary(self, info: FuncInfo, slots: frozenset[str], depth: int,
+                flags: tuple[tuple[str, object], ...] = ()) -> Summary:
+        key = (id(info.func), slots, depth, flags)
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._running or not info.func.body_read:
+            return _EMPTY
+        self._running.add(key)
+        try:
+            state = _State({}, frozenset(), slots, flags=flags)
+            out: list[SendPath] = []
+            own = self.decorator_scope(info)
+            if own is not None:
+                outermost = not all(state.holds(s) for s in own.slots)
+                state.slots |= own.slots
+                state.scopes = (own,)
+            self._body(info, info.func.body, state, out, depth)
+            if own is not None and outermost:
+                state.commit(own.slots)
+            result = Summary(out, state.pending, state.cleared)
+        finally:
+            self._running.discard(key)
+        self._memo[key] = result
+        return result
+
+    def entry(self, info: FuncInfo) -> list[SendPath]:
+        """The sends of a function read as an entry point, each with the write pending at it."""
+        if id(info.func) in self._entry_memo:
+            return self._entry_memo[id(info.func)]
+        scope, initial = self.entry_scope(info)
+        self._entry_memo[id(info.func)] = []  # a recursive look-up sees no hazard
+        state = _State({}, frozenset(), scope.slots if scope is not None else frozenset())
+        if scope is not None:
+            state.scopes = (scope,)
+        if initial is not None:
+            state.pending[initial.slot] = Pending(initial, scope)
+        out: list[SendPath] = []
+        own = self.decorator_scope(info) if info.func.body_read else None
+        if own is not None:
+            state.slots |= own.slots
+            state.scopes += (own,)
+        if info.func.body_read:
+            self._body(info, info.func.body, state, out, 0)
+        self._entry_memo[id(info.func)] = out
+        return out
+
+    def module_entry(self, path: str, body: tuple[ir.Stmt, ...]) -> list[SendPath]:
+        out: list[SendPath] = []
+        self._body(None, body, _State({}, frozenset(), frozenset()), out, 0, path)
+        return out
+
+    def _body(self, info: FuncInfo | None, stmts: tuple[ir.Stmt, ...], state: _State, out: list[SendPath],
+              depth: int, path: str | None = None) -> None:
+        for stmt in stmts:
+            self._stmt(info, stmt, state, out, depth, path)
+
+    def _stmt(self, info: FuncInfo | None, stmt: ir.Stmt, state: _State, out: list[SendPath], depth: int,
+              path: str | None) -> None:
+        if isinstance(stmt, (ir.Assign, ir.AugAssign, ir.ExprStmt, ir.Return, ir.Raise)):
+            if stmt.value is not None:
+                self._expr(info, stmt.value, state, out, depth, path)
+            if isinstance(stmt, ir.Assign):
+                self._assigned(info, stmt, state, out, path)
+        elif isinstance(stmt, ir.If):
+            self._expr(info, stmt.test, state, out, depth, path)
+            known = _decided(stmt.test, dict(state.flags)) if state.flags else None
+            if known is not None:
+                self._body(info, stmt.body if known else stmt.orelse, state, out, depth, path)
+                return
+            other = state.copy()
+            self._body(info, stmt.body, state, out, depth, path)
+            self._body(info, stmt.orelse, other, out, depth, path)
+            state.merge(other)
+        elif isinstance(stmt, ir.Try):
+            self._body(info, stmt.body, state, out, depth, path)
+            arms = []
+            for arm in [handler for _, handler in stmt.handlers] + [stmt.orelse]:
+                copy = state.copy()
+                self._body(info, arm, copy, out, depth, path)
+                arms.append(copy)
+            if arms:
+                first, *rest = arms
+                first.merge(*rest)
+                state.become(first)
+            self._body(info, stmt.finalbody, state, out, depth, path)
+        elif isinstance(stmt, ir.Block):
+            self._block(info, stmt, state, out, depth, path)
+
+    def _block(self, info: FuncInfo | None, stmt: ir.Block, state: _State, out: list[SendPath], depth: int,
+               path: str | None) -> None:
+        where = info.path if info is not None else path
+        assert where is not None
+        if stmt.kind != "with":
+            for header in stmt.header:
+                self._expr(info, header, state, out, depth, path)
+            skipped = state.copy()
+            model = loaded_model(self._ctx_for(info, where, stmt.header[0]), stmt.header[0]) \
+                if stmt.kind == "for" and stmt.header else None
+            for target in stmt.targets:
+                if isinstance(target, ir.Name):
+                    _bind_load(state, target.id, model)
+            self._body(info, stmt.body, state, out, depth, path)
+            state.merge(skipped)
+            return
+        opened: list[tuple[ScopeOpen, bool]] = []
+        slots, scopes = state.slots, state.scopes
+        for header in stmt.header:
+            self._expr(info, header, state, out, depth, path)
+            ctx = self._ctx_for(info, where, header)
+            scope = self.with_scope(info, ctx, header)
+            if scope is not None:
+                outermost = not all(state.holds(s) for s in scope.slots)
+                opened.append((scope, outermost))
+                state.slots |= scope.slots
+                state.scopes += (scope,)
+        self._body(info, stmt.body, state, out, depth, path)
+        state.slots, state.scopes = slots, scopes
+        for scope, outermost in reversed(opened):
+            if scope.commits and (outermost or SESSION in scope.slots):
+                state.commit(frozenset({"*"}) if SESSION in scope.slots else scope.slots)
+
+    def _ctx_for(self, info: FuncInfo | None, path: str, expr: ir.Expr) -> Context:
+        function = info.func if info is not None else None
+        if isinstance(expr, ir.Call):
+            return self.context(path, expr, function)
+        return Context(self.project, path, function, {})
+
+    def _expr(self, info: FuncInfo | None, expr: ir.Expr, state: _State, out: list[SendPath], depth: int,
+              path: str | None) -> None:
+        where = info.path if info is not None else path
+        assert where is not None
+        for call in _calls_in_order(expr):
+            ctx = self.context(where, call, info.func if info is not None else None)
+            send = self.send_at(info, ctx, call)
+            if send is not None:
+                reads = self.task_reads(send.task)
+                sent = SendPath(send, (), state.first_pending(reads=reads), state.cleared)
+                out.append(sent)
+                if sent.pending is None and reads and state.slots:
+                    state.waiting.append((sent, reads))
+                continue
+            if ends_transaction(call):
+                state.commit(frozenset({"*"}))
+                continue
+            callee = self.callee(info, ctx, call) if depth < MAX_CALL_DEPTH else None
+            if callee is not None and callee.func.body_read and not is_test_path(callee.path, self.project.root):
+                self._compose(call, callee, state, out, depth)
+                continue
+            write = classify_write(ctx, call)
+            if write is not None and state.holds(write.slot):
+                self._wrote(write, state, out)
+
+    def _wrote(self, write: Write, state: _State, out: list[SendPath]) -> None:
+        scope = state.scopes[-1] if state.scopes else None
+        state.pending.setdefault(write.slot, Pending(write, scope))
+        if write.model is None or not state.waiting:
+            return
+        for waiting in list(state.waiting):
+            sent, reads = waiting
+            if write.model in reads:
+                out.append(replace(sent, pending=Pending(write, scope), after=True))
+                state.waiting.remove(waiting)
+
+    def _assigned(self, info: FuncInfo | None, stmt: ir.Assign, state: _State, out: list[SendPath],
+                  path: str | None) -> None:
+        """`row = session.get(Model, id)` binds a loaded object; `row.field = value` changes one."""
+        where = info.path if info is not None else path
+        assert where is not None
+        for target in stmt.targets:
+            if isinstance(target, ir.Name):
+                ctx = self._ctx_for(info, where, stmt.value)
+                _bind_load(state, target.id, loaded_model(ctx, stmt.value))
+            elif isinstance(target, ir.Attr) and isinstance(target.value, ir.Name) and target.value.id in state.loads:
+                model = state.loads[target.value.id]
+                write = Write(stmt.span, f"{target.value.id}.{target.attr} = …", DIRTY + model, model)
+                self._wrote(write, state, out)
+
+    def task_reads(self, task: Task | None) -> frozenset[str]:
+        """The names a task's code (and the project functions it calls) mentions: a model
+        written in the transaction is read by the task when the task names it."""
+        if task is None:
+            return frozenset()
+        info = self.info_of(task.func, task.module)
+        return self._names(info, 2) if info is not None else frozenset()
+
+    def _names(self, info: FuncInfo, depth: int) -> frozenset[str]:
+        key = (id(info.func), depth)
+        if key in self._names_memo:
+            return self._names_memo[key]
+        self._names_memo[key] = frozenset()
+        names: set[str] = set()
+        for expr in _statement_exprs(info.func.body):
+            for sub in subexpressions(expr):
+                if isinstance(sub, ir.Name):
+                    names.add(sub.id)
+                elif type(sub) is ir.Call and depth > 0:
+                    callee = self.callee(info, self.context(info.path, sub, info.func), sub)
+                    if callee is not None and callee.func is not info.func:
+                        names |= self._names(callee, depth - 1)
+        found = frozenset(names)
+        self._names_memo[key] = found
+        return found
+
+    def _compose(self, call: ir.Call, callee: FuncInfo, state: _State, out: list[SendPath], depth: int) -> None:
+        sub = self.summary(callee, state.slots, depth + 1, _flags(call, callee))
+        func = call.func
+        step = Step(attr_name_span(func) if isinstance(func, ir.Attr) else func.span, render(func) + "()", callee)
+        here = state.scopes[-1] if state.scopes else None
+        for path in sub.sends:
+            reads = self.task_reads(path.send.task)
+            pending = _in_scope(path.pending, here) or state.first_pending(path.cleared, reads)
+            out.append(SendPath(path.send, (step,) + path.chain, pending, _either(state.cleared, path.cleared)))
+        if sub.cleared:
+            state.commit(sub.cleared)
+        for slot, pending in sub.pending.items():
+            state.pending.setdefault(slot, _in_scope(pending, here))
+
+    # ------------------------------------------------------------ entry points
+
+    def entry_scope(self, info: FuncInfo) -> tuple[ScopeOpen | None, Write | None]:
+        """The transaction an entry point runs in, and a write made in it before the entry runs."""
+        if info.func.is_async:
+            return None, None
+        if self.atomic_requests is not None and self.is_view(info):
+            where = self.atomic_requests
+            return ScopeOpen(where.span, where.message, frozenset({"orm:default"})), None
+        admin = self._admin_hook(info)
+        if admin is not None:
+            return admin
+        if self.pyramid_tm is not None and self._pyramid_view(info):
+            return ScopeOpen(self.pyramid_tm, "pyramid_tm runs every view in a transaction that commits after the "
+                             "view returns", frozenset({ANY_ORM, SESSION})), None
+        return None, None
+
+    def is_view(self, info: FuncInfo) -> bool:
+        """A Django view: a function that takes `request` in a views module or carries a view
+        decorator, or a method of a view class (Django's View, DRF's APIView and viewsets,
+        any base named ...View), unless excluded with non_atomic_requests."""
+        ctx = self.module_context(info.path)
+        if any(_non_atomic(ctx, d) for d in info.func.decorators):
+            return False
+        if info.cls is None:
+            if any(_qualname_of(ctx, d) in _VIEW_DECORATORS for d in info.func.decorators):
+                return True
+            return _takes_request(info.func) and _is_view_module(info.path, self.project.root)
+        if self._non_atomic_class(info.path, info.cls, 0):
+            return False
+        if _takes_request(info.func) and _is_view_module(info.path, self.project.root):
+            return True
+        return self._view_class(ctx, info.cls, self.class_obj(info))
+
+    def _view_class(self, ctx: Context, cls: ir.ClassDef, obj: ClassObj | None) -> bool:
+        if obj is not None and _derives(obj, _is_view_name):
+            return True
+        for base in cls.bases:
+            resolved = ctx.resolve(base)
+            name = resolved.qualname if isinstance(resolved, Sym) else render(base)
+            if _is_view_name(name):
+                return True
+        return False
+
+    def _non_atomic_class(self, path: str, cls: ir.ClassDef, depth: int) -> bool:
+        """A class whose dispatch() is excluded from ATOMIC_REQUESTS (Django copies the flag from
+        dispatch to the view as_view() returns), itself or through a project base class."""
+        ctx = self.module_context(path)
+        for decorator in cls.decorators:
+            if isinstance(decorator, ir.Call) and _qualname_of(ctx, decorator) in _METHOD_DECORATOR and \
+                    decorator.args and _non_atomic(ctx, decorator.args[0]):
+                name = decorator.kwarg("name")
+                if name is None or (isinstance(name, ir.Const) and name.value == "dispatch"):
+                    return True
+        for stmt in cls.body:
+            if isinstance(stmt, ir.FuncDef) and stmt.name == "dispatch" and any(
+                    _non_atomic(ctx, d) for d in stmt.decorators):
+                return True
+        if depth < 4:
+            for base in cls.bases:
+                resolved = ctx.resolve(base)
+                if isinstance(resolved, ClassObj) and (resolved.module, resolved.name) in self.index.classes:
+                    base_def = self.index.classes[(resolved.module, resolved.name)]
+                    if base_def is not cls and self._non_atomic_class(resolved.module, base_def, depth + 1):
+                        return True
+        return False
+
+    def _admin_hook(self, info: FuncInfo) -> tuple[ScopeOpen, Write | None] | None:
+        name = info.func.name
+        if info.cls is None or name not in _ADMIN_HOOKS | _ADMIN_AFTER_SAVE:
+            return None
+        obj = self.class_obj(info)
+        if obj is None or not _derives(obj, _is_model_admin):
+            return None
+        scope = ScopeOpen(info.func.span, f"the Django admin calls {name}() inside transaction.atomic() "
+                          "(ModelAdmin.changeform_view, delete_view)", frozenset({"orm:default"}))
+        before = Write(info.func.span, "the admin's save of the object (save_model)", "orm:default") \
+            if name in _ADMIN_AFTER_SAVE else None
+        return scope, before
+
+    def _pyramid_view(self, info: FuncInfo) -> bool:
+        ctx = self.module_context(info.path)
+        return any(_qualname_of(ctx, d) in _PYRAMID_VIEW for d in info.func.decorators)
+
+    def hazards(self) -> Iterator[Hazard]:
+        """Each send reached with an uncommitted write, once per place in an entry's own code:
+        the send itself, or the call that leads to it. A send that is a hazard wherever its
+        function is called is reported there, not again at every caller."""
+        seen: set[Span] = set()
+        root = self.project.root
+        for path in self.modules:
+            if path not in self.index.paths or is_test_path(path, root):
+                continue
+            facts = self.project.workspace.load_facts(path)
+            assert facts is not None
+            entries = [self.module_entry(path, facts.body)]
+            entries += [self.entry(info) for info in list(self.index.infos.values()) if info.path == path]
+            for sends in entries:
+                for send_path in sends:
+                    if send_path.pending is None:
+                        continue
+                    if send_path.chain and self._hazard_in_callee(send_path):
+                        continue
+                    primary = send_path.chain[0].span if send_path.chain else send_path.send.span
+                    if primary in seen:
+                        continue
+                    seen.add(primary)
+                    yield Hazard(primary, send_path)
+
+    def _hazard_in_callee(self, send_path: SendPath) -> bool:
+        """Whether the first function called on the way is itself an entry where the send is a hazard."""
+        callee = send_path.chain[0].callee
+        if callee is None:
+            return False
+        sends = self.entry(callee)
+        return any(p.send.span == send_path.send.span and p.pending is not None for p in sends)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _bind_load(state: _State, name: str, model: str | None) -> None:
+    if model is None:
+        state.loads.pop(name, None)
+    else:
+        state.loads[name] = model
+
+
+def _statement_exprs(stmts: tuple[ir.Stmt, ...]) -> Iterator[ir.Expr]:
+    """Every expression of the statements' own code (not of functions defined in them)."""
+    for stmt in stmts:
+        if isinstance(stmt, (ir.FuncDef, ir.ClassDef)):
+            continue
+        for name in ("value", "test"):
+            expr = getattr(stmt, name, None)
+            if expr is not None:
+                yield expr
+        if isinstance(stmt, ir.Assign):
+            yield from stmt.targets
+        if isinstance(stmt, ir.Block):
+            yield from stmt.header
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, tuple):
+                yield from _statement_exprs(inner)
+        if isinstance(stmt, ir.Try):
+            for _, handler in stmt.handlers:
+                yield from _statement_exprs(handler)
+
+
+def _tested_params(func: ir.FuncDef) -> frozenset[str]:
+    """Parameters an `if` of the function tests (`if notify:`, `if not x`, `if x is None`) and
+    that the function never rebinds: a constant argument decides those branches."""
+    params = {p.name for p in func.params if p.kind in ("posonly", "pos", "kwonly")}
+    tested: set[str] = set()
+    assigned: set[str] = set()
+    stack = list(func.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ir.If):
+            test = stmt.test.operand if isinstance(stmt.test, ir.UnaryOp) else stmt.test
+            if isinstance(test, ir.Compare):
+                test = test.left
+            if isinstance(test, ir.Name):
+                tested.add(test.id)
+        elif isinstance(stmt, (ir.Assign, ir.AugAssign)):
+            for target in stmt.targets if isinstance(stmt, ir.Assign) else (stmt.target,):
+                if isinstance(target, ir.Name):
+                    assigned.add(target.id)
+        if isinstance(stmt, ir.Block):
+            assigned.update(t.id for t in stmt.targets if isinstance(t, ir.Name))
+        if not isinstance(stmt, (ir.FuncDef, ir.ClassDef)):
+            for name in ("body", "orelse", "finalbody"):
+                stack.extend(getattr(stmt, name, None) or ())
+            if isinstance(stmt, ir.Try):
+                stack.extend(s for _, handler in stmt.handlers for s in handler)
+    return frozenset((tested & params) - assigned)
+
+
+def _flags(call: ir.Call, callee: FuncInfo) -> tuple[tuple[str, object], ...]:
+    """The constants a call gives the parameters its callee branches on (or their defaults)."""
+    tested = _tested_params(callee.func)
+    if not tested or any(isinstance(a, ir.Starred) for a in call.args) or any(k is None for k, _ in call.kwargs):
+        return ()
+    params = [p for p in callee.func.params if p.kind in ("posonly", "pos")]
+    if callee.cls is not None and params and params[0].name in ("self", "cls") and isinstance(call.func, ir.Attr):
+        params = params[1:]
+    given: dict[str, ir.Expr] = {p.name: a for p, a in zip(params, call.args)}
+    given.update({k: v for k, v in call.kwargs if k is not None})
+    found = []
+    for param in callee.func.params:
+        if param.name not in tested:
+            continue
+        value = given.get(param.name, param.default if param.has_default else None)
+        if isinstance(value, ir.Const) and isinstance(value.value, (bool, int, str, type(None))):
+            found.append((param.name, value.value))
+    return tuple(sorted(found, key=lambda item: item[0]))
+
+
+def _decided(test: ir.Expr, flags: dict[str, object]) -> bool | None:
+    """The outcome of an `if` test on a parameter whose value the caller fixed, else None."""
+    if isinstance(test, ir.UnaryOp) and test.op == "not":
+        inner = _decided(test.operand, flags)
+        return None if inner is None else not inner
+    if isinstance(test, ir.Name) and test.id in flags:
+        return bool(flags[test.id])
+    if isinstance(test, ir.Compare) and isinstance(test.left, ir.Name) and test.left.id in flags and len(test.ops) == 1:
+        op, right = test.ops[0]
+        if isinstance(right, ir.Const) and right.value is None and op in ("is", "is not"):
+            return (flags[test.left.id] is None) == (op == "is")
+    return None
+
+
+def atomic_requests(project: Project) -> Related | None:
+    """Where ATOMIC_REQUESTS is set, when every Django settings module of the project's apps
+    certainly turns it on for the default database."""
+    found: list[Related] = []
+    for app in project.apps:
+        if app.source_kind != "django" or app.source_path is None:
+            continue
+        databases = project.module_value(app.source_path, "DATABASES")
+        default = databases.item("default") if databases is not None and databases.status == "known" else None
+        flag = default.item("ATOMIC_REQUESTS") if default is not None else None
+        if flag is None or not always(flag, lambda v: v is True):
+            return None
+        found.append(Related(flag.origin or app.defined_at, "ATOMIC_REQUESTS wraps every view in a transaction"))
+    return found[0] if found else None
+
+
+def _includes_pyramid_tm(project: Project) -> Span | None:
+    """Where the app includes pyramid_tm (`config.include("pyramid_tm")`), if code qlint read does."""
+    for _, call in calls(project):
+        if isinstance(call.func, ir.Attr) and call.func.attr == "include" and call.args and \
+                isinstance(call.args[0], ir.Const) and call.args[0].value == "pyramid_tm":
+            return call.span
+    return None
+
+
+def _non_atomic(ctx: Context, decorator: ir.Expr) -> bool:
+    """`@non_atomic_requests`, `@non_atomic_requests()`, `@non_atomic_requests(using="default")`,
+    or the same wrapped in method_decorator()."""
+    if isinstance(decorator, ir.Call) and _qualname_of(ctx, decorator) in _METHOD_DECORATOR and decorator.args:
+        return _non_atomic(ctx, decorator.args[0])
+    if _qualname_of(ctx, decorator) not in _NON_ATOMIC:
+        return False
+    if isinstance(decorator, ir.Call):
+        using = decorator.kwarg("using") or (decorator.args[0] if decorator.args else None)
+        return using is None or (isinstance(using, ir.Const) and using.value == "default")
+    return True
+
+
+def _takes_request(func: ir.FuncDef) -> bool:
+    names = [p.name for p in func.params if p.kind in ("posonly", "pos")]
+    if names and names[0] in ("self", "cls"):
+        names = names[1:]
+    return bool(names) and names[0] == "request"
+
+
+def _is_view_module(path: str, root: str) -> bool:
+    parts = PurePosixPath(in_project(path, root)).with_suffix("").parts
+    return "views" in parts and not is_test_path(path, root)
+
+
+def _is_view_name(qualname: str) -> bool:
+    return qualname.startswith(_VIEW_MODULES) or ".views." in qualname or qualname.endswith(_VIEW_SUFFIXES)
+
+
+def _is_model_admin(qualname: str) -> bool:
+    return qualname.startswith("django.contrib.") and qualname.endswith("Admin")
+
+
+def _derives(cls: ClassObj, test, seen: frozenset[int] = frozenset()) -> bool:
+    """Whether a class or one of its bases is a library class whose name passes test (a base the
+    resolver could not follow counts by the name of its class)."""
+    if test(cls.name) and seen:
+        return True
+    for base in cls.bases:
+        obj = base.value
+        if isinstance(obj, Sym) and test(obj.qualname):
+            return True
+        if isinstance(obj, ClassObj) and id(obj) not in seen and _derives(obj, test, seen | {id(cls)}):
+            return True
+    return False
