@@ -179,10 +179,12 @@ def _consequence(app: App, setting: str, releases: tuple[str, ...], intended: Va
     wanted = _plain(intended)
     got = [_plain(v) for v in effective]
     same = wanted is not None and all(g is not None and sorted(map(repr, g)) == sorted(map(repr, wanted)) for g in got)
-    if same:
-        return f"{setting} has the same value from elsewhere", False
     value = effective[-1]
     shown = " or ".join(repr(v) for v in (got[-1] or [])) or "unknown"
+    if same:
+        if value.status == "default":
+            return f"{setting} keeps its default, {shown}, which is also the value written here", False
+        return f"{setting} has the same value from {value.origin or 'elsewhere'}", False
     where = "Celery's default" if value.status == "default" else f"set at {value.origin}" if value.origin else "set elsewhere"
     if setting == "task_acks_late" and wanted == [True] and got[-1] == [False]:
         return "late acknowledgement is off", True
@@ -190,7 +192,8 @@ def _consequence(app: App, setting: str, releases: tuple[str, ...], intended: Va
         return "the queues it lists are not declared", True
     if setting == "worker_prefetch_multiplier" and got[-1] and wanted:
         return f"workers reserve {shown} messages per process, not {wanted[0]!r}", True
-    return f"{setting} is {shown} ({where}), not the value written here", True
+    written = f"{' or '.join(repr(v) for v in wanted)} as written here" if wanted else "the value written here"
+    return f"{setting} is {shown} ({where}), not {written}", True
 
 
 def _renames(project: Project, keys: list[tuple[str, Span, str]]) -> tuple[tuple[Edit, ...], str]:

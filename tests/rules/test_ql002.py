@@ -105,7 +105,7 @@ def test_an_ignored_old_name_whose_setting_is_set_elsewhere_is_no_hazard(tmp_pat
     files = {**django("CELERY_ACKS_LATE = True\n", module), "requirements.txt": "celery==5.4.0\n"}
     found = findings(tmp_path, OldSettingName(), files)
     assert [f.severity for f in found] == ["warning"]
-    assert "task_acks_late has the same value from elsewhere" in found[0].message
+    assert "task_acks_late has the same value from site/celery.py:4" in found[0].message
 
 
 def test_a_less_important_setting_ignored_is_a_warning(tmp_path):
