@@ -68,7 +68,7 @@ class LoadedProject:
 def load_project(path: Path, use_cache: bool = True) -> LoadedProject:
     if not path.is_dir():
         raise ScenarioError(f"project {path}: {'not a folder' if path.exists() else 'no such folder'}")
-    if path.parent == path:
+    if path.resolve().parent == path.resolve():  # Path(".").parent is Path(".") too
         raise ScenarioError(f"project {path}: the root of the file system, not a project; point project: at the "
                             "project's folder")
     try:
