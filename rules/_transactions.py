@@ -152,11 +152,22 @@ class _State:
             slot.startswith("orm:") and ANY_ORM in self.slots)
 
 
-def _in_scope(pending: Pending | None, scope: ScopeOpen | None) -> Pending | None:
-    """A callee's ORM write is uncommitted because of the caller's scope: name that scope."""
-    if pending is None or pending.scope is not None or pending.write.slot == SESSION:
-        return pending
-    return Pending(pending.write, scope)
+def _holder(state: "_State", slot: str) -> ScopeOpen | None:
+    """The outermost open scope that keeps a write to slot uncommitted: the one whose end
+    commits it (an inner atomic() is only a savepoint)."""
+    for scope in state.scopes:
+        if slot in scope.slots or (slot.startswith("orm:") and ANY_ORM in scope.slots) or (
+                SESSION in scope.slots and (slot == SESSION or slot.startswith(DIRTY))):
+            return scope
+    return None
+
+
+def _in_scope(pending: Pending | None, state: "_State") -> Pending | None:
+    """A callee's write, seen from the caller: the caller's scope may be what keeps it uncommitted."""
+    if pending is None:
+        return None
+    holder = _holder(state, pending.write.slot)
+    return Pending(pending.write, holder) if holder is not None else pending
 
 
 def _covered(slot: str, cleared: frozenset[str]) -> bool:
@@ -564,7 +575,7 @@ class Transactions:
                 self._wrote(write, state, out)
 
     def _wrote(self, write: Write, state: _State, out: list[SendPath]) -> None:
-        scope = state.scopes[-1] if state.scopes else None
+        scope = _holder(state, write.slot)
         state.pending.setdefault(write.slot, Pending(write, scope))
         if write.model is None or not state.waiting:
             return
@@ -618,15 +629,14 @@ class Transactions:
         sub = self.summary(callee, state.slots, depth + 1, _flags(call, callee))
         func = call.func
         step = Step(attr_name_span(func) if isinstance(func, ir.Attr) else func.span, render(func) + "()", callee)
-        here = state.scopes[-1] if state.scopes else None
         for path in sub.sends:
             reads = self.task_reads(path.send.task)
-            pending = _in_scope(path.pending, here) or state.first_pending(path.cleared, reads)
+            pending = _in_scope(path.pending, state) or state.first_pending(path.cleared, reads)
             out.append(SendPath(path.send, (step,) + path.chain, pending, _either(state.cleared, path.cleared)))
         if sub.cleared:
             state.commit(sub.cleared)
         for slot, pending in sub.pending.items():
-            state.pending.setdefault(slot, _in_scope(pending, here))
+            state.pending.setdefault(slot, _in_scope(pending, state))
 
     # ------------------------------------------------------------ entry points
 

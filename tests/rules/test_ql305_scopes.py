@@ -186,6 +186,33 @@ def place(number):
     assert places(run(tmp_path, {"shop/services.py": service})) == [("shop/services.py", 10)]
 
 
+def test_a_write_in_a_nested_atomic_block_waits_for_the_outer_one(tmp_path):
+    service = '''from django.db import transaction
+
+from shop.models import Order
+from shop.tasks import ship
+
+
+def clear(number):
+    with transaction.atomic():
+        Order.objects.filter(number=number).delete()
+
+
+def replace(number):
+    with transaction.atomic():
+        clear(number)
+        ship.delay(number)
+    clear(number)
+    ship.delay(number)
+'''
+    (finding,) = run(tmp_path, {"shop/services.py": service})
+    assert places([finding]) == [("shop/services.py", 15)]
+    assert [(r.span.line, r.message) for r in finding.related] == [
+        (13, "the transaction opens here"),
+        (9, "Order.objects.filter(number=number).delete() writes here, uncommitted when the task is sent"),
+    ]
+
+
 def test_a_flag_the_caller_leaves_off_keeps_the_helper_from_sending(tmp_path):
     service = '''from django.db import transaction
 
