@@ -28,10 +28,16 @@ def qlint(*args: str, cwd: Path, limit_memory: int | None = None) -> subprocess.
                           env=env, preexec_fn=limit)
 
 
-def findings(run: subprocess.CompletedProcess) -> list[tuple[str, str, int]]:
+def reported(run: subprocess.CompletedProcess) -> list[dict]:
+    """The findings of a JSON report (an object that holds them, or an array of them)."""
     assert "Traceback" not in run.stderr, run.stderr
     assert run.returncode in (0, 1), run.stderr
-    return sorted((f["code"], f["path"], f["line"]) for f in json.loads(run.stdout))
+    data = json.loads(run.stdout)
+    return data["findings"] if isinstance(data, dict) else data
+
+
+def findings(run: subprocess.CompletedProcess) -> list[tuple[str, str, int]]:
+    return sorted((f["code"], f["path"], f["line"]) for f in reported(run))
 
 
 @pytest.fixture()
@@ -95,3 +101,18 @@ def test_a_chain_of_1500_star_imported_modules(tmp_path: Path):
     assert {k: app["settings"][k]["value"] for k in ("task_acks_late", "task_time_limit")} == \
         {"task_acks_late": True, "task_time_limit": 7200}
     assert any("imports nest more than 100 modules deep" in note for note in json.loads(config.stdout)["notes"])
+
+
+def test_files_too_large_to_parse_are_a_clear_problem_in_bounded_memory(incident: Path):
+    expected = findings(qlint("check", ".", "--no-cache", "--format", "json", cwd=incident))
+    uploads = incident / "uploads"
+    # a 7.9 MB list literal (4.1 GB and 26 s to parse) and a million-line module (3.3 GB, 40 s)
+    (uploads / "data.py").write_text("from celery import shared_task\nDATA = ["
+                                     + ", ".join(str(i) for i in range(1_000_000)) + "]\n")
+    (uploads / "generated.py").write_text("import celery\n" + "a = 1\n" * 1_000_000)
+    for args in (["--no-cache"], []):
+        run = qlint("check", ".", "--format", "json", *args, cwd=incident, limit_memory=1 << 30)
+        assert findings(run) == sorted(expected + [("QL000", "uploads/data.py", 1), ("QL000", "uploads/generated.py", 1)])
+        messages = {f["path"]: f["message"] for f in reported(run) if f["code"] == "QL000"}
+        assert "file too large to check (6,000,014 characters, 1,000,002 lines; qlint parses Python files of up to " \
+               "1,048,576)" in messages["uploads/generated.py"]
