@@ -211,6 +211,7 @@ class Hazard:
 class _Index:
     infos: dict[int, FuncInfo] = field(default_factory=dict)
     by_name: dict[str, list[FuncInfo]] = field(default_factory=dict)
+    by_path: dict[str, list[FuncInfo]] = field(default_factory=dict)
     classes: dict[tuple[str, str], ir.ClassDef] = field(default_factory=dict)
     paths: set[str] = field(default_factory=set)
 
@@ -224,6 +225,7 @@ class _Index:
                 info = FuncInfo(path, stmt, cls)
                 self.infos[id(stmt)] = info
                 self.by_name.setdefault(stmt.name, []).append(info)
+                self.by_path.setdefault(path, []).append(info)
                 self._add(path, stmt.body, None)
             elif isinstance(stmt, ir.ClassDef):
                 self.classes.setdefault((path, stmt.name), stmt)
@@ -308,6 +310,11 @@ class Transactions:
         (`self.x()`, `super().x()`), or, for a distinctive method name called on an unknown
         receiver, the project's only function of that name."""
         func = call.func
+        name = func.attr if isinstance(func, ir.Attr) else func.id if isinstance(func, ir.Name) else None
+        if name not in self.index.by_name:
+            # No module read so far defines it: a module read only now would be one with no
+            # Celery or transaction marker, whose function bodies are never read.
+            return None
         obj = ctx.resolve(func)
         if isinstance(obj, (FuncObj, TaskObj)):
             return self.info_of(obj.func, obj.module)
@@ -734,7 +741,7 @@ class Transactions:
             facts = self.project.workspace.load_facts(path)
             assert facts is not None
             entries = [self.module_entry(path, facts.body)]
-            entries += [self.entry(info) for info in list(self.index.infos.values()) if info.path == path]
+            entries += [self.entry(info) for info in list(self.index.by_path.get(path, ()))]
             for sends in entries:
                 for send_path in sends:
                     if send_path.pending is None:
