@@ -136,8 +136,8 @@ def _django_apps(app: "App", workspace: "Workspace") -> tuple[list[str], bool]:
 
 
 def _app_package(entry: str, near: str, workspace: "Workspace") -> str | None:
-    """The package of an INSTALLED_APPS entry: the entry itself, or the `name` of the
-    AppConfig class it names ("billing.apps.BillingConfig")."""
+    """The package of an INSTALLED_APPS entry: the entry itself, or for an AppConfig class
+    ("billing.apps.BillingConfig") the package its module is in, else the class's `name`."""
     index = workspace.index
     if index.find(entry, near) is not None:
         return entry
@@ -145,13 +145,16 @@ def _app_package(entry: str, near: str, workspace: "Workspace") -> str | None:
     path = index.find(module, near) if module else None
     if path is None:
         return None
+    package = module.rpartition(".")[0]
+    if package and index.find(package, near) is not None:
+        return package  # what AppConfig.name says in all but odd layouts: apps.py need not be read
     env = workspace.module_env(path)
     cls = workspace.resolve(env.names[cls_name]) if env is not None and cls_name in env.names else None
     if cls is not None and isinstance(cls.value, ClassObj):
         name = cls.value.lookup("name")
         if name is not None and name.status == "known" and isinstance(name.value, str):
             return name.value
-    return module.rpartition(".")[0] or None
+    return None
 
 
 def _related_anywhere(workspace: "Workspace", related_names: set[str]) -> Iterator[str]:

@@ -243,7 +243,9 @@ def test_autodiscover_in_django_finds_each_installed_apps_tasks_module(analyse_t
     apps = {
         "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n",
         "proj/__init__.py": "",
-        "proj/settings.py": 'INSTALLED_APPS = ["django.contrib.admin", "billing.apps.Billing", "shop"]\n',
+        # an AppConfig in its app's package, and one in a module of its own, named by its `name`
+        "proj/settings.py": 'INSTALLED_APPS = ["django.contrib.admin", "billing.apps.Billing", "appconfigs.Shop"]\n',
+        "appconfigs.py": "from django.apps import AppConfig\n\n\nclass Shop(AppConfig):\n    name = 'shop'\n",
         "billing/__init__.py": "",
         "billing/apps.py": "from django.apps import AppConfig\n\n\nclass Billing(AppConfig):\n    name = 'billing'\n",
         "billing/tasks.py": "from proj.worker import job\n\n\n@job\ndef charge(x):\n    return x\n",
@@ -325,7 +327,7 @@ def test_a_rule_reports_on_a_task_only_discovery_finds(tmp_path):
     done = subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", "--format", "json", "."],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
-    assert ("QL402", "jobs/tasks.py") in {(f["code"], f["path"]) for f in json.loads(done.stdout)}
+    assert ("QL402", "jobs/tasks.py") in {(f["code"], f["path"]) for f in json.loads(done.stdout)["findings"]}
 
 
 def test_app_task_called_on_a_function_registers_it(analyse_tree, tmp_path):
