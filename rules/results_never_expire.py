@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from qlint.callsites import calls
 from qlint.model import Finding, Fix, Related
 from qlint.resolve.project import App, Project
 from qlint.rule import Example, Rule
 from qlint.rules._delivery import always
 from qlint.rules._serialization import certain_string
+from qlint.rules._paths import in_project, is_test_path
 from qlint.rules._spelling import key
+from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}
@@ -32,8 +35,10 @@ class ResultsNeverExpire(Rule):
     what = """
 A result backend is configured and its results are never removed: `result_expires` is `None` or `0`
 (Celery's default is one day), or the backend is a database (`db+…`, `django-db`), which only the
-`celery.backend_cleanup` task empties, and the deployment files start no beat to schedule it.
-Apps whose tasks all ignore results (`task_ignore_result`) are left alone.
+`celery.backend_cleanup` task empties, and the deployment files start no beat to schedule it (unless the
+project's own code deletes old results: `TaskResult.objects.filter(...).delete()` or
+`app.backend.cleanup()` in a command or task of its own). Apps whose tasks all ignore results
+(`task_ignore_result`) are left alone.
 """
     why = """
 Every task that does not ignore its result writes one: on Redis a key per task with no TTL, in a database
@@ -65,6 +70,12 @@ set `task_ignore_result = True` where nobody reads results.
                  "Procfile": "worker: celery -A proj worker\nbeat: celery -A proj beat\n"}),
         Example({**_BASE, "proj/celeryconfig.py": "result_backend = 'db+postgresql://db/results'\n"},
                 note="no deployment files: whether beat runs is unknown"),
+        Example({**_BASE, "proj/celeryconfig.py": "result_backend = 'django-db'\n",
+                 "Procfile": "worker: celery -A proj worker\n",
+                 "proj/management/commands/prune_results.py":
+                     "from django_celery_results.models import TaskResult\n\n\ndef handle(days):\n"
+                     "    TaskResult.objects.filter(date_done__lt=days).delete()\n"},
+                note="the project deletes old results itself"),
         Example({**_BASE, "proj/celeryconfig.py": "result_backend = 'redis://localhost/1'\nresult_expires = None\n"
                                                   "task_ignore_result = True\n"}),
     )
@@ -85,7 +96,7 @@ set `task_ignore_result = True` where nobody reads results.
                     expires.origin or backend.origin, [Related(backend.origin, f"result backend {scheme} set here")],
                     Fix(f"remove {key(app, 'result_expires')} (one day by default) or set a duration"),
                     depends_on=[backend.origin.path])
-            elif scheme in CLEANED_BY_BEAT and self._no_beat(project, app):
+            elif scheme in CLEANED_BY_BEAT and self._no_beat(project, app) and not _cleaned_by_project(project):
                 yield self.finding(
                     f"app {app.name!r} stores results in a database ({scheme}) and no deployment file runs beat: "
                     "celery.backend_cleanup never runs, so expired results are never deleted",
@@ -100,3 +111,33 @@ set `task_ignore_result = True` where nobody reads results.
         mine = [p for p in view.processes if p.app is app]
         some_unknown = any(p.app is None for p in view.processes)
         return bool(mine) and not some_unknown and not any(p.runs_beat for p in mine)
+
+
+def _cleaned_by_project(project: Project) -> bool:
+    """Whether the project's own code (outside tests) deletes stored results, as beat's
+    celery.backend_cleanup would: `TaskResult.objects.filter(...).delete()` (django-celery-results)
+    or `app.backend.cleanup()`, run by a command or a task of its own."""
+    for ctx, call in calls(project):
+        func = call.func
+        if not isinstance(func, ir.Attr) or is_test_path(in_project(ctx.path, project.root), "."):
+            continue
+        if func.attr == "cleanup" and isinstance(func.value, ir.Attr) and func.value.attr == "backend":
+            return True
+        if func.attr == "delete" and any(_names_result_model(node) for node in _receivers(func.value)):
+            return True
+    return False
+
+
+def _receivers(expr: ir.Expr):
+    while isinstance(expr, (ir.Attr, ir.Call, ir.Sub)):
+        yield expr
+        expr = expr.func if isinstance(expr, ir.Call) else expr.value
+    yield expr
+
+
+def _names_result_model(node: ir.Expr) -> bool:
+    return (isinstance(node, ir.Name) and node.id in _RESULT_MODELS) or (
+        isinstance(node, ir.Attr) and node.attr in _RESULT_MODELS)
+
+
+_RESULT_MODELS = frozenset({"TaskResult", "GroupResult", "ChordCounter"})
