@@ -13,7 +13,9 @@ Blobs a mirror lacks (files of 4 MB and more) are skipped. Then the installed `q
 check --no-cache --format json --exit-zero .` runs there.
 
 A must label is found when a finding of its rule stands at one of its places (`at`), or
-names one of them among its related locations. A finding is true when it finds a must
+names one of them among its related locations; a place is the first line of what it names,
+and in Python a finding inside a construct that starts there (a decorator call written over
+several lines) stands at it. A finding is true when it finds a must
 label or is judged true ([[judged]], written after a run, with the reason); false when it
 stands where a must_not label of its rule is, or is judged false; any other is printed as
 unjudged, and left out of precision until someone judges it.
@@ -21,6 +23,7 @@ unjudged, and left out of precision until someone judges it.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -103,12 +106,46 @@ def run_qlint(root: Path) -> list[dict]:
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"qlint failed on {root} ({done.returncode}):\n{done.stderr}")
-    return json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    return report["findings"] if isinstance(report, dict) else report  # a list before qlint 0.2
 
 
 def places(finding: dict) -> tuple[str, set[str]]:
     primary = f"{finding['path']}:{finding['line']}"
     return primary, {primary} | {f"{r['path']}:{r['line']}" for r in finding.get("related", [])}
+
+
+class Extents:
+    """A label's place is the first line of what it names; in Python that may be a construct
+    written over several lines (a decorator call with its options, a multi-line assignment), and
+    a finding anywhere inside it stands at the label. Read with ast from the checkout, once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._ends: dict[str, dict[int, int]] = {}
+
+    def covers(self, label_place: str, place: str) -> bool:
+        if label_place == place:
+            return True
+        label_path, _, label_line = label_place.rpartition(":")
+        path, _, line = place.rpartition(":")
+        if path != label_path or not label_path.endswith(".py") or not (label_line.isdigit() and line.isdigit()):
+            return False
+        start, at = int(label_line), int(line)
+        return start < at <= self._ends_of(path).get(start, start)
+
+    def _ends_of(self, path: str) -> dict[int, int]:
+        if path not in self._ends:
+            ends: dict[int, int] = {}
+            try:
+                tree = ast.parse((self.root / path).read_bytes())
+            except (OSError, SyntaxError, ValueError):
+                tree = None
+            for node in ast.walk(tree) if tree is not None else ():
+                if isinstance(node, (ast.stmt, ast.expr)) and getattr(node, "end_lineno", None):
+                    ends[node.lineno] = max(ends.get(node.lineno, 0), node.end_lineno)
+            self._ends[path] = ends
+        return self._ends[path]
 
 
 @dataclass
@@ -120,7 +157,7 @@ class Tally:
     unjudged: Counter = field(default_factory=Counter)
 
 
-def evaluate(project: Project, findings: list[dict], tally: Tally, out: list[str]) -> None:
+def evaluate(project: Project, findings: list[dict], tally: Tally, out: list[str], extents: Extents) -> None:
     found_labels: set[int] = set()
     for finding in findings:
         code = finding["code"]
@@ -129,12 +166,13 @@ def evaluate(project: Project, findings: list[dict], tally: Tally, out: list[str
         for number, label in enumerate(project.labels):
             if label.rule != code:
                 continue
-            if label.kind == "must" and label.at & anywhere:
+            at_primary = any(extents.covers(place, primary) for place in label.at)
+            if label.kind == "must" and (at_primary or any(extents.covers(p, q) for p in label.at for q in anywhere)):
                 found_labels.add(number)
                 verdict = verdict or "true"
-            elif label.kind == "judged-true" and primary in label.at:
+            elif label.kind == "judged-true" and at_primary:
                 verdict = verdict or "true"
-            elif label.kind in ("must_not", "judged-false") and primary in label.at:
+            elif label.kind in ("must_not", "judged-false") and at_primary:
                 verdict = "false" if verdict is None else verdict
         if verdict == "true":
             tally.true[code] += 1
@@ -181,17 +219,20 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/qlint-ecosystem"))
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--json", type=Path, help="also write the per-rule figures and every finding here")
+    parser.add_argument("--findings", type=Path, help="score the findings of an earlier --json file instead of "
+                                                      "running qlint (labels edited since are taken into account)")
     args = parser.parse_args()
     paths = sorted((HERE / args.set).glob("*.toml"))
     if args.names:
         paths = [p for p in paths if p.stem in args.names]
     tally, dump = Tally(), defaultdict(list)
+    earlier = json.loads(args.findings.read_text())["findings"] if args.findings else None
     for path in paths:
         project = load(path)
         root = checkout(project, args.work, args.mirrors)
-        findings = run_qlint(root)
+        findings = earlier.get(project.name, []) if earlier is not None else run_qlint(root)
         lines: list[str] = []
-        evaluate(project, findings, tally, lines)
+        evaluate(project, findings, tally, lines, Extents(root))
         print(f"{project.name} ({project.repo} @ {project.commit[:10]}): {len(findings)} findings")
         print("\n".join(lines) if lines else "  every label found, every finding true")
         dump[project.name] = findings
