@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from qlint import DISTRIBUTION
 from qlint.cli import EXIT_OK, EXIT_USAGE
 
 
@@ -51,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_scenario(args: argparse.Namespace) -> int:
+    if args.real:
+        try:
+            import redis  # noqa: F401  (the real-time replay's client, an optional dependency)
+        except ImportError:
+            return _fail(f"--real needs the redis client, which is not installed: pip install '{DISTRIBUTION}[redis]'")
     from qlint.worker import ScenarioError, load_scenario, prepare_scenario, simulate
     from qlint.worker.from_project import project_provider
     from qlint.worker.render_svg import render_svg

@@ -221,7 +221,9 @@ def parse_scenario(text: str, origin: str = "<scenario>") -> Scenario:
     try:
         data = load_plain(text)
     except YamlProblem as exc:
-        raise ScenarioError(f"{origin}: {exc}".replace("\n", " ")) from None
+        # One line, as compilers write it: file:line:column: reason.
+        where = f"{origin}:{exc.line}:{exc.column}" if exc.line is not None else origin
+        raise ScenarioError(f"{where}: {exc.reason}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{origin}: a scenario is a YAML mapping with workers, tasks and submit")
     try:

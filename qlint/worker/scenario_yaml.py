@@ -11,6 +11,7 @@ A date stays the string it is written as.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -27,7 +28,16 @@ _MERGE = f"{_TAG}merge"
 
 
 class YamlProblem(Exception):
-    """Why the text is not a scenario's plain YAML; the message names the line."""
+    """Why the text is not a scenario's plain YAML, and where (1-based line and column) when
+    that is known."""
+
+    def __init__(self, reason: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.line, self.column = reason, line, column
+
+
+def _at(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def load_plain(text: str) -> Any:
@@ -35,7 +45,8 @@ def load_plain(text: str) -> Any:
     try:
         composed = yaml_nodes.load("<scenario>", text, [])
     except yaml_nodes.Unreadable as exc:
-        raise YamlProblem(f"not valid YAML: {exc}") from None
+        reason = re.sub(r"^invalid YAML at line \d+, column \d+: ", "invalid YAML: ", str(exc))
+        raise YamlProblem(f"not valid YAML: {reason.removeprefix('invalid YAML: ')}", exc.line, exc.column) from None
     documents = composed.documents if composed is not None else None
     if documents is None:
         raise YamlProblem("not valid YAML")
@@ -57,11 +68,10 @@ class _Converter:
             raise YamlProblem(f"scenario is too large (more than {MAX_NODES} values, or an alias bomb)")
         if isinstance(node, ScalarNode):
             return _scalar(node)
-        line = node.start_mark.line + 1
         if id(node) in self.open:
-            raise YamlProblem(f"line {line}: an alias refers to a collection that contains it")
+            raise YamlProblem("an alias refers to a collection that contains it", *_at(node))
         if depth >= MAX_DEPTH:
-            raise YamlProblem(f"line {line}: nested more than {MAX_DEPTH} levels deep")
+            raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep", *_at(node))
         expected = f"{_TAG}seq" if isinstance(node, SequenceNode) else f"{_TAG}map"
         if node.tag != expected:
             raise _unsupported(node)
@@ -84,15 +94,15 @@ class _Converter:
             if isinstance(key, ScalarNode) and key.tag == _MERGE:
                 for source in value.value if isinstance(value, SequenceNode) else [value]:
                     if not isinstance(source, MappingNode):
-                        raise YamlProblem(f"line {source.start_mark.line + 1}: `<<` merges mappings only")
+                        raise YamlProblem("`<<` merges mappings only", *_at(source))
                     for name, item in self.value(source, depth + 1).items():
                         out.setdefault(name, item)
                 continue
             if not isinstance(key, ScalarNode):
-                raise YamlProblem(f"line {key.start_mark.line + 1}: a mapping key must be a plain value")
+                raise YamlProblem("a mapping key must be a plain value", *_at(key))
             name = _scalar(key)
             if name in seen:
-                raise YamlProblem(f"line {key.start_mark.line + 1}: duplicate key {name!r}")
+                raise YamlProblem(f"duplicate key {name!r}", *_at(key))
             seen.add(name)
             own.append((name, value))
         for name, value in own:
@@ -103,8 +113,8 @@ class _Converter:
 def _unsupported(node: Node) -> YamlProblem:
     tag = str(node.tag)
     shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
-    return YamlProblem(f"not valid YAML: line {node.start_mark.line + 1}: the tag {shown} is not supported "
-                       "(a scenario holds mappings, lists, strings, numbers, booleans and null)")
+    return YamlProblem(f"not valid YAML: the tag {shown} is not supported "
+                       "(a scenario holds mappings, lists, strings, numbers, booleans and null)", *_at(node))
 
 
 def _scalar(node: ScalarNode) -> Any:
@@ -120,8 +130,8 @@ def _scalar(node: ScalarNode) -> Any:
     if tag == f"{_TAG}int":
         digits = plain.lstrip("+-")
         if len(digits) > MAX_DIGITS:
-            raise YamlProblem(f"line {node.start_mark.line + 1}: an integer of {len(digits):,} digits "
-                              f"(a scenario's numbers have at most {MAX_DIGITS})")
+            raise YamlProblem(f"an integer of {len(digits):,} digits "
+                              f"(a scenario's numbers have at most {MAX_DIGITS})", *_at(node))
         base = {"0x": 16, "0o": 8, "0b": 2}.get(digits[:2].lower())
         try:
             number = int(digits[2:], base) if base else int(digits)

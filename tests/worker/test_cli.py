@@ -147,6 +147,22 @@ def test_bad_scenarios_get_a_clear_message(tmp_path, capsys, monkeypatch, conten
     assert code == 2 and "Traceback" not in err and message in err and err.startswith("qlint simulate:")
 
 
+@pytest.mark.parametrize("content, where, reason", [
+    ("workers: [{name: w1}\nsubmit: [{task: t}]\n", "2:1", "not valid YAML: expected ',' or ']', but got '<scalar>'"),
+    ("workers:\n  - name: w1\n bad: 1\n", "3:2", "not valid YAML: expected <block end>, but found '<block mapping start>'"),
+    ("tasks: {t: {duration: \"1\x01\"}}\n", "1:25", "not valid YAML: unacceptable character #x0001"),
+    ("workers: [{name: w1}]\nworkers: []\n", "2:1", "duplicate key 'workers'"),
+    ("workers: [{name: !!python/name:os.system w1}]\n", "1:18", "not valid YAML: the tag !!python/name:os.system is not supported"),
+])
+def test_broken_yaml_names_file_line_and_column(tmp_path, capsys, content, where, reason):
+    path = tmp_path / "broken.yaml"
+    path.write_text(content)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"qlint simulate: {path}:{where}: {reason}"), err
+    assert err.count("\n") == 1 and "unicode string" not in err and "<scenario>" not in err
+
+
 def test_binary_file_and_missing_file(tmp_path, capsys):
     path = tmp_path / "x.yaml"
     path.write_bytes(b"\xff\xfe\x00")
@@ -159,3 +175,26 @@ def test_binary_file_and_missing_file(tmp_path, capsys):
 def test_real_needs_a_broker(capsys):
     assert main(["simulate", str(SCENARIOS / "revoke-running-bad.yaml"), "--real"]) == 2
     assert "--real needs --broker" in capsys.readouterr().err
+
+
+def test_real_without_the_redis_client_names_the_extra(tmp_path):
+    """After a plain `pip install .`, redis is not installed: --real says which extra brings it."""
+    import subprocess
+    import sys
+
+    blocker = ("import sys\n"
+               "class Block:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name == 'redis' or name.startswith('redis.'):\n"
+               "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+               "sys.meta_path.insert(0, Block())\n"
+               "sys.argv[0] = 'qlint'\n"
+               "from qlint.cli import main\n"
+               "raise SystemExit(main())\n")
+    done = subprocess.run([sys.executable, "-c", blocker, "simulate", str(SCENARIOS / "worker-killed-late-ack.yaml"),
+                           "--real", "--broker", "redis://127.0.0.1:6390/15"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == ("qlint simulate: --real needs the redis client, which is not installed: "
+                           "pip install 'celery-qlint[redis]'\n")
+    assert done.stdout == ""

@@ -31,7 +31,7 @@ def simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> t
 @pytest.mark.parametrize("text, message", [
     (f"{_OK}submit: [{{task: t, args: [{'[' * 500}1{']' * 500}]}}]\n", "nested too deeply"),
     (f"{_OK}submit: [{{task: t, args: [{'[' * 40}1{']' * 40}]}}]\n", "nested more than 32 levels deep"),
-    (f"{_OK}submit: [{{task: t, args: &a [1, *a]}}]\n", "line 3: an alias refers to a collection that contains it"),
+    (f"{_OK}submit: [{{task: t, args: &a [1, *a]}}]\n", ".yaml:3:26: an alias refers to a collection that contains it"),
     (f"{_OK}settings: &s {{x: {{y: *s}}}}\nsubmit: [{{task: t}}]\n", "an alias refers to a collection that contains it"),
     (f"{_OK}submit: [{{task: t, args: [{'9' * 5000}]}}]\n", "an integer of 5,000 digits"),
     (f"{_OK}submit: [{{task: t}}]\nseed: -{'9' * 5000}\n", "an integer of 5,000 digits"),

@@ -86,13 +86,22 @@ def load(path: str, text: str, notes: list[str]) -> YamlFile | None:
             notes.append(f"{path}: a template (Jinja or Go template markers), not YAML; skipped")
             return None
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        line, column = (mark.line + 1, mark.column + 1) if mark else _place(text, getattr(exc, "position", None))
+        where = f" at line {line}, column {column}" if mark or getattr(exc, "position", None) is not None else ""
+        # A reader error (a control character) has a position and no mark.
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise Unreadable(f"invalid YAML{where}: {problem}",
-                         mark.line + 1 if mark else 1, mark.column + 1 if mark else 1) from None
+        raise Unreadable(f"invalid YAML{where}: {problem}", line, column) from None
     except RecursionError:
         raise Unreadable("YAML nested too deeply") from None
     return YamlFile(path, text, documents, Budget())
+
+
+def _place(text: str, position: int | None) -> tuple[int, int]:
+    """1-based line and column of a character offset (1, 1 when unknown)."""
+    if not isinstance(position, int) or not 0 <= position <= len(text):
+        return 1, 1
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 def scalar(node: Node | None) -> str | None:
