@@ -35,6 +35,7 @@ class _Stage:
         self.env: dict[str, EnvVar] = dict(parent.env) if parent else {}
         self.args: dict[str, EnvVar] = {}
         self.cmd: tuple[list[Word], bool] | None = parent.cmd if parent else None  # words, exec form
+        self.cmd_inherited = self.cmd is not None
         self.entrypoint: tuple[list[Word], bool] | None = parent.entrypoint if parent else None
         self.workdir = parent.workdir if parent else "/"
         self.copies: list[tuple[str, str]] = list(parent.copies) if parent else []
@@ -50,7 +51,7 @@ def read_dockerfile(path: str, text: str) -> DeployFacts:
             notes.append(f"{path}: more than {MAX_INSTRUCTIONS:,} instructions; the rest was not read")
             break
         if keyword == "FROM":
-            words = [w for w in split_commands(args)[0] if not w.text.startswith("--")] if args.text.strip() else []
+            words = [w for w in _words(args) if not w.text.startswith("--")]
             base = words[0].text if words else ""
             name = words[2].text if len(words) >= 3 and words[1].text.lower() == "as" else None
             parent = next((s for s in reversed(stages) if s.name and s.name == base), None)
@@ -83,9 +84,11 @@ def read_dockerfile(path: str, text: str) -> DeployFacts:
         elif keyword in ("CMD", "ENTRYPOINT"):
             command = _command(args)
             if keyword == "CMD":
-                stage.cmd = command
+                stage.cmd, stage.cmd_inherited = command, False
             else:
-                stage.entrypoint, stage.cmd = command, None  # ENTRYPOINT resets an inherited CMD
+                stage.entrypoint = command
+                if stage.cmd_inherited:  # an ENTRYPOINT drops the CMD of the base image, not its own
+                    stage.cmd, stage.cmd_inherited = None, False
         elif keyword == "WORKDIR":
             expanded = expand(Word(args), scope).text
             if expanded:

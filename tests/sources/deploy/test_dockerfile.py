@@ -85,3 +85,11 @@ def test_bad_dockerfiles_give_no_traceback():
                  "FROM a\nRUN <<X\nno end\n", "\\\n\\\n"):
         facts = read_deploy_file("Dockerfile", text)
         assert facts.kind == "dockerfile"
+
+
+def test_an_entrypoint_drops_the_base_stages_cmd_but_not_its_own():
+    base = "FROM python:3.12 AS base\nCMD celery -A proj beat\n"
+    inherited = read_deploy_file("Dockerfile", base + 'FROM base\nENTRYPOINT ["tini", "--"]\n')
+    assert inherited.processes == []
+    own = read_deploy_file("Dockerfile", base + 'FROM base\nCMD celery -A proj worker\nENTRYPOINT ["tini", "--"]\n')
+    assert [p.command.kind for p in own.processes] == ["worker"]
