@@ -4,7 +4,7 @@
     python benchmarks/check_speed.py PATH [PATH...]  # any trees, e.g. a Celery project you cloned
 
 For each tree: the number of Python files and lines; the time to read and `ast.parse`
-every .py file (the baseline, in this process); `qlint check` cold (no .qlint_cache) and
+every .py file (the baseline, in this process); `qlint check` cold (no cache) and
 warm (cache filled, nothing changed), each in a fresh interpreter through the same call as
 the CLI (engine.check_paths), timed without the interpreter's start-up, with qlint's modules
 compiled to bytecode first as an install does; and each qlint time divided by the baseline.
@@ -102,9 +102,11 @@ def qlint_check(root: Path) -> tuple[float, int]:
 def measure(root: Path, warm_facts: bool, repeat: int) -> dict[str, float]:
     """Each time is the fastest of `repeat` runs: on a shared machine the noise only ever
     adds time. The runs of each kind alternate, so a slow spell touches all of them."""
+    from qlint.cache_store import project_dir
     from qlint.cache_writer import wait_for_writer
     from qlint.discovery import walk
 
+    cache = project_dir(root.resolve())  # the caches live in the user's cache directory (cache_store.py)
     files = [p for p in walk(root) if p.suffix == ".py"]
     times: dict[str, list[float]] = {"ast_parse": [], "cold": [], "warm": [], "warm_facts": []}
     counts = set()
@@ -112,7 +114,7 @@ def measure(root: Path, warm_facts: bool, repeat: int) -> dict[str, float]:
         parse_time, lines = baseline(files)
         times["ast_parse"].append(parse_time)
         wait_for_writer(root)  # a run's cache writes may outlast it (cache_writer.py)
-        shutil.rmtree(root / ".qlint_cache", ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
         cold, findings = qlint_check(root)
         warm, again = qlint_check(root)
         times["cold"].append(cold)
@@ -120,7 +122,7 @@ def measure(root: Path, warm_facts: bool, repeat: int) -> dict[str, float]:
         counts.update((findings, again))
         if warm_facts:
             wait_for_writer(root)
-            shutil.rmtree(root / ".qlint_cache" / "runs", ignore_errors=True)
+            shutil.rmtree(cache / "runs", ignore_errors=True)
             times["warm_facts"].append(qlint_check(root)[0])
     assert len(counts) == 1, f"runs disagree on the number of findings: {sorted(counts)}"
     out = {kind: min(values) for kind, values in times.items() if values}
