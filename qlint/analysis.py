@@ -90,6 +90,12 @@ class Analysis:
     other_files: list[str] = field(default_factory=list)
     parsed: int = 0
     cache_hits: int = 0
+    # Sub-projects' own configurations, by the display path of their folder: each governs the
+    # files below it (engine.check), as the nearest pyproject.toml does in Ruff.
+    configs: dict[str, object] = field(default_factory=dict)
+    # Display paths of the files qlint reads for what they say: Python files, deployment,
+    # environment and settings files, dependency files (a README or an image is walked, not read).
+    read_files: set[str] = field(default_factory=set)
     # Stops the crew (see analyse's keep_reading); rules may load modules until then.
     close: Callable[[], None] = lambda: None
     # Writes the facts parsed in this process, when analyse was told to defer_writes.
@@ -221,13 +227,15 @@ class _Loader:
 
 
 def find_root(paths: Sequence[Path]) -> Path:
-    """A folder given on the command line is the tree to analyse; a file brings its project."""
+    """A folder given on the command line is the tree to analyse; a file brings its project.
+    Paths of several trees (pre-commit at a monorepo's root passes files of each sub-project)
+    are analysed together, from the project folder above all of them."""
     from qlint.project_config import find_project_root
 
-    first = paths[0] if paths else Path(".")
-    if first.is_dir():
-        return first
-    return find_project_root(first.parent)
+    roots = list(dict.fromkeys(p if p.is_dir() else find_project_root(p.parent) for p in paths)) or [Path(".")]
+    if len(roots) == 1:
+        return roots[0]
+    return find_project_root(Path(os.path.commonpath([str(r.resolve()) for r in roots])))
 
 
 def analyse(
@@ -242,6 +250,7 @@ def analyse(
     keep_reading: bool = False,
     defer_writes: bool = False,
     config: object | None = None,
+    force_exclude: bool = False,
 ) -> Analysis:
     """Resolve the project that the given paths belong to.
 
@@ -252,6 +261,9 @@ def analyse(
     defer_writes: the facts this process parses are stored when the caller calls
     analysis.store_facts() (engine.check_paths, through cache_writer.py).
     config: qlint's configuration, for [tool.qlint] celery-version; loaded for root when not given.
+    exclude is relative to config's folder (else to root). A path named in `paths` is analysed
+    although exclude covers it, unless force_exclude; a folder under root with a configuration
+    of its own follows its own exclude (Analysis.configs).
     """
     cwd = (cwd or Path.cwd()).resolve()
     targets = [(cwd / p).resolve() if not Path(p).is_absolute() else Path(p).resolve() for p in paths]
@@ -261,8 +273,9 @@ def analyse(
     other_files: list[str] = []
     base = display_path(root, cwd)
     prefix = "" if base == "." else f"{base}/"
+    configs: dict[str, object] = {}
     # walk_files() does not follow links, so a path under root needs no resolving.
-    for rel_to_root, full in walk_files(root, exclude):
+    for rel_to_root, full in project_files(root, targets, exclude, config, force_exclude, configs):
         rel = prefix + rel_to_root
         abs_of[rel] = full
         (python_files if rel.endswith(".py") else other_files).append(rel)
@@ -312,7 +325,9 @@ def analyse(
                              if f.error == PYTHON_NOTE)
         project.notes.extend(versions.notes)
         analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
-                            loader.parsed, loader.cache.hits)
+                            loader.parsed, loader.cache.hits,
+                            configs={(prefix + folder).rstrip("/") or ".": c for folder, c in configs.items()},
+                            read_files={*python_files, *(f.path for f in deploy.facts), *deploy.env_files, *deps.facts})
     except BaseException:  # no crew member outlives a failed or interrupted analysis
         loader.close()
         raise
@@ -323,6 +338,58 @@ def analyse(
     loader.cache.forget_untouched()
     analysis.store_facts = loader.cache.store_pending
     return analysis
+
+
+def project_files(root: Path, targets: Sequence[Path], exclude: Sequence[str], config: object | None,
+                   force_exclude: bool, configs: dict[str, object]) -> Iterator[tuple[str, str]]:
+    """(root-relative path, absolute path) of every file to analyse: the walk under root with
+    each folder's exclude patterns, then the paths named on the command line that the
+    patterns left out (unless force_exclude), as Ruff does. configs receives each
+    sub-project's configuration by its root-relative folder."""
+    from qlint.discovery import CONFIG_NAMES, Scope, walk_named
+    from qlint.project_config import config_in
+
+    def nested(folder: str) -> tuple[str, ...] | None:
+        found = config_in(folder)
+        if found is None:
+            return None
+        configs[Path(folder).relative_to(root).as_posix()] = found
+        return tuple(found.exclude)
+
+    lead = ""
+    config_root = getattr(config, "root", None)
+    if config_root is not None and root != Path(config_root) and root.is_relative_to(config_root):
+        lead = root.relative_to(config_root).as_posix() + "/"
+    scopes: dict[str, Scope] = {}
+    seen: set[str] = set()
+    # A folder named on the command line is the root: the patterns that cover it do not apply to it.
+    skip = 0 if force_exclude else lead.count("/")
+    for rel, full in walk_files(root, exclude, lead=lead, nested=nested, scopes=scopes, skip=skip):
+        seen.add(rel)
+        yield rel, full
+    if force_exclude:
+        return
+    for target in targets:
+        if target == root or not target.is_relative_to(root) or not target.exists():
+            continue
+        rel_target = target.relative_to(root).as_posix()
+        if target.is_file():
+            if rel_target not in seen:
+                seen.add(rel_target)
+                yield rel_target, str(target)
+            continue
+        scope, parts = Scope(tuple(exclude), 0, lead), rel_target.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder not in scopes and any((root / folder / name).is_file() for name in CONFIG_NAMES):
+                own = nested(str(root / folder))
+                if own is not None:
+                    scopes[folder] = Scope(own, len(folder) + 1)
+            scope = scopes.get(folder, scope)
+        for rel, full in walk_named(root, rel_target, scope, nested, scopes):
+            if rel not in seen:
+                seen.add(rel)
+                yield rel, full
 
 
 class _AppUse:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "virtualenv", "node_modules",
@@ -17,12 +18,15 @@ def is_virtualenv(path: Path) -> bool:
     return (path / "pyvenv.cfg").is_file()
 
 
-def excluded(rel: str, patterns: Iterable[str]) -> bool:
-    """True when a root-relative posix path, or one of its parent folders, matches a pattern."""
+def excluded(rel: str, patterns: Iterable[str], skip: int = 0) -> bool:
+    """True when a root-relative posix path, or one of its parent folders, matches a pattern.
+
+    skip: how many leading parts are exempt (a folder named on the command line): only the
+    path and its parents below them are tested."""
     parts = rel.split("/")
     for pattern in patterns:
         pattern = pattern.rstrip("/")
-        for i in range(1, len(parts) + 1):
+        for i in range(skip + 1, len(parts) + 1):
             prefix = "/".join(parts[:i])
             if fnmatch.fnmatchcase(prefix, pattern) or fnmatch.fnmatchcase(parts[i - 1], pattern):
                 return True
@@ -35,7 +39,26 @@ def walk(root: Path, exclude: Iterable[str] = ()) -> Iterator[Path]:
         yield Path(full)
 
 
-def walk_files(root: Path, exclude: Iterable[str] = (), skipped: list[str] | None = None) -> Iterator[tuple[str, str]]:
+# The files that may hold a qlint configuration of their own (project_config.CONFIG_FILES).
+CONFIG_NAMES = (".qlint.toml", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The exclude patterns in force in a folder, and how a root-relative path is made
+    relative to the folder of the configuration that holds them."""
+
+    patterns: tuple[str, ...]
+    strip: int = 0  # characters of the root-relative path above that folder ("services/api/")
+    lead: str = ""  # or the root's own path below it ("sub/"), when the root is deeper
+
+    def relative(self, rel: str) -> str:
+        return self.lead + rel[self.strip:]
+
+
+def walk_files(root: Path, exclude: Iterable[str] = (), skipped: list[str] | None = None, *, lead: str = "",
+               nested: Callable[[str], tuple[str, ...] | None] | None = None,
+               scopes: dict[str, Scope] | None = None, skip: int = 0) -> Iterator[tuple[str, str]]:
     """Like walk(), as (root-relative posix path, absolute path) strings: no Path objects,
     which cost more than the directory listing on large trees.
 
@@ -45,16 +68,44 @@ def walk_files(root: Path, exclude: Iterable[str] = (), skipped: list[str] | Non
     A file or folder whose name is not UTF-8 (`notes-\\xff.txt`) is left out: no module can
     have it, and no report, cache key or editor URI could carry it. `skipped`, when given,
     receives each such path as shown_name() writes it.
+
+    exclude is relative to the folder of the root's configuration, and lead is the root's
+    path below that folder. nested, when given, is asked about each folder under the root
+    that holds a configuration file (CONFIG_NAMES): it returns that folder's own exclude
+    patterns, which govern the folder's subtree instead, or None when the file holds no
+    qlint configuration. scopes, when given, receives the scope of each such folder by its
+    root-relative path. skip: how many leading parts of a path relative to the configuration's
+    folder are exempt from the patterns (those of a root named on the command line).
     """
-    patterns = tuple(exclude)
-    pending = [(str(root), "")]
+    yield from _walk(str(root), "", Scope(tuple(exclude), 0, lead), skip, nested, scopes, skipped)
+
+
+def walk_named(root: Path, rel_dir: str, scope: Scope, nested: Callable[[str], tuple[str, ...] | None] | None = None,
+               scopes: dict[str, Scope] | None = None) -> Iterator[tuple[str, str]]:
+    """The files of a folder named on the command line (root-relative rel_dir), checked
+    although an exclude pattern covers it or a folder above it: the patterns of `scope`
+    (the configuration governing it) still apply to what is below it, as in Ruff."""
+    skip = len(scope.relative(rel_dir).split("/"))
+    yield from _walk(os.path.join(str(root), rel_dir), rel_dir, scope, skip, nested, scopes, None)
+
+
+def _walk(top: str, top_rel: str, top_scope: Scope, skip: int, nested, scopes, skipped) -> Iterator[tuple[str, str]]:
+    pending = [(top, top_rel, top_scope, skip)]
     while pending:
-        here, rel_dir = pending.pop()
+        here, rel_dir, scope, skip = pending.pop()
         try:
             with os.scandir(here) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError:
             continue
+        if nested is not None and rel_dir and any(e.name in CONFIG_NAMES for e in entries):
+            own = nested(here)
+            if own is not None:
+                scope = Scope(own, len(rel_dir) + 1)
+                skip = 0
+                if scopes is not None:
+                    scopes[rel_dir] = scope
+        patterns = scope.patterns
         subdirs = []
         for entry in entries:
             rel = entry.name if not rel_dir else f"{rel_dir}/{entry.name}"
@@ -66,10 +117,11 @@ def walk_files(root: Path, exclude: Iterable[str] = (), skipped: list[str] | Non
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name in SKIP_DIRS or entry.name.endswith(".egg-info"):
                         continue
-                    if (patterns and excluded(rel, patterns)) or os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
+                    if ((patterns and excluded(scope.relative(rel), patterns, skip))
+                            or os.path.isfile(os.path.join(entry.path, "pyvenv.cfg"))):
                         continue
-                    subdirs.append((entry.path, rel))
-                elif entry.is_file(follow_symlinks=False) and not (patterns and excluded(rel, patterns)):
+                    subdirs.append((entry.path, rel, scope, skip))
+                elif entry.is_file(follow_symlinks=False) and not (patterns and excluded(scope.relative(rel), patterns, skip)):
                     yield rel, entry.path
             except OSError:
                 continue

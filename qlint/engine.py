@@ -27,6 +27,8 @@ class CheckResult:
     unused_suppressions: list[Finding] = field(default_factory=list)
     # What was skipped or may not run as written (templates, the Celery 4 order), for stderr.
     notes: list[str] = field(default_factory=list)
+    # Paths asked for that hold no file qlint reads (an image, a folder without Python).
+    unchecked: list[str] = field(default_factory=list)
 
 
 def selected_rules(config, select=None, ignore=None, extend_select=None) -> tuple[type[Rule], ...]:
@@ -87,23 +89,48 @@ def check(
     report_unused: bool = False,
     buffers: Mapping[str, bytes] | None = None,
 ) -> CheckResult:
-    """buffers: unsaved contents by display path (the language server's), read for suppressions."""
-    from qlint.project_config import per_file_ignored
+    """buffers: unsaved contents by display path (the language server's), read for suppressions.
+
+    Each finding is selected, ignored and per-file-ignored by the configuration that governs
+    its file: the nearest sub-project's (analysis.configs), else `config`. The command line's
+    select, ignore and extend-select apply to all of them.
+    """
+    from qlint.project_config import is_selected, per_file_ignored
     from qlint.suppress import apply_suppressions
 
     analysis.project.config = config
     analysis.project.problems = analysis.problems  # read by rule QL000
-    rules = selected_rules(config, select, ignore, extend_select)
+    nested = sorted(((folder, c) for folder, c in analysis.configs.items() if folder != "."),
+                    key=lambda item: -len(item[0]))
+
+    @functools.cache
+    def governing(path: str):
+        return next((c for folder, c in nested if path.startswith(f"{folder}/")), config)
+
+    by_config: dict[int, frozenset[str]] = {}
+
+    def selected(cfg) -> frozenset[str]:
+        if id(cfg) not in by_config:
+            by_config[id(cfg)] = frozenset(r.code for r in selected_rules(cfg, select, ignore, extend_select))
+        return by_config[id(cfg)]
+
+    every = [config, *(c for _, c in nested)]
+    enabled = {code for cfg in every for code in selected(cfg)}
+    after = [r for r in all_rules() if r.after_suppressions and (r.code in enabled or report_unused)]
+    # Whether a comment silences something is judged against every stable rule's findings.
+    judged = {r.code for r in all_rules() if r.status == "stable"} if after else set()
+    rules = [r for r in all_rules() if not r.after_suppressions and (r.code in enabled or r.code in judged)]
     findings = run_rules(analysis, rules)
     wanted = wanted_files(analysis, paths)
     findings = [f for f in findings if concerns(f, wanted)]
-    config_dir = getattr(config, "root", None) or analysis.root
 
     @functools.cache  # once per file, not per finding (a 120,000-entry schedule has as many)
-    def rel_to_config(path: str) -> str:
-        return display_path(analysis.cwd / path, Path(config_dir))
+    def ignored(code: str, path: str) -> bool:
+        cfg = governing(path)
+        config_dir = getattr(cfg, "root", None) or analysis.root
+        return per_file_ignored(code, display_path(analysis.cwd / path, Path(config_dir)), cfg)
 
-    findings = [f for f in findings if not per_file_ignored(f.code, rel_to_config(f.span.path), config)]
+    findings = [f for f in findings if not ignored(f.code, f.span.path)]
 
     def read_text(path: str) -> str | None:
         if buffers and path in buffers:
@@ -114,12 +141,39 @@ def check(
             return None
 
     # Stale comments are looked for in every checked file only when they will be reported.
-    checked = [f for f in analysis.python_files + analysis.other_files if wanted is None or f in wanted] if report_unused else []
+    checked = [f for f in analysis.python_files + analysis.other_files if wanted is None or f in wanted] if after else []
     result = apply_suppressions(findings, read_text, files=checked)
     order = lambda f: (f.span.path, f.span.line, f.span.column, f.code)  # noqa: E731
+    kept = [f for f in result.kept if f.code in selected(governing(f.span.path))]
+    reported_unused: list[Finding] = []
+    if after:
+        analysis.project.unused_suppressions = result.unused
+        for finding in run_rules(analysis, after):
+            if ((report_unused or finding.code in selected(governing(finding.span.path)))
+                    and not ignored(finding.code, finding.span.path)):
+                reported_unused.append(finding)
     deployment = analysis.project.deployment
-    notes = list(deployment.notes) if deployment is not None else []
-    return CheckResult(sorted(result.kept, key=order), list(result.suppressed), sorted(result.unused, key=order), notes)
+    notes = list(dict.fromkeys([*(deployment.notes if deployment is not None else ()), *analysis.project.notes]))
+    suppressed = [f for f in result.suppressed if f.code in selected(governing(f.span.path))]
+    return CheckResult(sorted(kept + reported_unused, key=order), suppressed, sorted(reported_unused, key=order), notes,
+                       unchecked_paths(analysis, paths))
+
+
+def unchecked_paths(analysis: Analysis, paths: Sequence[str]) -> list[str]:
+    """The paths asked for under which qlint read no file (`qlint check image.png`, a folder
+    with neither Python nor a deployment or dependency file), as given."""
+    out = []
+    for raw in paths:
+        target = (analysis.cwd / raw).resolve()
+        rel = display_path(target, analysis.cwd)
+        if target.is_dir():
+            prefix = "" if rel in (".", "") else rel.rstrip("/") + "/"
+            found = any(f.startswith(prefix) for f in analysis.read_files)
+        else:
+            found = rel in analysis.read_files
+        if not found:
+            out.append(raw)
+    return out
 
 
 def check_paths(
@@ -133,6 +187,7 @@ def check_paths(
     extend_select: Sequence[str] | None = None,
     report_unused: bool = False,
     use_cache: bool = True,
+    force_exclude: bool = False,
 ) -> CheckResult:
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
     not changed since the same request was answered gets the stored answer (run_cache.py)."""
@@ -142,15 +197,19 @@ def check_paths(
 
     wait_for_writer(root)
     request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
-               tuple(extend_select or ()), report_unused, config.model_dump_json())
-    cache = RunCache(root, config.exclude, request, enabled=use_cache)
+               tuple(extend_select or ()), report_unused, config.model_dump_json(), force_exclude)
+    from qlint.analysis import project_files
+
+    targets = [(cwd / p).resolve() for p in paths]
+    cache = RunCache(root, config.exclude, request, enabled=use_cache,
+                     files=lambda: project_files(root.resolve(), targets, config.exclude, config, force_exclude, {}))
     stored = cache.get()
     if stored is not None:
         return stored
     tree = cache.tree if use_cache else ""
     with collections_paused():
         analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True,
-                           defer_writes=True, config=config)
+                           defer_writes=True, config=config, force_exclude=force_exclude)
         try:
             result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
                            report_unused=report_unused)

@@ -242,6 +242,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def load_config(root: Path | str) -> QlintConfig:
     """The configuration in `root` (.qlint.toml, else [tool.qlint] of pyproject.toml), else defaults."""
     root = Path(root).resolve()
+    return config_in(root) or config_from_table({}, root=root)
+
+
+def config_in(root: Path | str) -> QlintConfig | None:
+    """The configuration a folder holds itself, or None: a sub-project's, which governs its
+    files when a check starts above it (a monorepo, pre-commit at the repository root)."""
+    root = Path(root).resolve()
     for name in CONFIG_FILES:
         path = root / name
         if not path.is_file():
@@ -255,7 +262,7 @@ def load_config(root: Path | str) -> QlintConfig:
         if set(data) == {"tool"}:
             raise ConfigError(f"{_display(path)} holds its keys at the top level, without a [tool.qlint] table")
         return config_from_table(data, where=_display(path), root=root, source=path)
-    return config_from_table({}, root=root)
+    return None
 
 
 def find_project_root(path: Path | str) -> Path:

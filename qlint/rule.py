@@ -46,7 +46,12 @@ class Rule:
     fix_safety: ClassVar[str] = "No automatic fix."
     # Path of a reference-worker scenario under examples/scenarios/ that replays the hazard.
     scenarios: ClassVar[tuple[str, ...]] = ()
+    # "stable" rules run unless deselected; any other status ("opt-in") runs only when its
+    # full code is selected (project_config.is_selected).
     status: ClassVar[str] = "stable"
+    # True for a rule that judges the other rules' findings against the suppression comments
+    # (QL009): the engine runs it after them, and judges the comments against every stable rule.
+    after_suppressions: ClassVar[bool] = False
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
 

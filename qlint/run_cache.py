@@ -10,7 +10,7 @@ import os
 import pickle
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from qlint import __version__, cache_store
 from qlint.discovery import walk_files
@@ -38,12 +38,13 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def tree_digest(root: Path, exclude: Iterable[str]) -> str:
-    """Every file qlint would consider under root, by path, size, inode, and modification
-    and change times: an edit can keep the first four (`cp -p`, `touch -r`), but any write
-    moves the change time, which no one can set back."""
+def tree_digest(root: Path, exclude: Iterable[str], files: Iterable[tuple[str, str]] | None = None) -> str:
+    """Every file qlint would consider under root (files, as analyse() lists them, when
+    given), by path, size, inode, and modification and change times: an edit can keep the
+    first four (`cp -p`, `touch -r`), but any write moves the change time, which no one can
+    set back."""
     digest = hashlib.blake2b(digest_size=16)
-    for rel, full in walk_files(root, exclude):
+    for rel, full in (files if files is not None else walk_files(root, exclude)):
         try:
             stat = os.stat(full)
         except OSError:
@@ -56,10 +57,12 @@ class RunCache:
     """One stored result per request (where qlint runs, what it was asked, with which
     options and configuration), valid while the tree digest is unchanged."""
 
-    def __init__(self, root: Path, exclude: Iterable[str], request: Any, enabled: bool = True) -> None:
+    def __init__(self, root: Path, exclude: Iterable[str], request: Any, enabled: bool = True,
+                 files: Callable[[], Iterable[tuple[str, str]]] | None = None) -> None:
         self.enabled = enabled
         self.root = root
         self.exclude = tuple(exclude)
+        self.files = files
         name = hashlib.blake2b(repr((__version__, code_digest(), request)).encode(), digest_size=16).hexdigest()
         self.name = name
         self.path = cache_store.project_dir(root) / "runs" / name
@@ -68,7 +71,7 @@ class RunCache:
     @property
     def tree(self) -> str:
         if self._tree is None:
-            self._tree = tree_digest(self.root, self.exclude)
+            self._tree = tree_digest(self.root, self.exclude, self.files() if self.files is not None else None)
         return self._tree
 
     def get(self) -> Any | None:

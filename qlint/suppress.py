@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from qlint.model import Edit, Finding, Fix, Span
-from qlint.rule import Rule
+from qlint.rules.unused_suppression import UnusedSuppression
 
-UNUSED_CODE = "QL009"
-UNUSED_NAME = "unused-suppression"
+UNUSED_CODE = UnusedSuppression.code
+UNUSED_NAME = UnusedSuppression.name
 
 # flake8's grammar for a code or prefix (flake8/defaults.py), used in `# noqa: ...`.
 _FLAKE8_CODE = re.compile(r"[A-Z]{1,3}[0-9]{0,3}")
@@ -27,33 +27,6 @@ _QLINT = re.compile(r"#\s*qlint\s*:\s*(?:(?P<skip>skip-file)\b|ignore(?:\[(?P<co
 _NOQA = re.compile(r"#\s*noqa\b(?::\s*(?P<codes>[^#]*))?", re.IGNORECASE)
 _PYTHON_SUFFIXES = (".py", ".pyi")
 _MARKERS = re.compile(r"qlint|noqa", re.IGNORECASE)  # no directive without one of these
-
-
-class UnusedSuppression(Rule):
-    """Documentation of the findings reported for comments that silence nothing."""
-
-    code = UNUSED_CODE
-    name = UNUSED_NAME
-    severity = "warning"
-    summary = "A suppression comment that silences no finding."
-    what = """
-A `# qlint: ignore[...]` comment, or a `# noqa: ...` comment naming a QL code, on a line where
-no finding of the codes it names is reported. Reported only with `--report-unused-ignores`.
-A bare `# noqa` is left alone: it may be there for other linters.
-"""
-    why = """
-A suppression outlives the code it was written for. Once the hazard is fixed, the comment
-stays and silently hides the next finding of the same code on that line.
-"""
-    example = """
-```python
-CELERY_TASK_ACKS_LATE = False  # qlint: ignore[QL101]
-```
-"""
-    fix = """
-Remove the comment, or narrow it to the codes that are still reported.
-"""
-    fix_safety = "Safe: removing a comment that silences nothing changes no finding and no behaviour."
 
 
 @dataclass

@@ -27,7 +27,7 @@ def incident(tmp_path: Path) -> Path:
 def test_incident_reports_the_long_task_hazards(incident: Path):
     run = qlint("check", ".", "--no-cache", "--format", "json", cwd=incident)
     assert run.returncode == 1, run.stderr
-    findings = json.loads(run.stdout)
+    findings = json.loads(run.stdout)["findings"]
     codes = {f["code"] for f in findings}
     assert {"QL101", "QL401"} <= codes
     ql101 = next(f for f in findings if f["code"] == "QL101")
@@ -44,10 +44,10 @@ def test_fixed_twin_is_clean():
 def test_single_file_is_checked_in_its_project(incident: Path):
     run = qlint("check", "insights/settings/base.py", "--no-cache", "--format", "json", cwd=incident)
     assert run.returncode == 1, run.stderr
-    assert "QL101" in {f["code"] for f in json.loads(run.stdout)}
+    assert "QL101" in {f["code"] for f in json.loads(run.stdout)["findings"]}
     # A file that takes no part in the hazard reports nothing.
     run = qlint("check", "manage.py", "--no-cache", "--format", "json", cwd=incident)
-    assert json.loads(run.stdout) == [] and run.returncode == 0
+    assert json.loads(run.stdout)["findings"] == [] and run.returncode == 0
 
 
 def test_lowering_the_timeout_in_production_surfaces_ql101(incident: Path):
@@ -57,7 +57,7 @@ def test_lowering_the_timeout_in_production_surfaces_ql101(incident: Path):
     assert qlint("check", "insights/settings/production.py", "--no-cache", cwd=incident).returncode == 0
     prod.write_text(prod.read_text() + 'CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}\n')
     run = qlint("check", "insights/settings/production.py", "--no-cache", "--format", "json", "--select", "QL101", cwd=incident)
-    findings = json.loads(run.stdout)
+    findings = json.loads(run.stdout)["findings"]
     assert [f["code"] for f in findings] == ["QL101"]
     assert any(r["path"] == "insights/settings/production.py" for r in findings[0]["related"])
 
@@ -65,16 +65,16 @@ def test_lowering_the_timeout_in_production_surfaces_ql101(incident: Path):
 def test_parse_error_is_reported_and_the_rest_still_checked(incident: Path):
     (incident / "uploads/broken.py").write_text("from celery import shared_task\ndef oops(:\n")
     run = qlint("check", ".", "--no-cache", "--format", "json", cwd=incident)
-    codes = [f["code"] for f in json.loads(run.stdout)]
+    codes = [f["code"] for f in json.loads(run.stdout)["findings"]]
     assert "QL000" in codes and "QL101" in codes
     assert "Traceback" not in run.stderr
 
 
 def test_select_and_ignore(incident: Path):
     run = qlint("check", ".", "--no-cache", "--format", "json", "--select", "QL4", cwd=incident)
-    assert {f["code"] for f in json.loads(run.stdout)} == {"QL401"}
+    assert {f["code"] for f in json.loads(run.stdout)["findings"]} == {"QL401"}
     run = qlint("check", ".", "--no-cache", "--format", "json", "--ignore", "QL", cwd=incident)
-    assert json.loads(run.stdout) == [] and run.returncode == 0
+    assert json.loads(run.stdout)["findings"] == [] and run.returncode == 0
 
 
 def test_bad_configuration_is_a_usage_error(incident: Path):
@@ -94,7 +94,7 @@ def test_suppression_comment_silences_the_finding(incident: Path):
     base = incident / "insights/settings/base.py"
     base.write_text(base.read_text().replace("CELERY_TASK_ACKS_LATE = True", "CELERY_TASK_ACKS_LATE = True  # qlint: ignore[QL101]"))
     run = qlint("check", ".", "--no-cache", "--format", "json", "--select", "QL101", cwd=incident)
-    assert json.loads(run.stdout) == []
+    assert json.loads(run.stdout)["findings"] == []
 
 
 def test_warm_cache_gives_the_same_report(incident: Path):
@@ -113,10 +113,10 @@ def test_quiet_prints_only_finding_lines(incident: Path):
 def test_unused_suppression_is_reported_on_request(incident: Path):
     views = incident / "uploads/views.py"
     views.write_text(views.read_text().replace("def upload(request):", "def upload(request):  # qlint: ignore[QL401]"))
-    plain = json.loads(qlint("check", ".", "--no-cache", "--format", "json", cwd=incident).stdout)
+    plain = json.loads(qlint("check", ".", "--no-cache", "--format", "json", cwd=incident).stdout)["findings"]
     assert "QL009" not in {f["code"] for f in plain}
     run = qlint("check", ".", "--no-cache", "--format", "json", "--report-unused-ignores", cwd=incident)
-    unused = [f for f in json.loads(run.stdout) if f["code"] == "QL009"]
+    unused = [f for f in json.loads(run.stdout)["findings"] if f["code"] == "QL009"]
     assert [(f["path"], f["line"]) for f in unused] == [("uploads/views.py", 6)]
 
 
@@ -141,7 +141,7 @@ def test_a_cookiecutter_template_is_skipped_with_a_note(tmp_path):
     (tmp_path / "hooks" / "post_gen.py").write_text("from celery import Celery\n{% if x %}\napp = Celery('a')\n{% endif %}\n")
     (tmp_path / "broken.py").write_text("from celery import Celery\napp = Celery(\n")
     run = qlint("check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
-    assert [(f["code"], f["path"]) for f in json.loads(run.stdout)] == [("QL000", "broken.py")]
+    assert [(f["code"], f["path"]) for f in json.loads(run.stdout)["findings"]] == [("QL000", "broken.py")]
     config = qlint("config", ".", "--no-cache", cwd=tmp_path).stdout
     assert "note: hooks/post_gen.py: a template (Jinja markers), not Python; skipped" in config
     assert "note: {{cookiecutter.project_slug}}/config/settings.py: a template (Jinja markers), not Python; skipped" in config

@@ -66,7 +66,7 @@ def test_check_reports_ignored_old_names_as_errors_on_the_pinned_release(tmp_pat
     write_tree(tmp_path, {**DJANGO, "requirements.txt": "Django==4.2.16\ncelery[redis]==5.5.3\n"})
     done = qlint(tmp_path, "check", "--no-cache", "--format", "json", "--select", "QL002")
     assert done.returncode == 1, done.stderr
-    found = json.loads(done.stdout)
+    found = json.loads(done.stdout)["findings"]
     assert [(f["line"], f["severity"]) for f in found] == [(2, "error"), (3, "error"), (4, "error")]
     assert found[1]["message"].startswith("Celery 5.5 ignores CELERY_ACKS_LATE under namespace 'CELERY': "
                                           "late acknowledgement is off")
@@ -75,7 +75,7 @@ def test_check_reports_ignored_old_names_as_errors_on_the_pinned_release(tmp_pat
 def test_check_on_57_reports_the_same_keys_as_deprecated(tmp_path):
     write_tree(tmp_path, {**DJANGO, "poetry.lock": '[[package]]\nname = "celery"\nversion = "5.7.0"\n'})
     done = qlint(tmp_path, "check", "--no-cache", "--format", "json", "--select", "QL002")
-    found = json.loads(done.stdout)
+    found = json.loads(done.stdout)["findings"]
     assert {f["severity"] for f in found} == {"warning"} and len(found) == 3
     assert all("Celery 5.7 still reads it" in f["message"] for f in found)
 
@@ -127,7 +127,7 @@ def test_a_broken_lock_is_ql000_and_the_check_goes_on(tmp_path):
     write_tree(tmp_path, {**DJANGO, "uv.lock": '[[package]]\nname = "celery"\nversion = "5.5\n',
                           "requirements.txt": "celery==5.5.3\n"})
     done = qlint(tmp_path, "check", "--no-cache", "--format", "json")
-    found = json.loads(done.stdout)
+    found = json.loads(done.stdout)["findings"]
     assert any(f["code"] == "QL000" and f["path"] == "uv.lock" for f in found), found
     assert any(f["code"] == "QL002" and f["severity"] == "error" for f in found)
     assert "Traceback" not in done.stderr

@@ -33,7 +33,7 @@ def _check(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_every_format_points_into_the_deployment_files(tmp_path):
     write_tree(tmp_path, PROJECT)
-    findings = json.loads(_check(tmp_path, "--format", "json", ".").stdout)
+    findings = json.loads(_check(tmp_path, "--format", "json", ".").stdout)["findings"]
     located = sorted((f["code"], f["path"], f["line"], f["column"]) for f in findings)
     # QL401 at the compose command (default prefetch, 2 h limit); QL503 at replicas: 2;
     # QL401 and QL404 for the Procfile worker, which is an alternative deployment.
@@ -57,7 +57,7 @@ def test_every_format_points_into_the_deployment_files(tmp_path):
 
 def test_checking_one_deployment_file_reports_its_findings_only(tmp_path):
     write_tree(tmp_path, PROJECT)
-    findings = json.loads(_check(tmp_path, "--format", "json", "Procfile").stdout)
+    findings = json.loads(_check(tmp_path, "--format", "json", "Procfile").stdout)["findings"]
     assert findings and {f["path"] for f in findings} == {"Procfile"}
 
 
@@ -70,5 +70,5 @@ def test_suppression_comments_in_yaml_and_procfile(tmp_path):
     files["Procfile"] = "web: gunicorn proj.wsgi\nworker: celery -A proj worker -Q other  # qlint: ignore\n"
     write_tree(tmp_path, files)
     result = _check(tmp_path, "--format", "json", ".")
-    assert json.loads(result.stdout) == [], result.stdout
+    assert json.loads(result.stdout)["findings"] == [], result.stdout
     assert result.returncode == 0

@@ -33,7 +33,7 @@ def qlint(root: Path, *args: str) -> subprocess.CompletedProcess:
 def findings(tree: Path) -> list[dict]:
     run = qlint(tree, "check", "--format", "json")
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
-    return json.loads(run.stdout)
+    return json.loads(run.stdout)["findings"]
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def qlint(root: Path, *args: str) -> subprocess.CompletedProcess:
 def findings(root: Path) -> list[tuple[str, str, int]]:
     done = qlint(root, "check", "--format", "json")
     assert done.returncode in (0, 1), done.stderr
-    return sorted((f["code"], f["path"], f["line"]) for f in json.loads(done.stdout))
+    return sorted((f["code"], f["path"], f["line"]) for f in json.loads(done.stdout)["findings"])
 
 
 def app_config(root: Path) -> dict:
@@ -128,7 +128,7 @@ UNKNOWN_BROKER = {
 def test_an_unknown_broker_stands_for_every_broker_and_the_hazard_that_holds_on_all_is_reported(tmp_path):
     write_tree(tmp_path, UNKNOWN_BROKER)
     done = qlint(tmp_path, "check", "--format", "json")
-    [finding] = [f for f in json.loads(done.stdout) if f["code"] == "QL101"]
+    [finding] = [f for f in json.loads(done.stdout)["findings"] if f["code"] == "QL101"]
     assert (finding["path"], finding["line"]) == ("proj/celeryconfig.py", 4)
     for part in ("on Redis, after the Redis default visibility timeout of 1 h", "on RabbitMQ, its consumer_timeout",
                  "on SQS, after the SQS default visibility timeout of 30 min", "BROKER_URL (no default)"):

@@ -83,7 +83,7 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def findings(stdout: str) -> list[tuple[str, str, int]]:
-    return sorted((f["code"], f["path"], f["line"]) for f in json.loads(stdout))
+    return sorted((f["code"], f["path"], f["line"]) for f in json.loads(stdout)["findings"])
 
 
 @pytest.fixture

@@ -40,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from qlint import report
     from qlint.engine import check_paths
-    from qlint.project_config import ConfigError, load_config
+    from qlint.project_config import ConfigError, find_project_root, load_config
     from qlint.registry import all_rules
+    from qlint.report.notes import Note, parse_note
 
     cwd = Path.cwd()
     missing = [p for p in args.paths if not (cwd / p).exists()]
@@ -49,36 +50,39 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     root = find_root([(cwd / p).resolve() for p in args.paths])
     try:
-        from qlint.project_config import find_project_root
-
         config = load_config(find_project_root(root))
+        paths = list(args.paths)
+        if args.force_exclude:
+            paths = [p for p in paths if not _force_excluded((cwd / p).resolve(), root, config)]
+            if not paths:
+                return EXIT_OK
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    paths = list(args.paths)
-    if args.force_exclude and config.exclude:
-        config_root = Path(getattr(config, "root", None) or root)
-        paths = [p for p in paths if not _is_excluded((cwd / p).resolve(), config_root, config.exclude)]
-        if not paths:
-            return EXIT_OK
     known_codes = {r.code for r in all_rules()}
     for option in (args.select, args.ignore, args.extend_select):
         for code in _codes(option) or []:
             if not any(c.startswith(code) for c in known_codes):
                 raise UsageError(f"unknown rule code or prefix {code!r} (see `qlint rules`)")
-    result = check_paths(paths, cwd=cwd, root=root, config=config, select=_codes(args.select),
-                         ignore=_codes(args.ignore), extend_select=_codes(args.extend_select),
-                         report_unused=args.report_unused_ignores, use_cache=not args.no_cache)
+    try:
+        result = check_paths(paths, cwd=cwd, root=root, config=config, select=_codes(args.select),
+                             ignore=_codes(args.ignore), extend_select=_codes(args.extend_select),
+                             report_unused=args.report_unused_ignores, use_cache=not args.no_cache,
+                             force_exclude=args.force_exclude)
+    except ConfigError as exc:  # a sub-project's configuration
+        raise UsageError(str(exc)) from None
     findings = list(result.findings)
-    if args.report_unused_ignores:
-        findings = sorted(findings + result.unused_suppressions, key=lambda f: (f.span.path, f.span.line, f.span.column, f.code))
     fmt = args.format or "text"
     to_terminal = args.output_file is None and sys.stdout.isatty()
     color = to_terminal and fmt == "text" and "NO_COLOR" not in os.environ
-    from qlint.suppress import UnusedSuppression
-
-    rules = {r.code: r for r in (*all_rules(), UnusedSuppression)}
+    # What was skipped or may not run as written (templates, the Celery 4 order), and the
+    # paths where nothing was checked: in the machine formats, and on stderr for people.
+    notes = [parse_note(note) for note in result.notes if _under(note, paths)]
+    warnings = [Note(f"holds no file qlint reads (Python, deployment, environment, settings or dependency "
+                     f"files); nothing was checked there", Path(p).as_posix(), level="warning")
+                for p in getattr(result, "unchecked", ())]
+    rules = {r.code: r for r in all_rules()}
     output = report.render(findings, fmt, root=cwd, rules=rules, color=color, show_source=not args.no_source,
-                           statistics=args.statistics)
+                           statistics=args.statistics, notes=[*warnings, *notes])
     if args.quiet and fmt == "text":
         kept = [line for line in output.splitlines() if line and line[0] not in " "
                 and not line.startswith(("Found ", "All checks passed"))]
@@ -87,12 +91,11 @@ def run(args: argparse.Namespace) -> int:
         Path(args.output_file).write_text(output, encoding="utf-8")
     else:
         sys.stdout.write(output)
+    for warning in warnings:
+        print(f"warning: {warning.text}", file=sys.stderr)
     if fmt == "text" and not args.quiet:
-        # What was skipped or may not run as written (templates, the Celery 4 order):
-        # on stderr, so that the report itself stays the findings.
-        for note in result.notes:
-            if _under(note, args.paths):
-                print(f"note: {note}", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note.text}", file=sys.stderr)
     # Notes (severity info) inform without failing the run: an unreadable script that mentions no Celery.
     if any(f.severity != "info" for f in findings) and not args.exit_zero:
         return EXIT_FINDINGS
@@ -108,9 +111,23 @@ def _under(note: str, paths: list[str]) -> bool:
     return False
 
 
-def _is_excluded(path: Path, root: Path, patterns) -> bool:
+def _force_excluded(path: Path, root: Path, config) -> bool:
+    """Whether --force-exclude leaves out a path named on the command line: the exclude of the
+    configuration that governs it (the nearest one in a folder at or above it, up to the
+    root's) covers it or a folder above it."""
+    from qlint.project_config import config_in
+
+    governing, folder = config, path if path.is_dir() else path.parent
+    while folder != root and folder.is_relative_to(root):
+        own = config_in(folder)
+        if own is not None:
+            governing = own
+            break
+        folder = folder.parent
+    if not governing.exclude:
+        return False
     try:
-        rel = path.relative_to(root.resolve()).as_posix()
+        rel = path.relative_to(Path(governing.root).resolve()).as_posix()
     except ValueError:
         return False
-    return excluded(rel, patterns)
+    return excluded(rel, governing.exclude)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from qlint import DISTRIBUTION
 from qlint.cli import EXIT_OK, UsageError
 
 
@@ -16,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from qlint.lsp.server import run as serve
     except ImportError as exc:  # pygls is an optional dependency
-        raise UsageError(f"the language server needs pygls: pip install 'qlint[lsp]' ({exc})") from None
+        raise UsageError(f"the language server needs pygls: pip install '{DISTRIBUTION}[lsp]' ({exc})") from None
     tcp = None
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

@@ -33,11 +33,13 @@ def run_rule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def rule_table() -> str:
-    """The Markdown table of rules that the README embeds."""
+def rule_table(pages: str | None = None) -> str:
+    """The Markdown table of rules; with `pages` (the README's "docs/rules/"), each code links
+    its page there."""
     lines = ["| code | name | severity | what it finds |", "|---|---|---|---|"]
     for rule in all_rules():
-        lines.append(f"| {rule.code} | `{rule.name}` | {rule.severity} | {rule.summary} |")
+        code = f"[{rule.code}]({pages}{rule.code}.md)" if pages is not None else rule.code
+        lines.append(f"| {code} | `{rule.name}` | {rule.severity} | {rule.summary} |")
     return "\n".join(lines) + "\n"
 
 

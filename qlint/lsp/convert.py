@@ -7,9 +7,8 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types as lsp
 
 from qlint.model import Edit, Finding, Span
+from qlint.rule_pages import page_url
 
-# Where a rule's documentation lives: the README's rule table links each code.
-DOCS_URL = "https://github.com/qlint/qlint/blob/main/README.md#rules"
 SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
             "info": lsp.DiagnosticSeverity.Information}
 
@@ -38,9 +37,10 @@ def diagnostic(finding: Finding, root: Path) -> lsp.Diagnostic:
         for r in finding.related
     ]
     message = finding.message if finding.fix is None else f"{finding.message}\nfix: {finding.fix.description}"
+    href = page_url(finding.code)
     return lsp.Diagnostic(
         range=to_range(finding.span), message=message, severity=SEVERITY.get(finding.severity),
-        code=finding.code, code_description=lsp.CodeDescription(href=f"{DOCS_URL}"),
+        code=finding.code, code_description=lsp.CodeDescription(href=href) if href else None,
         source="qlint", related_information=related or None, data={"name": finding.name},
     )
 

@@ -74,8 +74,12 @@ class QlintServer(LanguageServer):
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers,
-                                    facts_memory=self.facts_memory)
+            try:
+                self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers,
+                                        facts_memory=self.facts_memory, config=config)
+            except ConfigError as exc:  # a sub-project's [tool.qlint]
+                self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"qlint: {exc}"))
+                return
             result = check(self.analysis, config, ["."], buffers=buffers)
             self.checks += 1
             by_path: dict[str, list[Finding]] = {}

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 
 from qlint.model import Finding
 from qlint.report import github, json_format, sarif, text
+from qlint.report.notes import Note
 from qlint.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -28,21 +29,24 @@ def render(
     color: bool,
     show_source: bool = True,
     statistics: bool = False,
+    notes: Sequence[Note] = (),
 ) -> str:
     """The report of findings in one format.
 
     Paths in findings are relative to `root`, where the text format reads source
     lines from. `statistics` replaces the list of findings with counts per code in
     the text and json formats; SARIF and GitHub annotations always list findings,
-    since the tools reading them need each one.
+    since the tools reading them need each one. `notes` (what was skipped, what was not
+    checked) go into the machine formats: JSON's `notes`, SARIF's tool notifications,
+    GitHub notices; the text report leaves them to the caller's stderr.
     """
     findings = ordered(findings)
     if fmt == "text":
         return text.render(findings, root=root, color=color, show_source=show_source, statistics=statistics)
     if fmt == "json":
-        return json_format.render(findings, statistics=statistics)
+        return json_format.render(findings, statistics=statistics, notes=notes)
     if fmt == "sarif":
-        return sarif.render(findings, root=root, rules=rules)
+        return sarif.render(findings, root=root, rules=rules, notes=notes)
     if fmt == "github":
-        return github.render(findings)
+        return github.render(findings, notes)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from qlint.model import Finding
+from qlint.report.notes import Note
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -22,8 +23,17 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(findings: Sequence[Finding]) -> str:
-    return "".join(annotation(f) + "\n" for f in findings)
+def render(findings: Sequence[Finding], notes: Sequence[Note] = ()) -> str:
+    return "".join(annotation(f) + "\n" for f in findings) + "".join(notice(n) + "\n" for n in notes)
+
+
+def notice(note: Note) -> str:
+    """A note (a file skipped, a path with nothing to check) as a notice, or a warning."""
+    properties = [("file", note.path)] if note.path is not None else []
+    if note.path is not None and note.line is not None:
+        properties.append(("line", str(note.line)))
+    props = ",".join(f"{key}={escape_property(value)}" for key, value in [*properties, ("title", "qlint")])
+    return f"::{'warning' if note.level == 'warning' else 'notice'} {props}::{escape_data(note.message)}"
 
 
 def annotation(finding: Finding) -> str:

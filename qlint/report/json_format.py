@@ -1,18 +1,29 @@
-"""The JSON report: an array of findings with 1-based positions (end column exclusive)."""
+"""The JSON report: an object with the findings (1-based positions, end column exclusive)
+and the notes (what was skipped or not checked):
+
+    {"findings": [{"code": "QL101", "path": ..., "line": ..., "url": ..., ...}],
+     "notes": [{"level": "note", "path": "chart/worker.yaml", "line": null, "column": null,
+                "message": "a template (Jinja or Go template markers), not YAML; skipped"}]}
+
+With --statistics, "statistics" (counts per code) stands in place of "findings"."""
 from __future__ import annotations
 
 import json
 from typing import Any, Sequence
 
 from qlint.model import Finding, Fix, Span
+from qlint.report.notes import Note
 from qlint.report.tally import per_code
+from qlint.rule_pages import page_url
 
 
-def render(findings: Sequence[Finding], *, statistics: bool) -> str:
+def render(findings: Sequence[Finding], *, statistics: bool, notes: Sequence[Note] = ()) -> str:
+    data: dict[str, Any]
     if statistics:
-        data: list[dict[str, Any]] = [{"code": c, "name": name, "count": n} for c, name, n in per_code(findings)]
+        data = {"statistics": [{"code": c, "name": name, "count": n} for c, name, n in per_code(findings)]}
     else:
-        data = [finding_to_json(f) for f in findings]
+        data = {"findings": [finding_to_json(f) for f in findings]}
+    data["notes"] = [note.to_json() for note in notes]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -28,6 +39,7 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
             for r in finding.related
         ],
         "fix": fix_to_json(finding.fix) if finding.fix is not None else None,
+        "url": page_url(finding.code),
     }
 
 

@@ -14,29 +14,30 @@ from urllib.parse import quote
 
 import qlint
 from qlint.model import Finding, Fix, Span
+from qlint.report.notes import Note
 from qlint.rule import Rule
+from qlint.rule_pages import home_url, page_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://pypi.org/project/qlint/"
 ROOT_ID = "%SRCROOT%"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def render(findings: Sequence[Finding], *, root: Path, rules: Mapping[str, type[Rule]]) -> str:
+def render(findings: Sequence[Finding], *, root: Path, rules: Mapping[str, type[Rule]], notes: Sequence[Note] = ()) -> str:
     descriptors = _descriptors(findings, rules)
     index = {d["id"]: i for i, d in enumerate(descriptors)}
+    driver: dict[str, Any] = {"name": "qlint", "version": qlint.__version__, "semanticVersion": qlint.__version__}
+    home = home_url()
+    if home:  # only a page the project declares as its own
+        driver["informationUri"] = home
+    driver["rules"] = descriptors
     run = {
-        "tool": {
-            "driver": {
-                "name": "qlint",
-                "version": qlint.__version__,
-                "semanticVersion": qlint.__version__,
-                "informationUri": INFORMATION_URI,
-                "rules": descriptors,
-            }
-        },
+        "tool": {"driver": driver},
         "originalUriBaseIds": {ROOT_ID: {"uri": root.resolve().as_uri().rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",
+        # What was skipped or not checked, as notifications of the run rather than results.
+        "invocations": [{"executionSuccessful": True,
+                         "toolExecutionNotifications": [_notification(n) for n in notes]}],
         "results": [_result(f, index[f.code]) for f in findings],
     }
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
@@ -53,7 +54,7 @@ def _descriptors(findings: Sequence[Finding], rules: Mapping[str, type[Rule]]) -
 
 def _descriptor(rule: type[Rule]) -> dict[str, Any]:
     documentation = rule.documentation()
-    return {
+    descriptor = {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
@@ -61,6 +62,10 @@ def _descriptor(rule: type[Rule]) -> dict[str, Any]:
         "help": {"text": documentation, "markdown": documentation},
         "defaultConfiguration": {"level": LEVELS.get(rule.severity, "warning")},
     }
+    url = page_url(rule.code)
+    if url:
+        descriptor["helpUri"] = url
+    return descriptor
 
 
 def _bare_descriptor(finding: Finding) -> dict[str, Any]:
@@ -113,6 +118,16 @@ def _physical(span: Span) -> dict[str, Any]:
     if (span.end_line, span.end_column) != (span.line, span.column):
         region.update(endLine=span.end_line, endColumn=span.end_column)
     return {"artifactLocation": _artifact(span.path), "region": region}
+
+
+def _notification(note: Note) -> dict[str, Any]:
+    out: dict[str, Any] = {"level": "warning" if note.level == "warning" else "note", "message": {"text": note.message}}
+    if note.path is not None:
+        physical: dict[str, Any] = {"artifactLocation": _artifact(note.path)}
+        if note.line is not None:
+            physical["region"] = {"startLine": note.line, **({"startColumn": note.column} if note.column else {})}
+        out["locations"] = [{"physicalLocation": physical}]
+    return out
 
 
 def _fix(fix: Fix) -> dict[str, Any]:

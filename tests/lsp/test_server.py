@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from lsprotocol import types as lsp
@@ -53,7 +54,10 @@ async def test_open_reports_findings_with_code_link_and_related(client: Language
     ql101 = next(d for d in found if d.code == "QL101")
     assert ql101.severity == lsp.DiagnosticSeverity.Error and ql101.source == "qlint"
     assert ql101.range.start.line == 1  # task_acks_late = True, 0-based
-    assert ql101.code_description is not None and ql101.code_description.href.startswith("https://")
+    # The rule's own page, installed with qlint: the project declares no public home.
+    href = ql101.code_description.href if ql101.code_description is not None else ""
+    assert href.startswith("file://") and href.endswith("/docs/rules/QL101.md")
+    assert Path(unquote(urlsplit(href).path)).read_text(encoding="utf-8").splitlines()[2].startswith("# QL101 ")
     assert ql101.related_information and any("time limit" in r.message for r in ql101.related_information)
 
 

@@ -6,11 +6,18 @@ from pathlib import Path
 
 from qlint.model import Finding, Span
 from qlint.report import render
+from qlint.report.notes import Note, parse_note
+from qlint.rule_pages import page_url
 from tests.report.conftest import RULES, LateAck, late_ack, payload, prefetch
 
 
-def as_json(findings: list[Finding], **options) -> list[dict]:
+def report(findings: list[Finding], **options) -> dict:
     return json.loads(render(findings, "json", root=Path("/nonexistent"), rules=RULES, color=False, **options))
+
+
+def as_json(findings: list[Finding], **options) -> list[dict]:
+    data = report(findings, **options)
+    return data["statistics"] if options.get("statistics") else data["findings"]
 
 
 def test_fields_of_a_finding_with_related_locations_and_a_fix() -> None:
@@ -38,7 +45,9 @@ def test_fields_of_a_finding_with_related_locations_and_a_fix() -> None:
                 "content": "CELERY_BROKER_TRANSPORT_OPTIONS = {'visibility_timeout': 90000}\n",
             }],
         },
+        "url": page_url("QL101"),
     }
+    assert data["url"].startswith("file://") and data["url"].endswith("/docs/rules/QL101.md")
 
 
 def test_multiline_span_and_no_fix() -> None:
@@ -66,7 +75,7 @@ def test_unicode_and_quotes_survive_unescaped(findings: list[Finding]) -> None:
     finding = LateAck().finding('délai "24 h" ≥ 1 h\nsecond line', Span("paquets/réglages.py", 1))
     raw = render([finding], "json", root=Path("."), rules=RULES, color=False)
     assert "réglages.py" in raw and "≥" in raw
-    assert json.loads(raw)[0]["message"] == 'délai "24 h" ≥ 1 h\nsecond line'
+    assert json.loads(raw)["findings"][0]["message"] == 'délai "24 h" ≥ 1 h\nsecond line'
 
 
 def test_related_location_in_a_non_python_file() -> None:
@@ -90,3 +99,21 @@ def test_output_is_stable(findings: list[Finding]) -> None:
     first = render(findings, "json", root=Path("."), rules=RULES, color=False)
     again = render(list(reversed(findings)), "json", root=Path("."), rules=RULES, color=False)
     assert first == again
+
+
+def test_notes_are_listed_beside_the_findings() -> None:
+    notes = [Note("holds no file qlint reads; nothing was checked there", "image.png", level="warning"),
+             parse_note("deploy/chart/worker.yaml: a template (Jinja or Go template markers), not YAML; skipped"),
+             parse_note("Procfile:2: `celery worker -A ...` is the Celery 4 order: Celery 5 refuses to start it")]
+    data = report([late_ack()], notes=notes)
+    assert len(data["findings"]) == 1
+    assert data["notes"] == [
+        {"level": "warning", "path": "image.png", "line": None, "column": None,
+         "message": "holds no file qlint reads; nothing was checked there"},
+        {"level": "note", "path": "deploy/chart/worker.yaml", "line": None, "column": None,
+         "message": "a template (Jinja or Go template markers), not YAML; skipped"},
+        {"level": "note", "path": "Procfile", "line": 2, "column": None,
+         "message": "`celery worker -A ...` is the Celery 4 order: Celery 5 refuses to start it"},
+    ]
+    assert report([], statistics=True, notes=notes[:1])["notes"][0]["path"] == "image.png"
+    assert report([])["notes"] == []

@@ -58,13 +58,18 @@ def test_tool_and_rules(validator, findings: list[Finding], tmp_path: Path) -> N
     driver = run["tool"]["driver"]
     assert driver["name"] == "qlint"
     assert driver["version"]
-    assert urlsplit(driver["informationUri"]).scheme == "https"
+    # The project declares no home page: no URL that could be someone else's.
+    assert "informationUri" not in driver
     assert [r["id"] for r in driver["rules"]] == ["QL101", "QL201", "QL401"]
     rule = driver["rules"][0]
     assert rule["name"] == "late-ack-visibility-timeout"
     assert rule["shortDescription"] == {"text": LateAck.summary}
     assert rule["fullDescription"] == {"text": LateAck.what}
     assert rule["help"] == {"text": LateAck.documentation(), "markdown": LateAck.documentation()}
+    # Each rule links its own page, installed with qlint.
+    page = Path(unquote(urlsplit(rule["helpUri"]).path))
+    assert urlsplit(rule["helpUri"]).scheme == "file" and page.name == "QL101.md"
+    assert page.read_text(encoding="utf-8").splitlines()[2] == "# QL101 late-ack-visibility-timeout"
     assert [r["defaultConfiguration"]["level"] for r in driver["rules"]] == ["error", "warning", "note"]
     assert run["columnKind"] == "unicodeCodePoints"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
@@ -157,3 +162,23 @@ def test_stable(tmp_path: Path) -> None:
     findings = [late_ack(), payload(), prefetch()]
     once = render(findings, "sarif", root=tmp_path, rules=RULES, color=False)
     assert once == render(findings[::-1], "sarif", root=tmp_path, rules=dict(reversed(RULES.items())), color=False)
+
+
+def test_skipped_files_are_tool_notifications(validator, findings: list[Finding], tmp_path: Path) -> None:
+    from qlint.report.notes import Note, parse_note
+
+    notes = [Note("holds no file qlint reads; nothing was checked there", "assets/logo.png", level="warning"),
+             parse_note("deploy/chart/worker.yaml: a template (Jinja or Go template markers), not YAML; skipped"),
+             parse_note("Procfile:2: `celery worker -A ...` is the Celery 4 order: Celery 5 refuses to start it")]
+    log = valid(validator, json.loads(render(findings, "sarif", root=tmp_path, rules=RULES, color=False, notes=notes)))
+    [invocation] = log["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is True
+    shown = [(n["level"], n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+              n["locations"][0]["physicalLocation"].get("region"), n["message"]["text"])
+             for n in invocation["toolExecutionNotifications"]]
+    assert shown == [
+        ("warning", "assets/logo.png", None, "holds no file qlint reads; nothing was checked there"),
+        ("note", "deploy/chart/worker.yaml", None, "a template (Jinja or Go template markers), not YAML; skipped"),
+        ("note", "Procfile", {"startLine": 2}, "`celery worker -A ...` is the Celery 4 order: Celery 5 refuses to start it"),
+    ]
+    assert len(log["runs"][0]["results"]) == len(findings)

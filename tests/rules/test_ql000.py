@@ -21,7 +21,7 @@ def qlint(root: Path) -> tuple[int, list[dict]]:
     run = subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", "--format", "json", "."],
                          cwd=root, capture_output=True, text=True)
     assert run.returncode in (0, 1), run.stderr
-    return run.returncode, [f for f in json.loads(run.stdout) if f["code"] == "QL000"]
+    return run.returncode, [f for f in json.loads(run.stdout)["findings"] if f["code"] == "QL000"]
 
 
 def test_a_python_2_script_without_celery_is_a_note_that_does_not_fail_the_run(tmp_path):

@@ -384,7 +384,7 @@ def test_the_qlint_command_reports_it_without_a_traceback(tmp_path):
     run = subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", "--format", "json", "--select", "QL104",
                           "."], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
-    [finding] = json.loads(run.stdout)
+    [finding] = json.loads(run.stdout)["findings"]
     assert (finding["code"], finding["path"], finding["line"]) == ("QL104", "shop/tasks.py", 23)
     assert finding["message"].startswith("task shop.tasks.sync retries with countdown=settings.SYNC_RETRY (1 h), at or "
                                          "above the SQS default visibility timeout of 30 min")

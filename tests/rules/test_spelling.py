@@ -70,6 +70,6 @@ def test_ql101_fix_is_written_in_the_django_settings_spelling(tmp_path):
                                           "CELERY_TASK_TIME_LIMIT = 4 * 3600\n"})
     run = subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", "--format", "json", "--select", "QL101", "."],
                          cwd=tmp_path, capture_output=True, text=True)
-    (finding,) = json.loads(run.stdout)
+    (finding,) = json.loads(run.stdout)["findings"]
     assert finding["fix"]["description"].startswith(
         "set CELERY_BROKER_TRANSPORT_OPTIONS = {'visibility_timeout': 16440} (above the hard limit)")
