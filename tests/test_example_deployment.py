@@ -17,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_findings_come_from_the_deployment_files():
     result = _run("check", "--format", "json")
     assert result.returncode == 1, result.stderr
-    found = sorted((f["code"], f["path"], f["line"]) for f in json.loads(result.stdout))
+    found = sorted((f["code"], f["path"], f["line"]) for f in json.loads(result.stdout)["findings"])
     assert found == [("QL401", "Procfile", 2), ("QL503", "deploy/k8s/workers.yaml", 32)]
 
 
