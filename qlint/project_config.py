@@ -233,6 +233,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"cannot parse {_display(path)}: {error}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"cannot parse {_display(path)}: arrays or tables nested too deeply") from None
     except UnicodeDecodeError:
         raise ConfigError(f"cannot parse {_display(path)}: not UTF-8 text") from None
     except OSError as error:

@@ -116,3 +116,13 @@ def test_files_too_large_to_parse_are_a_clear_problem_in_bounded_memory(incident
         messages = {f["path"]: f["message"] for f in reported(run) if f["code"] == "QL000"}
         assert "file too large to check (6,000,014 characters, 1,000,002 lines; qlint parses Python files of up to " \
                "1,048,576)" in messages["uploads/generated.py"]
+
+
+@pytest.mark.parametrize("value", ["[" * 1_000 + "]" * 1_000, "{a = " * 1_000 + "1" + "}" * 1_000], ids=["arrays", "tables"])
+def test_a_pyproject_nested_1000_deep_is_a_configuration_error(incident: Path, value: str):
+    pyproject = incident / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f"\n[tool.other]\ndeep = {value}\n")
+    for command in ("check", "config"):
+        run = qlint(command, ".", cwd=incident)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert "cannot parse pyproject.toml: arrays or tables nested too deeply" in run.stderr
