@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from qlint import DISTRIBUTION
-from qlint.cli import EXIT_OK, UsageError
+from qlint.cli import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,5 +24,4 @@ def run(args: argparse.Namespace) -> int:
         if not host or not port.isdigit():
             raise UsageError(f"--tcp expects HOST:PORT, got {args.tcp!r}")
         tcp = (host, int(port))
-    serve(tcp)
-    return EXIT_OK
+    return serve(tcp)

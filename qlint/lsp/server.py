@@ -17,6 +17,7 @@ from pygls.lsp.server import LanguageServer
 from qlint import __version__
 from qlint.analysis import Analysis, analyse, display_path
 from qlint.lsp.convert import diagnostic, path_to_uri, text_edit, to_range, uri_to_path
+from qlint.lsp.framing import serve_io, serve_tcp
 from qlint.lsp.hover import hover_text, word_at
 from qlint.model import Finding
 
@@ -49,10 +50,10 @@ class QlintServer(LanguageServer):
         out: dict[str, bytes] = {}
         self.versions = {}
         for uri, document in self.workspace.text_documents.items():
-            try:
-                out[display_path(uri_to_path(uri), root)] = document.source.encode("utf-8")
-            except ValueError:
+            path = self.path_of(uri)
+            if path is None:
                 continue
+            out[path] = document.source.encode("utf-8", "replace")  # a lone surrogate the client escaped
             if document.version is not None:
                 self.versions[uri] = document.version
         return out
@@ -93,8 +94,9 @@ class QlintServer(LanguageServer):
 
     def publish(self) -> None:
         root = self.workspace_root()
-        open_paths = {display_path(uri_to_path(uri), root): uri for uri in self.workspace.text_documents
-                      if uri.startswith("file:")}
+        # A document whose URI names no file qlint can check (%00 in it) gets nothing; the others
+        # still get their diagnostics.
+        open_paths = {path: uri for uri in self.workspace.text_documents if (path := self.path_of(uri)) is not None}
         for path, uri in open_paths.items():
             diagnostics = [diagnostic(f, root) for f in self.findings.get(path, [])]
             # The version tells the editor which buffer these findings describe, so it can drop
@@ -118,6 +120,13 @@ class QlintServer(LanguageServer):
             self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"qlint: check failed: {exc!r}"))
 
     # ------------------------------------------------------------ helpers for requests
+
+    def path_of(self, uri: str) -> str | None:
+        """The display path of a document's file, None for a URI that names none."""
+        try:
+            return display_path(uri_to_path(uri), self.workspace_root())
+        except (ValueError, OSError):  # not a file URI, a NUL byte in it, a path the system refuses
+            return None
 
     def document_path(self, uri: str) -> str:
         if uri not in self.workspace.text_documents:
@@ -212,11 +221,11 @@ def _suppress(uri: str, lines: list[str], finding: Finding) -> lsp.CodeAction:
         edit=lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(lsp.Range(end, end), comment)]}))
 
 
-def run(tcp: tuple[str, int] | None = None) -> None:
+def run(tcp: tuple[str, int] | None = None) -> int:
+    """Serve until the client is done; the exit status (framing.py)."""
     if tcp is not None:
-        server.start_tcp(*tcp)
-    else:
-        server.start_io()
+        return serve_tcp(server, *tcp)
+    return serve_io(server)
 
 
 __all__ = ["QlintServer", "path_to_uri", "run", "server", "to_range"]
