@@ -274,8 +274,9 @@ def analyse(
     base = display_path(root, cwd)
     prefix = "" if base == "." else f"{base}/"
     configs: dict[str, object] = {}
+    not_utf8: list[str] = []  # names the walk left out (discovery.walk_files)
     # walk_files() does not follow links, so a path under root needs no resolving.
-    for rel_to_root, full in project_files(root, targets, exclude, config, force_exclude, configs):
+    for rel_to_root, full in project_files(root, targets, exclude, config, force_exclude, configs, not_utf8):
         rel = prefix + rel_to_root
         abs_of[rel] = full
         (python_files if rel.endswith(".py") else other_files).append(rel)
@@ -324,6 +325,7 @@ def analyse(
         project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
                              if f.error == PYTHON_NOTE)
         project.notes.extend(versions.notes)
+        project.notes.extend(f"{prefix}{name}: a name that is not UTF-8; not checked" for name in not_utf8)
         analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
                             loader.parsed, loader.cache.hits,
                             configs={(prefix + folder).rstrip("/") or ".": c for folder, c in configs.items()},
@@ -341,11 +343,13 @@ def analyse(
 
 
 def project_files(root: Path, targets: Sequence[Path], exclude: Sequence[str], config: object | None,
-                   force_exclude: bool, configs: dict[str, object]) -> Iterator[tuple[str, str]]:
+                   force_exclude: bool, configs: dict[str, object],
+                   not_utf8: list[str] | None = None) -> Iterator[tuple[str, str]]:
     """(root-relative path, absolute path) of every file to analyse: the walk under root with
     each folder's exclude patterns, then the paths named on the command line that the
     patterns left out (unless force_exclude), as Ruff does. configs receives each
-    sub-project's configuration by its root-relative folder."""
+    sub-project's configuration by its root-relative folder, not_utf8 the names left out
+    because they are not UTF-8."""
     from qlint.discovery import CONFIG_NAMES, Scope, walk_named
     from qlint.project_config import config_in
 
@@ -364,7 +368,7 @@ def project_files(root: Path, targets: Sequence[Path], exclude: Sequence[str], c
     seen: set[str] = set()
     # A folder named on the command line is the root: the patterns that cover it do not apply to it.
     skip = 0 if force_exclude else lead.count("/")
-    for rel, full in walk_files(root, exclude, lead=lead, nested=nested, scopes=scopes, skip=skip):
+    for rel, full in walk_files(root, exclude, not_utf8, lead=lead, nested=nested, scopes=scopes, skip=skip):
         seen.add(rel)
         yield rel, full
     if force_exclude:

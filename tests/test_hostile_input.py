@@ -61,6 +61,10 @@ def test_file_and_folder_names_that_are_not_utf8(incident: Path):
     for fmt in ("text", "sarif", "github"):
         run = qlint("check", ".", "--format", fmt, cwd=incident)
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    # each is named in a note, its odd bytes escaped
+    run = qlint("check", ".", cwd=incident)
+    for name in ("notes-\\xff.txt", "uploads/broken-\\xe9.py", "d\\xe9ploiement"):
+        assert f"note: {name}: a name that is not UTF-8; not checked" in run.stderr, run.stderr
     run = qlint("config", ".", cwd=incident)
     assert run.returncode == 0 and "Traceback" not in run.stderr and "insights" in run.stdout
 
