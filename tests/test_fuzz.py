@@ -69,7 +69,7 @@ TOKENS = {
 _NESTING = {"python": (b"(", b")"), "yaml": (b"[", b"]"), "toml": (b"[", b"]"), "shell": (b"$(", b")"),
             "env": (b"${", b"}"), "ini": (b"%(", b")s"), "text": (b"[", b"]")}
 HOSTILE = ["non-utf8-names", "dangling-link", "loop-link", "deep-folders", "binary", "empty", "folder-named-py",
-           "odd-names"] + (["fifo"] if LONG else [])
+           "odd-names", "import-chain", "self-import"] + (["fifo", "too-large"] if LONG else [])
 
 
 def kind_of(path: str) -> str:
@@ -98,11 +98,14 @@ def seed_files(name: str) -> dict[str, bytes]:
 @st.composite
 def mutated(draw: st.DrawFn, data: bytes, kind: str) -> bytes:
     tokens = TOKENS[kind] + _COMMON
-    for op in draw(st.lists(st.sampled_from(["insert", "delete", "repeat", "truncate", "bytes", "nest", "swap"]),
-                            min_size=1, max_size=5)):
+    for op in draw(st.lists(st.sampled_from(["insert", "delete", "repeat", "truncate", "bytes", "nest", "swap",
+                                             "grow"]), min_size=1, max_size=5)):
         at = draw(st.integers(0, len(data)))
         if op == "insert":
             data = data[:at] + draw(st.sampled_from(tokens)) + data[at:]
+        elif op == "grow":  # a token many times over: long chains, long lines, many entries
+            times = draw(st.sampled_from([10, 300, 1000] + ([8000] if LONG else [])))
+            data = data[:at] + draw(st.sampled_from(tokens)) * times + data[at:]
         elif op == "delete":
             data = data[:at] + data[draw(st.integers(at, min(len(data), at + 60))):]
         elif op == "repeat":
@@ -170,6 +173,23 @@ def write(root: Path, files: dict[str, bytes], hostile: list[str]) -> None:
             (root / package / "a b.py").write_text("import celery\n")
             (root / package / "new\nline.py").write_text("from celery import shared_task\n")
             (root / "-c").write_text("x")
+        elif what == "import-chain":  # modules that star-import the next, deeper than Python follows
+            chain = root / package / "chain"
+            chain.mkdir(exist_ok=True)
+            (chain / "__init__.py").write_text("")
+            dotted = f"{package.replace('/', '.')}.chain" if package != "." else "chain"
+            for i in range(160):
+                (chain / f"m{i}.py").write_text(f"from {dotted}.m{i + 1} import *\nCELERY_X{i} = {i}\n")
+            (chain / "m160.py").write_text("CELERY_TASK_ACKS_LATE = True\n")
+            with open(root / python[-1], "ab") as handle:
+                handle.write(f"\nfrom {dotted}.m0 import *\n".encode())
+        elif what == "self-import" and python:
+            module = python[-1][:-3].replace("/", ".")
+            with open(root / python[-1], "ab") as handle:
+                handle.write(f"\nfrom {module} import *\nimport {module}\n".encode())
+        elif what == "too-large" and python:
+            with open(root / python[0], "ab") as handle:
+                handle.write(b"\nDATA = [" + b"1, " * 400_000 + b"]\n")
         elif what == "fifo":
             with contextlib.suppress(OSError):
                 os.mkfifo(root / "docker-compose.prod.yml")
@@ -238,6 +258,12 @@ def check_case(root: Path) -> None:
 
 
 CASES = {"count": 0}
+SCENARIOS = sorted((REPO / "examples" / "scenarios").glob("*.yaml"))
+_SCENARIO_TOKENS = [b"count: 100000", b"every: 0.001", b"until: 1e9", b"args: [", b"chain: [", b"{task: t}, ",
+                    b"chord: {header: [", b"body: ", b"faults: [{at: 1, kill: w1}]", b"revoke: ", b"terminate: true",
+                    b"duration: {min: 0, max: 1e12}", b"project: /", b"settings: ", b"seed: ",
+                    b"returns: ", b"payload_bytes: 536870912", b"concurrency: 512", b"prefetch_multiplier: 100000",
+                    b"statedb: /dev/null", b"broker_url: ", b"visibility_timeout: 0.0001", b"!!set {a}", b"!!timestamp "]
 
 
 def test_mutated_projects_are_checked_without_a_traceback_and_the_caches_agree():
@@ -258,6 +284,31 @@ def test_mutated_projects_are_checked_without_a_traceback_and_the_caches_agree()
 
     if LONG and os.environ.get("QLINT_FUZZ_SEED"):
         case = seed(int(os.environ["QLINT_FUZZ_SEED"]))(case)
+    try:
+        case()
+    finally:
+        if LONG:
+            print(f"\nqlint fuzz: {CASES['count']} cases run", file=sys.stderr)
+
+
+def test_mutated_scenarios_are_replayed_or_refused_without_a_traceback():
+    budget = settings(max_examples=LONG or 5, deadline=None, derandomize=not LONG, database=None,
+                      suppress_health_check=list(HealthCheck), print_blob=True)
+    TOKENS["scenario"] = TOKENS["yaml"] + _SCENARIO_TOKENS
+    _NESTING["scenario"] = _NESTING["yaml"]
+
+    @budget
+    @given(st.sampled_from(SCENARIOS).flatmap(lambda path: mutated(path.read_bytes(), "scenario")))
+    def case(text: bytes) -> None:
+        CASES["count"] += 1
+        folder = Path(tempfile.mkdtemp(prefix="qlint-fuzz-"))
+        try:
+            (folder / "scenario.yaml").write_bytes(text)
+            code, out, err = run(["simulate", "scenario.yaml", "--format", "json"], folder)
+            assert code in (0, 2) and "Traceback" not in err, f"simulate: exit {code}\n{err}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     try:
         case()
     finally:
