@@ -13,7 +13,7 @@ In CI a few derandomized cases run. By hand, a longer run:
 
 sets the number of cases (random ones; QLINT_FUZZ_SEED makes them repeatable), stops each
 run after QLINT_FUZZ_TIMEOUT seconds (300) so that a hang is a failure, and prints how many
-cases ran.
+cases ran (also appended to the file QLINT_FUZZ_LOG names, for runs under pytest-xdist).
 """
 from __future__ import annotations
 
@@ -258,6 +258,17 @@ def check_case(root: Path) -> None:
 
 
 CASES = {"count": 0}
+
+
+def _report(what: str) -> None:
+    """How many cases ran so far, on stderr and in QLINT_FUZZ_LOG (a long run's record)."""
+    if not LONG:
+        return
+    line = f"qlint fuzz: {CASES['count']} cases run (through the {what})"
+    print(f"\n{line}", file=sys.stderr)
+    if os.environ.get("QLINT_FUZZ_LOG"):
+        with open(os.environ["QLINT_FUZZ_LOG"], "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
 SCENARIOS = sorted((REPO / "examples" / "scenarios").glob("*.yaml"))
 _SCENARIO_TOKENS = [b"count: 100000", b"every: 0.001", b"until: 1e9", b"args: [", b"chain: [", b"{task: t}, ",
                     b"chord: {header: [", b"body: ", b"faults: [{at: 1, kill: w1}]", b"revoke: ", b"terminate: true",
@@ -287,8 +298,7 @@ def test_mutated_projects_are_checked_without_a_traceback_and_the_caches_agree()
     try:
         case()
     finally:
-        if LONG:
-            print(f"\nqlint fuzz: {CASES['count']} cases run", file=sys.stderr)
+        _report("projects")
 
 
 def test_mutated_scenarios_are_replayed_or_refused_without_a_traceback():
@@ -312,5 +322,4 @@ def test_mutated_scenarios_are_replayed_or_refused_without_a_traceback():
     try:
         case()
     finally:
-        if LONG:
-            print(f"\nqlint fuzz: {CASES['count']} cases run", file=sys.stderr)
+        _report("scenarios")
