@@ -208,9 +208,16 @@ class _JsonClassifier(Classifier):
 def _object_kind(obj: object, written: str, span) -> Carried | None:
     if isinstance(obj, TaskObj):
         return Carried("task", f"the task object {written}", span)
-    if isinstance(obj, FuncObj):
+    if isinstance(obj, FuncObj) and not _class_property(obj.func):
         return Carried("function", f"the function {written}", span)
     return None
+
+
+def _class_property(func: ir.FuncDef) -> bool:
+    """A method read as a value on its class: Django's @classproperty, or @classmethod over
+    @property (Python 3.9 to 3.12), so `Config.python_path` is what it returns."""
+    names = {d.attr if isinstance(d, ir.Attr) else d.id for d in func.decorators if isinstance(d, (ir.Attr, ir.Name))}
+    return "classproperty" in names or {"classmethod", "property"} <= names
 
 
 def _plain_class(ctx: Context, cls: ClassObj, seen: frozenset[int] = frozenset()) -> bool:

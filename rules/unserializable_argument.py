@@ -104,6 +104,11 @@ rebuild the object inside the task. For your own classes, send a dict of their f
             note="the instance a post_save receiver is handed"),
     )
     valid = (
+        Example(_project(**{"proj/plugins.py": (
+            "from proj.tasks import refresh\n\n\nclass Plugin:\n    @classmethod\n    @property\n"
+            "    def python_path(cls):\n        return f'{cls.__module__}.{cls.__name__}'\n\n\n"
+            "def reload():\n    refresh.delay(Plugin.python_path)\n")}),
+            note="a class property is the string it returns"),
         Example(_project(**{"proj/models.py": _MODELS, "proj/views.py": (
             "from proj.models import Account\nfrom proj.tasks import refresh\n\n\n"
             "def view(request, pk):\n    account = Account.objects.get(pk=pk)\n    refresh.delay(account.pk)\n")}),
