@@ -73,8 +73,12 @@ class Crew:
         self._own = tempfile.mkdtemp(prefix="qlint-crew-")
         start_in = os.path.join(self._own, "start")
         os.mkdir(start_in)
-        with _neutral_start(context, start_in):
-            self._start(context, files, abs_of, index, cache, members, reserved, len(files) - len(deploy))
+        try:
+            with _neutral_start(context, start_in):
+                self._start(context, files, abs_of, index, cache, members, reserved, len(files) - len(deploy))
+        except BaseException:
+            shutil.rmtree(self._own, ignore_errors=True)
+            raise
 
     def _start(self, context: Any, files: list[str], abs_of: Mapping[str, str], index: "ModuleIndex",
                cache: FactsCache, members: int, reserved: Iterable[str], python_files: int) -> None:
