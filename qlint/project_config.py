@@ -241,6 +241,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {_display(path)}: {error.strerror or error}") from None
 
 
+def _mentions_qlint(path: Path) -> bool:
+    try:
+        return b"qlint" in path.read_bytes()
+    except OSError:
+        return True  # _read_toml says why it cannot be read
+
+
 def load_config(root: Path | str) -> QlintConfig:
     """The configuration in `root` (.qlint.toml, else [tool.qlint] of pyproject.toml), else defaults."""
     root = Path(root).resolve()
@@ -255,6 +262,8 @@ def config_in(root: Path | str) -> QlintConfig | None:
         path = root / name
         if not path.is_file():
             continue
+        if name == "pyproject.toml" and not _mentions_qlint(path):
+            continue  # not qlint's to parse: a project's own (or a Jinja template of one, as in cookiecutters)
         data = _read_toml(path)
         if name == "pyproject.toml":
             tool = data.get("tool", {})

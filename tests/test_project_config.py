@@ -340,3 +340,15 @@ def test_celery_version_names_a_known_release(given, release):
 def test_celery_version_rejects_what_qlint_cannot_judge(given, problem):
     with pytest.raises(ConfigError, match=re.escape(problem)):
         config_from_table({"celery-version": given})
+
+
+def test_a_pyproject_that_does_not_mention_qlint_is_not_parsed(tmp_path):
+    """A cookiecutter's `{{cookiecutter.project_slug}}/pyproject.toml` is a Jinja template, not TOML:
+    a sub-project without qlint's configuration is not qlint's to parse, nor to fail on."""
+    from qlint.project_config import config_in
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "{{ cookiecutter.project_slug }}"\n{% if x %}\n')
+    assert config_in(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text("[tool.qlint]\nselect = [\n")
+    with pytest.raises(ConfigError):
+        config_in(tmp_path)
