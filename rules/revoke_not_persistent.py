@@ -25,9 +25,10 @@ class RevokeNotPersistent(Rule):
 The project calls `revoke()` (on `app.control`, an `AsyncResult`, or a result of `.delay()` /
 `.apply_async()`), and every worker of the app in one deployment runs without a state db
 (`--statedb`/`-S`, or `worker_state_db`). A deployment is what starts workers together: a compose file
-with one set of profiles, a Procfile, a Kubernetes manifest file, a supervisord or systemd file. A
-Procfile whose worker keeps a state db does not cover a compose file, its alternative, whose workers do
-not. Without deployment files qlint cannot see how workers are started and stays silent.
+with one set of profiles, a Procfile, a Kubernetes manifest file, a supervisord or systemd file, a
+Dockerfile's CMD, one command of an entrypoint script (also `celery $ARGUMENTS` with the arguments set in
+a variable), one target of a Makefile (`worker:` running `$(CELERY)`). A Procfile whose worker keeps a
+state db does not cover a compose file, its alternative, whose workers do not. Without deployment files qlint cannot see how workers are started and stays silent.
 """
     why = """
 A revoke is a broadcast that each worker stores in an in-memory set, checked when a message arrives

@@ -188,7 +188,17 @@ def _parsed(words: list[Word], program: int, start: int, env: EnvMapping,
     state = _Parse(words, env, {}, [])
     globals_table = opts.by_flag(opts.GLOBAL)
     i = start
-    while i < len(words) and words[i].text.startswith("-") and words[i].text != "--":
+    while i < len(words):
+        text = words[i].text
+        if text.startswith("$") and 0 not in words[i].literal:
+            # `celery $ARGUMENTS`: a variable holding the options and the subcommand itself
+            spliced = _variable_words(words[i], env)
+            if spliced is None:
+                return []
+            words[i:i + 1] = spliced
+            continue
+        if not text.startswith("-") or text == "--":
+            break
         i = _option(state, i, globals_table)
     if i >= len(words):
         return []

@@ -15,6 +15,7 @@ from qlint.sources.deploy.dockerfile import read_dockerfile
 from qlint.sources.deploy.dotenv import read_dotenv
 from qlint.sources.deploy.facts import DeployFacts, DeployKind
 from qlint.sources.deploy.kubernetes import read_kubernetes
+from qlint.sources.deploy.makefile import read_makefile
 from qlint.sources.deploy.procfile import read_procfile
 from qlint.sources.deploy.settings_file import read_toml_settings, read_yaml_settings
 from qlint.sources.deploy.shell_script import read_shell
@@ -42,6 +43,7 @@ READERS: dict[str, Reader] = {
     "shell": read_shell,
     "dotenv": read_dotenv,
     "dockerfile": read_dockerfile,
+    "makefile": read_makefile,
     "settings-toml": read_toml_settings,
     "settings-yaml": read_yaml_settings,
 }
@@ -100,6 +102,8 @@ def classify_path(path: str, head: bytes) -> str | None:
         return "procfile"
     if lower.endswith(".service"):
         return "systemd"
+    if lower in ("makefile", "gnumakefile"):
+        return "makefile"
     if lower.endswith((".conf", ".ini")) and b"[program:" in head:
         return "supervisord"
     if (lower.endswith(".sh") or lower.startswith(("entrypoint", "docker-entrypoint"))
