@@ -123,7 +123,8 @@ def _cleaned_by_project(project: Project) -> bool:
             continue
         if func.attr == "cleanup" and isinstance(func.value, ir.Attr) and func.value.attr == "backend":
             return True
-        if func.attr == "delete" and any(_names_result_model(node) for node in _receivers(func.value)):
+        # ctx.follow: `old = TaskResult.objects.filter(...)` then `old.delete()`
+        if func.attr == "delete" and any(_names_result_model(node) for node in _receivers(ctx.follow(func.value))):
             return True
     return False
 
