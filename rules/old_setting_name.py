@@ -53,6 +53,9 @@ release the project installs (read from its requirements, pyproject, lock or Doc
 Where the releases a project may install disagree (`celery>=5.5`), the finding names what each does; it is
 an error only when every one of them ignores the key. An old key that a new spelling of the same setting
 shadows is reported as dead.
+An old key written on the app itself (`app.conf.update(...)`, also with a mapping computed from a settings
+module or a Flask config, or a `Celery(...)` keyword) is renamed by every release when the configuration
+loads, namespace or not (`detect_settings`): in effect, deprecated.
 """
     why = """
 Under a namespace, a project on Celery 5.2–5.6 that writes `CELERY_ACKS_LATE = True` runs with late
@@ -98,11 +101,20 @@ unsafe, since code qlint does not see (other packages, `getattr` with a string) 
                 count=1, note="no namespace: one finding whose fix renames every old key"),
         Example({**_DJANGO, "site/settings.py": "CELERY_TASK_ACKS_LATE = True\nCELERY_ACKS_LATE = False\n"},
                 note="an old key shadowed by the new one is dead"),
+        Example({"proj/__init__.py": "", "proj/settings.py": "CELERY_QUEUES = ['default']\nCELERY_ACKS_LATE = True\n",
+                 "proj/celery.py": "from celery import Celery\nfrom proj import settings\n\napp = Celery('proj')\n"
+                                   "app.namespace = 'CELERY'\napp.conf.update({k: v for k, v in vars(settings).items() "
+                                   "if k.startswith('CELERY')})\n"},
+                count=2, note="old keys given to app.conf.update() are renamed in every release: deprecated"),
     )
     valid = (
         Example({**_DJANGO, "site/settings.py": "CELERY_TASK_ACKS_LATE = True\nCELERY_WORKER_PREFETCH_MULTIPLIER = 1\n",
                  "requirements.txt": "celery==5.5.3\n"}),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/celeryconfig.py": "task_acks_late = True\n"}),
+        Example({"proj/__init__.py": "", "proj/settings.py": "CELERY_TASK_QUEUES = ['default']\n",
+                 "proj/celery.py": "from celery import Celery\nfrom proj import settings\n\napp = Celery('proj')\n"
+                                   "app.conf.update(dict((k.replace('CELERY_', '').lower(), v) for k, v in "
+                                   "vars(settings).items() if k.startswith('CELERY_')))\n"}),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
@@ -119,6 +131,12 @@ unsafe, since code qlint does not see (other packages, `getattr` with a string) 
                     yield self._under_namespace(project, app, key.key, key.span, key.setting, key)
             elif read:
                 yield self._whole_source(project, app, read)
+            for key, (span, setting) in app.old_on_app.items():
+                new = catalog.namespaced_key(setting, app.namespace) if app.namespace else setting
+                yield self.finding(
+                    f"{key} is the old name of {setting}: written on the app, it is renamed by every Celery release "
+                    f"when the configuration loads, but old names are deprecated (removed in Celery 6); write {new}",
+                    span, (), Fix(f"rename {key} to {new}"))
             for key in app.unread:
                 if key.kind == "old-name" and key.span is not None:
                     yield self.finding(

@@ -25,12 +25,13 @@ SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task", "celery
 TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task"})
 ENV_GET = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 TIMEDELTA = frozenset({"datetime.timedelta"})
-BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted", "getattr"})
+BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted", "getattr", "vars"})
 _STR_METHODS = frozenset({
     "lower", "upper", "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace",
     "title", "capitalize", "casefold", "isdigit", "format", "join", "rsplit", "removeprefix", "removesuffix",
 })
 _DICT_METHODS = frozenset({"get", "copy", "keys", "values", "items"})
+_MAX_MEMBERS = 10_000
 _PATH_STEPS = frozenset({"os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.normpath"})
 
 
@@ -73,7 +74,74 @@ class Evaluator:
         return unknown(f"name {expr.id!r} is not defined where qlint can see it", expr.span)
 
     def _Opaque(self, expr: ir.Opaque) -> Value:
+        if expr.comp is not None:
+            return self.comprehension(expr.comp, expr.span)
         return unknown(f"{expr.reason} is not evaluated", expr.span)
+
+    def comprehension(self, comp: ir.Comp, span: Span) -> Value:
+        """A comprehension over a mapping or sequence whose members are known, run as Python
+        would: the filters and the key of each member must be known for the result to be."""
+        members = self.iterated(comp.iter)
+        if isinstance(members, Value):
+            return members
+        if len(members) > _MAX_MEMBERS:
+            return unknown(f"comprehension not evaluated: {len(members):,} members", span)
+        inner = type(self.scope)(self.scope.workspace, self.scope.module, outer=self.scope)
+        items: dict[Any, Value] = {}
+        elements: list[Value] = []
+        for member in members:
+            if not _bind(inner.names, comp.target, member):
+                return unknown("comprehension not evaluated: its target cannot be read", span)
+            tests = [inner.evaluator.eval(test) for test in comp.ifs]
+            if any(t.status != "known" for t in tests):
+                return unknown("comprehension not evaluated: its filter cannot be read", span)
+            if not all(t.value for t in tests):
+                continue
+            value = inner.evaluator.eval(comp.value)
+            if comp.key is None:
+                elements.append(value)
+                continue
+            key = inner.evaluator.eval(comp.key)
+            if key.status != "known" or not V.is_plain(key.value) or isinstance(key.value, (list, dict)):
+                return unknown("comprehension not evaluated: a key cannot be read", span)
+            items[key.value] = value
+        if comp.key is not None:
+            return make_dict(items, span)
+        maker = frozenset if comp.kind == "set" else list
+        return V.combine(elements, lambda *raw: maker(raw), span, f"{comp.kind} comprehension")
+
+    def module_namespace(self, ref: ModuleRef, span: Span) -> Value:
+        """A module's __dict__ (vars(module)): every name it binds, as a dict."""
+        workspace = self.scope.workspace
+        env = workspace.module_env(ref.path)
+        if env is None or env.opaque is not None or env.unseen is not None:
+            why = (env.opaque or env.unseen) if env is not None else "it cannot be read"
+            return unknown(f"the namespace of module {ref.name}: {why}", span)
+        names = workspace.resolved_names(env)
+        return make_dict({name: V.with_origin(value, env.spans[name]) if name in env.spans else value
+                          for name, value in names.items()
+                          if not name.startswith("__") and not (value.value is UNSET and value.status != "several")}, span)
+
+    def iterated(self, expr: ir.Expr) -> list[Value | tuple[Value, ...]] | Value:
+        """The members a `for` clause walks: (key, value) pairs for .items(); or why not."""
+        method = None
+        if isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and not expr.args and not expr.kwargs \
+                and expr.func.attr in ("items", "keys", "values"):
+            method, expr = expr.func.attr, expr.func.value
+        source = self.eval(expr)
+        if source.status != "known":
+            return unknown(f"comprehension not evaluated: it walks a value qlint cannot read ({source.reason or 'not known'})",
+                           expr.span)
+        if isinstance(source.value, dict):
+            members = dict_items(source)
+            if method == "items":
+                return [(known(k, v.origin), v) for k, v in members.items()]
+            if method == "values":
+                return list(members.values())
+            return [known(k, source.origin) for k in members]
+        if method is None and isinstance(source.value, (list, tuple, frozenset)):
+            return [known(x, source.origin) for x in source.value]
+        return unknown("comprehension not evaluated: it walks a value qlint does not iterate", expr.span)
 
     def _other(self, expr: Any) -> Value:
         return unknown("expression is not evaluated", getattr(expr, "span", None))
@@ -188,6 +256,8 @@ class Evaluator:
                 return self.scope.django_setting(expr.attr, expr.span)
             return V.external(f"{obj.qualname}.{expr.attr}", expr.span)
         if isinstance(obj, ModuleRef):
+            if expr.attr == "__dict__":
+                return self.module_namespace(obj, expr.span)
             found = self.scope.module_attr(obj, expr.attr)
             if found is not None:
                 return found
@@ -369,6 +439,10 @@ class Evaluator:
             return V.cast(name, arg, span)
         if name == "dict" and not pos:
             return make_dict(dict(kw), span)
+        if name == "dict" and len(pos) == 1:
+            return self.dict_of(expr.args[0], pos[0], kw, span)
+        if name == "vars" and len(pos) == 1 and not kw and isinstance(pos[0].value, ModuleRef):
+            return self.module_namespace(pos[0].value, span)
         if name in ("list", "tuple", "set", "frozenset", "sorted") and len(pos) == 1:
             maker = {"list": list, "tuple": tuple, "set": frozenset, "frozenset": frozenset, "sorted": sorted}[name]
             return V.combine(pos, maker, span, f"{name}()")
@@ -376,6 +450,17 @@ class Evaluator:
             fn = {"min": min, "max": max, "abs": abs, "round": round, "len": len}[name]
             return V.combine(pos, fn, span, f"{name}()")
         return unknown(f"{name}() is not evaluated here", span)
+
+    def dict_of(self, arg: ir.Expr, first: Value, kw: dict[str, Value], span: Span) -> Value:
+        """dict(mapping, **kw), or dict() of (key, value) pairs made by a comprehension."""
+        comp = arg.comp if isinstance(arg, ir.Opaque) else None
+        if comp is not None and comp.kind in ("gen", "list") and isinstance(comp.value, ir.Coll) \
+                and comp.value.kind == "tuple" and len(comp.value.elts) == 2:
+            key, value = comp.value.elts
+            first = self.comprehension(ir.Comp("dict", key, value, comp.target, comp.iter, comp.ifs), span)
+        if first.status != "known" or not isinstance(first.value, dict):
+            return unknown(first.reason or "dict() of a value qlint cannot read", span)
+        return make_dict({**dict_items(first), **kw}, span)
 
     def getattr_(self, pos: list[Value], span: Span) -> Value:
         """getattr(obj, "NAME", default): settings, modules and classes of the project."""
@@ -456,6 +541,21 @@ class Evaluator:
                 tasks.append(task)
             return known(task, expr.span)
         return known(merged, expr.span)
+
+
+def _bind(names: dict[str, Value], target: ir.Expr, member: "Value | tuple[Value, ...]") -> bool:
+    """Bind a `for` target (a name, or a tuple of names) to one member."""
+    if isinstance(target, ir.Name):
+        names[target.id] = V.combine(list(member), lambda *raw: raw, None, "tuple") if isinstance(member, tuple) else member
+        return True
+    if isinstance(target, ir.Coll) and target.kind in ("tuple", "list"):
+        parts = list(member) if isinstance(member, tuple) else None
+        if parts is None and member.status == "known" and isinstance(member.value, (tuple, list)):
+            parts = [known(x, member.origin) for x in member.value]
+        if parts is None or len(parts) != len(target.elts):
+            return False
+        return all(_bind(names, t, part) for t, part in zip(target.elts, parts))
+    return False
 
 
 def dict_items(value: Value) -> dict[Any, Value]:

@@ -639,6 +639,9 @@ class Interpreter:
             base = self.ev.eval(target.value)
             if isinstance(base.value, ConfRef):
                 base.value.app.events.append(ConfEvent("set", target.attr, V.with_origin(value, span), span, tuple(self.scope.conditions)))
+            elif isinstance(base.value, AppObj) and target.attr == "namespace":
+                # Celery reads app.namespace when it loads the configuration (Celery._load_config)
+                base.value.events.append(ConfEvent("namespace", None, value, span, tuple(self.scope.conditions)))
         elif isinstance(target, ir.Sub):
             self.assign_item(target, value, span)
 

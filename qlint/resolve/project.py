@@ -92,6 +92,9 @@ class App:
     # An update of the app's configuration with a value qlint cannot read (app.conf.update(x)):
     # why, and where; a setting not written after it is unknown.
     updated_unseen: tuple[str, Span] | None = None
+    # Old (Celery 3) names written on the app (app.conf.update(), Celery(...) keywords): Celery renames
+    # them in every release; each with where its value is written and the setting it stands for.
+    old_on_app: dict[str, tuple[Span, str]] = field(default_factory=dict)
     # The Celery releases the app may run, oldest first (the project's versions); none: the newest.
     releases: tuple[str, ...] = ()
     # When there are several: the app as each of them reads it (see setting_in).
@@ -243,6 +246,9 @@ def _resolve_app(obj: AppObj, workspace: Workspace, releases: tuple[str, ...]) -
             namespace = event.extra.get("namespace")
             if namespace is not None and namespace.status == "known":
                 app.namespace = namespace.value
+        elif event.kind == "namespace":
+            if event.value is not None and event.value.status == "known" and isinstance(event.value.value, (str, type(None))):
+                app.namespace = event.value.value
         else:
             preconf.append(event)
     app.task_cls = _task_cls(obj.kwargs.get("task_cls"), obj.module, workspace)
@@ -327,6 +333,7 @@ def _by_release(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, 
         app.unread.append(key)
     newest = parts[-1][1]
     app.mixed_keys, app.config_error, app.updated_unseen = newest.mixed_keys, newest.config_error, newest.updated_unseen
+    app.old_on_app = newest.old_on_app
 
 
 def _effective(app: App, mapping: dict[str, tuple[Value, Span | None]] | None, preconf: list[ConfEvent],
@@ -452,6 +459,8 @@ def _apply_event(app: App, event: ConfEvent, namespaced: set[str], release: str 
         return
     if is_namespaced:
         namespaced.add(name)
+    if not is_namespaced and catalog.from_old_name(event.key) is not None and catalog.get(event.key) is None:
+        app.old_on_app.setdefault(event.key, ((event.value.origin if event.value else None) or event.span, name))
     previous = app.setting(name)
     if event.kind == "item":
         items = dict_items(previous) if isinstance(previous.value, dict) else {}

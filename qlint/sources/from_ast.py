@@ -30,6 +30,7 @@ _COMPARE = {
 # What python.py calls the expressions it does not evaluate (libcst's class names).
 _OPAQUE = {ast.YieldFrom: "Yield", ast.Starred: "StarredElement", ast.FormattedValue: "FormattedStringExpression"}
 _OWN_PARENS = (ast.Tuple, ast.GeneratorExp)
+_COMPS = {ast.DictComp: "dict", ast.ListComp: "list", ast.SetComp: "set", ast.GeneratorExp: "gen"}
 _DEF_NAME = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
 
 
@@ -302,7 +303,17 @@ class Converter:
                                   for k, v in zip(node.keys, node.values)), span)
         if kind is ast.NamedExpr:
             return self.expr(node.value)
-        return ir.Opaque(f"{_OPAQUE.get(kind, kind.__name__)} expression", span)
+        return ir.Opaque(f"{_OPAQUE.get(kind, kind.__name__)} expression", span, self._comp(node))
+
+    def _comp(self, node: ast.expr) -> ir.Comp | None:
+        kind = _COMPS.get(type(node))
+        if kind is None or len(node.generators) != 1 or node.generators[0].is_async:
+            return None
+        clause = node.generators[0]
+        key = self.expr(node.key) if kind == "dict" else None
+        value = self.expr(node.value if kind == "dict" else node.elt)
+        return ir.Comp(kind, key, value, self.expr(clause.target), self.expr(clause.iter),
+                       tuple(self.expr(test) for test in clause.ifs))
 
     def _parenthesized(self, node: ast.Tuple) -> bool:
         """Whether the tuple has parentheses of its own: `(a, b)`, not `(a), b` (CPython's

@@ -280,7 +280,22 @@ class Converter:
             return ir.DictE(tuple(items), span)
         if isinstance(node, cst.NamedExpr):
             return self.expr(node.value)
-        return ir.Opaque(f"{type(node).__name__} expression", span)
+        return ir.Opaque(f"{type(node).__name__} expression", span, self._comp(node))
+
+    def _comp(self, node: cst.BaseExpression) -> ir.Comp | None:
+        kind = _COMPS.get(type(node))
+        if kind is None:
+            return None
+        clause = node.for_in
+        if clause.inner_for_in is not None or clause.asynchronous is not None:
+            return None
+        key = self.expr(node.key) if kind == "dict" else None
+        value = self.expr(node.value if kind == "dict" else node.elt)
+        return ir.Comp(kind, key, value, self.expr(clause.target), self.expr(clause.iter),
+                       tuple(self.expr(test.test) for test in clause.ifs))
+
+
+_COMPS = {cst.DictComp: "dict", cst.ListComp: "list", cst.SetComp: "set", cst.GeneratorExp: "gen"}
 
 
 def _dotted(node: cst.BaseExpression) -> str:

@@ -143,6 +143,19 @@ class Opaque:
 
     reason: str
     span: Span
+    # A comprehension with one `for` clause: what the resolver can still evaluate over a
+    # mapping or sequence it knows. Walks do not enter it: to rules it stays opaque.
+    comp: "Comp | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class Comp:
+    kind: str  # "dict" | "list" | "set" | "gen"
+    key: "Expr | None"  # a dict comprehension's key
+    value: "Expr"  # the element, or a dict comprehension's value
+    target: "Expr"
+    iter: "Expr"
+    ifs: tuple["Expr", ...]
 
 
 Expr = Union[Const, Name, Attr, Sub, Starred, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, Coll, DictE, FStr, Opaque]
@@ -295,13 +308,14 @@ def _pickled_by_fields(cls: type) -> None:
 _NODE_CLASSES = (Const, Name, Attr, Sub, Starred, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, Coll, DictE, FStr,
                  Opaque, Assign, AugAssign, ExprStmt, Return, Raise, Import, ImportFrom, If, Try, Block, Param, FuncDef,
                  ClassDef)
-for _cls in _NODE_CLASSES:
+for _cls in (*_NODE_CLASSES, Comp):
     _pickled_by_fields(_cls)
 
-_NODE_FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in _NODE_CLASSES}
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in (*_NODE_CLASSES, Comp)}
 # The fields that can hold nodes, last first (the order a stack is filled in): a walk has no
 # need to look into spans, names and flags, which are most of the fields of most nodes.
-_LEAF_TYPES = frozenset({"Span", "str", "int", "bool", "Any", "str | None", "tuple[tuple[str, str | None], ...]"})
+_LEAF_TYPES = frozenset({"Span", "str", "int", "bool", "Any", "str | None", "tuple[tuple[str, str | None], ...]",
+                         "Comp | None"})
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {
     cls: tuple(reversed([f.name for f in fields(cls) if str(f.type) not in _LEAF_TYPES])) for cls in _NODE_CLASSES}
 

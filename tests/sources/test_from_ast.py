@@ -38,6 +38,10 @@ SNIPPETS = {
         "match command:\n    case 'go':\n        go.delay()\n    case _:\n        pass\n"
     ),
     "opaque expressions": "f = lambda x: x\ng = [x for x in y]\nh = {k: v for k, v in z}\ni = {*a, *b}\nj = (yield)\n",
+    "comprehensions": (
+        "c = {k.lower(): v for (k, v) in s.__dict__.items() if k.startswith('C') if v}\n"
+        "d = dict((k, v) for k, v in x)\ne = [a for a in b for c in a]\nf = {a async for a in b}\n"
+    ),
     "imports": "import os, os.path as p\nfrom . import tasks\nfrom ..settings.base import *\nfrom a.b import (c as d, e)\n",
     "walrus and star": "if (n := len(a)) > 1:\n    print(*a, sep='')\n",
     "semicolons and continuation": "a = 1; b = 2\nc = 1 + \\\n    2\n",

@@ -1,0 +1,156 @@
+"""Configuration handed to app.conf.update() as a computed mapping: a dict comprehension or
+dict() over a module's namespace (settings.__dict__, vars(settings)) with keys filtered and
+transformed, and app.namespace set after the app is made. Celery renames the old keys it is
+given this way (celery/app/utils.py detect_settings), whatever the namespace."""
+from __future__ import annotations
+
+from qlint.engine import run_rules
+from qlint.registry import all_rules
+from tests.resolve.conftest import where
+
+DJANGO_SETTINGS = {
+    "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site.settings')\n",
+    "site/__init__.py": "",
+    "site/settings/__init__.py": "from .base import *\nfrom .libs import *\n",
+    "site/settings/base.py": "DEBUG = False\nINSTALLED_APPS = ['ops']\n",
+    "site/settings/libs.py": """
+        CELERY_BROKER_URL = "redis://redis:6379/3"
+        CELERY_TASK_SERIALIZER = "pickle"
+        CELERY_RESULT_SERIALIZER = "pickle"
+        CELERY_ACCEPT_CONTENT = ["json", "pickle"]
+        CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+        CELERY_REDIS_HOST = "redis"
+    """,
+}
+
+COMPREHENSION_APP = """
+    import os
+    from celery import Celery
+    from kombu import Exchange, Queue
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site.settings")
+    from site import settings
+
+    app = Celery("site")
+
+    configs = {k: v for k, v in settings.__dict__.items() if k.startswith("CELERY")}
+    configs["CELERY_QUEUES"] = [
+        Queue("celery", Exchange("celery"), routing_key="celery"),
+    ]
+
+    app.namespace = "CELERY"
+    app.conf.update(configs)
+"""
+
+
+def codes(analysis) -> list[tuple[str, str, int]]:
+    found = run_rules(analysis, all_rules())
+    return sorted((f.code, f.span.path, f.span.line) for f in found)
+
+
+def test_comprehension_over_a_settings_namespace(analyse_tree):
+    analysis = analyse_tree({**DJANGO_SETTINGS, "ops/__init__.py": "", "ops/celery.py": COMPREHENSION_APP})
+    (app,) = analysis.project.apps
+    assert app.namespace == "CELERY"
+    assert app.setting("task_serializer").value == "pickle"
+    assert where(app.setting("task_serializer")) == ("site/settings/libs.py", 2)
+    assert app.setting("accept_content").value == ["json", "pickle"]
+    # the namespaced new spelling is read under app.namespace, as Settings(prefix="CELERY") does
+    assert app.setting("broker_url").value == "redis://redis:6379/3"
+    assert app.setting("worker_prefetch_multiplier").value == 1
+    assert where(app.setting("task_queues")) == ("ops/celery.py", 11)
+    found = codes(analysis)
+    assert ("QL203", "site/settings/libs.py", 2) in found
+    assert ("QL203", "site/settings/libs.py", 4) in found
+    # CELERY_QUEUES is renamed to task_queues even under the namespace: deprecated, in effect
+    assert ("QL002", "ops/celery.py", 11) in found
+    assert [c for c in found if c[0] == "QL002"] == [("QL002", "ops/celery.py", 11)]
+
+
+def test_dict_of_pairs_with_transformed_keys(analyse_tree):
+    """udata's form: prefix stripped and lower-cased, so old and new names both come out."""
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/settings.py": """
+            CELERY_TASK_SERIALIZER = "pickle"
+            CELERY_ACCEPT_CONTENT = ["pickle", "json"]
+            CELERY_BROKER_URL = "redis://localhost:6379"
+            CELERY_TASK_ACKS_LATE = True
+            SECRET_KEY = "x"
+        """,
+        "proj/worker.py": """
+            from celery import Celery
+            from proj import settings
+
+            celery = Celery("proj")
+            celery.conf.update(
+                **dict(
+                    (k.replace("CELERY_", "").lower(), v)
+                    for k, v in vars(settings).items()
+                    if k.startswith("CELERY_")
+                )
+            )
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").value == "pickle"
+    assert where(app.setting("task_serializer")) == ("proj/settings.py", 1)
+    assert app.setting("broker_url").value == "redis://localhost:6379"
+    assert app.setting("task_acks_late").value is True
+    assert app.setting("secret_key").value is None  # filtered out, and no setting anyway
+    assert ("QL203", "proj/settings.py", 1) in codes(analysis)
+
+
+def test_a_filter_qlint_cannot_evaluate_leaves_the_settings_unknown(analyse_tree):
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/settings.py": 'CELERY_TASK_SERIALIZER = "pickle"\n',
+        "proj/worker.py": """
+            from celery import Celery
+            from proj import settings
+            from proj.helpers import wanted
+
+            app = Celery("proj")
+            app.conf.update({k: v for k, v in settings.__dict__.items() if wanted(k)})
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").status == "unknown"
+    assert "QL203" not in {code for code, _, _ in codes(analysis)}
+
+
+def test_comprehensions_qlint_does_not_follow_are_unknown(analyse_tree):
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/worker.py": """
+            import os
+            from celery import Celery
+
+            app = Celery("proj")
+            app.conf.update({k.lower(): v for k, v in os.environ.items() if k.startswith("CELERY_")})
+            app.conf.update({a + b: 1 for a in "xy" for b in "z"})
+            app.conf.update({k: v for k in range(3)})
+            QUEUES = [name.upper() for name in ("low", "high")]
+            app.conf.task_default_queue = QUEUES[0]
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").status == "unknown"
+    assert app.setting("task_default_queue").value == "LOW"
+
+
+def test_namespace_assigned_on_the_app(analyse_tree):
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/worker.py": """
+            from celery import Celery
+
+            app = Celery("proj")
+            app.namespace = "WORKER"
+            app.conf.update({"WORKER_TASK_ACKS_LATE": True, "CELERY_TASK_TIME_LIMIT": 60})
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.namespace == "WORKER"
+    assert app.setting("task_acks_late").value is True
+    assert app.setting("task_time_limit").value is None
