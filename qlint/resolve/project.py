@@ -26,6 +26,7 @@ from qlint.resolve import values as V
 from qlint.resolve.evaluate import dict_items, make_dict
 from qlint.resolve.objects import UNSET, AppObj, ConfEvent, TaskObj
 from qlint.resolve.config_source import Mapping, read_source
+from qlint.resolve.framework_apps import FrameworkAppObj, implicit_app
 from qlint.resolve.task_modules import resolve_with_task_modules
 from qlint.resolve.tasks import Task, attach_tasks
 from qlint.resolve.workspace import Workspace
@@ -190,6 +191,10 @@ def build_project(root: str, workspace: Workspace, entry_paths: list[str],
     versions: the releases the project installs (qlint.resolve.versions.Versions); none: the newest."""
     for path in entry_paths:
         workspace.module_env(path)
+    # analysis._Loader reads any project file (setup.py, setup.cfg), for the framework that makes the app
+    framework_app = implicit_app(workspace, getattr(workspace.load_facts, "read_other", None))
+    if framework_app is not None:
+        workspace.apps.append(framework_app)
     if workspace.apps:
         for path in settings_only:
             workspace.module_env(path)
@@ -252,7 +257,7 @@ def _resolve_app(obj: AppObj, workspace: Workspace, releases: tuple[str, ...]) -
         else:
             preconf.append(event)
     app.task_cls = _task_cls(obj.kwargs.get("task_cls"), obj.module, workspace)
-    info = read_source(source, obj.module, workspace)
+    info = obj.source_info if isinstance(obj, FrameworkAppObj) else read_source(source, obj.module, workspace)
     app.source, app.source_kind, app.source_path, app.source_problem = info.label, info.kind, info.path, info.problem
     app.source_named_at, app.source_named_by = info.named_at, info.named_by
     app.source_unseen = info.unseen
