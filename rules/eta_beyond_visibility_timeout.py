@@ -24,6 +24,17 @@ _DJANGO = {
                       "app = Celery('shop')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n",
 }
 
+# No app in the project: invenio-celery builds it from the config module of the entry point.
+_INVENIO = {
+    "setup.py": "from setuptools import setup\n\nsetup(name='archive', install_requires=['invenio-celery'],\n"
+                "      entry_points={'invenio_config.module': ['archive = archive.config']})\n",
+    "archive/__init__.py": "",
+    "archive/config.py": "CELERY_BROKER_URL = 'amqp://guest:guest@mq:5672//'\n",
+}
+_INVENIO_TASK = ("from celery import shared_task\n\n\n@shared_task(max_retries=6, default_retry_delay={delay})\n"
+                 "def archive_sip(sip_id):\n    try:\n        pass\n    except IOError as exc:\n"
+                 "        archive_sip.retry(exc=exc)\n")
+
 
 class EtaBeyondVisibilityTimeout(Rule):
     code = "QL104"
@@ -62,6 +73,10 @@ message says what each does. On RabbitMQ this rule reports every message that wa
 reports late-acknowledged tasks that *run* past `consumer_timeout`. Not reported on RabbitMQ where
 Celery (5.5 and later) may use native delayed delivery (`task_default_queue_type = "quorum"` with an
 exchange type other than direct): the worker then receives the message only when it is due.
+
+Tasks of an app a framework builds (invenio-celery and Flask-CeleryExt, for a project that defines only
+`@shared_task` functions) are judged by that app: its broker is read from the Flask configuration module
+an `invenio_config.module` entry point names (CELERY_* keys), and is unknown where none is found.
 """
     why = """
 The worker receives a message with an ETA at once and keeps it on a timer, unacknowledged, until it is
@@ -128,6 +143,8 @@ long delays, schedule with beat, or store the due time in the database and poll.
                  + "@app.task\ndef remind(u):\n    pass\n\n\n"
                    "def later(u):\n    remind.apply_async((u,), countdown=REMIND_AFTER.total_seconds())\n"},
                 note="broker not known: a day outlasts the deadline of Redis, RabbitMQ and SQS alike"),
+        Example({**_INVENIO, "archive/tasks.py": _INVENIO_TASK.format(delay="4 * 60 * 60")},
+                note="Invenio makes the app from archive/config.py (RabbitMQ): the retry waits 4 h"),
     )
     valid = (
         Example({**_REDIS, "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
@@ -153,6 +170,8 @@ long delays, schedule with beat, or store the due time in the database and poll.
                  "proj/tasks.py": _HEAD + "@app.task\ndef remind(u):\n    pass\n\n\n"
                                   "def later(u):\n    remind.apply_async((u,), countdown=7200)\n"},
                 note="quorum queues on a topic exchange: RabbitMQ holds the message, not the worker"),
+        Example({**_INVENIO, "archive/tasks.py": _INVENIO_TASK.format(delay="600")},
+                note="Invenio's app on RabbitMQ: a 10 min retry delay is below consumer_timeout"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
