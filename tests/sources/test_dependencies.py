@@ -161,3 +161,12 @@ def test_garbage_of_every_kind_never_raises():
             data = b"".join(rng.choice(fragments) for _ in range(rng.randint(0, 40)))
             facts = read_dependency_bytes(path, data)
             resolve_versions({path: facts}, {})
+
+
+def test_a_template_of_a_pyproject_is_skipped_with_a_note():
+    """A cookiecutter's `{{cookiecutter.project_slug}}/pyproject.toml` is Jinja until rendered."""
+    text = b'[project]\nname = "{{ cookiecutter.project_slug }}"\ndependencies = [\n  "celery==5.5.3",\n' \
+           b'  {%- if cookiecutter.use_docker == "y" %}\n  "gunicorn",\n  {%- endif %}\n]\n'
+    facts = read_dependency_bytes("{{cookiecutter.project_slug}}/pyproject.toml", text)
+    assert facts.error is None and facts.requirements == ()
+    assert any("a template (Jinja markers)" in note for note in facts.notes)

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from qlint.model import Span
 from qlint.sources.dependencies.facts import PACKAGES, DependencyFacts, Requirement
 from qlint.sources.dependencies.requirements import checked_specifier, package_of, parse_requirement
+from qlint.sources.templates import MARKERS
 from qlint.sources.deploy.ini_lines import entries as ini_entries
 
 if sys.version_info >= (3, 11):
@@ -76,6 +77,8 @@ def read_pyproject(path: str, text: str) -> DependencyFacts:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        if MARKERS.search(text):  # a cookiecutter's or copier's template of a pyproject.toml
+            return DependencyFacts(path, "pyproject", notes=(f"{path}: a template (Jinja markers), not TOML; skipped",))
         return DependencyFacts(path, "pyproject", error=f"not valid TOML ({exc})", error_span=Span(path, 1))
     where = _Text(path, text)
     found: list[Requirement] = []
