@@ -11,8 +11,9 @@ extension does it from the Flask configuration. Read in their sources:
 - invenio-celery (invenio_celery/ext.py init_config) setdefaults its own config module:
   broker and results on Redis, msgpack serializers.
 - invenio-config fills the Flask config from the modules of the `invenio_config.module`
-  entry points, in the order of their names (entrypoint.py), then lets every INVENIO_<KEY>
-  environment variable override <KEY>, its value read with ast.literal_eval (env.py).
+  entry points, in the order of their names (entrypoint.py), then from the instance's
+  invenio.cfg (a Python file), then lets every INVENIO_<KEY> environment variable override
+  <KEY>, its value read with ast.literal_eval (env.py).
 
 The project's configuration modules become the implicit app's source; without them (a
 plain Flask-CeleryExt project, whose Flask config qlint does not locate) every setting is
@@ -26,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from qlint import catalog
 from qlint.model import Span, Value, unknown
 from qlint.resolve import values as V
 from qlint.resolve.config_source import Mapping, SourceInfo, attribute_mapping
@@ -50,7 +52,10 @@ _FLASK_MODULES = ("flask_celeryext", "flask_celery")
 _INVENIO_DISTS = ("invenio-celery", "invenio-app")
 _FLASK_DISTS = ("flask-celeryext", "flask-celery-helper")
 
-_PROJECT_FILES = ("setup.py", "setup.cfg", "pyproject.toml", "requirements.txt")
+_PROJECT_FILES = ("setup.py", "setup.cfg", "pyproject.toml", "requirements.txt", "Pipfile")
+# An Invenio instance's own config (invenio_config.utils: <instance path>/<app name>.cfg, a Python file),
+# read after the entry points' modules; instances keep it at the top of the repository.
+_INSTANCE_CONFIG = "invenio.cfg"
 _MAX_BYTES = 1 << 20
 # `name = package.module` under the invenio_config.module group, in setup.py, setup.cfg or pyproject.toml.
 _GROUP = re.compile(r"""["']?invenio_config\.module["']?\s*[\]:=]""")
@@ -73,7 +78,8 @@ def implicit_app(workspace: Workspace, read: Reader | None) -> FrameworkAppObj |
         return None
     texts = _project_texts(workspace, read)
     imported = _imported_app(workspace)
-    framework = _framework(workspace, texts)
+    instance = [(path, Span(path, 1)) for path in _folders_files(workspace, read, _INSTANCE_CONFIG)]
+    framework = "invenio" if instance else _framework(workspace, texts)
     if framework is None:
         return None
     entries = _config_entries(texts) if framework == "invenio" else []
@@ -82,14 +88,16 @@ def implicit_app(workspace: Workspace, read: Reader | None) -> FrameworkAppObj |
         path = workspace.index.find(module)
         if path is not None:
             paths.append((path, span))
+    paths += instance[:1]
     if framework == "invenio" and paths:
-        label = "Invenio's Flask config (" + ", ".join(workspace.index.module_name(p) for p, _ in paths) + ")"
+        label = "Invenio's Flask config (" + ", ".join(
+            p if p.endswith(".cfg") else workspace.index.module_name(p) for p, _ in paths) + ")"
         info = _invenio_source(workspace, paths, label)
     elif framework == "invenio":
-        # an Invenio module or an instance configured by invenio.cfg: the deployment sets everything
+        # a library of Invenio modules: the instance that installs it sets everything
         info = SourceInfo("Invenio's Flask config", "unknown", problem=(
-            "invenio-celery builds the app from the Flask config, and no invenio_config.module entry point "
-            "names a configuration module of the project"), mapping=None)
+            "invenio-celery builds the app from the Flask config, and neither an invenio_config.module entry point "
+            "nor an invenio.cfg names a configuration of the project"), mapping=None)
     else:
         info = SourceInfo("the Flask config", "unknown", problem=(
             "Flask-CeleryExt builds the app from the Flask configuration, which qlint does not locate"), mapping=None)
@@ -106,20 +114,29 @@ def implicit_app(workspace: Workspace, read: Reader | None) -> FrameworkAppObj |
 
 
 def _project_texts(workspace: Workspace, read: Reader | None) -> dict[str, str]:
-    if read is None:
-        return {}
-    dirs = {""} | {posixpath.dirname(f) for f in workspace.index.files if posixpath.basename(f) == "setup.py"}
     out: dict[str, str] = {}
-    for folder in sorted(dirs):
-        for name in _PROJECT_FILES:
-            path = posixpath.join(folder, name) if folder else name
-            try:
-                data = read(path)
-            except OSError:
-                data = None
+    for name in _PROJECT_FILES:
+        for path in _folders_files(workspace, read, name):
+            data = _read(read, path)
             if data and len(data) <= _MAX_BYTES:
                 out[path] = data.decode("utf-8", "replace")
     return out
+
+
+def _folders_files(workspace: Workspace, read: Reader | None, name: str) -> list[str]:
+    """The files called name at the top of the project and beside each setup.py, shallowest first."""
+    if read is None:
+        return []
+    dirs = {""} | {posixpath.dirname(f) for f in workspace.index.files if posixpath.basename(f) == "setup.py"}
+    paths = [posixpath.join(folder, name) if folder else name for folder in sorted(dirs, key=lambda d: (d.count("/"), d))]
+    return [path for path in paths if _read(read, path)]
+
+
+def _read(read: Reader | None, path: str) -> bytes | None:
+    try:
+        return read(path) if read is not None else None
+    except OSError:
+        return None
 
 
 def _imported_app(workspace: Workspace) -> tuple[str, str, Span] | None:
@@ -180,6 +197,13 @@ def _invenio_source(workspace: Workspace, paths: list[tuple[str, Span]], label: 
         mapping.update(attribute_mapping(workspace.resolved_names(env), env.spans, frozenset(env.imported)))
         unseen = unseen or env.unseen
     _environment_overrides(workspace, mapping)
+    for key in list(mapping):
+        # BROKER_URL beside CELERY_BROKER_URL (invenio-celery's own config sets both): Flask-CeleryExt
+        # maps the two to the same setting, and the old spelling is there for Celery 3.
+        setting = catalog.from_old_name(key)
+        namespaced = catalog.namespaced_key(setting, "CELERY") if setting is not None else key
+        if catalog.get(key) is None and namespaced != key and namespaced in mapping:
+            del mapping[key]
     return SourceInfo(label, "module", paths[-1][0] if paths else None, mapping=mapping, unseen=unseen)
 
 

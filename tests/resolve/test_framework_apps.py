@@ -241,3 +241,36 @@ def test_broken_project_files_give_no_traceback(tmp_path):
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr
     done = qlint(tmp_path, "config")
     assert done.returncode == 0 and "Traceback" not in done.stderr
+
+
+RDM_INSTANCE = {
+    # an InvenioRDM instance: invenio.cfg at the top (the Dockerfile copies it into the instance path),
+    # the instance's own code in site/, installed from the Pipfile
+    "Pipfile": '[packages]\ninvenio-app-rdm = {extras = ["opensearch2"], version = "~=12.0.0"}\n'
+               'my-site = {editable="true", path="./site"}\n',
+    "invenio.cfg": """\
+        from invenio_i18n import lazy_gettext as _
+
+        APP_DEFAULT_SECURE_HEADERS = {"force_https": True}
+        BROKER_URL = "amqp://guest:guest@localhost:5672/"
+        CELERY_BROKER_URL = "amqp://guest:guest@localhost:5672/"
+        CELERY_RESULT_BACKEND = "redis://localhost:6379/2"
+        """,
+    "Dockerfile": "FROM registry.cern.ch/inveniosoftware/almalinux:1\nCOPY ./invenio.cfg ${INVENIO_INSTANCE_PATH}\n",
+    "site/setup.cfg": "[metadata]\nname = my-site\n\n[options.entry_points]\ninvenio_celery.tasks =\n"
+                      "    my_site = my_site.tasks\n",
+    "site/setup.py": "from setuptools import setup\n\nsetup()\n",
+    "site/my_site/__init__.py": "",
+    "site/my_site/tasks.py": TASKS.replace("archive_sip", "harvest"),
+}
+
+
+def test_invenio_instance_config_file_is_read_after_the_entry_points(tmp_path, analyse_tree):
+    project = analyse_tree(RDM_INSTANCE).project
+    [app] = project.apps
+    assert app.source == "Invenio's Flask config (invenio.cfg)"
+    assert where(app.setting("broker_url")) == ("invenio.cfg", 5)
+    found = findings(tmp_path)
+    assert ("QL104", "site/my_site/tasks.py", 5) in found
+    # BROKER_URL beside CELERY_BROKER_URL is Invenio's Celery 3 spelling, which Flask-CeleryExt maps too
+    assert not [f for f in found if f[0] == "QL002"]
