@@ -13,7 +13,8 @@ from qlint.model import Span, Value, known, unknown
 from qlint.resolve import env_reads, split_settings
 from qlint.resolve import values as V
 from qlint.resolve.objects import (
-    UNSET, AppObj, BoundMethod, ClassObj, ConfRef, DynaconfDjango, EnvReader, FuncObj, ModuleRef, Sym, TaskDecorator, TaskObj,
+    UNSET, AppObj, BoundMethod, ClassObj, ConfRef, DynaconfDjango, EnvReader, FlaskApp, FlaskConfig, FuncObj, ModuleRef, Sym,
+    TaskDecorator, TaskObj,
 )
 from qlint.sources import ir
 
@@ -129,6 +130,8 @@ class Evaluator:
                 and expr.func.attr in ("items", "keys", "values"):
             method, expr = expr.func.attr, expr.func.value
         source = self.eval(expr)
+        if isinstance(source.value, FlaskConfig):
+            source = self.scope.flask_config_value(source.value, expr.span)
         if source.status != "known":
             return unknown(f"comprehension not evaluated: it walks a value qlint cannot read ({source.reason or 'not known'})",
                            expr.span)
@@ -239,6 +242,8 @@ class Evaluator:
         index = self.eval(expr.index)
         if isinstance(base.value, Sym) and base.value.qualname == "os.environ" and index.status == "known":
             return env_reads.subscript(str(index.value), expr.span, self.scope.workspace.environ)
+        if isinstance(base.value, FlaskConfig):
+            return self.scope.flask_config_key(base.value, index, expr.span)
         if isinstance(base.value, dict) and index.status == "known":
             member = base.item(str(index.value)) if base.items is not None else None
             if member is not None:
@@ -272,6 +277,12 @@ class Evaluator:
             current = self.scope.conf_value(obj.app, expr.attr)
             if current is not None and expr.attr not in ("update", "setdefault", "get", "add_defaults"):
                 return current
+            return known(BoundMethod(base, expr.attr), expr.span)
+        if isinstance(obj, FlaskApp):
+            if expr.attr == "config":
+                return known(obj.config, expr.span)
+            return unknown(f"attribute {expr.attr} of a Flask app", expr.span)
+        if isinstance(obj, FlaskConfig):
             return known(BoundMethod(base, expr.attr), expr.span)
         if isinstance(obj, ClassObj):
             found = obj.lookup(expr.attr)
@@ -344,6 +355,8 @@ class Evaluator:
         span = expr.span
         if qualname in CELERY_CLASSES:
             return self.scope.new_app(expr)
+        if qualname in ("flask.Flask", "flask.app.Flask"):
+            return self.scope.new_flask_app(expr)
         if qualname in split_settings.INCLUDE:
             return self.scope.include_settings(expr)
         if qualname in SHARED_TASK:
@@ -496,6 +509,8 @@ class Evaluator:
             return self.env_read(obj, name, expr)
         if isinstance(obj, (AppObj, ConfRef)):
             return self.scope.app_method(obj, name, expr)
+        if isinstance(obj, FlaskConfig):
+            return self.scope.flask_config_call(obj, name, expr)
         if isinstance(obj, dict) and name in _DICT_METHODS:
             pos, _, _ = self.args(expr)
             if name == "get" and pos:

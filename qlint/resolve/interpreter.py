@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
-from qlint.resolve import django, split_settings
+from qlint.resolve import django, flask_config, split_settings
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
-    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator, TaskObj,
+    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FlaskConfig, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator,
+    TaskObj,
 )
 from qlint.resolve.task_factories import Closure, makes_tasks
 from qlint.sources import ir
@@ -327,12 +328,26 @@ class Scope:
                 app.late_events.extend(app.events[start:])
                 del app.events[start:]
 
+    def new_flask_app(self, expr: ir.Call) -> Value:
+        return flask_config.new_app(self, expr)
+
+    def flask_config_call(self, config: FlaskConfig, name: str, expr: ir.Call) -> Value:
+        return flask_config.call(self, config, name, expr)
+
+    def flask_config_key(self, config: FlaskConfig, key: Value, span: Span) -> Value:
+        return flask_config.read_key(config, key, span)
+
+    def flask_config_value(self, config: FlaskConfig, span: Span) -> Value:
+        return flask_config.as_value(config, span)
+
     def include_settings(self, expr: ir.Call) -> Value:
         return split_settings.include(self, expr, Interpreter(self).run)
 
     def app_method(self, obj: AppObj | ConfRef, name: str, expr: ir.Call) -> Value:
         app = obj.app if isinstance(obj, ConfRef) else obj
         pos, kw, opaque = self.evaluator.args(expr)
+        if pos and isinstance(pos[0].value, FlaskConfig):  # celery.conf.update(flask_app.config)
+            pos[0] = flask_config.as_value(pos[0].value, span=expr.span)
         conditions = tuple(self.conditions)
         span = expr.span
         if isinstance(obj, AppObj) and name in ("config_from_object", "config_from_envvar"):
@@ -691,6 +706,12 @@ class Interpreter:
                                                         tuple(self.scope.conditions), item=str(key.value)))
                 return
         base = self.ev.eval(base_expr)
+        if isinstance(base.value, FlaskConfig):
+            if key.status == "known" and isinstance(key.value, str):
+                flask_config.write(self.scope, base.value, key.value, value, span)
+            else:
+                flask_config.lost(base.value, "app.config[...] = ... with a key qlint cannot read", span)
+            return
         if isinstance(base.value, ConfRef):
             if key.status == "known":
                 base.value.app.events.append(ConfEvent("set", str(key.value), V.with_origin(value, span), span, tuple(self.scope.conditions)))

@@ -38,6 +38,24 @@ class ModuleRef:
     name: str
 
 
+@dataclass(eq=False)
+class FlaskConfig:
+    """A Flask app's config (qlint.resolve.flask_config): the keys loaded into it so far, and
+    why keys qlint did not see may be there."""
+
+    root: str  # the app's root_path, which from_pyfile() reads relative to
+    items: dict[str, Value] = field(default_factory=dict)
+    unseen: str | None = None
+    unseen_at: Span | None = None
+
+
+@dataclass(eq=False)
+class FlaskApp:
+    """flask.Flask(...): only its config is modelled."""
+
+    config: FlaskConfig
+
+
 @dataclass(frozen=True)
 class LazyName:
     """`from module import name` of a module with nothing Celery-related in it (no marker of

@@ -78,7 +78,9 @@ def test_configuration_the_factory_cannot_read_stays_unknown(analyse_tree):
                 return celery
 
 
-            celery = make_celery(Flask(__name__))
+            flask_app = Flask(__name__)
+            flask_app.config.from_envvar("PROJ_SETTINGS")  # a file that only the deployment names
+            celery = make_celery(flask_app)
         """,
     }
     (app,) = analyse_tree(files).project.apps

@@ -154,3 +154,129 @@ def test_namespace_assigned_on_the_app(analyse_tree):
     assert app.namespace == "WORKER"
     assert app.setting("task_acks_late").value is True
     assert app.setting("task_time_limit").value is None
+
+
+# ---------------------------------------------------------------- Flask's config
+
+FLASK_CONFIG = """
+    class Config:
+        SECRET_KEY = "dev"
+        CELERY_BROKER_URL = "redis://redis:6379/0"
+        CELERY_RESULT_BACKEND = "redis://redis:6379/1"
+
+
+    class Production(Config):
+        CELERY_TASK_SERIALIZER = "pickle"
+        lower_case_is_skipped = "by Flask"
+"""
+
+
+def test_flask_config_handed_whole_to_celery(analyse_tree):
+    """Flask's old guide: celery.conf.update(app.config), the config loaded from a class."""
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/config.py": FLASK_CONFIG,
+        "proj/app.py": """
+            from celery import Celery
+            from flask import Flask
+
+            app = Flask(__name__)
+            app.config.from_object("proj.config.Production")
+            app.config["CELERY_ACCEPT_CONTENT"] = ["pickle", "json"]
+
+            celery = Celery(app.import_name, broker=app.config["CELERY_BROKER_URL"])
+            celery.conf.update(app.config)
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").value == "pickle"
+    assert where(app.setting("task_serializer")) == ("proj/config.py", 8)
+    assert app.setting("accept_content").value == ["pickle", "json"]
+    assert app.setting("result_backend").value == "redis://redis:6379/1"
+    assert app.setting("broker_url").value == "redis://redis:6379/0"
+    found = codes(analysis)
+    assert ("QL203", "proj/config.py", 8) in found
+    assert ("QL203", "proj/app.py", 6) in found
+    # no namespace: Celery 3 names, each renamed by Celery and deprecated
+    assert ("QL002", "proj/config.py", 4) in found
+
+
+def test_flask_config_from_a_python_file_in_a_factory(analyse_tree):
+    """from_pyfile() reads a Python file of any extension beside the module that made the app;
+    a make_celery(app) factory filters and renames its keys."""
+    analysis = analyse_tree({
+        "web/__init__.py": "",
+        "web/settings.cfg": 'DEBUG = False\nCELERY_TASK_SERIALIZER = "pickle"\nCELERY_TASK_ACKS_LATE = True\n',
+        "web/app.py": """
+            from celery import Celery
+            from flask import Flask
+
+
+            def make_celery(flask_app):
+                celery = Celery(flask_app.import_name)
+                celery.conf.update({k.removeprefix("CELERY_").lower(): v for k, v in flask_app.config.items()
+                                    if k.startswith("CELERY_")})
+                return celery
+
+
+            app = Flask(__name__)
+            app.config.from_mapping(SECRET_KEY="dev", CELERY_BROKER_URL="redis://redis:6379/0", lower="skipped")
+            app.config.from_pyfile("settings.cfg")
+            celery = make_celery(app)
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").value == "pickle"
+    assert where(app.setting("task_serializer")) == ("web/settings.cfg", 2)
+    assert app.setting("task_acks_late").value is True
+    assert app.setting("broker_url").value == "redis://redis:6379/0"
+    assert ("QL203", "web/settings.cfg", 2) in codes(analysis)
+
+
+def test_flask_config_from_a_file_qlint_cannot_read(analyse_tree):
+    """from_envvar() of a variable nothing sets, or a file outside the project: any key may be
+    there, so nothing is claimed about the settings Celery receives."""
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/config.py": FLASK_CONFIG,
+        "proj/app.py": """
+            from celery import Celery
+            from flask import Flask
+
+            app = Flask(__name__)
+            app.config.from_object("proj.config.Config")
+            app.config.from_envvar("PROJ_SETTINGS")
+            app.config.from_pyfile("/etc/proj/settings.py", silent=True)
+
+            celery = Celery(app.import_name)
+            celery.conf.update(app.config)
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").status == "unknown"
+    assert app.setting("broker_url").status == "unknown"
+    assert not [c for c in codes(analysis) if c[0] in ("QL203", "QL002")]
+
+
+def test_flask_config_written_in_a_branch(analyse_tree):
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/app.py": """
+            import os
+            from celery import Celery
+            from flask import Flask
+
+            app = Flask(__name__)
+            app.config.update(CELERY_TASK_SERIALIZER="json")
+            if os.environ.get("LEGACY_WORKERS"):
+                app.config["CELERY_TASK_SERIALIZER"] = "pickle"
+            app.config.setdefault("CELERY_TASK_SERIALIZER", "yaml")
+
+            celery = Celery(app.import_name)
+            celery.conf.update(app.config)
+        """,
+    })
+    (app,) = analysis.project.apps
+    value = app.setting("task_serializer")
+    assert value.status == "several"
+    assert sorted(alt.value.value for alt in value.alternatives) == ["json", "pickle"]
