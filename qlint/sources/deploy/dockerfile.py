@@ -182,6 +182,8 @@ def _env(args: Located, scope: dict[str, EnvVar]) -> list[EnvVar]:
         rest = args.text[len(args.text) - len(args.text.lstrip()) + len(name):]
         offset = len(args.text) - len(rest) + (len(rest) - len(rest.lstrip()))
         value = Word(args[offset:len(args.text.rstrip())])
+        if len(words) == 2:  # one (perhaps quoted) word: Docker removes its quotes, ENV NAME "a.b" is a.b
+            value = words[1]
         expanded = expand(value, scope)
         if not _NAME.match(name):
             return []
