@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from qlint.resolve.interpreter import Scope
 
 CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
 SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task", "celery.decorators.task"})
 TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task"})
 ENV_GET = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
@@ -311,6 +312,8 @@ class Evaluator:
         if isinstance(target, ClassObj):
             if self.scope.is_celery_class(target):
                 return self.scope.new_app(expr, subclass=target)
+            if target.derives_from(FLASK_CLASSES):
+                return self.scope.new_flask_app(expr)
             return known(target, expr.span)  # an instance: attributes read through the class
         if isinstance(target, FuncObj):
             made = self.scope.call_function(target, expr)
@@ -355,7 +358,7 @@ class Evaluator:
         span = expr.span
         if qualname in CELERY_CLASSES:
             return self.scope.new_app(expr)
-        if qualname in ("flask.Flask", "flask.app.Flask"):
+        if qualname in FLASK_CLASSES:
             return self.scope.new_flask_app(expr)
         if qualname in split_settings.INCLUDE:
             return self.scope.include_settings(expr)

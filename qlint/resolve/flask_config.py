@@ -24,7 +24,6 @@ from qlint.sources import ir
 if TYPE_CHECKING:
     from qlint.resolve.interpreter import Scope
 
-FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
 _WRITES = frozenset({"from_object", "from_mapping", "from_pyfile", "from_envvar", "update", "setdefault", "from_file",
                      "from_prefixed_env"})
 

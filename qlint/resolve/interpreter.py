@@ -15,7 +15,7 @@ from qlint.resolve import values as V
 from qlint.resolve import django, flask_config, split_settings
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
 from qlint.resolve.objects import (
-    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FlaskConfig, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator,
+    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FlaskApp, FlaskConfig, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator,
     TaskObj,
 )
 from qlint.resolve.task_factories import Closure, makes_tasks
@@ -156,14 +156,14 @@ class Scope:
     def call_function(self, func: FuncObj, expr: ir.Call) -> Value | None:
         """Run a project function called by module code when it builds and returns an app (the
         factory of Flask's old guide: `def make_celery(app): celery = Celery(...); return celery`)
-        or is handed one (`configure(app)`), so that what it writes to the app's configuration
+        or is handed one (`configure(app)`, or a Flask app whose config it copies), so that what it writes to the app's configuration
         counts. None for any other function, which is left unevaluated."""
         active = self.workspace.running_functions
         if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
             return None
         builds = builds_app(func.func)
         pos, kw, opaque = self.evaluator.args(expr) if builds or expr.args or expr.kwargs else ([], {}, False)
-        if not builds and not any(isinstance(v.value, (AppObj, ConfRef)) for v in (*pos, *kw.values())):
+        if not builds and not any(isinstance(v.value, (AppObj, ConfRef, FlaskApp)) for v in (*pos, *kw.values())):
             return None
         home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
         if home_env is None:
@@ -171,6 +171,9 @@ class Scope:
         local = Scope(self.workspace, home_env, outer=Scope(self.workspace, home_env))
         local.conditions = list(self.conditions)
         _bind_parameters(local, func.func, pos, kw, opaque, expr.span)
+        # Read before as a configurer nobody calls (run_uncalled_configurers): this call replaces that guess.
+        for app in self.workspace.apps:
+            app.late_events = [e for e in app.late_events if e.extra.get("configurer") != id(func.func)]
         made_before = len(self.workspace.apps)
         runner = _FunctionRun(local)
         active.add(id(func.func))
@@ -325,6 +328,8 @@ class Scope:
             del self.workspace.apps[made_before:]
             for app in self.workspace.apps:
                 start = before.get(id(app), 0)
+                for event in app.events[start:]:
+                    event.extra["configurer"] = id(stmt)
                 app.late_events.extend(app.events[start:])
                 del app.events[start:]
 

@@ -280,3 +280,42 @@ def test_flask_config_written_in_a_branch(analyse_tree):
     value = app.setting("task_serializer")
     assert value.status == "several"
     assert sorted(alt.value.value for alt in value.alternatives) == ["json", "pickle"]
+
+
+def test_a_flask_subclass_handed_to_an_init_function(analyse_tree):
+    """The extension pattern: init_celery(app) copies the config of the project's Flask
+    subclass into a Celery app made at module level."""
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/config.py": FLASK_CONFIG,
+        "proj/tasks.py": """
+            from celery import Celery
+
+            celery = Celery("proj")
+
+
+            def init_celery(app):
+                celery.conf.update(**dict((k.replace("CELERY_", "").lower(), v)
+                                          for k, v in app.config.items() if k.startswith("CELERY_")))
+        """,
+        "proj/app.py": """
+            from flask import Flask
+
+            from proj.tasks import init_celery
+
+
+            class ProjApp(Flask):
+                pass
+
+
+            app = ProjApp(__name__)
+            app.config.from_object("proj.config.Production")
+            init_celery(app)
+        """,
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").value == "pickle"
+    assert app.setting("result_backend").value == "redis://redis:6379/1"
+    found = codes(analysis)
+    assert ("QL203", "proj/config.py", 8) in found
+    assert not [c for c in found if c[0] == "QL002"]  # the keys arrive under their new names
