@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +29,15 @@ from qlint.resolve.workspace import ModuleIndex, Workspace
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 from qlint.sources.python import parse_file
-from qlint.sources.read import SourceError, celery_markers, may_use_an_app, names_settings_module_only, read_bytes
+from qlint.sources.read import SourceError, calls_pattern, celery_markers, may_use_an_app, names_settings_module_only, \
+    read_bytes
 from qlint.sources.templates import PYTHON_NOTE
 
 # Entries to parse before a crew of processes is worth starting.
 PARALLEL_THRESHOLD = 6
+
+# Most modules QL305's second pass reads for calling a function that sends tasks (Workspace.read_callers).
+MAX_CALLER_MODULES = 300
 
 
 # About three mid-size checks' worth (DefectDojo's leaves 330,000 objects frozen); a full
@@ -204,6 +209,19 @@ class _Loader:
             self._keys[path] = self.cache.key(path, data)
         return self._keys[path]
 
+    def calling(self, path: str, names: frozenset[str]) -> ir.ModuleFacts | None:
+        """A module's facts with the bodies of its functions that call one of names read
+        (python.parse_file's calls), kept in the cache apart from its ordinary facts."""
+        data = self.data.get(path)
+        if data is None:
+            return None
+        key = self.cache.key(path, data, "python calling " + " ".join(sorted(names)))
+        facts = self.cache.get(key, count=False)
+        if not isinstance(facts, ir.ModuleFacts):
+            facts = parse_file(path, data, names)
+            self.cache.put(key, facts, to_disk=path not in self.overrides)
+        return facts
+
     def deploy_facts(self, path: str, data: bytes) -> DeployFacts | None:
         """A deployment file's facts, kept in the facts cache like a module's."""
         if not is_deployment_file(path, data):
@@ -314,6 +332,7 @@ def analyse(
         verdicts = functools.cache(lambda path: may_use_an_app(loader.data[path]))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
+        workspace.read_callers = functools.partial(_read_callers, loader, python_files)
         project = build_project(display_path(root, cwd), workspace, entries, settings_only, versions)
         project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                         deploy.environment, deploy.env_files)
@@ -394,6 +413,55 @@ def project_files(root: Path, targets: Sequence[Path], exclude: Sequence[str], c
             if rel not in seen:
                 seen.add(rel)
                 yield rel, full
+
+
+def _read_callers(loader: _Loader, python_files: list[str], names: frozenset[str],
+                  wanted: Callable[[str], bool] = lambda path: True) -> dict[str, ir.ModuleFacts]:
+    """The facts of the modules whose bytes call one of names (read.calls_pattern), with the
+    bodies of the functions that call one read (parsed again where the first reading left some
+    out); the first MAX_CALLER_MODULES in path order."""
+    found: dict[str, ir.ModuleFacts] = {}
+    if not names:
+        return found
+    pattern = calls_pattern(names)
+    for path in python_files:
+        data = loader.data.get(path)
+        if data is None or not wanted(path):
+            continue
+        matches = list(pattern.finditer(data))
+        if not matches:
+            continue
+        facts = loader.facts.get(path)
+        if facts is None or facts.error is not None or _in_left_out(facts.body, data, matches):
+            facts = loader.calling(path, frozenset(match.group()[:-1].decode() for match in matches))
+        if facts is not None and facts.error is None:
+            found[path] = facts
+            if len(found) == MAX_CALLER_MODULES:
+                break
+    return found
+
+
+def _in_left_out(body: tuple[ir.Stmt, ...], data: bytes, matches: list[re.Match[bytes]]) -> bool:
+    """Whether one of the matches falls in a function whose body the facts left out."""
+    lines = {data.count(b"\n", 0, match.start()) + 1 for match in matches}
+    return any(start <= line < stop for start, stop in _left_out(body, 1 << 30) for line in lines)
+
+
+def _left_out(stmts: tuple[ir.Stmt, ...], end: int) -> Iterator[tuple[int, int]]:
+    """The lines [start, stop) of the functions among stmts whose body was not read; a
+    statement runs to the next one's first line (or end, its parent's)."""
+    for i, stmt in enumerate(stmts):
+        stop = stmts[i + 1].span.line if i + 1 < len(stmts) else end
+        if isinstance(stmt, ir.FuncDef) and not stmt.body_read:
+            yield stmt.span.line, stop
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, tuple):
+                yield from _left_out(inner, stop)
+        if isinstance(stmt, ir.Try):
+            for _, handler in stmt.handlers:
+                yield from _left_out(handler, stop)
 
 
 class _AppUse:

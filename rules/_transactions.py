@@ -219,6 +219,32 @@ class _Index:
         self.paths.add(path)
         self._add(path, body, None)
 
+    def read_more(self, path: str, body: tuple[ir.Stmt, ...]) -> list[FuncInfo]:
+        """The module read again with more function bodies; returns the functions whose bodies
+        are read only now. Each takes the place of its earlier reading, also where the resolver
+        still holds that one (same place); the other functions keep theirs."""
+        if path not in self.paths:
+            self.add_module(path, body)
+            return [info for info in self.by_path.get(path, ()) if info.func.body_read]
+        earlier = {info.func.span: info for info in self.by_path.get(path, ())}
+        fresh = _Index()
+        fresh.add_module(path, body)
+        added = []
+        for info in fresh.by_path.get(path, ()):
+            old = earlier.get(info.func.span)
+            if old is not None and (old.func.body_read or not info.func.body_read):
+                self.infos[id(info.func)] = old
+                continue
+            added.append(info)
+            self.infos[id(info.func)] = info
+            self.by_name.setdefault(info.func.name, []).append(info)
+            self.by_path[path].append(info)
+            if old is not None:
+                self.infos[id(old.func)] = info
+                self.by_name[old.func.name].remove(old)
+                self.by_path[path].remove(old)
+        return added
+
     def _add(self, path: str, stmts: tuple[ir.Stmt, ...], cls: ir.ClassDef | None) -> None:
         for stmt in stmts:
             if isinstance(stmt, ir.FuncDef):
@@ -293,6 +319,11 @@ class Transactions:
             if facts is not None and facts.error is None:
                 self.index.add_module(path, facts.body)
             info = self.index.infos.get(id(func))
+        if info is None:
+            # The resolver's reading of a module that the second pass read again with more bodies.
+            info = next((i for i in self.index.by_path.get(path, ()) if i.func.span == func.span), None)
+            if info is not None:
+                self.index.infos[id(func)] = info
         return info
 
     def class_obj(self, info: FuncInfo) -> ClassObj | None:
@@ -740,19 +771,73 @@ class Transactions:
                 continue
             facts = self.project.workspace.load_facts(path)
             assert facts is not None
-            entries = [self.module_entry(path, facts.body)]
-            entries += [self.entry(info) for info in list(self.index.by_path.get(path, ()))]
-            for sends in entries:
-                for send_path in sends:
-                    if send_path.pending is None:
-                        continue
-                    if send_path.chain and self._hazard_in_callee(send_path):
-                        continue
-                    primary = send_path.chain[0].span if send_path.chain else send_path.send.span
-                    if primary in seen:
-                        continue
-                    seen.add(primary)
-                    yield Hazard(primary, send_path)
+            yield from self._module_hazards(path, facts.body, seen)
+        for path, added in self._callers_read_again():
+            yield from self._module_hazards(path, None, seen, added)
+
+    def sender_names(self) -> frozenset[str]:
+        """Names of the project functions found to send a task (themselves or through the
+        functions they call) among the entries read so far; a method's name only where it is
+        distinctive enough to stand for it on a receiver of unknown type."""
+        root = self.project.root
+        names = set()
+        for key, sends in self._entry_memo.items():
+            info = self.index.infos.get(key)
+            # an earlier reading's function, read again since (_Index.replace_module), has key
+            if not sends or info is None or id(info.func) != key or is_test_path(info.path, root):
+                continue
+            name = info.func.name
+            if name.startswith("__") or name in _COMMON_NAMES or (info.cls is not None and "_" not in name.strip("_")):
+                continue
+            names.add(name)
+        return frozenset(names)
+
+    def _callers_read_again(self) -> Iterator[tuple[str, list[FuncInfo]]]:
+        """The second pass: modules that call a function known to send, read with the bodies of
+        those callers (a view in a module that mentions neither Celery nor a transaction, whose
+        function bodies the first reading left out); each with the functions read only now. Two
+        rounds: a caller found in the first can itself be a helper that sends."""
+        root = self.project.root
+        asked: frozenset[str] = frozenset()
+        for _ in range(2):
+            names = self.sender_names() - asked
+            if not names:
+                return
+            found = self.project.workspace.read_callers(names, lambda path: not is_test_path(path, root))
+            fresh = []
+            for path, facts in sorted(found.items()):
+                added = self.index.read_more(path, facts.body)
+                if not added and asked and path in self.index.paths:
+                    # Read before, when the function it calls was not known to send: read again.
+                    added = list(self.index.by_path.get(path, ()))
+                    for info in added:
+                        self._entry_memo.pop(id(info.func), None)
+                    self._memo.clear()
+                if added:
+                    fresh.append((path, added))
+            asked |= names
+            for _path, added in fresh:
+                for info in added:
+                    self.entry(info)
+            yield from fresh
+
+    def _module_hazards(self, path: str, body: tuple[ir.Stmt, ...] | None, seen: set[Span],
+                        functions: list[FuncInfo] | None = None) -> Iterator[Hazard]:
+        """The hazards of a module's body (None: not again) and of its functions (by default all)."""
+        entries = [self.module_entry(path, body)] if body is not None else []
+        entries += [self.entry(info) for info in (functions if functions is not None
+                                                   else list(self.index.by_path.get(path, ())))]
+        for sends in entries:
+            for send_path in sends:
+                if send_path.pending is None:
+                    continue
+                if send_path.chain and self._hazard_in_callee(send_path):
+                    continue
+                primary = send_path.chain[0].span if send_path.chain else send_path.send.span
+                if primary in seen:
+                    continue
+                seen.add(primary)
+                yield Hazard(primary, send_path)
 
     def _hazard_in_callee(self, send_path: SendPath) -> bool:
         """Whether the first function called on the way is itself an entry where the send is a hazard."""

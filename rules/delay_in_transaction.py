@@ -79,9 +79,11 @@ class DelayInTransaction(Rule):
     what = """
 `.delay()`, `.apply_async()` or `send_task()` (or `self.apply_async()` in a Task subclass) reached while a
 database transaction holds an uncommitted write, directly or through project functions called in the
-transaction (followed three calls deep, each reported once where the hazard begins; the functions of a
-module that mentions neither Celery nor a transaction are not read, so a view there that only calls a
-sending helper is not seen). The transactions:
+transaction (followed three calls deep, each reported once where the hazard begins). A module that
+mentions neither Celery nor a transaction is read too where it calls a project function found to send (a
+view that saves and then calls `notify_customer(order)`, whose helper calls `.delay()`), also through one
+more such caller (a service the view calls); a method counts by a distinctive name (`handle_successful_order`,
+not `save`), and at most 300 such modules are read. The transactions:
 
 - Django: `with transaction.atomic():` and `@transaction.atomic` (with `using=`, only for writes to that
   connection), every view when the default database sets `ATOMIC_REQUESTS` (functions that take `request`
@@ -158,6 +160,12 @@ hook (`request.tm.get().addAfterCommitHook(...)`). Where the send sits in a help
                                   "def save(pk):\n    with transaction.atomic():\n"
                                   "        Order.objects.create(pk=pk)\n        notify(pk)\n"},
                 note="through a helper of the project"),
+        Example({**_django("from django.shortcuts import redirect\nfrom proj.models import Order\n"
+                           "from proj.notify import notify\n\n\n"
+                           "def pay(request, pk):\n    Order.objects.filter(pk=pk).update(paid=True)\n"
+                           "    notify(pk)\n    return redirect('/')\n"),
+                 "proj/notify.py": "from proj.tasks import index\n\n\ndef notify(pk):\n    index.delay(pk)\n"},
+                note="a view in a module that mentions neither Celery nor a transaction, calling a helper that sends"),
         Example({"proj/__init__.py": "", "proj/celery.py": _APP, "proj/tasks.py": _TASKS,
                  "proj/signup.py": "from proj.db import session\nfrom proj.models import User\n"
                                    "from proj.tasks import index\n\n\n"
@@ -205,6 +213,10 @@ hook (`request.tm.get().addAfterCommitHook(...)`). Where the send sits in a help
                                    "def signup(email):\n    user = User(email=email)\n    session.add(user)\n"
                                    "    session.commit()\n    index.delay(user.id)\n"},
                 note="sent after the session commits"),
+        Example({**_django("from proj.models import Order\nfrom proj.notify import notify\n\n\n"
+                           "def pay(request, pk):\n    notify(pk)\n    Order.objects.filter(pk=pk).update(paid=True)\n"),
+                 "proj/notify.py": "from proj.tasks import index\n\n\ndef notify(pk):\n    index.delay(pk)\n"},
+                note="a view calling a helper that sends before the view writes anything"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:

@@ -50,20 +50,21 @@ MAX_DEPTH = ir.MAX_DEPTH
 MAX_PARSE_CHARS = 1024 * 1024
 
 
-def parse_file(path: str, data: bytes) -> ir.ModuleFacts:
-    """The facts of a file's bytes: decoded as Python would, then parse_facts()."""
+def parse_file(path: str, data: bytes, calls: frozenset[str] = frozenset()) -> ir.ModuleFacts:
+    """The facts of a file's bytes: decoded as Python would, then parse_facts().
+    calls: names of project functions known to send tasks; a function calling one is read."""
     try:
         text = decode_python(path, data)
     except SourceError as exc:
         return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
-    facts = parse_facts(path, text)
+    facts = parse_facts(path, text, calls)
     if facts.error is not None and facts.error.startswith("syntax error") and is_python_template(path, text):
         # Not QL000: the file is fine, it is just not Python until rendered.
         return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=facts.lines, mentions_celery=False)
     return facts
 
 
-def parse_facts(path: str, text: str) -> ir.ModuleFacts:
+def parse_facts(path: str, text: str, calls: frozenset[str] = frozenset()) -> ir.ModuleFacts:
     """Extract the facts of one Python file. Never raises for bad input."""
     lines = text.count("\n") + 1
     if len(text) > MAX_PARSE_CHARS:
@@ -87,8 +88,8 @@ def parse_facts(path: str, text: str) -> ir.ModuleFacts:
             else:
                 # A module with no Celery marker at all (read because a name it defines is
                 # used elsewhere) cannot send a task from any function: only signatures matter.
-                inert = not mentions_celery(data) and not may_use_an_app(data)
-                body, names, attributes = _convert_chunks(path, text, tree, inert)
+                inert = not calls and not mentions_celery(data) and not may_use_an_app(data)
+                body, names, attributes = _convert_chunks(path, text, tree, inert, calls)
     except _Unreadable as exc:
         if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
             exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
@@ -113,13 +114,14 @@ Reads = tuple[frozenset[str], tuple[tuple[str, str], ...]]  # reads.likely_reads
 _LAST_CHUNKS: dict[str, tuple[tuple[bool, bool, str], dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
 
 
-def _convert_chunks(path: str, text: str, tree: ast.Module,
-                    inert: bool = False) -> tuple[tuple[ir.Stmt, ...], frozenset[str], tuple[tuple[str, str], ...]]:
+def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False,
+                    calls: frozenset[str] = frozenset()) -> tuple[tuple[ir.Stmt, ...], frozenset[str],
+                                                                  tuple[tuple[str, str], ...]]:
     """The statements of the file, and the names and attributes they read (reads.py)."""
     reads_environ = inert and _ENVIRON.search(text) is not None
     lines = lines_of(text)
     chunks = statement_chunks(text, tree, lines)
-    callers = None if inert else _callers_of_read(lines, chunks)
+    callers = None if inert else _callers_of_read(lines, chunks, calls)
     # chunks converted in another mode, or with other functions read, prune other functions
     mode = (inert, reads_environ, callers.pattern if callers is not None else "")
     was, previous = _LAST_CHUNKS.get(path, (mode, {}))
@@ -224,10 +226,12 @@ def _pruned(lines: list[str], chunk: Chunk, every: bool = False, reads_environ: 
 _MAX_CALLED = 200
 
 
-def _callers_of_read(lines: list[str], chunks: list[Chunk]) -> re.Pattern[str] | None:
+def _callers_of_read(lines: list[str], chunks: list[Chunk],
+                     calls: frozenset[str] = frozenset()) -> re.Pattern[str] | None:
     """A pattern for calls of the module's functions whose bodies are read (`name(`, also as
-    `self.name(`), closed over calls: a function calling one is read too. None when no body is."""
-    read: set[str] = set()
+    `self.name(`) and of `calls`, closed over calls: a function calling one is read too. None
+    when no body is."""
+    read: set[str] = set(calls)
     others: list[tuple[str, str]] = []
     for chunk in chunks:
         for function, own_from in _prunable(chunk):

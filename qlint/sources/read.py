@@ -120,3 +120,10 @@ def read_bytes(path: Path | str) -> bytes:
             return handle.read()
     except OSError as exc:
         raise SourceError(exc.strerror or str(exc)) from None
+
+
+def calls_pattern(names: frozenset[str]) -> re.Pattern[bytes]:
+    """Calls of any of names (`notify(`, `self.notify(`, `helpers.notify(`), found in bytes:
+    QL305's second pass reads the modules that call a project function known to send tasks."""
+    alternatives = b"|".join(re.escape(name.encode()) for name in sorted(names)) or b"(?!)"
+    return re.compile(rb"\b(?:" + alternatives + rb")\(")  # \b scans twice as fast as a look-behind
