@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Iterator
 
-from qlint.callsites import SENDING, Context, attr_name_span, calls, children, module_calls, render, subexpressions, \
-    task_call
+from qlint.callsites import SENDING, Context, _Walker, attr_name_span, calls, children, module_calls, render, \
+    subexpressions, task_call
 from qlint.model import Related, Span
 from qlint.resolve.objects import ClassObj, FuncObj, ModuleRef, Sym, TaskObj
 from qlint.resolve.project import Project, Task
@@ -775,12 +775,14 @@ class Transactions:
         for path, added in self._callers_read_again():
             yield from self._module_hazards(path, None, seen, added)
 
-    def sender_names(self) -> frozenset[str]:
+    def sender_names(self) -> dict[str, frozenset[str]]:
         """Names of the project functions found to send a task (themselves or through the
         functions they call) among the entries read so far; a method's name only where it is
-        distinctive enough to stand for it on a receiver of unknown type."""
+        distinctive enough to stand for it on a receiver of unknown type. A method whose name
+        other functions share maps to its class names, one of which a caller's module names
+        (it subclasses or imports the class): `self.x()` reaches it only there."""
         root = self.project.root
-        names = set()
+        names: dict[str, frozenset[str]] = {}
         for key, sends in self._entry_memo.items():
             info = self.index.infos.get(key)
             # an earlier reading's function, read again since (_Index.replace_module), has key
@@ -789,8 +791,11 @@ class Transactions:
             name = info.func.name
             if name.startswith("__") or name in _COMMON_NAMES or (info.cls is not None and "_" not in name.strip("_")):
                 continue
-            names.add(name)
-        return frozenset(names)
+            if info.cls is None or len(self.index.by_name.get(name, ())) == 1:
+                names[name] = frozenset()
+            elif names.get(name, True):
+                names[name] = names.get(name, frozenset()) | {info.cls.name}
+        return names
 
     def _callers_read_again(self) -> Iterator[tuple[str, list[FuncInfo]]]:
         """The second pass: modules that call a function known to send, read with the bodies of
@@ -800,13 +805,15 @@ class Transactions:
         root = self.project.root
         asked: frozenset[str] = frozenset()
         for _ in range(2):
-            names = self.sender_names() - asked
+            names = {name: words for name, words in self.sender_names().items() if name not in asked}
             if not names:
                 return
             found = self.project.workspace.read_callers(names, lambda path: not is_test_path(path, root))
             fresh = []
             for path, facts in sorted(found.items()):
                 added = self.index.read_more(path, facts.body)
+                if added:
+                    self._read_calls(path, facts.body)
                 if not added and asked and path in self.index.paths:
                     # Read before, when the function it calls was not known to send: read again.
                     added = list(self.index.by_path.get(path, ()))
@@ -815,11 +822,19 @@ class Transactions:
                     self._memo.clear()
                 if added:
                     fresh.append((path, added))
-            asked |= names
+            asked |= frozenset(names)
             for _path, added in fresh:
                 for info in added:
                     self.entry(info)
             yield from fresh
+
+    def _read_calls(self, path: str, body: tuple[ir.Stmt, ...]) -> None:
+        """The contexts of the calls in a module read again (what its names are bound to there,
+        `self` a parameter), as module_calls() gives them for the first reading."""
+        walker = _Walker(Context(self.project, path, None, {}))
+        walker.body(body)
+        contexts = self._contexts.setdefault(path, {id(c): ctx for ctx, c in module_calls(self.project, path)})
+        contexts.update((id(e), ctx) for ctx, root in walker.found for e in subexpressions(root) if type(e) is ir.Call)
 
     def _module_hazards(self, path: str, body: tuple[ir.Stmt, ...] | None, seen: set[Span],
                         functions: list[FuncInfo] | None = None) -> Iterator[Hazard]:

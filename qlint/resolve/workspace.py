@@ -131,8 +131,9 @@ class Workspace:
         # Files that name no Celery marker but may act on an app they import (@app.task):
         # read whenever imported, even as `from package import module`.
         self.app_users: Container[str] = frozenset()
-        # QL305's second pass: given names of project functions that send tasks, the facts of
-        # the modules that call one, with those callers' bodies read (analysis.py sets it).
+        # QL305's second pass: given names of project functions that send tasks (each with words
+        # a caller's module must contain, if any), the facts of the modules that call one, with
+        # those callers' bodies read (analysis.py sets it).
         self.read_callers: Callable[..., dict[str, ir.ModuleFacts]] = lambda names, wanted=None: {}
 
     def resolve(self, value: Value, importer: str | None = None) -> Value:

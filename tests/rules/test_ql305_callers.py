@@ -144,3 +144,20 @@ def test_an_atomic_block_calling_a_helper_that_sends_through_an_unread_module(tm
     (finding,) = findings(project(tmp_path, {"shop/services.py": services, "shop/checkout.py": checkout},
                                   atomic_requests=False))
     assert (finding.span.path, finding.span.line) == ("shop/checkout.py", 10)
+
+
+def test_a_method_others_share_the_name_of_counts_where_its_class_is_named(tmp_path):
+    mixin = ("from shop.tasks import send_receipt\n\n\nclass OrderPlacementMixin:\n"
+             "    def handle_successful_order(self, order):\n        send_receipt.delay(order.pk)\n")
+    other = "class Legacy:\n    def handle_successful_order(self, order):\n        return order\n"
+    views = ("from rest_framework.views import APIView\n\nfrom shop.legacy import Legacy\nfrom shop.models import Order\n"
+             "from shop.mixins import OrderPlacementMixin\n\n\n"
+             "class CheckoutView(OrderPlacementMixin, APIView):\n    def post(self, request):\n"
+             "        order = Order.objects.create(email=request.data['email'])\n"
+             "        self.handle_successful_order(order)\n\n\n"
+             "class LegacyView(Legacy, APIView):\n    def post(self, request):\n"
+             "        order = Order.objects.create(email=request.data['email'])\n"
+             "        self.handle_successful_order(order)\n")
+    (finding,) = findings(project(tmp_path, {"shop/mixins.py": mixin, "shop/legacy.py": other,
+                                             "shop/api/views.py": views}))
+    assert (finding.span.path, finding.span.line) == ("shop/api/views.py", 11)
