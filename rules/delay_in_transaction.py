@@ -83,7 +83,8 @@ transaction (followed three calls deep, each reported once where the hazard begi
 mentions neither Celery nor a transaction is read too where it calls a project function found to send (a
 view that saves and then calls `notify_customer(order)`, whose helper calls `.delay()`), also through one
 more such caller (a service the view calls); a method counts by a distinctive name (`handle_successful_order`,
-not `save`), and at most 300 such modules are read. The transactions:
+not `save`), in modules that name its class where other classes define the same name, and at most 300
+such modules are read. The transactions:
 
 - Django: `with transaction.atomic():` and `@transaction.atomic` (with `using=`, only for writes to that
   connection), every view when the default database sets `ATOMIC_REQUESTS` (functions that take `request`
