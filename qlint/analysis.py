@@ -415,22 +415,25 @@ def project_files(root: Path, targets: Sequence[Path], exclude: Sequence[str], c
                 yield rel, full
 
 
-def _read_callers(loader: _Loader, python_files: list[str], names: Mapping[str, frozenset[str]],
+def _read_callers(loader: _Loader, python_files: list[str],
+                  names: Mapping[str, frozenset[str]] | frozenset[str],
                   wanted: Callable[[str], bool] = lambda path: True) -> dict[str, ir.ModuleFacts]:
     """The facts of the modules whose bytes call one of names (read.calls_pattern) and contain
-    one of the words that name maps to, if any (a method's classes); with the bodies of the
-    functions that make such calls read (parsed again where the first reading left some out);
-    the first MAX_CALLER_MODULES in path order."""
+    one of the words that name maps to, if any (a method's classes; a set of names maps none);
+    with the bodies of the functions that make such calls read (parsed again where the first
+    reading left some out); the first MAX_CALLER_MODULES in path order."""
     found: dict[str, ir.ModuleFacts] = {}
     if not names:
         return found
+    if not isinstance(names, Mapping):
+        names = dict.fromkeys(names, frozenset())
     pattern = calls_pattern(frozenset(names))
     for path in python_files:
         data = loader.data.get(path)
         if data is None or not wanted(path):
             continue
-        matches = [m for m in pattern.finditer(data)
-                   if not (words := names[m.group()[:-1].decode()]) or any(w.encode() in data for w in words)]
+        matches = [m for m in pattern.finditer(data) if data[max(m.start() - 4, 0):m.start()] != b"def "
+                   and (not (words := names[m.group()[:-1].decode()]) or any(w.encode() in data for w in words))]
         if not matches:
             continue
         facts = loader.facts.get(path)

@@ -161,3 +161,14 @@ def test_a_method_others_share_the_name_of_counts_where_its_class_is_named(tmp_p
     (finding,) = findings(project(tmp_path, {"shop/mixins.py": mixin, "shop/legacy.py": other,
                                              "shop/api/views.py": views}))
     assert (finding.span.path, finding.span.line) == ("shop/api/views.py", 11)
+
+
+def test_the_engine_reads_callers_of_a_set_of_names_too(tmp_path):
+    root = project(tmp_path, {"shop/views.py": VIEWS})
+    workspace = analyse(["."], cwd=root, root=root, use_cache=False).project.workspace
+    for names in (frozenset({"notify_customer"}), {"notify_customer": frozenset()}):
+        found = workspace.read_callers(names)
+        assert sorted(found) == ["shop/views.py"]
+        (pay,) = [s for s in found["shop/views.py"].body if getattr(s, "name", None) == "pay"]
+        assert pay.body_read
+    assert workspace.read_callers({"notify_customer": frozenset({"NoSuchClass"})}) == {}
