@@ -592,6 +592,24 @@ def make_dict(items: dict[Any, Value], span: Span | None) -> Value:
     return Value("known", plain, span, items=tuple((str(k), v) for k, v in items.items()))
 
 
+def with_item(base: Value, key: Any, item: Value, span: Span | None) -> Value:
+    """The dict Value base with key set to item (`d[key] = item`). A settings module may set
+    thousands of keys one by one (a beat schedule): what is already there is copied, not
+    looked into again, so each write costs a copy, not a walk over every value."""
+    if base.items is None or not isinstance(base.value, dict):
+        items = dict_items(base)
+        items[key] = item
+        return make_dict(items, span)
+    plain = dict(base.value)
+    raw = item.value if item.status in ("known", "env-default", "default") else None
+    plain[key] = raw if V.is_plain(raw) else describe_object(raw)
+    if key in base.value:
+        pairs = tuple((k, item if k == str(key) else v) for k, v in base.items)
+    else:
+        pairs = base.items + ((str(key), item),)
+    return Value("known", plain, span, items=pairs)
+
+
 def describe_object(obj: Any) -> str:
     """A short stand-in for an object inside plain data: "<class MySchedule>"."""
     if isinstance(obj, (ClassObj, FuncObj, TaskObj)):
@@ -604,4 +622,4 @@ def describe_object(obj: Any) -> str:
     return f"<{type(obj).__name__}>"
 
 
-__all__ = ["Evaluator", "dict_items", "make_dict", "UNSET"]
+__all__ = ["Evaluator", "dict_items", "make_dict", "with_item", "UNSET"]

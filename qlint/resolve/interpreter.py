@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
 from qlint.resolve import django, flask_config, split_settings
-from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict
+from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict, with_item
 from qlint.resolve.objects import (
     UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FlaskApp, FlaskConfig, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator,
     TaskObj,
@@ -722,9 +722,7 @@ class Interpreter:
                 base.value.app.events.append(ConfEvent("set", str(key.value), V.with_origin(value, span), span, tuple(self.scope.conditions)))
             return
         if isinstance(base_expr, ir.Name) and isinstance(base.value, dict) and key.status == "known":
-            items = dict_items(base)
-            items[key.value] = V.with_origin(value, span)
-            self.rebind(base_expr.id, make_dict(items, span), span)
+            self.rebind(base_expr.id, with_item(base, key.value, V.with_origin(value, span), span), span)
         elif isinstance(base_expr, ir.Name) and base.status != "unknown":
             self.rebind(base_expr.id, unknown(f"{base_expr.id} changed by an item assignment qlint cannot follow", span), span)
 
