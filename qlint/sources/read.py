@@ -28,14 +28,25 @@ SETTINGS_MODULE_MARKER = b"DJANGO_SETTINGS_MODULE"
 # import app`): a task definition needs no other marker. Attributes (`job.task = x`, `self.task.id`)
 # are not task definitions.
 TASK_MARKER = re.compile(rb"\.task(?:\(|[ \t]*(?:#[^\n]*)?\r?\n)")
-# Where a database transaction opens (Django's atomic, SQLAlchemy's begin(), zope's
-# transaction.manager, pyramid_tm's request.tm, an app including pyramid_tm): QL305 follows the
-# calls made inside one into the project's helpers that send tasks, so the file is read like one
-# that sends.
-TRANSACTION_MARKERS = (b"atomic", b"transaction.manager", re.compile(rb"\.tm\b"),
-                       re.compile(rb"\.begin(?:_nested)?\("), b"pyramid_tm")
+
+
+class _Both:
+    """A marker made of two substrings that must both occur (a `search` like a pattern's)."""
+
+    def __init__(self, first: bytes, second: bytes) -> None:
+        self.first, self.second = first, second
+
+    def search(self, data: bytes) -> bool | None:
+        return True if self.first in data and self.second in data else None
+
+
+# Of the files that open a database transaction (QL305), those read whatever else they hold: a project context
+# manager around atomic() (`with traced_atomic_transaction():` elsewhere stands for atomic), and
+# an app that includes pyramid_tm (every view runs in a transaction). Other files that open a
+# transaction are read when they send (the markers above) or call a helper that sends (QL305's
+# second pass, qlint/analysis.py): reading them all doubled the files read on saleor.
 MARKERS = (b"elery", b"CELERY", b"shared_task", SETTINGS_MODULE_MARKER, b".delay(", b"apply_async",
-           re.compile(rb"\.si?\("), b"send_task", TASK_MARKER, *TRANSACTION_MARKERS)
+           re.compile(rb"\.si?\("), b"send_task", TASK_MARKER, _Both(b"atomic", b"contextmanager"), b"pyramid_tm")
 
 
 # A file without MARKERS can still act on an app it imports from elsewhere: define tasks

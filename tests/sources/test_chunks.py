@@ -119,7 +119,12 @@ def test_a_module_without_any_celery_marker_keeps_only_signatures():
     sending = models + "\n\ndef place(order):\n    notify.delay(order.pk)\n"
     order = parse_facts("shop/models.py", sending).body[1]
     assert order.body[0].body_read
-    # A transaction block may call a helper that sends (QL305): its module is read.
+    # A transaction block alone does not make the module read: QL305's second pass reads it
+    # when it calls a helper that sends (tests/rules/test_ql305_callers.py).
     atomic = models.replace("        super().save()\n", "        with transaction.atomic():\n            super().save()\n")
     order = parse_facts("shop/models.py", atomic).body[-1]
+    assert not order.body[0].body_read
+    # A project context manager around atomic() is read: `with it():` elsewhere opens a transaction.
+    manager = atomic + "\n\n@contextmanager\ndef in_transaction():\n    with transaction.atomic():\n        yield\n"
+    order = parse_facts("shop/models.py", "from contextlib import contextmanager\n" + manager).body[-2]
     assert order.body[0].body_read
