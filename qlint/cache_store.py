@@ -108,6 +108,7 @@ def make_folder(path: Path) -> Path:
 def _stored_key(base: Path) -> bytes | None:
     path = base / "key"
     try:
+        base.parent.mkdir(parents=True, exist_ok=True)  # a new machine may have no ~/.cache yet
         _own_folder(base)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)

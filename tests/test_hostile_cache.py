@@ -213,3 +213,19 @@ async def test_the_language_server_started_in_a_hostile_project_runs_nothing(tre
         await client.stop()
     assert not marker.exists()
     assert not (root.parent / "outside-gitignore").exists()
+
+
+def test_the_first_run_on_a_new_machine_keeps_what_it_stores(tree, tmp_path):
+    """No cache directory at all yet (no ~/.cache): the first run makes it and its key, so the
+    second run finds what the first stored."""
+    root, _ = tree
+    env = {**os.environ, "QLINT_CACHE_DIR": str(tmp_path / "new" / "home" / ".cache" / "qlint")}
+    done = subprocess.run([QLINT, "check", "--format", "json", "."], cwd=root, capture_output=True, text=True,
+                          env=env, timeout=300)
+    key = tmp_path / "new" / "home" / ".cache" / "qlint" / "key"
+    assert done.returncode == 1 and key.is_file() and oct(key.stat().st_mode & 0o777) == "0o600"
+    script = ("import sys\nfrom pathlib import Path\n"
+              "from qlint import cache_store\nprint(any(cache_store.project_dir(Path(sys.argv[1])).rglob('facts-*/*/*')))\n")
+    found = subprocess.run([sys.executable, "-c", script, str(root.resolve())], capture_output=True, text=True,
+                           env=env, timeout=300)
+    assert found.stdout.strip() == "True", found.stderr
