@@ -35,8 +35,9 @@ class RejectOnWorkerLostLoop(Rule):
     what = """
 Late acknowledgement together with either `task_reject_on_worker_lost=True` (a task's
 `reject_on_worker_lost`) without `task_retry_on_worker_lost`, or acknowledgement on timeout turned off
-(`task_acks_on_timeout=False`, or `task_acks_on_failure_or_timeout=False` that it falls back to) while a
-hard time limit applies. Read from Celery 5.7's `Request.on_failure`. One finding per place the option is
+(`task_acks_on_timeout=False`, or `task_acks_on_failure_or_timeout=False` that it falls back to; Celery 5.5
+and later, since up to 5.4 such a task is rejected without requeue and dropped) while a
+hard time limit applies. Read from `Request.on_failure` of Celery 5.4, 5.5 and 5.7. One finding per place the option is
 set: a decorator factory or base class that gives it to many tasks is reported once, where it sets it,
 with the tasks it covers as related locations.
 """
@@ -80,15 +81,19 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
         Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_reject_on_worker_lost = True\n"
                                                   "task_retry_on_worker_lost = True\n"},
                 note="Celery 5.7 retries a bounded number of times instead"),
+        Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_acks_on_failure_or_timeout = False\n"
+                                                  "task_time_limit = 600\n", "requirements.txt": "celery[redis]==5.4.0\n"},
+                note="Celery 5.4 drops a task its hard limit killed instead of re-queueing it"),
         Example({**_BASE, "proj/celeryconfig.py": "task_acks_late = True\ntask_acks_on_failure_or_timeout = False\n"},
                 note="no hard limit: nothing times out"),
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
         for app in project.apps:
+            loops = _timeouts_requeued(app)
             app_wide = self._hazard(app.setting("task_acks_late"), app.setting("task_reject_on_worker_lost"),
                                     app.setting("task_retry_on_worker_lost"), self._acks_on_timeout(app, None),
-                                    app.setting("task_time_limit"))
+                                    app.setting("task_time_limit"), loops)
             if app_wide is not None:
                 what, value = app_wide
                 yield self._finding(f"tasks of app {app.name!r} are", what, value.origin or app.defined_at, app=app)
@@ -101,7 +106,7 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
                     continue
                 found = self._hazard(task.option("acks_late"), task.option("reject_on_worker_lost"),
                                      app.setting("task_retry_on_worker_lost"), self._acks_on_timeout(app, task),
-                                     task.option("time_limit"))
+                                     task.option("time_limit"), loops)
                 if found is not None and found != app_wide:
                     what, value = found
                     by_place.setdefault((value.origin or task.decorator_span, what), []).append(task)
@@ -118,12 +123,13 @@ Leave `task_reject_on_worker_lost` off and let failures be recorded, or use `tas
         return app.setting("task_acks_on_failure_or_timeout")
 
     @staticmethod
-    def _hazard(late: Value, reject: Value, retry: Value, acks_on_timeout: Value, limit: Value) -> tuple[str, Value] | None:
+    def _hazard(late: Value, reject: Value, retry: Value, acks_on_timeout: Value, limit: Value,
+                loops: bool = True) -> tuple[str, Value] | None:
         if not late_acked(late):
             return None
         if _true(reject) and not _true(retry):
             return "worker-lost", reject
-        if _false(acks_on_timeout) and _limited(limit):
+        if loops and _false(acks_on_timeout) and _limited(limit):
             return "timeout", acks_on_timeout
         return None
 
@@ -148,3 +154,11 @@ def _who(tasks: list[Task]) -> str:
     names = ", ".join(t.name for t in tasks[:3])
     more = f" and {len(tasks) - 3} more" if len(tasks) > 3 else ""
     return f"{len(tasks)} tasks ({names}{more}) are"
+
+
+def _timeouts_requeued(app: App) -> bool:
+    """Whether every Celery release the app may run requeues a late-acked task its hard limit
+    killed when timeouts are not acknowledged: 5.5 and later do; up to 5.4 the worker rejects
+    it without requeue (celery/worker/request.py, Request.on_failure), so nothing loops."""
+    releases = getattr(app, "releases", ()) or ()
+    return all(tuple(int(p) for p in release.split(".")[:2]) >= (5, 5) for release in releases)

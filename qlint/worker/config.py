@@ -42,6 +42,10 @@ class TaskPolicy:
     reject_on_worker_lost: bool
     time_limit: float | None
     soft_time_limit: float | None
+    # What happens to a late-acked message whose task hit the hard limit when it is not acked:
+    # Celery 5.5 on requeues it (the task runs again, forever); up to 5.4 the worker rejects it
+    # without requeue and the message is gone (celery/worker/request.py, Request.on_failure).
+    timeout_requeues: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,14 @@ def broker_config(settings: dict[str, Any], consumer_timeout: float) -> BrokerCo
     )
 
 
-def task_policy(settings: dict[str, Any], spec: TaskSpec) -> TaskPolicy:
+def _release(text: str | None) -> tuple[int, int]:
+    if not text:
+        return (99, 0)  # the newest
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+def task_policy(settings: dict[str, Any], spec: TaskSpec, celery: str | None = None) -> TaskPolicy:
     either = _first(spec.acks_on_failure_or_timeout, settings.get("task_acks_on_failure_or_timeout"))
     on_failure = _first(spec.acks_on_failure, settings.get("task_acks_on_failure"), either, True)
     on_timeout = _first(spec.acks_on_timeout, settings.get("task_acks_on_timeout"), either, True)
@@ -146,6 +157,7 @@ def task_policy(settings: dict[str, Any], spec: TaskSpec) -> TaskPolicy:
         time_limit=_number(_first(spec.time_limit, settings.get("task_time_limit")), "task_time_limit"),
         soft_time_limit=_number(_first(spec.soft_time_limit, settings.get("task_soft_time_limit")),
                                 "task_soft_time_limit"),
+        timeout_requeues=_release(celery) >= (5, 5),
     )
 
 
@@ -170,6 +182,6 @@ class ReplayConfig:
 def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
     return ReplayConfig(
         broker=broker_config(settings, scenario.rabbitmq_consumer_timeout),
-        tasks={name: task_policy(settings, spec) for name, spec in scenario.tasks.items()},
+        tasks={name: task_policy(settings, spec, scenario.celery) for name, spec in scenario.tasks.items()},
         workers=[worker_config(settings, spec) for spec in scenario.workers],
     )

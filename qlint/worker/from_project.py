@@ -215,6 +215,10 @@ def prepare_from_project(scenario: Scenario, project: LoadedProject) -> Prepared
     notes = r.finish(f"project {project.path}")
     data = scenario.model_dump(exclude={"project", "app", "unresolved", "cpus", "deployment"})
     data.update(settings=settings, workers=workers, tasks=tasks)
+    if scenario.celery is None and getattr(app, "releases", ()):
+        data["celery"] = app.releases[-1]  # the project's release (the newest it may install)
+        if len(app.releases) > 1:
+            notes.append(f"the project may install Celery {', '.join(app.releases)}: replayed as {app.releases[-1]}")
     try:
         prepared = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -145,6 +145,10 @@ class Scenario(Strict):
     until: float | None = Seconds(None, gt=0, ge=None)
     seed: int = 0
     rabbitmq_consumer_timeout: float = Seconds(1800, gt=0, ge=None)
+    # The Celery release the workers run ("5.4"): where releases differ (a hard time limit under
+    # late ack, below), the replay follows it; none: the newest qlint knows. The project form
+    # takes the project's release when its dependency files pin one.
+    celery: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?$")
 
     @model_validator(mode="after")
     def _references(self) -> "Scenario":

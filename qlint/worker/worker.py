@@ -281,7 +281,7 @@ class Worker:
             if policy.acks_on_timeout:
                 self._ack(request)
             else:
-                self._reject(request, requeue=True)
+                self._reject(request, requeue=policy.timeout_requeues)
         elif outcome == "worker-lost" and policy.reject_on_worker_lost:
             self._reject(request, requeue=True)
         elif policy.acks_on_failure:

@@ -376,3 +376,22 @@ until: 400
     assert [(e.id, e.worker, e.start, e.redelivered) for e in trace.executions[1:]] == [
         ("t2", "w2", 200, True), ("t10", "w2", 201, True), ("t3", "w2", 202, True)]
     assert [e.id for e in trace.executions[:1]] == ["a"] and trace.executions[0].outcome == "success"
+
+
+def test_a_timed_out_late_ack_task_is_requeued_from_5_5_and_dropped_before():
+    """Request.on_failure: with task_acks_on_failure_or_timeout=False, Celery 5.5 and later reject
+    a task killed by its hard limit with requeue (it runs again, forever); up to 5.4 the reject
+    has no requeue, and the message is gone."""
+    def scenario(release: str) -> str:
+        return f"""
+celery: "{release}"
+settings: {{{REDIS}, task_acks_late: true, task_acks_on_failure_or_timeout: false}}
+workers: [{{name: w1, concurrency: 1}}]
+tasks: {{slow: {{duration: 10, time_limit: 3}}}}
+submit: [{{at: 0, task: slow, id: s}}]
+until: 12
+"""
+    looping = replay(scenario("5.5"))
+    assert [e.outcome for e in looping.executions][:3] == ["time-limit"] * 3
+    dropped = replay(scenario("5.4"))
+    assert [(e.id, e.outcome) for e in dropped.executions] == [("s", "time-limit")]
