@@ -9,21 +9,21 @@ command that names a package installs it again over what an earlier one installe
 `FROM python:3.11` says which Python the image runs.
 
 The Dockerfile reader of the deployment files (qlint/sources/deploy/dockerfile.py)
-reads the same file for its environment and command; this module only needs its text.
+reads the same file for its environment and command; both take its instructions from
+qlint/sources/dockerfile_syntax.py.
 """
 from __future__ import annotations
 
 import json
 import re
+from itertools import islice
 
-from qlint.model import Span
 from qlint.sources.dependencies.facts import DependencyFacts, Include, Requirement
 from qlint.sources.dependencies.requirements import checked_specifier, package_of, parse_requirement
 from qlint.sources.deploy.located import Located
 from qlint.sources.deploy.shell import Word, expand, split_commands, words_from_items
+from qlint.sources.dockerfile_syntax import instructions
 
-_ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*(\S)", re.I)
-_INSTRUCTION = re.compile(r"\s*([A-Za-z]+)\b")
 _PYTHON_IMAGE = re.compile(r"(?:^|[\s/])python:(\d+)\.(\d+)")
 # A RUN instruction worth splitting into words: it may run pip or pip-sync, and names celery,
 # kombu or a requirements file.
@@ -47,69 +47,8 @@ _REQUIREMENT_FILE = {"-r": False, "--requirement": False, "-c": True, "--constra
 MAX_INSTRUCTIONS = 20_000
 
 
-def _cut(text: str, escape: str) -> tuple[str, bool]:
-    """The text without its trailing escape character, and whether the instruction goes on."""
-    kept = text.rstrip()
-    if kept.endswith(escape):
-        return text[:len(kept) - 1], True
-    return text, False
-
-
 def _word(text: str) -> Word:
     return Word(Located("", text, ((1, 1),) * len(text)))
-
-
-class Instruction:
-    """One instruction: its keyword, first line, and its arguments as pieces of lines; the
-    positioned text (Located) is made only for the instructions that are read word by word."""
-
-    def __init__(self, path: str, keyword: str, line: int, pieces: list[tuple[str, int, int]]) -> None:
-        self.path = path
-        self.keyword = keyword
-        self.line = line
-        self.pieces = pieces  # (text, line, column of its first character)
-        self.text = "".join(text for text, _, _ in pieces)
-
-    def located(self) -> Located:
-        parts = [Located.at(self.path, text, line, column) for text, line, column in self.pieces]
-        return Located(self.path, self.text, tuple(pos for part in parts for pos in part.positions))
-
-
-def instructions(path: str, text: str) -> list[Instruction]:
-    """Each instruction, continuation lines joined."""
-    lines = text.splitlines()
-    escape = "\\"
-    for line in lines[:5]:
-        directive = _ESCAPE_DIRECTIVE.match(line.strip())
-        if directive:
-            escape = directive.group(1)
-        elif line.strip() and not line.strip().startswith("#"):
-            break
-    out: list[Instruction] = []
-    i = 0
-    while i < len(lines) and len(out) < MAX_INSTRUCTIONS:
-        line = lines[i]
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
-        match = _INSTRUCTION.match(line)
-        if match is None:
-            i += 1
-            continue
-        start_line = i + 1
-        piece, continues = _cut(line[match.end():], escape)
-        pieces = [(piece, i + 1, match.end() + 1)]
-        while continues and i + 1 < len(lines):
-            i += 1
-            following = lines[i]
-            if not following.strip() or following.lstrip().startswith("#"):
-                continue  # comments and blank lines inside an instruction are dropped
-            piece, continues = _cut(" " + following, escape)
-            pieces.append((piece, i + 1, 0))
-        i += 1
-        out.append(Instruction(path, match.group(1).upper(), start_line, pieces))
-    return out
 
 
 def read_dockerfile_installs(path: str, text: str) -> DependencyFacts:
@@ -119,7 +58,7 @@ def read_dockerfile_installs(path: str, text: str) -> DependencyFacts:
     includes: list[Include] = []
     python = python_span = None
     install = 0
-    for instruction in instructions(path, text):
+    for instruction in islice(instructions(path, text), MAX_INSTRUCTIONS):
         keyword = instruction.keyword
         if keyword == "FROM":
             image = _PYTHON_IMAGE.search(instruction.text)

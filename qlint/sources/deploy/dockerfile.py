@@ -22,9 +22,8 @@ from qlint.sources.deploy.command_line import commands_in_words
 from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, Process
 from qlint.sources.deploy.located import Located
 from qlint.sources.deploy.shell import Word, expand, expansion_value, split_commands
+from qlint.sources.dockerfile_syntax import instructions
 
-_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*(\S)", re.I)
-_HEREDOC = re.compile(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*$")
 MAX_INSTRUCTIONS = 20_000
 
@@ -46,10 +45,11 @@ def read_dockerfile(path: str, text: str) -> DeployFacts:
     stages: list[_Stage] = []
     global_args: dict[str, EnvVar] = {}
     stage: _Stage | None = None
-    for count, (keyword, args) in enumerate(_instructions(path, text)):
+    for count, instruction in enumerate(instructions(path, text)):
         if count >= MAX_INSTRUCTIONS:
             notes.append(f"{path}: more than {MAX_INSTRUCTIONS:,} instructions; the rest was not read")
             break
+        keyword, args = instruction.keyword, instruction.located()
         if keyword == "FROM":
             words = [w for w in _words(args) if not w.text.startswith("--")]
             base = words[0].text if words else ""
@@ -111,62 +111,6 @@ def read_dockerfile(path: str, text: str) -> DeployFacts:
     copies = tuple((_in_context(src), dest) for src, dest in final.copies)
     return DeployFacts(path, "dockerfile", deployments=deployments, env=list(env.values()), notes=notes,
                        copies=copies, entrypoint=_entry_script(final, copies))
-
-
-def _instructions(path: str, text: str):
-    """(KEYWORD, arguments as Located) for each instruction, continuation lines joined."""
-    lines = text.split("\n")
-    escape = "\\"
-    for line in lines[:5]:
-        match = _DIRECTIVE.match(line.strip())
-        if match:
-            escape = match.group(1)
-            break
-        if line.strip() and not line.strip().startswith("#"):
-            break
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.lstrip()
-        if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
-        chars: list[str] = []
-        positions: list[tuple[int, int]] = []
-        first = i
-        while True:
-            body = lines[i].rstrip("\r")
-            if i != first and body.lstrip().startswith("#"):
-                i += 1
-                if i >= len(lines):
-                    break
-                continue
-            continued = body.rstrip().endswith(escape)
-            if continued:
-                body = body.rstrip()[:-1]
-            for column, ch in enumerate(body, start=1):
-                chars.append(ch)
-                positions.append((i + 1, column))
-            i += 1
-            if not continued or i >= len(lines):
-                break
-            chars.append(" ")
-            positions.append((i, len(lines[i - 1]) + 1))
-        joined = "".join(chars)
-        start = len(joined) - len(joined.lstrip())
-        keyword, _, _ = joined[start:].partition(" ")
-        keyword = keyword.split("\t")[0]
-        args_at = start + len(keyword)
-        while args_at < len(joined) and joined[args_at] in " \t":
-            args_at += 1
-        heredoc = _HEREDOC.search(joined, args_at)
-        if heredoc and keyword.upper() in ("RUN", "COPY", "ADD"):
-            end = heredoc.group(1)
-            while i < len(lines) and lines[i].strip() != end:
-                i += 1
-            i += 1
-            continue
-        yield keyword.upper(), Located(path, joined[args_at:], tuple(positions[args_at:]))
 
 
 def _words(args: Located) -> list[Word]:
