@@ -69,8 +69,8 @@ def baseline(files: list[Path]) -> tuple[float, int]:
 _CHILD = """
 import json, sys, time
 from pathlib import Path
-from qlint.engine import check_paths
-from qlint.project_config import load_config
+from qlint.pipeline.engine import check_paths
+from qlint.user_config.project_config import load_config
 root = Path(sys.argv[1])
 start = time.perf_counter()
 result = check_paths(["."], cwd=root, root=root, config=load_config(root), use_cache=True)
@@ -102,9 +102,9 @@ def qlint_check(root: Path) -> tuple[float, int]:
 def measure(root: Path, warm_facts: bool, repeat: int) -> dict[str, float]:
     """Each time is the fastest of `repeat` runs: on a shared machine the noise only ever
     adds time. The runs of each kind alternate, so a slow spell touches all of them."""
-    from qlint.cache_store import project_dir
-    from qlint.cache_writer import wait_for_writer
-    from qlint.discovery import walk
+    from qlint.scan.cache_store import project_dir
+    from qlint.scan.cache_writer import wait_for_writer
+    from qlint.scan.discovery import walk
 
     cache = project_dir(root.resolve())  # the caches live in the user's cache directory (cache_store.py)
     files = [p for p in walk(root) if p.suffix == ".py"]

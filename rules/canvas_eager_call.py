@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.canvas import Misplaced, canvas_uses
-from qlint.callsites import attr_name_span, render
+from qlint.semantics.canvas import Misplaced, canvas_uses
+from qlint.semantics.callsites import attr_name_span, render
 from qlint.model import Edit, Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule

@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from qlint.callsites import Context, walk_nested
-from qlint.canvas import COMPOSITE, Chain, Chord, Group, Node, Sig, build, describe
+from qlint.semantics.callsites import Context, walk_nested
+from qlint.semantics.canvas import COMPOSITE, Chain, Chord, Group, Node, Sig, build, describe
 from qlint.model import Finding, Fix, Related, Span, Value
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always
-from qlint.rules._spelling import key
+from qlint.semantics.delivery import always
+from qlint.semantics.spelling import key
 from qlint.sources import ir
 
 # Result backends whose chord bookkeeping receives each header result with the call

@@ -6,8 +6,8 @@ from typing import Iterable
 from qlint.model import Finding, Fix, Related
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._db_writes import SESSION
-from qlint.rules._transactions import DIRTY, Hazard, Transactions
+from qlint.semantics.db_writes import SESSION
+from qlint.semantics.transactions import DIRTY, Hazard, Transactions
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
 _TASKS = "from proj.celery import app\n\n@app.task\ndef index(pk):\n    return pk\n"

@@ -7,9 +7,9 @@ from typing import Any, Iterable
 from qlint.model import Finding, Fix, Span
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always
-from qlint.rules._paths import in_project, is_test_path
-from qlint.rules._spelling import key
+from qlint.semantics.delivery import always
+from qlint.semantics.paths import in_project, is_test_path
+from qlint.semantics.spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 # Settings for a developer's machine, where running tasks inline without a worker is a

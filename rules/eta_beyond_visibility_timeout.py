@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.durations import format_duration
+from qlint.semantics.durations import format_duration
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delays import Held, ack_deadlines, deadline_related, held_messages, longest, number
-from qlint.rules._delivery import Deadline, always, each_broker
-from qlint.rules._spelling import key
+from qlint.semantics.delays import Held, ack_deadlines, deadline_related, held_messages, longest, number
+from qlint.semantics.delivery import Deadline, always, each_broker
+from qlint.semantics.spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _HEAD = "from proj.celery import app\n\n\n"

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.callsites import Context, TaskCall, arguments, task_calls
+from qlint.semantics.callsites import Context, TaskCall, arguments, task_calls
 from qlint.model import Finding, Fix, Related
-from qlint.payloads import MODEL_KINDS, Carried, classify
-from qlint.project_config import DEFAULT_PAYLOAD_LITERAL_BYTES
+from qlint.semantics.payloads import MODEL_KINDS, Carried, classify
+from qlint.semantics.thresholds import DEFAULT_PAYLOAD_LITERAL_BYTES
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._serialization import json_failures
+from qlint.semantics.serialization import json_failures
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj", broker="redis://localhost:6379/0")\n'

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.durations import format_duration
+from qlint.semantics.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import CONSUMER_TIMEOUT, always, per_worker, related, transport
+from qlint.semantics.delivery import CONSUMER_TIMEOUT, always, per_worker, related, transport
 from qlint.rules.late_ack_unbounded import unbounded
 from qlint.rules.late_ack_visibility_timeout import late_acked
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.durations import format_duration
+from qlint.semantics.durations import format_duration
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import (
+from qlint.semantics.delivery import (
     always, apps_with_visibility_timeout, each_broker, per_worker, related, unknown_broker_deadlines,
 )
-from qlint.rules._spelling import key
+from qlint.semantics.spelling import key
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.durations import format_duration
+from qlint.semantics.durations import format_duration
 from qlint.model import Finding, Fix, Related, Value
-from qlint.resolve.project import App, Project, Task
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App, Task
 from qlint.rule import Example, Rule
 from qlint.resolve.workers import CeleryProcess
-from qlint.rules._delivery import (
+from qlint.semantics.delivery import (
     Transport, Visibility, always, apps_with_visibility_timeout, each_broker, per_worker, related,
     unknown_broker_deadlines,
 )
-from qlint.rules._spelling import dict_item
+from qlint.semantics.spelling import dict_item
 
 _APP = '''from celery import Celery
 

@@ -6,10 +6,11 @@ from typing import Iterable
 from qlint import catalog
 from qlint.catalog import releases as catalog_releases
 from qlint.model import Edit, Finding, Fix, Related, Span, Value
-from qlint.resolve.project import RELIED_ON, App, Project, UnreadKey
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import RELIED_ON, App, UnreadKey
 from qlint.resolve.values import is_plain
 from qlint.rule import Example, Rule
-from qlint.rules._setting_keys import references, rename
+from qlint.semantics.setting_keys import references, rename
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _DJANGO = {

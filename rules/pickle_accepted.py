@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint.model import Finding, Fix, Related
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
-from qlint.rules._serialization import PICKLE, certain_string, names
-from qlint.rules._spelling import assignment, key
+from qlint.semantics.serialization import PICKLE, certain_string, names
+from qlint.semantics.spelling import assignment, key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}

@@ -3,20 +3,21 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.durations import format_duration
+from qlint.semantics.durations import format_duration
 from qlint.model import Finding, Fix, Related, Value
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
-from qlint.callsites import task_calls
+from qlint.semantics.callsites import task_calls
 from qlint.resolve.routing import beat_queues
 from qlint.resolve.workers import CeleryProcess, workers_of
-from qlint.rules._delivery import CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, always, brokers, transport, visibility_timeout
-from qlint.rules._paths import is_test_path
-from qlint.rules._routing import destinations
-from qlint.rules._spelling import assignment
+from qlint.semantics.delivery import CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, always, brokers, transport, visibility_timeout
+from qlint.semantics.paths import is_test_path
+from qlint.semantics.routing import destinations
+from qlint.semantics.spelling import assignment
+from qlint.semantics.thresholds import DEFAULT_LONG_TASK_SECONDS
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
-DEFAULT_LONG = 300
 # An app-wide or worker-wide limit is a cap that every task gets, the shortest included:
 # 5 to 30 minute caps are boilerplate (Celery's own Django guide sets task_time_limit =
 # 30 * 60). Such a cap only shows that tasks run long when nobody would set it for short
@@ -187,7 +188,7 @@ ahead altogether.
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
-        threshold = float(getattr(project.config, "long_task_seconds", None) or DEFAULT_LONG)
+        threshold = float(getattr(project.config, "long_task_seconds", None) or DEFAULT_LONG_TASK_SECONDS)
         durations = dict(getattr(project.config, "tasks", None) or {})
         for app in project.apps:
             # A test or CI environment (tests/docker-entrypoint.sh, an app under tests/) is not the
@@ -273,7 +274,7 @@ ahead altogether.
 
 
 def _queues_of(project: Project, task, app: App) -> list[Value]:
-    """Where the task's messages go (rules/_routing.py); an unknown queue when a send's cannot be read."""
+    """Where the task's messages go (qlint/semantics/routing.py); an unknown queue when a send's cannot be read."""
     sent = destinations(project, task, app)
     if sent is None:
         return [Value("unknown", reason="a send of the task names a queue qlint cannot read")]

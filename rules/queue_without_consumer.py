@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint.model import Finding, Fix, Related, Span
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.rule import Example, Rule
-from qlint.rules._routing import destinations
+from qlint.semantics.routing import destinations
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _TASKS = ("from proj.celery import app\n\n@app.task(queue='reports')\ndef report(x):\n    return x\n\n"

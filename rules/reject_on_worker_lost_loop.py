@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint.model import Finding, Fix, Related, Span, Value
-from qlint.resolve.project import App, Project
-from qlint.resolve.tasks import Task
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App, Task
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always
-from qlint.rules._spelling import assignment, key
+from qlint.semantics.delivery import always
+from qlint.semantics.spelling import assignment, key
 from qlint.rules.late_ack_visibility_timeout import late_acked
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'

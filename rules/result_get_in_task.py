@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from qlint.callsites import SENDING, Context, walk_nested
-from qlint.canvas import COMPOSITE, Sig, build
+from qlint.semantics.callsites import SENDING, Context, walk_nested
+from qlint.semantics.canvas import COMPOSITE, Sig, build
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._paths import is_test_path
+from qlint.semantics.paths import is_test_path
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'

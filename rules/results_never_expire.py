@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.callsites import calls
+from qlint.semantics.callsites import calls
 from qlint.model import Finding, Fix, Related
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import always
-from qlint.rules._serialization import certain_string
-from qlint.rules._paths import in_project, is_test_path
-from qlint.rules._spelling import key
+from qlint.semantics.delivery import always
+from qlint.semantics.serialization import certain_string
+from qlint.semantics.paths import in_project, is_test_path
+from qlint.semantics.spelling import key
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'

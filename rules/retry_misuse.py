@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from qlint.model import Finding, Fix, Related, Span
-from qlint.resolve.project import Project, Task
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import Task
 from qlint.rule import Example, Rule
 from qlint.sources import ir
 

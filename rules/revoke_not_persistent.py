@@ -6,10 +6,10 @@ from typing import Iterable
 from qlint.model import Finding, Fix, Related
 from qlint.resolve.project import Project
 from qlint.resolve.workers import workers_of
-from qlint.revokes import revokes
+from qlint.semantics.revokes import revokes
 from qlint.rule import Example, Rule
-from qlint.rules._paths import is_test_path
-from qlint.rules._spelling import key
+from qlint.semantics.paths import is_test_path
+from qlint.semantics.spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'
 _CODE = {"proj/__init__.py": "", "proj/celery.py": _APP,

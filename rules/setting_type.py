@@ -5,7 +5,8 @@ from typing import Iterable
 
 from qlint import catalog
 from qlint.model import Finding, Fix, Value
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
 
 _DJANGO = {

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from qlint.canvas import Placement, call_problem, canvas_uses, errback_calls, id_problem, rendered_call
-from qlint.callsites import render
+from qlint.semantics.canvas import Placement, call_problem, canvas_uses, errback_calls, id_problem, rendered_call
+from qlint.semantics.callsites import render
 from qlint.catalog import releases as catalog_releases
 from qlint.model import Edit, Finding, Fix, Related
 from qlint.resolve.project import Project

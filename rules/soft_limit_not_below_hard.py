@@ -4,15 +4,15 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Iterable, get_args
 
-from qlint.callsites import render, task_calls
-from qlint.durations import format_duration
+from qlint.semantics.callsites import render, task_calls
+from qlint.semantics.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.objects import Sym
 from qlint.resolve.project import Project
-from qlint.resolve.tasks import Task
+from qlint.resolve.resolved import Task
 from qlint.resolve.workers import workers_of
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import literal_seconds
+from qlint.semantics.delivery import literal_seconds
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'

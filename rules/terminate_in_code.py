@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from qlint.model import Finding, Fix
-from qlint.callsites import Context, module_calls
+from qlint.semantics.callsites import Context, module_calls
 from qlint.sources import ir
 from qlint.resolve.project import Project
-from qlint.revokes import revokes
+from qlint.semantics.revokes import revokes
 from qlint.rule import Example, Rule
 from qlint.resolve.workers import workers_of
-from qlint.rules._delivery import always
-from qlint.rules._paths import in_project, is_test_path
+from qlint.semantics.delivery import always
+from qlint.semantics.paths import in_project, is_test_path
 from qlint.sources.python import _BODY_MARKERS as _READ_BODY
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'

@@ -8,10 +8,11 @@ from qlint.catalog import releases as catalog_releases
 from qlint.catalog.extensions import CELERY3_REMOVED, reader
 from qlint.model import Finding, Fix, Related, Span, Value
 from qlint.resolve.config_source import attribute_mapping
-from qlint.resolve.project import App, Project, UnreadKey
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App, UnreadKey
 from qlint.rule import Example, Rule
-from qlint.rules._setting_keys import references, rename
-from qlint.rules._spelling import key as spelled
+from qlint.semantics.setting_keys import references, rename
+from qlint.semantics.spelling import key as spelled
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _DJANGO = {

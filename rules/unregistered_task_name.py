@@ -4,9 +4,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Iterable
 
-from qlint.callsites import task_calls
+from qlint.semantics.callsites import task_calls
 from qlint.model import Finding, Fix, Span, Value
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'

@@ -6,7 +6,7 @@ from typing import Iterable
 from qlint.model import Finding, Fix, Related
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.rules._serialization import JsonFailure, json_failures
+from qlint.semantics.serialization import JsonFailure, json_failures
 
 _APP = 'from celery import Celery\n\napp = Celery("proj", broker="redis://redis:6379/0")\n'
 _TASKS = "from proj.celery import app\n\n\n@app.task\ndef refresh(account):\n    return account\n"

@@ -86,6 +86,6 @@ Remove the comment, or narrow it to the codes that are still reported on that li
     )
 
     def check(self, project: Project) -> Iterable[Finding]:
-        # The suppression pass (qlint/suppress.py) has matched every finding to the comments
+        # The suppression pass (qlint/user_config/suppress.py) has matched every finding to the comments
         # and left here those that matched none.
         yield from getattr(project, "unused_suppressions", ())

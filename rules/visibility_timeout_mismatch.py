@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from qlint.durations import format_duration
+from qlint.semantics.durations import format_duration
 from qlint.model import Finding, Fix, Related, Span, Value
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.resolve.workers import workers_of
 from qlint.rule import Example, Rule
-from qlint.rules._delivery import Visibility, apps_with_visibility_timeout, related, transport, visibility_timeout
-from qlint.rules._spelling import dict_item, key
+from qlint.semantics.delivery import Visibility, apps_with_visibility_timeout, related, transport, visibility_timeout
+from qlint.semantics.spelling import dict_item, key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'
 _BASE = {"proj/__init__.py": "", "proj/celery.py": _APP}

@@ -95,7 +95,7 @@ def celery_reads(python: Path, project: Path, names: tuple[str, ...]) -> dict:
 
 
 def qlint_reads(project: Path, names: tuple[str, ...]) -> tuple[dict, str]:
-    from qlint.analysis import analyse
+    from qlint.pipeline.analysis import analyse
 
     analysis = analyse(["."], cwd=project, root=project, use_cache=False)
     (app,) = analysis.project.apps

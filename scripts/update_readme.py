@@ -3,8 +3,8 @@ linking its page) and one page per rule in docs/rules/ (a page of a rule that is
 from pathlib import Path
 
 from qlint.cli.rule import rule_table
-from qlint.registry import all_rules
-from qlint.rule_pages import page
+from qlint.rules import all_rules
+from qlint.report.pages import page
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

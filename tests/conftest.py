@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qlint import cache_store
+from qlint.scan import cache_store
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qlint.analysis import analyse
-from qlint.engine import CheckResult, check
-from qlint.project_config import load_config
+from qlint.pipeline.analysis import analyse
+from qlint.pipeline.engine import CheckResult, check
+from qlint.user_config.project_config import load_config
 from qlint.rule import Example
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qlint import cache_writer
+from qlint.scan import cache_writer
 from tests.resolve.conftest import write_tree
 from tests.conftest import cache_of
 
@@ -30,7 +30,7 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="the writer forks onl
 _SLOW_WRITER = """
     import os, signal, sys, time
     from pathlib import Path
-    from qlint import cache_writer
+    from qlint.scan import cache_writer
 
     root = Path(sys.argv[1])
     started, marker = root / "started", root / "written"
@@ -53,18 +53,18 @@ def test_a_second_run_finds_everything_the_first_run_stored_in_its_child(tmp_pat
     done = _python("""
         import sys
         from pathlib import Path
-        import qlint.analysis
-        from qlint import cache_writer
-        from qlint.engine import check_paths
-        from qlint.project_config import load_config
+        import qlint.pipeline.analysis
+        from qlint.scan import cache_writer
+        from qlint.pipeline.engine import check_paths
+        from qlint.user_config.project_config import load_config
 
         root = Path(sys.argv[1])
         def run():
             return check_paths(["."], cwd=root, root=root, config=load_config(root), use_cache=True)
         first = run()
         print("forked", bool(cache_writer._writers))
-        real, calls = qlint.analysis.analyse, []
-        qlint.analysis.analyse = lambda *a, **k: calls.append(1) or real(*a, **k)
+        real, calls = qlint.pipeline.analysis.analyse, []
+        qlint.pipeline.analysis.analyse = lambda *a, **k: calls.append(1) or real(*a, **k)
         again = run()
         print("codes", [f.code for f in first.findings] == [f.code for f in again.findings], "analyses", len(calls))
     """, str(tmp_path))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qlint.analysis import analyse
-from qlint.callsites import render, task_calls, walk
+from qlint.pipeline.analysis import analyse
+from qlint.semantics.callsites import render, task_calls, walk
 from qlint.resolve.project import Project
 from qlint.sources import ir
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.lsp.hover import hover_text
 from tests.resolve.conftest import write_tree
 

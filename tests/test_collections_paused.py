@@ -4,8 +4,8 @@ from __future__ import annotations
 import gc
 import weakref
 
-from qlint import analysis
-from qlint.analysis import collections_paused
+from qlint.pipeline import analysis
+from qlint.pipeline.analysis import collections_paused
 
 
 class _Node:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qlint.deploy_files import candidate, is_deployment_file, read_deploy_facts
-from qlint.discovery import walk_files
+from qlint.scan.deploy_files import candidate, is_deployment_file, read_deploy_facts
+from qlint.scan.discovery import walk_files
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -156,7 +156,7 @@ def test_the_deployment_shows_which_broker_runs(tmp_path):
 
 
 def test_a_deployment_file_that_cannot_be_read_is_reported_not_skipped(tmp_path):
-    from qlint.deploy_files import load_deploy_files
+    from qlint.scan.deploy_files import load_deploy_files
 
     files = {"docker-compose.yml": None, "Procfile": b"worker: celery -A proj worker\n", "notes.sh": None}
     loaded = load_deploy_files(list(files), files.get)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qlint.durations import format_duration, parse_duration
+from qlint.semantics.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,9 @@ import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig
 
-from qlint import __version__, cache_store
-from qlint.facts_cache import FactsCache, extractor_digest
+from qlint import __version__
+from qlint.scan import cache_store
+from qlint.scan.facts_cache import FactsCache, extractor_digest
 from tests.conftest import cache_of
 from tests.lsp.conftest import make_client
 from tests.lsp.test_server import diagnostics_for, open_file
@@ -179,9 +180,9 @@ def test_parsing_processes_started_in_the_project_import_nothing_from_it(tree):
     script = (
         "import threading, sys\n"
         "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
-        "from qlint.crew import pool_context\n"
+        "from qlint.scan.crew import pool_context\n"
         "assert pool_context().get_start_method() == 'spawn'\n"
-        "from qlint.analysis import analyse\n"
+        "from qlint.pipeline.analysis import analyse\n"
         "analysis = analyse(['.'], use_cache=False)\n"
         "print(sorted(analysis.project.apps[0].tasks))\n")
     done = subprocess.run([sys.executable, "-I", "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
@@ -225,7 +226,7 @@ def test_the_first_run_on_a_new_machine_keeps_what_it_stores(tree, tmp_path):
     key = tmp_path / "new" / "home" / ".cache" / "qlint" / "key"
     assert done.returncode == 1 and key.is_file() and oct(key.stat().st_mode & 0o777) == "0o600"
     script = ("import sys\nfrom pathlib import Path\n"
-              "from qlint import cache_store\nprint(any(cache_store.project_dir(Path(sys.argv[1])).rglob('facts-*/*/*')))\n")
+              "from qlint.scan import cache_store\nprint(any(cache_store.project_dir(Path(sys.argv[1])).rglob('facts-*/*/*')))\n")
     found = subprocess.run([sys.executable, "-c", script, str(root.resolve())], capture_output=True, text=True,
                            env=env, timeout=300)
     assert found.stdout.strip() == "True", found.stderr

@@ -1,5 +1,5 @@
 """Name history: snapshots see the bindings of their time, whatever is bound later."""
-from qlint.name_history import NameHistory
+from qlint.semantics.name_history import NameHistory
 
 
 def test_snapshots_read_their_own_time():

@@ -137,8 +137,8 @@ def test_hook_file_pattern_covers_every_name_qlint_reads():
 
     import yaml
 
-    from qlint.deploy_files import candidate
-    from qlint.discovery import walk_files
+    from qlint.scan.deploy_files import candidate
+    from qlint.scan.discovery import walk_files
     from qlint.sources.dependencies import dependency_kind
 
     [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))

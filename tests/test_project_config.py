@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qlint.project_config import (
+from qlint.user_config.project_config import (
     BROKER_SCHEMES,
     DEFAULT_LONG_TASK_SECONDS,
     DEFAULT_PAYLOAD_LITERAL_BYTES,
@@ -256,7 +256,7 @@ def test_is_selected(table, cli, code, expected):
 
 
 def test_selection_drives_the_registry_rules():
-    from qlint.registry import all_rules
+    from qlint.rules import all_rules
 
     codes = [rule.code for rule in all_rules()]
     stable = [rule.code for rule in all_rules() if rule.status == "stable"]
@@ -345,7 +345,7 @@ def test_celery_version_rejects_what_qlint_cannot_judge(given, problem):
 def test_a_pyproject_that_does_not_mention_qlint_is_not_parsed(tmp_path):
     """A cookiecutter's `{{cookiecutter.project_slug}}/pyproject.toml` is a Jinja template, not TOML:
     a sub-project without qlint's configuration is not qlint's to parse, nor to fail on."""
-    from qlint.project_config import config_in
+    from qlint.user_config.project_config import config_in
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "{{ cookiecutter.project_slug }}"\n{% if x %}\n')
     assert config_in(tmp_path) is None

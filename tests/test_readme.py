@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from qlint.cli.rule import rule_table
-from qlint.registry import all_rules
-from qlint.rule_pages import page, pages_folder
+from qlint.rules import all_rules
+from qlint.report.pages import page, pages_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qlint.registry import all_rules
+from qlint.rules import all_rules
 from tests.rule_harness import run_example
 
 CASES = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from qlint.cache_writer import wait_for_writer
-from qlint.engine import check_paths
-from qlint.project_config import load_config
+from qlint.scan.cache_writer import wait_for_writer
+from qlint.pipeline.engine import check_paths
+from qlint.user_config.project_config import load_config
 from tests.resolve.conftest import write_tree
 from tests.conftest import cache_of
 
@@ -32,16 +32,16 @@ def _codes(result) -> list[str]:
 
 
 def _counting_analyses(monkeypatch) -> list[int]:
-    import qlint.analysis
+    import qlint.pipeline.analysis
 
     calls: list[int] = []
-    real = qlint.analysis.analyse
+    real = qlint.pipeline.analysis.analyse
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(qlint.analysis, "analyse", counted)
+    monkeypatch.setattr(qlint.pipeline.analysis, "analyse", counted)
     return calls
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from qlint.model import Edit, Finding, Span
-from qlint.suppress import SuppressionResult, UnusedSuppression, apply_suppressions, skip_file
+from qlint.user_config.suppress import SuppressionResult, UnusedSuppression, apply_suppressions, skip_file
 
 
 def finding(path: str, line: int, code: str = "QL101", end_line: int | None = None, end_column: int = 0,

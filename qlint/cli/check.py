@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from qlint.analysis import find_root
+from qlint.pipeline.analysis import find_root
 from qlint.cli import EXIT_FINDINGS, EXIT_OK, UsageError
-from qlint.discovery import excluded
+from qlint.scan.discovery import excluded
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qlint import report
-    from qlint.engine import check_paths
-    from qlint.project_config import ConfigError, find_project_root, load_config
-    from qlint.registry import all_rules
+    from qlint.pipeline.engine import check_paths
+    from qlint.user_config.project_config import ConfigError, find_project_root, load_config
+    from qlint.rules import all_rules
     from qlint.report.notes import Note, parse_note
 
     cwd = Path.cwd()
@@ -115,7 +115,7 @@ def _force_excluded(path: Path, root: Path, config) -> bool:
     """Whether --force-exclude leaves out a path named on the command line: the exclude of the
     configuration that governs it (the nearest one in a folder at or above it, up to the
     root's) covers it or a folder above it."""
-    from qlint.project_config import config_in
+    from qlint.user_config.project_config import config_in
 
     governing, folder = config, path if path.is_dir() else path.parent
     while folder != root and folder.is_relative_to(root):

@@ -6,7 +6,7 @@ import json
 import sys
 
 from qlint.cli import EXIT_OK, UsageError
-from qlint.registry import all_rules, rule_by_code
+from qlint.rules import all_rules, rule_by_code
 from qlint.rule import Rule
 
 

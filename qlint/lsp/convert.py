@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types as lsp
 
 from qlint.model import Edit, Finding, Span
-from qlint.rule_pages import page_url
+from qlint.report.pages import page_url
 
 SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
             "info": lsp.DiagnosticSeverity.Information}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from qlint import catalog
-from qlint.analysis import Analysis
+from qlint.pipeline.analysis import Analysis
 from qlint.catalog.descriptions import DESCRIPTIONS
-from qlint.cli.config import describe
-from qlint.resolve.tasks import TASK_OPTION_DEFAULTS, TASK_OPTION_SETTINGS, Task
+from qlint.report.settings import describe
+from qlint.resolve.resolved import TASK_OPTION_DEFAULTS, TASK_OPTION_SETTINGS, Task
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -15,7 +15,7 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
 from qlint import __version__
-from qlint.analysis import Analysis, analyse, display_path
+from qlint.pipeline.analysis import Analysis, analyse, display_path
 from qlint.lsp.convert import diagnostic, path_to_uri, text_edit, to_range, uri_to_path
 from qlint.lsp.framing import serve_io, serve_tcp
 from qlint.lsp.hover import hover_text, word_at
@@ -59,8 +59,8 @@ class QlintServer(LanguageServer):
         return out
 
     def check_now(self) -> None:
-        from qlint.engine import check
-        from qlint.project_config import ConfigError, load_config
+        from qlint.pipeline.engine import check
+        from qlint.user_config.project_config import ConfigError, load_config
 
         root = self.workspace_root()
         buffers = self.buffers()

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from qlint.model import Finding, Fix, Span
 from qlint.report.notes import Note
 from qlint.report.tally import per_code
-from qlint.rule_pages import page_url
+from qlint.report.pages import page_url
 
 
 def render(findings: Sequence[Finding], *, statistics: bool, notes: Sequence[Note] = ()) -> str:

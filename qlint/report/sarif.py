@@ -16,7 +16,7 @@ import qlint
 from qlint.model import Finding, Fix, Span
 from qlint.report.notes import Note
 from qlint.rule import Rule
-from qlint.rule_pages import home_url, page_url
+from qlint.report.pages import home_url, page_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT_ID = "%SRCROOT%"

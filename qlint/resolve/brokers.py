@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from qlint.model import Span
 
 if TYPE_CHECKING:
-    from qlint.resolve.project import App, Project
+    from qlint.resolve.project import Project
+    from qlint.resolve.resolved import App
 
 PLAUSIBLE = ("redis", "amqp", "sqs")
 NAMES = {"redis": "Redis", "amqp": "RabbitMQ", "sqs": "SQS"}

@@ -10,8 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 from qlint.model import Span, Value, unknown
-from qlint.resolve.project import App
-from qlint.resolve.tasks import Task
+from qlint.resolve.resolved import App, Task
 
 
 def queue_of(task: Task, app: App) -> Value:

@@ -23,7 +23,7 @@ from qlint.resolve import django
 from qlint.resolve.objects import UNSET, AppObj, ClassObj
 
 if TYPE_CHECKING:
-    from qlint.resolve.project import App
+    from qlint.resolve.resolved import App
     from qlint.resolve.workspace import Workspace
 
 # Reading task modules rarely makes another app or changes a setting that names more of them:

@@ -7,83 +7,12 @@ setting (Task.from_config in celery/app/task.py) or the Task class default.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from qlint import catalog
-from qlint.model import Span, Value, unknown
+from qlint.model import Span, Value
 from qlint.resolve import values as V
 from qlint.resolve.evaluate import TASK_CLASSES, dict_items
 from qlint.resolve.objects import ClassObj, Sym
+from qlint.resolve.resolved import TASK_OPTION_DEFAULTS, TASK_OPTION_SETTINGS, App, Task
 from qlint.resolve.workspace import Workspace
-from qlint.sources import ir
-
-if TYPE_CHECKING:
-    from qlint.resolve.project import App
-
-# Per-task options and the app setting each falls back to, in Celery's order
-# (celery/app/task.py, Task.from_config): an option left at None takes the setting.
-TASK_OPTION_SETTINGS: dict[str, str] = {
-    "serializer": "task_serializer",
-    "rate_limit": "task_default_rate_limit",
-    "priority": "task_default_priority",
-    "time_limit": "task_time_limit",
-    "soft_time_limit": "task_soft_time_limit",
-    "track_started": "task_track_started",
-    "acks_late": "task_acks_late",
-    "acks_on_failure_or_timeout": "task_acks_on_failure_or_timeout",
-    "acks_on_failure": "task_acks_on_failure",
-    "acks_on_timeout": "task_acks_on_timeout",
-    "reject_on_worker_lost": "task_reject_on_worker_lost",
-    "retry_on_worker_lost": "task_retry_on_worker_lost",
-    "ignore_result": "task_ignore_result",
-    "store_eager_result": "task_store_eager_result",
-    "store_errors_even_if_ignored": "task_store_errors_even_if_ignored",
-}
-# Options with a fixed default on the Task class rather than an app setting.
-TASK_OPTION_DEFAULTS: dict[str, Any] = {
-    "max_retries": 3, "default_retry_delay": 180, "autoretry_for": (), "retry_backoff": False,
-    "retry_backoff_max": 600, "retry_jitter": True, "bind": False, "typing": True,
-    "queue": None, "expires": None,
-}
-
-
-@dataclass
-class Task:
-    name: str
-    func: ir.FuncDef
-    module: str
-    defined_at: Span
-    decorator_span: Span
-    options: dict[str, Value]
-    app: "App | None"
-    bind: bool
-    unknown_options: str | None = None
-
-    def option(self, name: str) -> Value:
-        """The effective value of a task option: its own, else the app setting, else Celery's default."""
-        setting = TASK_OPTION_SETTINGS.get(name)
-        own = self.options.get(name)
-        if own is not None and not (setting and own.status == "known" and own.value is None):
-            return own
-        if self.unknown_options:
-            return unknown(f"task options of {self.name} come from {self.unknown_options}")
-        if setting and self.app is not None:
-            return self.app.setting(setting)
-        if setting:
-            entry = catalog.get(setting)
-            return Value("default", entry.default if entry else None)
-        return Value("default", TASK_OPTION_DEFAULTS.get(name))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "defined_at": self.defined_at.to_json(),
-            "options": {k: V.to_json(v) for k, v in sorted(self.options.items())},
-            # every option Celery fills from the app's settings, as the worker will see it
-            "effective": {k: V.to_json(self.option(k)) for k in TASK_OPTION_SETTINGS},
-            "parameters": [p.name for p in self.func.params],
-        }
-
 
 
 def attach_tasks(apps: list[App], workspace: Workspace) -> dict[int, Task]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qlint.model import Span, Value
-from qlint.resolve.project import App
+from qlint.resolve.resolved import App
 from qlint.resolve.environment import Environment, environment_of, narrow
 from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, OptionValue, Process, Service
 

@@ -44,7 +44,7 @@ class _Both:
 # manager around atomic() (`with traced_atomic_transaction():` elsewhere stands for atomic), and
 # an app that includes pyramid_tm (every view runs in a transaction). Other files that open a
 # transaction are read when they send (the markers above) or call a helper that sends (QL305's
-# second pass, qlint/analysis.py): reading them all doubled the files read on saleor.
+# second pass, qlint/pipeline/analysis.py): reading them all doubled the files read on saleor.
 MARKERS = (b"elery", b"CELERY", b"shared_task", SETTINGS_MODULE_MARKER, b".delay(", b"apply_async",
            re.compile(rb"\.si?\("), b"send_task", TASK_MARKER, _Both(b"atomic", b"contextmanager"), b"pyramid_tm")
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from qlint.durations import format_duration
-from qlint.engine import check
+from qlint.semantics.durations import format_duration
+from qlint.pipeline.engine import check
 from qlint.model import Finding
-from qlint.registry import rule_by_code
-from qlint.resolve.project import App, Task
+from qlint.rules import rule_by_code
+from qlint.resolve.resolved import App, Task
 from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 

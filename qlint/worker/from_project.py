@@ -28,11 +28,11 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from qlint.analysis import Analysis, analyse
-from qlint.discovery import walk_files
+from qlint.pipeline.analysis import Analysis, analyse
+from qlint.scan.discovery import walk_files
 from qlint.model import Value
-from qlint.project_config import ConfigError, QlintConfig, find_project_root, load_config
-from qlint.resolve.project import App
+from qlint.user_config.project_config import ConfigError, QlintConfig, find_project_root, load_config
+from qlint.resolve.resolved import App
 from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 

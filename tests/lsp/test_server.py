@@ -160,7 +160,7 @@ async def test_findings_in_a_compose_file(client: LanguageClient):
 async def test_a_workspace_large_enough_to_parse_in_parallel(client: LanguageClient):
     # Enough unparsed modules for the parallel parse: the server reads stdin on a thread,
     # and a pool forked from it once hung for ever.
-    from qlint.analysis import PARALLEL_THRESHOLD
+    from qlint.pipeline.analysis import PARALLEL_THRESHOLD
 
     for i in range(PARALLEL_THRESHOLD * 2):
         (client.project / f"proj/jobs_{i}.py").write_text(  # type: ignore[attr-defined]

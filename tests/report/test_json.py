@@ -7,7 +7,7 @@ from pathlib import Path
 from qlint.model import Finding, Span
 from qlint.report import render
 from qlint.report.notes import Note, parse_note
-from qlint.rule_pages import page_url
+from qlint.report.pages import page_url
 from tests.report.conftest import RULES, LateAck, late_ack, payload, prefetch
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from qlint.analysis import Analysis, analyse
+from qlint.pipeline.analysis import Analysis, analyse
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> None:

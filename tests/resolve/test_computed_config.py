@@ -4,8 +4,8 @@ transformed, and app.namespace set after the app is made. Celery renames the old
 given this way (celery/app/utils.py detect_settings), whatever the namespace."""
 from __future__ import annotations
 
-from qlint.engine import run_rules
-from qlint.registry import all_rules
+from qlint.pipeline.engine import run_rules
+from qlint.rules import all_rules
 from tests.resolve.conftest import where
 
 DJANGO_SETTINGS = {

@@ -1,4 +1,4 @@
-"""The crew (qlint/crew.py): processes that parse ahead of the resolver, on real trees.
+"""The crew (qlint/scan/crew.py): processes that parse ahead of the resolver, on real trees.
 
 Whatever the members parse, and whoever gets to a file first, the project must come out
 exactly as from a run with no crew at all.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from qlint import analysis as analysis_module
-from qlint.crew import DONE, FREE, MAIN, TAKEN, Crew, needed_modules
-from qlint.deploy_files import read_deploy_facts
-from qlint.facts_cache import FactsCache
+from qlint.pipeline import analysis as analysis_module
+from qlint.scan.crew import DONE, FREE, MAIN, TAKEN, Crew, needed_modules
+from qlint.scan.deploy_files import read_deploy_facts
+from qlint.scan.facts_cache import FactsCache
 from qlint.resolve.values import to_json
 from qlint.resolve.workspace import ModuleIndex
 from qlint.sources.python import parse_facts, parse_file
@@ -213,8 +213,8 @@ def test_members_stop_and_clean_up_when_their_parent_is_killed(tmp_path, how):
         "import os, signal, sys, threading\n"
         "from pathlib import Path\n"
         + ("threading.Thread(target=threading.Event().wait, daemon=True).start()\n" if how == "spawn" else "")
-        + "from qlint.crew import Crew, pool_context\n"
-        "from qlint.facts_cache import FactsCache\n"
+        + "from qlint.scan.crew import Crew, pool_context\n"
+        "from qlint.scan.facts_cache import FactsCache\n"
         "from qlint.resolve.workspace import ModuleIndex\n"
         f"assert pool_context().get_start_method() == {how!r}\n"
         "root = Path(sys.argv[1])\n"

@@ -83,8 +83,8 @@ def test_the_deployment_sets_the_variable_the_helper_reads(analyse_tree):
 
 
 def test_the_result_drives_the_rules(analyse_tree):
-    from qlint.engine import check
-    from qlint.project_config import QlintConfig
+    from qlint.pipeline.engine import check
+    from qlint.user_config.project_config import QlintConfig
 
     analysis = analyse_tree(FILES)
     codes = {f.code for f in check(analysis, QlintConfig(), ["."]).findings}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qlint.lookahead import Lookahead
+from qlint.scan.lookahead import Lookahead
 from qlint.resolve.workspace import ModuleIndex
 from qlint.sources.python import parse_facts
 

@@ -6,7 +6,7 @@ import inspect
 from celery import Task as CeleryTask
 from celery.app.autoretry import add_autoretry_behaviour
 
-from qlint.resolve.tasks import TASK_OPTION_DEFAULTS, TASK_OPTION_SETTINGS
+from qlint.resolve.resolved import TASK_OPTION_DEFAULTS, TASK_OPTION_SETTINGS
 from tests.resolve.conftest import where
 
 APP = """

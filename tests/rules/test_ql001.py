@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 from celery import Celery
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.unknown_setting import UnknownSetting
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from celery.utils.time import get_exponential_backoff_interval
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
-from qlint.project_config import load_config
-from qlint.rules._delays import _backoff_peak
+from qlint.user_config.project_config import load_config
+from qlint.semantics.delays import _backoff_peak
 from qlint.rules.eta_beyond_visibility_timeout import EtaBeyondVisibilityTimeout
 from qlint.rules.late_ack_consumer_timeout import LateAckConsumerTimeout
 from tests.resolve.conftest import write_tree

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
-from qlint.project_config import load_config
+from qlint.user_config.project_config import load_config
 from qlint.rules.visibility_timeout_mismatch import VisibilityTimeoutMismatch, redis_database
 from tests.resolve.conftest import write_tree
 from tests.worker.conftest import redis_url  # noqa: F401  (fixture)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
-from qlint.project_config import load_config
+from qlint.pipeline.analysis import analyse
+from qlint.user_config.project_config import load_config
 from qlint.rules.large_payload_argument import LargePayloadArgument
 
 APP = 'from celery import Celery\n\napp = Celery("proj")\n'

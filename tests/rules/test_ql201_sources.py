@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qlint.analysis import analyse
-from qlint.engine import check
-from qlint.project_config import load_config
+from qlint.pipeline.analysis import analyse
+from qlint.pipeline.engine import check
+from qlint.user_config.project_config import load_config
 from tests.resolve.conftest import write_tree
 
 PICKLE_APP = """

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
-from qlint.project_config import load_config
+from qlint.user_config.project_config import load_config
 from qlint.rules.large_payload_argument import LargePayloadArgument
 from qlint.rules.unserializable_argument import UnserializableArgument
 from tests.resolve.conftest import write_tree

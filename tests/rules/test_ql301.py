@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from celery import Celery, chain, chord, group
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.rules.signature_arguments import SignatureArguments
 
 APP = 'from celery import Celery\n\napp = Celery("proj")\n'

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from celery import Celery, chain, chord, group
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.canvas_eager_call import CanvasEagerCall
 

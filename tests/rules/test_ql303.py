@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from celery import Celery, chain, chord, group
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.chord_needs_results import ChordNeedsResults, backend_scheme
 from tests.worker.conftest import redis_url  # noqa: F401  (fixture)

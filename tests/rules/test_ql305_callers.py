@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.delay_in_transaction import DelayInTransaction
 from qlint.sources.read import celery_markers

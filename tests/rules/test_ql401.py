@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.prefetch_long_tasks import PrefetchLongTasks
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.prefetch_long_tasks import PrefetchLongTasks
 from tests.resolve.conftest import write_tree

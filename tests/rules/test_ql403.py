@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.retry_misuse import RetryMisuse
 from tests.resolve.conftest import write_tree

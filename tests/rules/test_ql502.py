@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.terminate_in_code import TerminateInCode
 

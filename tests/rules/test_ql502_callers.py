@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.rules.terminate_in_code import TerminateInCode
 
 APP = 'from celery import Celery\n\napp = Celery("proj")\n'

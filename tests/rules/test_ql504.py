@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
+from qlint.pipeline.analysis import analyse
 from qlint.model import Finding
 from qlint.rules.unregistered_task_name import UnregisteredTaskName
 

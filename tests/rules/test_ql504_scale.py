@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from qlint.resolve.project import App
+from qlint.resolve.resolved import App
 from qlint.resolve.workspace import Workspace
 from qlint.rules.unregistered_task_name import UnregisteredTaskName
 from tests.rules.test_ql504 import check

@@ -1,4 +1,4 @@
-"""rules/_spelling.py: fix texts name a setting as the app's configuration source spells it."""
+"""qlint/semantics/spelling.py: fix texts name a setting as the app's configuration source spells it."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
-from qlint.rules._spelling import dict_item, key
+from qlint.pipeline.analysis import analyse
+from qlint.semantics.spelling import dict_item, key
 
 DJANGO_APP = ("import os\n\nfrom celery import Celery\n\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
               "app = Celery('proj')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n")

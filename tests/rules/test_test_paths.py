@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from qlint.analysis import analyse
-from qlint.rules._paths import in_project, is_test_path
+from qlint.pipeline.analysis import analyse
+from qlint.semantics.paths import in_project, is_test_path
 from qlint.rules.delay_in_transaction import DelayInTransaction
 from qlint.rules.prefetch_long_tasks import PrefetchLongTasks
 

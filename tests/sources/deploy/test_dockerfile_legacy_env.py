@@ -20,7 +20,7 @@ def test_quoted_one_word_values_lose_their_quotes():
 
 
 def test_settings_module_from_a_quoted_env_in_a_project(tmp_path):
-    from qlint.analysis import analyse
+    from qlint.pipeline.analysis import analyse
     from tests.resolve.conftest import write_tree
 
     write_tree(tmp_path, {

@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
-from qlint.cache_writer import may_fork
-from qlint.deploy_files import is_deployment_file, read_deploy_facts
-from qlint.facts_cache import Facts, FactsCache
-from qlint.lookahead import Lookahead, imports
+from qlint.scan.cache_writer import may_fork
+from qlint.scan.deploy_files import is_deployment_file, read_deploy_facts
+from qlint.scan.facts_cache import Facts, FactsCache
+from qlint.scan.lookahead import Lookahead, imports
 from qlint.sources import ir
 from qlint.sources.python import parse_file
 from qlint.sources.read import SourceError, read_bytes

@@ -94,7 +94,7 @@ def configured_release(config: object, cwd: Path) -> tuple[str, Span | None, str
 def configured_for(root: Path, cwd: Path) -> tuple[str, Span | None, str] | None:
     """The release qlint's configuration for root names, if any; a configuration with
     errors names none here (whoever loads it for real reports them)."""
-    from qlint.project_config import ConfigError, find_project_root, load_config
+    from qlint.user_config.project_config import ConfigError, find_project_root, load_config
 
     try:
         return configured_release(load_config(find_project_root(root)), cwd)

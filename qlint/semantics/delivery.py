@@ -6,11 +6,12 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from qlint.durations import format_duration
+from qlint.semantics.durations import format_duration
 from qlint.model import Related, Span, Value
 from qlint.sources import ir
 from qlint.resolve.brokers import Transport, brokers, single, transport_of_url  # noqa: F401 (rules' import)
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.resolve.workers import CeleryProcess, workers_of
 
 # kombu's defaults: Channel.visibility_timeout for Redis, the queue attribute kombu sets for SQS.

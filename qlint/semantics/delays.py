@@ -21,18 +21,19 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from qlint.callsites import SIGNING, Context, TaskCall, calls, render, task_call, task_calls
-from qlint.durations import format_duration
+from qlint.semantics.callsites import SIGNING, Context, TaskCall, calls, render, task_call, task_calls
+from qlint.semantics.durations import format_duration
 from qlint.model import Related, Span, Value, known, unknown
 from qlint.resolve import values as V
 from qlint.resolve.django import setting_value
 from qlint.resolve.evaluate import seconds_of_timedelta
 from qlint.resolve.objects import ClassObj, ModuleRef
-from qlint.resolve.project import App, Project, Task
-from qlint.rules._delivery import (
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App, Task
+from qlint.semantics.delivery import (
     CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, Deadline, always, single, unknown_broker_deadlines, visibility_timeout,
 )
-from qlint.rules._paths import is_test_path
+from qlint.semantics.paths import is_test_path
 from qlint.sources import ir
 
 MAX_DEPTH = 8

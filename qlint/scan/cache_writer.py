@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from qlint import cache_store
+from qlint.scan import cache_store
 
 try:
     import fcntl

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from qlint.analysis import Analysis, display_path
+from qlint.pipeline.analysis import Analysis, display_path
 from qlint.model import Finding
-from qlint.registry import all_rules
+from qlint.rules import all_rules
 from qlint.rule import Rule
 from qlint.sources.ir import deep_recursion
 
@@ -32,7 +32,7 @@ class CheckResult:
 
 
 def selected_rules(config, select=None, ignore=None, extend_select=None) -> tuple[type[Rule], ...]:
-    from qlint.project_config import is_selected
+    from qlint.user_config.project_config import is_selected
 
     return tuple(
         rule for rule in all_rules()
@@ -95,8 +95,8 @@ def check(
     its file: the nearest sub-project's (analysis.configs), else `config`. The command line's
     select, ignore and extend-select apply to all of them.
     """
-    from qlint.project_config import is_selected, per_file_ignored
-    from qlint.suppress import apply_suppressions
+    from qlint.user_config.project_config import is_selected, per_file_ignored
+    from qlint.user_config.suppress import apply_suppressions
 
     analysis.project.config = config
     analysis.project.problems = analysis.problems  # read by rule QL000
@@ -191,14 +191,14 @@ def check_paths(
 ) -> CheckResult:
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
     not changed since the same request was answered gets the stored answer (run_cache.py)."""
-    from qlint.analysis import analyse, collections_paused
-    from qlint.cache_writer import store, wait_for_writer
-    from qlint.run_cache import RunCache
+    from qlint.pipeline.analysis import analyse, collections_paused
+    from qlint.scan.cache_writer import store, wait_for_writer
+    from qlint.scan.run_cache import RunCache
 
     wait_for_writer(root)
     request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
                tuple(extend_select or ()), report_unused, config.model_dump_json(), force_exclude)
-    from qlint.analysis import project_files
+    from qlint.pipeline.analysis import project_files
 
     targets = [(cwd / p).resolve() for p in paths]
     cache = RunCache(root, config.exclude, request, enabled=use_cache,

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from qlint.model import Span
-from qlint.name_history import NameHistory
+from qlint.semantics.name_history import NameHistory
 from qlint.resolve.interpreter import EXTERNAL_TOP
 from qlint.resolve.objects import AppObj, ClassObj, ModuleRef, Sym, TaskObj
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.project import Project, Task
+    from qlint.resolve.project import Project
+    from qlint.resolve.resolved import Task
 
 MAX_DEPTH = 8
 # Methods that change the object they are called on: after one, a name no longer stands

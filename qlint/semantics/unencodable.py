@@ -11,8 +11,8 @@ project's own classes).
 """
 from __future__ import annotations
 
-from qlint.callsites import Context, render
-from qlint.payloads import MANAGERS, Carried, Classifier, element_of
+from qlint.semantics.callsites import Context, render
+from qlint.semantics.payloads import MANAGERS, Carried, Classifier, element_of
 from qlint.resolve.objects import ClassObj, FuncObj, Sym, TaskObj
 from qlint.sources import ir
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qlint.callsites import Context, calls, render
+from qlint.semantics.callsites import Context, calls, render
 from qlint.resolve.objects import FuncObj
 from qlint.sources import ir
 

@@ -19,7 +19,7 @@ name. key() gives the key that takes effect where the app is configured:
 from __future__ import annotations
 
 from qlint import catalog
-from qlint.resolve.project import App
+from qlint.resolve.resolved import App
 
 
 def key(app: App | None, name: str) -> str:

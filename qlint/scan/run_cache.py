@@ -6,14 +6,16 @@ with the per-file facts cache (facts_cache.py) still saving the parsing."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from qlint import __version__, cache_store
-from qlint.discovery import walk_files
+from qlint import __version__
+from qlint.scan import cache_store
+from qlint.scan.discovery import walk_files
 
 # A stored result; larger is not ours.
 ENTRY_LIMIT = 256 << 20
@@ -23,11 +25,11 @@ ENTRY_LIMIT = 256 << 20
 def code_digest() -> str:
     """qlint's own modules, rules and data files: editing any of them can change findings."""
     import qlint
-    import qlint.rules
 
+    # The rules folder is found, not imported: this stage runs below the rules.
     digest = hashlib.blake2b(digest_size=12)
-    for package in (qlint, qlint.rules):
-        base = os.path.dirname(package.__file__)
+    for init in (qlint.__file__, importlib.util.find_spec("qlint.rules").origin):
+        base = os.path.dirname(init)
         found = []
         for folder, subfolders, names in os.walk(base):
             subfolders[:] = [name for name in subfolders if name != "__pycache__"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qlint.callsites import SENDING, Context, calls
+from qlint.semantics.callsites import SENDING, Context, calls
 from qlint.resolve.objects import AppObj, Sym
 from qlint.sources import ir
 

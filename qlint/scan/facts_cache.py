@@ -7,7 +7,8 @@ import pickle
 from functools import lru_cache
 from pathlib import Path
 
-from qlint import __version__, cache_store
+from qlint import __version__
+from qlint.scan import cache_store
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 

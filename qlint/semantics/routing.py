@@ -1,11 +1,12 @@
 """Where a task's messages go, send by send: what the queue rules share."""
 from __future__ import annotations
 
-from qlint.callsites import task_calls
+from qlint.semantics.callsites import task_calls
 from qlint.model import Span, Value
-from qlint.resolve.project import App, Project
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import App
 from qlint.resolve.routing import beat_queues, queue_of
-from qlint.resolve.tasks import Task
+from qlint.resolve.resolved import Task
 from qlint.sources import ir
 
 

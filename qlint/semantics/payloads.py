@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qlint.callsites import Context, render
+from qlint.semantics.callsites import Context, render
 from qlint.model import Span
-from qlint.receivers import INSTANCE_NAMES, instance_keyword, instance_parameter
+from qlint.semantics.receivers import INSTANCE_NAMES, instance_keyword, instance_parameter
 from qlint.sources import ir
 
 MODEL_KINDS = frozenset({"queryset", "model-instance", "model-instances"})

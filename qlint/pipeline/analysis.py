@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
-from qlint.cache_writer import wait_for_writer
-from qlint.crew import Crew
-from qlint.dependency_files import candidates as dependency_candidates
-from qlint.dependency_files import configured_for, configured_release, load_dependency_files, versions_of
-from qlint.deploy_files import candidate, is_deployment_file, load_deploy_files, read_deploy_facts
-from qlint.discovery import walk_files
-from qlint.facts_cache import FactsCache
+from qlint.scan.cache_writer import wait_for_writer
+from qlint.scan.crew import Crew
+from qlint.scan.dependency_files import candidates as dependency_candidates
+from qlint.scan.dependency_files import configured_for, configured_release, load_dependency_files, versions_of
+from qlint.scan.deploy_files import candidate, is_deployment_file, load_deploy_files, read_deploy_facts
+from qlint.scan.discovery import walk_files
+from qlint.scan.facts_cache import FactsCache
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
 from qlint.resolve.workers import build_view
@@ -248,7 +248,7 @@ def find_root(paths: Sequence[Path]) -> Path:
     """A folder given on the command line is the tree to analyse; a file brings its project.
     Paths of several trees (pre-commit at a monorepo's root passes files of each sub-project)
     are analysed together, from the project folder above all of them."""
-    from qlint.project_config import find_project_root
+    from qlint.user_config.project_config import find_project_root
 
     roots = list(dict.fromkeys(p if p.is_dir() else find_project_root(p.parent) for p in paths)) or [Path(".")]
     if len(roots) == 1:
@@ -369,8 +369,8 @@ def project_files(root: Path, targets: Sequence[Path], exclude: Sequence[str], c
     patterns left out (unless force_exclude), as Ruff does. configs receives each
     sub-project's configuration by its root-relative folder, not_utf8 the names left out
     because they are not UTF-8."""
-    from qlint.discovery import CONFIG_NAMES, Scope, walk_named
-    from qlint.project_config import config_in
+    from qlint.scan.discovery import CONFIG_NAMES, Scope, walk_named
+    from qlint.user_config.project_config import config_in
 
     def nested(folder: str) -> tuple[str, ...] | None:
         found = config_in(folder)

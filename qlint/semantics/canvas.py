@@ -23,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Union
 
-from qlint.callsites import SENDING, Context, TaskCall, children, positional_params, render, task_call, walk
+from qlint.semantics.callsites import SENDING, Context, TaskCall, children, positional_params, render, task_call, walk
 from qlint.catalog import releases as catalog_releases
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.project import Project, Task
+    from qlint.resolve.project import Project
+    from qlint.resolve.resolved import Task
 
 CHAIN = frozenset({"celery.chain", "celery.canvas.chain", "celery.canvas._chain"})
 GROUP = frozenset({"celery.group", "celery.canvas.group"})

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qlint.callsites import TaskCall, arguments, calls, task_calls
+from qlint.semantics.callsites import TaskCall, arguments, calls, task_calls
 from qlint.model import Value
-from qlint.payloads import Carried
+from qlint.semantics.payloads import Carried
 from qlint.resolve.project import Project
 from qlint.resolve.values import is_plain
-from qlint.rules._delivery import always
+from qlint.semantics.delivery import always
 from qlint.sources import ir
-from qlint.unencodable import unencodable
+from qlint.semantics.unencodable import unencodable
 
 # kombu.serialization.registry.name_to_type for the serializers kombu ships.
 CONTENT_TYPES = {

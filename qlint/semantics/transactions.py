@@ -10,7 +10,7 @@ An entry runs in a transaction when it is a Django view under ATOMIC_REQUESTS, a
 admin's save or delete hook (the admin wraps them in `transaction.atomic()`), or a Pyramid
 view of an app that includes pyramid_tm; inside it, `with transaction.atomic()`,
 `@transaction.atomic`, `session.begin()`, `transaction.manager`, `request.tm` and project
-context managers built on them open scopes. See _db_writes.py for what counts as a write.
+context managers built on them open scopes. See db_writes.py for what counts as a write.
 """
 from __future__ import annotations
 
@@ -18,15 +18,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Iterator
 
-from qlint.callsites import SENDING, Context, _Walker, attr_name_span, calls, children, module_calls, render, \
+from qlint.semantics.callsites import SENDING, Context, _Walker, attr_name_span, calls, children, module_calls, render, \
     subexpressions, task_call
 from qlint.model import Related, Span
 from qlint.resolve.objects import ClassObj, FuncObj, ModuleRef, Sym, TaskObj
-from qlint.resolve.project import Project, Task
-from qlint.rules._db_writes import ANY_ORM, SESSION, ScopeOpen, Write, atomic_alias, classify_write, \
+from qlint.resolve.project import Project
+from qlint.resolve.resolved import Task
+from qlint.semantics.db_writes import ANY_ORM, SESSION, ScopeOpen, Write, atomic_alias, classify_write, \
     ends_transaction, loaded_model, scope_opened
-from qlint.rules._delivery import always
-from qlint.rules._paths import in_project, is_test_path
+from qlint.semantics.delivery import always
+from qlint.semantics.paths import in_project, is_test_path
 from qlint.sources import ir
 
 MAX_CALL_DEPTH = 3

@@ -3,7 +3,7 @@ where the project's own code reads the key (a key the code reads is a project co
 and renaming it alone would break that code)."""
 from __future__ import annotations
 
-from qlint.callsites import walk_nested
+from qlint.semantics.callsites import walk_nested
 from qlint.model import Edit, Span
 from qlint.resolve.project import Project
 from qlint.sources import ir

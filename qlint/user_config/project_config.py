@@ -32,7 +32,8 @@ from typing import Annotated, Any, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
-from qlint.durations import parse_duration
+from qlint.semantics.durations import parse_duration
+from qlint.semantics.thresholds import DEFAULT_LONG_TASK_SECONDS, DEFAULT_PAYLOAD_LITERAL_BYTES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,14 +42,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 CONFIG_FILES = (".qlint.toml", "pyproject.toml")
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "manage.py", ".qlint.toml", ".git")
-
-DEFAULT_LONG_TASK_SECONDS = 300.0
-# A literal argument above 64 KiB carries data, not a reference: ids, keys, names and
-# small option dicts stay far below it. On the wire it grows by about 4/3 (base64 in a
-# JSON envelope) and Redis keeps a second copy in `unacked` while the task runs; SQS
-# historically capped a whole message at 256 KiB (about 192 KiB of payload), so a few
-# such arguments already reach a broker limit.
-DEFAULT_PAYLOAD_LITERAL_BYTES = 64 * 1024
 
 # Broker URL schemes of kombu's transports (kombu.transport.TRANSPORT_ALIASES).
 BROKER_SCHEMES = frozenset(
@@ -300,7 +293,7 @@ def _longest_match(code: str, prefixes: Iterable[str]) -> int:
 
 
 def _is_stable(code: str) -> bool:
-    from qlint.registry import rule_by_code
+    from qlint.rules import rule_by_code
 
     rule = rule_by_code(code)
     return rule is None or rule.status == "stable"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qlint.callsites import Context, render
+from qlint.semantics.callsites import Context, render
 from qlint.model import Span
 from qlint.sources import ir
 

@@ -1,0 +1,6 @@
+"""Running a check: analysis takes paths to a resolved project (scan, then resolve), the
+engine runs the selected rules on it, keeps the findings that concern the asked files and
+applies suppressions. The command line, the language server and the worker start here.
+
+May import every stage below it; never reports, the command line, the language server or the
+worker."""
