@@ -1,7 +1,39 @@
 """Which setting, if any, Celery reads from a key of a configuration source.
 
-Follows celery/utils/collections.py (ConfigurationView._to_keys) and
-celery/app/utils.py (detect_settings, Settings): see the package docstring.
+How Celery 5.7 reads a configuration source (checked against the installed Celery;
+celery/app/utils.py detect_settings and Settings, celery/utils/collections.py
+ConfigurationView). `lookup_keys()` and `classify()` implement it:
+
+- For each setting, Celery tries a list of keys in each source and the first one
+  present wins: with a namespace, `<NAMESPACE>_<NAME>` (upper case when the namespace
+  is upper case, lower case otherwise; a name that already starts with a lower-case
+  namespace is not prefixed twice), then the current name, then its old name. So under
+  `config_from_object("django.conf:settings", namespace="CELERY")`,
+  CELERY_TASK_ACKS_LATE is read first, but an old name such as CELERY_ACKS_LATE or
+  CELERYD_PREFETCH_MULTIPLIER is still read when the new spellings are absent (the
+  documentation says otherwise; Celery 5.7's code reads them). CELERY_RESULT_BACKEND
+  is at once the namespaced key and the old name of result_backend.
+- A key that is neither of these is silently ignored: Celery never validates names,
+  so a typo such as CELERY_TASK_ACK_LATE simply leaves the default in force. Under a
+  namespace the case matters: `celery_task_acks_late` is not read under "CELERY".
+- Without a namespace, old and new names may not be mixed in one source: when both
+  kinds are present, Celery goes with the majority (new on a tie) and raises
+  ImproperlyConfigured listing every minority key whose counterpart is not also set
+  (E_MIX_OLD_INTO_NEW: "Cannot mix new and old setting keys, please rename the
+  following settings to the new format"; E_MIX_NEW_INTO_OLD the other way). With a
+  namespace no such check is made.
+- Some settings are read through properties that look elsewhere first or also (see
+  ENVIRONMENT_OVERRIDES and PROPERTY_FALLBACKS): the environment variable
+  CELERY_BROKER_URL beats every file, and timezone falls back to Django's TIME_ZONE.
+- A few keys are read with conf.get() without being declared settings
+  (`read_undeclared`): result_backend_thread_safe, CELERY_DB_REUSE_MAX...
+- Values from a configuration object are used as given, never converted to the
+  declared type (see `coerce_kind`).
+
+Older releases differ (releases.py holds each release's settings and lookup): up to
+5.6, an old name under a namespace is never read, and the source's namespaced key beats
+a value written on the app under the plain name. `classify()` and `lookup_keys()` take
+the release; without one they answer for the newest release qlint knows.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The `qlint` command: one module per subcommand, each with register() and run()."""
+"""The `qlint` command: one module per subcommand, each with register() and run(). The top of
+the tree: it may import every stage."""
 from __future__ import annotations
 
 import argparse

@@ -25,7 +25,8 @@ from qlint.scan.facts_cache import FactsCache
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
 from qlint.resolve.workers import build_view
-from qlint.resolve.workspace import ModuleIndex, Workspace
+from qlint.resolve.modules import ModuleIndex
+from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 from qlint.sources.python import parse_file

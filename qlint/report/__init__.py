@@ -1,8 +1,7 @@
-"""Reports: one module per output format, all rendering the same findings.
-
-Every format lists findings in one stable order (path, line, column, code), so
-the same project always gives the same bytes.
-"""
+"""Reports: one module per output format, all rendering the same findings in one stable order
+(path, line, column, code), so the same project always gives the same bytes; each rule's page
+(pages.py) and the effective settings of `qlint config` (settings.py). May import every stage
+below the pipeline; never the command line, the language server or the worker."""
 from __future__ import annotations
 
 from pathlib import Path

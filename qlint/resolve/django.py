@@ -13,27 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qlint.model import Span, Value, unknown
+from qlint.resolve.env_reads import EnvWrite
 from qlint.resolve.objects import ClassObj, Sym
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.interpreter import Scope
-    from qlint.resolve.workspace import Workspace
+    from qlint.resolve.host import Frame
+    from qlint.resolve.host import Host
 
 ENV_VARS = frozenset({"DJANGO_SETTINGS_MODULE", "DJANGO_CONFIGURATION"})
 CONFIGURATION_BASES = frozenset({"configurations.Configuration", "configurations.base.Configuration"})
-
-
-@dataclass(frozen=True)
-class EnvWrite:
-    """os.environ.setdefault(var, value) or os.environ[var] = value, seen in module `path`."""
-
-    var: str
-    value: Value
-    span: Span
-    path: str
-    # os.environ[var] = value: it beats whatever the deployment sets (setdefault does not)
-    overrides: bool = False
 
 
 @dataclass
@@ -67,7 +56,7 @@ def _as_string(write: EnvWrite) -> tuple[str | None, str]:
     return None, f"{write.var} cannot be read: {value.reason or 'not a string'}"
 
 
-def locate(workspace: "Workspace", near: str) -> DjangoSettings:
+def locate(workspace: "Host", near: str) -> DjangoSettings:
     """The settings module (and class) for an app or task defined in module `near`."""
     cached = workspace.django_cache.get(near)
     if cached is not None:
@@ -83,7 +72,7 @@ def locate(workspace: "Workspace", near: str) -> DjangoSettings:
     return result
 
 
-def effective_write(workspace: "Workspace", var: str, near: str) -> tuple[EnvWrite | None, str | None]:
+def effective_write(workspace: "Host", var: str, near: str) -> tuple[EnvWrite | None, str | None]:
     """The value of var the processes start with, and why, where the code and the
     deployment disagree: a deployment's value (Dockerfile ENV, compose or Kubernetes
     environment, an entrypoint's export) beats the code's os.environ.setdefault(), but
@@ -106,7 +95,7 @@ def effective_write(workspace: "Workspace", var: str, near: str) -> tuple[EnvWri
                       f"os.environ.setdefault() at {write.span}")
 
 
-def _deployed(workspace: "Workspace", var: str) -> tuple[EnvWrite | None, list[str]]:
+def _deployed(workspace: "Host", var: str) -> tuple[EnvWrite | None, list[str]]:
     """What the deployment files set var to, and the other values it is set to where they
     differ (a production module is preferred to the others)."""
     environ = getattr(workspace, "environ", None)
@@ -128,7 +117,7 @@ def _deployed(workspace: "Workspace", var: str) -> tuple[EnvWrite | None, list[s
     return EnvWrite(var, Value("known", chosen, span, env=var), span, span.path), sorted(t for t in texts if t != chosen)
 
 
-def _locate(workspace: "Workspace", near: str, module_write: EnvWrite | None) -> DjangoSettings:
+def _locate(workspace: "Host", near: str, module_write: EnvWrite | None) -> DjangoSettings:
     if module_write is None:
         return DjangoSettings("django.conf:settings", problem=(
             "DJANGO_SETTINGS_MODULE is not set by os.environ.setdefault() in the app module, "
@@ -173,7 +162,7 @@ def upper(names: dict[str, Value]) -> dict[str, Value]:
     return {k: v for k, v in names.items() if k.isupper()}
 
 
-def setting_value(workspace: "Workspace", near: str, name: str, span: Span, missing_ok: bool = False) -> Value | None:
+def setting_value(workspace: "Host", near: str, name: str, span: Span, missing_ok: bool = False) -> Value | None:
     """`settings.NAME` after `from django.conf import settings`, in module `near`;
     None when it is not set and missing_ok."""
     found = locate(workspace, near)
@@ -191,21 +180,21 @@ def setting_value(workspace: "Workspace", near: str, name: str, span: Span, miss
 # ---------------------------------------------------------------- recording writes
 
 
-def record_setdefault(scope: "Scope", expr: ir.Call, span: Span) -> None:
+def record_setdefault(scope: "Frame", expr: ir.Call, span: Span) -> None:
     """os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)."""
     func = scope.evaluator.eval(expr.func)
     if isinstance(func.value, Sym) and func.value.qualname == "os.environ.setdefault" and len(expr.args) >= 2:
         _record(scope, scope.evaluator.eval(expr.args[0]), expr.args[1], span, overrides=False)
 
 
-def record_environ_item(scope: "Scope", target: ir.Sub, value: ir.Expr, span: Span) -> None:
+def record_environ_item(scope: "Frame", target: ir.Sub, value: ir.Expr, span: Span) -> None:
     """os.environ["DJANGO_SETTINGS_MODULE"] = ..."""
     base = scope.evaluator.eval(target.value)
     if isinstance(base.value, Sym) and base.value.qualname == "os.environ":
         _record(scope, scope.evaluator.eval(target.index), value, span, overrides=True)
 
 
-def record_environ_in_function(scope: "Scope", body: tuple[ir.Stmt, ...]) -> None:
+def record_environ_in_function(scope: "Frame", body: tuple[ir.Stmt, ...]) -> None:
     """manage.py sets DJANGO_SETTINGS_MODULE inside main(): read such writes without running the function."""
     for stmt in body:
         if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Call):
@@ -223,7 +212,7 @@ def record_environ_in_function(scope: "Scope", body: tuple[ir.Stmt, ...]) -> Non
             record_environ_in_function(scope, stmt.body)
 
 
-def _record(scope: "Scope", key: Value, value: ir.Expr, span: Span, overrides: bool) -> None:
+def _record(scope: "Frame", key: Value, value: ir.Expr, span: Span, overrides: bool) -> None:
     if key.status == "known" and key.value in ENV_VARS:
         write = EnvWrite(key.value, scope.evaluator.eval(value), span, scope.module.path, overrides)
         scope.workspace.environ_writes.append(write)

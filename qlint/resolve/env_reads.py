@@ -6,10 +6,23 @@ of another type without a cast is flagged uncast.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from qlint.model import Alternative, Span, Value, known, unknown
 from qlint.resolve.environment import UNSET
+
+
+@dataclass(frozen=True)
+class EnvWrite:
+    """os.environ.setdefault(var, value) or os.environ[var] = value, seen in module `path`."""
+
+    var: str
+    value: Value
+    span: Span
+    path: str
+    # os.environ[var] = value: it beats whatever the deployment sets (setdefault does not)
+    overrides: bool = False
 from qlint.resolve.objects import EnvReader, Sym
 
 

@@ -19,7 +19,7 @@ from qlint.resolve.objects import (
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.interpreter import Scope
+    from qlint.resolve.host import Frame
 
 CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
@@ -51,7 +51,7 @@ def seconds_of_timedelta(kwargs: dict[str, Any], args: list[Any]) -> float:
 class Evaluator:
     """Evaluates expressions against a Scope (see interpreter.py)."""
 
-    def __init__(self, scope: "Scope") -> None:
+    def __init__(self, scope: "Frame") -> None:
         self.scope = scope
 
     def eval(self, expr: ir.Expr) -> Value:

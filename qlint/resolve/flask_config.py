@@ -22,13 +22,13 @@ from qlint.resolve.objects import UNSET, ClassObj, FlaskApp, FlaskConfig, Module
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.interpreter import Scope
+    from qlint.resolve.host import Frame
 
 _WRITES = frozenset({"from_object", "from_mapping", "from_pyfile", "from_envvar", "update", "setdefault", "from_file",
                      "from_prefixed_env"})
 
 
-def new_app(scope: "Scope", expr: ir.Call) -> Value:
+def new_app(scope: "Frame", expr: ir.Call) -> Value:
     _, kw, _ = scope.evaluator.args(expr)
     root = kw.get("root_path")
     folder = root.value if root is not None and root.status == "known" and isinstance(root.value, str) \
@@ -56,7 +56,7 @@ def read_key(config: FlaskConfig, key: Value, span: Span, default: Value | None 
     return unknown(f"Flask config key {key.value!r} is not set where qlint can see it", span)
 
 
-def write(scope: "Scope", config: FlaskConfig, key: str, value: Value, span: Span) -> None:
+def write(scope: "Frame", config: FlaskConfig, key: str, value: Value, span: Span) -> None:
     """One key written, under the conditions the code around it holds."""
     value = V.with_origin(value, value.origin or span)
     if scope.conditions:
@@ -66,7 +66,7 @@ def write(scope: "Scope", config: FlaskConfig, key: str, value: Value, span: Spa
     config.items[key] = value
 
 
-def call(scope: "Scope", config: FlaskConfig, name: str, expr: ir.Call) -> Value:
+def call(scope: "Frame", config: FlaskConfig, name: str, expr: ir.Call) -> Value:
     pos, kw, opaque = scope.evaluator.args(expr)
     span = expr.span
     if name == "get" and pos:
@@ -114,7 +114,7 @@ def lost(config: FlaskConfig, reason: str, span: Span) -> None:
         config.unseen, config.unseen_at = reason, span
 
 
-def _from_object(scope: "Scope", config: FlaskConfig, source: Value, span: Span) -> dict[str, Value] | None:
+def _from_object(scope: "Frame", config: FlaskConfig, source: Value, span: Span) -> dict[str, Value] | None:
     """A module or class, or its import string ("pkg.settings", "pkg.settings.Prod", "pkg.settings:Prod")."""
     obj = source.value if source.status == "known" else None
     if isinstance(obj, str):
@@ -130,7 +130,7 @@ def _from_object(scope: "Scope", config: FlaskConfig, source: Value, span: Span)
     return _unseen(config, f"app.config.from_object() of {source.reason or 'an object qlint cannot read'}", span)
 
 
-def _imported(scope: "Scope", name: str) -> ModuleRef | ClassObj | None:
+def _imported(scope: "Frame", name: str) -> ModuleRef | ClassObj | None:
     """What werkzeug's import_string() finds for a name, among the project's modules."""
     module, _, attr = name.partition(":")
     index = scope.workspace.index
@@ -147,13 +147,13 @@ def _imported(scope: "Scope", name: str) -> ModuleRef | ClassObj | None:
     return found.value if found is not None and isinstance(found.value, (ClassObj, ModuleRef)) else None
 
 
-def _upper_names(scope: "Scope", env) -> dict[str, Value]:
+def _upper_names(scope: "Frame", env) -> dict[str, Value]:
     names = scope.workspace.resolved_names(env)
     return {key: V.with_origin(value, env.spans[key]) if key in env.spans else value
             for key, value in names.items() if key.isupper() and not (value.value is UNSET and value.status != "several")}
 
 
-def _from_file(scope: "Scope", config: FlaskConfig, method: str, arg: Value, span: Span) -> dict[str, Value] | None:
+def _from_file(scope: "Frame", config: FlaskConfig, method: str, arg: Value, span: Span) -> dict[str, Value] | None:
     if method == "from_envvar":
         if arg.status != "known" or not isinstance(arg.value, str):
             return _unseen(config, "app.config.from_envvar() of a variable qlint cannot read", span)

@@ -3,26 +3,24 @@
 The result of a module is its namespace: each name bound to a Value with the
 span where it was last assigned. Conditional code (`if DEBUG:`) that cannot be
 decided yields values of status several. Celery apps constructed on the way, writes
-to their configuration and task definitions are recorded in the Workspace.
+to their configuration and task definitions are recorded in the workspace, which the
+interpreter reaches through the Host interface of host.py and never imports.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from qlint.model import Span, Value, known, unknown
 from qlint.resolve import values as V
 from qlint.resolve import django, flask_config, split_settings
+from qlint.resolve.host import Host, ModuleEnv
 from qlint.resolve.evaluate import CELERY_CLASSES, SHARED_TASK, Evaluator, dict_items, make_dict, with_item
 from qlint.resolve.objects import (
-    UNSET, AppObj, ClassObj, ConfEvent, ConfRef, EnvReader, FlaskApp, FlaskConfig, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator,
+    UNSET, AppObj, ClassObj, Closure, ConfEvent, ConfRef, EnvReader, FlaskApp, FlaskConfig, FuncObj, LazyName, ModuleRef, Sym, TaskDecorator,
     TaskObj,
 )
-from qlint.resolve.task_factories import Closure, makes_tasks
+from qlint.resolve.task_factories import makes_tasks
 from qlint.sources import ir
-
-if TYPE_CHECKING:
-    from qlint.resolve.workspace import Workspace
 
 # Names always taken to be the installed library, whatever the project holds.
 EXTERNAL_TOP = frozenset({
@@ -31,35 +29,10 @@ EXTERNAL_TOP = frozenset({
 })
 
 
-@dataclass
-class ModuleEnv:
-    path: str
-    name: str
-    names: dict[str, Value] = field(default_factory=dict)
-    spans: dict[str, Span] = field(default_factory=dict)
-    done: bool = False
-    all_names: tuple[str, ...] | None = None
-    # Kept apart from names so that branch merging never turns it into a Value.
-    failed_imports: list[str] = field(default_factory=list)
-    # Names bound to an outside module or symbol by an import statement.
-    imported: set[str] = field(default_factory=set)
-    # Read while an import cycle was open: some partner may have been half-done.
-    in_cycle: bool = False
-    # django-split-settings: the file being included (its folder anchors nested includes),
-    # the files already included, and why the namespace may hold names qlint did not see.
-    including: str | None = None
-    included: set[str] = field(default_factory=set)
-    opaque: str | None = None
-    # Set where code qlint cannot follow may bind names in the module (globals().update(),
-    # exec(), a function handed the module): names bound by statements after it are known,
-    # data bound before it became unknown, and a name never bound may exist all the same.
-    unseen: str | None = None
-
-
 class Scope:
     """Name lookup for one running module (or class body), plus hooks into the workspace."""
 
-    def __init__(self, workspace: "Workspace", module: ModuleEnv, outer: "Scope | None" = None) -> None:
+    def __init__(self, workspace: Host, module: ModuleEnv, outer: "Scope | None" = None) -> None:
         self.workspace = workspace
         self.module = module
         self.outer = outer

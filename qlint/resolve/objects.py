@@ -221,3 +221,12 @@ class TaskObj:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+@dataclass(eq=False)
+class Closure:
+    """A decorator a factory defined and returned, with the scope of the factory's run that
+    it reads its options from (`options` in `shared_task(**options)(func)`)."""
+
+    func: FuncObj
+    scope: Any  # the interpreter's Scope of the factory's run

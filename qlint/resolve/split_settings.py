@@ -14,13 +14,13 @@ from qlint.resolve.objects import Sym
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.interpreter import Scope
+    from qlint.resolve.host import Frame
 
 INCLUDE = frozenset({"split_settings.tools.include", "split_settings.include"})
 OPTIONAL = frozenset({"split_settings.tools.optional", "split_settings.optional"})
 
 
-def include(scope: "Scope", expr: ir.Call, run: Callable[[tuple[ir.Stmt, ...]], None]) -> Value:
+def include(scope: "Frame", expr: ir.Call, run: Callable[[tuple[ir.Stmt, ...]], None]) -> Value:
     module = scope.module
     workspace = scope.workspace
     folder = posixpath.dirname(module.including or module.path)
@@ -66,7 +66,7 @@ def include(scope: "Scope", expr: ir.Call, run: Callable[[tuple[ir.Stmt, ...]], 
     return known(None, expr.span) if module.opaque is None else unknown(module.opaque, expr.span)
 
 
-def _qualname(scope: "Scope", func: ir.Expr) -> str | None:
+def _qualname(scope: "Frame", func: ir.Expr) -> str | None:
     value = scope.evaluator.eval(func)
     return value.value.qualname if isinstance(value.value, Sym) else None
 

@@ -19,30 +19,20 @@ alone: those that name `.task` or `shared_task`, or call a project function that
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qlint.resolve.objects import FuncObj
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.workspace import Workspace
+    from qlint.resolve.host import Host
 
 # How many project functions deep a chain of factories is followed (job -> task -> app.task).
 MAX_CHAIN = 3
 _TASK_NAMES = frozenset({"task", "shared_task"})
 
 
-@dataclass(eq=False)
-class Closure:
-    """A decorator a factory defined and returned, with the scope of the factory's run that
-    it reads its options from (`options` in `shared_task(**options)(func)`)."""
-
-    func: FuncObj
-    scope: Any  # interpreter.Scope
-
-
-def makes_tasks(func: FuncObj, workspace: "Workspace", depth: int = 0) -> bool:
+def makes_tasks(func: FuncObj, workspace: "Host", depth: int = 0) -> bool:
     """Whether running the function may make a task or a task decorator."""
     memo = workspace.task_makers
     key = id(func.func)

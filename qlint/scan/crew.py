@@ -42,7 +42,7 @@ from qlint.sources.python import parse_file
 from qlint.sources.read import SourceError, read_bytes
 
 if TYPE_CHECKING:
-    from qlint.resolve.workspace import ModuleIndex
+    from qlint.resolve.modules import ModuleIndex
 
 # Slot states: not started; the resolver's own; a member's, being parsed; parsed and
 # stored; left to the resolver (in the cache already, or the member could not store it).

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from qlint.sources import ir
 
 if TYPE_CHECKING:
-    from qlint.resolve.workspace import ModuleIndex
+    from qlint.resolve.modules import ModuleIndex
 
 
 class Lookahead:

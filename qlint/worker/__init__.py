@@ -1,4 +1,7 @@
-"""The reference worker: Celery's delivery semantics, replayed in virtual or real time."""
+"""The reference worker: Celery's delivery semantics, replayed in virtual or real time, from a
+scenario or from a project's resolved settings (through the pipeline). Never imports the
+command line or the language server; the engine reaches its workers, and they it, only through
+the protocols of worker.py."""
 from .replay import simulate
 from .scenario import Prepared, Scenario, ScenarioError, load_scenario, parse_scenario, prepare_scenario
 from .trace import Trace

@@ -16,18 +16,13 @@ from .config import ReplayConfig
 from .messages import Callback, Message
 from .scenario import Fault, Scenario, ScenarioError, Step
 from .trace import DeliveryRecord, Event, ExecutionRecord, Trace
-from .worker import Execution, Request, Worker
+from .worker import Execution, Executor, Request, Worker
 
 
 class Clock(Protocol):
     def now(self) -> float: ...
     def advance_to(self, at: float) -> bool:
         """Move to `at`; False when something happened earlier (real time)."""
-
-
-class Executor(Protocol):
-    def start(self, execution: Execution) -> None: ...
-    def kill(self, execution: Execution) -> None: ...
 
 
 class VirtualClock:

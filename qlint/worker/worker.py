@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Callable, Literal, Protocol
 
-from .broker import Unacked
-from .config import TaskPolicy, WorkerConfig
+from .broker import Broker, Unacked
+from .config import ReplayConfig, TaskPolicy, WorkerConfig
 from .messages import Message
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 Outcome = Literal[
     "success", "failure", "soft-time-limit", "time-limit", "worker-lost", "terminated", "running"
@@ -48,10 +45,38 @@ class Execution:
         return self.end is not None
 
 
+class Executor(Protocol):
+    """Runs an execution's task: as virtual events, or as a real process (virtual.py, real.py)."""
+
+    def start(self, execution: Execution) -> None: ...
+    def kill(self, execution: Execution) -> None: ...
+
+
+class Host(Protocol):
+    """The replay a worker runs in, as the worker uses it (engine.Engine)."""
+
+    broker: Broker
+    config: ReplayConfig
+    executor: Executor
+
+    @property
+    def now(self) -> float: ...
+    def fmt(self, at: float) -> str: ...
+    def schedule(self, at: float, action: Callable[[], None]) -> None: ...
+    def record(self, kind: str, worker: str = "", message: str = "", detail: str = "",
+               delivery: Unacked | None = None) -> None: ...
+    def mark_revoked(self, task_id: str) -> None: ...
+    def begin_execution(self, request: Request, worker: str, slot: int) -> Execution: ...
+    def end_execution(self, execution: Execution) -> None: ...
+    def on_success(self, execution: Execution) -> None: ...
+    def on_failure(self, execution: Execution) -> None: ...
+
+
+
 @dataclass
 class Worker:
     config: WorkerConfig
-    engine: "Engine"
+    engine: "Host"
     alive: bool = False
     stopping: bool = False
     slots: list[Execution | None] = field(default_factory=list)

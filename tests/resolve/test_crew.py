@@ -20,7 +20,7 @@ from qlint.scan.crew import DONE, FREE, MAIN, TAKEN, Crew, needed_modules
 from qlint.scan.deploy_files import read_deploy_facts
 from qlint.scan.facts_cache import FactsCache
 from qlint.resolve.values import to_json
-from qlint.resolve.workspace import ModuleIndex
+from qlint.resolve.modules import ModuleIndex
 from qlint.sources.python import parse_facts, parse_file
 
 from .conftest import write_tree
@@ -215,7 +215,7 @@ def test_members_stop_and_clean_up_when_their_parent_is_killed(tmp_path, how):
         + ("threading.Thread(target=threading.Event().wait, daemon=True).start()\n" if how == "spawn" else "")
         + "from qlint.scan.crew import Crew, pool_context\n"
         "from qlint.scan.facts_cache import FactsCache\n"
-        "from qlint.resolve.workspace import ModuleIndex\n"
+        "from qlint.resolve.modules import ModuleIndex\n"
         f"assert pool_context().get_start_method() == {how!r}\n"
         "root = Path(sys.argv[1])\n"
         "files = sorted(str(p.relative_to(root)) for p in root.rglob('*.py'))\n"

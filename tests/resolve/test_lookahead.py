@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qlint.scan.lookahead import Lookahead
-from qlint.resolve.workspace import ModuleIndex
+from qlint.resolve.modules import ModuleIndex
 from qlint.sources.python import parse_facts
 
 FILES = ["app/__init__.py", "app/models/__init__.py", "app/models/user.py", "app/models/group.py",

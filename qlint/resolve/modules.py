@@ -1,0 +1,89 @@
+"""Module names of the project's files, and where an import statement's module lives.
+
+Module names follow Python's own rule: a file's package is the chain of parent folders holding
+an __init__.py, so `proj/settings/base.py` inside package `proj` is `proj.settings.base`, and
+the folder above the top package is a source root.
+"""
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+
+# Where Django projects set DJANGO_SETTINGS_MODULE (resolve/django.py reads them).
+DJANGO_ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
+
+
+class ModuleIndex:
+    def __init__(self, files: list[str]) -> None:
+        self.files = set(files)
+        dirs_with_init = {posixpath.dirname(f) for f in files if posixpath.basename(f) == "__init__.py"}
+        self._init_dirs = dirs_with_init
+        self._names: dict[str, str] = {}
+        self._by_name: dict[str, list[str]] = defaultdict(list)
+        # Folders of a manage.py: Django runs (and celery -A is started) from there, so its
+        # modules import as top-level names even when the folder is itself a package.
+        self._script_dirs = sorted({posixpath.dirname(f) for f in files if posixpath.basename(f) == "manage.py"},
+                                   key=len, reverse=True)
+        # Files named like Django's entry points (manage.py, wsgi.py, asgi.py), in path order.
+        self.django_entry_files = sorted(f for f in self.files if posixpath.basename(f) in DJANGO_ENTRY_FILES)
+        for path in files:
+            name = self._compute_name(path)
+            self._names[path] = name
+            self._by_name[name].append(path)
+
+    def _compute_name(self, path: str) -> str:
+        folder, base = posixpath.split(path)
+        parts = [] if base == "__init__.py" else [base[:-3]]
+        while folder and folder in self._init_dirs:
+            folder, package = posixpath.split(folder)
+            parts.insert(0, package)
+        return ".".join(parts)
+
+    def module_name(self, path: str) -> str:
+        return self._names.get(path) or posixpath.splitext(posixpath.basename(path))[0]
+
+    def package_of(self, path: str) -> str:
+        name = self.module_name(path)
+        if posixpath.basename(path) == "__init__.py":
+            return name
+        return name.rpartition(".")[0]
+
+    def find(self, dotted: str, near: str | None = None) -> str | None:
+        """The file of module `dotted`, preferring the one closest to `near`."""
+        candidates = self._by_name.get(dotted)
+        if not candidates:
+            return self._from_script_dir(dotted, near)
+        if len(candidates) == 1 or near is None:
+            return sorted(candidates)[0]
+        return max(sorted(candidates), key=lambda c: len(posixpath.commonprefix([c, near])))
+
+    def _from_script_dir(self, dotted: str, near: str | None) -> str | None:
+        """`dotted` below the folder of a manage.py that holds `near`, when that folder is a
+        package (tests/__init__.py beside tests/manage.py): its own top-level modules."""
+        if near is None:
+            return None
+        relative = dotted.replace(".", "/")
+        for folder in self._script_dirs:
+            if not folder or folder not in self._init_dirs or not near.startswith(f"{folder}/"):
+                continue
+            for candidate in (f"{folder}/{relative}.py", f"{folder}/{relative}/__init__.py"):
+                if candidate in self.files:
+                    return candidate
+        return None
+
+    def resolve(self, dotted: str, level: int, importer: str) -> str | None:
+        if level == 0:
+            return self.find(dotted, importer)
+        package = self.package_of(importer).split(".") if self.package_of(importer) else []
+        if level - 1 > len(package):
+            return None
+        base = package[: len(package) - (level - 1)]
+        full = ".".join(base + ([dotted] if dotted else []))
+        if not full:
+            return None
+        return self.find(full, importer)
+
+    def submodule(self, package_path: str, name: str) -> str | None:
+        if posixpath.basename(package_path) != "__init__.py":
+            return None
+        return self.find(f"{self.module_name(package_path)}.{name}", package_path)
