@@ -102,7 +102,9 @@ def _extract(git_dir: Path, commit: str, target: Path) -> None:
 
 
 def run_qlint(root: Path) -> list[dict]:
-    done = subprocess.run(["qlint", "check", "--no-cache", "--format", "json", "--exit-zero", "."], cwd=root,
+    # The qlint command installed beside this interpreter: a checkout's .python-version must not
+    # pick another (a pyenv shim would), and `python -m` would put the checkout on sys.path.
+    done = subprocess.run([str(Path(sys.executable).parent / "qlint"), "check", "--no-cache", "--format", "json", "--exit-zero", "."], cwd=root,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"qlint failed on {root} ({done.returncode}):\n{done.stderr}")

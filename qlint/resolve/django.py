@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from qlint.model import Span, Value, unknown
 from qlint.resolve.env_reads import EnvWrite
-from qlint.resolve.objects import ClassObj, Sym
+from qlint.resolve import values as V
+from qlint.resolve.objects import UNSET, ClassObj, Sym
 from qlint.sources import ir
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class DjangoSettings:
     named_by: str | None = None
     # Why a setting the module does not bind may be set all the same (ModuleEnv.unseen).
     unseen: str | None = None
+    # Why the settings are those of other modules: the named one is not in the project.
+    stand_in: str | None = None
 
 
 def _choose(writes: list[EnvWrite], var: str, near: str) -> EnvWrite | None:
@@ -67,7 +70,7 @@ def locate(workspace: "Host", near: str) -> DjangoSettings:
     write, because = effective_write(workspace, "DJANGO_SETTINGS_MODULE", near)
     result = _locate(workspace, near, write)
     result.named_at = write.span if write is not None else None
-    result.named_by = because
+    result.named_by = "; ".join(why for why in (because, result.stand_in) if why) or None
     workspace.django_cache[near] = result
     return result
 
@@ -127,7 +130,8 @@ def _locate(workspace: "Host", near: str, module_write: EnvWrite | None) -> Djan
         return DjangoSettings("django.conf:settings", problem=problem)
     path = workspace.index.find(dotted, near)
     if path is None:
-        return DjangoSettings(dotted, problem=f"settings module {dotted!r} (DJANGO_SETTINGS_MODULE) is not in the project")
+        missing = f"settings module {dotted!r} (DJANGO_SETTINGS_MODULE) is not in the project"
+        return _stand_ins(workspace, dotted, missing) or DjangoSettings(dotted, problem=missing)
     env = workspace.root_env(path)
     if env is None:
         return DjangoSettings(dotted, path, problem=f"settings module {dotted!r} cannot be read")
@@ -156,6 +160,45 @@ def _locate(workspace: "Host", near: str, module_write: EnvWrite | None) -> Djan
         return DjangoSettings(f"{dotted}.{class_name}", path, problem=(
             f"settings class {class_name!r} (DJANGO_CONFIGURATION) is not defined in {dotted!r}"))
     return DjangoSettings(f"{dotted}.{class_name}", path, upper(cls.value.all_attrs()), cls.value.all_attr_spans())
+
+
+def _stand_ins(workspace: "Host", dotted: str, missing: str) -> DjangoSettings | None:
+    """A settings module the repository does not hold, read as each complete settings module
+    beside it. Such a module is written per deployment, as a copy of a sample or a star import
+    of a common module; the complete modules named like it (`settings_dev`, `settings_common`
+    for `settings`: those that bind INSTALLED_APPS) are what it can plausibly be. A setting they
+    agree on has that value; one they differ on has one alternative per module."""
+    found = []
+    for path in workspace.index.named_like(dotted):
+        env = workspace.root_env(path)
+        facts = workspace.load_facts(path)
+        if env is None or env.opaque is not None or (facts is not None and facts.error is not None):
+            continue
+        workspace.resolved_names(env)
+        if "INSTALLED_APPS" in env.names:
+            found.append((workspace.index.module_name(path), env))
+    if not found:
+        return None
+    names: dict[str, Value] = {}
+    spans: dict[str, Span] = {}
+    for name in sorted({name for _, env in found for name in upper(env.names)}):
+        alternatives = [(env.names.get(name) or Value("default", UNSET, None), f"{dotted} is {module}")
+                        for module, env in found]
+        spans[name] = next(env.spans[name] for _, env in found if name in env.spans)
+        first = alternatives[0][0]
+        # the same binding in each (a star import of a common module) is that binding
+        same = all(_identical(value, first) for value, _ in alternatives[1:])
+        names[name] = first if same else V.several(alternatives, spans[name])
+    unseen = next((env.unseen for _, env in found if env.unseen is not None), None)
+    return DjangoSettings(dotted, None, names, spans, unseen=unseen, stand_in=(
+        f"{missing}; read as each settings module beside it that it can be: {', '.join(m for m, _ in found)}"))
+
+
+def _identical(a: Value, b: Value) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # a value whose own comparison fails is a different value
+        return False
 
 
 def upper(names: dict[str, Value]) -> dict[str, Value]:

@@ -87,3 +87,11 @@ class ModuleIndex:
         if posixpath.basename(package_path) != "__init__.py":
             return None
         return self.find(f"{self.module_name(package_path)}.{name}", package_path)
+
+    def named_like(self, dotted: str) -> list[str]:
+        """The files of the modules beside `dotted` whose name extends its last part
+        (`proj.settings_dev`, `proj.settings_common` for `proj.settings`), in name order."""
+        package, _, last = dotted.rpartition(".")
+        prefix = f"{package}.{last}" if package else last
+        return [paths[0] for name, paths in sorted(self._by_name.items())
+                if name.startswith(prefix) and name != dotted and name.rpartition(".")[0] == package]

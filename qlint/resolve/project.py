@@ -22,6 +22,7 @@ from typing import Any
 from qlint import catalog
 from qlint.catalog import releases as catalog_releases
 from qlint.model import Span, Value, unknown
+from qlint.resolve import django
 from qlint.resolve import values as V
 from qlint.resolve.evaluate import dict_items, make_dict
 from qlint.resolve.objects import UNSET, AppObj, ConfEvent, TaskObj
@@ -57,6 +58,15 @@ class Project:
         """What a module-level name is bound to, interpreting the module if needed."""
         env = self.workspace.module_env(path)
         value = env.names.get(name) if env is not None else None
+        return self.workspace.resolve(value) if value is not None else None
+
+    def django_setting(self, app: App, name: str) -> Value | None:
+        """A setting of the Django settings an app is configured from (the settings module, or
+        the modules that stand in for one the project lacks); None when unset or not readable."""
+        if app.source_kind != "django":
+            return None
+        found = django.locate(self.workspace, app.defined_at.path)
+        value = found.names.get(name) if found.names is not None else None
         return self.workspace.resolve(value) if value is not None else None
 
     def task_of(self, obj: TaskObj) -> Task | None:

@@ -964,14 +964,16 @@ def atomic_requests(project: Project) -> Related | None:
     certainly turns it on for the default database."""
     found: list[Related] = []
     for app in project.apps:
-        if app.source_kind != "django" or app.source_path is None:
+        if app.source_kind != "django":
             continue
-        databases = project.module_value(app.source_path, "DATABASES")
-        default = databases.item("default") if databases is not None and databases.status == "known" else None
-        flag = default.item("ATOMIC_REQUESTS") if default is not None else None
-        if flag is None or not always(flag, lambda v: v is True):
+        databases = project.django_setting(app, "DATABASES")
+        # one alternative per settings module that may be the deployed one
+        options = databases.possible() if databases is not None else []
+        flags = [default.item("ATOMIC_REQUESTS") if (default := option.item("default")) is not None else None
+                 for option in options]
+        if not flags or any(flag is None or not always(flag, lambda v: v is True) for flag in flags):
             return None
-        found.append(Related(flag.origin or app.defined_at, "ATOMIC_REQUESTS wraps every view in a transaction"))
+        found.append(Related(flags[0].origin or app.defined_at, "ATOMIC_REQUESTS wraps every view in a transaction"))
     return found[0] if found else None
 
 

@@ -1,9 +1,13 @@
 """Django settings read through config_from_object("django.conf:settings", namespace="CELERY")."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
-from tests.resolve.conftest import where
+from tests.resolve.conftest import where, write_tree
 
 CELERY_PY = """
 import os
@@ -448,3 +452,73 @@ def test_a_package_without_a_manage_py_does_not_lend_its_modules(analyse_tree):
     }
     (app,) = analyse_tree(files).project.apps
     assert app.setting("task_time_limit").status == "unknown"
+
+
+STAND_INS = {
+    "proj/__init__.py": "",
+    "proj/celery.py": """
+        import os
+
+        from celery import Celery
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+        app = Celery("proj")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+    """,
+    # each deployment writes proj/settings.py; the repository holds what it is made from
+    "proj/settings_common.py": """
+        INSTALLED_APPS = ["proj"]
+        DATABASES = {"default": {"NAME": "shop", "ATOMIC_REQUESTS": True}}
+        CELERY_BROKER_URL = "redis://redis:6379/0"
+        CELERY_TASK_ACKS_LATE = True
+    """,
+    "proj/settings_dev.py": """
+        from .settings_common import *
+
+        CELERY_TASK_ALWAYS_EAGER = True
+    """,
+    # named like a settings module but not one: no INSTALLED_APPS
+    "proj/settings_security.py": "SESSION_COOKIE_SECURE = True\nCELERY_TASK_ACKS_LATE = False\n",
+}
+
+
+def test_a_missing_settings_module_is_read_as_each_complete_module_beside_it(analyse_tree):
+    (app,) = analyse_tree(STAND_INS).project.apps
+    assert app.source_kind == "django"
+    assert "'proj.settings' (DJANGO_SETTINGS_MODULE) is not in the project" in app.source_named_by
+    assert app.source_named_by.endswith("proj.settings_common, proj.settings_dev")
+    # the modules agree: the value is known, from where the common module sets it
+    acks = app.setting("task_acks_late")
+    assert (acks.status, acks.value, where(acks)) == ("known", True, ("proj/settings_common.py", 4))
+    assert app.setting("broker_url").value == "redis://redis:6379/0"
+    # they differ: one alternative per module
+    eager = app.setting("task_always_eager")
+    assert eager.status == "several"
+    assert sorted((alt.value.value, alt.condition) for alt in eager.alternatives) == [
+        (False, "proj.settings is proj.settings_common"), (True, "proj.settings is proj.settings_dev")]
+
+
+def test_without_a_complete_module_beside_it_the_settings_stay_unknown(analyse_tree):
+    files = {k: v for k, v in STAND_INS.items() if k not in ("proj/settings_common.py", "proj/settings_dev.py")}
+    (app,) = analyse_tree(files).project.apps
+    acks = app.setting("task_acks_late")
+    assert acks.status == "unknown" and "'proj.settings' (DJANGO_SETTINGS_MODULE) is not in the project" in acks.reason
+
+
+def test_views_of_a_project_whose_stand_ins_all_turn_on_atomic_requests(tmp_path):
+    files = dict(STAND_INS)
+    files["proj/tasks.py"] = "from proj.celery import app\n\n\n@app.task\ndef index(pk):\n    return pk\n"
+    files["proj/models.py"] = "from django.db import models\n\n\nclass Order(models.Model):\n    pass\n"
+    files["proj/views.py"] = ("from proj.models import Order\nfrom proj.tasks import index\n\n\n"
+                              "def save(request, pk):\n    Order.objects.create(pk=pk)\n    index.delay(pk)\n")
+    write_tree(tmp_path, files)
+    done = subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", "--select", "QL305", "--format", "json",
+                           "."], cwd=tmp_path, capture_output=True, text=True)
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["code"], finding["path"], finding["line"]) == ("QL305", "proj/views.py", 7)
+    # one of the stand-ins turning it off leaves the views out
+    files["proj/settings_dev.py"] = "from .settings_common import *\n\nDATABASES = {'default': {'NAME': 'shop'}}\n"
+    write_tree(tmp_path, files)
+    done = subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", "--select", "QL305", "--format", "json",
+                           "."], cwd=tmp_path, capture_output=True, text=True)
+    assert json.loads(done.stdout)["findings"] == []
