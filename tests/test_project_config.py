@@ -110,7 +110,7 @@ def test_snake_case_keys_are_unknown_with_the_kebab_spelling_suggested(tmp_path)
 
 
 def test_a_key_far_from_any_lists_the_known_keys():
-    with pytest.raises(ConfigError, match="unknown key 'colour' in .*known keys: broker, celery-version, exclude"):
+    with pytest.raises(ConfigError, match="unknown key 'colour' in .*known keys: baseline, broker, celery-version, exclude"):
         config_from_table({"colour": True})
 
 

@@ -10,7 +10,7 @@ from qlint.pipeline.analysis import find_root
 from qlint.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from qlint.scan.discovery import excluded
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github", "gitlab")
 
 
 def _codes(raw: str | None) -> list[str] | None:
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print only findings, no summary")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
     parser.add_argument("--force-exclude", action="store_true", help="apply excludes to paths given explicitly too")
+    parser.add_argument("--baseline", metavar="FILE", help="leave out the findings this file lists (`qlint baseline` writes it)")
     parser.add_argument("--report-unused-ignores", action="store_true", help="report suppression comments that suppress nothing")
     parser.add_argument("--no-source", action="store_true", help="do not show source lines in text output")
     parser.set_defaults(run=run)
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from qlint.user_config.project_config import ConfigError, find_project_root, load_config
     from qlint.rules import all_rules
     from qlint.report.notes import Note, parse_note
+    from qlint.cli import baseline
 
     cwd = Path.cwd()
     missing = [p for p in args.paths if not (cwd / p).exists()]
@@ -71,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # a sub-project's configuration
         raise UsageError(str(exc)) from None
     findings = list(result.findings)
+    if getattr(args, "write_baseline", False):  # `qlint baseline` runs this check
+        return baseline.write(args, findings, cwd, config)
+    findings, baselined = baseline.without_baselined(findings, args.baseline, cwd, config)
     fmt = args.format or "text"
     to_terminal = args.output_file is None and sys.stdout.isatty()
     color = to_terminal and fmt == "text" and "NO_COLOR" not in os.environ
@@ -82,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                 for p in getattr(result, "unchecked", ())]
     rules = {r.code: r for r in all_rules()}
     output = report.render(findings, fmt, root=cwd, rules=rules, color=color, show_source=not args.no_source,
-                           statistics=args.statistics, notes=[*warnings, *notes])
+                           statistics=args.statistics, notes=[*warnings, *notes, *baseline.notes(baselined)],
+                           baselined=len(baselined))
     if args.quiet and fmt == "text":
         kept = [line for line in output.splitlines() if line and line[0] not in " "
                 and not line.startswith(("Found ", "All checks passed"))]

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from qlint.model import Finding
-from qlint.report import github, json_format, sarif, text
+from qlint.report import github, gitlab, json_format, sarif, text
 from qlint.report.notes import Note
 from qlint.rule import Rule
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github", "gitlab")
 
 
 def ordered(findings: Sequence[Finding]) -> list[Finding]:
@@ -29,23 +29,28 @@ def render(
     show_source: bool = True,
     statistics: bool = False,
     notes: Sequence[Note] = (),
+    baselined: int = 0,
 ) -> str:
     """The report of findings in one format.
 
     Paths in findings are relative to `root`, where the text format reads source
-    lines from. `statistics` replaces the list of findings with counts per code in
-    the text and json formats; SARIF and GitHub annotations always list findings,
-    since the tools reading them need each one. `notes` (what was skipped, what was not
-    checked) go into the machine formats: JSON's `notes`, SARIF's tool notifications,
-    GitHub notices; the text report leaves them to the caller's stderr.
+    lines from, and every format reads the fingerprints' text from. `statistics` replaces
+    the list of findings with counts per code in the text and json formats; SARIF, GitHub
+    annotations and GitLab's report always list findings, since the tools reading them need
+    each one. `notes` (what was skipped, what was not checked) go into JSON's `notes`, SARIF's
+    tool notifications and GitHub notices; the text report leaves them to the caller's stderr.
+    `baselined` counts the findings a baseline left out, for the text report's summary.
     """
     findings = ordered(findings)
     if fmt == "text":
-        return text.render(findings, root=root, color=color, show_source=show_source, statistics=statistics)
+        return text.render(findings, root=root, color=color, show_source=show_source, statistics=statistics,
+                           baselined=baselined)
     if fmt == "json":
-        return json_format.render(findings, statistics=statistics, notes=notes)
+        return json_format.render(findings, root=root, statistics=statistics, notes=notes)
     if fmt == "sarif":
         return sarif.render(findings, root=root, rules=rules, notes=notes)
     if fmt == "github":
         return github.render(findings, notes)
+    if fmt == "gitlab":
+        return gitlab.render(findings, root=root)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")

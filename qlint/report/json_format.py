@@ -5,29 +5,33 @@ and the notes (what was skipped or not checked):
      "notes": [{"level": "note", "path": "chart/worker.yaml", "line": null, "column": null,
                 "message": "a template (Jinja or Go template markers), not YAML; skipped"}]}
 
-With --statistics, "statistics" (counts per code) stands in place of "findings"."""
+Each finding has a `fingerprint` (qlint/pipeline/fingerprint.py), the same as in the baseline and
+SARIF's partialFingerprints: it stays when lines above the finding move, and changes with the
+finding's own code. With --statistics, "statistics" (counts per code) stands in place of "findings"."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Sequence
 
 from qlint.model import Finding, Fix, Span
+from qlint.pipeline.fingerprint import fingerprints
 from qlint.report.notes import Note
 from qlint.report.tally import per_code
 from qlint.report.pages import page_url
 
 
-def render(findings: Sequence[Finding], *, statistics: bool, notes: Sequence[Note] = ()) -> str:
+def render(findings: Sequence[Finding], *, root: Path, statistics: bool, notes: Sequence[Note] = ()) -> str:
     data: dict[str, Any]
     if statistics:
         data = {"statistics": [{"code": c, "name": name, "count": n} for c, name, n in per_code(findings)]}
     else:
-        data = {"findings": [finding_to_json(f) for f in findings]}
+        data = {"findings": [finding_to_json(f, fp) for f, fp in zip(findings, fingerprints(findings, root))]}
     data["notes"] = [note.to_json() for note in notes]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def finding_to_json(finding: Finding) -> dict[str, Any]:
+def finding_to_json(finding: Finding, fingerprint: str) -> dict[str, Any]:
     return {
         "code": finding.code,
         "name": finding.name,
@@ -40,6 +44,7 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         ],
         "fix": fix_to_json(finding.fix) if finding.fix is not None else None,
         "url": page_url(finding.code),
+        "fingerprint": fingerprint,
     }
 
 

@@ -2,7 +2,9 @@
 
 Columns count Unicode code points (`columnKind`), like qlint's spans; regions are
 1-based with an exclusive end column, as SARIF defines them. Paths are relative
-URIs against `%SRCROOT%`, the folder qlint ran in.
+URIs against `%SRCROOT%`, the folder qlint ran in. Each result carries qlint's fingerprint
+(qlint/pipeline/fingerprint.py) in `partialFingerprints`, under a key of its own: GitHub computes
+`primaryLocationLineHash` itself and warns when a tool sends a different value under that name.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from urllib.parse import quote
 
 import qlint
 from qlint.model import Finding, Fix, Span
+from qlint.pipeline.fingerprint import fingerprints
 from qlint.report.notes import Note
 from qlint.rule import Rule
 from qlint.report.pages import home_url, page_url
@@ -21,6 +24,7 @@ from qlint.report.pages import home_url, page_url
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT_ID = "%SRCROOT%"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+FINGERPRINT_KEY = "qlintFingerprint/v1"
 
 
 def render(findings: Sequence[Finding], *, root: Path, rules: Mapping[str, type[Rule]], notes: Sequence[Note] = ()) -> str:
@@ -38,7 +42,7 @@ def render(findings: Sequence[Finding], *, root: Path, rules: Mapping[str, type[
         # What was skipped or not checked, as notifications of the run rather than results.
         "invocations": [{"executionSuccessful": True,
                          "toolExecutionNotifications": [_notification(n) for n in notes]}],
-        "results": [_result(f, index[f.code]) for f in findings],
+        "results": [_result(f, index[f.code], fp) for f, fp in zip(findings, fingerprints(findings, root))],
     }
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
@@ -77,13 +81,14 @@ def _bare_descriptor(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, fingerprint: str) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": finding.code,
         "ruleIndex": rule_index,
         "level": LEVELS.get(finding.severity, "warning"),
         "message": {"text": _message(finding)},
         "locations": [{"physicalLocation": _physical(finding.span)}],
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
     }
     if finding.related:
         result["relatedLocations"] = [

@@ -15,12 +15,17 @@ def per_code(findings: Sequence[Finding]) -> list[tuple[str, str, int]]:
     return sorted(((code, name, n) for (code, name), n in counts.items()), key=lambda row: (-row[2], row[0]))
 
 
-def summary(findings: Sequence[Finding]) -> str:
+def summary(findings: Sequence[Finding], baselined: int = 0) -> str:
+    """The last line of the text report; `baselined` findings were left out by the baseline."""
     if not findings:
-        return "All checks passed."
-    counts = Counter(f.severity for f in findings)
-    parts = [_plural(counts[s], s) for s in SEVERITY_ORDER if counts[s]]
-    return f"Found {_plural(len(findings), 'finding')} ({', '.join(parts)})."
+        head = "All checks passed"
+    else:
+        counts = Counter(f.severity for f in findings)
+        parts = [_plural(counts[s], s) for s in SEVERITY_ORDER if counts[s]]
+        head = f"Found {_plural(len(findings), 'finding')} ({', '.join(parts)})"
+    if baselined:
+        return f"{head}; {_plural(baselined, 'finding')} in the baseline not shown."
+    return f"{head}."
 
 
 def _plural(n: int, word: str) -> str:

@@ -42,6 +42,7 @@ def render(
     color: bool,
     show_source: bool,
     statistics: bool,
+    baselined: int = 0,
 ) -> str:
     style = _Style(color)
     out: list[str] = []
@@ -52,7 +53,7 @@ def render(
         for finding in findings:
             out.extend(_block(finding, sources, style))
             out.append("")
-    out.append(style(summary(findings), _BOLD))
+    out.append(style(summary(findings, baselined), _BOLD))
     return "\n".join(out) + "\n"
 
 

@@ -11,6 +11,8 @@
     payload-literal-bytes = "64 KiB"
     celery-version = "5.5"             # the Celery release to judge by; default: what the
                                        # dependency files install, else the newest known
+    baseline = "qlint-baseline.json"   # findings to leave out of `qlint check` (`qlint baseline`
+                                       # writes it); relative to this file's folder
 
     [tool.qlint.tasks]                 # expected durations of tasks, by task name
     "reports.build" = "3h"
@@ -142,6 +144,7 @@ class QlintConfig(BaseModel):
     payload_literal_bytes: Annotated[int, BeforeValidator(_size)] = DEFAULT_PAYLOAD_LITERAL_BYTES
     celery_version: Annotated[str | None, BeforeValidator(_celery_version)] = None
     tasks: dict[str, Duration] = Field(default_factory=dict)
+    baseline: str | None = None
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

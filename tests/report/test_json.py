@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from qlint.model import Finding, Span
+from qlint.pipeline.fingerprint import fingerprints
 from qlint.report import render
 from qlint.report.notes import Note, parse_note
 from qlint.report.pages import page_url
@@ -22,6 +23,8 @@ def as_json(findings: list[Finding], **options) -> list[dict]:
 
 def test_fields_of_a_finding_with_related_locations_and_a_fix() -> None:
     [data] = as_json([late_ack()])
+    # The fingerprint is the one the baseline and SARIF use (tests/test_cli_baseline.py tests its stability).
+    assert data.pop("fingerprint") == fingerprints([late_ack()], Path("/nonexistent"))[0]
     assert data == {
         "code": "QL101",
         "name": "late-ack-visibility-timeout",
