@@ -109,8 +109,10 @@ If it does, add a parameter for it, first: `def notify_owner(report, upload_id)`
 arguments (sent as a task): `def mark_failed(self, task_id, upload_id)`.
 """
     fix_safety = (
-        "The fix that turns `.s(...)` into `.si(...)` is unsafe: it is offered only when the task binds its own "
-        "arguments without the parent's result, and it drops that result, which the task may have meant to use."
+        "The fix that turns `.s(...)` into `.si(...)` is safe: it is offered only where the task's parameters are "
+        "bound by the signature's own arguments and the parent's result can only make the call fail, so no code "
+        "of the task could read that result; the step then runs with the arguments written. Where the signature's "
+        "own arguments do not complete the call either, the fix is a suggestion only."
     )
     scenarios = ("examples/scenarios/chain-mutable-bad.yaml", "examples/scenarios/chain-immutable-fixed.yaml")
     invalid = (
@@ -228,7 +230,7 @@ arguments (sent as a task): `def mark_failed(self, task_id, upload_id)`.
         if call.method == "s" and call_problem(call.task, (), call) is None:
             return Fix("if the task does not need its parent's result, make the signature immutable with .si(); "
                        "otherwise add a first parameter for that result",
-                       (Edit(call.method_span, "si"),), "unsafe")
+                       (Edit(call.method_span, "si"),), "safe")
         return Fix("add a first parameter to the task for its parent's result, or make the signature immutable "
                    "(.si()) with every argument it needs")
 

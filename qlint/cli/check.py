@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from qlint.pipeline.analysis import find_root
-from qlint.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from qlint.cli import EXIT_FINDINGS, EXIT_OK, UsageError, fix
 from qlint.scan.discovery import excluded
 
 FORMATS = ("text", "json", "sarif", "github", "gitlab")
@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--baseline", metavar="FILE", help="leave out the findings this file lists (`qlint baseline` writes it)")
     parser.add_argument("--report-unused-ignores", action="store_true", help="report suppression comments that suppress nothing")
     parser.add_argument("--no-source", action="store_true", help="do not show source lines in text output")
+    fix.register_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -65,13 +66,28 @@ def run(args: argparse.Namespace) -> int:
         for code in _codes(option) or []:
             if not any(c.startswith(code) for c in known_codes):
                 raise UsageError(f"unknown rule code or prefix {code!r} (see `qlint rules`)")
+    options = dict(select=_codes(args.select), ignore=_codes(args.ignore), extend_select=_codes(args.extend_select),
+                   report_unused=args.report_unused_ignores)
+    fixing = None
     try:
-        result = check_paths(paths, cwd=cwd, root=root, config=config, select=_codes(args.select),
-                             ignore=_codes(args.ignore), extend_select=_codes(args.extend_select),
-                             report_unused=args.report_unused_ignores, use_cache=not args.no_cache,
-                             force_exclude=args.force_exclude)
+        if args.fix or args.diff:
+            fixing = fix.run_fixes(args, paths, cwd=cwd, root=root, config=config, **options)
+            result = fixing.result
+        else:
+            result = check_paths(paths, cwd=cwd, root=root, config=config, use_cache=not args.no_cache,
+                                 force_exclude=args.force_exclude, **options)
     except ConfigError as exc:  # a sub-project's configuration
         raise UsageError(str(exc)) from None
+    if args.diff:
+        assert fixing is not None
+        if args.output_file:
+            Path(args.output_file).write_text(fix.unified_diff(fixing), encoding="utf-8", newline="")
+        else:
+            sys.stdout.write(fix.unified_diff(fixing))
+            sys.stdout.flush()
+        count = len(fixing.fixed)
+        print(f"Would fix {count} finding{'' if count == 1 else 's'}." if count else "No fixes to apply.", file=sys.stderr)
+        return EXIT_FINDINGS if fixing.changed else EXIT_OK
     findings = list(result.findings)
     if getattr(args, "write_baseline", False):  # `qlint baseline` runs this check
         return baseline.write(args, findings, cwd, config)
@@ -93,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         kept = [line for line in output.splitlines() if line and line[0] not in " "
                 and not line.startswith(("Found ", "All checks passed"))]
         output = "".join(line + "\n" for line in kept)
+    elif fmt == "text":
+        output = _with_fix_summary(output, fixing, findings, len(baselined), args.unsafe_fixes, color)
     if args.output_file:
         Path(args.output_file).write_text(output, encoding="utf-8")
     else:
@@ -106,6 +124,19 @@ def run(args: argparse.Namespace) -> int:
     if any(f.severity != "info" for f in findings) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _with_fix_summary(output: str, fixing, findings, baselined: int, unsafe: bool, color: bool) -> str:
+    """The text report with --fix's summary in place of its last line ("Found 3 findings
+    (2 fixed, 1 remaining).") when something was fixed, and what --fix could still do."""
+    lines = output.rstrip("\n").split("\n")
+    if fixing is not None and fixing.fixed:
+        line = fix.summary(len(fixing.fixed), len(findings), baselined)
+        lines[-1] = f"\033[1m{line}\033[0m" if color else line
+    hint = fix.hints(findings, unsafe)
+    if hint is not None:
+        lines.append(hint)
+    return "\n".join(lines) + "\n"
 
 
 def _under(note: str, paths: list[str]) -> bool:

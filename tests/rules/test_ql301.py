@@ -204,7 +204,7 @@ def test_message_span_related_and_fix(tmp_path):
     assert finding.severity == "error"
     assert [(r.span.path, r.span.line) for r in finding.related] == [("proj/tasks.py", 13), ("proj/tasks.py", 7)]
     (edit,) = finding.fix.edits
-    assert finding.fix.applicability == "unsafe"
+    assert finding.fix.applicability == "safe"
     assert (edit.span.line, edit.span.column, edit.span.end_column, edit.content) == (line, column + 13, column + 14, "si")
 
 
