@@ -121,8 +121,12 @@ def test_a_second_identical_line_is_a_new_finding(project: Path) -> None:
     write_baseline(project)
     with (project / "proj" / "celery.py").open("a", encoding="utf-8") as handle:
         handle.write("app.conf.task_ack_late = True\n")
-    assert located(findings(cwd=project)) == [("QL001", "proj/celery.py", n) for n in (5, 6, 7)]
-    assert located(findings("--baseline", "qlint-baseline.json", cwd=project)) == [("QL001", "proj/celery.py", 7)]
+    every = findings(cwd=project)
+    assert located(every) == [("QL001", "proj/celery.py", n) for n in (5, 6, 7)]
+    [new] = findings("--baseline", "qlint-baseline.json", cwd=project)
+    assert (new["line"], new["fingerprint"]) == (7, every[2]["fingerprint"])
+    # The copy is numbered after the baselined line, as in a run without the baseline.
+    assert new["fingerprint"].endswith(":1") and every[0]["fingerprint"].endswith(":0")
 
 
 def test_a_finding_whose_own_line_changed_is_new_again(project: Path) -> None:

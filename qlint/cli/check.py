@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     rules = {r.code: r for r in all_rules()}
     output = report.render(findings, fmt, root=cwd, rules=rules, color=color, show_source=not args.no_source,
                            statistics=args.statistics, notes=[*warnings, *notes, *baseline.notes(baselined)],
-                           baselined=len(baselined))
+                           baselined=baselined)
     if args.quiet and fmt == "text":
         kept = [line for line in output.splitlines() if line and line[0] not in " "
                 and not line.startswith(("Found ", "All checks passed"))]

@@ -32,19 +32,23 @@ _DIGITS = re.compile(r"\d+")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def fingerprints(findings: Sequence[Finding], root: Path) -> list[str]:
-    """The fingerprint of each finding, in the order given. Paths are relative to root."""
+def fingerprints(findings: Sequence[Finding], root: Path, hidden: Sequence[Finding] = ()) -> list[str]:
+    """The fingerprint of each finding, in the order given. Paths are relative to root.
+
+    `hidden` findings (those a baseline left out of the report) count when identical lines are
+    numbered, so that a finding has the same fingerprint whether or not a baseline is in use."""
     texts = _Texts(root)
-    hashes = [_hash(finding, texts) for finding in findings]
+    every = [*findings, *hidden]
+    hashes = [_hash(finding, texts) for finding in every]
     # Number repeated hashes in the order of the findings in their file, whatever order they came in.
-    order = sorted(range(len(findings)), key=lambda i: _position(findings[i]))
+    order = sorted(range(len(every)), key=lambda i: _position(every[i]))
     seen: Counter[tuple[str, str]] = Counter()
-    out = [""] * len(findings)
+    out = [""] * len(every)
     for i in order:
-        key = (findings[i].span.path, hashes[i])
+        key = (every[i].span.path, hashes[i])
         out[i] = f"{hashes[i]}:{seen[key]}"
         seen[key] += 1
-    return out
+    return out[:len(findings)]
 
 
 def _position(finding: Finding) -> tuple:

@@ -29,7 +29,7 @@ def render(
     show_source: bool = True,
     statistics: bool = False,
     notes: Sequence[Note] = (),
-    baselined: int = 0,
+    baselined: Sequence[Finding] = (),
 ) -> str:
     """The report of findings in one format.
 
@@ -39,18 +39,19 @@ def render(
     annotations and GitLab's report always list findings, since the tools reading them need
     each one. `notes` (what was skipped, what was not checked) go into JSON's `notes`, SARIF's
     tool notifications and GitHub notices; the text report leaves them to the caller's stderr.
-    `baselined` counts the findings a baseline left out, for the text report's summary.
+    `baselined` are the findings a baseline left out: the text report's summary counts them, and
+    the fingerprints of the others are numbered as if they were shown.
     """
     findings = ordered(findings)
     if fmt == "text":
         return text.render(findings, root=root, color=color, show_source=show_source, statistics=statistics,
-                           baselined=baselined)
+                           baselined=len(baselined))
     if fmt == "json":
-        return json_format.render(findings, root=root, statistics=statistics, notes=notes)
+        return json_format.render(findings, root=root, statistics=statistics, notes=notes, hidden=baselined)
     if fmt == "sarif":
-        return sarif.render(findings, root=root, rules=rules, notes=notes)
+        return sarif.render(findings, root=root, rules=rules, notes=notes, hidden=baselined)
     if fmt == "github":
         return github.render(findings, notes)
     if fmt == "gitlab":
-        return gitlab.render(findings, root=root)
+        return gitlab.render(findings, root=root, hidden=baselined)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")

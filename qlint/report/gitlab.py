@@ -26,8 +26,9 @@ from qlint.pipeline.fingerprint import fingerprints
 SEVERITIES = {"error": "major", "warning": "minor", "info": "info"}
 
 
-def render(findings: Sequence[Finding], *, root: Path) -> str:
-    issues = [_issue(f, fp) for f, fp in zip(findings, fingerprints(findings, root))]
+def render(findings: Sequence[Finding], *, root: Path, hidden: Sequence[Finding] = ()) -> str:
+    """`hidden`: the findings a baseline left out, which count in the fingerprints (fingerprint.py)."""
+    issues = [_issue(f, fp) for f, fp in zip(findings, fingerprints(findings, root, hidden))]
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -21,12 +21,13 @@ from qlint.report.tally import per_code
 from qlint.report.pages import page_url
 
 
-def render(findings: Sequence[Finding], *, root: Path, statistics: bool, notes: Sequence[Note] = ()) -> str:
+def render(findings: Sequence[Finding], *, root: Path, statistics: bool, notes: Sequence[Note] = (),
+           hidden: Sequence[Finding] = ()) -> str:
     data: dict[str, Any]
     if statistics:
         data = {"statistics": [{"code": c, "name": name, "count": n} for c, name, n in per_code(findings)]}
     else:
-        data = {"findings": [finding_to_json(f, fp) for f, fp in zip(findings, fingerprints(findings, root))]}
+        data = {"findings": [finding_to_json(f, fp) for f, fp in zip(findings, fingerprints(findings, root, hidden))]}
     data["notes"] = [note.to_json() for note in notes]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 

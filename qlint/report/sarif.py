@@ -27,7 +27,8 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 FINGERPRINT_KEY = "qlintFingerprint/v1"
 
 
-def render(findings: Sequence[Finding], *, root: Path, rules: Mapping[str, type[Rule]], notes: Sequence[Note] = ()) -> str:
+def render(findings: Sequence[Finding], *, root: Path, rules: Mapping[str, type[Rule]], notes: Sequence[Note] = (),
+           hidden: Sequence[Finding] = ()) -> str:
     descriptors = _descriptors(findings, rules)
     index = {d["id"]: i for i, d in enumerate(descriptors)}
     driver: dict[str, Any] = {"name": "qlint", "version": qlint.__version__, "semanticVersion": qlint.__version__}
@@ -42,7 +43,7 @@ def render(findings: Sequence[Finding], *, root: Path, rules: Mapping[str, type[
         # What was skipped or not checked, as notifications of the run rather than results.
         "invocations": [{"executionSuccessful": True,
                          "toolExecutionNotifications": [_notification(n) for n in notes]}],
-        "results": [_result(f, index[f.code], fp) for f, fp in zip(findings, fingerprints(findings, root))],
+        "results": [_result(f, index[f.code], fp) for f, fp in zip(findings, fingerprints(findings, root, hidden))],
     }
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
