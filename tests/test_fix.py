@@ -309,21 +309,38 @@ def test_unsafe_and_display_only_applicability(tmp_path):
 
 
 class OneFix:
-    def __init__(self, path: str, span: Span, content: str) -> None:
-        self.path, self.span, self.content = path, span, content
+    """A checker that finds, on the files as they are on disk, one finding per (span, content)
+    given, each fixed by that one edit; and nothing once they are fixed."""
+
+    def __init__(self, path: str, span: Span, content: str, *more: tuple[Span, str]) -> None:
+        self.edits = [(span, content), *more]
 
     def __call__(self, overrides):
         if overrides:
             return CheckResult([])
-        return CheckResult([Finding("QL999", "x", "warning", "x", self.span,
-                                    fix=Fix("x", (Edit(self.span, self.content),), "safe"))])
+        return CheckResult([Finding("QL999", "x", "warning", "x", span, fix=Fix("x", (Edit(span, content),), "safe"))
+                            for span, content in self.edits])
 
 
 def test_a_fix_that_breaks_python_is_refused(tmp_path):
-    (tmp_path / "settings.py").write_text("X = 1  # one\n")
+    (tmp_path / "settings.py").write_text("X = 1  # one\nY = 2\n")
     run = fix(tmp_path, OneFix("settings.py", Span("settings.py", 1, 5, 1, 6), "("))
     assert run.fixed == [] and run.changed == []
     assert run.refused and "syntax error" in run.refused[0].reason
+    # Beside a fix that breaks the file, the others of the file are still applied.
+    run = fix(tmp_path, OneFix("settings.py", Span("settings.py", 1, 5, 1, 6), "(",
+                               (Span("settings.py", 2, 5, 2, 6), "3")))
+    assert [s.text for s in run.changed] == ["X = 1  # one\nY = 3\n"]
+    assert len(run.fixed) == 1 and [f.fix.edits[0].content for f in run.refused[0].findings] == ["("]
+
+
+def test_a_fix_whose_own_edits_overlap_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("abcdef\n")
+    span = Span("notes.txt", 1, 1, 1, 4)
+    finding = Finding("QL999", "x", "warning", "x", span,
+                      fix=Fix("x", (Edit(span, "x"), Edit(Span("notes.txt", 1, 3, 1, 5), "y")), "safe"))
+    run = fix(tmp_path, lambda overrides: CheckResult([] if overrides else [finding]))
+    assert run.fixed == [] and run.refused[0].reason == "the fix's own edits overlap"
 
 
 def test_a_fix_that_breaks_yaml_or_toml_is_refused(tmp_path):
@@ -352,3 +369,19 @@ def test_edits_at_the_end_of_a_file_without_a_last_newline(tmp_path):
     assert [s.text for s in run.changed] == ["one\n"]
     run = fix(tmp_path, OneFix("notes.txt", Span("notes.txt", 4, 1, 4, 1), "x"))
     assert run.fixed == [] and "not in the file" in run.refused[0].reason
+
+
+def test_the_language_server_places_edits_where_fix_does(tmp_path):
+    """--fix and the editor's quick fix read an edit's span the same way, an empty one as an insertion."""
+    from qlint.lsp.convert import text_edit
+
+    (tmp_path / "notes.txt").write_text("ab\ncd\n")
+    for span, content in ((Span("notes.txt", 1, 2, 1, 2), "X"), (Span("notes.txt", 1, 2, 2, 2), "-")):
+        run = fix(tmp_path, OneFix("notes.txt", span, content))
+        lines = (tmp_path / "notes.txt").read_text().splitlines(keepends=True)
+        edit = text_edit(Edit(span, content))
+        start, end = edit.range.start, edit.range.end
+        by_lsp = "".join(lines[:start.line]) + lines[start.line][:start.character] + content + \
+            lines[end.line][end.character:] + "".join(lines[end.line + 1:])
+        assert [s.text for s in run.changed] == [by_lsp]
+    assert by_lsp == "a-d\n"

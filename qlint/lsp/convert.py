@@ -46,4 +46,7 @@ def diagnostic(finding: Finding, root: Path) -> lsp.Diagnostic:
 
 
 def text_edit(edit: Edit) -> lsp.TextEdit:
-    return lsp.TextEdit(to_range(edit.span), edit.content)
+    """An edit's span as it is: an empty one inserts (to_range widens it, for diagnostics only)."""
+    span = edit.span
+    return lsp.TextEdit(lsp.Range(lsp.Position(span.line - 1, span.column - 1),
+                                  lsp.Position(span.end_line - 1, span.end_column - 1)), edit.content)

@@ -75,6 +75,10 @@ class FixRun:
         return [s for _, s in sorted(self.sources.items()) if s.changed]
 
 
+# Fixes taken in a pass, each with its edits per file as (start, end, content) in character offsets.
+Taken = list[tuple[Finding, dict[str, list[tuple[int, int, str]]]]]
+
+
 class _Unusable(Exception):
     """An edit that cannot be placed in its file (a position past its end, an unreadable file)."""
 
@@ -143,7 +147,7 @@ def _plan(findings: Sequence[Finding], unsafe: bool, sources: dict[str, Source],
     for finding in candidates:
         unique.setdefault(_key(finding), finding)
     placed: dict[str, list[tuple[int, int, str]]] = {}  # per file, edits taken in this pass, by offsets
-    taken: list[tuple[Finding, dict[str, list[tuple[int, int, str]]]]] = []
+    taken: Taken = []
     for finding in unique.values():
         assert finding.fix is not None
         edits: dict[str, list[tuple[int, int, str]]] = {}
@@ -166,6 +170,11 @@ def _plan(findings: Sequence[Finding], unsafe: bool, sources: dict[str, Source],
             except _Unusable as exc:
                 problem = (path, str(exc))
                 break
+        if problem is None:
+            crossed = next((path for path, mine in edits.items()
+                            if any(_overlap(a, b) for i, a in enumerate(mine) for b in mine[:i])), None)
+            if crossed is not None:
+                problem = (crossed, "the fix's own edits overlap")
         if problem is not None:
             refuse(*problem, finding)
             continue
@@ -178,27 +187,39 @@ def _plan(findings: Sequence[Finding], unsafe: bool, sources: dict[str, Source],
         for path, mine in edits.items():
             placed.setdefault(path, []).extend(e for e in mine if e not in placed.get(path, ()))
         taken.append((finding, edits))
-    # A file its edits would break refuses every fix that touches it; dropping those fixes
-    # changes the other files they touch, so the texts are made again until none breaks.
-    while taken:
-        texts = {path: _apply(sources[path].text, _merged(taken, path)) for path in {p for _, e in taken for p in e}}
-        broken = {path: why for path, text in texts.items() if (why := _breaks(sources[path], text)) is not None}
-        if not broken:
-            for path, text in texts.items():
-                sources[path].text = text
-            break
-        kept = []
-        for finding, edits in taken:
-            hit = next((path for path in edits if path in broken), None)
-            if hit is None:
-                kept.append((finding, edits))
-            else:
-                refuse(hit, broken[hit], finding)
-        taken = kept
-    return [finding for finding, _ in taken]
+    return _unbroken(taken, sources, refuse)
 
 
-def _merged(taken: list[tuple[Finding, dict[str, list[tuple[int, int, str]]]]], path: str) -> list[tuple[int, int, str]]:
+def _unbroken(taken: Taken, sources: dict[str, Source], refuse: Callable[[str, str, Finding], None]) -> list[Finding]:
+    """Put the edits of the fixes taken into the texts, except those of a fix that would leave
+    a file unparsable: where a file breaks, its fixes are tried again one by one, in order,
+    each kept if the files it touches still load with it and those kept before."""
+
+    def texts(fixes: Taken, paths) -> dict[str, str]:
+        return {path: _apply(sources[path].text, _merged(fixes, path)) for path in paths}
+
+    def breakage(fixes: Taken, paths) -> tuple[str, str] | None:
+        for path, text in texts(fixes, paths).items():
+            why = _breaks(sources[path], text)
+            if why is not None:
+                return path, why
+        return None
+
+    touched = {path for _, edits in taken for path in edits}
+    broken = {path for path in touched if breakage(taken, [path]) is not None}
+    kept = [(f, edits) for f, edits in taken if not broken & edits.keys()]
+    for finding, edits in (t for t in taken if broken & t[1].keys()):
+        problem = breakage([*kept, (finding, edits)], edits)
+        if problem is None:
+            kept.append((finding, edits))
+        else:
+            refuse(*problem, finding)
+    for path, text in texts(kept, {path for _, edits in kept for path in edits}).items():
+        sources[path].text = text
+    return [finding for finding, _ in kept]
+
+
+def _merged(taken: Taken, path: str) -> list[tuple[int, int, str]]:
     return list(dict.fromkeys(e for _, edits in taken for e in edits.get(path, ())))
 
 
