@@ -8,9 +8,9 @@ are told apart, as GitHub's primaryLocationLineHash does. Lines inserted or dele
 the file leave the fingerprint as it was; an edit of the finding's own lines makes another one.
 
 The text comes from the file the finding is located in, whatever its kind (Python, YAML, a
-Procfile, a Dockerfile, an `.env` file). Where that file has no such text (it cannot be read or
-decoded, or the span is on line 0 or past its end, as for a file that cannot be parsed at all),
-the message stands in, with its digits left out so that a size or a count in it may change.
+Procfile, a Dockerfile, an `.env` file). Where that file has no such text (a binary or
+undecodable file, one that is gone, a span on line 0 or past the end), the message stands in,
+with its digits left out so that a size or a count in it may change.
 
 The baseline (baseline.py) and the reports (SARIF's partialFingerprints, JSON's `fingerprint`,
 GitLab's `fingerprint`) all take their fingerprints from here.
