@@ -43,6 +43,11 @@ def located(found: list[dict]) -> list[tuple[str, str, int]]:
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+def make_project(tmp_path: Path) -> Path:
+    """A project with two QL001 findings, on lines 5 and 6 of proj/celery.py."""
     root = tmp_path / "proj-root"
     (root / "proj").mkdir(parents=True)
     (root / "pyproject.toml").write_text('[project]\nname = "proj"\n', encoding="utf-8")
@@ -173,6 +178,12 @@ def test_paths_are_relative_to_the_project_root_wherever_qlint_runs(project: Pat
     shown = findings("..", cwd=inner)
     assert {f["path"] for f in shown} == {"../proj/celery.py"}
     assert findings("..", "--baseline", "../qlint-baseline.json", cwd=inner) == []
+
+
+def test_a_single_file_checked_as_pre_commit_does_is_filtered_too(project: Path) -> None:
+    write_baseline(project)
+    assert located(findings("proj/celery.py", cwd=project)) == [("QL001", "proj/celery.py", 5), ("QL001", "proj/celery.py", 6)]
+    assert findings("proj/celery.py", "--baseline", "qlint-baseline.json", cwd=project) == []
 
 
 def test_the_configured_baseline_is_written_and_read(project: Path) -> None:

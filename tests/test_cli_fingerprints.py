@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.test_cli_baseline import APP, edit, project  # noqa: F401  (a fixture)
+from tests.test_cli_baseline import APP, edit, make_project
 
 # GitLab's code quality report as https://docs.gitlab.com/ci/testing/code_quality/ ("Implement a
 # custom tool") documents it: an array of issues, each with these properties; the location's
@@ -43,6 +43,11 @@ GITLAB_SCHEMA = {
         },
     },
 }
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
 
 
 def qlint(*args: str, cwd: Path) -> subprocess.CompletedProcess:
