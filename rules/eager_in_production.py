@@ -8,7 +8,7 @@ from qlint.model import Finding, Fix, Span
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
 from qlint.semantics.delivery import always
-from qlint.semantics.paths import in_project, is_test_path
+from qlint.sources.paths import in_project, is_test_path
 from qlint.semantics.spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from qlint.semantics.durations import format_duration
-from qlint.model import Finding, Fix, Related, Value
+from qlint.model import Edit, Finding, Fix, Related, Span, Value
 from qlint.resolve.project import Project
 from qlint.resolve.resolved import App, Task
 from qlint.rule import Example, Rule
@@ -71,7 +71,13 @@ below the timeout, or acknowledge these tasks early. Each finding's fix spells t
 configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings under `namespace="CELERY"`,
 `broker_transport_options` in a config module, `app.conf.broker_transport_options` where the app sets it.
 """
-    fix_safety = "No automatic fix: changing the visibility timeout, the time limit or acknowledgement changes runtime behaviour."
+    fix_safety = (
+        "Unsafe fix where the visibility timeout is a value written in the dict of broker transport options the "
+        "app reads, on Redis (or on SQS, up to its 12 h maximum): the fix writes the raised timeout over it, which "
+        "changes when the broker delivers unacknowledged messages again (a worker that dies leaves its tasks "
+        "waiting that long). Elsewhere (Redis' default, a value from a variable or the environment, an unknown "
+        "broker) the fix is described only."
+    )
     scenarios = ("examples/scenarios/long-task-incident-bad.yaml", "examples/scenarios/long-task-incident-fixed.yaml")
     invalid = (
         Example({
@@ -96,6 +102,13 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
             "proj/celeryconfig.py": 'broker_url = "sqs://"\nbroker_transport_options = {"visibility_timeout": 600}\n',
             "proj/tasks.py": "from proj.celery import app\n\n@app.task(acks_late=True, time_limit=900)\ndef crunch(x):\n    return x\n",
         }, note="a task's own options on SQS"),
+        Example({
+            "proj/__init__.py": "",
+            "proj/celery.py": _APP,
+            "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 7200\n'
+                                    'broker_transport_options = {\n    "visibility_timeout": 3600,  # one hour\n'
+                                    '    "max_retries": 3,\n}\n',
+        }, note="a visibility timeout set below the limit"),
         Example({
             "proj/__init__.py": "",
             "proj/celery.py": 'from celery import Celery\nfrom datetime import timedelta\n\napp = Celery("proj", broker="rediss://cache:6380/1")\n'
@@ -229,7 +242,7 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
             f"{who} {format_duration(_max(limit))} ({source}), at or above {vt.describe(kind.kind)}: "
             "the broker re-delivers a running task to other workers at each restore sweep"
         )
-        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(app, _max(limit)),
+        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(app, _max(limit), kind, vt),
                             depends_on=_files(vt, late, limit))
 
     def _task_finding(self, task: Task, vt: Visibility, kind: Transport, late: Value, limit: Value) -> Finding:
@@ -239,14 +252,39 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
             f"task {task.name} is acknowledged late and may run {format_duration(_max(limit))}, at or above "
             f"{vt.describe(kind.kind)}: the broker re-delivers it to other workers while it runs"
         )
-        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(task.app, _max(limit)),
+        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(task.app, _max(limit), kind, vt),
                             depends_on=_files(vt, late, limit))
 
     @staticmethod
-    def _fix(app: App | None, limit: float) -> Fix:
+    def _fix(app: App | None, limit: float, kind: Transport | None = None, vt: Visibility | None = None) -> Fix:
         timeout = int(limit * 1.1 + 600)
-        return Fix(f"set {dict_item(app, 'broker_transport_options', 'visibility_timeout', str(timeout))} (above the "
-                   "hard limit), or lower the hard time limit below the visibility timeout")
+        text = (f"set {dict_item(app, 'broker_transport_options', 'visibility_timeout', str(timeout))} (above the "
+                "hard limit), or lower the hard time limit below the visibility timeout")
+        edit = _raised_in_place(app, kind, vt, timeout)
+        return Fix(text) if edit is None else Fix(text, (edit,), "unsafe")
+
+
+# AWS refuses a longer visibility timeout on an SQS queue.
+SQS_LONGEST_VISIBILITY = 12 * 60 * 60
+
+
+def _raised_in_place(app: App | None, kind: Transport | None, vt: Visibility | None, timeout: int) -> Edit | None:
+    """The edit writing timeout over the visibility timeout, where it is written in the dict of
+    broker transport options the app reads (not in a variable or an environment read that
+    other code may share)."""
+    if app is None or kind is None or vt is None or vt.value is None or vt.origin is None:
+        return None
+    if kind.kind not in ("redis", "sqs") or (kind.kind == "sqs" and timeout > SQS_LONGEST_VISIBILITY):
+        return None
+    options = app.setting("broker_transport_options")
+    if vt.value.status != "known" or vt.value.origin != vt.origin or options.status != "known" or options.origin is None:
+        return None
+    return Edit(vt.origin, str(timeout)) if _inside(vt.origin, options.origin) else None
+
+
+def _inside(inner: Span, outer: Span) -> bool:
+    return (inner.path == outer.path and (outer.line, outer.column) <= (inner.line, inner.column)
+            and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column))
 
 
 def _max(value: Value) -> float:

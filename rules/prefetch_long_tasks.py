@@ -12,7 +12,7 @@ from qlint.semantics.callsites import task_calls
 from qlint.resolve.routing import beat_queues
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.semantics.delivery import CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, always, brokers, transport, visibility_timeout
-from qlint.semantics.paths import is_test_path
+from qlint.sources.paths import is_test_path
 from qlint.semantics.routing import destinations
 from qlint.semantics.spelling import assignment
 from qlint.semantics.thresholds import DEFAULT_LONG_TASK_SECONDS

@@ -9,7 +9,7 @@ from qlint.semantics.canvas import COMPOSITE, Sig, build
 from qlint.model import Finding, Fix
 from qlint.resolve.project import Project
 from qlint.rule import Example, Rule
-from qlint.semantics.paths import is_test_path
+from qlint.sources.paths import is_test_path
 from qlint.sources import ir
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'

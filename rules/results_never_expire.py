@@ -10,7 +10,7 @@ from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
 from qlint.semantics.delivery import always
 from qlint.semantics.serialization import certain_string
-from qlint.semantics.paths import in_project, is_test_path
+from qlint.sources.paths import in_project, is_test_path
 from qlint.semantics.spelling import key
 from qlint.sources import ir
 

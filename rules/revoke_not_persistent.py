@@ -8,7 +8,7 @@ from qlint.resolve.project import Project
 from qlint.resolve.workers import workers_of
 from qlint.semantics.revokes import revokes
 from qlint.rule import Example, Rule
-from qlint.semantics.paths import is_test_path
+from qlint.sources.paths import is_test_path
 from qlint.semantics.spelling import key
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'

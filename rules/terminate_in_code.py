@@ -12,7 +12,7 @@ from qlint.semantics.revokes import revokes
 from qlint.rule import Example, Rule
 from qlint.resolve.workers import workers_of
 from qlint.semantics.delivery import always
-from qlint.semantics.paths import in_project, is_test_path
+from qlint.sources.paths import in_project, is_test_path
 from qlint.sources.python import _BODY_MARKERS as _READ_BODY
 
 _APP = 'from celery import Celery\n\napp = Celery("proj")\n'

@@ -19,7 +19,7 @@ from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.crew import Crew
 from qlint.scan.dependency_files import candidates as dependency_candidates
 from qlint.scan.dependency_files import configured_for, configured_release, load_dependency_files, versions_of
-from qlint.scan.deploy_files import candidate, is_deployment_file, load_deploy_files, read_deploy_facts
+from qlint.scan.deploy_files import candidate, is_deployment_file, load_deploy_files, python_started, read_deploy_facts
 from qlint.scan.discovery import walk_files
 from qlint.scan.facts_cache import FactsCache
 from qlint.model import Span
@@ -329,6 +329,7 @@ def analyse(
         versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
         deploy = load_deploy_files(deploy_candidates, deps.reader(loader.read_other), loader.deploy_facts,
                                    others=other_files)
+        deploy.facts.extend(python_started(python_files, loader.data.get, base))
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
         verdicts = functools.cache(lambda path: may_use_an_app(loader.data[path]))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)

@@ -13,6 +13,8 @@ from qlint.sources.deploy.discover import HEAD_BYTES, classify_path, kind_by_nam
 from qlint.sources.deploy.dotenv import read_dotenv
 from qlint.sources.deploy.compose import by_profiles
 from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, Process
+from qlint.sources.deploy.python_argv import may_start_celery, read_python_argv
+from qlint.sources.paths import is_test_path
 from qlint.sources.read import SourceError, decode_text
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -183,3 +185,16 @@ def _interpolated(facts: DeployFacts, by_path: dict[str, DeployFacts], read: Cal
         for d in facts.deployments
     ]
     return replace(facts, deployments=deployments)
+
+
+def python_started(paths: list[str], data_of: Callable[[str], bytes | None], root: str) -> list[DeployFacts]:
+    """The celery processes project code starts itself, spelled as argument lists
+    (sources/deploy/python_argv.py), outside test folders."""
+    found = []
+    for path in paths:
+        data = data_of(path)
+        if data is not None and may_start_celery(data) and not is_test_path(path, root):
+            facts = read_python_argv(path, data)
+            if facts is not None:
+                found.append(facts)
+    return found

@@ -33,7 +33,7 @@ from qlint.resolve.resolved import App, Task
 from qlint.semantics.delivery import (
     CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, Deadline, always, single, unknown_broker_deadlines, visibility_timeout,
 )
-from qlint.semantics.paths import is_test_path
+from qlint.sources.paths import is_test_path
 from qlint.sources import ir
 
 MAX_DEPTH = 8

@@ -27,7 +27,7 @@ from qlint.resolve.resolved import Task
 from qlint.semantics.db_writes import ANY_ORM, SESSION, ScopeOpen, Write, atomic_alias, classify_write, \
     ends_transaction, loaded_model, scope_opened
 from qlint.semantics.delivery import always
-from qlint.semantics.paths import in_project, is_test_path
+from qlint.sources.paths import in_project, is_test_path
 from qlint.sources import ir
 
 MAX_CALL_DEPTH = 3
@@ -343,6 +343,13 @@ class Transactions:
         receiver, the project's only function of that name."""
         func = call.func
         name = func.attr if isinstance(func, ir.Attr) else func.id if isinstance(func, ir.Name) else None
+        cls = _instance_of(ctx, func.value) if isinstance(func, ir.Attr) else None
+        if cls is not None:
+            # a method of a class the receiver is known to be an instance of: its module is read
+            # now if it was not (info_of)
+            found = cls.lookup(func.attr)
+            method = found.value if found is not None and found.status == "known" else None
+            return self.info_of(method.func, method.module) if isinstance(method, FuncObj) else None
         if name not in self.index.by_name:
             # No module read so far defines it: a module read only now would be one with no
             # Celery or transaction marker, whose function bodies are never read.
@@ -865,6 +872,21 @@ class Transactions:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _instance_of(ctx: Context, receiver: ir.Expr) -> ClassObj | None:
+    """The project class a receiver is an instance of, when it is a name assigned once from
+    the class's constructor (`svc = Service(db)`) or from a Pyramid service lookup that names
+    the class (`request.find_service(Service)`, pyramid_services: the service registered for
+    that interface, which projects register under their own class)."""
+    made = ctx.follow(receiver)
+    if not isinstance(made, ir.Call):
+        return None
+    target: ir.Expr | None = made.func
+    if isinstance(made.func, ir.Attr) and made.func.attr == "find_service":
+        target = made.args[0] if made.args else made.kwarg("iface")
+    cls = ctx.resolve(target) if target is not None else None
+    return cls if isinstance(cls, ClassObj) else None
 
 
 def _bind_load(state: _State, name: str, model: str | None) -> None:

@@ -172,3 +172,24 @@ def test_the_engine_reads_callers_of_a_set_of_names_too(tmp_path):
         (pay,) = [s for s in found["shop/views.py"].body if getattr(s, "name", None) == "pay"]
         assert pay.body_read
     assert workspace.read_callers({"notify_customer": frozenset({"NoSuchClass"})}) == {}
+
+
+def test_a_method_called_on_an_instance_of_a_named_class(tmp_path):
+    """Two read modules define `settle_order`, so the name alone does not say which runs; the receiver
+    does, where it was made by the class's constructor or a Pyramid service lookup."""
+    billing = ("from shop.celery import app\nfrom shop.tasks import send_receipt\n\n\nclass Billing:\n"
+               "    def settle_order(self, order):\n        send_receipt.delay(order.pk)\n")
+    ledger = ("from shop.celery import app\n\n\nclass Ledger:\n    def settle_order(self, order):\n        return order\n\n\n"
+              "def make_billing():\n    return Ledger()\n")
+    checkout = ("from django.db import transaction\n\nfrom shop.billing import Billing\nfrom shop.ledger import make_billing\n"
+                "from shop.models import Order\n\n\n"
+                "def by_constructor(email):\n    billing = Billing()\n    with transaction.atomic():\n"
+                "        order = Order.objects.create(email=email)\n        billing.settle_order(order)\n\n\n"
+                "def by_service(request, email):\n    billing = request.find_service(Billing)\n"
+                "    with transaction.atomic():\n        order = Order.objects.create(email=email)\n"
+                "        billing.settle_order(order)\n\n\n"
+                "def by_factory(email):\n    billing = make_billing()\n    with transaction.atomic():\n"
+                "        order = Order.objects.create(email=email)\n        billing.settle_order(order)\n")
+    found = findings(project(tmp_path, {"shop/billing.py": billing, "shop/ledger.py": ledger,
+                                        "shop/checkout.py": checkout}, atomic_requests=False))
+    assert sorted((f.span.path, f.span.line) for f in found) == [("shop/checkout.py", 12), ("shop/checkout.py", 19)]

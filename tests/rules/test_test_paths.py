@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from qlint.pipeline.analysis import analyse
-from qlint.semantics.paths import in_project, is_test_path
+from qlint.sources.paths import in_project, is_test_path
 from qlint.rules.delay_in_transaction import DelayInTransaction
 from qlint.rules.prefetch_long_tasks import PrefetchLongTasks
 

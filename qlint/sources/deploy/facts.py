@@ -30,7 +30,8 @@ from typing import Literal
 from qlint.model import Span, Value
 
 DeployKind = Literal[
-    "compose", "kubernetes", "procfile", "supervisord", "systemd", "shell", "dotenv", "settings", "dockerfile"
+    "compose", "kubernetes", "procfile", "supervisord", "systemd", "shell", "dotenv", "settings", "dockerfile",
+    "python",
 ]
 CommandKind = Literal["worker", "beat", "multi"]
 

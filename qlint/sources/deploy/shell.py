@@ -30,6 +30,9 @@ class Word:
 
     value: Located
     literal: frozenset[int] = frozenset()
+    # A word whose value is computed where qlint cannot follow (an expression in a command
+    # line built in Python): why; its text is only the expression as written.
+    unknown: str | None = None
 
     @property
     def text(self) -> str:
@@ -44,7 +47,7 @@ class Word:
 
     def drop(self, count: int) -> "Word":
         """The word without its first count characters (``--opt=value`` to ``value``)."""
-        return Word(self.value[count:], frozenset(i - count for i in self.literal if i >= count))
+        return Word(self.value[count:], frozenset(i - count for i in self.literal if i >= count), self.unknown)
 
 
 def split_commands(source: Located) -> list[list[Word]]:
@@ -186,6 +189,8 @@ def expand(word: Word, env: EnvMapping) -> Expansion:
     one missing from env with a default gives the default (env-default); one with
     neither, or a command substitution, makes the whole word unknown.
     """
+    if word.unknown is not None:
+        return Expansion(None, "unknown", reason=word.unknown)
     text = word.text
     if "$" not in text and "`" not in text:
         return Expansion(text, "known")
