@@ -385,3 +385,27 @@ def test_the_language_server_places_edits_where_fix_does(tmp_path):
             lines[end.line][end.character:] + "".join(lines[end.line + 1:])
         assert [s.text for s in run.changed] == [by_lsp]
     assert by_lsp == "a-d\n"
+
+
+def test_fixes_of_one_place_overlap_and_settle_over_passes(tmp_path):
+    """Two QL101 findings (the app's 2 h limit, a task's 4 h one) each raise the one visibility
+    timeout written in the settings: one edit per pass, until no limit outlasts it."""
+    files = {
+        "proj/__init__.py": "",
+        "proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n',
+        "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\ntask_time_limit = 7200\n'
+                                'broker_transport_options = {"visibility_timeout": 3600}  # raised by qlint\n',
+        "proj/tasks.py": "from proj.celery import app\n\n\n@app.task(time_limit=4 * 3600)\ndef build(x):\n    return x\n",
+    }
+    for rel, content in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(content)
+    before = [f for f in findings(tmp_path, "--select", "QL101") if fixable(f, True)]
+    assert len(before) == 2 and len({json.dumps(f["fix"]["edits"][0], sort_keys=True) for f in before}) == 2
+    assert len({(e["line"], e["column"]) for f in before for e in f["fix"]["edits"]}) == 1  # the same range
+    run = qlint("check", ".", "--no-cache", "--select", "QL101", "--fix", "--unsafe-fixes", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert findings(tmp_path, "--select", "QL101") == []
+    written = (tmp_path / "proj/celeryconfig.py").read_text().splitlines()[-1]
+    found = re.fullmatch(r'broker_transport_options = \{"visibility_timeout": (\d+)\}  # raised by qlint', written)
+    assert found and int(found.group(1)) > 4 * 3600, written
