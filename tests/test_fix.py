@@ -294,6 +294,14 @@ def test_overlapping_fixes_wait_for_the_next_pass(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "x a y\nkeep\n"
 
 
+def test_a_file_changed_meanwhile_is_not_overwritten(tmp_path):
+    (tmp_path / "notes.txt").write_text("aa\n")
+    run = fix(tmp_path, Doubles(tmp_path, "a"))
+    (tmp_path / "notes.txt").write_text("aa, edited meanwhile\n")
+    assert write_files(run) == [("notes.txt", "it changed while qlint ran")]
+    assert (tmp_path / "notes.txt").read_text() == "aa, edited meanwhile\n"
+
+
 def test_passes_are_bounded(tmp_path):
     (tmp_path / "notes.txt").write_text("aa\n")
     check = Doubles(tmp_path, "aaa")  # every fix makes more to fix

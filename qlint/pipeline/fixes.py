@@ -414,6 +414,9 @@ def write_files(run: FixRun) -> list[tuple[str, str]]:
     errors = []
     for source in run.changed:
         try:
+            if source.real.read_bytes() != source.data:
+                errors.append((source.path, "it changed while qlint ran"))
+                continue
             _write_atomic(source.real, source.encoded())
         except OSError as exc:
             errors.append((source.path, exc.strerror or str(exc)))
