@@ -4,9 +4,10 @@ Fixes are applied in memory, pass after pass: check, apply every fix that does n
 one already taken (edits from the end of each file, so earlier offsets stay valid), check
 the edited texts again (laid over the files on disk, as the language server does with its
 buffers), until a pass applies nothing or MAX_PASSES is reached, as Ruff does. A fix is all
-its edits or none, whichever files they are in. A file whose edits would leave it
-unparsable keeps its text, and the fixes that touch it are reported as refused. Only then
-are files written (write_files), each atomically, in its own encoding and line endings.
+its edits or none, whichever files they are in. A fix that would leave a file unparsable
+(or that lands outside the paths checked, or in a read-only file) is refused and reported;
+the others are still applied. Only then are files written (write_files), each atomically,
+in its own encoding, line endings and mode.
 """
 from __future__ import annotations
 
