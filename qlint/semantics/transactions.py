@@ -411,6 +411,8 @@ class Transactions:
         if found is not None:
             return Send(found.method_span, render(call.func), found.task) if found.sends else None
         func = call.func
+        if isinstance(func, ir.Attr) and func.attr in SENDING and _external_task(ctx.resolve(func.value)):
+            return Send(attr_name_span(func), render(func), None)
         if isinstance(func, ir.Attr) and func.attr in SENDING and isinstance(func.value, ir.Name) \
                 and func.value.id == "self" and info is not None and info.cls is not None:
             cls = self.class_obj(info)
@@ -872,6 +874,12 @@ class Transactions:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _external_task(obj: object) -> bool:
+    """A task of another package (a worker shipped apart: `from ecommerce_worker.fulfillment.v1.tasks
+    import fulfill_order`): a name imported from a `tasks` module outside the project."""
+    return isinstance(obj, Sym) and "tasks" in obj.qualname.split(".")[:-1] and not obj.qualname.startswith("celery.")
 
 
 def _instance_of(ctx: Context, receiver: ir.Expr) -> ClassObj | None:

@@ -94,3 +94,14 @@ def test_atomic_requests_only_in_views_modules(tmp_path):
 def test_atomic_requests_that_may_be_off(tmp_path):
     code = "def save(request, pk):\n    Order.objects.create(pk=pk)\n    index.delay(pk)\n"
     assert check(tmp_path, code, "os.environ.get('X') == '1'") == []
+
+
+def test_a_task_of_another_package_sent_inside_a_transaction(tmp_path):
+    """A worker shipped apart (ecommerce's ecommerce_worker): its tasks are imported from a `tasks`
+    module outside the project, and .delay() on one of them sends it all the same."""
+    code = ("from worker_pkg.fulfillment.v1.tasks import fulfill_order\nfrom worker_pkg.email.api import notify\n\n\n"
+            "def place(pk):\n    with transaction.atomic():\n        Order.objects.create(pk=pk)\n"
+            "        fulfill_order.delay(pk)\n        notify.delay(pk)\n")
+    (finding,) = check(tmp_path, code)
+    assert finding.message.startswith("fulfill_order.delay() inside a database transaction")
+    assert (finding.span.path, finding.span.line) == ("proj/views.py", HEADER.count("\n") + 8)
