@@ -125,8 +125,11 @@ class Broker:
     def reject(self, tag: str, requeue: bool) -> None:
         if requeue:
             self._restore(tag, to_head=False, why="rejected with requeue: back to the tail of the queue")
-        else:
-            self.store.remove_unacked(tag)
+            return
+        entry = self.store.remove_unacked(tag)
+        if entry is not None:
+            # Gone as if acked on Redis and SQS; RabbitMQ dead-letters it when the queue has an exchange for that.
+            self.notify("drop", entry.message, "rejected without requeue: removed from the broker")
 
     def _restore(self, tag: str, to_head: bool, why: str) -> None:
         entry = self.store.remove_unacked(tag)

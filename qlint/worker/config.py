@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .modelled import refuse_unmodelled
 from .scenario import Scenario, TaskSpec, WorkerSpec
 
 BrokerKind = Literal["redis", "sqs", "amqp", "memory"]
@@ -75,7 +76,7 @@ def _first(*values: Any) -> Any:
 # The settings the reference worker reads as booleans: a YAML string such as 'off'
 # or 'no' would be truthy, so anything but true, false or null is refused.
 BOOLEAN_SETTINGS = ("task_acks_late", "task_acks_on_failure_or_timeout", "task_acks_on_failure",
-                    "task_acks_on_timeout", "task_reject_on_worker_lost", "worker_disable_prefetch")
+                    "task_acks_on_timeout", "task_reject_on_worker_lost")
 
 
 def _number(value: Any, name: str, unit: str = "a number of seconds") -> float | None:
@@ -114,15 +115,10 @@ def broker_config(settings: dict[str, Any], consumer_timeout: float) -> BrokerCo
     url = str(settings.get("broker_url") or CELERY_DEFAULT_BROKER)
     kind = broker_kind(url)
     options = _mapping(settings, "broker_transport_options")
-    # Every client on the Redis database sweeps with its own value: the shortest wins.
-    candidates = [
-        options.get("visibility_timeout"),
-        _mapping(settings, "result_backend_transport_options").get("visibility_timeout"),
-        settings.get("visibility_timeout"),
-    ]
-    given = [_number(v, "visibility_timeout") for v in candidates if v is not None]
+    # Only the broker connection's options reach kombu's channel (see QL106).
+    given = _number(options.get("visibility_timeout"), "visibility_timeout")
     default = {"redis": REDIS_VISIBILITY_TIMEOUT, "sqs": SQS_VISIBILITY_TIMEOUT}.get(kind)
-    visibility = min(given) if given and default is not None else default
+    visibility = given if given is not None and default is not None else default
     interval = _number(options.get("unacked_restore_interval"), "unacked_restore_interval") or RESTORE_INTERVAL
     throttle = int(_number(_first(options.get("unacked_restore_throttle"), RESTORE_THROTTLE),
                            "unacked_restore_throttle", "a whole number") or 0)
@@ -163,10 +159,14 @@ def task_policy(settings: dict[str, Any], spec: TaskSpec, celery: str | None = N
 
 def worker_config(settings: dict[str, Any], spec: WorkerSpec) -> WorkerConfig:
     multiplier = _first(spec.prefetch_multiplier, settings.get("worker_prefetch_multiplier"), PREFETCH_MULTIPLIER)
+    concurrency = _first(spec.concurrency, settings.get("worker_concurrency"), 1)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 512:
+        raise ValueError(f"worker_concurrency should be a whole number from 1 to 512, not {concurrency!r} "
+                         "(one process per CPU is not replayed: give the number)")
     return WorkerConfig(
         name=spec.name,
-        concurrency=spec.concurrency,
-        prefetch_count=int(_number(multiplier, "worker_prefetch_multiplier", "a whole number") or 0) * spec.concurrency,
+        concurrency=concurrency,
+        prefetch_count=int(_number(multiplier, "worker_prefetch_multiplier", "a whole number") or 0) * concurrency,
         statedb=_first(spec.statedb, settings.get("worker_state_db")),
         start=spec.start,
     )
@@ -180,6 +180,7 @@ class ReplayConfig:
 
 
 def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
+    refuse_unmodelled(settings)
     return ReplayConfig(
         broker=broker_config(settings, scenario.rabbitmq_consumer_timeout),
         tasks={name: task_policy(settings, spec, scenario.celery) for name, spec in scenario.tasks.items()},

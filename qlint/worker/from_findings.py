@@ -258,12 +258,8 @@ def _stream(base: _Base, project: LoadedProject, duration: float, gap: float) ->
 
 
 def _with_limit_raised(settings: dict[str, Any], seconds: int) -> dict[str, Any]:
-    """The visibility timeout raised in every transport option that sets one (the shortest wins)."""
-    fixed = {"broker_transport_options": {**(settings.get("broker_transport_options") or {}), "visibility_timeout": seconds}}
-    backend = settings.get("result_backend_transport_options") or {}
-    if "visibility_timeout" in backend:
-        fixed["result_backend_transport_options"] = {**backend, "visibility_timeout": seconds}
-    return fixed
+    """The visibility timeout raised where kombu reads it, the broker's transport options."""
+    return {"broker_transport_options": {**(settings.get("broker_transport_options") or {}), "visibility_timeout": seconds}}
 
 
 def _late_ack_limit(finding: Finding, project: LoadedProject) -> dict[str, Any]:

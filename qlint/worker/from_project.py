@@ -36,17 +36,25 @@ from qlint.resolve.resolved import App
 from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 
+from .modelled import MODELLED_SETTINGS, TRANSPORT_OPTIONS
 from .scenario import Prepared, Scenario, ScenarioError, _format_validation
 
-# The settings the reference worker reads (qlint/worker/config.py).
-REPLAYED_SETTINGS = (
-    "broker_url", "broker_transport_options", "result_backend_transport_options",
-    "task_acks_late", "task_acks_on_failure_or_timeout", "task_acks_on_failure", "task_acks_on_timeout",
-    "task_reject_on_worker_lost", "worker_prefetch_multiplier", "worker_state_db",
-)
 # Settings a worker's command line may change for that worker alone, which the reference
 # worker applies to every worker: the workers must agree on them.
 SHARED_LIMITS = ("task_time_limit", "task_soft_time_limit")
+REPLAYED_SETTINGS = tuple(n for n in MODELLED_SETTINGS if n not in SHARED_LIMITS and n != "worker_concurrency")
+# Worker command-line options that change nothing a replay shows (logging, identity, events,
+# daemon options), or that the replay reads: others are named in the notes.
+QUIET_OPTIONS = frozenset({
+    "app", "broker", "config", "workdir", "no_color", "quiet", "version", "skip_checks", "loglevel", "logfile",
+    "pidfile", "uid", "gid", "umask", "executable", "detach", "hostname", "task_events", "without_gossip",
+    "without_heartbeat", "heartbeat_interval", "include", "pool_start_method",
+    "concurrency", "prefetch_multiplier", "statedb", "time_limit", "soft_time_limit", "queues", "autoscale",
+})
+# The fair strategy is the one modelled; prefork maps default and fair to it.
+MODELLED_OPTION_VALUES = {"optimization": ("default", "fair"), "pool": ("prefork",)}
+# Task options that only name or bind the task.
+QUIET_TASK_OPTIONS = frozenset({"name", "bind", "base"})
 TASK_OPTIONS = (
     "acks_late", "time_limit", "soft_time_limit", "acks_on_failure_or_timeout", "acks_on_failure",
     "acks_on_timeout", "reject_on_worker_lost",
@@ -212,6 +220,7 @@ def prepare_from_project(scenario: Scenario, project: LoadedProject) -> Prepared
     settings = _settings(app, project.config, processes, overrides, r)
     workers = [w.model_dump() for w in scenario.workers] or _workers(scenario, app, processes, overrides, r)
     tasks = _tasks(scenario, app, project.config, r)
+    _note_unmodelled(app, processes, _referenced(scenario), r)
     notes = r.finish(f"project {project.path}")
     data = scenario.model_dump(exclude={"project", "app", "unresolved", "cpus", "deployment"})
     data.update(settings=settings, workers=workers, tasks=tasks)
@@ -239,6 +248,11 @@ def _settings(app: App, config: QlintConfig, processes: list[CeleryProcess], ove
             settings[name] = f"{config.broker}://"
             continue
         got = r.take(f"app {app.name!r}: {name}", value)
+        if name == "broker_transport_options" and isinstance(got, dict):
+            left = sorted(str(k) for k in got if k not in TRANSPORT_OPTIONS)
+            if left:
+                r.note(f"app {app.name!r}: broker_transport_options {', '.join(left)}: not modelled, not replayed")
+                got = {k: v for k, v in got.items() if k in TRANSPORT_OPTIONS}
         if got is not _MISSING:
             settings[name] = got
     for name in SHARED_LIMITS:
@@ -330,8 +344,6 @@ def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overr
             got = overrides[setting] if setting in overrides else r.take(f"{label}: {setting}", process.setting(setting))
             if got is not _MISSING:
                 spec[key] = got
-        if process.setting("worker_disable_prefetch").value is True and "worker_disable_prefetch" not in overrides:
-            r.note(f"{label}: worker_disable_prefetch is not modelled; replayed with its prefetch window")
         base = WORKER_NAME.sub("-", process.name).strip("-") or "worker"
         names = [base] if count == 1 else [f"{base}-{i}" for i in range(1, count + 1)]
         for name in names:
@@ -340,6 +352,30 @@ def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overr
             taken.add(name)
             out.append({"name": name, **spec})
     return out
+
+
+def _note_unmodelled(app: App, processes: list[CeleryProcess], referenced: set[str], r: _Resolver) -> None:
+    """Name what the project sets that the replay leaves out: settings, worker options, task options."""
+    unread = [f"{n}" + (f" ({v.origin})" if v.origin else "") for n, v in sorted(app.settings.items())
+              if n not in MODELLED_SETTINGS]
+    if unread:
+        r.note(f"app {app.name!r}: settings the reference worker does not model, not replayed: {', '.join(unread)}")
+    for process in processes:
+        options = []
+        for name, given in sorted(process.process.command.options.items()):
+            if name in QUIET_OPTIONS:
+                continue
+            value = given.value.value if given.value.status == "known" else None
+            if value in MODELLED_OPTION_VALUES.get(name, ()):
+                continue
+            options.append(name if value is None or value is True else f"{name}={value}")
+        if options:
+            r.note(f"worker {process.name!r} ({process.span}): options the reference worker does not model, "
+                   f"not replayed: {', '.join(options)}")
+    for name in sorted(referenced & set(app.tasks)):
+        extra = sorted(o for o in app.tasks[name].options if o not in TASK_OPTIONS and o not in QUIET_TASK_OPTIONS)
+        if extra:
+            r.note(f"task {name}: options the reference worker does not model, not replayed: {', '.join(extra)}")
 
 
 def _replicas(process: CeleryProcess, label: str, r: _Resolver) -> int:

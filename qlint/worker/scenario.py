@@ -43,7 +43,8 @@ class DurationRange(Strict):
 
 class WorkerSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.@-]+$")
-    concurrency: int = Field(default=1, ge=1, le=512)
+    # None: worker_concurrency from the settings, else 1
+    concurrency: int | None = Field(default=None, ge=1, le=512)
     prefetch_multiplier: int | None = Field(default=None, ge=0, le=100_000)
     statedb: str | None = None
     start: float = Seconds(0)
