@@ -17,21 +17,24 @@ ROOT = Path(__file__).resolve().parent.parent
 # What each stage may not import. A stage is a package of qlint (or a module: model, rule).
 HIGHER = {
     "model": {"catalog", "sources", "resolve", "rule", "scan", "semantics", "user_config", "rules", "pipeline",
-              "report", "cli", "lsp", "worker"},
+              "report", "cli", "lsp", "worker", "live"},
     "catalog": {"sources", "resolve", "rule", "scan", "semantics", "user_config", "rules", "pipeline", "report",
-                "cli", "lsp", "worker"},
+                "cli", "lsp", "worker", "live"},
     "sources": {"resolve", "rule", "scan", "semantics", "user_config", "rules", "pipeline", "report", "cli", "lsp",
-                "worker"},
-    "resolve": {"rule", "scan", "semantics", "user_config", "rules", "pipeline", "report", "cli", "lsp", "worker"},
-    "semantics": {"rule", "scan", "user_config", "rules", "pipeline", "report", "cli", "lsp", "worker"},
-    "rule": {"scan", "semantics", "user_config", "rules", "pipeline", "report", "cli", "lsp", "worker"},
-    "rules": {"scan", "user_config", "pipeline", "report", "cli", "lsp", "worker"},
-    "user_config": {"scan", "pipeline", "report", "cli", "lsp", "worker"},
-    "scan": {"semantics", "rules", "pipeline", "report", "cli", "lsp", "worker"},
-    "pipeline": {"report", "cli", "lsp", "worker"},
-    "report": {"cli", "lsp", "worker"},
-    "worker": {"cli", "lsp"},
-    "lsp": {"cli", "worker"},
+                "worker", "live"},
+    "resolve": {"rule", "scan", "semantics", "user_config", "rules", "pipeline", "report", "cli", "lsp", "worker",
+                "live"},
+    "semantics": {"rule", "scan", "user_config", "rules", "pipeline", "report", "cli", "lsp", "worker", "live"},
+    "rule": {"scan", "semantics", "user_config", "rules", "pipeline", "report", "cli", "lsp", "worker", "live"},
+    "rules": {"scan", "user_config", "pipeline", "report", "cli", "lsp", "worker", "live"},
+    "user_config": {"scan", "pipeline", "report", "cli", "lsp", "worker", "live"},
+    "scan": {"semantics", "rules", "pipeline", "report", "cli", "lsp", "worker", "live"},
+    "pipeline": {"report", "cli", "lsp", "worker", "live"},
+    "report": {"cli", "lsp", "worker", "live"},
+    "worker": {"cli", "lsp", "live"},
+    "lsp": {"cli", "worker", "live"},
+    # The live broker's reader: only the command line uses it.
+    "live": {"cli", "lsp", "worker"},
 }
 
 

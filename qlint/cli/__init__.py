@@ -15,7 +15,7 @@ from qlint import __version__
 GC_THRESHOLD = 50_000
 
 # Each name is a module of this package that defines register(subparsers).
-COMMANDS: tuple[str, ...] = ("check", "baseline", "config", "rule", "simulate", "lsp")
+COMMANDS: tuple[str, ...] = ("check", "baseline", "config", "rule", "simulate", "inspect", "lsp")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 

@@ -1,0 +1,126 @@
+"""`qlint inspect`: the hazards of a live Redis broker, judged by the project's configuration.
+Reads only: the broker is never written to."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from qlint import DISTRIBUTION
+from qlint.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect", help="read a live Redis broker: redeliveries under way, queues, large messages",
+        description="Read kombu's keys on a live Redis broker with read commands only, and report "
+                    "what is going wrong now: messages held unacknowledged past the visibility timeout "
+                    "(the next restore sweep runs them again), messages already redelivered, ETA "
+                    "messages held past it, queue lengths and the largest messages. The visibility "
+                    "timeout, key prefix and queues come from the project at PATH.")
+    p.add_argument("path", nargs="?", default=".", metavar="PATH", help="the project (default .)")
+    p.add_argument("--broker", required=True, metavar="URL", help="redis://[:password@]host:port/db")
+    p.add_argument("--app", metavar="NAME", help="judge by this app of the project (default: every app on Redis)")
+    p.add_argument("--visibility-timeout", type=float, metavar="SECONDS",
+                   help="the visibility timeout in force (default: the project's, else kombu's 3600 s)")
+    p.add_argument("--key-prefix", metavar="PREFIX",
+                   help="kombu's global_keyprefix (default: the project's; 'qlint:' reads a `simulate --real` replay)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--watch", type=float, metavar="N", help="read again every N seconds until interrupted")
+    p.add_argument("--sample", type=int, default=1000, metavar="N",
+                   help="read at most N messages per queue for sizes and redeliveries (default 1000)")
+    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
+    p.set_defaults(run=run)
+
+
+def _fail(message: str) -> int:
+    print(f"qlint inspect: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(args: argparse.Namespace) -> int:
+    from qlint.live.urls import redacted, scrub
+
+    url = args.broker
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("redis", "rediss", "unix"):
+        return _fail(f"{redacted(url)}: only Redis brokers can be inspected so far (redis://, rediss://, unix://)")
+    if args.watch is not None and not args.watch > 0:
+        return _fail("--watch takes a number of seconds greater than 0")
+    if args.visibility_timeout is not None and not args.visibility_timeout > 0:
+        return _fail("--visibility-timeout must be greater than 0")
+    if args.sample < 1:
+        return _fail("--sample must be at least 1")
+    try:
+        import redis
+    except ImportError:
+        return _fail(f"reading a Redis broker needs the redis client, which is not installed: "
+                     f"pip install '{DISTRIBUTION}[redis]'")
+    if not Path(args.path).exists():
+        return _fail(f"no such file or folder: {args.path}")
+    try:
+        expect = _expectations(args)
+    except LookupError as exc:
+        return _fail(str(exc))
+    from qlint.live.redis_state import ReadRefused, Reader, read_only_client
+
+    try:
+        client = read_only_client(url)
+    except (ValueError, redis.RedisError) as exc:
+        return _fail(scrub(f"{redacted(url)}: {exc}", url))
+    reader = Reader(client, expect.prefix, args.sample)
+    try:
+        return watch(lambda: _once(args, reader, expect, redacted(url)), args.watch)
+    except (redis.RedisError, OSError, ReadRefused) as exc:
+        return _fail(scrub(f"cannot read {redacted(url)}: {exc}", url))
+    finally:
+        client.close()
+
+
+def _expectations(args: argparse.Namespace) -> Any:
+    from qlint.live.expectations import from_project
+    from qlint.pipeline.analysis import find_root
+    from qlint.user_config.project_config import ConfigError, find_project_root, load_config
+    from qlint.cli import UsageError
+
+    try:
+        config = load_config(find_project_root(find_root([Path(args.path).resolve()])))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    expect = from_project([args.path], args.app, not args.no_cache, config)
+    if args.visibility_timeout is not None:
+        expect.visibility, expect.visibility_from = args.visibility_timeout, "--visibility-timeout"
+    if args.key_prefix is not None:
+        expect.prefix = args.key_prefix
+    return expect
+
+
+def _once(args: argparse.Namespace, reader: Any, expect: Any, broker: str) -> int:
+    from qlint.live.hazards import findings
+    from qlint.live.render import render
+    from qlint.rules import all_rules
+
+    snapshot = reader.read(expect.queues)
+    found = findings(snapshot, expect, {r.code: r for r in all_rules()})
+    sys.stdout.write(render(args.format, broker, snapshot, expect, found))
+    sys.stdout.flush()
+    if any(f.severity != "info" for f in found) and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def watch(read: Callable[[], int], every: float | None, sleep: Callable[[float], None] = time.sleep,
+          rounds: int | None = None) -> int:
+    """Run read once, or every `every` seconds (rounds times, or until interrupted); the exit
+    status of the last read."""
+    status = read()
+    done = 1
+    while every is not None and (rounds is None or done < rounds):
+        sleep(every)
+        print("", flush=True)
+        status = read()
+        done += 1
+    return status

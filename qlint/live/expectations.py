@@ -1,0 +1,132 @@
+"""What a live broker is judged against, taken from the project as `qlint config` resolves it:
+the visibility timeout in force, how often consumers sweep, the key prefix, and the queues
+the project configures."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qlint.model import Value
+from qlint.resolve.brokers import brokers
+from qlint.resolve.resolved import App
+from qlint.resolve.routing import queue_of
+from qlint.resolve.workers import queue_names, workers_of
+from qlint.semantics.delivery import VISIBILITY_DEFAULTS, visibility_timeout
+from qlint.semantics.durations import format_duration
+from qlint.semantics.thresholds import DEFAULT_PAYLOAD_LITERAL_BYTES
+
+# kombu's Channel.unacked_restore_interval and unacked_restore_throttle: a consumer sweeps
+# every interval x throttle seconds, and once when it connects.
+RESTORE_INTERVAL, RESTORE_THROTTLE = 10, 10
+
+
+@dataclass
+class Expectations:
+    visibility: float
+    visibility_from: str  # where the value comes from, for people
+    sweep_every: float
+    prefix: str = ""
+    queues: dict[str, str] = field(default_factory=dict)  # configured queue -> where it is named
+    large_bytes: int = DEFAULT_PAYLOAD_LITERAL_BYTES
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"visibility_timeout": {"seconds": self.visibility, "from": self.visibility_from},
+                "sweep_every": self.sweep_every, "key_prefix": self.prefix, "configured_queues": self.queues,
+                "large_message_bytes": self.large_bytes}
+
+
+def defaults() -> Expectations:
+    return Expectations(VISIBILITY_DEFAULTS["redis"], "kombu's default", RESTORE_INTERVAL * RESTORE_THROTTLE)
+
+
+def from_project(paths: list[str], app_name: str | None, use_cache: bool, config: Any) -> Expectations:
+    """The expectations of the apps under paths that may run on Redis (or app_name alone)."""
+    from qlint.pipeline.analysis import analyse
+
+    analysis = analyse(paths, use_cache=use_cache, config=config)
+    try:
+        project = analysis.project
+        out = defaults()
+        if config is not None:
+            out.large_bytes = getattr(config, "payload_literal_bytes", out.large_bytes)
+        apps = [a for a in project.apps if app_name in (None, a.name)]
+        if app_name is not None and not apps:
+            names = ", ".join(sorted(a.name for a in project.apps)) or "none"
+            raise LookupError(f"no app named {app_name!r} under {', '.join(paths)} (apps: {names})")
+        on_redis = [a for a in apps if any(t.kind == "redis" for t in brokers(a, project))]
+        where = ", ".join(paths)
+        if not apps:
+            out.notes.append(f"no Celery app found under {where}: kombu's defaults apply")
+        elif not on_redis:
+            out.notes.append(f"no app under {where} runs on Redis ({', '.join(a.name for a in apps)}): "
+                             "kombu's defaults apply")
+        chosen: tuple[float, str] | None = None
+        for app in on_redis:
+            found = visibility_timeout(app, "redis")
+            if found is None:
+                out.notes.append(f"the visibility timeout of app {app.name!r} cannot be resolved; "
+                                 "give --visibility-timeout")
+                continue
+            where = f"{found.origin}, app {app.name!r}" if found.origin else f"kombu's default, app {app.name!r}"
+            # Every consumer on the database sweeps with its own value: the shortest wins.
+            if chosen is None or found.seconds < chosen[0]:
+                chosen = (found.seconds, where)
+            out.sweep_every = min(out.sweep_every, _sweep_every(app))
+            prefix = _option(app, "global_keyprefix")
+            if isinstance(prefix, str) and prefix:
+                out.prefix = prefix
+            for queue, where_named in configured_queues(app, project).items():
+                out.queues.setdefault(queue, where_named)
+        if chosen is not None:
+            out.visibility, out.visibility_from = chosen
+        if len(on_redis) > 1 and chosen is not None:
+            out.notes.append(f"{len(on_redis)} apps run on Redis; the shortest visibility timeout "
+                             f"({format_duration(chosen[0])}) is the one in force where they share a database")
+        return out
+    finally:
+        analysis.close()
+
+
+def _option(app: App, key: str) -> Any:
+    options = app.setting("broker_transport_options")
+    item = options.item(key)
+    if item is None and options.is_resolved and isinstance(options.value, dict):
+        return options.value.get(key)
+    return item.value if item is not None and item.is_resolved else None
+
+
+def _sweep_every(app: App) -> float:
+    numbers = []
+    for key, default in (("unacked_restore_interval", RESTORE_INTERVAL), ("unacked_restore_throttle", RESTORE_THROTTLE)):
+        value = _option(app, key)
+        if key == "unacked_restore_interval" and isinstance(value, (int, float)) and value <= 0:
+            value = default  # kombu falls back to its default for a non-positive interval
+        numbers.append(value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+                       else default)
+    return float(numbers[0] * numbers[1])
+
+
+def configured_queues(app: App, project: Any) -> dict[str, str]:
+    """The queues the app's settings, task routes and deployed workers name, with where."""
+    found: dict[str, str] = {}
+
+    def add(value: Value, what: str) -> None:
+        if value.is_resolved and isinstance(value.value, str):
+            found.setdefault(value.value, f"{what} ({value.origin})" if value.origin else what)
+
+    add(app.setting("task_default_queue"), "task_default_queue")
+    for name in queue_names(app.setting("task_queues")) or ():
+        found.setdefault(name, "task_queues")
+    for task in app.tasks.values():
+        add(queue_of(task, app), f"the route of {task.name}")
+    for worker in workers_of(project, app):
+        if worker.kind not in ("worker", "multi"):
+            continue
+        consumed = worker.queues()
+        if consumed.is_resolved and isinstance(consumed.value, (list, tuple)):
+            for name in consumed.value:
+                if isinstance(name, str):
+                    found.setdefault(name, f"worker {worker.name} ({worker.span})")
+    return found
+

@@ -1,0 +1,120 @@
+"""`qlint inspect`'s report: what the broker holds, then the findings, in text or JSON. The
+findings have the fields of `qlint check --format json`; in text each is one line,
+`<broker key>: <code> <message>`, and the summary line is check's."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from typing import Any, Sequence
+
+from qlint.model import Finding
+from qlint.report import ordered
+from qlint.report.json_format import finding_to_json
+from qlint.report.tally import summary
+from qlint.semantics.durations import format_duration
+from qlint.live.expectations import Expectations
+from qlint.live.hazards import clock, due, size
+from qlint.live.redis_state import Envelope, Snapshot
+
+LARGEST = 5
+
+
+def _largest(snapshot: Snapshot) -> list[tuple[str, Envelope]]:
+    found = [(key, m) for q in snapshot.queues for key, m in q.messages]
+    found += [(f"{snapshot.unacked_key}[{h.tag}]", h.message) for h in snapshot.held]
+    return sorted(found, key=lambda item: -item[1].size)[:LARGEST]
+
+
+def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding]) -> str:
+    now = snapshot.read_at
+    lines = [f"Broker {broker}, read at {clock(now)}" + (f", key prefix {snapshot.prefix!r}" if snapshot.prefix else ""),
+             f"Visibility timeout {format_duration(expect.visibility)} ({expect.visibility_from}); restore sweeps "
+             f"at each consumer's start and about every {format_duration(expect.sweep_every)}"
+             + ("; one is running now" if snapshot.sweep_running else "")]
+    lines += [f"  note: {n}" for n in expect.notes]
+    lines.append("")
+    lines.append(f"Unacked ({len(snapshot.held)}, {size(snapshot.unacked_memory or 0)}):" if snapshot.held
+                 else "Unacked: none")
+    for held in sorted(snapshot.held, key=lambda h: (h.delivered_at or 0, h.tag)):
+        m, when, age = held.message, due(held, expect, now), held.age(now)
+        state = ("age unknown (not in unacked_index)" if age is None else
+                 f"delivered {format_duration(round(age))} ago, "
+                 + ("past the timeout: pushed back at the next sweep" if when.overdue else
+                    f"pushed back from {clock(when.at)} (in {format_duration(round(when.at - now))}) if still unacked"))
+        extra = [f"eta {clock(m.eta)}"] if m.eta is not None else []
+        extra += ["redelivered"] if m.redelivered else []
+        extra += [f"sent by {m.origin}"] if m.origin else []
+        lines.append(f"  {m.task or '?'} {m.id or '?'}  {state}; {size(m.size)}"
+                     + (f"; {', '.join(extra)}" if extra else "") + f"  [tag {held.tag}]")
+    if snapshot.unindexed:
+        lines.append(f"  ({snapshot.unindexed} delivery tags in unacked_index have no message in unacked)")
+    lines.append("")
+    lines.append("Queues:" if snapshot.queues else "Queues: none bound or configured")
+    for q in snapshot.queues:
+        origin = "bound" if q.bound else "configured, never bound (no consumer declared it)"
+        head = (f"; next out: {q.oldest.task or '?'} {q.oldest.id or '?'}" + _eta(q.oldest, now)) if q.oldest else ""
+        memory = f", {size(q.memory)}" if q.memory is not None else ""
+        lines.append(f"  {q.name}: {q.length} message{'s' if q.length != 1 else ''}{memory}{head} ({origin})"
+                     + (f"; read {len(q.messages)}" if q.sampled else ""))
+    largest = _largest(snapshot)
+    if largest:
+        lines.append("")
+        lines.append("Largest messages:")
+        lines += [f"  {size(m.size)}  {m.task or '?'} {m.id or '?'}  in {key}" for key, m in largest]
+    lines.append("")
+    for finding in ordered(found):
+        lines.append(f"{finding.span.path}: {finding.code} {finding.message}")
+    if found:
+        lines.append("")
+    lines.append(summary(found, 0))
+    return "\n".join(lines) + "\n"
+
+
+def _eta(message: Envelope, now: float) -> str:
+    # Celery's messages carry no time of publication: an age is known only from an eta.
+    if message.eta is None:
+        return ""
+    return f", due {format_duration(round(now - message.eta))} ago" if message.eta <= now else \
+        f", due at {clock(message.eta)}"
+
+
+def to_json(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding]) -> dict[str, Any]:
+    now = snapshot.read_at
+    found = ordered(found)
+    held = []
+    for h in sorted(snapshot.held, key=lambda h: (h.delivered_at or 0, h.tag)):
+        when = due(h, expect, now)
+        held.append({"key": snapshot.unacked_key, "tag": h.tag, **h.message.to_json(), "delivered_at": h.delivered_at,
+                     "age": h.age(now), "pushed_back_from": when.at, "overdue": when.overdue})
+    return {
+        "broker": broker, "read_at": now, **expect.to_json(), "sweep_running": snapshot.sweep_running,
+        "unacked": held, "unacked_memory": snapshot.unacked_memory,
+        "queues": [{"name": q.name, "keys": q.keys, "length": q.length, "memory": q.memory, "bound": q.bound,
+                    "configured": q.name in expect.queues, "read": len(q.messages),
+                    "next": q.oldest.to_json() if q.oldest else None} for q in snapshot.queues],
+        "largest": [{"key": key, **m.to_json()} for key, m in _largest(snapshot)],
+        "findings": [finding_to_json(f, fp) for f, fp in zip(found, _fingerprints(found))],
+        "notes": [{"level": "note", "path": None, "line": None, "column": None, "message": n} for n in expect.notes],
+    }
+
+
+def _fingerprints(found: Sequence[Finding]) -> list[str]:
+    """check's form (`hash:n`) from the key and the message with its digits left out (ages and
+    times change between reads). Not check's own function: it would open a file named like
+    the key."""
+    seen: Counter[str] = Counter()
+    out = []
+    for f in found:
+        text = re.sub(r"\s+", " ", re.sub(r"[0-9]", "", f.message)).strip()
+        digest = hashlib.sha256(f"{f.code}\0{f.span.path}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        out.append(f"{digest}:{seen[digest]}")
+        seen[digest] += 1
+    return out
+
+
+def render(fmt: str, broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding]) -> str:
+    if fmt == "json":
+        return json.dumps(to_json(broker, snapshot, expect, found), indent=2, ensure_ascii=False) + "\n"
+    return text(broker, snapshot, expect, found)
