@@ -53,7 +53,7 @@ def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[
     lines.append("")
     lines.append("Queues:" if snapshot.queues else "Queues: none bound or configured")
     for q in snapshot.queues:
-        origin = "bound" if q.bound else "configured, never bound (no consumer declared it)"
+        origin = "bound" if q.bound else "configured; kombu has no binding for it"
         head = (f"; next out: {q.oldest.task or '?'} {q.oldest.id or '?'}" + _eta(q.oldest, now)) if q.oldest else ""
         memory = f", {size(q.memory)}" if q.memory is not None else ""
         lines.append(f"  {q.name}: {q.length} message{'s' if q.length != 1 else ''}{memory}{head} ({origin})"
