@@ -84,7 +84,12 @@ mentions neither Celery nor a transaction is read too where it calls a project f
 view that saves and then calls `notify_customer(order)`, whose helper calls `.delay()`), also through one
 more such caller (a service the view calls); a method counts by a distinctive name (`handle_successful_order`,
 not `save`), in modules that name its class where other classes define the same name, and at most 300
-such modules are read. The transactions:
+such modules are read. A method called on a name made by its class's constructor (`billing = Billing()`)
+or by a Pyramid service lookup (`request.find_service(Billing)`) is that class's method whatever its name.
+A task of another package counts too: `.delay()`/`.apply_async()` on a name imported from a `tasks`
+module outside the project (a worker shipped apart). Where the Django settings module the app names is
+not in the repository (each deployment writes its own), `ATOMIC_REQUESTS` is read from the complete
+settings modules beside it and must be on in all of them. The transactions:
 
 - Django: `with transaction.atomic():` and `@transaction.atomic` (with `using=`, only for writes to that
   connection), every view when the default database sets `ATOMIC_REQUESTS` (functions that take `request`
