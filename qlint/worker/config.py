@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .messages import COMPRESSIONS
 from .modelled import refuse_unmodelled
 from .scenario import Scenario, TaskSpec, WorkerSpec
 
@@ -177,6 +178,15 @@ class ReplayConfig:
     broker: BrokerConfig
     tasks: dict[str, TaskPolicy]
     workers: list[WorkerConfig]
+    compression: str | None = None  # task_compression, as kombu names it
+
+
+def compression(settings: dict[str, Any]) -> str | None:
+    value = settings.get("task_compression")
+    if value is None or value in COMPRESSIONS:
+        return value
+    names = ", ".join(sorted(n for n in COMPRESSIONS if "/" not in n))
+    raise ValueError(f"task_compression {value!r} is not modelled (the reference worker models {names})")
 
 
 def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
@@ -185,4 +195,5 @@ def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
         broker=broker_config(settings, scenario.rabbitmq_consumer_timeout),
         tasks={name: task_policy(settings, spec, scenario.celery) for name, spec in scenario.tasks.items()},
         workers=[worker_config(settings, spec) for spec in scenario.workers],
+        compression=compression(settings),
     )

@@ -28,6 +28,7 @@ MODELLED_SETTINGS: dict[str, str] = {
     "worker_prefetch_multiplier": "how many messages a worker reserves per process",
     "worker_state_db": "revoked ids kept across a warm restart",
     "worker_concurrency": "processes per worker, for workers that do not give concurrency:",
+    "task_compression": "the size of each message in the broker (kombu compresses the body, then base64)",
 }
 
 # broker_transport_options keys the replay reads (kombu/transport/redis.py, Channel).

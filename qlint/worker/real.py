@@ -24,7 +24,7 @@ import redis
 
 from .broker import Unacked
 from .engine import Engine
-from .messages import QUEUE, Message, body, envelope
+from .messages import QUEUE, Message, envelope, serialized_body
 from .replay import checked_config
 from .scenario import Scenario, TaskSpec
 from .virtual import sample_duration
@@ -46,10 +46,7 @@ class RedisStore:
         client.delete(QUEUE_KEY, UNACKED, INDEX, HOLDERS)
 
     def _encode(self, message: Message) -> str:
-        data = body(message)
-        if message.padding:
-            data[1] = {"payload": "x" * message.padding}
-        raw = base64.b64encode(json.dumps(data).encode()).decode()
+        raw = base64.b64encode(serialized_body(message)).decode()
         self.messages[message.tag] = message
         return json.dumps(envelope(message, raw))
 

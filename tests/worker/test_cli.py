@@ -85,7 +85,7 @@ def test_svg_is_written(tmp_path, capsys):
     root = ET.fromstring(svg)  # well-formed
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert "12 duplicate runs (report ran 7×, t1 ran 3×, t2 ran 2×, t5 ran 4×); lost 0; longest wait 10h50m00s; " \
-           "broker memory peak 2,704 bytes" in texts
+           "broker memory peak 2,724 bytes" in texts
     assert {"w1 reserved", "w2 reserved", "w3 reserved"} <= set(texts)  # the uploads held behind the report
     assert ["0", "2h", "4h", "6h", "8h", "10h", "12h", "14h", "16h", "18h"] == [t for t in texts if t and re.fullmatch(r"0|(\d+[dhms])+", t)]
     runs = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title") is not None
@@ -130,8 +130,10 @@ _OK = "workers: [{name: w1}]\nsubmit: [{task: t}]\n"
      "broker_transport_options should be a mapping, not 5"),
     (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{result_backend_transport_options: {{visibility_timeout: 9}}}}\n",
      "result_backend_transport_options: the result backend never restores messages"),
-    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{task_compression: zlib}}\n",
-     "task_compression: a Celery setting the reference worker does not model"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{task_serializer: pickle}}\n",
+     "task_serializer: a Celery setting the reference worker does not model"),
+    (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{task_compression: brotli}}\n",
+     "task_compression 'brotli' is not modelled (the reference worker models bzip, bzip2, gzip, lzma, xz, zlib)"),
     (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{task_acks_late: 'off'}}\n", "task_acks_late should be true or false, not 'off'"),
     (f"{_OK}tasks: {{t: {{}}}}\nsettings: {{worker_prefetch_multiplier: '4'}}\n",
      "worker_prefetch_multiplier should be a whole number, not '4'"),

@@ -105,6 +105,8 @@ FIELD_PROBES: dict[str, tuple[Patch, Patch]] = {
     "TaskSpec.fails": (_none, _set("tasks.long.fails", True)),
     "TaskSpec.params": (_none, _set("tasks.long.params", 2)),
     "TaskSpec.payload_bytes": (_none, _set("tasks.long.payload_bytes", 1000)),
+    "TaskSpec.payload_kind": (_both(_set("tasks.long.payload_bytes", 10_000), _set("settings.task_compression", "zlib")),
+                              _set("tasks.long.payload_kind", "random")),
     "TaskSpec.acks_late": (_none, _set("tasks.long.acks_late", True)),
     "TaskSpec.time_limit": (_none, _set("tasks.long.time_limit", 3)),
     "TaskSpec.soft_time_limit": (_none, _set("tasks.long.soft_time_limit", 3)),
@@ -161,6 +163,7 @@ SETTING_PROBES: dict[str, tuple[Patch, Any]] = {
     "worker_prefetch_multiplier": (_none, 1),
     "worker_state_db": (_statedb_restart, "w1.db"),
     "worker_concurrency": (lambda s: s["workers"][0].pop("concurrency"), 2),
+    "task_compression": (_set("tasks.long.payload_bytes", 10_000), "zlib"),
 }
 OPTION_PROBES: dict[str, Any] = {"visibility_timeout": 60, "unacked_restore_interval": 3,
                                  "unacked_restore_throttle": 4}
