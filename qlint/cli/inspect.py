@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--watch", type=float, metavar="N", help="read again every N seconds until interrupted")
     p.add_argument("--sample", type=int, default=1000, metavar="N",
-                   help="read at most N messages per queue for sizes and redeliveries (default 1000)")
+                   help="read at most N messages per queue for sizes and redeliveries (default 1000; "
+                        "at most 64 MiB of them)")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
     p.set_defaults(run=run)

@@ -32,6 +32,10 @@ READ_COMMANDS = frozenset({
     "ZSCORE", "SSCAN", "MEMORY USAGE",
 })
 PAGE = 200
+# Queued messages are read a few at a time, and no more than max_bytes of them per queue: a
+# queue of large messages is what an incident may be about, and reading it must not be one.
+LIST_PAGE = 20
+MAX_BYTES = 64 * 1024 * 1024
 
 
 class ReadRefused(Exception):
@@ -99,7 +103,7 @@ class QueueState:
     bound: bool  # kombu has a binding for it
     messages: list[tuple[str, Envelope]] = field(default_factory=list)  # (key, message) read
     oldest: Envelope | None = None  # the next one a consumer takes from the list of priority 0
-    sampled: bool = False  # longer than the reading limit: only part of it was read
+    sampled: bool = False  # beyond the reading limits (messages, bytes): only part of it was read
 
 
 @dataclass
@@ -182,8 +186,8 @@ def _glob_escape(text: str) -> str:
 class Reader:
     """Reads one snapshot of kombu's layout under a key prefix."""
 
-    def __init__(self, client: Any, prefix: str = "", sample: int = 1000) -> None:
-        self.client, self.prefix, self.sample = client, prefix, sample
+    def __init__(self, client: Any, prefix: str = "", sample: int = 1000, max_bytes: int = MAX_BYTES) -> None:
+        self.client, self.prefix, self.sample, self.max_bytes = client, prefix, sample, max_bytes
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -258,12 +262,16 @@ class Reader:
         if lengths:
             usage = [self.client.memory_usage(k) for k in lengths]
             state.memory = sum(int(u) for u in usage if u is not None)
-        budget = self.sample
+        budget, transferred = self.sample, 0
         for key, length in lengths.items():
-            for start in range(0, min(length, budget), PAGE):
-                stop = min(start + PAGE, budget, length) - 1
-                state.messages += [(key, envelope(raw)) for raw in self.client.lrange(key, start, stop)]
-            budget -= min(length, budget)
+            start = 0
+            while start < min(length, budget) and transferred < self.max_bytes:
+                stop = min(start + LIST_PAGE, budget, length) - 1
+                raws = self.client.lrange(key, start, stop)
+                transferred += sum(len(r) for r in raws)
+                state.messages += [(key, envelope(raw)) for raw in raws]
+                start = stop + 1
+            budget -= start
         state.sampled = len(state.messages) < state.length
         first = self.key(name)
         if lengths.get(first):

@@ -10,7 +10,7 @@ import redis
 
 from qlint.cli import main
 from qlint.cli.inspect import watch
-from qlint.live.redis_state import READ_COMMANDS, ReadRefused, read_only_client
+from qlint.live.redis_state import READ_COMMANDS, Reader, ReadRefused, read_only_client
 from qlint.live.urls import redacted
 
 from tests.live.conftest import Project, database, overdue
@@ -177,6 +177,21 @@ def test_credentials_are_never_printed(killed_worker, capsys):
     assert status == 2 and secret not in out + err and "***" in err
     admin.acl_deluser("inspector")
     admin.close()
+
+
+def test_queues_are_read_within_limits(redis_url):
+    url = database(redis_url, 4)
+    writer = redis.Redis.from_url(url)
+    writer.lpush("q", *[json.dumps({"headers": {"task": "t", "id": str(i)}, "pad": "x" * 1000}) for i in range(50)])
+    client = read_only_client(url)
+    state = Reader(client, sample=1000, max_bytes=10_000).queue("q", bound=False)
+    assert (state.length, len(state.messages), state.sampled) == (50, 20, True)  # one page, then over the bytes
+    assert state.oldest.id == "0"  # the right end: the next one out
+    state = Reader(client, sample=5).queue("q", bound=False)
+    assert (len(state.messages), state.sampled) == (5, True)
+    assert len(Reader(client).queue("q", bound=False).messages) == 50
+    client.close()
+    writer.close()
 
 
 def test_an_empty_broker_passes(redis_url, tmp_path, capsys):

@@ -1,0 +1,77 @@
+"""The findings of a broker snapshot, without a broker: what each held or queued message means."""
+from __future__ import annotations
+
+import base64
+import json
+
+from qlint.live.expectations import defaults
+from qlint.live.hazards import findings
+from qlint.live.redis_state import Envelope, Held, QueueState, Snapshot, envelope
+from qlint.rules import all_rules
+
+RULES = {r.code: r for r in all_rules()}
+NOW = 1_800_000_000.0
+
+
+def snapshot(held=(), queues=()) -> Snapshot:
+    return Snapshot("", NOW, list(held), list(queues), "unacked", None, False)
+
+
+def expect(seconds: float = 60):
+    out = defaults()
+    out.visibility, out.visibility_from = seconds, "test"
+    return out
+
+
+def message(**fields) -> Envelope:
+    return Envelope(**{"task": "proj.work", "id": "m1", "size": 500, "routing_key": "celery", **fields})
+
+
+def codes(snap: Snapshot, seconds: float = 60) -> list[tuple[str, str]]:
+    return [(f.code, f.span.path) for f in findings(snap, expect(seconds), RULES)]
+
+
+def test_a_held_message_is_a_finding_only_once_past_the_timeout():
+    young = Held("t1", NOW - 30, message())
+    old = Held("t2", NOW - 90, message(id="m2"))
+    assert codes(snapshot([young])) == []
+    assert codes(snapshot([young, old])) == [("QL101", "unacked[t2]")]
+
+
+def test_an_eta_due_after_the_timeout_is_reported_before_it_runs_out():
+    waiting = Held("t1", NOW - 10, message(eta=NOW + 3600))
+    due_soon = Held("t2", NOW - 10, message(id="m2", eta=NOW + 20))
+    [finding] = findings(snapshot([waiting, due_soon]), expect(), RULES)
+    assert (finding.code, finding.span.path) == ("QL104", "unacked[t1]")
+    assert "before it is due" in finding.message
+    overdue = Held("t3", NOW - 90, message(id="m3", eta=NOW + 20))
+    assert codes(snapshot([overdue])) == [("QL104", "unacked[t3]")]
+
+
+def test_redelivered_messages_held_or_queued():
+    held = Held("t1", NOW - 5, message(redelivered=True))
+    queue = QueueState("celery", ["celery"], 1, 100, True, [("celery", message(id="m2", redelivered=True))])
+    found = findings(snapshot([held], [queue]), expect(), RULES)
+    assert [(f.code, f.span.path) for f in found] == [("QL101", "unacked[t1]"), ("QL101", "celery")]
+    assert "running more than once" in found[0].message and "to run again" in found[1].message
+
+
+def test_large_messages_are_grouped_by_key_and_task():
+    big = [("bulk", message(id=f"b{i}", size=2 * 2**20)) for i in range(3)]
+    queue = QueueState("bulk", ["bulk"], 3, 7 * 2**20, True, big + [("bulk", message(id="s", size=100))])
+    [finding] = findings(snapshot(queues=[queue]), expect(), RULES)
+    assert (finding.code, finding.span.path) == ("QL201", "bulk")
+    assert finding.message.startswith("3 messages of proj.work queued in 'bulk' carry") and "6.0 MiB" in finding.message
+
+
+def test_messages_are_read_without_unpickling():
+    pickled = ('{"body": "gASVAAAAAAAAAAAu", "content-type": "application/x-python-serialize", '
+               '"headers": {}, "properties": {"body_encoding": "base64"}}')
+    read = envelope(pickled)
+    assert (read.task, read.id, read.readable) == (None, None, True)
+    assert not envelope(b"\x80\x04not json").readable
+    # Protocol 1 keeps task, id and eta in a JSON body.
+    body = base64.b64encode(json.dumps({"task": "old.task", "id": "x1", "eta": "2027-01-01T00:00:00"}).encode())
+    old = envelope(json.dumps({"body": body.decode(), "content-type": "application/json", "headers": {},
+                               "properties": {"body_encoding": "base64"}}))
+    assert (old.task, old.id, old.eta) == ("old.task", "x1", 1798761600.0)
