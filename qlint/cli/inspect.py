@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample", type=int, default=1000, metavar="N",
                    help="read at most N messages per queue for sizes and redeliveries (default 1000; "
                         "at most 64 MiB of them)")
+    p.add_argument("--ask-workers", action="store_true",
+                   help="also ask the live workers (Celery's ping, stats, conf, active, reserved broadcasts: "
+                        "the one write to the broker) and compare their settings with the project's")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
     p.set_defaults(run=run)
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     except LookupError as exc:
         return _fail(str(exc))
     from qlint.live.redis_state import ReadRefused, Reader, read_only_client
+    from qlint.live.workers import WorkersUnavailable
 
     try:
         client = read_only_client(url)
@@ -74,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(scrub(f"{redacted(url)}: {exc}", url))
     reader = Reader(client, expect.prefix, args.sample)
     try:
-        return watch(lambda: _once(args, reader, expect, redacted(url)), args.watch)
-    except (redis.RedisError, OSError, ReadRefused) as exc:
+        return watch(lambda: _once(args, reader, expect, url), args.watch)
+    except (redis.RedisError, OSError, ReadRefused, WorkersUnavailable) as exc:
         return _fail(scrub(f"cannot read {redacted(url)}: {exc}", url))
     finally:
         client.close()
@@ -99,16 +103,27 @@ def _expectations(args: argparse.Namespace) -> Any:
     return expect
 
 
-def _once(args: argparse.Namespace, reader: Any, expect: Any, broker: str) -> int:
-    from qlint.live.hazards import findings
+def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
+    from qlint.live.hazards import findings, unconsumed
     from qlint.live.render import render
+    from qlint.live.urls import redacted
+    from qlint.live.workers import Asked, ask, drift
     from qlint.rules import all_rules
 
-    snapshot = reader.read(expect.queues)
-    found = findings(snapshot, expect, {r.code: r for r in all_rules()})
-    sys.stdout.write(render(args.format, broker, snapshot, expect, found))
+    rules = {r.code: r for r in all_rules()}
+    snapshot = reader.read(expect.queues)  # before the broadcasts, which add their own keys
+    asked = None
+    if args.ask_workers:
+        live = ask(url, expect.prefix)
+        asked = Asked(live, drift(live, expect))
+        if args.visibility_timeout is None:
+            expect = asked.in_force(expect)
+    found = findings(snapshot, expect, rules)
+    if asked is not None:
+        found += unconsumed(snapshot, {q for w in asked.workers for q in w.queues}, rules)
+    sys.stdout.write(render(args.format, redacted(url), snapshot, expect, found, asked))
     sys.stdout.flush()
-    if any(f.severity != "info" for f in found) and not args.exit_zero:
+    if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
 

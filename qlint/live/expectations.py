@@ -15,6 +15,10 @@ from qlint.semantics.delivery import VISIBILITY_DEFAULTS, visibility_timeout
 from qlint.semantics.durations import format_duration
 from qlint.semantics.thresholds import DEFAULT_PAYLOAD_LITERAL_BYTES
 
+# The settings a live worker is compared with (`qlint inspect --ask-workers`).
+COMPARED = ("worker_prefetch_multiplier", "worker_concurrency", "task_acks_late", "task_time_limit",
+            "task_soft_time_limit")
+
 # kombu's Channel.unacked_restore_interval and unacked_restore_throttle: a consumer sweeps
 # every interval x throttle seconds, and once when it connects.
 RESTORE_INTERVAL, RESTORE_THROTTLE = 10, 10
@@ -29,6 +33,11 @@ class Expectations:
     queues: dict[str, str] = field(default_factory=dict)  # configured queue -> where it is named
     large_bytes: int = DEFAULT_PAYLOAD_LITERAL_BYTES
     notes: list[str] = field(default_factory=list)
+    # Each compared setting's values in the project (the app's, and each deployed worker's where
+    # its command line sets another), with where each comes from; unresolved values left out.
+    settings: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
+    # The queues deployed workers consume (-Q, else the app's), when every one is known.
+    consumed: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"visibility_timeout": {"seconds": self.visibility, "from": self.visibility_from},
@@ -78,6 +87,7 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
                 out.prefix = prefix
             for queue, where_named in configured_queues(app, project).items():
                 out.queues.setdefault(queue, where_named)
+            _compared_settings(app, project, out)
         if chosen is not None:
             out.visibility, out.visibility_from = chosen
         if len(on_redis) > 1 and chosen is not None:
@@ -86,6 +96,25 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
         return out
     finally:
         analysis.close()
+
+
+def _compared_settings(app: App, project: Any, out: Expectations) -> None:
+    def add(name: str, value: Value, where: str) -> None:
+        for option in value.possible():
+            entry = (option.value, f"{where}: {option.origin}" if option.origin else f"{where}: Celery's default")
+            if all(v != option.value for v, _ in out.settings.get(name, [])):
+                out.settings.setdefault(name, []).append(entry)
+
+    for name in COMPARED:
+        add(name, app.setting(name), f"app {app.name!r}")
+        for worker in workers_of(project, app):
+            if worker.kind in ("worker", "multi"):
+                add(name, worker.setting(name), f"worker {worker.name}")
+    for worker in workers_of(project, app):
+        consumed = worker.queues() if worker.kind in ("worker", "multi") else None
+        if consumed is not None and consumed.is_resolved and isinstance(consumed.value, (list, tuple)):
+            for name in consumed.value:
+                out.consumed.setdefault(str(name), f"worker {worker.name} ({worker.span})")
 
 
 def _option(app: App, key: str) -> Any:

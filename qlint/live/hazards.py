@@ -122,6 +122,19 @@ def _large(snapshot: Snapshot, expect: Expectations, rules: dict[str, type[Rule]
     return out
 
 
+def unconsumed(snapshot: Snapshot, consumed: set[str], rules: dict[str, type[Rule]]) -> list[Finding]:
+    """QL404, live: messages wait in a queue that no worker that answered consumes."""
+    rule = rules["QL404"]
+    out = []
+    for state in snapshot.queues:
+        if state.length and state.name not in consumed:
+            out.append(Finding("QL404", rule.name, rule.severity,
+                               f"{state.length} message{'s wait' if state.length != 1 else ' waits'} in "
+                               f"{state.name!r} and no live worker that answered consumes it",
+                               Span(state.keys[0] if state.keys else state.name, 0)))
+    return out
+
+
 def _relative(moment: float, now: float) -> str:
     delta = moment - now
     if abs(delta) < 1:

@@ -17,6 +17,7 @@ from qlint.semantics.durations import format_duration
 from qlint.live.expectations import Expectations
 from qlint.live.hazards import clock, due, size
 from qlint.live.redis_state import Envelope, Snapshot
+from qlint.live.workers import Asked, holders
 
 LARGEST = 5
 
@@ -27,8 +28,10 @@ def _largest(snapshot: Snapshot) -> list[tuple[str, Envelope]]:
     return sorted(found, key=lambda item: -item[1].size)[:LARGEST]
 
 
-def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding]) -> str:
+def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding],
+         workers: Asked | None = None) -> str:
     now = snapshot.read_at
+    held_by = holders(workers.workers) if workers is not None else {}
     lines = [f"Broker {broker}, read at {clock(now)}" + (f", key prefix {snapshot.prefix!r}" if snapshot.prefix else ""),
              f"Visibility timeout {format_duration(expect.visibility)} ({expect.visibility_from}); restore sweeps "
              f"at each consumer's start and about every {format_duration(expect.sweep_every)}"
@@ -45,6 +48,7 @@ def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[
                     f"pushed back from {clock(when.at)} (in {format_duration(round(when.at - now))}) if still unacked"))
         extra = [f"eta {clock(m.eta)}"] if m.eta is not None else []
         extra += ["redelivered"] if m.redelivered else []
+        extra += [f"held by {held_by[m.id]}"] if m.id in held_by else []
         extra += [f"sent by {m.origin}"] if m.origin else []
         lines.append(f"  {m.task or '?'} {m.id or '?'}  {state}; {size(m.size)}"
                      + (f"; {', '.join(extra)}" if extra else "") + f"  [tag {held.tag}]")
@@ -58,6 +62,16 @@ def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[
         memory = f", {size(q.memory)}" if q.memory is not None else ""
         lines.append(f"  {q.name}: {q.length} message{'s' if q.length != 1 else ''}{memory}{head} ({origin})"
                      + (f"; read {len(q.messages)}" if q.sampled else ""))
+    if workers is not None:
+        lines.append("")
+        lines.append(f"Workers ({len(workers.workers)} answered):" if workers.workers else "Workers: none answered")
+        for w in workers.workers:
+            multiplier = w.multiplier()
+            lines.append(f"  {w.hostname}: concurrency {w.concurrency}, prefetch count {w.prefetch_count}"
+                         + (f" (multiplier {multiplier:g})" if multiplier is not None else "")
+                         + f", queues {', '.join(w.queues) or 'none'}; {len(w.running)} running, {len(w.reserved)} "
+                         f"reserved, {len(w.scheduled)} scheduled" + (f"; Celery {w.celery}" if w.celery else ""))
+        lines += [f"  drift: {d.describe()}" for d in workers.drift]
     largest = _largest(snapshot)
     if largest:
         lines.append("")
@@ -68,7 +82,8 @@ def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[
         lines.append(f"{finding.span.path}: {finding.code} {finding.message}")
     if found:
         lines.append("")
-    lines.append(summary(found, 0))
+    lines.append(summary(found, 0) + (f" {len(workers.drift)} setting{'s' if len(workers.drift) != 1 else ''} "
+                                      f"drifted from the project." if workers is not None and workers.drift else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -80,14 +95,17 @@ def _eta(message: Envelope, now: float) -> str:
         f", due at {clock(message.eta)}"
 
 
-def to_json(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding]) -> dict[str, Any]:
+def to_json(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding],
+            workers: Asked | None = None) -> dict[str, Any]:
     now = snapshot.read_at
+    held_by = holders(workers.workers) if workers is not None else {}
     found = ordered(found)
     held = []
     for h in sorted(snapshot.held, key=lambda h: (h.delivered_at or 0, h.tag)):
         when = due(h, expect, now)
         held.append({"key": snapshot.unacked_key, "tag": h.tag, **h.message.to_json(), "delivered_at": h.delivered_at,
-                     "age": h.age(now), "pushed_back_from": when.at, "overdue": when.overdue})
+                     "age": h.age(now), "pushed_back_from": when.at, "overdue": when.overdue,
+                     "worker": held_by.get(h.message.id or "")})
     return {
         "broker": broker, "read_at": now, **expect.to_json(), "sweep_running": snapshot.sweep_running,
         "unacked": held, "unacked_memory": snapshot.unacked_memory,
@@ -95,6 +113,8 @@ def to_json(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequen
                     "configured": q.name in expect.queues, "read": len(q.messages),
                     "next": q.oldest.to_json() if q.oldest else None} for q in snapshot.queues],
         "largest": [{"key": key, **m.to_json()} for key, m in _largest(snapshot)],
+        "workers": [w.to_json() for w in workers.workers] if workers is not None else None,
+        "drift": [d.to_json() for d in workers.drift] if workers is not None else None,
         "findings": [finding_to_json(f, fp) for f, fp in zip(found, _fingerprints(found))],
         "notes": [{"level": "note", "path": None, "line": None, "column": None, "message": n} for n in expect.notes],
     }
@@ -114,7 +134,9 @@ def _fingerprints(found: Sequence[Finding]) -> list[str]:
     return out
 
 
-def render(fmt: str, broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding]) -> str:
+def render(fmt: str, broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[Finding],
+           workers: Asked | None = None) -> str:
+    """workers: what --ask-workers learnt (`.workers`, `.drift`), else None."""
     if fmt == "json":
-        return json.dumps(to_json(broker, snapshot, expect, found), indent=2, ensure_ascii=False) + "\n"
-    return text(broker, snapshot, expect, found)
+        return json.dumps(to_json(broker, snapshot, expect, found, workers), indent=2, ensure_ascii=False) + "\n"
+    return text(broker, snapshot, expect, found, workers)

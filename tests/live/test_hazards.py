@@ -75,3 +75,25 @@ def test_messages_are_read_without_unpickling():
     old = envelope(json.dumps({"body": body.decode(), "content-type": "application/json", "headers": {},
                                "properties": {"body_encoding": "base64"}}))
     assert (old.task, old.id, old.eta) == ("old.task", "x1", 1798761600.0)
+
+
+def test_drift_of_live_workers_from_the_project():
+    from qlint.live.workers import Asked, LiveWorker, drift
+
+    project = expect(3600)
+    project.settings = {"task_acks_late": [(True, "app 'proj': settings.py:3")],
+                        "worker_prefetch_multiplier": [(4, "app 'proj': Celery's default")],
+                        "worker_concurrency": [(None, "app 'proj': Celery's default"), (4, "worker w: compose")]}
+    project.consumed = {"celery": "worker w"}
+    worker = LiveWorker("w1@host", concurrency=2, prefetch_count=5, queues=["celery", "reports"],
+                        conf={"task_acks_late": False, "broker_transport_options": {"visibility_timeout": 60}},
+                        scheduled=[{"request": {"id": "e1"}}])
+    found = {d.setting: d for d in drift([worker], project)}
+    assert set(found) == {"task_acks_late", "worker_prefetch_multiplier", "visibility_timeout", "queues"}
+    assert found["worker_prefetch_multiplier"].live == 2  # 5 reserved, less the ETA message, over 2 processes
+    assert found["task_acks_late"].describe() == (
+        "w1@host runs with task_acks_late False; the project sets True (app 'proj': settings.py:3)")
+    assert found["queues"].live == "reports"
+    # The shortest visibility timeout any consumer sweeps with is the one in force.
+    in_force = Asked([worker], []).in_force(project)
+    assert (in_force.visibility, in_force.visibility_from) == (60, "worker w1@host's broker_transport_options")

@@ -69,6 +69,20 @@ def test_a_late_acked_task_past_the_timeout_before_and_after_the_sweep(redis_url
     twice = [f for f in data["findings"] if f["code"] == "QL101" and "running more than once" in f["message"]]
     assert len(twice) == 1 and "long-1" in twice[0]["message"]
 
+    # The live workers: both run the task; they reserve one message per process where the
+    # project's settings say four; nobody consumes `bulk`.
+    proj.send("stranded-1", queue="bulk")
+    status, data = report(capsys, url, proj.folder, "--ask-workers")
+    assert status == 1
+    assert sorted(w["hostname"].split("@")[0] for w in data["workers"]) == ["first", "second"]
+    assert all(len(w["active"]) == 1 and w["active"][0]["id"] == "long-1" for w in data["workers"])
+    [held] = [h for h in data["unacked"] if h["id"] == "long-1"]
+    assert held["worker"].endswith("(running)")
+    assert {(d["setting"], d["live"]) for d in data["drift"]} == {("worker_prefetch_multiplier", 1)}
+    assert [d["project"][0]["value"] for d in data["drift"]] == [4, 4]
+    [stranded] = [f for f in data["findings"] if f["code"] == "QL404"]
+    assert stranded["path"] == "bulk" and "no live worker" in stranded["message"]
+
 
 @pytest.fixture(scope="module")
 def killed_worker(redis_url, tmp_path_factory):

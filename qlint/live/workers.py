@@ -1,0 +1,203 @@
+"""The live workers, asked through Celery's own remote control (`qlint inspect --ask-workers`):
+`ping`, then `stats`, `conf`, `active`, `reserved`, `scheduled`, `active_queues` and `report`.
+These broadcasts are the one thing qlint inspect writes to the broker: a message in the
+control exchange, and the reply queue the answers come back on.
+
+What each worker runs with is compared to the project: the prefetch multiplier (from the
+prefetch count a worker reports, which its command line sets, over its concurrency), the
+concurrency, acks_late, the time limits, the queues it consumes and the visibility timeout."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from qlint.semantics.durations import format_duration
+from qlint.live.expectations import Expectations
+
+# Our own client consumes its replies through kombu's Redis transport, whose consumers may sweep
+# `unacked` with their visibility timeout: so large that it never pushes anything back.
+NEVER = 10 * 365 * 24 * 3600
+
+
+class WorkersUnavailable(Exception):
+    pass
+
+
+@dataclass
+class LiveWorker:
+    hostname: str
+    concurrency: int | None = None
+    prefetch_count: int | None = None
+    conf: dict[str, Any] = field(default_factory=dict)
+    queues: list[str] = field(default_factory=list)
+    running: list[dict[str, Any]] = field(default_factory=list)
+    reserved: list[dict[str, Any]] = field(default_factory=list)
+    scheduled: list[dict[str, Any]] = field(default_factory=list)
+    celery: str | None = None
+
+    def multiplier(self) -> float | None:
+        """The prefetch multiplier it consumes with: each ETA message it holds raises its count by one."""
+        if not self.concurrency or self.prefetch_count is None:
+            return None
+        return (self.prefetch_count - len(self.scheduled)) / self.concurrency
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hostname": self.hostname, "concurrency": self.concurrency, "prefetch_count": self.prefetch_count,
+                "queues": self.queues, "celery": self.celery,
+                "active": [_request(r) for r in self.running], "reserved": [_request(r) for r in self.reserved],
+                "scheduled": [_request(r) for r in self.scheduled],
+                "settings": {k: self.conf.get(k) for k in ("worker_prefetch_multiplier", "task_acks_late",
+                                                          "task_time_limit", "task_soft_time_limit",
+                                                          "broker_transport_options") if k in self.conf}}
+
+
+def _request(request: dict[str, Any]) -> dict[str, Any]:
+    inner = request.get("request", request)  # scheduled() wraps the request with its eta
+    return {"id": inner.get("id"), "task": inner.get("name") or inner.get("type"), "started": inner.get("time_start")}
+
+
+def ask(url: str, prefix: str, timeout: float = 1.0) -> list[LiveWorker]:
+    try:
+        from celery import Celery
+    except ImportError:
+        raise WorkersUnavailable("--ask-workers needs Celery installed (pip install celery[redis])") from None
+    options: dict[str, Any] = {"visibility_timeout": NEVER}
+    if prefix:
+        options["global_keyprefix"] = prefix
+    app = Celery("qlint-inspect", broker=url, set_as_current=False)
+    app.conf.update(broker_transport_options=options, broker_connection_retry=False,
+                    broker_connection_retry_on_startup=False, broker_connection_max_retries=0)
+    try:
+        pong = app.control.inspect(timeout=timeout).ping() or {}
+        if not pong:
+            return []
+        # Every worker that answered the ping answers again: stop waiting at the last reply.
+        inspect = app.control.inspect(timeout=timeout, limit=len(pong))
+        answers = {name: getattr(inspect, name)() or {} for name in
+                   ("stats", "active", "reserved", "scheduled", "active_queues", "report")}
+        answers["conf"] = inspect.conf(with_defaults=True) or {}
+    except Exception as exc:  # kombu's and redis-py's connection errors, under several names
+        raise WorkersUnavailable(f"the workers could not be asked: {exc}") from None
+    finally:
+        app.close()
+    out = []
+    for hostname in sorted(pong):
+        stats = answers["stats"].get(hostname) or {}
+        pool = stats.get("pool") if isinstance(stats.get("pool"), dict) else {}
+        report = answers["report"].get(hostname) or {}
+        version = re.search(r"celery:(\d+\.\d+(?:\.\d+)?)", str(report.get("ok", "")))
+        out.append(LiveWorker(
+            hostname, _int(pool.get("max-concurrency")), _int(stats.get("prefetch_count")),
+            answers["conf"].get(hostname) or {},
+            [q.get("name") for q in answers["active_queues"].get(hostname) or [] if isinstance(q, dict)],
+            list(answers["active"].get(hostname) or []), list(answers["reserved"].get(hostname) or []),
+            list(answers["scheduled"].get(hostname) or []), version.group(1) if version else None))
+    return out
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def holders(workers: list[LiveWorker]) -> dict[str, str]:
+    """Task id -> `hostname (running|reserved|scheduled)`."""
+    out: dict[str, str] = {}
+    for worker in workers:
+        for state, requests in (("running", worker.running), ("reserved", worker.reserved),
+                                ("scheduled", worker.scheduled)):
+            for request in requests:
+                task_id = _request(request)["id"]
+                if task_id:
+                    out.setdefault(task_id, f"{worker.hostname} ({state})")
+    return out
+
+
+@dataclass(frozen=True)
+class Drift:
+    hostname: str
+    setting: str
+    live: Any
+    expected: list[tuple[Any, str]]
+
+    def describe(self) -> str:
+        project = "; ".join(f"{_show(self.setting, v)} ({where})" for v, where in self.expected)
+        return f"{self.hostname} runs with {self.setting} {_show(self.setting, self.live)}; the project sets {project}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"worker": self.hostname, "setting": self.setting, "live": self.live,
+                "project": [{"value": v, "from": where} for v, where in self.expected],
+                "message": self.describe()}
+
+
+def _show(setting: str, value: Any) -> str:
+    if setting in ("task_time_limit", "task_soft_time_limit", "visibility_timeout") and \
+            isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_duration(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def drift(workers: list[LiveWorker], expect: Expectations) -> list[Drift]:
+    out: list[Drift] = []
+    for worker in workers:
+        live = {
+            "worker_prefetch_multiplier": worker.multiplier(),
+            "worker_concurrency": worker.concurrency,
+            "task_acks_late": worker.conf.get("task_acks_late"),
+            "task_time_limit": worker.conf.get("task_time_limit"),
+            "task_soft_time_limit": worker.conf.get("task_soft_time_limit"),
+        }
+        for setting, value in live.items():
+            expected = expect.settings.get(setting)
+            if not expected or value is None and setting in ("worker_prefetch_multiplier", "worker_concurrency"):
+                continue
+            # A concurrency left unset is the machine's CPU count: any number matches it.
+            if setting == "worker_concurrency" and any(v is None for v, _ in expected):
+                continue
+            if all(not _same(value, v) for v, _ in expected):
+                out.append(Drift(worker.hostname, setting, value, expected))
+        options = worker.conf.get("broker_transport_options")
+        seconds = options.get("visibility_timeout") if isinstance(options, dict) else None
+        seconds = seconds if seconds is not None else 3600
+        if expect.visibility_from not in ("--visibility-timeout",) and not _same(seconds, expect.visibility):
+            out.append(Drift(worker.hostname, "visibility_timeout", seconds,
+                             [(expect.visibility, expect.visibility_from)]))
+        if expect.consumed:
+            extra = [q for q in worker.queues if q not in expect.consumed]
+            if extra:
+                out.append(Drift(worker.hostname, "queues", ", ".join(extra),
+                                 [(", ".join(sorted(expect.consumed)), "the deployed workers")]))
+    return out
+
+
+@dataclass
+class Asked:
+    """What --ask-workers learnt in one round."""
+
+    workers: list[LiveWorker]
+    drift: list[Drift]
+
+    def in_force(self, expect: Expectations) -> Expectations:
+        """The expectations with the visibility timeout the live workers sweep with, when one is
+        shorter than the project's: each consumer sweeps with its own, so the shortest wins."""
+        from dataclasses import replace
+
+        shortest: tuple[float, str] | None = None
+        for worker in self.workers:
+            options = worker.conf.get("broker_transport_options")
+            seconds = options.get("visibility_timeout") if isinstance(options, dict) else None
+            seconds = 3600 if seconds is None else seconds
+            if isinstance(seconds, (int, float)) and (shortest is None or seconds < shortest[0]):
+                shortest = (float(seconds), f"worker {worker.hostname}'s broker_transport_options")
+        if shortest is None or shortest[0] >= expect.visibility:
+            return expect
+        return replace(expect, visibility=shortest[0], visibility_from=shortest[1])
+
+
+def _same(live: Any, expected: Any) -> bool:
+    if isinstance(live, (int, float)) and isinstance(expected, (int, float)) \
+            and not isinstance(live, bool) and not isinstance(expected, bool):
+        return float(live) == float(expected)
+    return live == expected
