@@ -107,7 +107,7 @@ def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
     from qlint.live.hazards import findings, unconsumed
     from qlint.live.render import render
     from qlint.live.urls import redacted
-    from qlint.live.workers import Asked, ask, drift
+    from qlint.live.workers import Asked, ask, behind_long_tasks, drift
     from qlint.rules import all_rules
 
     rules = {r.code: r for r in all_rules()}
@@ -121,6 +121,7 @@ def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
     found = findings(snapshot, expect, rules)
     if asked is not None:
         found += unconsumed(snapshot, {q for w in asked.workers for q in w.queues}, rules)
+        found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
     sys.stdout.write(render(args.format, redacted(url), snapshot, expect, found, asked))
     sys.stdout.flush()
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:

@@ -13,7 +13,7 @@ from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import queue_names, workers_of
 from qlint.semantics.delivery import VISIBILITY_DEFAULTS, visibility_timeout
 from qlint.semantics.durations import format_duration
-from qlint.semantics.thresholds import DEFAULT_PAYLOAD_LITERAL_BYTES
+from qlint.semantics.thresholds import DEFAULT_LONG_TASK_SECONDS, DEFAULT_PAYLOAD_LITERAL_BYTES
 
 # The settings a live worker is compared with (`qlint inspect --ask-workers`).
 COMPARED = ("worker_prefetch_multiplier", "worker_concurrency", "task_acks_late", "task_time_limit",
@@ -32,6 +32,7 @@ class Expectations:
     prefix: str = ""
     queues: dict[str, str] = field(default_factory=dict)  # configured queue -> where it is named
     large_bytes: int = DEFAULT_PAYLOAD_LITERAL_BYTES
+    long_seconds: float = DEFAULT_LONG_TASK_SECONDS
     notes: list[str] = field(default_factory=list)
     # Each compared setting's values in the project (the app's, and each deployed worker's where
     # its command line sets another), with where each comes from; unresolved values left out.
@@ -59,6 +60,7 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
         out = defaults()
         if config is not None:
             out.large_bytes = getattr(config, "payload_literal_bytes", out.large_bytes)
+            out.long_seconds = getattr(config, "long_task_seconds", out.long_seconds)
         apps = [a for a in project.apps if app_name in (None, a.name)]
         if app_name is not None and not apps:
             names = ", ".join(sorted(a.name for a in project.apps)) or "none"

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from qlint.model import Finding, Span
+from qlint.rule import Rule
 from qlint.semantics.durations import format_duration
 from qlint.live.expectations import Expectations
 
@@ -110,6 +112,32 @@ def holders(workers: list[LiveWorker]) -> dict[str, str]:
                 task_id = _request(request)["id"]
                 if task_id:
                     out.setdefault(task_id, f"{worker.hostname} ({state})")
+    return out
+
+
+def behind_long_tasks(workers: list[LiveWorker], now: float, expect: Expectations,
+                      rules: dict[str, type[Rule]]) -> list[Finding]:
+    """QL401, live: a worker whose every process runs a long task still holds reserved messages,
+    which wait for one of them to end while other workers may idle."""
+    rule = rules["QL401"]
+    out = []
+    for worker in workers:
+        started = [r.get("time_start") for r in worker.running]
+        ages = [now - t for t in started if isinstance(t, (int, float)) and not isinstance(t, bool)]
+        if not worker.reserved or not worker.concurrency or len(ages) < worker.concurrency:
+            continue
+        if min(ages) < expect.long_seconds:
+            continue
+        tasks = sorted({str(_request(r)["task"]) for r in worker.reserved})
+        count = len(worker.reserved)
+        out.append(Finding(
+            "QL401", rule.name, rule.severity,
+            f"{count} message{'s' if count != 1 else ''} reserved by {worker.hostname} ({', '.join(tasks)}) "
+            f"wait{'s' if count == 1 else ''} behind its {worker.concurrency} process"
+            f"{'es' if worker.concurrency != 1 else ''}, each running a task for {format_duration(round(min(ages)))} "
+            f"or more (long-task-seconds {format_duration(expect.long_seconds)}); no other worker can take "
+            f"them: a prefetch multiplier of 1 with late acknowledgement reserves nothing behind long tasks",
+            Span(f"worker {worker.hostname}", 0)))
     return out
 
 

@@ -97,3 +97,21 @@ def test_drift_of_live_workers_from_the_project():
     # The shortest visibility timeout any consumer sweeps with is the one in force.
     in_force = Asked([worker], []).in_force(project)
     assert (in_force.visibility, in_force.visibility_from) == (60, "worker w1@host's broker_transport_options")
+
+
+def test_reserved_messages_behind_long_running_tasks():
+    from qlint.live.workers import LiveWorker, behind_long_tasks
+
+    running = [{"id": "a", "name": "proj.report", "time_start": NOW - 7200},
+               {"id": "b", "name": "proj.report", "time_start": NOW - 600}]
+    reserved = [{"id": "c", "name": "proj.thumbnail"}]
+    busy = LiveWorker("w1@host", concurrency=2, running=running, reserved=reserved)
+    [finding] = behind_long_tasks([busy], NOW, expect(), RULES)
+    assert (finding.code, finding.span.path) == ("QL401", "worker w1@host")
+    assert finding.message.startswith("1 message reserved by w1@host (proj.thumbnail) waits behind its 2 processes, "
+                                      "each running a task for 10 min or more")
+    # A process runs a short task, or one is idle: the reserved message starts soon.
+    short = LiveWorker("w2@host", concurrency=2, running=[running[0], {"id": "d", "time_start": NOW - 5}],
+                       reserved=reserved)
+    idle = LiveWorker("w3@host", concurrency=3, running=running, reserved=reserved)
+    assert behind_long_tasks([short, idle], NOW, expect(), RULES) == []
