@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .messages import COMPRESSIONS
+from .messages import COMPRESSIONS, SERIALIZERS
 from .modelled import refuse_unmodelled
 from .scenario import Scenario, TaskSpec, WorkerSpec
 
@@ -179,6 +179,32 @@ class ReplayConfig:
     tasks: dict[str, TaskPolicy]
     workers: list[WorkerConfig]
     compression: str | None = None  # task_compression, as kombu names it
+    serializer: str = "json"  # task_serializer
+    accept_content: tuple[str, ...] = ("json",)  # what workers deserialize: names or content types
+
+    def accepts(self, serializer: str) -> bool:
+        return serializer in self.accept_content or SERIALIZERS[serializer][0] in self.accept_content
+
+
+def serializer(settings: dict[str, Any]) -> str:
+    value = settings.get("task_serializer")
+    if value is None:
+        return "json"
+    if value not in SERIALIZERS:
+        raise ValueError(f"task_serializer {value!r} is not modelled (the reference worker models "
+                         f"{', '.join(SERIALIZERS)})")
+    return str(value)
+
+
+def accept_content(settings: dict[str, Any]) -> tuple[str, ...]:
+    value = settings.get("accept_content")
+    if value is None:
+        return ("json",)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"accept_content should be a list of serializer names, not {value!r}")
+    return tuple(value)
 
 
 def compression(settings: dict[str, Any]) -> str | None:
@@ -196,4 +222,6 @@ def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
         tasks={name: task_policy(settings, spec, scenario.celery) for name, spec in scenario.tasks.items()},
         workers=[worker_config(settings, spec) for spec in scenario.workers],
         compression=compression(settings),
+        serializer=serializer(settings),
+        accept_content=accept_content(settings),
     )

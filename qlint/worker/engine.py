@@ -229,7 +229,8 @@ class Engine:
         spec = self.scenario.tasks[task]
         message = Message(mid, task, list(args), self.now, tag=f"tag-{mid}", eta=eta,
                           padding=spec.payload_bytes, payload_kind=spec.payload_kind,
-                          compression=self.config.compression, callbacks=callbacks, chord=chord)
+                          compression=self.config.compression, serializer=self.config.serializer,
+                          callbacks=callbacks, chord=chord)
         self.trace.published.setdefault(mid, self.now)
         self.trace.tasks[mid] = task
         when = f", ETA {self.fmt(eta)}" if eta is not None else ""

@@ -6,6 +6,7 @@ import bz2
 import json
 import lzma
 import math
+import pickle
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -23,7 +24,10 @@ COMPRESSIONS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     **dict.fromkeys(("bzip2", "bzip", "application/x-bz2"), ("application/x-bz2", bz2.compress)),
     **dict.fromkeys(("lzma", "xz", "application/x-lzma"), ("application/x-lzma", lzma.compress)),
 }
-PAYLOAD_KINDS = ("repeated", "random")
+PAYLOAD_KINDS = ("repeated", "random", "bytes")
+# task_serializer: the content type and encoding kombu writes for each (kombu/serialization.py).
+SERIALIZERS = {"json": ("application/json", "utf-8"), "pickle": ("application/x-python-serialize", "binary")}
+PICKLE_PROTOCOL = 4  # kombu.serialization.pickle_protocol, unless PICKLE_PROTOCOL is set
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Message:
     padding: int = 0  # bytes of argument data the scenario asks for (payload_bytes)
     payload_kind: str = "repeated"  # what that string holds (payload_text)
     compression: str | None = None  # task_compression
+    serializer: str = "json"  # task_serializer
     callbacks: tuple[Callback, ...] = ()
     chord: str | None = None
     redelivered: bool = False
@@ -56,13 +61,25 @@ class Message:
             self.size = envelope_size(self)
 
 
-def payload_text(size: int, kind: str) -> str:
-    """The string argument payload_bytes stands for: one character repeated, or random
-    base64 text (a file's bytes as an upload sends them, which zlib shrinks to about 3/4).
-    The same text for the same size, so that sizes are reproducible."""
+def payload_text(size: int, kind: str) -> str | bytes:
+    """The argument payload_bytes stands for: one character repeated, random base64 text (a
+    file as an upload form sends it, which zlib shrinks to about 3/4), or random bytes (the
+    file itself). The same value for the same size, so that sizes are reproducible."""
     if kind == "repeated":
         return "x" * size
+    if kind == "bytes":
+        return random.Random(size).randbytes(size)
     return base64.b64encode(random.Random(size).randbytes(size * 3 // 4 + 3)).decode()[:size]
+
+
+def _json_default(value: Any) -> Any:
+    """kombu's JSON encoder for bytes (kombu/utils/json.py): text when it decodes, else base64."""
+    if isinstance(value, bytes):
+        try:
+            return {"__type__": "bytes", "__value__": value.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"__type__": "base64", "__value__": base64.b64encode(value).decode()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def body(message: Message, with_payload: bool = False) -> list[Any]:
@@ -75,17 +92,24 @@ def body(message: Message, with_payload: bool = False) -> list[Any]:
 
 
 def serialized_body(message: Message) -> bytes:
-    """The body as the transport stores it before base64: JSON, compressed if asked."""
-    data = json.dumps(body(message, with_payload=True)).encode()
-    return COMPRESSIONS[message.compression][1](data) if message.compression else data
+    """The body as the transport stores it before base64: serialized, compressed if asked."""
+    return _serialize(body(message, with_payload=True), message.serializer, message.compression)
+
+
+def _serialize(data: list[Any], serializer: str, compression: str | None) -> bytes:
+    if serializer == "pickle":
+        raw = pickle.dumps(tuple(data), protocol=PICKLE_PROTOCOL)  # Celery's body is a tuple
+    else:
+        raw = json.dumps(data, default=_json_default).encode()
+    return COMPRESSIONS[compression][1](raw) if compression else raw
 
 
 def envelope(message: Message, body_b64: str) -> dict[str, Any]:
     """kombu's Redis envelope: the serialized body base64-encoded inside JSON."""
     return {
         "body": body_b64,
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
+        "content-encoding": SERIALIZERS[message.serializer][1],
+        "content-type": SERIALIZERS[message.serializer][0],
         "headers": {
             "lang": "py",
             "task": message.task,
@@ -110,21 +134,21 @@ def envelope(message: Message, body_b64: str) -> dict[str, Any]:
 
 def body_bytes(message: Message) -> int:
     """The serialized body's length, without building it where that can be helped."""
-    if message.compression:
-        return _compressed_length(json.dumps(body(message)), message.padding, message.payload_kind,
-                                  message.compression)
+    if message.compression or message.serializer != "json" or (message.padding and message.payload_kind == "bytes"):
+        return _serialized_length(json.dumps(body(message)), message.padding, message.payload_kind,
+                                  message.serializer, message.compression)
     # The padding is one more string argument: its characters, its quotes, and a separator.
     extra = message.padding + 2 + (2 if message.args else 0) if message.padding else 0
     return len(json.dumps(body(message)).encode()) + extra
 
 
 @lru_cache(maxsize=256)
-def _compressed_length(plain: str, padding: int, kind: str, compression: str) -> int:
-    # Messages of one task usually share their body: compress each body once.
+def _serialized_length(plain: str, padding: int, kind: str, serializer: str, compression: str | None) -> int:
+    # Messages of one task usually share their body: serialize each body once.
     data = json.loads(plain)
     if padding:
         data[0].append(payload_text(padding, kind))
-    return len(COMPRESSIONS[compression][1](json.dumps(data).encode()))
+    return len(_serialize(data, serializer, compression))
 
 
 def envelope_size(message: Message) -> int:

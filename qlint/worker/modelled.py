@@ -29,6 +29,8 @@ MODELLED_SETTINGS: dict[str, str] = {
     "worker_state_db": "revoked ids kept across a warm restart",
     "worker_concurrency": "processes per worker, for workers that do not give concurrency:",
     "task_compression": "the size of each message in the broker (kombu compresses the body, then base64)",
+    "task_serializer": "the size of each message (json or pickle), and whether workers accept it",
+    "accept_content": "a message of another content type is rejected on receipt and never runs",
 }
 
 # broker_transport_options keys the replay reads (kombu/transport/redis.py, Channel).

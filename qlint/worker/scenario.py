@@ -57,9 +57,10 @@ class TaskSpec(Strict):
     fails: bool = False
     params: int | None = Field(default=None, ge=0)
     payload_bytes: int = Field(default=0, ge=0, le=512 * 1024 * 1024)
-    # What the payload string holds: one character repeated, or random base64 text (as an
-    # uploaded file is sent), which is what decides how much task_compression saves.
-    payload_kind: Literal["repeated", "random"] = "repeated"
+    # What the payload argument holds: a string of one character repeated, random base64 text
+    # (as an upload form sends a file), or random bytes (the file itself). It decides how much
+    # task_compression saves, and what JSON (bytes become base64) or pickle makes of it.
+    payload_kind: Literal["repeated", "random", "bytes"] = "repeated"
     acks_late: bool | None = None
     time_limit: float | None = Seconds(None, gt=0, ge=None)
     soft_time_limit: float | None = Seconds(None, gt=0, ge=None)

@@ -203,6 +203,13 @@ class Worker:
             detail.append(f"reserved behind busy processes ({busy})")
         engine.record("deliver", worker=self.name, message=message.id, detail="; ".join(detail), delivery=delivery)
         self.waiting_since = engine.now
+        if not engine.config.accepts(message.serializer):
+            # ContentDisallowed on receipt: Consumer.on_invalid_task rejects without requeue.
+            engine.record("invalid", worker=self.name, message=message.id,
+                          detail=f"refusing to deserialize untrusted content of type {message.serializer} "
+                                 "(not in accept_content): rejected, never run")
+            self._reject(request, requeue=False)
+            return
         if self._discard_if_revoked(request):
             return
         broker = engine.broker

@@ -164,6 +164,8 @@ SETTING_PROBES: dict[str, tuple[Patch, Any]] = {
     "worker_state_db": (_statedb_restart, "w1.db"),
     "worker_concurrency": (lambda s: s["workers"][0].pop("concurrency"), 2),
     "task_compression": (_set("tasks.long.payload_bytes", 10_000), "zlib"),
+    "task_serializer": (_set("tasks.long.payload_bytes", 10_000), "pickle"),
+    "accept_content": (_set("settings.task_serializer", "pickle"), ["pickle", "json"]),
 }
 OPTION_PROBES: dict[str, Any] = {"visibility_timeout": 60, "unacked_restore_interval": 3,
                                  "unacked_restore_throttle": 4}
