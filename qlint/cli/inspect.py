@@ -14,19 +14,26 @@ from qlint.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "inspect", help="read a live Redis broker: redeliveries under way, queues, large messages",
-        description="Read kombu's keys on a live Redis broker with read commands only, and report "
-                    "what is going wrong now: messages held unacknowledged past the visibility timeout "
-                    "(the next restore sweep runs them again), messages already redelivered, ETA "
-                    "messages held past it, queue lengths and the largest messages. The visibility "
+        "inspect", help="read a live broker: redeliveries under way, queues, large messages",
+        description="Read a live broker and report what is going wrong now. Redis: kombu's keys, with "
+                    "read commands only: messages held unacknowledged past the visibility timeout (the "
+                    "next restore sweep runs them again), messages already redelivered, ETA messages held "
+                    "past it, queue lengths and the largest messages. RabbitMQ: its management API, with "
+                    "GET requests only: queue depths, unacknowledged counts, consumers. The visibility "
                     "timeout, key prefix and queues come from the project at PATH.")
     p.add_argument("path", nargs="?", default=".", metavar="PATH", help="the project (default .)")
-    p.add_argument("--broker", required=True, metavar="URL", help="redis://[:password@]host:port/db")
+    p.add_argument("--broker", required=True, metavar="URL",
+                   help="redis://[:password@]host:port/db, or amqp://user:password@host:port/vhost")
     p.add_argument("--app", metavar="NAME", help="judge by this app of the project (default: every app on Redis)")
     p.add_argument("--visibility-timeout", type=float, metavar="SECONDS",
                    help="the visibility timeout in force (default: the project's, else kombu's 3600 s)")
     p.add_argument("--key-prefix", metavar="PREFIX",
                    help="kombu's global_keyprefix (default: the project's; 'qlint:' reads a `simulate --real` replay)")
+    p.add_argument("--rabbitmq-api", metavar="URL",
+                   help="with an amqp:// broker: its management API (default http://HOST:15672, the broker's "
+                        "credentials)")
+    p.add_argument("--consumer-timeout", type=float, metavar="SECONDS",
+                   help="RabbitMQ's consumer_timeout when rabbitmq.conf sets one (default 1800 s)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--watch", type=float, metavar="N", help="read again every N seconds until interrupted")
     p.add_argument("--sample", type=int, default=1000, metavar="N",
@@ -50,14 +57,20 @@ def run(args: argparse.Namespace) -> int:
 
     url = args.broker
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in ("redis", "rediss", "unix"):
-        return _fail(f"{redacted(url)}: only Redis brokers can be inspected so far (redis://, rediss://, unix://)")
+    rabbit = scheme in ("amqp", "amqps", "pyamqp")
+    if scheme not in ("redis", "rediss", "unix") and not rabbit:
+        return _fail(f"{redacted(url)}: only Redis (redis://, rediss://, unix://) and RabbitMQ (amqp://) brokers "
+                     "can be inspected")
+    if args.rabbitmq_api and not rabbit:
+        return _fail("--rabbitmq-api goes with an amqp:// broker")
     if args.watch is not None and not args.watch > 0:
         return _fail("--watch takes a number of seconds greater than 0")
     if args.visibility_timeout is not None and not args.visibility_timeout > 0:
         return _fail("--visibility-timeout must be greater than 0")
     if args.sample < 1:
         return _fail("--sample must be at least 1")
+    if rabbit:
+        return _run_rabbitmq(args)
     try:
         import redis
     except ImportError:
@@ -85,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         client.close()
 
 
-def _expectations(args: argparse.Namespace) -> Any:
+def _expectations(args: argparse.Namespace, kind: str = "redis") -> Any:
     from qlint.live.expectations import from_project
     from qlint.pipeline.analysis import find_root
     from qlint.user_config.project_config import ConfigError, find_project_root, load_config
@@ -95,7 +108,7 @@ def _expectations(args: argparse.Namespace) -> Any:
         config = load_config(find_project_root(find_root([Path(args.path).resolve()])))
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    expect = from_project([args.path], args.app, not args.no_cache, config)
+    expect = from_project([args.path], args.app, not args.no_cache, config, kind)
     if args.visibility_timeout is not None:
         expect.visibility, expect.visibility_from = args.visibility_timeout, "--visibility-timeout"
     if args.key_prefix is not None:
@@ -123,6 +136,52 @@ def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
         found += unconsumed(snapshot, {q for w in asked.workers for q in w.queues}, rules)
         found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
     sys.stdout.write(render(args.format, redacted(url), snapshot, expect, found, asked))
+    sys.stdout.flush()
+    if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _run_rabbitmq(args: argparse.Namespace) -> int:
+    from qlint.live import rabbitmq
+    from qlint.live.urls import redacted, scrub
+    from qlint.live.workers import WorkersUnavailable
+
+    if not Path(args.path).exists():
+        return _fail(f"no such file or folder: {args.path}")
+    if args.consumer_timeout is not None and not args.consumer_timeout > 0:
+        return _fail("--consumer-timeout must be greater than 0")
+    try:
+        expect = _expectations(args, "amqp")
+    except LookupError as exc:
+        return _fail(str(exc))
+    api_url = args.rabbitmq_api or rabbitmq.default_api(args.broker)
+    api = rabbitmq.Api(api_url)
+    try:
+        return watch(lambda: _once_rabbitmq(args, api, api_url, expect), args.watch)
+    except (rabbitmq.ApiUnavailable, WorkersUnavailable) as exc:
+        return _fail(scrub(scrub(f"cannot read {redacted(api_url)}: {exc}", api_url), args.broker))
+
+
+def _once_rabbitmq(args: argparse.Namespace, api: Any, api_url: str, expect: Any) -> int:
+    from qlint.live import rabbitmq
+    from qlint.live.render import render_rabbitmq
+    from qlint.live.urls import redacted
+    from qlint.live.workers import Asked, ask, behind_long_tasks, drift
+    from qlint.rules import all_rules
+
+    rules = {r.code: r for r in all_rules()}
+    snapshot = rabbitmq.read(api, rabbitmq.vhost_of(args.broker), time.time(), args.consumer_timeout)
+    asked, running = None, None
+    if args.ask_workers:
+        live = ask(args.broker, "")
+        asked = Asked(live, drift(live, expect, visibility=False))
+        running = [(w.hostname, r) for w in live for r in w.running]
+    found = rabbitmq.findings(snapshot, expect, running, rules)
+    if asked is not None:
+        found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
+    sys.stdout.write(render_rabbitmq(args.format, redacted(args.broker), redacted(api_url), snapshot, expect, found,
+                                     asked))
     sys.stdout.flush()
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:
         return EXIT_FINDINGS

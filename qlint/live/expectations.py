@@ -50,10 +50,13 @@ def defaults() -> Expectations:
     return Expectations(VISIBILITY_DEFAULTS["redis"], "kombu's default", RESTORE_INTERVAL * RESTORE_THROTTLE)
 
 
-def from_project(paths: list[str], app_name: str | None, use_cache: bool, config: Any) -> Expectations:
-    """The expectations of the apps under paths that may run on Redis (or app_name alone)."""
+def from_project(paths: list[str], app_name: str | None, use_cache: bool, config: Any,
+                 kind: str = "redis") -> Expectations:
+    """The expectations of the apps under paths that may run on the broker kind ("redis" or
+    "amqp"), or of app_name alone."""
     from qlint.pipeline.analysis import analyse
 
+    label = "Redis" if kind == "redis" else "RabbitMQ"
     analysis = analyse(paths, use_cache=use_cache, config=config)
     try:
         project = analysis.project
@@ -65,15 +68,20 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
         if app_name is not None and not apps:
             names = ", ".join(sorted(a.name for a in project.apps)) or "none"
             raise LookupError(f"no app named {app_name!r} under {', '.join(paths)} (apps: {names})")
-        on_redis = [a for a in apps if any(t.kind == "redis" for t in brokers(a, project))]
+        on_broker = [a for a in apps if any(t.kind == kind for t in brokers(a, project))]
         where = ", ".join(paths)
         if not apps:
-            out.notes.append(f"no Celery app found under {where}: kombu's defaults apply")
-        elif not on_redis:
-            out.notes.append(f"no app under {where} runs on Redis ({', '.join(a.name for a in apps)}): "
-                             "kombu's defaults apply")
+            out.notes.append(f"no Celery app found under {where}: Celery's and kombu's defaults apply")
+        elif not on_broker:
+            out.notes.append(f"no app under {where} runs on {label} ({', '.join(a.name for a in apps)}): "
+                             "Celery's and kombu's defaults apply")
         chosen: tuple[float, str] | None = None
-        for app in on_redis:
+        for app in on_broker:
+            for queue, where_named in configured_queues(app, project).items():
+                out.queues.setdefault(queue, where_named)
+            _compared_settings(app, project, out)
+            if kind != "redis":
+                continue
             found = visibility_timeout(app, "redis")
             if found is None:
                 out.notes.append(f"the visibility timeout of app {app.name!r} cannot be resolved; "
@@ -87,13 +95,10 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
             prefix = _option(app, "global_keyprefix")
             if isinstance(prefix, str) and prefix:
                 out.prefix = prefix
-            for queue, where_named in configured_queues(app, project).items():
-                out.queues.setdefault(queue, where_named)
-            _compared_settings(app, project, out)
         if chosen is not None:
             out.visibility, out.visibility_from = chosen
-        if len(on_redis) > 1 and chosen is not None:
-            out.notes.append(f"{len(on_redis)} apps run on Redis; the shortest visibility timeout "
+        if len(on_broker) > 1 and chosen is not None:
+            out.notes.append(f"{len(on_broker)} apps run on Redis; the shortest visibility timeout "
                              f"({format_duration(chosen[0])}) is the one in force where they share a database")
         return out
     finally:

@@ -16,6 +16,7 @@ from qlint.report.tally import summary
 from qlint.semantics.durations import format_duration
 from qlint.live.expectations import Expectations
 from qlint.live.hazards import clock, due, size
+from qlint.live.rabbitmq import RabbitSnapshot, text as rabbitmq_text
 from qlint.live.redis_state import Envelope, Snapshot
 from qlint.live.workers import Asked, holders
 
@@ -62,29 +63,35 @@ def text(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequence[
         memory = f", {size(q.memory)}" if q.memory is not None else ""
         lines.append(f"  {q.name}: {q.length} message{'s' if q.length != 1 else ''}{memory}{head} ({origin})"
                      + (f"; read {len(q.messages)}" if q.sampled else ""))
-    if workers is not None:
-        lines.append("")
-        lines.append(f"Workers ({len(workers.workers)} answered):" if workers.workers else "Workers: none answered")
-        for w in workers.workers:
-            multiplier = w.multiplier()
-            lines.append(f"  {w.hostname}: concurrency {w.concurrency}, prefetch count {w.prefetch_count}"
-                         + (f" (multiplier {multiplier:g})" if multiplier is not None else "")
-                         + f", queues {', '.join(w.queues) or 'none'}; {len(w.running)} running, {len(w.reserved)} "
-                         f"reserved, {len(w.scheduled)} scheduled" + (f"; Celery {w.celery}" if w.celery else ""))
-        lines += [f"  drift: {d.describe()}" for d in workers.drift]
+    lines += _worker_lines(workers)
     largest = _largest(snapshot)
     if largest:
         lines.append("")
         lines.append("Largest messages:")
         lines += [f"  {size(m.size)}  {m.task or '?'} {m.id or '?'}  in {key}" for key, m in largest]
-    lines.append("")
-    for finding in ordered(found):
-        lines.append(f"{finding.span.path}: {finding.code} {finding.message}")
+    return "\n".join(lines + _finding_lines(found, workers)) + "\n"
+
+
+def _worker_lines(workers: Asked | None) -> list[str]:
+    if workers is None:
+        return []
+    lines = ["", f"Workers ({len(workers.workers)} answered):" if workers.workers else "Workers: none answered"]
+    for w in workers.workers:
+        multiplier = w.multiplier()
+        lines.append(f"  {w.hostname}: concurrency {w.concurrency}, prefetch count {w.prefetch_count}"
+                     + (f" (multiplier {multiplier:g})" if multiplier is not None else "")
+                     + f", queues {', '.join(w.queues) or 'none'}; {len(w.running)} running, {len(w.reserved)} "
+                     f"reserved, {len(w.scheduled)} scheduled" + (f"; Celery {w.celery}" if w.celery else ""))
+    return lines + [f"  drift: {d.describe()}" for d in workers.drift]
+
+
+def _finding_lines(found: Sequence[Finding], workers: Asked | None) -> list[str]:
+    lines = [""] + [f"{f.span.path}: {f.code} {f.message}" for f in ordered(found)]
     if found:
         lines.append("")
-    lines.append(summary(found, 0) + (f" {len(workers.drift)} setting{'s' if len(workers.drift) != 1 else ''} "
-                                      f"drifted from the project." if workers is not None and workers.drift else ""))
-    return "\n".join(lines) + "\n"
+    drifted = len(workers.drift) if workers is not None else 0
+    return lines + [summary(found, 0) + (f" {drifted} setting{'s' if drifted != 1 else ''} drifted from the "
+                                         f"project." if drifted else "")]
 
 
 def _eta(message: Envelope, now: float) -> str:
@@ -113,6 +120,13 @@ def to_json(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequen
                     "configured": q.name in expect.queues, "read": len(q.messages),
                     "next": q.oldest.to_json() if q.oldest else None} for q in snapshot.queues],
         "largest": [{"key": key, **m.to_json()} for key, m in _largest(snapshot)],
+        **_common_json(found, expect, workers),
+    }
+
+
+def _common_json(found: Sequence[Finding], expect: Expectations, workers: Asked | None) -> dict[str, Any]:
+    found = ordered(found)
+    return {
         "workers": [w.to_json() for w in workers.workers] if workers is not None else None,
         "drift": [d.to_json() for d in workers.drift] if workers is not None else None,
         "findings": [finding_to_json(f, fp) for f, fp in zip(found, _fingerprints(found))],
@@ -140,3 +154,15 @@ def render(fmt: str, broker: str, snapshot: Snapshot, expect: Expectations, foun
     if fmt == "json":
         return json.dumps(to_json(broker, snapshot, expect, found, workers), indent=2, ensure_ascii=False) + "\n"
     return text(broker, snapshot, expect, found, workers)
+
+
+def render_rabbitmq(fmt: str, broker: str, api: str, snapshot: RabbitSnapshot, expect: Expectations,
+                    found: Sequence[Finding], workers: Asked | None = None) -> str:
+    if fmt == "json":
+        data = {"broker": broker, "api": api, "rabbitmq": snapshot.version, "vhost": snapshot.vhost,
+                "read_at": snapshot.read_at, "queues": [q.to_json() for q in snapshot.queues],
+                **_common_json(found, expect, workers)}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    lines = [f"Broker {broker}, read at {clock(snapshot.read_at)}"] + [f"  note: {n}" for n in expect.notes]
+    lines += rabbitmq_text(api, snapshot) + _worker_lines(workers)
+    return "\n".join(lines + _finding_lines(found, workers)) + "\n"

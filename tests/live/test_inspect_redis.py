@@ -221,7 +221,7 @@ def test_without_the_redis_client(monkeypatch, tmp_path, capsys):
 
 
 def test_other_brokers_are_refused_without_their_password(tmp_path, capsys):
-    status, _, err = inspect(capsys, "amqp://guest:hunter2@rabbit:5672//", tmp_path)
+    status, _, err = inspect(capsys, "sqs://AKIAEXAMPLE:hunter2@", tmp_path)
     assert status == 2 and "hunter2" not in err and "only Redis" in err
 
 
