@@ -13,6 +13,7 @@ from qlint.semantics.delivery import (
     Transport, Visibility, always, apps_with_visibility_timeout, each_broker, per_worker, related,
     unknown_broker_deadlines,
 )
+from qlint.semantics.config_edits import Written, add_item, new_setting
 from qlint.semantics.spelling import dict_item
 
 _APP = '''from celery import Celery
@@ -20,6 +21,12 @@ _APP = '''from celery import Celery
 app = Celery("proj")
 app.config_from_object("proj.celeryconfig")
 '''
+
+_DJANGO = {
+    "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings')\n",
+    "shop/__init__.py": "",
+    "shop/celery.py": "from celery import Celery\n\napp = Celery('shop')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n",
+}
 
 
 def _number(v: object) -> bool:
@@ -70,13 +77,22 @@ options of every app whose workers share the Redis database (kombu reads it nowh
 below the timeout, or acknowledge these tasks early. Each finding's fix spells the setting as the app's
 configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings under `namespace="CELERY"`,
 `broker_transport_options` in a config module, `app.conf.broker_transport_options` where the app sets it.
+
+With `--unsafe-fixes`, `--fix` writes a timeout of the longest hard limit plus a tenth and ten minutes,
+on Redis (and on SQS, up to its 12 h maximum): over the timeout written as a number in the transport
+options; as a new `"visibility_timeout"` key of the options dict where that is written as a literal
+without one; where the app sets no transport options, as a new line of its configuration module after
+its last Celery setting (`CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 95640}` for the
+example above).
 """
     fix_safety = (
-        "Unsafe fix where the visibility timeout is a value written in the dict of broker transport options the "
-        "app reads, on Redis (or on SQS, up to its 12 h maximum): the fix writes the raised timeout over it, which "
-        "changes when the broker delivers unacknowledged messages again (a worker that dies leaves its tasks "
-        "waiting that long). Elsewhere (Redis' default, a value from a variable or the environment, an unknown "
-        "broker) the fix is described only."
+        "Unsafe fix on Redis (or SQS, up to its 12 h maximum) where qlint can write the timeout: over a number in "
+        "the dict of broker transport options the app reads, as a new key of that dict written as a literal, or as "
+        "the whole setting in the app's configuration module where nothing sets it. A longer timeout changes when "
+        "the broker delivers unacknowledged messages again: the tasks of a worker that dies wait that long before "
+        "another worker gets them. Described only where the broker is not known, the timeout comes from a variable "
+        "or the environment (other code may share it), the options are not a dict literal, or the app has no "
+        "configuration module to add the line to."
     )
     scenarios = ("examples/scenarios/long-task-incident-bad.yaml", "examples/scenarios/long-task-incident-fixed.yaml")
     invalid = (
@@ -126,6 +142,17 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
             "proj/celeryconfig.py": 'broker_url = "redis://localhost:6379/0"\ntask_acks_late = True\n',
             "deploy/entrypoint.sh": '#!/bin/sh\nexec celery -A proj worker --time-limit="${LIMIT:-14400}"\n',
         }, note="the limit is the command line's default for a variable set nowhere"),
+        Example({
+            **_DJANGO,
+            "shop/settings.py": 'CELERY_BROKER_URL = "redis://redis:6379/0"\nCELERY_TASK_ACKS_LATE = True\n'
+                                'CELERY_TASK_TIME_LIMIT = 6 * 60 * 60\nCELERY_BROKER_TRANSPORT_OPTIONS = {\n'
+                                '    "max_retries": 3,  # then give up\n}\nTIME_ZONE = "UTC"\n',
+        }, note="transport options without a visibility timeout: the fix adds the key to the dict"),
+        Example({
+            **_DJANGO,
+            "shop/settings.py": 'CELERY_BROKER_URL = "redis://redis:6379/0"\nCELERY_TASK_ACKS_LATE = True\n'
+                                'CELERY_TASK_TIME_LIMIT = 24 * 60 * 60\nTIME_ZONE = "UTC"\n',
+        }, note="no transport options: the fix adds CELERY_BROKER_TRANSPORT_OPTIONS after the Celery settings"),
     )
     valid = (
         Example({
@@ -174,13 +201,13 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
             if late_acked(app_late):
                 for worker, limit in per_worker(project, app, "task_time_limit"):
                     if limit_at_or_above(limit, vt.seconds):
-                        yield self._app_finding(app, vt, kind, app_late, limit, worker)
+                        yield self._app_finding(project, app, vt, kind, app_late, limit, worker)
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 if "acks_late" not in task.options and "time_limit" not in task.options:
                     continue
                 late, limit = task.option("acks_late"), task.option("time_limit")
                 if late_acked(late) and limit_at_or_above(limit, vt.seconds):
-                    yield self._task_finding(task, vt, kind, late, limit)
+                    yield self._task_finding(project, task, vt, kind, late, limit)
         yield from self._unknown_broker(project)
 
     def _unknown_broker(self, project: Project) -> Iterable[Finding]:
@@ -204,7 +231,7 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
                             f"may run on, so a running task is delivered again: {each_broker(deadlines)}",
                             span, related(app_late.origin, "late acknowledgement is turned on here")
                             + related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here"),
-                            self._fix(app, _max(limit)), depends_on=_files(None, app_late, limit))
+                            self._fix(project, app, _max(limit)), depends_on=_files(None, app_late, limit))
             for task in sorted(app.tasks.values(), key=lambda t: t.name):
                 if "acks_late" not in task.options and "time_limit" not in task.options:
                     continue
@@ -216,7 +243,7 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
                         f"the ack deadline of every broker it may run on: {each_broker(deadlines)}",
                         own.origin if own is not None and own.origin is not None else task.decorator_span,
                         related(limit.origin, f"hard time limit {format_duration(_max(limit))} set here"),
-                        self._fix(task.app, _max(limit)), depends_on=_files(None, late, limit))
+                        self._fix(project, task.app, _max(limit)), depends_on=_files(None, late, limit))
 
     def _related(self, vt: Visibility, kind: Transport, late: Value, limit: Value) -> list[Related]:
         out = related(late.origin, "late acknowledgement is turned on here")
@@ -228,7 +255,7 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
                                         f"so the default of {format_duration(vt.seconds)} applies")
         return out
 
-    def _app_finding(self, app: App, vt: Visibility, kind: Transport, late: Value, limit: Value,
+    def _app_finding(self, project: Project, app: App, vt: Visibility, kind: Transport, late: Value, limit: Value,
                      worker: CeleryProcess | None) -> Finding:
         if worker is not None:
             span = limit.origin or worker.span
@@ -242,26 +269,32 @@ configuration reads it: `CELERY_BROKER_TRANSPORT_OPTIONS` in Django settings und
             f"{who} {format_duration(_max(limit))} ({source}), at or above {vt.describe(kind.kind)}: "
             "the broker re-delivers a running task to other workers at each restore sweep"
         )
-        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(app, _max(limit), kind, vt),
+        return self.finding(message, span, self._related(vt, kind, late, limit),
+                            self._fix(project, app, _max(limit), kind, vt),
                             depends_on=_files(vt, late, limit))
 
-    def _task_finding(self, task: Task, vt: Visibility, kind: Transport, late: Value, limit: Value) -> Finding:
+    def _task_finding(self, project: Project, task: Task, vt: Visibility, kind: Transport, late: Value, limit: Value) -> Finding:
         own = task.options.get("time_limit") or task.options.get("acks_late")
         span = own.origin if own is not None and own.origin is not None else task.decorator_span
         message = (
             f"task {task.name} is acknowledged late and may run {format_duration(_max(limit))}, at or above "
             f"{vt.describe(kind.kind)}: the broker re-delivers it to other workers while it runs"
         )
-        return self.finding(message, span, self._related(vt, kind, late, limit), self._fix(task.app, _max(limit), kind, vt),
+        return self.finding(message, span, self._related(vt, kind, late, limit),
+                            self._fix(project, task.app, _max(limit), kind, vt),
                             depends_on=_files(vt, late, limit))
 
     @staticmethod
-    def _fix(app: App | None, limit: float, kind: Transport | None = None, vt: Visibility | None = None) -> Fix:
+    def _fix(project: Project, app: App | None, limit: float, kind: Transport | None = None,
+             vt: Visibility | None = None) -> Fix:
         timeout = int(limit * 1.1 + 600)
         text = (f"set {dict_item(app, 'broker_transport_options', 'visibility_timeout', str(timeout))} (above the "
                 "hard limit), or lower the hard time limit below the visibility timeout")
         edit = _raised_in_place(app, kind, vt, timeout)
-        return Fix(text) if edit is None else Fix(text, (edit,), "unsafe")
+        why = ""
+        if edit is None:
+            edit, why = _added(project, app, kind, vt, timeout)
+        return Fix(f"{text} (not written by --fix: {why})") if edit is None else Fix(text, (edit,), "unsafe")
 
 
 # AWS refuses a longer visibility timeout on an SQS queue.
@@ -280,6 +313,24 @@ def _raised_in_place(app: App | None, kind: Transport | None, vt: Visibility | N
     if vt.value.status != "known" or vt.value.origin != vt.origin or options.status != "known" or options.origin is None:
         return None
     return Edit(vt.origin, str(timeout)) if _inside(vt.origin, options.origin) else None
+
+
+def _added(project: Project, app: App | None, kind: Transport | None, vt: Visibility | None, timeout: int) -> Written:
+    """The edit setting the visibility timeout where none is set: the key added to the dict of
+    transport options written as a literal, or the whole setting on a line of the app's
+    configuration module. Only on Redis and SQS, whose transports read it."""
+    if kind is None or vt is None:
+        return None, "the broker is not known"
+    if kind.kind not in ("redis", "sqs"):
+        return None, f"qlint does not write transport options for {kind.label}"
+    if kind.kind == "sqs" and timeout > SQS_LONGEST_VISIBILITY:
+        return None, "SQS refuses a visibility timeout above 12 h: lower the limit instead"
+    if vt.origin is not None:
+        return None, "the timeout is not written as a number in the transport options"
+    options = app.setting("broker_transport_options") if app is not None else None
+    if options is None or options.status == "default":
+        return new_setting(project, app, "broker_transport_options", f'{{"visibility_timeout": {timeout}}}')
+    return add_item(project, options, "visibility_timeout", str(timeout))
 
 
 def _inside(inner: Span, outer: Span) -> bool:

@@ -1,14 +1,16 @@
 """QL401: workers reserve several messages while tasks are long."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from qlint.semantics.durations import format_duration
-from qlint.model import Finding, Fix, Related, Value
+from qlint.model import Edit, Finding, Fix, Related, Value
 from qlint.resolve.project import Project
 from qlint.resolve.resolved import App
 from qlint.rule import Example, Rule
 from qlint.semantics.callsites import task_calls
+from qlint.semantics.config_edits import Written, new_setting, replace_value
 from qlint.resolve.routing import beat_queues
 from qlint.resolve.workers import CeleryProcess, workers_of
 from qlint.semantics.delivery import CONSUMER_TIMEOUT, VISIBILITY_DEFAULTS, always, brokers, transport, visibility_timeout
@@ -23,6 +25,11 @@ _APP = 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_objec
 # 30 * 60). Such a cap only shows that tasks run long when nobody would set it for short
 # ones; a limit on one task is set for that task and counts from long-task-seconds.
 CAP_LONG = 3600
+_DJANGO = {
+    "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings')\n",
+    "shop/__init__.py": "",
+    "shop/celery.py": "from celery import Celery\n\napp = Celery('shop')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n",
+}
 # A long task routed to its own queue, for the examples with one worker per queue.
 _ROUTED_LONG = {
     "proj/__init__.py": "", "proj/celery.py": _APP,
@@ -89,8 +96,24 @@ Set `worker_prefetch_multiplier = 1` (`--prefetch-multiplier=1`) for the workers
 acknowledge them late so a worker reserves nothing beyond what it runs; better, route long tasks to a
 queue of their own served by such workers. On Redis, `worker_disable_prefetch = True` stops reserving
 ahead altogether.
+
+With `--unsafe-fixes`, `--fix` writes 1 where the workers of the finding read the multiplier: over the
+`--prefetch-multiplier` value of the worker's command line (a Procfile, a compose `command`, a
+Dockerfile `CMD`...); over the value the app's configuration writes
+(`CELERY_WORKER_PREFETCH_MULTIPLIER = 4` in Django settings, `worker_prefetch_multiplier = 4` in a
+config module, `app.conf.worker_prefetch_multiplier = 4`,
+`app.conf.update(worker_prefetch_multiplier=4)`); where nothing sets it, as a new line of the
+configuration module after its last Celery setting, spelled as that module is read
+(`CELERY_WORKER_PREFETCH_MULTIPLIER = 1` under `namespace="CELERY"`). Late acknowledgement is left to
+you.
 """
-    fix_safety = "No automatic fix: prefetching changes throughput for short tasks."
+    fix_safety = (
+        "Unsafe fix: with a multiplier of 1 each process asks the broker for its next message only once it has "
+        "started the last one, so short tasks run at a lower rate, and every worker that reads the changed setting "
+        "gets it. So the fix of a worker that reads the app's setting changes it only when every worker reading it "
+        "is reported too; else the fix is described only, as it is where the value comes from a variable or the "
+        "environment (set it there) or where the app has no configuration module to add the line to."
+    )
     scenarios = ("examples/scenarios/prefetch-behind-long-task-bad.yaml", "examples/scenarios/prefetch-behind-long-task-fixed.yaml")
     invalid = (
         Example({"proj/__init__.py": "", "proj/celery.py": _APP,
@@ -133,6 +156,23 @@ ahead altogether.
                  "docker-compose.yml": "services:\n  slow:\n    command: celery -A proj worker -Q long -c 4\n"
                                        "    deploy:\n      replicas: 2\n"},
                 note="beat schedules it, but from a database the admin edits: it may be scheduled or run at any rate"),
+        Example({**_DJANGO, "shop/settings.py": "CELERY_BROKER_URL = 'redis://redis:6379/0'\n"
+                                                "CELERY_TASK_SOFT_TIME_LIMIT = 2 * 3600\nCELERY_WORKER_PREFETCH_MULTIPLIER = 4\n"},
+                note="Django settings write the multiplier: the fix writes 1 over it"),
+        Example({**_DJANGO, "shop/settings.py": "import os\n\nDEBUG = os.environ.get('DEBUG') == '1'\nCELERY_TASK_TIME_LIMIT = 4 * 3600\n"
+                                                "if DEBUG:\n    CELERY_TASK_ALWAYS_EAGER = True\n\nLANGUAGE_CODE = 'en'\n"},
+                note="nothing sets the multiplier: the fix adds CELERY_WORKER_PREFETCH_MULTIPLIER = 1 after the Celery settings"),
+        Example({"proj/__init__.py": "", "proj/celeryconfig.py": "task_time_limit = 4 * 3600\n",
+                 "proj/celery.py": _APP + "app.conf.update(\n    worker_prefetch_multiplier=4,\n)\n"},
+                note="app.conf.update() writes it"),
+        Example({"proj/__init__.py": "", "proj/celeryconfig.py": "task_time_limit = 4 * 3600\n",
+                 "proj/celery.py": _APP + "app.conf.worker_prefetch_multiplier = 2  # tuned for the API\n"},
+                note="app.conf writes it"),
+        Example({**_ROUTED_LONG, "Procfile": "web: gunicorn proj.wsgi\nworker: celery -A proj worker -Q long --prefetch-multiplier 4\n"},
+                note="a Procfile worker's own --prefetch-multiplier: the fix writes 1 over its value"),
+        Example({**_ROUTED_LONG, "Dockerfile": 'FROM python:3.12\nCMD ["celery", "-A", "proj", "worker", "-Q", "long", '
+                                               '"--prefetch-multiplier=8"]\n'},
+                note="in a Dockerfile's exec form"),
     )
     valid = (
         Example({"lib/__init__.py": "", "lib/tasks.py": "from celery import shared_task\n\n@shared_task(soft_time_limit=7200)\n"
@@ -196,8 +236,11 @@ ahead altogether.
             workers = [w for w in workers_of(project, app)
                        if w.kind == "worker" and not is_test_path(w.file, project.root)]
             if workers:
-                for worker in workers:
-                    yield from self._worker(project, app, worker, threshold, durations)
+                found = [(worker, self._worker(project, app, worker, threshold, durations)) for worker in workers]
+                flagged = {id(worker) for worker, finding in found if finding is not None}
+                for worker, finding in found:
+                    if finding is not None:
+                        yield replace(finding, fix=_worker_fix(project, app, worker, flagged))
                 continue
             if is_test_path(app.defined_at.path, project.root):
                 continue
@@ -214,21 +257,24 @@ ahead altogether.
             span = multiplier.origin or evidence[0].span
             message = (f"app {app.name!r} has long tasks ({evidence[0].message}) but each worker reserves {_reserved(value)} "
                        f"(worker_prefetch_multiplier={value}, {where}): {_harm(project, app, None)}")
+            text = (f"set {assignment(app, 'worker_prefetch_multiplier', '1')} (or --prefetch-multiplier=1) on "
+                    "workers that run long tasks, with late acknowledgement")
             yield self.finding(message, span, [r for r in evidence if r.span != span][:5],
-                               Fix(f"set {assignment(app, 'worker_prefetch_multiplier', '1')} (or --prefetch-multiplier=1) on "
-                                   "workers that run long tasks, with late acknowledgement"),
+                               _written(text, *_app_edit(project, app, multiplier)),
                                depends_on=[r.span.path for r in evidence])
 
-    def _worker(self, project: Project, app: App, worker: CeleryProcess, threshold: float, durations: dict) -> Iterable[Finding]:
-        """One worker of the deployment files: its own multiplier, limits and queues."""
+    def _worker(self, project: Project, app: App, worker: CeleryProcess, threshold: float,
+                durations: dict) -> Finding | None:
+        """One worker of the deployment files: its own multiplier, limits and queues (the
+        finding's fix is check()'s, which knows the other workers)."""
         multiplier = worker.setting("worker_prefetch_multiplier")
         if not _prefetches(multiplier) or self._prefetch_disabled(project, app, worker.setting("worker_disable_prefetch")):
-            return
+            return None
         limits = [(n, worker.setting(n)) for n in ("task_time_limit", "task_soft_time_limit")]
         evidence = self._long_tasks(project, app, limits, threshold, durations, worker.queues(),
                                     _one_process(worker.setting("worker_concurrency"), worker))
         if not evidence or _sole_consumer(project, worker):
-            return
+            return None
         value = _most(multiplier)
         on_command_line = multiplier.origin is not None and multiplier.origin.path == worker.file
         span = multiplier.origin if on_command_line else worker.span
@@ -239,9 +285,7 @@ ahead altogether.
             related.insert(0, Related(multiplier.origin, f"worker_prefetch_multiplier={value} set here"))
         message = (f"worker {worker.label} runs long tasks ({evidence[0].message}) but reserves {_reserved(value)} "
                    f"(prefetch multiplier {value}, {where}): {_harm(project, app, worker)}")
-        yield self.finding(message, span, related,
-                           Fix(f"add --prefetch-multiplier=1 to the command of worker {worker.label}, with late acknowledgement"),
-                           depends_on=[r.span.path for r in related])
+        return self.finding(message, span, related, None, depends_on=[r.span.path for r in related])
 
     @staticmethod
     def _prefetch_disabled(project: Project, app: App, disabled: Value) -> bool:
@@ -271,6 +315,45 @@ ahead altogether.
             if declared is not None and declared >= threshold:
                 found.append(Related(task.defined_at, f"{task.name} declared to take {format_duration(declared)}"))
         return found
+
+
+def _written(text: str, edit: Edit | None, why: str) -> Fix:
+    if edit is None:
+        return Fix(f"{text} (not written by --fix: {why})")
+    return Fix(text, (edit,), "unsafe")
+
+
+def _app_edit(project: Project, app: App, multiplier: Value) -> Written:
+    """1 written over the multiplier the app's configuration sets, or a line setting it where nothing does."""
+    if multiplier.status == "default":
+        return new_setting(project, app, "worker_prefetch_multiplier", "1")
+    return replace_value(project, multiplier, "1")
+
+
+def _worker_fix(project: Project, app: App, worker: CeleryProcess, flagged: set[int]) -> Fix:
+    """The worker's own --prefetch-multiplier set to 1 where its command line writes one. A
+    worker that reads the app's setting gets it changed there only when every worker reading
+    it is reported too: the others may run short tasks, whose throughput it would cut."""
+    option = worker.option("prefetch_multiplier")
+    if option is not None:
+        text = f"set --prefetch-multiplier=1 on the command of worker {worker.label}, with late acknowledgement"
+        if option.flag.startswith("$"):
+            return _written(text, None, f"the worker reads it from the variable {option.flag[1:]}: set it there")
+        at = option.value_span
+        if option.value.status != "known" or at is None or at.line != at.end_line or "$" in (option.raw or ""):
+            return _written(text, None, "the value on its command line comes from a variable")
+        return _written(text, Edit(at, "1"), "")
+    text = f"add --prefetch-multiplier=1 to the command of worker {worker.label}, with late acknowledgement"
+    multiplier = app.setting("worker_prefetch_multiplier")
+    if worker.setting("worker_prefetch_multiplier") != multiplier:
+        return _written(text, None, "the worker's environment decides its value")
+    others = [w for w in workers_of(project, app) if id(w) not in flagged and w.option("prefetch_multiplier") is None
+              and not is_test_path(w.file, project.root)]
+    if others:
+        return _written(text, None, f"the app's setting also governs worker {others[0].label}, which is not reported")
+    text = (f"set {assignment(app, 'worker_prefetch_multiplier', '1')} (every worker that reads it is reported), "
+            f"or --prefetch-multiplier=1 on the command of worker {worker.label}, with late acknowledgement")
+    return _written(text, *_app_edit(project, app, multiplier))
 
 
 def _queues_of(project: Project, task, app: App) -> list[Value]:

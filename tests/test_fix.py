@@ -203,12 +203,15 @@ def test_unsafe_fixes_are_hidden_until_asked(tmp_path):
 
 
 def test_display_only_fixes_are_never_applied(tmp_path):
-    # QL101's fix (set the visibility timeout) is a suggestion: no edit, whatever the options.
-    settings = old_names_project(tmp_path, "CELERY_BROKER_URL = 'redis://'\nCELERY_TASK_ACKS_LATE = True\n"
-                                           "CELERY_TASK_TIME_LIMIT = 24 * 3600\n")
+    # A visibility timeout read from the environment is not qlint's to rewrite: QL101's fix is described only.
+    settings = old_names_project(tmp_path, "import os\nCELERY_BROKER_URL = 'redis://'\nCELERY_TASK_ACKS_LATE = True\n"
+                                           "CELERY_TASK_TIME_LIMIT = 24 * 3600\nCELERY_BROKER_TRANSPORT_OPTIONS = "
+                                           "{'visibility_timeout': int(os.environ.get('VT', 3600))}\n")
     before = settings.read_bytes()
-    run = qlint("check", ".", "--no-cache", "--fix", "--unsafe-fixes", "--format", "json", cwd=tmp_path)
-    assert "QL101" in {f["code"] for f in json.loads(run.stdout)["findings"]} and run.returncode == 1
+    run = qlint("check", ".", "--no-cache", "--select", "QL101", "--fix", "--unsafe-fixes", "--format", "json", cwd=tmp_path)
+    (finding,) = json.loads(run.stdout)["findings"]
+    assert finding["fix"]["applicability"] == "display-only" and run.returncode == 1
+    assert "not written by --fix: the timeout is not written as a number" in finding["fix"]["description"]
     assert settings.read_bytes() == before
 
 
@@ -417,3 +420,44 @@ def test_fixes_of_one_place_overlap_and_settle_over_passes(tmp_path):
     written = (tmp_path / "proj/celeryconfig.py").read_text().splitlines()[-1]
     found = re.fullmatch(r'broker_transport_options = \{"visibility_timeout": (\d+)\}  # raised by qlint', written)
     assert found and int(found.group(1)) > 4 * 3600, written
+
+
+def _config_project(root: Path, config: str) -> Path:
+    files = {"proj/__init__.py": "", "proj/celeryconfig.py": config,
+             "proj/celery.py": 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n'}
+    for rel, content in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(content)
+    return root / "proj/celeryconfig.py"
+
+
+def test_a_new_setting_after_the_last_line_of_a_file_without_a_line_ending(tmp_path):
+    config = _config_project(tmp_path, "task_time_limit = 4 * 3600  # four hours")
+    run = qlint("check", ".", "--no-cache", "--select", "QL401", "--fix", "--unsafe-fixes", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert config.read_text() == "task_time_limit = 4 * 3600  # four hours\nworker_prefetch_multiplier = 1"
+
+
+@pytest.mark.parametrize(("options", "fixed"), [
+    ("{}", '{"visibility_timeout": 8520}'),
+    ('{"max_retries": 3}', '{"visibility_timeout": 8520, "max_retries": 3}'),
+])
+def test_the_visibility_timeout_is_added_to_a_dict_on_one_line(tmp_path, options, fixed):
+    head = 'broker_url = "redis://r:6379/0"\ntask_acks_late = True\ntask_time_limit = 7200\n'
+    config = _config_project(tmp_path, f"{head}broker_transport_options = {options}\n")
+    run = qlint("check", ".", "--no-cache", "--select", "QL101", "--fix", "--unsafe-fixes", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert config.read_text() == f"{head}broker_transport_options = {fixed}\n"
+
+
+def test_two_findings_with_the_same_fix_are_both_fixed(tmp_path):
+    """Two workers that read the app's multiplier get the same edit: applied once, both counted."""
+    _config_project(tmp_path, "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n")
+    (tmp_path / "proj/tasks.py").write_text("from proj.celery import app\n\n\n@app.task(time_limit=4 * 3600)\n"
+                                            "def build(x):\n    return x\n")
+    (tmp_path / "docker-compose.yml").write_text("services:\n  all:\n    command: celery -A proj worker -Q celery,long\n"
+                                                 "  slow:\n    command: celery -A proj worker -Q long\n")
+    assert len(findings(tmp_path, "--select", "QL401")) == 2
+    run = qlint("check", ".", "--no-cache", "--select", "QL401", "--fix", "--unsafe-fixes", cwd=tmp_path)
+    assert "Found 2 findings (2 fixed, 0 remaining)." in run.stdout, run.stdout
+    assert (tmp_path / "proj/celeryconfig.py").read_text().count("worker_prefetch_multiplier = 1") == 1

@@ -36,8 +36,13 @@ def test_workers_sharing_a_queue_are_named_by_their_hostnames(tmp_path):
     by_line = {f.span.line: f for f in found}
     assert by_line[3].message.endswith("reserved messages wait behind a long task while other consumers of its queues "
                                        "idle ('long_worker@%h' (worker_long))")
-    assert by_line[3].fix.description == ("add --prefetch-multiplier=1 to the command of worker 'default_worker@%h', "
-                                          "with late acknowledgement")
+    # Both workers read the app's multiplier and both are reported: the fix sets it for the app.
+    assert by_line[3].fix.description == (
+        "set worker_prefetch_multiplier = 1 (every worker that reads it is reported), or --prefetch-multiplier=1 "
+        "on the command of worker 'default_worker@%h', with late acknowledgement")
+    (edit,) = by_line[3].fix.edits
+    assert by_line[3].fix.applicability == "unsafe" and edit.content == "worker_prefetch_multiplier = 1\n"
+    assert (edit.span.path, edit.span.line, edit.span.column) == ("proj/celeryconfig.py", 4, 1)
     assert all("worker 'worker'" not in f.message for f in found)
 
 
@@ -69,3 +74,25 @@ def test_django_settings_fix_names_the_namespaced_key(tmp_path):
     assert finding.message.endswith("; on RabbitMQ, one unacknowledged past consumer_timeout (30 min by default) gets "
                                     "the worker's channel closed and all it holds re-queued")
     assert finding.fix.description.startswith("set CELERY_WORKER_PREFETCH_MULTIPLIER = 1 (or --prefetch-multiplier=1)")
+
+
+def test_a_setting_other_workers_read_is_not_changed_for_one_of_them(tmp_path):
+    """The 'fast' worker reads the same multiplier and is not reported (no long task reaches its
+    queue): setting 1 for the app would cut its throughput, so the fix is described only."""
+    compose = ("services:\n"
+               "  fast:\n    command: celery -A proj worker -Q celery -c 8\n    deploy:\n      replicas: 2\n"
+               "  slow:\n    command: celery -A proj worker -Q long -c 4\n    deploy:\n      replicas: 2\n")
+    (finding,) = check(tmp_path, {"proj/celeryconfig.py": "task_routes = {'proj.tasks.build': {'queue': 'long'}}\n",
+                                  "docker-compose.yml": compose})
+    assert finding.fix.edits == () and finding.fix.applicability == "display-only"
+    assert finding.fix.description == (
+        "add --prefetch-multiplier=1 to the command of worker 'slow', with late acknowledgement (not written by "
+        "--fix: the app's setting also governs worker 'fast', which is not reported)")
+
+
+def test_a_multiplier_from_the_environment_is_not_rewritten(tmp_path):
+    (finding,) = check(tmp_path, {"proj/celeryconfig.py": "import os\nworker_prefetch_multiplier = "
+                                                          "int(os.environ.get('PREFETCH', 4))\n"})
+    assert finding.fix.edits == ()
+    assert finding.fix.description.endswith("(not written by --fix: the value comes from the environment (PREFETCH): "
+                                            "set it there)")
