@@ -39,6 +39,11 @@ class Expectations:
     settings: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
     # The queues deployed workers consume (-Q, else the app's), when every one is known.
     consumed: dict[str, str] = field(default_factory=dict)
+    # The Celery releases the dependency files install (e.g. ("5.5", "5.6")), the exact versions
+    # when every choice pins one, and how they say it; empty when no file names Celery's version.
+    celery_releases: tuple[str, ...] = ()
+    celery_versions: tuple[str, ...] = ()
+    celery_from: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"visibility_timeout": {"seconds": self.visibility, "from": self.visibility_from},
@@ -75,6 +80,13 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
         elif not on_broker:
             out.notes.append(f"no app under {where} runs on {label} ({', '.join(a.name for a in apps)}): "
                              "Celery's and kombu's defaults apply")
+        versions = getattr(project, "versions", None)
+        if versions is not None and versions.celery.how not in ("default", "unversioned"):
+            out.celery_releases = versions.celery.releases
+            choices = versions.celery.choices
+            if choices and all(c.versions for c in choices):
+                out.celery_versions = tuple(v for c in choices for v in c.versions)
+            out.celery_from = f"{versions.celery.describe()} ({versions.celery.how})"
         chosen: tuple[float, str] | None = None
         for app in on_broker:
             for queue, where_named in configured_queues(app, project).items():

@@ -149,6 +149,11 @@ class Drift:
     expected: list[tuple[Any, str]]
 
     def describe(self) -> str:
+        if self.setting == "Celery":
+            return f"{self.hostname} runs Celery {self.live}; the dependency files install {self.expected[0][0]}"
+        if self.setting == "queues":
+            return f"{self.hostname} consumes {self.live}, which no deployed worker of the project consumes " \
+                   f"({self.expected[0][0]})"
         project = "; ".join(f"{_show(self.setting, v)} ({where})" for v, where in self.expected)
         return f"{self.hostname} runs with {self.setting} {_show(self.setting, self.live)}; the project sets {project}"
 
@@ -194,6 +199,12 @@ def drift(workers: list[LiveWorker], expect: Expectations, visibility: bool = Tr
         if visibility and expect.visibility_from != "--visibility-timeout" and not _same(seconds, expect.visibility):
             out.append(Drift(worker.hostname, "visibility_timeout", seconds,
                              [(expect.visibility, expect.visibility_from)]))
+        if worker.celery and expect.celery_releases:
+            release = ".".join(worker.celery.split(".")[:2])
+            if release not in expect.celery_releases or expect.celery_versions and \
+                    worker.celery not in expect.celery_versions:
+                out.append(Drift(worker.hostname, "Celery", worker.celery,
+                                 [(expect.celery_from, "the dependency files")]))
         if expect.consumed:
             extra = [q for q in worker.queues if q not in expect.consumed]
             if extra:

@@ -85,11 +85,13 @@ def test_drift_of_live_workers_from_the_project():
                         "worker_prefetch_multiplier": [(4, "app 'proj': Celery's default")],
                         "worker_concurrency": [(None, "app 'proj': Celery's default"), (4, "worker w: compose")]}
     project.consumed = {"celery": "worker w"}
-    worker = LiveWorker("w1@host", concurrency=2, prefetch_count=5, queues=["celery", "reports"],
+    project.celery_releases, project.celery_versions, project.celery_from = ("5.5",), ("5.5.3",), "5.5 (5.5.3) (lock)"
+    worker = LiveWorker("w1@host", concurrency=2, prefetch_count=5, queues=["celery", "reports"], celery="5.7.0",
                         conf={"task_acks_late": False, "broker_transport_options": {"visibility_timeout": 60}},
                         scheduled=[{"request": {"id": "e1"}}])
     found = {d.setting: d for d in drift([worker], project)}
-    assert set(found) == {"task_acks_late", "worker_prefetch_multiplier", "visibility_timeout", "queues"}
+    assert set(found) == {"task_acks_late", "worker_prefetch_multiplier", "visibility_timeout", "queues", "Celery"}
+    assert found["Celery"].describe() == "w1@host runs Celery 5.7.0; the dependency files install 5.5 (5.5.3) (lock)"
     assert found["worker_prefetch_multiplier"].live == 2  # 5 reserved, less the ETA message, over 2 processes
     assert found["task_acks_late"].describe() == (
         "w1@host runs with task_acks_late False; the project sets True (app 'proj': settings.py:3)")
