@@ -57,6 +57,9 @@ class WorkerConfig:
     prefetch_count: int  # 0 = unlimited
     statedb: str | None
     start: float
+    # worker_disable_prefetch in effect (Celery 5.6 on, Redis only): the worker takes a message
+    # only while it holds fewer unfinished ones than it has processes.
+    disable_prefetch: bool = False
 
 
 def broker_kind(url: str) -> BrokerKind:
@@ -77,7 +80,7 @@ def _first(*values: Any) -> Any:
 # The settings the reference worker reads as booleans: a YAML string such as 'off'
 # or 'no' would be truthy, so anything but true, false or null is refused.
 BOOLEAN_SETTINGS = ("task_acks_late", "task_acks_on_failure_or_timeout", "task_acks_on_failure",
-                    "task_acks_on_timeout", "task_reject_on_worker_lost")
+                    "task_acks_on_timeout", "task_reject_on_worker_lost", "worker_disable_prefetch")
 
 
 def _number(value: Any, name: str, unit: str = "a number of seconds") -> float | None:
@@ -158,7 +161,8 @@ def task_policy(settings: dict[str, Any], spec: TaskSpec, celery: str | None = N
     )
 
 
-def worker_config(settings: dict[str, Any], spec: WorkerSpec) -> WorkerConfig:
+def worker_config(settings: dict[str, Any], spec: WorkerSpec, broker: BrokerKind = "redis",
+                  celery: str | None = None) -> WorkerConfig:
     multiplier = _first(spec.prefetch_multiplier, settings.get("worker_prefetch_multiplier"), PREFETCH_MULTIPLIER)
     concurrency = _first(spec.concurrency, settings.get("worker_concurrency"), 1)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 512:
@@ -170,6 +174,9 @@ def worker_config(settings: dict[str, Any], spec: WorkerSpec) -> WorkerConfig:
         prefetch_count=int(_number(multiplier, "worker_prefetch_multiplier", "a whole number") or 0) * concurrency,
         statedb=_first(spec.statedb, settings.get("worker_state_db")),
         start=spec.start,
+        # Other brokers log a warning and keep the prefetch window (celery/worker/consumer/tasks.py).
+        disable_prefetch=bool(_first(spec.disable_prefetch, settings.get("worker_disable_prefetch")))
+        and broker == "redis" and _release(celery) >= (5, 6),
     )
 
 
@@ -202,7 +209,7 @@ def accept_content(settings: dict[str, Any]) -> tuple[str, ...]:
         return ("json",)
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"accept_content should be a list of serializer names, not {value!r}")
     return tuple(value)
 
@@ -217,10 +224,11 @@ def compression(settings: dict[str, Any]) -> str | None:
 
 def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
     refuse_unmodelled(settings)
+    broker = broker_config(settings, scenario.rabbitmq_consumer_timeout)
     return ReplayConfig(
-        broker=broker_config(settings, scenario.rabbitmq_consumer_timeout),
+        broker=broker,
         tasks={name: task_policy(settings, spec, scenario.celery) for name, spec in scenario.tasks.items()},
-        workers=[worker_config(settings, spec) for spec in scenario.workers],
+        workers=[worker_config(settings, spec, broker.kind, scenario.celery) for spec in scenario.workers],
         compression=compression(settings),
         serializer=serializer(settings),
         accept_content=accept_content(settings),

@@ -36,6 +36,7 @@ from qlint.resolve.resolved import App
 from qlint.resolve.routing import queue_of
 from qlint.resolve.workers import CeleryProcess, workers_of
 
+from .config import accept_content, compression, serializer
 from .modelled import MODELLED_SETTINGS, TRANSPORT_OPTIONS
 from .scenario import Prepared, Scenario, ScenarioError, _format_validation
 
@@ -50,9 +51,12 @@ QUIET_OPTIONS = frozenset({
     "pidfile", "uid", "gid", "umask", "executable", "detach", "hostname", "task_events", "without_gossip",
     "without_heartbeat", "heartbeat_interval", "include", "pool_start_method",
     "concurrency", "prefetch_multiplier", "statedb", "time_limit", "soft_time_limit", "queues", "autoscale",
+    "disable_prefetch",
 })
 # The fair strategy is the one modelled; prefork maps default and fair to it.
 MODELLED_OPTION_VALUES = {"optimization": ("default", "fair"), "pool": ("prefork",)}
+# Settings whose value the replay models only in part: a value it does not model is noted, not replayed.
+VALUE_CHECKS = {"task_serializer": serializer, "task_compression": compression, "accept_content": accept_content}
 # Task options that only name or bind the task.
 QUIET_TASK_OPTIONS = frozenset({"name", "bind", "base"})
 TASK_OPTIONS = (
@@ -253,6 +257,12 @@ def _settings(app: App, config: QlintConfig, processes: list[CeleryProcess], ove
             if left:
                 r.note(f"app {app.name!r}: broker_transport_options {', '.join(left)}: not modelled, not replayed")
                 got = {k: v for k, v in got.items() if k in TRANSPORT_OPTIONS}
+        if name in VALUE_CHECKS and got is not _MISSING:
+            try:
+                VALUE_CHECKS[name]({name: got})
+            except ValueError as exc:
+                r.note(f"app {app.name!r}: {exc}; Celery's default replayed")
+                continue
         if got is not _MISSING:
             settings[name] = got
     for name in SHARED_LIMITS:
@@ -344,6 +354,11 @@ def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overr
             got = overrides[setting] if setting in overrides else r.take(f"{label}: {setting}", process.setting(setting))
             if got is not _MISSING:
                 spec[key] = got
+        disabled = process.setting("worker_disable_prefetch")
+        if "worker_disable_prefetch" not in overrides and disabled.status != "default":
+            got = r.take(f"{label}: worker_disable_prefetch", disabled)
+            if got is not _MISSING:
+                spec["disable_prefetch"] = got
         base = WORKER_NAME.sub("-", process.name).strip("-") or "worker"
         names = [base] if count == 1 else [f"{base}-{i}" for i in range(1, count + 1)]
         for name in names:

@@ -28,6 +28,7 @@ MODELLED_SETTINGS: dict[str, str] = {
     "worker_prefetch_multiplier": "how many messages a worker reserves per process",
     "worker_state_db": "revoked ids kept across a warm restart",
     "worker_concurrency": "processes per worker, for workers that do not give concurrency:",
+    "worker_disable_prefetch": "Redis, Celery 5.6 on: a worker takes a message only when a process is free",
     "task_compression": "the size of each message in the broker (kombu compresses the body, then base64)",
     "task_serializer": "the size of each message (json or pickle), and whether workers accept it",
     "accept_content": "a message of another content type is rejected on receipt and never runs",

@@ -48,6 +48,7 @@ class WorkerSpec(Strict):
     prefetch_multiplier: int | None = Field(default=None, ge=0, le=100_000)
     statedb: str | None = None
     start: float = Seconds(0)
+    disable_prefetch: bool | None = None  # --disable-prefetch; None: worker_disable_prefetch
 
 
 class TaskSpec(Strict):

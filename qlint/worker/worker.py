@@ -189,6 +189,11 @@ class Worker:
         """kombu's QoS.can_consume, with the ETA increments of strategy.py."""
         if not self.alive or self.stopping:
             return False
+        # worker_disable_prefetch: no more while state.reserved_requests (running, or received and
+        # waiting; not those held for their ETA) reach the process count, i.e. while no process is left
+        # for the next message.
+        if self.config.disable_prefetch and len(self.ready) >= self.slots.count(None):
+            return False
         window = self.config.prefetch_count
         return not window or len(self.held) < window + len(self.scheduled)
 

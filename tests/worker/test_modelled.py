@@ -100,6 +100,7 @@ FIELD_PROBES: dict[str, tuple[Patch, Patch]] = {
     "WorkerSpec.prefetch_multiplier": (_none, _set("workers.0.prefetch_multiplier", 1)),
     "WorkerSpec.statedb": (_statedb_restart, _set("workers.0.statedb", "w1.db")),
     "WorkerSpec.start": (_none, _set("workers.0.start", 5)),
+    "WorkerSpec.disable_prefetch": (_none, _set("workers.0.disable_prefetch", True)),
     "TaskSpec.duration": (_none, _set("tasks.long.duration", 2)),
     "TaskSpec.returns": (_chain, _set("tasks.short.returns", 8)),
     "TaskSpec.fails": (_none, _set("tasks.long.fails", True)),
@@ -164,6 +165,7 @@ SETTING_PROBES: dict[str, tuple[Patch, Any]] = {
     "worker_state_db": (_statedb_restart, "w1.db"),
     "worker_concurrency": (lambda s: s["workers"][0].pop("concurrency"), 2),
     "task_compression": (_set("tasks.long.payload_bytes", 10_000), "zlib"),
+    "worker_disable_prefetch": (_none, True),
     "task_serializer": (_set("tasks.long.payload_bytes", 10_000), "pickle"),
     "accept_content": (_set("settings.task_serializer", "pickle"), ["pickle", "json"]),
 }
