@@ -28,7 +28,8 @@ def written(project: Project, origin: Span | None) -> ir.Expr | None:
     facts = project.workspace.load_facts(origin.path)
     if facts is None or facts.error is not None:
         return None
-    return _find(facts.body, origin)
+    with ir.deep_recursion():
+        return _find(facts.body, origin)
 
 
 _EXPRESSIONS = (ir.Const, ir.Name, ir.Attr, ir.Sub, ir.Call, ir.BinOp, ir.UnaryOp, ir.BoolOp, ir.Compare, ir.IfExp,
