@@ -48,6 +48,11 @@ class TaskPolicy:
     # Celery 5.5 on requeues it (the task runs again, forever); up to 5.4 the worker rejects it
     # without requeue and the message is gone (celery/worker/request.py, Request.on_failure).
     timeout_requeues: bool = True
+    # worker_deduplicate_successful_tasks in effect (celery/app/trace.py): a redelivered copy is
+    # skipped when the result backend holds the task's success ("backend"), or fails at once
+    # because there is no result backend to ask ("no-backend"); None: every copy runs.
+    dedupe: Literal["backend", "no-backend"] | None = None
+    result_expires: float | None = 86400  # how long the backend keeps the success; None: for ever
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ def _first(*values: Any) -> Any:
 # The settings the reference worker reads as booleans: a YAML string such as 'off'
 # or 'no' would be truthy, so anything but true, false or null is refused.
 BOOLEAN_SETTINGS = ("task_acks_late", "task_acks_on_failure_or_timeout", "task_acks_on_failure",
-                    "task_acks_on_timeout", "task_reject_on_worker_lost", "worker_disable_prefetch")
+                    "task_acks_on_timeout", "task_reject_on_worker_lost", "worker_disable_prefetch",
+                    "worker_deduplicate_successful_tasks")
 
 
 def _number(value: Any, name: str, unit: str = "a number of seconds") -> float | None:
@@ -109,9 +115,10 @@ def check_settings(settings: dict[str, Any]) -> None:
         value = settings.get(name)
         if value is not None and not isinstance(value, bool):
             raise ValueError(f"{name} should be true or false, not {value!r}")
-    url = settings.get("broker_url")
-    if url is not None and not isinstance(url, str):
-        raise ValueError(f"broker_url should be a URL string, not {url!r}")
+    for name in ("broker_url", "result_backend"):
+        url = settings.get(name)
+        if url is not None and not isinstance(url, str):
+            raise ValueError(f"{name} should be a URL string, not {url!r}")
 
 
 def broker_config(settings: dict[str, Any], consumer_timeout: float) -> BrokerConfig:
@@ -158,7 +165,22 @@ def task_policy(settings: dict[str, Any], spec: TaskSpec, celery: str | None = N
         soft_time_limit=_number(_first(spec.soft_time_limit, settings.get("task_soft_time_limit")),
                                 "task_soft_time_limit"),
         timeout_requeues=_release(celery) >= (5, 5),
+        dedupe=_dedupe(settings, spec, celery),
+        result_expires=_number(settings.get("result_expires", 86400), "result_expires") or None,
     )
+
+
+def _dedupe(settings: dict[str, Any], spec: TaskSpec, celery: str | None) -> Literal["backend", "no-backend"] | None:
+    # The app's task_acks_late or the task's own acks_late: either turns it on (build_tracer).
+    if not settings.get("worker_deduplicate_successful_tasks") or _release(celery) < (5, 1) \
+            or not (settings.get("task_acks_late") or spec.acks_late):
+        return None
+    backend = settings.get("result_backend")
+    if not backend:
+        return "no-backend"  # DisabledBackend is "persistent" and cannot be asked
+    if backend.split(":", 1)[0].lower() == "rpc":
+        return None  # the RPC backend is not persistent: Celery leaves deduplication off
+    return "backend"
 
 
 def worker_config(settings: dict[str, Any], spec: WorkerSpec, broker: BrokerKind = "redis",

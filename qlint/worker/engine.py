@@ -74,6 +74,7 @@ class Engine:
         self._runs: dict[str, int] = {}
         self._records: dict[int, ExecutionRecord] = {}
         self._by_id: dict[str, list[ExecutionRecord]] = {}  # message id -> its executions
+        self.succeeded: dict[str, float] = {}  # message id -> when its first success was stored
         self._chords: dict[str, dict[str, Any]] = {}
         self._chains: dict[int, tuple[Callback, ...]] = {}  # id() of a chain submission -> its callbacks
 
@@ -209,6 +210,8 @@ class Engine:
     def end_execution(self, execution: Execution) -> None:
         record = self._records[id(execution)]
         record.end, record.outcome = execution.end, execution.outcome
+        if execution.outcome == "success":
+            self.succeeded.setdefault(record.id, self.now)
         detail = execution.outcome
         if execution.outcome == "failure" and execution.result is not None:
             detail += f": {execution.result}"

@@ -58,6 +58,7 @@ class Host(Protocol):
     broker: Broker
     config: ReplayConfig
     executor: Executor
+    succeeded: dict[str, float]  # message id -> when the result backend got its success
 
     @property
     def now(self) -> float: ...
@@ -261,7 +262,7 @@ class Worker:
         their messages go back to the broker with the rest of what the worker held."""
         while self.alive and not self.stopping and self.ready and None in self.slots:
             request = self.ready.popleft()
-            if self._discard_if_revoked(request):
+            if self._discard_if_revoked(request) or self._deduplicated(request):
                 continue
             slot = self.slots.index(None)
             execution = self.engine.begin_execution(request, self.name, slot + 1)
@@ -269,6 +270,28 @@ class Worker:
             if not self.policy(request).acks_late:
                 self._ack(request)  # Request.on_accepted: early ack
             self.engine.executor.start(execution)
+
+    def _deduplicated(self, request: Request) -> bool:
+        """trace_task's check before the task body runs, for a redelivered message."""
+        policy, message, engine = self.policy(request), request.message, self.engine
+        if policy.dedupe is None or not message.redelivered:
+            return False
+        if policy.dedupe == "no-backend":
+            engine.record("dedupe-error", worker=self.name, message=message.id,
+                          detail="no result backend to ask whether it succeeded (AttributeError from "
+                                 "DisabledBackend): the copy fails without running")
+            if policy.acks_late and not policy.acks_on_failure:
+                self._reject(request, requeue=False)
+            else:
+                self._ack(request)
+            return True
+        stored = engine.succeeded.get(message.id)
+        if stored is None or (policy.result_expires is not None and engine.now - stored >= policy.result_expires):
+            return False
+        engine.record("dedupe", worker=self.name, message=message.id,
+                      detail="redelivered, and the result backend holds its success: acked without running")
+        self._ack(request)
+        return True
 
     def policy(self, request: Request) -> TaskPolicy:
         return self.engine.config.tasks[request.message.task]

@@ -166,6 +166,12 @@ SETTING_PROBES: dict[str, tuple[Patch, Any]] = {
     "worker_concurrency": (lambda s: s["workers"][0].pop("concurrency"), 2),
     "task_compression": (_set("tasks.long.payload_bytes", 10_000), "zlib"),
     "worker_disable_prefetch": (_none, True),
+    "worker_deduplicate_successful_tasks": (_both(_set("settings.task_acks_late", True),
+                                                  _set("settings.result_backend", "redis://localhost/1")), True),
+    "result_backend": (_both(_set("settings.task_acks_late", True),
+                             _set("settings.worker_deduplicate_successful_tasks", True)), "redis://localhost/1"),
+    "result_expires": (_both(_set("settings.task_acks_late", True), _set("settings.result_backend", "redis://localhost/1"),
+                             _set("settings.worker_deduplicate_successful_tasks", True)), 1),
     "task_serializer": (_set("tasks.long.payload_bytes", 10_000), "pickle"),
     "accept_content": (_set("settings.task_serializer", "pickle"), ["pickle", "json"]),
 }
