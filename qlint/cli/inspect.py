@@ -3,6 +3,7 @@ Reads only: the broker is never written to."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -135,8 +136,7 @@ def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
     if asked is not None:
         found += unconsumed(snapshot, {q for w in asked.workers for q in w.queues}, rules)
         found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
-    sys.stdout.write(render(args.format, redacted(url), snapshot, expect, found, asked))
-    sys.stdout.flush()
+    _emit(args, render(args.format, redacted(url), snapshot, expect, found, asked))
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
@@ -180,23 +180,32 @@ def _once_rabbitmq(args: argparse.Namespace, api: Any, api_url: str, expect: Any
     found = rabbitmq.findings(snapshot, expect, running, rules)
     if asked is not None:
         found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
-    sys.stdout.write(render_rabbitmq(args.format, redacted(args.broker), redacted(api_url), snapshot, expect, found,
-                                     asked))
-    sys.stdout.flush()
+    _emit(args, render_rabbitmq(args.format, redacted(args.broker), redacted(api_url), snapshot, expect, found,
+                                asked))
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
 
 
-def watch(read: Callable[[], int], every: float | None, sleep: Callable[[float], None] = time.sleep,
+def _emit(args: argparse.Namespace, output: str) -> None:
+    if args.format == "json" and args.watch is not None:
+        # One report per line while watching, so that a script can read them as they come.
+        output = json.dumps(json.loads(output), ensure_ascii=False) + "\n"
+    elif args.watch is not None:
+        output += "\n"
+    sys.stdout.write(output)
+    sys.stdout.flush()
+
+
+def watch(read: Callable[[], int], every: float | None, sleep: Callable[[float], None] | None = None,
           rounds: int | None = None) -> int:
     """Run read once, or every `every` seconds (rounds times, or until interrupted); the exit
     status of the last read."""
+    sleep = sleep or time.sleep
     status = read()
     done = 1
     while every is not None and (rounds is None or done < rounds):
         sleep(every)
-        print("", flush=True)
         status = read()
         done += 1
     return status

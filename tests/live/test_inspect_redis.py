@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import redis
@@ -223,6 +225,29 @@ def test_without_the_redis_client(monkeypatch, tmp_path, capsys):
 def test_other_brokers_are_refused_without_their_password(tmp_path, capsys):
     status, _, err = inspect(capsys, "sqs://AKIAEXAMPLE:hunter2@", tmp_path)
     assert status == 2 and "hunter2" not in err and "only Redis" in err
+
+
+def test_an_unreachable_broker_is_a_usage_error(tmp_path, capsys):
+    status, out, err = inspect(capsys, "redis://:pw-9@127.0.0.1:1/0", tmp_path)
+    assert status == 2 and out == "" and "cannot read redis://:***@127.0.0.1:1/0" in err and "pw-9" not in err
+
+
+def test_watch_prints_one_json_report_per_line(redis_url, tmp_path, capsys, monkeypatch):
+    import qlint.cli.inspect as command
+
+    url = database(redis_url, 5)
+    rounds = iter([True, True, False])
+
+    def sleep(seconds):
+        assert seconds == 0.5
+        if not next(rounds):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "time", SimpleNamespace(sleep=sleep, time=time.time))
+    status, out, _ = inspect(capsys, url, tmp_path, "--format", "json", "--watch", "0.5")
+    assert status == 130
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert len(reports) == 3 and all(r["findings"] == [] for r in reports)
 
 
 def test_watch_reads_again_every_n_seconds():
