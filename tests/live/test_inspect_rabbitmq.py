@@ -45,7 +45,7 @@ def rabbitmq(tmp_path_factory):
     if binary is None:
         pytest.skip("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
     home = tmp_path_factory.mktemp("rabbitmq")
-    amqp, http, dist = _free_port(), _free_port(), _free_port()
+    amqp, http, dist, epmd_port = _free_port(), _free_port(), _free_port(), _free_port()
     (home / "rabbitmq.conf").write_text(
         f"listeners.tcp.default = 127.0.0.1:{amqp}\nmanagement.tcp.port = {http}\n"
         f"management.tcp.ip = 127.0.0.1\nloopback_users = none\n"
@@ -53,8 +53,13 @@ def rabbitmq(tmp_path_factory):
         f"collect_statistics_interval = 100\n")
     (home / "enabled_plugins").write_text("[rabbitmq_management].\n")
     (home / "env").write_text("")
-    env = {**os.environ, "HOME": str(home), "RABBITMQ_NODENAME": f"qlint{amqp}@localhost",
-           "RABBITMQ_DIST_PORT": str(dist), "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+    # Erlang's port mapper of the test's own, on its own port, stopped with the node.
+    epmd = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
+    if not os.path.exists(epmd):
+        pytest.skip("Erlang's epmd is not installed beside rabbitmq-server")
+    mapper = subprocess.Popen([epmd, "-port", str(epmd_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "HOME": str(home), "ERL_EPMD_PORT": str(epmd_port),
+           "RABBITMQ_NODENAME": f"qlint{amqp}@localhost", "RABBITMQ_DIST_PORT": str(dist), "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
            "RABBITMQ_LOG_BASE": str(home / "log"), "RABBITMQ_PID_FILE": str(home / "pid"),
            "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
            "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq"), "RABBITMQ_CONF_ENV_FILE": str(home / "env"),
@@ -75,6 +80,8 @@ def rabbitmq(tmp_path_factory):
     finally:
         os.killpg(proc.pid, 15)
         proc.wait()
+        mapper.terminate()
+        mapper.wait()
 
 
 def _queue(base: str, name: str) -> dict:
