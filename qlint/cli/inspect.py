@@ -1,5 +1,6 @@
-"""`qlint inspect`: the hazards of a live Redis broker, judged by the project's configuration.
-Reads only: the broker is never written to."""
+"""`qlint inspect`: the hazards of a live broker (Redis, or RabbitMQ's management API), judged by
+the project's configuration. It only reads, unless --ask-workers sends Celery's own remote
+control broadcasts."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", nargs="?", default=".", metavar="PATH", help="the project (default .)")
     p.add_argument("--broker", required=True, metavar="URL",
                    help="redis://[:password@]host:port/db, or amqp://user:password@host:port/vhost")
-    p.add_argument("--app", metavar="NAME", help="judge by this app of the project (default: every app on Redis)")
+    p.add_argument("--app", metavar="NAME", help="judge by this app of the project (default: every app on the broker's kind)")
     p.add_argument("--visibility-timeout", type=float, metavar="SECONDS",
                    help="the visibility timeout in force (default: the project's, else kombu's 3600 s)")
     p.add_argument("--key-prefix", metavar="PREFIX",
