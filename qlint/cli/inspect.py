@@ -122,7 +122,7 @@ def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
     from qlint.live.hazards import findings, unconsumed
     from qlint.live.render import render
     from qlint.live.urls import redacted
-    from qlint.live.workers import Asked, ask, behind_long_tasks, drift
+    from qlint.live.workers import Asked, ask, behind_long_tasks, drift, live_settings
     from qlint.rules import all_rules
 
     rules = {r.code: r for r in all_rules()}
@@ -137,6 +137,7 @@ def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
     if asked is not None:
         found += unconsumed(snapshot, {q for w in asked.workers for q in w.queues}, rules)
         found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
+        found += live_settings(asked.workers, expect, rules)
     _emit(args, render(args.format, redacted(url), snapshot, expect, found, asked))
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:
         return EXIT_FINDINGS
@@ -168,7 +169,7 @@ def _once_rabbitmq(args: argparse.Namespace, api: Any, api_url: str, expect: Any
     from qlint.live import rabbitmq
     from qlint.live.render import render_rabbitmq
     from qlint.live.urls import redacted
-    from qlint.live.workers import Asked, ask, behind_long_tasks, drift
+    from qlint.live.workers import Asked, ask, behind_long_tasks, drift, live_settings
     from qlint.rules import all_rules
 
     rules = {r.code: r for r in all_rules()}
@@ -181,6 +182,7 @@ def _once_rabbitmq(args: argparse.Namespace, api: Any, api_url: str, expect: Any
     found = rabbitmq.findings(snapshot, expect, running, rules)
     if asked is not None:
         found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
+        found += live_settings(asked.workers, expect, rules, visibility=False)
     _emit(args, render_rabbitmq(args.format, redacted(args.broker), redacted(api_url), snapshot, expect, found,
                                 asked))
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:

@@ -141,6 +141,37 @@ def behind_long_tasks(workers: list[LiveWorker], now: float, expect: Expectation
     return out
 
 
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+def live_settings(workers: list[LiveWorker], expect: Expectations, rules: dict[str, type[Rule]],
+                  visibility: bool = True) -> list[Finding]:
+    """The static rules' conditions on the settings each worker runs with, which may not be the
+    repository's: QL101 for late acknowledgement with a hard time limit above the visibility
+    timeout in force, or none (Redis, visibility), QL402 for a soft limit at or above the hard one."""
+    out = []
+    for worker in workers:
+        where = Span(f"worker {worker.hostname}", 0)
+        hard, soft = _seconds(worker.conf.get("task_time_limit")), _seconds(worker.conf.get("task_soft_time_limit"))
+        if visibility and worker.conf.get("task_acks_late") is True and (hard is None or hard > expect.visibility):
+            limit = "no hard time limit" if hard is None else f"a hard time limit of {format_duration(hard)}"
+            rule = rules["QL101"]
+            out.append(Finding(
+                "QL101", rule.name, rule.severity,
+                f"{worker.hostname} acknowledges tasks late with {limit}, above the visibility timeout of "
+                f"{format_duration(expect.visibility)} ({expect.visibility_from}): a task it runs for longer is "
+                f"pushed back by a restore sweep and run again by another worker", where))
+        if hard is not None and soft is not None and soft >= hard:
+            rule = rules["QL402"]
+            out.append(Finding(
+                "QL402", rule.name, rule.severity,
+                f"{worker.hostname} runs with a soft time limit of {format_duration(soft)}, not below its hard "
+                f"limit of {format_duration(hard)}: the task is killed before SoftTimeLimitExceeded is raised",
+                where))
+    return out
+
+
 @dataclass(frozen=True)
 class Drift:
     hostname: str

@@ -84,6 +84,9 @@ def test_a_late_acked_task_past_the_timeout_before_and_after_the_sweep(redis_url
     assert [d["project"][0]["value"] for d in data["drift"]] == [4, 4]
     [stranded] = [f for f in data["findings"] if f["code"] == "QL404"]
     assert stranded["path"] == "bulk" and "no live worker" in stranded["message"]
+    # Both run tasks acknowledged late with no time limit, above the 3 s visibility timeout.
+    assert sorted(f["path"] for f in data["findings"] if f["code"] == "QL101" and f["path"].startswith("worker ")) \
+        == sorted(f"worker {w['hostname']}" for w in data["workers"])
 
 
 @pytest.fixture(scope="module")
