@@ -227,13 +227,14 @@ class Engine:
         return given or f"t{next(self._ids)}"
 
     def publish(self, task: str, args: list[Any], mid: str | None = None, eta: float | None = None,
-                callbacks: tuple[Callback, ...] = (), chord: str | None = None) -> str:
+                callbacks: tuple[Callback, ...] = (), chord: str | None = None,
+                errbacks: tuple[Step, ...] = ()) -> str:
         mid = self._new_id(mid)
         spec = self.scenario.tasks[task]
         message = Message(mid, task, list(args), self.now, tag=f"tag-{mid}", eta=eta,
                           padding=spec.payload_bytes, payload_kind=spec.payload_kind,
                           compression=self.config.compression, serializer=self.config.serializer,
-                          callbacks=callbacks, chord=chord)
+                          callbacks=callbacks, errbacks=errbacks, chord=chord)
         self.trace.published.setdefault(mid, self.now)
         self.trace.tasks[mid] = task
         when = f", ETA {self.fmt(eta)}" if eta is not None else ""
@@ -245,7 +246,8 @@ class Engine:
     def submit(self, sub: Any) -> None:
         eta = sub.eta if sub.eta is not None else (self.now + sub.countdown if sub.countdown is not None else None)
         if sub.task:
-            self.publish(sub.task, sub.args, sub.id, eta)
+            self.publish(sub.task, sub.args, sub.id, eta, callbacks=(Callback(sub.link),) if sub.link else (),
+                         errbacks=(sub.link_error,) if sub.link_error else ())
         elif sub.chain:
             if id(sub) not in self._chains:  # built once for all the submissions of the entry
                 self._chains[id(sub)] = _chain_callbacks(sub.chain[1:])
@@ -271,10 +273,26 @@ class Engine:
         message = execution.request.message
         if message.callbacks:
             self.record("chain-stopped", message=message.id, detail="parent failed: the next step is never sent")
+        for errback in message.errbacks:
+            self._errback(errback, message.id)
         chord = self._chords.get(message.chord or "")
         if chord and not chord["failed"]:
             chord["failed"] = True
             self.record("chord-failed", message=message.chord or "", detail=f"header task {message.id} failed")
+
+    def _errback(self, step: Step, failed: str) -> None:
+        """Backend._call_task_errbacks: a task function that takes more than one argument besides
+        those its signature holds is called in place with (request, exc, traceback); any other is
+        sent as a task, the failed task's id before its own arguments unless it is immutable."""
+        spec = self.scenario.tasks[step.task]
+        held = 0 if step.immutable else len(step.args)
+        if not spec.bind and spec.params is not None and spec.params - held > 1:
+            self.record("errback", message=failed,
+                        detail=f"{step.task}(request, exc, traceback) called in the worker, not sent")
+            return
+        args = step.args if step.immutable else [failed, *step.args]
+        self.record("errback", message=failed, detail=f"{step.task} sent with the failed task's id")
+        self.publish(step.task, args)
 
     def _chord_part_done(self, chord_id: str, mid: str, result: Any) -> None:
         chord = self._chords[chord_id]

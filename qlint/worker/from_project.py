@@ -57,11 +57,11 @@ QUIET_OPTIONS = frozenset({
 MODELLED_OPTION_VALUES = {"optimization": ("default", "fair"), "pool": ("prefork",)}
 # Settings whose value the replay models only in part: a value it does not model is noted, not replayed.
 VALUE_CHECKS = {"task_serializer": serializer, "task_compression": compression, "accept_content": accept_content}
-# Task options that only name or bind the task.
-QUIET_TASK_OPTIONS = frozenset({"name", "bind", "base"})
+# Task options that only name the task or give its class.
+QUIET_TASK_OPTIONS = frozenset({"name", "base"})
 TASK_OPTIONS = (
     "acks_late", "time_limit", "soft_time_limit", "acks_on_failure_or_timeout", "acks_on_failure",
-    "acks_on_timeout", "reject_on_worker_lost",
+    "acks_on_timeout", "reject_on_worker_lost", "bind",
 )
 WORKER_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 MAX_PROJECT_FILES = 200_000
@@ -429,6 +429,7 @@ def _referenced(scenario: Scenario) -> set[str]:
     names: set[str] = set()
     for sub in scenario.submit:
         names.update([sub.task] if sub.task else [])
+        names.update(s.task for s in (sub.link, sub.link_error) if s)
         names.update(s.task for s in sub.chain or [])
         if sub.chord:
             names.update([s.task for s in sub.chord.header] + [sub.chord.body.task])

@@ -52,6 +52,7 @@ class Message:
     compression: str | None = None  # task_compression
     serializer: str = "json"  # task_serializer
     callbacks: tuple[Callback, ...] = ()
+    errbacks: tuple[Step, ...] = ()  # link_error
     chord: str | None = None
     redelivered: bool = False
     size: int = field(default=0)
@@ -85,7 +86,8 @@ def _json_default(value: Any) -> Any:
 def body(message: Message, with_payload: bool = False) -> list[Any]:
     """Celery's protocol 2 body: args (the payload string last), kwargs, embed."""
     callbacks = [c.step.task for c in message.callbacks] or None
-    embed = {"callbacks": callbacks, "errbacks": None, "chain": None, "chord": message.chord}
+    embed = {"callbacks": callbacks, "errbacks": [e.task for e in message.errbacks] or None, "chain": None,
+             "chord": message.chord}
     args = [*message.args, payload_text(message.padding, message.payload_kind)] \
         if with_payload and message.padding else message.args
     return [args, {}, embed]

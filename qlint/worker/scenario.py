@@ -57,6 +57,9 @@ class TaskSpec(Strict):
     returns: Any = None
     fails: bool = False
     params: int | None = Field(default=None, ge=0)
+    # bind=True: the function takes the task first, and params counts the arguments after it; a
+    # bound task used as an errback is always sent as a task (Backend._call_task_errbacks).
+    bind: bool = False
     payload_bytes: int = Field(default=0, ge=0, le=512 * 1024 * 1024)
     # What the payload argument holds: a string of one character repeated, random base64 text
     # (as an upload form sends a file), or random bytes (the file itself). It decides how much
@@ -93,12 +96,17 @@ class Submit(Strict):
     eta: float | None = Seconds(None)
     chain: list[Step] | None = None
     chord: Chord | None = None
+    # apply_async(link=..., link_error=...): sent after the task succeeds, or called when it fails
+    link: Step | None = None
+    link_error: Step | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Submit":
         kinds = [k for k in ("task", "chain", "chord") if getattr(self, k)]
         if len(kinds) != 1:
             raise ValueError("give exactly one of task, chain or chord")
+        if (self.link or self.link_error) and not self.task:
+            raise ValueError("link and link_error apply to a task: submission")
         if self.id and self.count > 1:
             raise ValueError("an explicit id needs count: 1")
         if self.countdown is not None and self.eta is not None:
@@ -179,6 +187,7 @@ class Scenario(Strict):
         known = ", ".join(sorted(self.tasks))
         for i, sub in enumerate(self.submit):
             steps = [sub.task] if sub.task else []
+            steps += [s.task for s in (sub.link, sub.link_error) if s]
             steps += [s.task for s in sub.chain or []]
             if sub.chord:
                 steps += [s.task for s in sub.chord.header] + [sub.chord.body.task]
