@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from .config import BrokerConfig
-from .messages import Message
+from .messages import QUEUE, Message
 
 
 @dataclass
@@ -31,10 +31,11 @@ class Unacked:
 
 
 class Store(Protocol):
-    def push_tail(self, message: Message) -> None: ...  # LPUSH
+    def push_tail(self, message: Message) -> None: ...  # LPUSH to the message's queue
     def push_head(self, message: Message) -> None: ...  # RPUSH
-    def pop_head(self) -> Message | None: ...  # BRPOP
-    def queue_length(self) -> int: ...
+    def pop_head(self, queues: Sequence[str] = (QUEUE,)) -> Message | None: ...  # BRPOP, keys in this order
+    def queue_length(self) -> int: ...  # every queue
+    def has_messages(self, queues: Sequence[str]) -> bool: ...
     def add_unacked(self, entry: Unacked) -> None: ...  # ZADD unacked_index + HSET unacked
     def remove_unacked(self, tag: str) -> Unacked | None: ...  # ZREM + HDEL
     def get_unacked(self, tag: str) -> Unacked | None: ...
@@ -47,27 +48,48 @@ class MemoryStore:
     """Redis's list and hash, held in a Python list and dict."""
 
     def __init__(self) -> None:
-        self.queue: deque[Message] = deque()  # index 0 is the tail (LPUSH end), -1 the head
+        # one list per queue: index 0 is the tail (LPUSH end), -1 the head
+        self.queues: dict[str, deque[Message]] = {}
         self.unacked: dict[str, Unacked] = {}
-        self._bytes = 0  # sizes of everything in the queue and in unacked
+        self._bytes = 0  # sizes of everything in the queues and in unacked
+        self._queued = 0
+
+    @property
+    def queue(self) -> list[Message]:
+        """Every queued message, queue after queue."""
+        return [m for q in self.queues.values() for m in q]
+
+    def _list(self, name: str) -> deque[Message]:
+        found = self.queues.get(name)
+        if found is None:
+            found = self.queues[name] = deque()
+        return found
 
     def push_tail(self, message: Message) -> None:
-        self.queue.appendleft(message)
+        self._list(message.queue).appendleft(message)
         self._bytes += message.size
+        self._queued += 1
 
     def push_head(self, message: Message) -> None:
-        self.queue.append(message)
+        self._list(message.queue).append(message)
         self._bytes += message.size
+        self._queued += 1
 
-    def pop_head(self) -> Message | None:
-        if not self.queue:
-            return None
-        message = self.queue.pop()
-        self._bytes -= message.size
-        return message
+    def pop_head(self, queues: Sequence[str] = (QUEUE,)) -> Message | None:
+        for name in queues:  # BRPOP takes from the first key that holds a message
+            found = self.queues.get(name)
+            if found:
+                message = found.pop()
+                self._bytes -= message.size
+                self._queued -= 1
+                return message
+        return None
 
     def queue_length(self) -> int:
-        return len(self.queue)
+        return self._queued
+
+    def has_messages(self, queues: Sequence[str]) -> bool:
+        return any(self.queues.get(name) for name in queues)
 
     def add_unacked(self, entry: Unacked) -> None:
         old = self.unacked.get(entry.message.tag)  # HSET replaces the entry of the same tag
@@ -110,8 +132,8 @@ class Broker:
     def publish(self, message: Message) -> None:
         self.store.push_tail(message)
 
-    def deliver(self, holder: str, now: float) -> Unacked | None:
-        message = self.store.pop_head()
+    def deliver(self, holder: str, now: float, queues: Sequence[str] = (QUEUE,)) -> Unacked | None:
+        message = self.store.pop_head(queues)
         if message is None:
             return None
         self._deliveries += 1

@@ -3,6 +3,8 @@ then each task's own options, in the order Celery applies them (app/task.py bind
 from __future__ import annotations
 
 from dataclasses import dataclass
+import fnmatch
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -65,6 +67,7 @@ class WorkerConfig:
     # worker_disable_prefetch in effect (Celery 5.6 on, Redis only): the worker takes a message
     # only while it holds fewer unfinished ones than it has processes.
     disable_prefetch: bool = False
+    queues: tuple[str, ...] = ("celery",)  # -Q, in BRPOP's first order
 
 
 def broker_kind(url: str) -> BrokerKind:
@@ -199,7 +202,48 @@ def worker_config(settings: dict[str, Any], spec: WorkerSpec, broker: BrokerKind
         # Other brokers log a warning and keep the prefetch window (celery/worker/consumer/tasks.py).
         disable_prefetch=bool(_first(spec.disable_prefetch, settings.get("worker_disable_prefetch")))
         and broker == "redis" and _release(celery) >= (5, 6),
+        queues=tuple(spec.queues or [default_queue(settings)]),
     )
+
+
+def default_queue(settings: dict[str, Any]) -> str:
+    value = settings.get("task_default_queue", "celery")
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"task_default_queue should be a queue name, not {value!r}")
+    return value
+
+
+def _route_maps(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """task_routes as celery/app/routes.py prepares it: a mapping, or a list of mappings (a router
+    class named by a string is not modelled)."""
+    value = settings.get("task_routes")
+    if value is None:
+        return []
+    maps = value if isinstance(value, list) else [value]
+    for item in maps:
+        if not isinstance(item, dict):
+            raise ValueError(f"task_routes: {item!r} is not modelled (the reference worker models mappings "
+                             "of task names or glob patterns to a queue)")
+        for key, route in item.items():
+            queue = route.get("queue") if isinstance(route, dict) else route
+            if not isinstance(queue, str) or not queue:
+                raise ValueError(f"task_routes[{key!r}]: a route without a queue name is not modelled")
+    return maps
+
+
+def route(name: str, own: str | None, maps: list[dict[str, Any]], default: str) -> str:
+    """The queue of a task: its own queue option (apply_async's options win over a route, lpmerge),
+    else the first route that matches (MapRoute: the exact name, then patterns in order), else
+    task_default_queue."""
+    if own:
+        return own
+    for item in maps:
+        found = item.get(name)
+        if found is None:
+            found = next((r for k, r in item.items() if "*" in k and re.match(fnmatch.translate(k), name)), None)
+        if found is not None:
+            return found["queue"] if isinstance(found, dict) else found
+    return default
 
 
 @dataclass(frozen=True)
@@ -210,6 +254,7 @@ class ReplayConfig:
     compression: str | None = None  # task_compression, as kombu names it
     serializer: str = "json"  # task_serializer
     accept_content: tuple[str, ...] = ("json",)  # what workers deserialize: names or content types
+    routes: dict[str, str] | None = None  # task -> queue; none: every task to "celery"
 
     def accepts(self, serializer: str) -> bool:
         return serializer in self.accept_content or SERIALIZERS[serializer][0] in self.accept_content
@@ -254,4 +299,6 @@ def replay_config(scenario: Scenario, settings: dict[str, Any]) -> ReplayConfig:
         compression=compression(settings),
         serializer=serializer(settings),
         accept_content=accept_content(settings),
+        routes={name: route(name, spec.queue, _route_maps(settings), default_queue(settings))
+                for name, spec in scenario.tasks.items()},
     )

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 from .broker import Broker, Store, Unacked
 from .config import ReplayConfig
-from .messages import Callback, Message
+from .messages import QUEUE, Callback, Message
 from .scenario import Fault, Scenario, ScenarioError, Step
 from .trace import DeliveryRecord, Event, ExecutionRecord, Trace
 from .worker import Execution, Executor, Request, Worker
@@ -138,16 +138,18 @@ class Engine:
         and is issued again at once, so that is the client whose current one-second
         cycle began longest ago, not the one idle the longest."""
         self._track_brpop()
-        while self.broker.store.queue_length():
-            ready = [w for w in self.workers.values() if w.can_consume()]
+        store = self.broker.store
+        while store.queue_length():
+            ready = [w for w in self.workers.values() if w.can_consume() and store.has_messages(w.queue_cycle)]
             if not ready:
                 break
             self.rng.shuffle(ready)
             worker = max(ready, key=self._brpop_age)
-            delivery = self.broker.deliver(worker.name, self.now)
+            delivery = self.broker.deliver(worker.name, self.now, worker.queue_cycle)
             if delivery is None:
                 break
             self._measure()
+            worker.took_from(delivery.message.queue)
             worker.receive(delivery)
             self._track_brpop()
 
@@ -234,7 +236,8 @@ class Engine:
         message = Message(mid, task, list(args), self.now, tag=f"tag-{mid}", eta=eta,
                           padding=spec.payload_bytes, payload_kind=spec.payload_kind,
                           compression=self.config.compression, serializer=self.config.serializer,
-                          callbacks=callbacks, errbacks=errbacks, chord=chord)
+                          callbacks=callbacks, errbacks=errbacks, chord=chord,
+                          queue=self.config.routes[task] if self.config.routes else QUEUE)
         self.trace.published.setdefault(mid, self.now)
         self.trace.tasks[mid] = task
         when = f", ETA {self.fmt(eta)}" if eta is not None else ""

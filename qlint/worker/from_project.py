@@ -43,7 +43,9 @@ from .scenario import Prepared, Scenario, ScenarioError, _format_validation
 # Settings a worker's command line may change for that worker alone, which the reference
 # worker applies to every worker: the workers must agree on them.
 SHARED_LIMITS = ("task_time_limit", "task_soft_time_limit")
-REPLAYED_SETTINGS = tuple(n for n in MODELLED_SETTINGS if n not in SHARED_LIMITS and n != "worker_concurrency")
+# task_routes is replayed through each task's queue, as qlint's resolver routes it (resolve/routing.py).
+REPLAYED_SETTINGS = tuple(n for n in MODELLED_SETTINGS
+                          if n not in SHARED_LIMITS and n not in ("worker_concurrency", "task_routes"))
 # Worker command-line options that change nothing a replay shows (logging, identity, events,
 # daemon options), or that the replay reads: others are named in the notes.
 QUIET_OPTIONS = frozenset({
@@ -51,7 +53,7 @@ QUIET_OPTIONS = frozenset({
     "pidfile", "uid", "gid", "umask", "executable", "detach", "hostname", "task_events", "without_gossip",
     "without_heartbeat", "heartbeat_interval", "include", "pool_start_method",
     "concurrency", "prefetch_multiplier", "statedb", "time_limit", "soft_time_limit", "queues", "autoscale",
-    "disable_prefetch",
+    "disable_prefetch", "exclude_queues",
 })
 # The fair strategy is the one modelled; prefork maps default and fair to it.
 MODELLED_OPTION_VALUES = {"optimization": ("default", "fair"), "pool": ("prefork",)}
@@ -294,6 +296,15 @@ def _as_the_workers_see_it(app: App, name: str, processes: list[CeleryProcess]) 
     return value
 
 
+def _queue_list(value: Value) -> list[str] | None:
+    """The queue names of a resolved value, in order."""
+    if value.status in ("known", "default", "env-default") and isinstance(value.value, (list, tuple, str)):
+        names = [value.value] if isinstance(value.value, str) else list(value.value)
+        if names and all(isinstance(n, str) and n for n in names):
+            return list(dict.fromkeys(names))
+    return None
+
+
 def _queues(value: Value) -> set[str] | None:
     if value.status in ("known", "default", "env-default") and isinstance(value.value, (list, tuple, str)):
         return {value.value} if isinstance(value.value, str) else set(value.value)
@@ -354,6 +365,11 @@ def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overr
             got = overrides[setting] if setting in overrides else r.take(f"{label}: {setting}", process.setting(setting))
             if got is not _MISSING:
                 spec[key] = got
+        consumed = _queue_list(process.queues())
+        if consumed is None:
+            r.note(f"{label}: the queues it consumes cannot be resolved; replayed on task_default_queue")
+        else:
+            spec["queues"] = consumed
         disabled = process.setting("worker_disable_prefetch")
         if "worker_disable_prefetch" not in overrides and disabled.status != "default":
             got = r.take(f"{label}: worker_disable_prefetch", disabled)
@@ -451,6 +467,12 @@ def _tasks(scenario: Scenario, app: App, config: QlintConfig, r: _Resolver) -> d
             got = r.take(f"task {name}: {option}", own) if name in referenced else _MISSING
             if got is not _MISSING:
                 spec[option] = got
+        if name in referenced:
+            queue = _queue_list(queue_of(task, app))
+            if queue is not None and len(queue) == 1:
+                spec["queue"] = queue[0]
+            else:
+                r.note(f"task {name}: its queue cannot be resolved; replayed on task_default_queue")
         if name in config.tasks:
             spec["duration"] = config.tasks[name]
         elif name in referenced and name not in scenario.tasks:

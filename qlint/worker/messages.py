@@ -55,6 +55,7 @@ class Message:
     errbacks: tuple[Step, ...] = ()  # link_error
     chord: str | None = None
     redelivered: bool = False
+    queue: str = QUEUE  # where task routing sends it (the Redis list of that name)
     size: int = field(default=0)
 
     def __post_init__(self) -> None:
@@ -126,7 +127,7 @@ def envelope(message: Message, body_b64: str) -> dict[str, Any]:
         "properties": {
             "correlation_id": message.id,
             "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": QUEUE, "redelivered": message.redelivered},
+            "delivery_info": {"exchange": "", "routing_key": message.queue, "redelivered": message.redelivered},
             "priority": 0,
             "body_encoding": "base64",
             "delivery_tag": message.tag,

@@ -32,6 +32,8 @@ MODELLED_SETTINGS: dict[str, str] = {
     "worker_deduplicate_successful_tasks": "a redelivered late-acked copy is skipped once the task succeeded",
     "result_backend": "whether deduplication can see a success (none: the copy fails; rpc://: off)",
     "result_expires": "how long the backend keeps a success that deduplication reads",
+    "task_default_queue": "the queue of a task no route sends elsewhere, and of a worker without queues:",
+    "task_routes": "which queue each task goes to (mappings of names or glob patterns)",
     "task_compression": "the size of each message in the broker (kombu compresses the body, then base64)",
     "task_serializer": "the size of each message (json or pickle), and whether workers accept it",
     "accept_content": "a message of another content type is rejected on receipt and never runs",

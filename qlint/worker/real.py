@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import redis
 
@@ -43,7 +43,8 @@ class RedisStore:
     def __init__(self, client: redis.Redis, clock: "WallClock") -> None:
         self.client, self.clock = client, clock
         self.messages: dict[str, Message] = {}  # canvas callbacks live here, keyed by tag
-        client.delete(QUEUE_KEY, UNACKED, INDEX, HOLDERS)
+        self.queue_keys: set[str] = {QUEUE_KEY}  # every queue a message was pushed to
+        client.delete(*client.keys(PREFIX + "*"), UNACKED, INDEX, HOLDERS)
 
     def _encode(self, message: Message) -> str:
         raw = base64.b64encode(serialized_body(message)).decode()
@@ -55,22 +56,30 @@ class RedisStore:
         message = self.messages[payload["properties"]["delivery_tag"]]
         return replace(message, redelivered=bool(payload["headers"].get("redelivered")))
 
+    def _key(self, queue: str) -> str:
+        key = PREFIX + queue
+        self.queue_keys.add(key)
+        return key
+
     def push_tail(self, message: Message) -> None:
-        self.client.lpush(QUEUE_KEY, self._encode(message))
+        self.client.lpush(self._key(message.queue), self._encode(message))
 
     def push_head(self, message: Message) -> None:
-        self.client.rpush(QUEUE_KEY, self._encode(message))
+        self.client.rpush(self._key(message.queue), self._encode(message))
 
-    def pop_head(self) -> Message | None:
-        popped = self.client.brpop([QUEUE_KEY], timeout=0.001)
+    def pop_head(self, queues: Sequence[str] = (QUEUE,)) -> Message | None:
+        popped = self.client.brpop([PREFIX + q for q in queues], timeout=0.001)
         return self._decode(popped[1]) if popped else None
 
     def queue_length(self) -> int:
-        return int(self.client.llen(QUEUE_KEY))
+        return sum(int(self.client.llen(key)) for key in self.queue_keys)
+
+    def has_messages(self, queues: Sequence[str]) -> bool:
+        return any(self.client.llen(PREFIX + q) for q in queues)
 
     def add_unacked(self, entry: Unacked) -> None:
         tag = entry.message.tag
-        record = json.dumps([json.loads(self._encode(entry.message)), "", QUEUE])
+        record = json.dumps([json.loads(self._encode(entry.message)), "", entry.message.queue])
         meta = json.dumps({"holder": entry.holder, "delivery": entry.delivery, "at": entry.delivered_at})
         (self.client.pipeline().zadd(INDEX, {tag: self.clock.wall(entry.delivered_at)})
          .hset(UNACKED, tag, record).hset(HOLDERS, tag, meta).execute())
@@ -92,11 +101,11 @@ class RedisStore:
         return [t.decode() for t in tags]
 
     def bytes_held(self) -> int:
-        queued = sum(len(x) for x in self.client.lrange(QUEUE_KEY, 0, -1))
+        queued = sum(len(x) for key in self.queue_keys for x in self.client.lrange(key, 0, -1))
         return queued + sum(len(x) for x in self.client.hvals(UNACKED))
 
     def message_ids(self) -> set[str]:
-        ids = {self._decode(x).id for x in self.client.lrange(QUEUE_KEY, 0, -1)}
+        ids = {self._decode(x).id for key in self.queue_keys for x in self.client.lrange(key, 0, -1)}
         return ids | {self.messages[t.decode()].id for t in self.client.hkeys(UNACKED)}
 
 

@@ -49,6 +49,8 @@ class WorkerSpec(Strict):
     statedb: str | None = None
     start: float = Seconds(0)
     disable_prefetch: bool | None = None  # --disable-prefetch; None: worker_disable_prefetch
+    # -Q: the queues it consumes, in the order BRPOP is first given them; none: task_default_queue
+    queues: list[Annotated[str, Field(pattern=r"^[\w.:@-]+$")]] | None = Field(default=None, min_length=1)
 
 
 class TaskSpec(Strict):
@@ -57,6 +59,7 @@ class TaskSpec(Strict):
     returns: Any = None
     fails: bool = False
     params: int | None = Field(default=None, ge=0)
+    queue: str | None = Field(default=None, pattern=r"^[\w.:@-]+$")  # the task's own queue option
     # bind=True: the function takes the task first, and params counts the arguments after it; a
     # bound task used as an errback is always sent as a task (Backend._call_task_errbacks).
     bind: bool = False

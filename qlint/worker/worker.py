@@ -91,6 +91,9 @@ class Worker:
     waiting_since: float = 0.0  # when its pending BRPOP was issued (Redis serves the oldest first)
     consuming: bool = False  # whether it had room in its prefetch window at the last look
     generation: int = 0  # bumps at each (re)start so stale timers do nothing
+    # kombu's Channel._queue_cycle: the keys BRPOP is given, in order; the queue a message came from
+    # goes to the end, so a worker on several queues takes from each in turn.
+    queue_cycle: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -103,6 +106,7 @@ class Worker:
         self.alive, self.stopping = True, False
         self.generation += 1
         self.slots = [None] * self.config.concurrency
+        self.queue_cycle = list(self.config.queues)
         self.ready.clear()
         self.scheduled.clear()
         self.held.clear()
@@ -197,6 +201,11 @@ class Worker:
             return False
         window = self.config.prefetch_count
         return not window or len(self.held) < window + len(self.scheduled)
+
+    def took_from(self, queue: str) -> None:
+        if len(self.queue_cycle) > 1:
+            self.queue_cycle.remove(queue)
+            self.queue_cycle.append(queue)
 
     def receive(self, delivery: Unacked) -> None:
         engine, message = self.engine, delivery.message

@@ -62,6 +62,11 @@ def _amqp(s: dict) -> None:
     s["settings"] = {"broker_url": "amqp://localhost//", "task_acks_late": True}
 
 
+def _two_queues(s: dict) -> None:
+    s["workers"] = [{"name": "w1", "concurrency": 1, "queues": ["celery"]},
+                    {"name": "w2", "concurrency": 1, "queues": ["long"]}]
+
+
 def _set(path: str, value: Any) -> Patch:
     def patch(s: dict) -> None:
         *parents, last = path.split(".")
@@ -100,6 +105,8 @@ FIELD_PROBES: dict[str, tuple[Patch, Patch]] = {
     "WorkerSpec.prefetch_multiplier": (_none, _set("workers.0.prefetch_multiplier", 1)),
     "WorkerSpec.statedb": (_statedb_restart, _set("workers.0.statedb", "w1.db")),
     "WorkerSpec.start": (_none, _set("workers.0.start", 5)),
+    "WorkerSpec.queues": (_none, _set("workers.0.queues", ["other"])),
+    "TaskSpec.queue": (_two_queues, _set("tasks.long.queue", "long")),
     "WorkerSpec.disable_prefetch": (_none, _set("workers.0.disable_prefetch", True)),
     "TaskSpec.duration": (_none, _set("tasks.long.duration", 2)),
     "TaskSpec.returns": (_chain, _set("tasks.short.returns", 8)),
@@ -170,6 +177,8 @@ SETTING_PROBES: dict[str, tuple[Patch, Any]] = {
     "worker_concurrency": (lambda s: s["workers"][0].pop("concurrency"), 2),
     "task_compression": (_set("tasks.long.payload_bytes", 10_000), "zlib"),
     "worker_disable_prefetch": (_none, True),
+    "task_routes": (_two_queues, {"lo*": {"queue": "long"}}),
+    "task_default_queue": (_two_queues, "long"),
     "worker_deduplicate_successful_tasks": (_both(_set("settings.task_acks_late", True),
                                                   _set("settings.result_backend", "redis://localhost/1")), True),
     "result_backend": (_both(_set("settings.task_acks_late", True),
