@@ -63,6 +63,7 @@ def test_failures_say_why_and_are_summed_up(capsys):
     ("large-payload-bad.yaml", "large-payload-fixed.yaml", "broker_bytes_peak"),
     ("requeue-loop-bad.yaml", "requeue-loop-fixed.yaml", "duplicates"),
     ("prefetch-behind-long-task-bad.yaml", "prefetch-disabled-fixed.yaml", "max_queue_wait"),
+    ("prefetch-behind-long-task-bad.yaml", "long-task-own-queue-fixed.yaml", "max_queue_wait"),
     ("redelivery-dedupe-bad.yaml", "redelivery-dedupe-fixed.yaml", "duplicates"),
 ])
 def test_each_example_shows_the_hazard_and_its_fix(capsys, bad, fixed, measure):
