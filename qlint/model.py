@@ -143,6 +143,13 @@ class Fix:
     applicability: Applicability = "display-only"
 
 
+def applicable(fix: Fix | None, unsafe: bool) -> bool:
+    """Whether --fix (with --unsafe-fixes when unsafe) applies this fix."""
+    if fix is None or not fix.edits:
+        return False
+    return fix.applicability == "safe" or (unsafe and fix.applicability == "unsafe")
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str

@@ -352,3 +352,32 @@ def test_a_pyproject_that_does_not_mention_qlint_is_not_parsed(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.qlint]\nselect = [\n")
     with pytest.raises(ConfigError):
         config_in(tmp_path)
+
+
+@pytest.mark.parametrize("table", [
+    {},
+    {"select": ["QL1", " ql4 "], "ignore": ("QL102",), "extend-select": ["QL201"], "exclude": ["migrations", "a/**"]},
+    {"per-file-ignores": {"settings/local.py": ["QL101"], "tests/*": []}, "baseline": "qlint-baseline.json"},
+    {"long-task-seconds": "5m", "broker": "rediss://cache:6380/0", "payload-literal-bytes": "1 MiB"},
+    {"long-task-seconds": 90, "payload-literal-bytes": 1000, "celery-version": "5.5.3", "broker": "SQS"},
+    {"tasks": {"reports.build": "3h", "uploads.parse": 90, "x": 1.5}, "select": []},
+])
+def test_a_well_formed_table_is_read_as_the_model_reads_it(table):
+    """config_from_table reads well-formed tables itself (pydantic's import and the model's
+    construction cost more than the rest of a warm check); the model reads them the same."""
+    from qlint.user_config.project_config import QlintConfig, _model, _read
+
+    model = _model().model_validate(table)
+    assert _read(table) == {name: getattr(model, name) for name in (key.replace("-", "_") for key in table)}
+    expected = QlintConfig(**{name: getattr(model, name) for name in type(model).model_fields}, root=Path.cwd())
+    assert config_from_table(table, root=Path.cwd()) == expected
+
+
+@pytest.mark.parametrize("table", [
+    {"select": "QL101"}, {"select": None}, {"exclude": [1]}, {"per-file-ignores": {"a.py": "QL101"}},
+    {"long_task_seconds": 60}, {"tasks": 3}, {"broker": "rabbit"}, {"baseline": 1}, {"root": "."},
+])
+def test_anything_else_is_left_to_the_model(table):
+    from qlint.user_config.project_config import _read
+
+    assert _read(table) is None

@@ -50,11 +50,11 @@ def baseline_file(given: str | None, config) -> Path | None:
 
 def without_baselined(findings: list, given: str | None, cwd: Path, config) -> tuple[list, list]:
     """The findings the baseline does not list, and those it does."""
-    from qlint.pipeline.baseline import BaselineError, load, split
-
     path = baseline_file(given, config)
     if path is None:
         return findings, []
+    from qlint.pipeline.baseline import BaselineError, load, split
+
     try:
         listed = load(path)
     except BaselineError as exc:

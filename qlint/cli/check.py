@@ -6,9 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from qlint.pipeline.analysis import find_root
 from qlint.cli import EXIT_FINDINGS, EXIT_OK, UsageError, fix
-from qlint.scan.discovery import excluded
 
 FORMATS = ("text", "json", "sarif", "github", "gitlab")
 
@@ -43,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from qlint import report
     from qlint.pipeline.engine import check_paths
     from qlint.user_config.project_config import ConfigError, find_project_root, load_config
-    from qlint.rules import all_rules
     from qlint.report.notes import Note, parse_note
     from qlint.cli import baseline
+    from qlint.scan.discovery import find_root
 
     cwd = Path.cwd()
     missing = [p for p in args.paths if not (cwd / p).exists()]
@@ -61,10 +59,9 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_OK
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    known_codes = {r.code for r in all_rules()}
     for option in (args.select, args.ignore, args.extend_select):
         for code in _codes(option) or []:
-            if not any(c.startswith(code) for c in known_codes):
+            if not any(r.code.startswith(code) for r in _rules()):
                 raise UsageError(f"unknown rule code or prefix {code!r} (see `qlint rules`)")
     options = dict(select=_codes(args.select), ignore=_codes(args.ignore), extend_select=_codes(args.extend_select),
                    report_unused=args.report_unused_ignores)
@@ -101,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     warnings = [Note(f"holds no file qlint reads (Python, deployment, environment, settings or dependency "
                      f"files); nothing was checked there", Path(p).as_posix(), level="warning")
                 for p in getattr(result, "unchecked", ())]
-    rules = {r.code: r for r in all_rules()}
+    # Only SARIF describes the rules; the others would import every rule module for nothing.
+    rules = {r.code: r for r in _rules()} if fmt == "sarif" else {}
     output = report.render(findings, fmt, root=cwd, rules=rules, color=color, show_source=not args.no_source,
                            statistics=args.statistics, notes=[*warnings, *notes, *baseline.notes(baselined)],
                            baselined=baselined)
@@ -124,6 +122,12 @@ def run(args: argparse.Namespace) -> int:
     if any(f.severity != "info" for f in findings) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _rules():
+    from qlint.rules import all_rules
+
+    return all_rules()
 
 
 def _with_fix_summary(output: str, fixing, findings, baselined: int, unsafe: bool, color: bool) -> str:
@@ -152,6 +156,7 @@ def _force_excluded(path: Path, root: Path, config) -> bool:
     """Whether --force-exclude leaves out a path named on the command line: the exclude of the
     configuration that governs it (the nearest one in a folder at or above it, up to the
     root's) covers it or a folder above it."""
+    from qlint.scan.discovery import excluded
     from qlint.user_config.project_config import config_in
 
     governing, folder = config, path if path.is_dir() else path.parent

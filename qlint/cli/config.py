@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 from qlint.cli import EXIT_OK, EXIT_USAGE
-from qlint.pipeline.analysis import analyse
-from qlint.report.settings import to_json, to_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"qlint: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    from qlint.pipeline.analysis import find_root
+    from qlint.pipeline.analysis import analyse
+    from qlint.report.settings import to_json, to_text
+    from qlint.scan.discovery import find_root
     from qlint.user_config.project_config import ConfigError, find_project_root, load_config
 
     try:

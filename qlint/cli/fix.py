@@ -4,14 +4,12 @@ fixed, what was refused and what fixes are still to be had."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from qlint.model import Finding
-
 if TYPE_CHECKING:
+    from qlint.model import Finding
     from qlint.pipeline.fixes import FixRun
 
 
@@ -47,6 +45,8 @@ def run_fixes(args: argparse.Namespace, paths: Sequence[str], *, cwd: Path, root
 
 def unified_diff(run: "FixRun") -> str:
     """The changes as `git apply` and `patch -p1` read them."""
+    import difflib
+
     out: list[str] = []
     for source in run.changed:
         before = source.original.splitlines(keepends=True)
@@ -70,7 +70,7 @@ def summary(fixed: int, remaining: int, baselined: int = 0) -> str:
 
 def hints(findings: Sequence[Finding], unsafe: bool) -> str | None:
     """What --fix could do about the findings left, as Ruff says it."""
-    from qlint.pipeline.fixes import applicable
+    from qlint.model import applicable
 
     fixable = sum(applicable(f.fix, unsafe) for f in findings)
     hidden = 0 if unsafe else sum(applicable(f.fix, True) for f in findings) - fixable

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from typing import TYPE_CHECKING
 
 from qlint.cli import EXIT_OK, UsageError
-from qlint.rules import all_rules, rule_by_code
-from qlint.rule import Rule
+
+if TYPE_CHECKING:
+    from qlint.rule import Rule
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_rule(args: argparse.Namespace) -> int:
+    from qlint.rules import all_rules, rule_by_code
+
     if args.all:
         sys.stdout.write("\n".join(r.documentation() for r in all_rules()))
         return EXIT_OK
@@ -36,6 +39,8 @@ def run_rule(args: argparse.Namespace) -> int:
 def rule_table(pages: str | None = None) -> str:
     """The Markdown table of rules; with `pages` (the README's "docs/rules/"), each code links
     its page there."""
+    from qlint.rules import all_rules
+
     lines = ["| code | name | severity | what it finds |", "|---|---|---|---|"]
     for rule in all_rules():
         code = f"[{rule.code}]({pages}{rule.code}.md)" if pages is not None else rule.code
@@ -48,8 +53,12 @@ def _row(rule: type[Rule]) -> dict[str, str]:
 
 
 def run_rules(args: argparse.Namespace) -> int:
+    from qlint.rules import all_rules
+
     rules = all_rules()
     if args.format == "json":
+        import json
+
         print(json.dumps([_row(r) for r in rules], indent=2))
     elif args.format == "markdown":
         sys.stdout.write(rule_table())

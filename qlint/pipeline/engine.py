@@ -3,35 +3,30 @@
 Rules see the resolved project only; this is the one place that decides which
 rules run, which findings are kept and which are silenced by comments or
 per-file-ignores.
+
+The analysis and the rules are imported where they are used: check_paths() answers an
+unchanged tree from the run cache without them (tests/test_startup.py).
 """
 from __future__ import annotations
 
 import functools
 import sys
-import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from qlint.pipeline.analysis import Analysis, display_path
 from qlint.model import Finding
-from qlint.rules import all_rules
-from qlint.rule import Rule
-from qlint.sources.ir import deep_recursion
+from qlint.pipeline.result import CheckResult
+from qlint.scan.cache_writer import store, wait_for_writer
+from qlint.scan.discovery import display_path, project_files
+from qlint.scan.run_cache import RunCache
 
-
-@dataclass
-class CheckResult:
-    findings: list[Finding]
-    suppressed: list[Finding] = field(default_factory=list)
-    unused_suppressions: list[Finding] = field(default_factory=list)
-    # What was skipped or may not run as written (templates, the Celery 4 order), for stderr.
-    notes: list[str] = field(default_factory=list)
-    # Paths asked for that hold no file qlint reads (an image, a folder without Python).
-    unchecked: list[str] = field(default_factory=list)
+if TYPE_CHECKING:
+    from qlint.pipeline.analysis import Analysis
+    from qlint.rule import Rule
 
 
 def selected_rules(config, select=None, ignore=None, extend_select=None) -> tuple[type[Rule], ...]:
+    from qlint.rules import all_rules
     from qlint.user_config.project_config import is_selected
 
     return tuple(
@@ -41,12 +36,16 @@ def selected_rules(config, select=None, ignore=None, extend_select=None) -> tupl
 
 
 def run_rules(analysis: Analysis, rules: Sequence[type[Rule]]) -> list[Finding]:
+    from qlint.sources.ir import deep_recursion
+
     findings: list[Finding] = []
     for rule_cls in rules:
         try:
             with deep_recursion():  # rules walk the same deep expression trees the resolver accepted
                 findings.extend(rule_cls().check(analysis.project))
         except Exception:  # a bug in one rule must not hide the others' findings
+            import traceback
+
             print(f"qlint: internal error in rule {rule_cls.code}; its findings are missing:", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
     return findings
@@ -95,6 +94,7 @@ def check(
     its file: the nearest sub-project's (analysis.configs), else `config`. The command line's
     select, ignore and extend-select apply to all of them.
     """
+    from qlint.rules import all_rules
     from qlint.user_config.project_config import is_selected, per_file_ignored
     from qlint.user_config.suppress import apply_suppressions
 
@@ -191,15 +191,9 @@ def check_paths(
 ) -> CheckResult:
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
     not changed since the same request was answered gets the stored answer (run_cache.py)."""
-    from qlint.pipeline.analysis import analyse, collections_paused
-    from qlint.scan.cache_writer import store, wait_for_writer
-    from qlint.scan.run_cache import RunCache
-
     wait_for_writer(root)
     request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
-               tuple(extend_select or ()), report_unused, config.model_dump_json(), force_exclude)
-    from qlint.pipeline.analysis import project_files
-
+               tuple(extend_select or ()), report_unused, config.settings_key(), force_exclude)
     targets = [(cwd / p).resolve() for p in paths]
     cache = RunCache(root, config.exclude, request, enabled=use_cache,
                      files=lambda: project_files(root.resolve(), targets, config.exclude, config, force_exclude, {}))
@@ -207,6 +201,8 @@ def check_paths(
     if stored is not None:
         return stored
     tree = cache.tree if use_cache else ""
+    from qlint.pipeline.analysis import analyse, collections_paused
+
     with collections_paused():
         analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True,
                            defer_writes=True, config=config, force_exclude=force_exclude)

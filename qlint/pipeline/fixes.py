@@ -20,20 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from qlint.model import Edit, Finding, Fix
+from qlint.model import Edit, Finding, applicable
 from qlint.sources.chunks import lines_of
 
 if TYPE_CHECKING:
     from qlint.pipeline.engine import CheckResult
 
 MAX_PASSES = 10
-
-
-def applicable(fix: Fix | None, unsafe: bool) -> bool:
-    """Whether --fix (with --unsafe-fixes when unsafe) applies this fix."""
-    if fix is None or not fix.edits:
-        return False
-    return fix.applicability == "safe" or (unsafe and fix.applicability == "unsafe")
 
 
 @dataclass

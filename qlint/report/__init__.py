@@ -5,12 +5,13 @@ below the pipeline; never the command line, the language server or the worker.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from qlint.model import Finding
-from qlint.report import github, gitlab, json_format, sarif, text
-from qlint.report.notes import Note
-from qlint.rule import Rule
+
+if TYPE_CHECKING:
+    from qlint.report.notes import Note
+    from qlint.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github", "gitlab")
 
@@ -43,15 +44,26 @@ def render(
     the fingerprints of the others are numbered as if they were shown.
     """
     findings = ordered(findings)
+    # Only the format asked for is imported: a warm check is mostly start-up.
     if fmt == "text":
+        from qlint.report import text
+
         return text.render(findings, root=root, color=color, show_source=show_source, statistics=statistics,
                            baselined=len(baselined))
     if fmt == "json":
+        from qlint.report import json_format
+
         return json_format.render(findings, root=root, statistics=statistics, notes=notes, hidden=baselined)
     if fmt == "sarif":
+        from qlint.report import sarif
+
         return sarif.render(findings, root=root, rules=rules, notes=notes, hidden=baselined)
     if fmt == "github":
+        from qlint.report import github
+
         return github.render(findings, notes)
     if fmt == "gitlab":
+        from qlint.report import gitlab
+
         return gitlab.render(findings, root=root, hidden=baselined)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -5,7 +5,7 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "virtualenv", "node_modules",
@@ -141,3 +141,75 @@ def _is_utf8(name: str) -> bool:
 def shown_name(name: str) -> str:
     """A file-system name fit to print: bytes that are not UTF-8 as \\xNN escapes."""
     return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def find_root(paths: Sequence[Path]) -> Path:
+    """A folder given on the command line is the tree to analyse; a file brings its project.
+    Paths of several trees (pre-commit at a monorepo's root passes files of each sub-project)
+    are analysed together, from the project folder above all of them."""
+    from qlint.user_config.project_config import find_project_root
+
+    roots = list(dict.fromkeys(p if p.is_dir() else find_project_root(p.parent) for p in paths)) or [Path(".")]
+    if len(roots) == 1:
+        return roots[0]
+    return find_project_root(Path(os.path.commonpath([str(r.resolve()) for r in roots])))
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    try:
+        return path.resolve().relative_to(cwd.resolve()).as_posix()
+    except ValueError:
+        return os.path.relpath(path.resolve(), cwd.resolve()).replace(os.sep, "/")
+
+
+def project_files(root: Path, targets: Sequence[Path], exclude: Sequence[str], config: object | None,
+                   force_exclude: bool, configs: dict[str, object],
+                   not_utf8: list[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(root-relative path, absolute path) of every file to analyse: the walk under root with
+    each folder's exclude patterns, then the paths named on the command line that the
+    patterns left out (unless force_exclude), as Ruff does. configs receives each
+    sub-project's configuration by its root-relative folder, not_utf8 the names left out
+    because they are not UTF-8."""
+    from qlint.user_config.project_config import config_in
+
+    def nested(folder: str) -> tuple[str, ...] | None:
+        found = config_in(folder)
+        if found is None:
+            return None
+        configs[Path(folder).relative_to(root).as_posix()] = found
+        return tuple(found.exclude)
+
+    lead = ""
+    config_root = getattr(config, "root", None)
+    if config_root is not None and root != Path(config_root) and root.is_relative_to(config_root):
+        lead = root.relative_to(config_root).as_posix() + "/"
+    scopes: dict[str, Scope] = {}
+    seen: set[str] = set()
+    # A folder named on the command line is the root: the patterns that cover it do not apply to it.
+    skip = 0 if force_exclude else lead.count("/")
+    for rel, full in walk_files(root, exclude, not_utf8, lead=lead, nested=nested, scopes=scopes, skip=skip):
+        seen.add(rel)
+        yield rel, full
+    if force_exclude:
+        return
+    for target in targets:
+        if target == root or not target.is_relative_to(root) or not target.exists():
+            continue
+        rel_target = target.relative_to(root).as_posix()
+        if target.is_file():
+            if rel_target not in seen:
+                seen.add(rel_target)
+                yield rel_target, str(target)
+            continue
+        scope, parts = Scope(tuple(exclude), 0, lead), rel_target.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder not in scopes and any((root / folder / name).is_file() for name in CONFIG_NAMES):
+                own = nested(str(root / folder))
+                if own is not None:
+                    scopes[folder] = Scope(own, len(folder) + 1)
+            scope = scopes.get(folder, scope)
+        for rel, full in walk_named(root, rel_target, scope, nested, scopes):
+            if rel not in seen:
+                seen.add(rel)
+                yield rel, full

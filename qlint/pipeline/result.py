@@ -1,0 +1,20 @@
+"""What a check answers: the findings kept, those suppressed, and what the report says
+beside them. The run cache (qlint/scan/run_cache.py) stores it, and an unchanged tree is
+answered by unpickling it: this module imports nothing of the analysis, so that a warm
+`qlint check` does not load what it does not run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qlint.model import Finding
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    suppressed: list[Finding] = field(default_factory=list)
+    unused_suppressions: list[Finding] = field(default_factory=list)
+    # What was skipped or may not run as written (templates, the Celery 4 order), for stderr.
+    notes: list[str] = field(default_factory=list)
+    # Paths asked for that hold no file qlint reads (an image, a folder without Python).
+    unchecked: list[str] = field(default_factory=list)
