@@ -91,6 +91,13 @@ class QlintServer(LanguageServer):
         finally:
             if was_enabled:
                 gc.enable()
+        if self.checks == 1:
+            # What the first check leaves (the facts of every file, kept between checks) lives as
+            # long as the server: frozen, later collections stop walking it (full ones took 1.4 s
+            # over saleor's 1.2 million objects, in the middle of an edit). What it froze of the
+            # first analysis stays in memory for good; later analyses are collected as usual.
+            gc.collect()
+            gc.freeze()
 
     def publish(self) -> None:
         root = self.workspace_root()
