@@ -55,6 +55,9 @@ class TaskPolicy:
     # because there is no result backend to ask ("no-backend"); None: every copy runs.
     dedupe: Literal["backend", "no-backend"] | None = None
     result_expires: float | None = 86400  # how long the backend keeps the success; None: for ever
+    retry_on_worker_lost: bool = False  # in effect: Celery 5.7 on
+    max_retries: int | None = 3
+    retry_delay: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def _first(*values: Any) -> Any:
 # or 'no' would be truthy, so anything but true, false or null is refused.
 BOOLEAN_SETTINGS = ("task_acks_late", "task_acks_on_failure_or_timeout", "task_acks_on_failure",
                     "task_acks_on_timeout", "task_reject_on_worker_lost", "worker_disable_prefetch",
-                    "worker_deduplicate_successful_tasks")
+                    "worker_deduplicate_successful_tasks", "task_retry_on_worker_lost")
 
 
 def _number(value: Any, name: str, unit: str = "a number of seconds") -> float | None:
@@ -169,6 +172,10 @@ def task_policy(settings: dict[str, Any], spec: TaskSpec, celery: str | None = N
                                 "task_soft_time_limit"),
         timeout_requeues=_release(celery) >= (5, 5),
         dedupe=_dedupe(settings, spec, celery),
+        retry_on_worker_lost=bool(_first(spec.retry_on_worker_lost, settings.get("task_retry_on_worker_lost")))
+        and _release(celery) >= (5, 7),
+        max_retries=spec.max_retries,
+        retry_delay=spec.default_retry_delay,
         result_expires=_number(settings.get("result_expires", 86400), "result_expires") or None,
     )
 

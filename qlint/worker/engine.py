@@ -230,10 +230,11 @@ class Engine:
 
     def publish(self, task: str, args: list[Any], mid: str | None = None, eta: float | None = None,
                 callbacks: tuple[Callback, ...] = (), chord: str | None = None,
-                errbacks: tuple[Step, ...] = ()) -> str:
+                errbacks: tuple[Step, ...] = (), retries: int = 0) -> str:
         mid = self._new_id(mid)
         spec = self.scenario.tasks[task]
-        message = Message(mid, task, list(args), self.now, tag=f"tag-{mid}", eta=eta,
+        tag = f"tag-{mid}" + (f"-retry{retries}" if retries else "")
+        message = Message(mid, task, list(args), self.now, tag=tag, eta=eta, retries=retries,
                           padding=spec.payload_bytes, payload_kind=spec.payload_kind,
                           compression=self.config.compression, serializer=self.config.serializer,
                           callbacks=callbacks, errbacks=errbacks, chord=chord,
@@ -282,6 +283,13 @@ class Engine:
         if chord and not chord["failed"]:
             chord["failed"] = True
             self.record("chord-failed", message=message.chord or "", detail=f"header task {message.id} failed")
+
+    def retry(self, message: Message, delay: float) -> None:
+        """Request._retry_worker_lost: the same task id again, one retry more, after the delay."""
+        self.record("retry", message=message.id,
+                    detail=f"worker lost: retry {message.retries + 1} sent, due in {self.fmt(delay)}")
+        self.publish(message.task, message.args, message.id, self.now + delay, callbacks=message.callbacks,
+                     chord=message.chord, errbacks=message.errbacks, retries=message.retries + 1)
 
     def _errback(self, step: Step, failed: str) -> None:
         """Backend._call_task_errbacks: a task function that takes more than one argument besides

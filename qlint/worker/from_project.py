@@ -63,7 +63,7 @@ VALUE_CHECKS = {"task_serializer": serializer, "task_compression": compression, 
 QUIET_TASK_OPTIONS = frozenset({"name", "base"})
 TASK_OPTIONS = (
     "acks_late", "time_limit", "soft_time_limit", "acks_on_failure_or_timeout", "acks_on_failure",
-    "acks_on_timeout", "reject_on_worker_lost", "bind",
+    "acks_on_timeout", "reject_on_worker_lost", "bind", "retry_on_worker_lost", "max_retries", "default_retry_delay",
 )
 WORKER_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 MAX_PROJECT_FILES = 200_000
@@ -461,7 +461,7 @@ def _tasks(scenario: Scenario, app: App, config: QlintConfig, r: _Resolver) -> d
             r.problem(f"task {name}: its options come from {task.unknown_options}")
         for option in TASK_OPTIONS:
             own = task.options.get(option)
-            if own is None or (own.status == "known" and own.value is None):
+            if own is None or (own.status == "known" and own.value is None and option != "max_retries"):
                 continue
             # A task that the scenario does not run does not need its options.
             got = r.take(f"task {name}: {option}", own) if name in referenced else _MISSING

@@ -56,6 +56,7 @@ class Message:
     chord: str | None = None
     redelivered: bool = False
     queue: str = QUEUE  # where task routing sends it (the Redis list of that name)
+    retries: int = 0
     size: int = field(default=0)
 
     def __post_init__(self) -> None:
@@ -120,7 +121,7 @@ def envelope(message: Message, body_b64: str) -> dict[str, Any]:
             "root_id": message.id,
             "parent_id": None,
             "eta": message.eta,
-            "retries": 0,
+            "retries": message.retries,
             "redelivered": message.redelivered,
             **({"compression": COMPRESSIONS[message.compression][0]} if message.compression else {}),
         },

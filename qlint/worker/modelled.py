@@ -23,6 +23,7 @@ MODELLED_SETTINGS: dict[str, str] = {
     "task_acks_on_failure": "ack or reject a late-acked message whose run failed (Celery 5.7)",
     "task_acks_on_timeout": "ack or reject a late-acked message whose run hit its hard limit (Celery 5.7)",
     "task_reject_on_worker_lost": "requeue a late-acked message whose process was killed",
+    "task_retry_on_worker_lost": "Celery 5.7: a run whose process was killed is sent again after default_retry_delay",
     "task_time_limit": "the hard limit: the process is killed",
     "task_soft_time_limit": "the soft limit: SoftTimeLimitExceeded in the task",
     "worker_prefetch_multiplier": "how many messages a worker reserves per process",

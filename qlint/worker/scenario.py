@@ -75,6 +75,11 @@ class TaskSpec(Strict):
     acks_on_failure: bool | None = None
     acks_on_timeout: bool | None = None
     reject_on_worker_lost: bool | None = None
+    # Celery 5.7: a run whose process was killed is retried (a new message after default_retry_delay),
+    # up to max_retries (None: no limit) - the Task attributes of the same names.
+    retry_on_worker_lost: bool | None = None
+    max_retries: int | None = Field(default=3, ge=0)
+    default_retry_delay: float = Seconds(180)
 
 
 class Step(Strict):

@@ -343,7 +343,17 @@ class Worker:
                 self._ack(request)
             self.engine.on_success(execution)
             return
-        self.engine.on_failure(execution)
+        lost = outcome == "worker-lost"
+        exceeded = lost and policy.retry_on_worker_lost and policy.max_retries is not None \
+            and request.message.retries >= policy.max_retries
+        if lost and policy.retry_on_worker_lost and not exceeded:
+            self.engine.retry(request.message, policy.retry_delay)
+            if policy.acks_late:
+                self._ack(request)
+            return
+        requeued = lost and policy.acks_late and policy.reject_on_worker_lost and not exceeded
+        if not requeued:
+            self.engine.on_failure(execution)  # mark_as_failure: errbacks, the chain stops, the chord fails
         if not policy.acks_late:
             return  # acked when the slot accepted it
         if outcome == "time-limit":
@@ -351,7 +361,7 @@ class Worker:
                 self._ack(request)
             else:
                 self._reject(request, requeue=policy.timeout_requeues)
-        elif outcome == "worker-lost" and policy.reject_on_worker_lost:
+        elif requeued:
             self._reject(request, requeue=True)
         elif policy.acks_on_failure:
             self._ack(request)

@@ -53,6 +53,11 @@ def _kill_late(s: dict) -> None:
     s["faults"] = [{"at": 2, "kill": "w1/1"}]
 
 
+def _kill_retried(s: dict) -> None:
+    s["faults"] = [{"at": 2, "kill": "w1/1"}]
+    s["tasks"]["long"]["retry_on_worker_lost"] = True
+
+
 def _statedb_restart(s: dict) -> None:
     s["faults"] = [{"at": 2, "revoke": "t3"}, {"at": 3, "stop": "w1"}, {"at": 14, "restart": "w1"}]
     s["submit"].append({"at": 4, "task": "short", "id": "x"})
@@ -123,6 +128,10 @@ FIELD_PROBES: dict[str, tuple[Patch, Patch]] = {
     "TaskSpec.acks_on_failure_or_timeout": (_late_limited, _set("tasks.long.acks_on_failure_or_timeout", False)),
     "TaskSpec.acks_on_failure": (_late_failing, _set("tasks.long.acks_on_failure", False)),
     "TaskSpec.acks_on_timeout": (_late_limited, _set("tasks.long.acks_on_timeout", False)),
+    "TaskSpec.retry_on_worker_lost": (_set("faults", [{"at": 2, "kill": "w1/1"}]),
+                                      _set("tasks.long.retry_on_worker_lost", True)),
+    "TaskSpec.max_retries": (_kill_retried, _set("tasks.long.max_retries", 0)),
+    "TaskSpec.default_retry_delay": (_kill_retried, _set("tasks.long.default_retry_delay", 5)),
     "TaskSpec.reject_on_worker_lost": (_kill_late, _set("tasks.long.reject_on_worker_lost", True)),
     "DurationRange.min": (_set("tasks.long.duration", {"min": 2, "max": 2}), _set("tasks.long.duration.min", 1)),
     "DurationRange.max": (_set("tasks.long.duration", {"min": 2, "max": 2}), _set("tasks.long.duration.max", 3)),
@@ -177,6 +186,7 @@ SETTING_PROBES: dict[str, tuple[Patch, Any]] = {
     "worker_concurrency": (lambda s: s["workers"][0].pop("concurrency"), 2),
     "task_compression": (_set("tasks.long.payload_bytes", 10_000), "zlib"),
     "worker_disable_prefetch": (_none, True),
+    "task_retry_on_worker_lost": (_set("faults", [{"at": 2, "kill": "w1/1"}]), True),
     "task_routes": (_two_queues, {"lo*": {"queue": "long"}}),
     "task_default_queue": (_two_queues, "long"),
     "worker_deduplicate_successful_tasks": (_both(_set("settings.task_acks_late", True),
