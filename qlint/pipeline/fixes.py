@@ -181,7 +181,9 @@ def _plan(findings: Sequence[Finding], unsafe: bool, sources: dict[str, Source],
         for path, mine in edits.items():
             placed.setdefault(path, []).extend(e for e in mine if e not in placed.get(path, ()))
         taken.append((finding, edits))
-    return _unbroken(taken, sources, refuse)
+    kept = {_key(f) for f in _unbroken(taken, sources, refuse)}
+    # A finding whose fix is the same as one applied is fixed too.
+    return [f for f in candidates if _key(f) in kept]
 
 
 def _unbroken(taken: Taken, sources: dict[str, Source], refuse: Callable[[str, str, Finding], None]) -> list[Finding]:
