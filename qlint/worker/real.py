@@ -155,7 +155,16 @@ def _run_child(call: str | None, seconds: float, args: list[Any], spec: dict[str
                 n, given = spec["params"], len(args)
                 raise TypeError(f"takes {n} positional argument{'s' if n != 1 else ''} "
                                 f"but {given} {'were' if given != 1 else 'was'} given")
-            time.sleep(seconds)
+            deadline = time.monotonic() + seconds
+            while True:
+                try:
+                    time.sleep(max(0.0, deadline - time.monotonic()))
+                    break
+                except SoftTimeLimit:
+                    if spec["on_soft_limit"] == "raise":
+                        raise
+                    if spec["on_soft_limit"] == "catch":
+                        break
             if spec["fails"]:
                 raise RuntimeError("the scenario says this task fails")
             result = spec["returns"]
@@ -191,7 +200,8 @@ class RealExecutor:
         process = self.context.Process(
             target=_run_child, daemon=True,
             args=(spec.call, seconds, list(message.args),
-                  {"params": spec.params, "fails": spec.fails, "returns": spec.returns}, send))
+                  {"params": spec.params, "fails": spec.fails, "returns": spec.returns,
+                   "on_soft_limit": spec.on_soft_limit}, send))
         process.start()
         send.close()
         execution.handle = Child(process, receive)

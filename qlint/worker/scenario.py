@@ -71,6 +71,10 @@ class TaskSpec(Strict):
     acks_late: bool | None = None
     time_limit: float | None = Seconds(None, gt=0, ge=None)
     soft_time_limit: float | None = Seconds(None, gt=0, ge=None)
+    # What the task does with SoftTimeLimitExceeded: let it propagate (the run fails), catch it and
+    # return (the run succeeds then), or catch it and carry on (until its end or the hard limit).
+    # A call: function does what its own code does.
+    on_soft_limit: Literal["raise", "catch", "ignore"] = "raise"
     acks_on_failure_or_timeout: bool | None = None
     acks_on_failure: bool | None = None
     acks_on_timeout: bool | None = None

@@ -23,7 +23,9 @@ def planned_end(spec: TaskSpec, duration: float, nargs: int,
     """When and how a run ends if nothing kills it first."""
     if spec.params is not None and nargs != spec.params:
         return 0.0, "failure"  # TypeError: the function is called with the wrong arguments
-    if soft and (not hard or soft < hard) and duration > soft:
+    if soft and (not hard or soft < hard) and duration > soft and spec.on_soft_limit != "ignore":
+        if spec.on_soft_limit == "catch":  # the task returns once it catches SoftTimeLimitExceeded
+            return soft, "failure" if spec.fails else "success"
         return soft, "soft-time-limit"  # SoftTimeLimitExceeded raised in the task
     if hard and duration > hard:
         return hard, "time-limit"  # the parent kills the child

@@ -125,6 +125,7 @@ FIELD_PROBES: dict[str, tuple[Patch, Patch]] = {
     "TaskSpec.acks_late": (_none, _set("tasks.long.acks_late", True)),
     "TaskSpec.time_limit": (_none, _set("tasks.long.time_limit", 3)),
     "TaskSpec.soft_time_limit": (_none, _set("tasks.long.soft_time_limit", 3)),
+    "TaskSpec.on_soft_limit": (_set("tasks.long.soft_time_limit", 3), _set("tasks.long.on_soft_limit", "catch")),
     "TaskSpec.acks_on_failure_or_timeout": (_late_limited, _set("tasks.long.acks_on_failure_or_timeout", False)),
     "TaskSpec.acks_on_failure": (_late_failing, _set("tasks.long.acks_on_failure", False)),
     "TaskSpec.acks_on_timeout": (_late_limited, _set("tasks.long.acks_on_timeout", False)),
