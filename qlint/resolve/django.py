@@ -184,11 +184,13 @@ def _stand_ins(workspace: "Host", dotted: str, missing: str) -> DjangoSettings |
     for name in sorted({name for _, env in found for name in upper(env.names)}):
         alternatives = [(env.names.get(name) or Value("default", UNSET, None), f"{dotted} is {module}")
                         for module, env in found]
-        spans[name] = next(env.spans[name] for _, env in found if name in env.spans)
+        span = next((env.spans[name] for _, env in found if name in env.spans), None)
+        if span is not None:
+            spans[name] = span
         first = alternatives[0][0]
         # the same binding in each (a star import of a common module) is that binding
         same = all(_identical(value, first) for value, _ in alternatives[1:])
-        names[name] = first if same else V.several(alternatives, spans[name])
+        names[name] = first if same else V.several(alternatives, span)
     unseen = next((env.unseen for _, env in found if env.unseen is not None), None)
     return DjangoSettings(dotted, None, names, spans, unseen=unseen, stand_in=(
         f"{missing}; read as each settings module beside it that it can be: {', '.join(m for m, _ in found)}"))
