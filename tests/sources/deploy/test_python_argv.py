@@ -84,3 +84,10 @@ def test_a_started_worker_is_part_of_the_deployment(tmp_path):
     config = subprocess.run([str(Path(sys.executable).parent / "qlint"), "config", "--no-cache", "."], cwd=tmp_path,
                             capture_output=True, text=True).stdout
     assert "worker 'WorkerService.cmd'  proj/services.py" in config and "tests/test_worker.py" not in config
+
+
+def test_deep_expressions_are_read_without_recursion():
+    chain = " + ".join(["n"] * 1500)
+    facts = read(f"x = {chain}\ncmd = ['celery', '-A', 'proj', 'worker', '-c', {chain}]\n")
+    (process,) = facts.processes
+    assert process.command.option("concurrency").value.status == "unknown"
