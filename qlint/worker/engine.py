@@ -284,10 +284,10 @@ class Engine:
             chord["failed"] = True
             self.record("chord-failed", message=message.chord or "", detail=f"header task {message.id} failed")
 
-    def retry(self, message: Message, delay: float) -> None:
-        """Request._retry_worker_lost: the same task id again, one retry more, after the delay."""
+    def retry(self, message: Message, delay: float, why: str) -> None:
+        """Task.retry, Request._retry_worker_lost: the same task id again, one retry more, after the delay."""
         self.record("retry", message=message.id,
-                    detail=f"worker lost: retry {message.retries + 1} sent, due in {self.fmt(delay)}")
+                    detail=f"{why}: retry {message.retries + 1} sent, due in {self.fmt(delay)}")
         self.publish(message.task, message.args, message.id, self.now + delay, callbacks=message.callbacks,
                      chord=message.chord, errbacks=message.errbacks, retries=message.retries + 1)
 

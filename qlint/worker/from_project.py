@@ -64,6 +64,7 @@ QUIET_TASK_OPTIONS = frozenset({"name", "base"})
 TASK_OPTIONS = (
     "acks_late", "time_limit", "soft_time_limit", "acks_on_failure_or_timeout", "acks_on_failure",
     "acks_on_timeout", "reject_on_worker_lost", "bind", "retry_on_worker_lost", "max_retries", "default_retry_delay",
+    "retry_backoff", "retry_backoff_max", "retry_jitter",
 )
 WORKER_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 MAX_PROJECT_FILES = 200_000

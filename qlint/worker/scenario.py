@@ -84,6 +84,13 @@ class TaskSpec(Strict):
     retry_on_worker_lost: bool | None = None
     max_retries: int | None = Field(default=3, ge=0)
     default_retry_delay: float = Seconds(180)
+    # autoretry_for covers the task's failure: each failed run sends the task again (Task.retry) after
+    # default_retry_delay, or with retry_backoff after factor x 2^retries seconds at most
+    # retry_backoff_max (retry_jitter: a random part of that, as Celery draws it), up to max_retries.
+    autoretry: bool = False
+    retry_backoff: float = Field(default=0, ge=0, le=MAX_SECONDS)
+    retry_backoff_max: float = Seconds(600)
+    retry_jitter: bool = True
 
 
 class Step(Strict):

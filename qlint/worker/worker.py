@@ -7,6 +7,7 @@ statedb), kombu/transport/virtual/base.py (QoS.can_consume).
 """
 from __future__ import annotations
 
+import random
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Protocol
@@ -14,9 +15,10 @@ from typing import Any, Callable, Literal, Protocol
 from .broker import Broker, Unacked
 from .config import ReplayConfig, TaskPolicy, WorkerConfig
 from .messages import Message
+from .scenario import Scenario
 
 Outcome = Literal[
-    "success", "failure", "soft-time-limit", "time-limit", "worker-lost", "terminated", "running"
+    "success", "failure", "retry", "soft-time-limit", "time-limit", "worker-lost", "terminated", "running"
 ]
 
 
@@ -58,6 +60,8 @@ class Host(Protocol):
     broker: Broker
     config: ReplayConfig
     executor: Executor
+    scenario: Scenario
+    rng: random.Random
     succeeded: dict[str, float]  # message id -> when the result backend got its success
 
     @property
@@ -71,6 +75,7 @@ class Host(Protocol):
     def end_execution(self, execution: Execution) -> None: ...
     def on_success(self, execution: Execution) -> None: ...
     def on_failure(self, execution: Execution) -> None: ...
+    def retry(self, message: Message, delay: float, why: str) -> None: ...
 
 
 
@@ -320,6 +325,8 @@ class Worker:
         if execution.finished or not self.alive:
             return
         execution.result = result
+        if outcome == "failure" and self._autoretry_due(execution.request):
+            outcome = "retry"
         self._end(execution, outcome, settle=True)
         self.dispatch()
         self._maybe_finish_stop()
@@ -343,11 +350,16 @@ class Worker:
                 self._ack(request)
             self.engine.on_success(execution)
             return
+        if outcome == "retry":  # Request.on_retry: no failure; the new message carries the canvas
+            self.engine.retry(request.message, self._retry_countdown(request), "autoretry")
+            if policy.acks_late:
+                self._ack(request)
+            return
         lost = outcome == "worker-lost"
         exceeded = lost and policy.retry_on_worker_lost and policy.max_retries is not None \
             and request.message.retries >= policy.max_retries
         if lost and policy.retry_on_worker_lost and not exceeded:
-            self.engine.retry(request.message, policy.retry_delay)
+            self.engine.retry(request.message, policy.retry_delay, "worker lost")
             if policy.acks_late:
                 self._ack(request)
             return
@@ -367,6 +379,19 @@ class Worker:
             self._ack(request)
         else:
             self._reject(request, requeue=False)
+
+    def _autoretry_due(self, request: Request) -> bool:
+        """Task.retry sends the task again unless its retries are spent (then the failure stands)."""
+        spec = self.engine.scenario.tasks[request.message.task]
+        return spec.autoretry and (spec.max_retries is None or request.message.retries < spec.max_retries)
+
+    def _retry_countdown(self, request: Request) -> float:
+        """celery/app/autoretry.py: default_retry_delay, or get_exponential_backoff_interval."""
+        spec = self.engine.scenario.tasks[request.message.task]
+        if not spec.retry_backoff:
+            return spec.default_retry_delay
+        countdown = min(int(spec.retry_backoff_max), int(max(1.0, spec.retry_backoff)) * 2 ** request.message.retries)
+        return float(self.engine.rng.randrange(countdown + 1) if spec.retry_jitter else countdown)
 
     def kill_process(self, slot: int) -> None:
         """SIGKILL one pool process: WorkerLostError for its task; the pool replaces it."""
