@@ -322,11 +322,11 @@ class Engine:
     def apply_fault(self, fault: Fault) -> None:
         if fault.action == "revoke":
             listening = [w for w in self.workers.values() if w.alive]
-            how = "with terminate" if fault.terminate else "without terminate"
+            how = (f"with terminate ({fault.signal or 'SIGTERM'})" if fault.terminate else "without terminate")
             self.record("revoke", message=fault.target,
                         detail=f"{how}; heard by {', '.join(w.name for w in listening) or 'no running worker'}")
             for worker in listening:
-                worker.revoke(fault.target, fault.terminate)
+                worker.revoke(fault.target, fault.terminate, fault.signal)
             return
         name, _, slot = fault.target.partition("/")
         worker = self.workers[name]

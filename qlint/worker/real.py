@@ -212,6 +212,9 @@ class RealExecutor:
         if hard:
             self.engine.schedule(execution.start + hard, lambda: self._hard_limit(execution))
 
+    def soft_limit(self, execution: Execution) -> None:
+        self._signal(execution, signal.SIGUSR1)
+
     def _signal(self, execution: Execution, signum: int) -> None:
         child: Child = execution.handle
         if not execution.finished and child.process.is_alive():

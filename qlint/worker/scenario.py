@@ -140,6 +140,9 @@ class Fault(Strict):
     restart: str | None = None
     revoke: str | None = None
     terminate: bool = False
+    # revoke(signal=...): SIGTERM (Celery's default) and SIGKILL end the process; SIGUSR1 raises
+    # SoftTimeLimitExceeded in the task, which does what its on_soft_limit says.
+    signal: Literal["SIGTERM", "SIGKILL", "SIGUSR1"] | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> "Fault":
@@ -148,6 +151,8 @@ class Fault(Strict):
             raise ValueError("give exactly one of kill, stop, restart or revoke")
         if self.terminate and not self.revoke:
             raise ValueError("terminate applies to revoke only")
+        if self.signal and not self.terminate:
+            raise ValueError("signal applies to revoke with terminate: true only")
         return self
 
     @property

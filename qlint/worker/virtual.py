@@ -56,3 +56,16 @@ class VirtualExecutor:
 
     def kill(self, execution: Execution) -> None:
         """Nothing to stop: the scheduled end finds the run already finished."""
+
+    def soft_limit(self, execution: Execution) -> None:
+        """SoftTimeLimitExceeded raised now; the task ends or carries on as its on_soft_limit says."""
+        spec = self.scenario.tasks[execution.request.message.task]
+        if spec.on_soft_limit == "ignore":
+            return
+        worker = self.engine.workers[execution.worker]
+        if spec.on_soft_limit == "catch":
+            outcome: Outcome = "failure" if spec.fails else "success"
+            nargs = len(execution.request.message.args)
+            worker.finish(execution, outcome, spec.returns if outcome == "success" else failure_reason(spec, nargs))
+        else:
+            worker.finish(execution, "soft-time-limit")

@@ -52,6 +52,7 @@ class Executor(Protocol):
 
     def start(self, execution: Execution) -> None: ...
     def kill(self, execution: Execution) -> None: ...
+    def soft_limit(self, execution: Execution) -> None: ...  # SIGUSR1 now
 
 
 class Host(Protocol):
@@ -404,12 +405,18 @@ class Worker:
                            detail="pool process killed while running")
         self.finish(execution, "worker-lost")
 
-    def revoke(self, task_id: str, terminate: bool) -> None:
+    def revoke(self, task_id: str, terminate: bool, signal: str | None = None) -> None:
         self.revoked.add(task_id)
         if not terminate:
             return
         for execution in self.running():
             if execution.request.message.id == task_id:
-                self.engine.executor.kill(execution)
                 self.engine.mark_revoked(task_id)
+                if signal == "SIGUSR1":
+                    # Request.terminate: the signal, then _announce_revoked acks; the run goes on
+                    # as the task handles SoftTimeLimitExceeded (a chain continues if it returns).
+                    self._ack(execution.request)
+                    self.engine.executor.soft_limit(execution)
+                    continue
+                self.engine.executor.kill(execution)
                 self.finish(execution, "terminated")

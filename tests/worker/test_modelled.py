@@ -166,6 +166,7 @@ FIELD_PROBES: dict[str, tuple[Patch, Patch]] = {
     "Fault.stop": (_set("faults", [{"at": 2, "kill": "w1"}]), _set("faults.0", {"at": 2, "stop": "w1"})),
     "Fault.restart": (_set("faults", [{"at": 2, "kill": "w1"}]), _set("faults.0", {"at": 2, "restart": "w1"})),
     "Fault.revoke": (_none, _set("faults", [{"at": 2, "revoke": "t3"}])),
+    "Fault.signal": (_set("faults", [{"at": 2, "revoke": "L", "terminate": True}]), _set("faults.0.signal", "SIGUSR1")),
     "Fault.terminate": (_set("faults", [{"at": 2, "revoke": "L"}]), _set("faults.0.terminate", True)),
 }
 
