@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from .conftest import replay
+from .celery_worker import start_worker
 
 APP = '''
 import json, os, time
@@ -77,18 +78,8 @@ def celery_run(tmp_path: Path, url: str, settings: dict, concurrency: int, submi
     log = tmp_path / "runs.log"
     env = {**os.environ, "QLINT_BROKER": url, "QLINT_CONF": json.dumps(settings), "QLINT_LOG": str(log),
            "PYTHONPATH": str(tmp_path)}
-    out = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "diffapp", "worker", "-c", str(concurrency), "-P", "prefork",
-         "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO", "-n", "w1@%h"],
-        cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    worker = start_worker(tmp_path, "diffapp", env, concurrency=concurrency)
     try:
-        for _ in range(600):
-            if "ready." in (tmp_path / "worker.log").read_text():
-                break
-            if worker.poll() is not None:
-                pytest.fail("celery worker exited:\n" + (tmp_path / "worker.log").read_text())
-            time.sleep(0.05)
         publisher = subprocess.run(
             [sys.executable, "-c",
              "import json, sys, time, diffapp\n"
@@ -110,7 +101,6 @@ def celery_run(tmp_path: Path, url: str, settings: dict, concurrency: int, submi
     finally:
         worker.send_signal(signal.SIGQUIT)
         worker.wait(30)
-        out.close()
     starts = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     ran = [mid for kind, mid, _ in sorted(starts, key=lambda r: r[2]) if kind == "start"]
     queued = [json.loads(raw)["headers"]["id"] for raw in redis.Redis.from_url(url).lrange("celery", 0, -1)]

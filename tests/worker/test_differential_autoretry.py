@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from .conftest import replay
+from .celery_worker import start_worker
 
 APP = '''
 import json, os, time
@@ -47,28 +48,18 @@ def celery_run(tmp_path: Path, url: str, options: dict) -> list[tuple[int, float
     log = tmp_path / "runs.log"
     env = {**os.environ, "QLINT_BROKER": url, "QLINT_LOG": str(log), "QLINT_OPTIONS": json.dumps(options),
            "PYTHONPATH": str(tmp_path)}
-    with open(tmp_path / "worker.log", "w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "autoretryapp", "worker", "-c", "1", "-P", "prefork",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO", "-n", "w1@%h"],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(600):
-                if "ready." in (tmp_path / "worker.log").read_text():
-                    break
-                if worker.poll() is not None:
-                    pytest.fail("celery worker exited:\n" + (tmp_path / "worker.log").read_text())
-                time.sleep(0.05)
-            published = subprocess.run(
-                [sys.executable, "-c", "import time, autoretryapp\nprint(time.time())\n"
-                 "autoretryapp.app.send_task('flaky', task_id='m')\n"],
-                cwd=tmp_path, env=env, capture_output=True, text=True)
-            assert published.returncode == 0, published.stderr
-            t0 = float(published.stdout.split()[0])
-            time.sleep(max(0.0, t0 + WATCH - time.time()))
-        finally:
-            worker.send_signal(signal.SIGQUIT)
-            worker.wait(30)
+    worker = start_worker(tmp_path, "autoretryapp", env)
+    try:
+        published = subprocess.run(
+            [sys.executable, "-c", "import time, autoretryapp\nprint(time.time())\n"
+             "autoretryapp.app.send_task('flaky', task_id='m')\n"],
+            cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert published.returncode == 0, published.stderr
+        t0 = float(published.stdout.split()[0])
+        time.sleep(max(0.0, t0 + WATCH - time.time()))
+    finally:
+        worker.send_signal(signal.SIGQUIT)
+        worker.wait(30)
     return [(retries, at - t0) for retries, at in map(json.loads, log.read_text().splitlines())]
 
 

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from .conftest import replay
+from .celery_worker import start_worker
 
 APP = '''
 import json, os, time
@@ -53,28 +54,18 @@ def celery_run(tmp_path: Path, url: str, backend: str | None, settings: dict) ->
     log = tmp_path / "runs.log"
     env = {**os.environ, "QLINT_BROKER": url, "QLINT_BACKEND": backend or "", "QLINT_CONF": json.dumps(settings),
            "QLINT_LOG": str(log), "PYTHONPATH": str(tmp_path)}
-    with open(tmp_path / "worker.log", "w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dedupeapp", "worker", "-c", "2", "-P", "prefork",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO", "-n", "w1@%h"],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(600):
-                if "ready." in (tmp_path / "worker.log").read_text():
-                    break
-                if worker.poll() is not None:
-                    pytest.fail("celery worker exited:\n" + (tmp_path / "worker.log").read_text())
-                time.sleep(0.05)
-            published = subprocess.run(
-                [sys.executable, "-c", "import sys, time, dedupeapp\nprint(time.time())\n"
-                 f"dedupeapp.app.send_task('sleep', args=[{TASK_SECONDS}], task_id='m')\n"],
-                cwd=tmp_path, env=env, capture_output=True, text=True)
-            assert published.returncode == 0, published.stderr
-            t0 = float(published.stdout.split()[0])
-            time.sleep(max(0.0, t0 + WATCH - time.time()))
-        finally:
-            worker.send_signal(signal.SIGQUIT)
-            worker.wait(30)
+    worker = start_worker(tmp_path, "dedupeapp", env, concurrency=2)
+    try:
+        published = subprocess.run(
+            [sys.executable, "-c", "import sys, time, dedupeapp\nprint(time.time())\n"
+             f"dedupeapp.app.send_task('sleep', args=[{TASK_SECONDS}], task_id='m')\n"],
+            cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert published.returncode == 0, published.stderr
+        t0 = float(published.stdout.split()[0])
+        time.sleep(max(0.0, t0 + WATCH - time.time()))
+    finally:
+        worker.send_signal(signal.SIGQUIT)
+        worker.wait(30)
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return [(kind, round(at - t0, 1)) for kind, _, at in records]
 

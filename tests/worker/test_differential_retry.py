@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from .conftest import replay
+from .celery_worker import start_worker
 
 APP = '''
 import json, os, time
@@ -50,31 +51,21 @@ def celery_run(tmp_path: Path, url: str, settings: dict, max_retries: int) -> li
     log = tmp_path / "runs.log"
     env = {**os.environ, "QLINT_BROKER": url, "QLINT_CONF": json.dumps(settings), "QLINT_LOG": str(log),
            "QLINT_MAX_RETRIES": json.dumps(max_retries), "PYTHONPATH": str(tmp_path)}
-    with open(tmp_path / "worker.log", "w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "retryapp", "worker", "-c", "1", "-P", "prefork",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO", "-n", "w1@%h"],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(600):
-                if "ready." in (tmp_path / "worker.log").read_text():
-                    break
-                if worker.poll() is not None:
-                    pytest.fail("celery worker exited:\n" + (tmp_path / "worker.log").read_text())
-                time.sleep(0.05)
-            published = subprocess.run(
-                [sys.executable, "-c", "import time, retryapp\nprint(time.time())\n"
-                 "retryapp.app.send_task('work', args=[3], task_id='m')\n"],
-                cwd=tmp_path, env=env, capture_output=True, text=True)
-            assert published.returncode == 0, published.stderr
-            t0 = float(published.stdout.split()[0])
-            time.sleep(max(0.0, t0 + KILL_AT - time.time()))
-            first = json.loads(log.read_text().splitlines()[0])
-            os.kill(first[2], signal.SIGKILL)  # the pool process running the task
-            time.sleep(max(0.0, t0 + WATCH - time.time()))
-        finally:
-            worker.send_signal(signal.SIGQUIT)
-            worker.wait(30)
+    worker = start_worker(tmp_path, "retryapp", env)
+    try:
+        published = subprocess.run(
+            [sys.executable, "-c", "import time, retryapp\nprint(time.time())\n"
+             "retryapp.app.send_task('work', args=[3], task_id='m')\n"],
+            cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert published.returncode == 0, published.stderr
+        t0 = float(published.stdout.split()[0])
+        time.sleep(max(0.0, t0 + KILL_AT - time.time()))
+        first = json.loads(log.read_text().splitlines()[0])
+        os.kill(first[2], signal.SIGKILL)  # the pool process running the task
+        time.sleep(max(0.0, t0 + WATCH - time.time()))
+    finally:
+        worker.send_signal(signal.SIGQUIT)
+        worker.wait(30)
     # When the pool noticed the lost process (billiard may take a few seconds): the retry's delay counts from there.
     lost = next((_stamp(line) - t0 for line in (tmp_path / "worker.log").read_text().splitlines()
                  if "exited with 'signal 9 (SIGKILL)'" in line), KILL_AT)

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import redis
 
 from .conftest import replay
+from .celery_worker import start_worker
 
 APP = '''
 import json, os, time
@@ -65,28 +65,18 @@ def celery_run(tmp_path: Path, url: str, sig: str, mode: str) -> tuple[list, int
     (tmp_path / "revokeapp.py").write_text(APP)
     log = tmp_path / "runs.log"
     env = {**os.environ, "QLINT_BROKER": url, "QLINT_LOG": str(log), "PYTHONPATH": str(tmp_path)}
-    with open(tmp_path / "worker.log", "w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "revokeapp", "worker", "-c", "1", "-P", "prefork",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO", "-n", "w1@%h"],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(600):
-                if "ready." in (tmp_path / "worker.log").read_text():
-                    break
-                if worker.poll() is not None:
-                    pytest.fail("celery worker exited:\n" + (tmp_path / "worker.log").read_text())
-                time.sleep(0.05)
-            done = subprocess.run(
-                [sys.executable, "-c", "import sys, time, revokeapp as m\nfrom celery import chain\n"
-                 f"chain(m.work.si({mode!r}).set(task_id='m'), m.after.s()).apply_async()\n"
-                 "time.sleep(1)\n"
-                 f"m.app.control.revoke('m', terminate=True, signal={sig!r})\n"
-                 "time.sleep(5)\n"], cwd=tmp_path, env=env, capture_output=True, text=True)
-            assert done.returncode == 0, done.stderr
-        finally:
-            worker.send_signal(signal.SIGQUIT)
-            worker.wait(30)
+    worker = start_worker(tmp_path, "revokeapp", env)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys, time, revokeapp as m\nfrom celery import chain\n"
+             f"chain(m.work.si({mode!r}).set(task_id='m'), m.after.s()).apply_async()\n"
+             "time.sleep(1)\n"
+             f"m.app.control.revoke('m', terminate=True, signal={sig!r})\n"
+             "time.sleep(5)\n"], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    finally:
+        worker.send_signal(signal.SIGQUIT)
+        worker.wait(30)
     client = redis.Redis.from_url(url)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     runs = [[r[1], next((e[2] for e in records[i:] if e[0] == "end" and e[1] == r[1]), "terminated")]

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from .conftest import replay
+from .celery_worker import start_worker
 
 APP = '''
 import json, os, time
@@ -60,28 +61,18 @@ def celery_run(tmp_path: Path, url: str, mode: str, settings: dict) -> list[tupl
     log = tmp_path / "runs.log"
     env = {**os.environ, "QLINT_BROKER": url, "QLINT_CONF": json.dumps(settings), "QLINT_LOG": str(log),
            "PYTHONPATH": str(tmp_path)}
-    with open(tmp_path / "worker.log", "w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "softapp", "worker", "-c", "1", "-P", "prefork",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO", "-n", "w1@%h"],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(600):
-                if "ready." in (tmp_path / "worker.log").read_text():
-                    break
-                if worker.poll() is not None:
-                    pytest.fail("celery worker exited:\n" + (tmp_path / "worker.log").read_text())
-                time.sleep(0.05)
-            published = subprocess.run(
-                [sys.executable, "-c", "import sys, time, softapp\nprint(time.time())\n"
-                 f"softapp.app.send_task('work', args=[{mode!r}, 3], task_id='m')\n"],
-                cwd=tmp_path, env=env, capture_output=True, text=True)
-            assert published.returncode == 0, published.stderr
-            t0 = float(published.stdout.split()[0])
-            time.sleep(max(0.0, t0 + 5 - time.time()))
-        finally:
-            worker.send_signal(signal.SIGQUIT)
-            worker.wait(30)
+    worker = start_worker(tmp_path, "softapp", env)
+    try:
+        published = subprocess.run(
+            [sys.executable, "-c", "import sys, time, softapp\nprint(time.time())\n"
+             f"softapp.app.send_task('work', args=[{mode!r}, 3], task_id='m')\n"],
+            cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert published.returncode == 0, published.stderr
+        t0 = float(published.stdout.split()[0])
+        time.sleep(max(0.0, t0 + 5 - time.time()))
+    finally:
+        worker.send_signal(signal.SIGQUIT)
+        worker.wait(30)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     out = [(r[0], *r[2:-1], round(r[-1] - t0)) for r in records]
     if "Hard time limit" in (tmp_path / "worker.log").read_text():
