@@ -145,3 +145,15 @@ def test_a_cookiecutter_template_is_skipped_with_a_note(tmp_path):
     config = qlint("config", ".", "--no-cache", cwd=tmp_path).stdout
     assert "note: hooks/post_gen.py: a template (Jinja markers), not Python; skipped" in config
     assert "note: {{cookiecutter.project_slug}}/config/settings.py: a template (Jinja markers), not Python; skipped" in config
+
+
+def test_a_template_folders_python_is_skipped_without_libcst(tmp_path):
+    """A file under a placeholder folder that CPython cannot parse is a template: libcst, which
+    reads what CPython cannot, is not imported for it (its import costs each process 0.25 s)."""
+    source = tmp_path / "tasks.py"
+    source.write_text("from celery import shared_task\n{% if cookiecutter.use_celery %}\nx = 1\n{% endif %}\n")
+    probe = ("import sys\nfrom qlint.sources.python import parse_file\n"
+             f"facts = parse_file('{{{{cookiecutter.project_slug}}}}/tasks.py', open({str(source)!r}, 'rb').read())\n"
+             "print(facts.error)\nprint('libcst' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.splitlines() == ["a template (Jinja markers), not Python; skipped", "False"], done.stderr

@@ -21,7 +21,7 @@ from qlint.sources import from_ast
 from qlint.sources.chunks import Chunk, lines_of, statement_chunks
 from qlint.sources.reads import likely_reads
 from qlint.sources.read import SourceError, decode_python, may_use_an_app, mentions_celery
-from qlint.sources.templates import PYTHON_NOTE, is_python_template
+from qlint.sources.templates import PYTHON_NOTE, in_template_folder, is_python_template
 from qlint.sources.newer_syntax import rewritten
 
 # Function bodies are read only when they may call or define something Celery cares about.
@@ -80,6 +80,10 @@ def parse_facts(path: str, text: str, calls: frozenset[str] = frozenset()) -> ir
     if refused is not None:
         line, message = refused
         return ir.ModuleFacts(path, (), error=message, error_span=Span(path, line), lines=lines)
+    if tree is None and in_template_folder(path):
+        # A cookiecutter project's file that does not parse is a template: asking libcst would
+        # cost its import (a quarter of a second in each process) to learn nothing.
+        return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=lines, mentions_celery=False)
     try:
         with ir.deep_recursion():
             if tree is None:  # syntax this interpreter does not know: libcst decides, on the whole file

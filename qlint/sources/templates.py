@@ -11,11 +11,16 @@ _PLACEHOLDER_FOLDER = re.compile(r"\{\{.*?\}\}")
 PYTHON_NOTE = "a template (Jinja markers), not Python; skipped"
 
 
+def in_template_folder(path: str) -> bool:
+    """Under a folder named by a placeholder (`{{cookiecutter.project_slug}}/...`)."""
+    return any(_PLACEHOLDER_FOLDER.search(part) for part in path.split("/")[:-1])
+
+
 def is_python_template(path: str, text: str) -> bool:
     """True for a Python file that does not parse because it is a template: it sits under a
     folder named by a placeholder ({{cookiecutter.project_slug}}/...), or the line where
     Python's parser stops holds a template marker. Called only for files that failed to parse."""
-    if any(_PLACEHOLDER_FOLDER.search(part) for part in path.split("/")[:-1]):
+    if in_template_folder(path):
         return True
     try:
         ast.parse(text)
