@@ -459,9 +459,9 @@ def _redelivery(project: Project, app: App) -> str:
                          "by default) gets the worker's channel closed and all it holds re-queued")
         elif kind.kind in VISIBILITY_DEFAULTS:
             vt = visibility_timeout(app, kind.kind)
-            if vt is not None:
-                parts.append(f"on {kind.label}, one that waits past {vt.describe(kind.kind)} is delivered again and "
-                             "runs twice")
+            # an unreadable timeout still ends: only when is unknown
+            timeout = vt.describe(kind.kind) if vt is not None else "the visibility timeout (not readable here)"
+            parts.append(f"on {kind.label}, one that waits past {timeout} is delivered again and runs twice")
     return "; ".join(parts)
 
 

@@ -96,3 +96,15 @@ def test_a_multiplier_from_the_environment_is_not_rewritten(tmp_path):
     assert finding.fix.edits == ()
     assert finding.fix.description.endswith("(not written by --fix: the value comes from the environment (PREFETCH): "
                                             "set it there)")
+
+
+def test_a_visibility_timeout_qlint_cannot_read_still_ends(tmp_path):
+    """The only worker of its queue on Redis with transport options from the environment: a
+    reserved message that waits past the timeout, whatever it is, is delivered again."""
+    config = ("import json\nimport os\n\nbroker_url = 'redis://redis:6379/0'\n"
+              "broker_transport_options = json.loads(os.environ['TRANSPORT_OPTIONS'])\n")
+    (finding,) = check(tmp_path, {"proj/celeryconfig.py": config,
+                                  "Procfile": "worker: celery -A proj worker -c 2\n"})
+    assert finding.message.endswith("reserved messages wait unacknowledged behind a long task; on Redis, one that "
+                                    "waits past the visibility timeout (not readable here) is delivered again and "
+                                    "runs twice")
