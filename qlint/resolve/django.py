@@ -189,18 +189,11 @@ def _stand_ins(workspace: "Host", dotted: str, missing: str) -> DjangoSettings |
             spans[name] = span
         first = alternatives[0][0]
         # the same binding in each (a star import of a common module) is that binding
-        same = all(_identical(value, first) for value, _ in alternatives[1:])
+        same = all(V.identical(value, first) for value, _ in alternatives[1:])
         names[name] = first if same else V.several(alternatives, span)
     unseen = next((env.unseen for _, env in found if env.unseen is not None), None)
     return DjangoSettings(dotted, None, names, spans, unseen=unseen, stand_in=(
         f"{missing}; read as each settings module beside it that it can be: {', '.join(m for m, _ in found)}"))
-
-
-def _identical(a: Value, b: Value) -> bool:
-    try:
-        return a is b or bool(a == b)
-    except Exception:  # a value whose own comparison fails is a different value
-        return False
 
 
 def upper(names: dict[str, Value]) -> dict[str, Value]:

@@ -217,7 +217,7 @@ def merge_releases(values: list[tuple[str | None, Value]], releases: tuple[str, 
     groups: list[tuple[list[str], Value]] = []
     for release, value in values:
         for names, seen in groups:
-            if _same(seen, value):
+            if V.identical(seen, value):
                 names.append(release)
                 break
         else:
@@ -225,12 +225,3 @@ def merge_releases(values: list[tuple[str | None, Value]], releases: tuple[str, 
     if len(groups) == 1:
         return groups[0][1]
     return V.several([(value, catalog_releases.celery(names)) for names, value in groups], None)
-
-
-def _same(a: Value, b: Value) -> bool:
-    if a is b:
-        return True
-    try:
-        return bool(a == b)
-    except Exception:  # a value whose own comparison fails is a different value
-        return False

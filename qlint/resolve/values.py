@@ -74,6 +74,17 @@ def several(alternatives: list[tuple[Value, str]], origin: Span | None) -> Value
     return Value("several", None, origin, alternatives=tuple(flat))
 
 
+def identical(a: Value, b: Value) -> bool:
+    """The same value, compared whole (origins included); a value whose own comparison fails is
+    a different value."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
 def _same(a: Value, b: Value) -> bool:
     return (
         a.status == b.status and a.status in ("known", "default", "env-default")
