@@ -347,9 +347,7 @@ class Transactions:
         if cls is not None:
             # a method of a class the receiver is known to be an instance of: its module is read
             # now if it was not (info_of)
-            found = cls.lookup(func.attr)
-            method = found.value if found is not None and found.status == "known" else None
-            return self.info_of(method.func, method.module) if isinstance(method, FuncObj) else None
+            return self._defined_in(cls, func.attr)
         if name not in self.index.by_name:
             # No module read so far defines it: a module read only now would be one with no
             # Celery or transaction marker, whose function bodies are never read.
@@ -377,14 +375,18 @@ class Transactions:
     def _method(self, info: FuncInfo, name: str) -> FuncInfo | None:
         cls = self.class_obj(info)
         if cls is not None:
-            found = cls.lookup(name)
-            obj = found.value if found is not None and found.status == "known" else None
-            return self.info_of(obj.func, obj.module) if isinstance(obj, (FuncObj, TaskObj)) else None
+            return self._defined_in(cls, name)
         assert info.cls is not None
         for stmt in info.cls.body:
             if isinstance(stmt, ir.FuncDef) and stmt.name == name:
                 return self.index.infos.get(id(stmt))
         return None
+
+    def _defined_in(self, cls: ClassObj, name: str) -> FuncInfo | None:
+        """The project function a class (or its project bases) binds to name."""
+        found = cls.lookup(name)
+        obj = found.value if found is not None and found.status == "known" else None
+        return self.info_of(obj.func, obj.module) if isinstance(obj, (FuncObj, TaskObj)) else None
 
     def _super_method(self, info: FuncInfo, name: str) -> FuncInfo | None:
         cls = self.class_obj(info)
