@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with an amqp:// broker: its management API (default http://HOST:15672, the broker's "
                         "credentials)")
     p.add_argument("--consumer-timeout", type=float, metavar="SECONDS",
-                   help="RabbitMQ's consumer_timeout when rabbitmq.conf sets one (default 1800 s)")
+                   help="with an amqp:// broker: RabbitMQ's consumer_timeout when rabbitmq.conf sets one, which "
+                        "the management API does not show (default 1800 s); a queue's x-consumer-timeout or a "
+                        "policy's consumer-timeout still wins. With --ask-workers, the workers' time limits are "
+                        "judged against it (QL103)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--watch", type=float, metavar="N", help="read again every N seconds until interrupted")
     p.add_argument("--sample", type=int, default=1000, metavar="N",
@@ -43,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "at most 64 MiB of them)")
     p.add_argument("--ask-workers", action="store_true",
                    help="also ask the live workers (Celery's ping, stats, conf, active, reserved broadcasts: "
-                        "the one write to the broker) and compare their settings with the project's")
+                        "the one write to the broker), compare their settings with the project's and run the "
+                        "static rules again with the settings each worker runs with")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the caches")
     p.set_defaults(run=run)
@@ -65,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
                      "can be inspected")
     if args.rabbitmq_api and not rabbit:
         return _fail("--rabbitmq-api goes with an amqp:// broker")
+    if args.consumer_timeout is not None and not rabbit:
+        return _fail("--consumer-timeout goes with an amqp:// broker (Redis has a visibility timeout: "
+                     "--visibility-timeout)")
     if args.watch is not None and not args.watch > 0:
         return _fail("--watch takes a number of seconds greater than 0")
     if args.visibility_timeout is not None and not args.visibility_timeout > 0:
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     except LookupError as exc:
         return _fail(str(exc))
     from qlint.live.redis_state import ReadRefused, Reader, read_only_client
+    from qlint.live.rerun import Rerunner
     from qlint.live.workers import WorkersUnavailable
 
     try:
@@ -92,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, redis.RedisError) as exc:
         return _fail(scrub(f"{redacted(url)}: {exc}", url))
     reader = Reader(client, expect.prefix, args.sample)
+    rerun = Rerunner(expect.project, expect.apps)
     try:
-        return watch(lambda: _once(args, reader, expect, url), args.watch)
+        return watch(lambda: _once(args, reader, expect, url, rerun), args.watch)
     except (redis.RedisError, OSError, ReadRefused, WorkersUnavailable) as exc:
         return _fail(scrub(f"cannot read {redacted(url)}: {exc}", url))
     finally:
@@ -118,11 +127,11 @@ def _expectations(args: argparse.Namespace, kind: str = "redis") -> Any:
     return expect
 
 
-def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
+def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str, rerun: Any) -> int:
     from qlint.live.hazards import findings, unconsumed
     from qlint.live.render import render
     from qlint.live.urls import redacted
-    from qlint.live.workers import Asked, ask, behind_long_tasks, drift, live_settings
+    from qlint.live.workers import Asked, ask, behind_long_tasks, drift
     from qlint.rules import all_rules
 
     rules = {r.code: r for r in all_rules()}
@@ -137,15 +146,24 @@ def _once(args: argparse.Namespace, reader: Any, expect: Any, url: str) -> int:
     if asked is not None:
         found += unconsumed(snapshot, {q for w in asked.workers for q in w.queues}, rules)
         found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
-        found += live_settings(asked.workers, expect, rules)
+        found += _rerun(rerun, asked)
     _emit(args, render(args.format, redacted(url), snapshot, expect, found, asked))
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
 
 
+def _rerun(rerun: Any, asked: Any, without: dict[str, set[str]] | None = None) -> list[Any]:
+    """The static rules with each live worker's settings: the findings only those give; what the
+    project's own settings give too is kept with the worker as confirmed."""
+    result = rerun.run(asked.workers, without)
+    asked.confirmed, asked.notes = result.confirmed, result.notes
+    return result.findings
+
+
 def _run_rabbitmq(args: argparse.Namespace) -> int:
     from qlint.live import rabbitmq
+    from qlint.live.rerun import Rerunner
     from qlint.live.urls import redacted, scrub
     from qlint.live.workers import WorkersUnavailable
 
@@ -159,17 +177,19 @@ def _run_rabbitmq(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     api_url = args.rabbitmq_api or rabbitmq.default_api(args.broker)
     api = rabbitmq.Api(api_url)
+    rerun = Rerunner(expect.project, expect.apps)
     try:
-        return watch(lambda: _once_rabbitmq(args, api, api_url, expect), args.watch)
+        return watch(lambda: _once_rabbitmq(args, api, api_url, expect, rerun), args.watch)
     except (rabbitmq.ApiUnavailable, WorkersUnavailable) as exc:
         return _fail(scrub(scrub(f"cannot read {redacted(api_url)}: {exc}", api_url), args.broker))
 
 
-def _once_rabbitmq(args: argparse.Namespace, api: Any, api_url: str, expect: Any) -> int:
+def _once_rabbitmq(args: argparse.Namespace, api: Any, api_url: str, expect: Any, rerun: Any) -> int:
     from qlint.live import rabbitmq
     from qlint.live.render import render_rabbitmq
+    from qlint.live.rerun import app_of
     from qlint.live.urls import redacted
-    from qlint.live.workers import Asked, ask, behind_long_tasks, drift, live_settings
+    from qlint.live.workers import Asked, ask, behind_long_tasks, drift
     from qlint.rules import all_rules
 
     rules = {r.code: r for r in all_rules()}
@@ -182,7 +202,12 @@ def _once_rabbitmq(args: argparse.Namespace, api: Any, api_url: str, expect: Any
     found = rabbitmq.findings(snapshot, expect, running, rules)
     if asked is not None:
         found += behind_long_tasks(asked.workers, snapshot.read_at, expect, rules)
-        found += live_settings(asked.workers, expect, rules, visibility=False)
+        # QL103 by the consumer timeout RabbitMQ shows or --consumer-timeout gives, where there is one;
+        # elsewhere the static rule, which assumes RabbitMQ's default, runs with the worker's settings.
+        apps = {w.hostname: app for w in asked.workers if (app := app_of(w, expect.apps)) is not None}
+        found += rabbitmq.limits(asked.workers, snapshot, apps, rules)
+        found += _rerun(rerun, asked, {w.hostname: {"QL103"} for w in asked.workers
+                                       if rabbitmq.timeout_of(w, snapshot) is not None})
     _emit(args, render_rabbitmq(args.format, redacted(args.broker), redacted(api_url), snapshot, expect, found,
                                 asked))
     if (any(f.severity != "info" for f in found) or asked is not None and asked.drift) and not args.exit_zero:

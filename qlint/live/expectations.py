@@ -1,6 +1,7 @@
 """What a live broker is judged against, taken from the project as `qlint config` resolves it:
-the visibility timeout in force, how often consumers sweep, the key prefix, and the queues
-the project configures."""
+the visibility timeout in force, how often consumers sweep, the key prefix, the queues the
+project configures, and the resolved project itself, for the static rules to run again with
+the live workers' settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class Expectations:
     celery_releases: tuple[str, ...] = ()
     celery_versions: tuple[str, ...] = ()
     celery_from: str = ""
+    # The resolved project and its apps on the broker's kind, which the live workers' settings
+    # are put into to run the static rules again (rerun.py); None and empty without a project.
+    project: Any = None
+    apps: list[App] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"visibility_timeout": {"seconds": self.visibility, "from": self.visibility_from},
@@ -65,6 +70,7 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
     analysis = analyse(paths, use_cache=use_cache, config=config)
     try:
         project = analysis.project
+        project.config = config  # as the engine sets it before rules run (rerun.py runs them)
         out = defaults()
         if config is not None:
             out.large_bytes = getattr(config, "payload_literal_bytes", out.large_bytes)
@@ -74,6 +80,7 @@ def from_project(paths: list[str], app_name: str | None, use_cache: bool, config
             names = ", ".join(sorted(a.name for a in project.apps)) or "none"
             raise LookupError(f"no app named {app_name!r} under {', '.join(paths)} (apps: {names})")
         on_broker = [a for a in apps if any(t.kind == kind for t in brokers(a, project))]
+        out.project, out.apps = project, on_broker
         where = ", ".join(paths)
         if not apps:
             out.notes.append(f"no Celery app found under {where}: Celery's and kombu's defaults apply")

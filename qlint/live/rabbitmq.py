@@ -16,12 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from qlint.model import Finding, Span
+from qlint.model import Finding, Related, Span
+from qlint.resolve.resolved import App
 from qlint.rule import Rule
 from qlint.semantics.delivery import CONSUMER_TIMEOUT
 from qlint.semantics.durations import format_duration
 from qlint.live.expectations import Expectations
 from qlint.live.hazards import size
+from qlint.live.workers import LiveWorker, positive_seconds
+
+
+# Where a queue's consumer timeout comes from when neither the broker nor the command line says.
+DEFAULT_FROM = "RabbitMQ's default; rabbitmq.conf may set another"
 
 
 class ApiUnavailable(Exception):
@@ -121,7 +127,7 @@ def _timeout(queue: dict[str, Any], given: float | None) -> tuple[float, str]:
         return policy["consumer-timeout"] / 1000, f"policy {queue.get('policy')!r}"
     if given is not None:
         return given, "--consumer-timeout"
-    return float(CONSUMER_TIMEOUT), "RabbitMQ's default; rabbitmq.conf may set another"
+    return float(CONSUMER_TIMEOUT), DEFAULT_FROM
 
 
 def findings(snapshot: RabbitSnapshot, expect: Expectations, running: list[tuple[str, dict[str, Any]]] | None,
@@ -161,6 +167,54 @@ def findings(snapshot: RabbitSnapshot, expect: Expectations, running: list[tuple
                 f"unacknowledged for {format_duration(round(age))}, past the consumer timeout of "
                 f"{format_duration(limit)} ({origin}): RabbitMQ closes the worker's channel and requeues what "
                 f"it held, so the task runs again")
+    return out
+
+
+def timeout_of(worker: LiveWorker, snapshot: RabbitSnapshot) -> RabbitQueue | None:
+    """The queue with the shortest consumer timeout among those the worker consumes (the first to
+    close its channel), when RabbitMQ shows it (a queue's argument, a policy) or --consumer-timeout
+    gives it; None when each is RabbitMQ's default, which no API shows."""
+    known = [q for q in snapshot.queues if q.name in worker.queues and q.timeout_from != DEFAULT_FROM]
+    return min(known, key=lambda q: q.consumer_timeout) if known else None
+
+
+def limits(workers: list[LiveWorker], snapshot: RabbitSnapshot, apps: dict[str, App],
+           rules: dict[str, type[Rule]]) -> list[Finding]:
+    """QL103 with the consumer timeout in force (timeout_of): a worker that acknowledges late with
+    a hard time limit at or above it, or with none; a task of its app (apps, by hostname) with a
+    time limit of its own at or above it. Where the timeout is RabbitMQ's default, the static
+    QL103, which assumes that default, judges the worker's settings instead (rerun.py)."""
+    rule = rules["QL103"]
+    out: list[Finding] = []
+    for worker in workers:
+        queue = timeout_of(worker, snapshot)
+        if queue is None:
+            continue
+        settings = worker.settings()
+        late, hard = settings.get("task_acks_late") is True, positive_seconds(settings.get("task_time_limit"))
+        timeout = (f"the consumer timeout of {format_duration(queue.consumer_timeout)} ({queue.timeout_from}) of "
+                   f"{queue.name!r}, which it consumes")
+        closed = ("RabbitMQ closes the worker's channel when a task runs that long and requeues every message "
+                  "the channel held, so the task runs again")
+        where = Span(f"worker {worker.hostname}", 0)
+        if late and hard is not None and hard >= queue.consumer_timeout:
+            out.append(Finding("QL103", rule.name, rule.severity,
+                               f"{worker.hostname} acknowledges tasks late with a hard time limit of "
+                               f"{format_duration(hard)}, at or above {timeout}: {closed}", where))
+        elif late and hard is None:
+            out.append(Finding("QL103", rule.name, "warning",
+                               f"{worker.hostname} acknowledges tasks late with no hard time limit, so nothing keeps "
+                               f"a run under {timeout}: past it, {closed}", where))
+        app = apps.get(worker.hostname)
+        for task in sorted(app.tasks.values(), key=lambda t: t.name) if app is not None else []:
+            own, acks = task.options.get("time_limit"), task.options.get("acks_late")
+            seconds = positive_seconds(own.value) if own is not None and own.status == "known" else None
+            task_late = acks.value is True if acks is not None and acks.status == "known" else late
+            if task_late and seconds is not None and seconds >= queue.consumer_timeout:
+                out.append(Finding("QL103", rule.name, rule.severity,
+                                   f"task {task.name} is acknowledged late with a hard time limit of "
+                                   f"{format_duration(seconds)}, at or above {timeout} on {worker.hostname}: {closed}",
+                                   where, (Related(own.origin or task.decorator_span, "its time limit is set here"),)))
     return out
 
 

@@ -82,7 +82,11 @@ def _worker_lines(workers: Asked | None) -> list[str]:
                      + (f" (multiplier {multiplier:g})" if multiplier is not None else "")
                      + f", queues {', '.join(w.queues) or 'none'}; {len(w.running)} running, {len(w.reserved)} "
                      f"reserved, {len(w.scheduled)} scheduled" + (f"; Celery {w.celery}" if w.celery else ""))
-    return lines + [f"  drift: {d.describe()}" for d in workers.drift]
+        confirmed = workers.confirmed.get(w.hostname)
+        if confirmed:
+            lines.append(f"    runs the hazards `qlint check` reports from the project's settings: "
+                         + ", ".join(f"{f.code} ({f.span})" for f in ordered(confirmed)))
+    return lines + [f"  note: {n}" for n in workers.notes] + [f"  drift: {d.describe()}" for d in workers.drift]
 
 
 def _finding_lines(found: Sequence[Finding], workers: Asked | None) -> list[str]:
@@ -127,11 +131,19 @@ def to_json(broker: str, snapshot: Snapshot, expect: Expectations, found: Sequen
 def _common_json(found: Sequence[Finding], expect: Expectations, workers: Asked | None) -> dict[str, Any]:
     found = ordered(found)
     return {
-        "workers": [w.to_json() for w in workers.workers] if workers is not None else None,
+        "workers": [{**w.to_json(),
+                     "confirmed": [_confirmed(f) for f in ordered(workers.confirmed.get(w.hostname, []))]}
+                    for w in workers.workers] if workers is not None else None,
         "drift": [d.to_json() for d in workers.drift] if workers is not None else None,
         "findings": [finding_to_json(f, fp) for f, fp in zip(found, _fingerprints(found))],
-        "notes": [{"level": "note", "path": None, "line": None, "column": None, "message": n} for n in expect.notes],
+        "notes": [{"level": "note", "path": None, "line": None, "column": None, "message": n}
+                  for n in [*expect.notes, *(workers.notes if workers is not None else [])]],
     }
+
+
+def _confirmed(finding: Finding) -> dict[str, Any]:
+    """A static rule's finding that a worker's settings confirm: where `qlint check` reports it."""
+    return {"code": finding.code, "path": finding.span.path, "line": finding.span.line, "message": finding.message}
 
 
 def _fingerprints(found: Sequence[Finding]) -> list[str]:

@@ -1,11 +1,13 @@
 """The live workers, asked through Celery's own remote control (`qlint inspect --ask-workers`):
-`ping`, then `stats`, `conf`, `active`, `reserved`, `scheduled`, `active_queues` and `report`.
+`ping`, then `stats`, `conf`, `active`, `reserved`, `scheduled`, `active_queues`, `report` and
+`registered`.
 These broadcasts are the one thing qlint inspect writes to the broker: a message in the
 control exchange, and the reply queue the answers come back on.
 
 What each worker runs with is compared to the project: the prefetch multiplier (from the
 prefetch count a worker reports, which its command line sets, over its concurrency), the
-concurrency, acks_late, the time limits, the queues it consumes and the visibility timeout."""
+concurrency, acks_late, the time limits (from the limits its pool enforces), the queues it
+consumes and the visibility timeout."""
 from __future__ import annotations
 
 import re
@@ -15,7 +17,11 @@ from typing import Any
 from qlint.model import Finding, Span
 from qlint.rule import Rule
 from qlint.semantics.durations import format_duration
-from qlint.live.expectations import Expectations
+from qlint.live.expectations import COMPARED, Expectations
+
+# The settings of a worker its JSON report shows.
+SHOWN = ("worker_prefetch_multiplier", "worker_concurrency", "task_acks_late", "task_time_limit",
+         "task_soft_time_limit", "broker_transport_options")
 
 # Our own client consumes its replies through kombu's Redis transport, whose consumers may sweep
 # `unacked` with their visibility timeout: so large that it never pushes anything back.
@@ -37,6 +43,10 @@ class LiveWorker:
     reserved: list[dict[str, Any]] = field(default_factory=list)
     scheduled: list[dict[str, Any]] = field(default_factory=list)
     celery: str | None = None
+    # The (soft, hard) time limits its pool enforces (`stats`), None when it does not say.
+    timeouts: tuple[Any, Any] | None = None
+    # The names of the tasks it has registered (`registered`): which of the project's apps it runs.
+    tasks: list[str] = field(default_factory=list)
 
     def multiplier(self) -> float | None:
         """The prefetch multiplier it consumes with: each ETA message it holds raises its count by one."""
@@ -44,14 +54,29 @@ class LiveWorker:
             return None
         return (self.prefetch_count - len(self.scheduled)) / self.concurrency
 
+    def settings(self) -> dict[str, Any]:
+        """The settings it runs with: its configuration (`conf`), except where its command line
+        may have given another value, which Celery passes to the worker without writing it back
+        into the configuration: the time limits its pool enforces (--time-limit,
+        --soft-time-limit), its concurrency (-c) and prefetch multiplier (--prefetch-multiplier),
+        as `stats` reports them."""
+        out = dict(self.conf)
+        if self.timeouts is not None:
+            soft, hard = self.timeouts
+            out["task_soft_time_limit"], out["task_time_limit"] = soft or None, hard or None
+        if self.concurrency is not None:
+            out["worker_concurrency"] = self.concurrency
+        multiplier = self.multiplier()
+        if multiplier is not None:
+            out["worker_prefetch_multiplier"] = int(multiplier) if float(multiplier).is_integer() else multiplier
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {"hostname": self.hostname, "concurrency": self.concurrency, "prefetch_count": self.prefetch_count,
                 "queues": self.queues, "celery": self.celery,
                 "active": [_request(r) for r in self.running], "reserved": [_request(r) for r in self.reserved],
                 "scheduled": [_request(r) for r in self.scheduled],
-                "settings": {k: self.conf.get(k) for k in ("worker_prefetch_multiplier", "task_acks_late",
-                                                          "task_time_limit", "task_soft_time_limit",
-                                                          "broker_transport_options") if k in self.conf}}
+                "settings": {k: v for k, v in self.settings().items() if k in SHOWN}}
 
 
 def _request(request: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +102,7 @@ def ask(url: str, prefix: str, timeout: float = 1.0) -> list[LiveWorker]:
         # Every worker that answered the ping answers again: stop waiting at the last reply.
         inspect = app.control.inspect(timeout=timeout, limit=len(pong))
         answers = {name: getattr(inspect, name)() or {} for name in
-                   ("stats", "active", "reserved", "scheduled", "active_queues", "report")}
+                   ("stats", "active", "reserved", "scheduled", "active_queues", "report", "registered")}
         answers["conf"] = inspect.conf(with_defaults=True) or {}
     except Exception as exc:  # kombu's and redis-py's connection errors, under several names
         raise WorkersUnavailable(f"the workers could not be asked: {exc}") from None
@@ -94,8 +119,17 @@ def ask(url: str, prefix: str, timeout: float = 1.0) -> list[LiveWorker]:
             answers["conf"].get(hostname) or {},
             [q.get("name") for q in answers["active_queues"].get(hostname) or [] if isinstance(q, dict)],
             list(answers["active"].get(hostname) or []), list(answers["reserved"].get(hostname) or []),
-            list(answers["scheduled"].get(hostname) or []), version.group(1) if version else None))
+            list(answers["scheduled"].get(hostname) or []), version.group(1) if version else None,
+            _timeouts(pool.get("timeouts")), [str(t) for t in answers["registered"].get(hostname) or []]))
     return out
+
+
+def _timeouts(value: Any) -> tuple[Any, Any] | None:
+    """The pool's (soft, hard) limits; 0 or None where there is none."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 \
+            and all(positive_seconds(v) or v in (0, None) for v in value):
+        return value[0], value[1]
+    return None
 
 
 def _int(value: Any) -> int | None:
@@ -141,35 +175,8 @@ def behind_long_tasks(workers: list[LiveWorker], now: float, expect: Expectation
     return out
 
 
-def _seconds(value: Any) -> float | None:
+def positive_seconds(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
-
-
-def live_settings(workers: list[LiveWorker], expect: Expectations, rules: dict[str, type[Rule]],
-                  visibility: bool = True) -> list[Finding]:
-    """The static rules' conditions on the settings each worker runs with, which may not be the
-    repository's: QL101 for late acknowledgement with a hard time limit above the visibility
-    timeout in force, or none (Redis, visibility), QL402 for a soft limit at or above the hard one."""
-    out = []
-    for worker in workers:
-        where = Span(f"worker {worker.hostname}", 0)
-        hard, soft = _seconds(worker.conf.get("task_time_limit")), _seconds(worker.conf.get("task_soft_time_limit"))
-        if visibility and worker.conf.get("task_acks_late") is True and (hard is None or hard > expect.visibility):
-            limit = "no hard time limit" if hard is None else f"a hard time limit of {format_duration(hard)}"
-            rule = rules["QL101"]
-            out.append(Finding(
-                "QL101", rule.name, rule.severity,
-                f"{worker.hostname} acknowledges tasks late with {limit}, above the visibility timeout of "
-                f"{format_duration(expect.visibility)} ({expect.visibility_from}): a task it runs for longer is "
-                f"pushed back by a restore sweep and run again by another worker", where))
-        if hard is not None and soft is not None and soft >= hard:
-            rule = rules["QL402"]
-            out.append(Finding(
-                "QL402", rule.name, rule.severity,
-                f"{worker.hostname} runs with a soft time limit of {format_duration(soft)}, not below its hard "
-                f"limit of {format_duration(hard)}: the task is killed before SoftTimeLimitExceeded is raised",
-                where))
-    return out
 
 
 @dataclass(frozen=True)
@@ -185,8 +192,8 @@ class Drift:
         if self.setting == "queues":
             return f"{self.hostname} consumes {self.live}, which no deployed worker of the project consumes " \
                    f"({self.expected[0][0]})"
-        project = "; ".join(f"{_show(self.setting, v)} ({where})" for v, where in self.expected)
-        return f"{self.hostname} runs with {self.setting} {_show(self.setting, self.live)}; the project sets {project}"
+        project = "; ".join(f"{show(self.setting, v)} ({where})" for v, where in self.expected)
+        return f"{self.hostname} runs with {self.setting} {show(self.setting, self.live)}; the project sets {project}"
 
     def to_json(self) -> dict[str, Any]:
         return {"worker": self.hostname, "setting": self.setting, "live": self.live,
@@ -194,7 +201,9 @@ class Drift:
                 "message": self.describe()}
 
 
-def _show(setting: str, value: Any) -> str:
+def show(setting: str, value: Any) -> str:
+    if value is None:
+        return "none"
     if setting in ("task_time_limit", "task_soft_time_limit", "visibility_timeout") and \
             isinstance(value, (int, float)) and not isinstance(value, bool):
         return format_duration(value)
@@ -208,14 +217,10 @@ def drift(workers: list[LiveWorker], expect: Expectations, visibility: bool = Tr
     too on Redis (visibility)."""
     out: list[Drift] = []
     for worker in workers:
-        live = {
-            "worker_prefetch_multiplier": worker.multiplier(),
-            "worker_concurrency": worker.concurrency,
-            "task_acks_late": worker.conf.get("task_acks_late"),
-            "task_time_limit": worker.conf.get("task_time_limit"),
-            "task_soft_time_limit": worker.conf.get("task_soft_time_limit"),
-        }
-        for setting, value in live.items():
+        settings = worker.settings()
+        live = {"worker_prefetch_multiplier": worker.multiplier(), "worker_concurrency": worker.concurrency}
+        for setting in COMPARED:
+            value = live[setting] if setting in live else settings.get(setting)
             expected = expect.settings.get(setting)
             if not expected or value is None and setting in ("worker_prefetch_multiplier", "worker_concurrency"):
                 continue
@@ -250,6 +255,9 @@ class Asked:
 
     workers: list[LiveWorker]
     drift: list[Drift]
+    # The findings of the static rules that each worker's settings confirm (rerun.py), by hostname.
+    confirmed: dict[str, list[Finding]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def in_force(self, expect: Expectations) -> Expectations:
         """The expectations with the visibility timeout the live workers sweep with, when one is

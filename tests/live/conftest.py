@@ -54,14 +54,36 @@ class Project:
         self.flag, self.log = folder / "release", folder / "runs.log"
         self.workers: list[subprocess.Popen] = []
 
-    def worker(self, name: str) -> subprocess.Popen:
-        env = {**os.environ, "QLINT_TEST_BROKER": self.url, "PYTHONPATH": str(self.folder)}
+    def worker(self, name: str, *options: str, code: str | None = None) -> subprocess.Popen:
+        """A worker of the project's app, with more command-line options; with code, a worker of
+        that source instead (a deployment that runs other code than the repository's), kept
+        outside the project's folder."""
+        folder = self.folder
+        if code is not None:
+            folder = self.folder.parent / f"{self.folder.name}-deployed-{name}"
+            folder.mkdir()
+            (folder / "liveproj.py").write_text(code, encoding="utf-8")
+        env = {**os.environ, "QLINT_TEST_BROKER": self.url, "PYTHONPATH": str(folder)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "liveproj", "worker", "-c", "1", "--prefetch-multiplier", "1",
-             "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "warning"],
-            cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "warning",
+             *options],
+            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.workers.append(proc)
         return proc
+
+    def answering(self, count: int) -> Callable[[], bool]:
+        """Whether count workers answer Celery's ping."""
+        from celery import Celery
+
+        def check() -> bool:
+            app = Celery("pinger", broker=self.url, set_as_current=False)
+            try:
+                return len(app.control.inspect(timeout=0.5).ping() or {}) == count
+            finally:
+                app.close()
+
+        return check
 
     def send(self, task_id: str, **options) -> None:
         from celery import Celery

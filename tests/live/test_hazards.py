@@ -117,16 +117,3 @@ def test_reserved_messages_behind_long_running_tasks():
                        reserved=reserved)
     idle = LiveWorker("w3@host", concurrency=3, running=running, reserved=reserved)
     assert behind_long_tasks([short, idle], NOW, expect(), RULES) == []
-
-
-def test_the_settings_a_worker_runs_with():
-    from qlint.live.workers import LiveWorker, live_settings
-
-    late = LiveWorker("w1@host", conf={"task_acks_late": True, "task_time_limit": 7200, "task_soft_time_limit": 7200})
-    bounded = LiveWorker("w2@host", conf={"task_acks_late": True, "task_time_limit": 1800})
-    early = LiveWorker("w3@host", conf={"task_acks_late": False, "task_time_limit": None})
-    found = live_settings([late, bounded, early], expect(3600), RULES)
-    assert [(f.code, f.span.path) for f in found] == [("QL101", "worker w1@host"), ("QL402", "worker w1@host")]
-    assert "hard time limit of 2 h, above the visibility timeout of 1 h" in found[0].message
-    # RabbitMQ has no visibility timeout.
-    assert [f.code for f in live_settings([late], expect(3600), RULES, visibility=False)] == ["QL402"]

@@ -122,7 +122,8 @@ def test_queues_without_consumers_large_messages_and_a_task_past_the_consumer_ti
     env = {**os.environ, "QLINT_TEST_BROKER": rabbitmq["amqp"], "PYTHONPATH": str(tmp_path)}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "liveproj", "worker", "-c", "1", "--prefetch-multiplier", "1",
-         "-n", "rabbit@%h", "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "warning"],
+         "-n", "rabbit@%h", "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "warning",
+         "--time-limit", "60"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not log.exists():
@@ -139,9 +140,15 @@ def test_queues_without_consumers_large_messages_and_a_task_past_the_consumer_ti
         [live] = data["workers"]
         assert ("QL103", f"worker {live['hostname']}") in codes
         assert ("QL404", "queue bulk") in codes and ("QL201", "queue bulk") in codes
-        [late] = [f for f in data["findings"] if f["code"] == "QL103"]
+        late, limited = sorted((f for f in data["findings"] if f["code"] == "QL103"), key=lambda f: f["severity"])
         assert "liveproj.hold (id long-1)" in late["message"] and "--consumer-timeout" in late["message"]
-        assert {(d["setting"], d["live"]) for d in data["drift"]} == {("worker_prefetch_multiplier", 1)}
+        # Its --time-limit of 60 s lets every task it runs outlast the consumer timeout given.
+        assert limited["path"] == f"worker {live['hostname']}" and limited["message"].startswith(
+            f"{live['hostname']} acknowledges tasks late with a hard time limit of 1 min, at or above the consumer "
+            f"timeout of 2 s (--consumer-timeout) of 'celery', which it consumes")
+        # Its --time-limit is drift too: the limit its pool enforces, not the configuration it reports.
+        assert {(d["setting"], d["live"]) for d in data["drift"]} == {("worker_prefetch_multiplier", 1),
+                                                                       ("task_time_limit", 60)}
     finally:
         flag.touch()
         worker.kill()

@@ -15,7 +15,7 @@ from qlint.cli.inspect import watch
 from qlint.live.redis_state import READ_COMMANDS, Reader, ReadRefused, read_only_client
 from qlint.live.urls import redacted
 
-from tests.live.conftest import Project, database, overdue
+from tests.live.conftest import APP, Project, database, overdue
 
 
 def inspect(capsys, url: str, path: Path, *options: str) -> tuple[int, str, str]:
@@ -84,9 +84,56 @@ def test_a_late_acked_task_past_the_timeout_before_and_after_the_sweep(redis_url
     assert [d["project"][0]["value"] for d in data["drift"]] == [4, 4]
     [stranded] = [f for f in data["findings"] if f["code"] == "QL404"]
     assert stranded["path"] == "bulk" and "no live worker" in stranded["message"]
-    # Both run tasks acknowledged late with no time limit, above the 3 s visibility timeout.
-    assert sorted(f["path"] for f in data["findings"] if f["code"] == "QL101" and f["path"].startswith("worker ")) \
-        == sorted(f"worker {w['hostname']}" for w in data["workers"])
+    # Both run tasks acknowledged late with no time limit on Redis, which the project's broker_url,
+    # read from the environment, does not tell: the static QL102 holds on each, from what they report.
+    late = [f for f in data["findings"] if f["path"].startswith("worker ") and f["code"] in ("QL101", "QL102")]
+    assert sorted(f["path"] for f in late) == sorted(f"worker {w['hostname']}" for w in data["workers"])
+    assert all(f["code"] == "QL102" and "broker_url redis://" in f["message"] for f in late)
+
+
+def test_the_static_rules_run_again_with_the_settings_each_worker_runs_with(redis_url, project, capsys, monkeypatch):
+    url = database(redis_url, 6)
+    proj: Project = project(url)
+    monkeypatch.chdir(proj.folder)  # paths as `qlint inspect .` shows them
+    # The repository acknowledges early. One worker runs a release that acknowledges late (with the
+    # visibility timeout of 3 s and no time limit); another runs the repository's code with time
+    # limits on its command line, which Celery keeps out of the configuration its `conf` reply shows.
+    (proj.folder / "liveproj.py").write_text(APP.replace("task_acks_late=True", "task_acks_late=False"))
+    proj.worker("late", code=APP)
+    proj.worker("bounded", "--time-limit", "2", "--soft-time-limit", "2")
+    proj.wait(proj.answering(2))
+    status, data = report(capsys, url, proj.folder, "--ask-workers")
+    assert status == 1
+    hosts = {w["hostname"].split("@")[0]: w["hostname"] for w in data["workers"]}
+    live = {(f["code"], f["path"]): f for f in data["findings"] if f["path"].startswith("worker ")}
+    assert set(live) == {("QL102", f"worker {hosts['late']}"), ("QL402", f"worker {hosts['bounded']}")}
+    late = live[("QL102", f"worker {hosts['late']}")]["message"]
+    assert late.startswith("tasks of app 'liveproj' are acknowledged late with no hard time limit: a run longer than "
+                           "visibility timeout 3 s is delivered again while it runs")
+    assert f"[as {hosts['late']} runs, by the settings it reports: " in late
+    assert "task_acks_late True (the project: False, liveproj.py:8)" in late
+    bounded = live[("QL402", f"worker {hosts['bounded']}")]["message"]
+    assert "task_time_limit 2 s (the project: none, Celery's default)" in bounded
+    assert all(w["confirmed"] == [] for w in data["workers"])
+    status, out, _ = inspect(capsys, url, proj.folder, "--ask-workers")
+    assert f"worker {hosts['late']}: QL102 tasks of app 'liveproj'" in out
+
+
+def test_a_worker_that_runs_the_repositorys_settings_adds_no_finding(redis_url, project, capsys, monkeypatch):
+    url = database(redis_url, 7)
+    proj: Project = project(url)
+    monkeypatch.chdir(proj.folder)
+    # The broker the project's code reads from the environment is named in its configuration, so
+    # `qlint check` reports QL102 (late acknowledgement, no time limit, a visibility timeout of 3 s).
+    (proj.folder / "pyproject.toml").write_text('[tool.qlint]\nbroker = "redis"\n')
+    proj.worker("same")
+    proj.wait(proj.answering(1))
+    status, data = report(capsys, url, proj.folder, "--ask-workers")
+    [worker] = data["workers"]
+    assert [f for f in data["findings"] if f["path"].startswith("worker ")] == []
+    assert [(f["code"], f["path"], f["line"]) for f in worker["confirmed"]] == [("QL102", "liveproj.py", 8)]
+    status, out, _ = inspect(capsys, url, proj.folder, "--ask-workers")
+    assert "runs the hazards `qlint check` reports from the project's settings: QL102 (liveproj.py:8)" in out
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +316,8 @@ def test_watch_reads_again_every_n_seconds():
 ])
 def test_urls_are_shown_without_secrets(url, shown):
     assert redacted(url) == shown
+
+
+def test_the_consumer_timeout_goes_with_rabbitmq(tmp_path, capsys):
+    status, _, err = inspect(capsys, "redis://127.0.0.1:1/0", tmp_path, "--consumer-timeout", "60")
+    assert status == 2 and "--consumer-timeout goes with an amqp:// broker" in err

@@ -1,0 +1,121 @@
+"""The static rules run again with the settings live workers report, without a broker: workers
+as Celery's `conf`, `stats` and `registered` replies describe them, against a real project."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qlint.live.expectations import from_project
+from qlint.live.rabbitmq import DEFAULT_FROM, RabbitQueue, RabbitSnapshot, limits
+from qlint.live.rerun import Rerunner, app_of, differing
+from qlint.live.workers import LiveWorker
+from qlint.rules import all_rules
+from qlint.user_config.project_config import find_project_root, load_config
+
+RULES = {r.code: r for r in all_rules()}
+
+APP = '''\
+from celery import Celery
+
+app = Celery("proj", broker="redis://cache:6379/0")
+app.conf.update(task_acks_late=True, broker_transport_options={"visibility_timeout": 600})
+
+
+@app.task
+def report(day):
+    pass
+'''
+
+# What the `conf` reply of a worker that runs APP carries (with_defaults: every setting).
+CONF = {"broker_url": "redis://cache:6379/0", "task_acks_late": True, "task_time_limit": None,
+        "task_soft_time_limit": None, "broker_transport_options": {"visibility_timeout": 600},
+        "accept_content": ["json"], "result_expires": "1 day, 0:00:00", "worker_prefetch_multiplier": 4,
+        "worker_concurrency": None}
+
+
+@pytest.fixture(autouse=True)
+def in_the_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # paths as `qlint inspect` run in the project shows them
+
+
+def project(tmp_path: Path, source: str = APP, name: str = "proj.py"):
+    (tmp_path / name).write_text(source, encoding="utf-8")
+    return from_project([str(tmp_path)], None, False, load_config(find_project_root(tmp_path)))
+
+
+def worker(hostname: str, tasks=("proj.report",), timeouts=(0, None), **conf) -> LiveWorker:
+    return LiveWorker(hostname, concurrency=2, prefetch_count=8, conf={**CONF, **conf}, tasks=list(tasks),
+                      timeouts=timeouts)
+
+
+def test_a_worker_that_runs_the_projects_settings_confirms_its_findings(tmp_path):
+    expect = project(tmp_path)
+    result = Rerunner(expect.project, expect.apps).run([worker("same@host")])
+    assert result.findings == [] and result.notes == []
+    [confirmed] = result.confirmed["same@host"]
+    assert (confirmed.code, str(confirmed.span)) == ("QL102", "proj.py:4")  # where `qlint check` reports it
+    # Only what differs is the worker's: a masked password, its concurrency, a timedelta as text.
+    assert differing(expect.apps[0], worker("masked@host", broker_url="redis://:********@cache:6379/0")) \
+        .keys() == {"worker_concurrency"}
+
+
+def test_the_settings_only_a_worker_runs_with_are_findings_at_the_worker(tmp_path):
+    expect = project(tmp_path)
+    drifted = worker("drifted@host", timeouts=(900, 900), accept_content=["json", "pickle"],
+                     broker_transport_options={"visibility_timeout": 60})
+    bounded = worker("bounded@host", timeouts=(240, 300))  # --time-limit on its command line, not in conf
+    result = Rerunner(expect.project, expect.apps).run([drifted, bounded])
+    found = {(f.code, f.span.path): f for f in result.findings}
+    assert set(found) == {("QL101", "worker drifted@host"), ("QL203", "worker drifted@host"),
+                          ("QL402", "worker drifted@host")}
+    late = found[("QL101", "worker drifted@host")]
+    assert "may run 15 min (task_time_limit), at or above visibility timeout 1 min" in late.message
+    assert "[as drifted@host runs, by the settings it reports: broker_transport_options {'visibility_timeout': 60} " \
+           "(the project: {'visibility_timeout': 600}, proj.py:4); task_time_limit 15 min (the project: none, " \
+           "Celery's default)]" in late.message
+    assert [str(r.span) for r in late.related] == ["proj.py:4"]  # where the rule places it in the project
+    assert "accept_content ['json', 'pickle'] (the project: ('json',), Celery's default)" in \
+        found[("QL203", "worker drifted@host")].message
+    # Its limit of 5 min bounds its tasks below the visibility timeout: the project's QL102 does not hold on it.
+    assert result.confirmed == {"drifted@host": [], "bounded@host": []}
+
+
+def test_a_worker_runs_the_app_whose_tasks_it_registers(tmp_path):
+    other = APP.replace('"proj"', '"billing"').replace("def report", "def invoice").replace("600", "7200")
+    (tmp_path / "billing.py").write_text(other, encoding="utf-8")
+    expect = project(tmp_path)
+    proj, billing = sorted(expect.apps, key=lambda a: a.name != "proj")
+    assert app_of(worker("w", tasks=["billing.invoice"]), expect.apps) is billing
+    assert app_of(worker("w", tasks=["proj.report"]), expect.apps) is proj
+    assert app_of(worker("w", tasks=[]), expect.apps) is None
+    result = Rerunner(expect.project, expect.apps).run([worker("lost@host", tasks=["other.task"])])
+    assert result.findings == [] and result.confirmed == {}
+    assert result.notes == ["lost@host registers no task of exactly one app of the project (billing, proj): "
+                            "the rules were not run with its settings"]
+
+
+def test_task_time_limits_against_the_consumer_timeout_rabbitmq_does_not_show(tmp_path):
+    def snapshot(seconds, origin):
+        return RabbitSnapshot("/", "4.0", 0.0, [RabbitQueue("celery", 0, 1, 1, None, seconds, origin)])
+
+    given = snapshot(600, "--consumer-timeout")
+    bounded = worker("bounded@host", timeouts=(0, 3600))
+    unbounded = worker("unbounded@host")
+    early = worker("early@host", timeouts=(0, 3600), task_acks_late=False)
+    for w in (bounded, unbounded, early):
+        w.queues = ["celery"]
+    found = limits([bounded, unbounded, early], given, {}, RULES)
+    assert [(f.code, f.span.path, f.severity) for f in found] == [
+        ("QL103", "worker bounded@host", "error"), ("QL103", "worker unbounded@host", "warning")]
+    assert "hard time limit of 1 h, at or above the consumer timeout of 10 min (--consumer-timeout) of 'celery'" \
+        in found[0].message
+    # A task's own time limit, on the worker that runs its app.
+    expect = project(tmp_path, APP.replace("@app.task", "@app.task(time_limit=7200)"))
+    [task] = limits([early], given, {"early@host": expect.apps[0]}, RULES) or [None]
+    assert task is None  # acknowledged early on that worker
+    [task] = limits([unbounded], given, {"unbounded@host": expect.apps[0]}, RULES)[1:]
+    assert task.message.startswith("task proj.report is acknowledged late with a hard time limit of 2 h")
+    assert [str(r.span) for r in task.related] == ["proj.py:7"]
+    # RabbitMQ's default, which the API does not show: the static QL103 judges the worker's settings instead.
+    assert limits([bounded], snapshot(1800, DEFAULT_FROM), {}, RULES) == []
