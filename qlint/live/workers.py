@@ -125,7 +125,10 @@ def ask(url: str, prefix: str, timeout: float = 1.0) -> list[LiveWorker]:
 
 
 def _timeouts(value: Any) -> tuple[Any, Any] | None:
-    """The pool's (soft, hard) limits; 0 or None where there is none."""
+    """The pool's (soft, hard) limits; 0 or None where there is none. The solo pool runs each task
+    in the worker's own thread and enforces none: it reports ()."""
+    if isinstance(value, (list, tuple)) and not value:
+        return None, None
     if isinstance(value, (list, tuple)) and len(value) == 2 \
             and all(positive_seconds(v) or v in (0, None) for v in value):
         return value[0], value[1]

@@ -119,3 +119,30 @@ def test_task_time_limits_against_the_consumer_timeout_rabbitmq_does_not_show(tm
     assert [str(r.span) for r in task.related] == ["proj.py:7"]
     # RabbitMQ's default, which the API does not show: the static QL103 judges the worker's settings instead.
     assert limits([bounded], snapshot(1800, DEFAULT_FROM), {}, RULES) == []
+
+
+def test_a_worker_runs_with_its_configuration_and_what_its_command_line_sets():
+    from qlint.live.workers import _timeouts
+
+    # `conf` shows the app's configuration; `stats` the limits its pool enforces (--time-limit 77),
+    # its processes (-c 2) and its prefetch count (--prefetch-multiplier 1).
+    started = LiveWorker("w", concurrency=2, prefetch_count=2, timeouts=_timeouts([0, 77.0]),
+                         conf={"task_time_limit": None, "worker_prefetch_multiplier": 4, "worker_concurrency": None})
+    assert {k: started.settings()[k] for k in ("task_time_limit", "task_soft_time_limit", "worker_concurrency",
+                                               "worker_prefetch_multiplier")} == \
+        {"task_time_limit": 77.0, "task_soft_time_limit": None, "worker_concurrency": 2,
+         "worker_prefetch_multiplier": 1}
+    # The solo pool runs tasks in the worker's own thread: it enforces no time limit, whatever its configuration.
+    solo = LiveWorker("s", conf={"task_time_limit": 600}, timeouts=_timeouts([]))
+    assert solo.settings()["task_time_limit"] is None
+
+
+def test_the_code_of_the_project_is_judged_by_the_workers_values(tmp_path):
+    source = APP.replace("600", "7200").replace("task_acks_late=True, ", "") + \
+        "\n\ndef later(day):\n    report.apply_async((day,), countdown=3600)\n"
+    expect = project(tmp_path, source)
+    short = worker("short@host", broker_transport_options={"visibility_timeout": 600}, task_acks_late=False)
+    [eta] = Rerunner(expect.project, expect.apps).run([short]).findings
+    assert (eta.code, eta.span.path) == ("QL104", "worker short@host")
+    assert eta.message.startswith("report.apply_async(countdown=3600) waits 1 h, at or above visibility timeout 10 min")
+    assert [(str(r.span), r.message) for r in eta.related] == [("proj.py:13", "the rule's location in the project")]
