@@ -99,7 +99,8 @@ settings modules beside it and must be on in all of them. The transactions:
   `response_change` run inside the admin's own `atomic()`.
 - SQLAlchemy and zope: `with session.begin():`, `with transaction.manager:`, pyramid_tm's `with request.tm:`
   and every Pyramid view of an app that includes pyramid_tm; and a session's own transaction, which holds
-  every `session.add()`/`flush()`/`merge()`/`delete()`/write statement until `commit()`.
+  every `session.add()`/`merge()`/`delete()`/write statement until `commit()` (a `flush()` only sends what
+  those left pending, so it is no write of its own).
 - Project context managers (`@contextmanager`) that yield inside one of these.
 
 A write is a `save()` (model, model form, serializer; not `commit=False`), `create`/`update`/`delete`/

@@ -216,6 +216,19 @@ class _Loader:
             self.cache.put(key, facts, to_disk=path not in self.overrides)
         return facts
 
+    def with_bodies(self, path: str, names: frozenset[str]) -> ir.ModuleFacts | None:
+        """A module's facts with the bodies of its functions of those names read, whatever
+        they mention (python.parse_file's bodies), kept in the cache apart from its ordinary facts."""
+        data = self.read(path) if path in self.abs_of else None
+        if data is None:
+            return None
+        key = self.cache.key(path, data, "python bodies " + " ".join(sorted(names)))
+        facts = self.cache.get(key, count=False)
+        if not isinstance(facts, ir.ModuleFacts):
+            facts = parse_file(path, data, bodies=names)
+            self.cache.put(key, facts, to_disk=path not in self.overrides)
+        return facts if facts.error is None else None
+
     def deploy_facts(self, path: str, data: bytes) -> DeployFacts | None:
         """A deployment file's facts, kept in the facts cache like a module's."""
         if not is_deployment_file(path, data):
@@ -316,6 +329,7 @@ def analyse(
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
         workspace.read_callers = functools.partial(_read_callers, loader, python_files)
+        workspace.read_bodies = loader.with_bodies
         project = build_project(display_path(root, cwd), workspace, entries, settings_only, versions)
         project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                         deploy.environment, deploy.env_files)

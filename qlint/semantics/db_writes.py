@@ -4,9 +4,10 @@ SQLAlchemy session, raw SQL), a commit or rollback, or the opening of a transact
 
 Writes fall in two kinds. An ORM write (Django's save/create/update/delete, a model form's
 or serializer's save, a raw cursor write) commits at once in autocommit mode: it stays
-uncommitted only inside a transaction scope. A session write (SQLAlchemy's add, flush,
+uncommitted only inside a transaction scope. A session write (SQLAlchemy's add,
 merge, delete, a write statement executed on a session) stays uncommitted until the session
-or the transaction manager commits, scope or not.
+or the transaction manager commits, scope or not. A flush is no write of its own: it sends
+what an add or a changed attribute left pending (services flush before a query that only reads).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ _SUPER_WRITES = frozenset({
     "perform_destroy", "save_model", "delete_model", "save_related", "save_formset", "bulk_create", "bulk_update",
 })
 _SESSION_WRITES = frozenset({
-    "add", "add_all", "merge", "flush", "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings",
+    "add", "add_all", "merge", "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings",
 })
 _SQL_WRITE = re.compile(r"\s*(insert|update|delete|merge|upsert|replace)\b", re.I)
 _SQLALCHEMY_DML = frozenset({"insert", "update", "delete"})

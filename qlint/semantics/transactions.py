@@ -215,9 +215,13 @@ class _Index:
     by_path: dict[str, list[FuncInfo]] = field(default_factory=dict)
     classes: dict[tuple[str, str], ir.ClassDef] = field(default_factory=dict)
     paths: set[str] = field(default_factory=set)
+    # Every body indexed, kept alive: infos is keyed by id(), which Python hands out again once
+    # the object it named is freed (a module's second reading, whose fresh functions are dropped).
+    kept: list[tuple[ir.Stmt, ...]] = field(default_factory=list)
 
     def add_module(self, path: str, body: tuple[ir.Stmt, ...]) -> None:
         self.paths.add(path)
+        self.kept.append(body)
         self._add(path, body, None)
 
     def read_more(self, path: str, body: tuple[ir.Stmt, ...]) -> list[FuncInfo]:
@@ -228,6 +232,7 @@ class _Index:
             self.add_module(path, body)
             return [info for info in self.by_path.get(path, ()) if info.func.body_read]
         earlier = {info.func.span: info for info in self.by_path.get(path, ())}
+        self.kept.append(body)
         fresh = _Index()
         fresh.add_module(path, body)
         added = []
@@ -300,6 +305,7 @@ class Transactions:
         self._entry_memo: dict[int, list[SendPath]] = {}
         self._class_objs: dict[int, ClassObj | None] = {}
         self._names_memo: dict[tuple[int, int], frozenset[str]] = {}
+        self._bodies_asked: set[tuple[str, str]] = set()
         self.atomic_requests = atomic_requests(project)
         self.pyramid_tm = _includes_pyramid_tm(project)
 
@@ -337,10 +343,11 @@ class Transactions:
             self._class_objs[key] = obj if isinstance(obj, ClassObj) and obj.span == info.cls.span else None
         return self._class_objs[key]
 
-    def callee(self, info: FuncInfo | None, ctx: Context, call: ir.Call) -> FuncInfo | None:
+    def callee(self, info: FuncInfo | None, ctx: Context, call: ir.Call, unread: bool = False) -> FuncInfo | None:
         """The project function a call runs: by name, as a method of the caller's class
         (`self.x()`, `super().x()`), or, for a distinctive method name called on an unknown
-        receiver, the project's only function of that name."""
+        receiver, the project's only function of that name. unread: also one that no module
+        read so far defines (_read_body reads its body)."""
         func = call.func
         name = func.attr if isinstance(func, ir.Attr) else func.id if isinstance(func, ir.Name) else None
         cls = _instance_of(ctx, func.value) if isinstance(func, ir.Attr) else None
@@ -348,9 +355,9 @@ class Transactions:
             # a method of a class the receiver is known to be an instance of: its module is read
             # now if it was not (info_of)
             return self._defined_in(cls, func.attr)
-        if name not in self.index.by_name:
+        if name not in self.index.by_name and not unread:
             # No module read so far defines it: a module read only now would be one with no
-            # Celery or transaction marker, whose function bodies are never read.
+            # Celery or transaction marker, whose function bodies are left out.
             return None
         obj = ctx.resolve(func)
         if isinstance(obj, (FuncObj, TaskObj)):
@@ -616,7 +623,9 @@ class Transactions:
             if ends_transaction(call):
                 state.commit(frozenset({"*"}))
                 continue
-            callee = self.callee(info, ctx, call) if depth < MAX_CALL_DEPTH else None
+            callee = self.callee(info, ctx, call, unread=bool(state.slots)) if depth < MAX_CALL_DEPTH else None
+            if callee is not None and not callee.func.body_read and state.slots:
+                callee = self._read_body(callee)
             if callee is not None and callee.func.body_read and not is_test_path(callee.path, self.project.root):
                 self._compose(call, callee, state, out, depth)
                 continue
@@ -839,6 +848,21 @@ class Transactions:
                 for info in added:
                     self.entry(info)
             yield from fresh
+
+    def _read_body(self, info: FuncInfo) -> FuncInfo | None:
+        """A function called in a transaction whose body the first reading left out (a service
+        method in a module with no Celery or transaction marker), read now."""
+        key = (info.path, info.func.name)
+        if key in self._bodies_asked or is_test_path(info.path, self.project.root):
+            return None
+        self._bodies_asked.add(key)
+        facts = self.project.workspace.read_bodies(info.path, frozenset({info.func.name}))
+        if facts is None:
+            return None
+        if self.index.read_more(info.path, facts.body):
+            self._read_calls(info.path, facts.body)
+        return next((i for i in self.index.by_path.get(info.path, ()) if i.func.span == info.func.span and i.func.body_read),
+                    None)
 
     def _read_calls(self, path: str, body: tuple[ir.Stmt, ...]) -> None:
         """The contexts of the calls in a module read again (what its names are bound to there,

@@ -4,6 +4,9 @@ SQLAlchemy sessions, zope's transaction manager and pyramid_tm. Each case is a s
 checked through analyse() and the rule."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -635,3 +638,66 @@ def rename(request):
 def test_a_file_that_does_not_parse_is_skipped(tmp_path):
     code = "from svc.tasks import reindex\n\ndef broken(:\n    reindex.delay(1)\n"
     assert run_sa(tmp_path, code) == []
+
+
+# ---------------------------------------------------------------- service bodies in modules without markers
+
+ROSTER_SERVICE = '''from sqlalchemy import select, update
+
+from svc.models import Grade, User
+
+
+class RosterService:
+    def __init__(self, db):
+        self._db = db
+
+    def fetch_roster(self, course_id):
+        self._db.execute(update(Grade).where(Grade.sync_id == course_id).values(active=False))
+
+    def allowed(self, user):
+        self._db.flush()
+        return self._db.scalars(select(User).where(User.id == user.id)).first() is not None
+'''
+
+
+def roster_views(call: str) -> str:
+    return f'''from svc.roster import RosterService
+from svc.tasks import complete
+
+
+def fetch(request, course_id):
+    roster = request.find_service(RosterService)
+    with request.tm:
+        roster.{call}
+        complete.delay(course_id)
+'''
+
+
+def test_a_service_method_in_a_module_without_markers_is_read_where_a_transaction_calls_it(tmp_path):
+    # svc/roster.py names neither Celery nor a transaction: its bodies are left out when it is
+    # first read, and read when a call made inside `with request.tm:` reaches them.
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc/roster.py").write_text(ROSTER_SERVICE, encoding="utf-8")
+    found = run_sa(tmp_path, roster_views("fetch_roster(course_id)"))
+    assert places(found) == [("svc/service.py", 9)]
+    assert [(r.span.path, r.span.line) for r in found[0].related][1] == ("svc/roster.py", 11)
+
+
+def test_a_flush_before_a_query_is_no_write(tmp_path):
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc/roster.py").write_text(ROSTER_SERVICE, encoding="utf-8")
+    assert run_sa(tmp_path, roster_views("allowed(request.user)")) == []
+
+
+def test_the_rule_alone_finds_what_it_finds_among_all_rules(tmp_path):
+    # Which modules the other rules read first must not change what QL305 follows.
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc/roster.py").write_text(ROSTER_SERVICE, encoding="utf-8")
+    run_sa(tmp_path, roster_views("fetch_roster(course_id)"))
+
+    def ql305(*options: str) -> list[tuple[str, int]]:
+        done = subprocess.run([sys.executable, "-m", "qlint", "check", "--no-cache", "--format", "json", *options, "."],
+                              cwd=tmp_path, capture_output=True, text=True)
+        return [(f["path"], f["line"]) for f in json.loads(done.stdout)["findings"] if f["code"] == "QL305"]
+
+    assert ql305("--select", "QL305") == ql305() == [("svc/service.py", 9)]
