@@ -2,16 +2,17 @@
 --ask-workers`).
 
 The worker's app, as the project resolves it, gets each setting the worker reports with another
-value than the project's replaced by the worker's, and the ordinary rules run over a project
-that holds that app alone and no deployment files (the live worker is the deployment: what its
-command line changes is in what it reports). Settings the worker runs as the project sets them
-keep the project's value and origin, so that a rule says then exactly what it says in `qlint
-check`.
+value than the app's replaced by the worker's, and the ordinary rules run over a project that
+holds that app alone and no deployment files (the live worker is the deployment: what its
+command line changes is in what it reports). Settings the worker runs as the app sets them keep
+the app's value and origin, so that a rule says of them what it says in `qlint check`.
 
-A finding the project's own settings give too says nothing new: `qlint check` reports it, with
-its suppressions and baseline, and the worker only confirms it (listed with the worker, not a
-finding again per worker and per --watch round). A finding only the live values give is the news:
-it is located at the worker and names the values of the worker that differ from the project's."""
+A finding whose rule reads on the worker only values the project runs with (the app's, or where
+the deployment files start workers, one of theirs: a Procfile's --time-limit) says nothing new:
+`qlint check` reports it, with its suppressions and baseline, and the worker only confirms it
+(listed with the worker, not a finding again per worker and per --watch round). A finding that
+reads a value the project never runs with is the news: it is located at the worker and names
+those values of the worker, and the project's."""
 from __future__ import annotations
 
 import re
@@ -21,8 +22,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from qlint.model import Finding, Fix, Related, Span, Value
+from qlint.resolve.brokers import single, transport_of_url
 from qlint.resolve.project import Project
 from qlint.resolve.resolved import App
+from qlint.semantics.delivery import per_worker
 from qlint.live.urls import redacted
 from qlint.live.workers import LiveWorker, show
 
@@ -41,7 +44,7 @@ READS: dict[str, tuple[str, ...]] = {
     "QL104": ("broker_url", "broker_transport_options"),
     "QL105": ("task_acks_late", "task_reject_on_worker_lost", "task_retry_on_worker_lost", "task_acks_on_timeout",
               "task_acks_on_failure_or_timeout", "task_time_limit"),
-    "QL203": ("accept_content", "result_accept_content"),
+    "QL203": ("accept_content", "result_accept_content", "task_serializer", "result_serializer"),
     "QL204": ("task_serializer", "result_serializer", "accept_content", "result_accept_content"),
     "QL205": ("result_backend", "result_expires", "task_ignore_result"),
     "QL303": ("result_backend", "task_ignore_result", "task_always_eager"),
@@ -90,27 +93,58 @@ class Rerunner:
                 continue
             skip = (without or {}).get(worker.hostname, set())
             changed = differing(app, worker)
-            repository = {key(f) for f in self._findings(app, {}) if f.code not in skip}
             confirmed = []
             for finding in self._findings(app, changed):
                 if finding.code in skip:
                     continue
-                if key(finding) in repository:
-                    confirmed.append(finding)
+                own = self._own(finding.code, app, worker)
+                if own:
+                    out.findings.append(self._located(finding, worker, app, own))
                 else:
-                    out.findings.append(located(finding, worker, app, changed))
+                    confirmed.append(finding)
             out.confirmed[worker.hostname] = confirmed
         return out
+
+    def _own(self, code: str, app: App, worker: LiveWorker) -> dict[str, Any]:
+        """The settings the rule reads that the worker runs with a value the project never runs
+        them with, neither the app's nor, where the deployment files start workers, one of theirs
+        (what `qlint check` judges); empty: the rule's verdict is the project's."""
+        reported = worker.settings()
+        return {name: _plain(name, reported[name]) for name in READS[code]
+                if name in reported and not self._deployed(app, name, _plain(name, reported[name]))}
+
+    def _deployed(self, app: App, name: str, live: Any) -> bool:
+        if name == "broker_url":  # what the rules read of it: the transport
+            kind = single(app, self.project)
+            return kind is not None and kind.kind == transport_of_url(live)
+        values = [v for _, value in per_worker(self.project, app, name) for v in value.possible()]
+        # A concurrency left unset is the machine's CPU count: any number may be it.
+        if name == "worker_concurrency" and any(v.value is None for v in values):
+            return True
+        return any(_same(name, live, v) for v in values)
+
+    def _located(self, finding: Finding, worker: LiveWorker, app: App, own: dict[str, Any]) -> Finding:
+        """A finding of the worker's own values, at the worker, naming them and the project's."""
+        values = "; ".join(f"{name} {_shown(name, live)} (the project: {self._project_values(app, name)})"
+                           for name, live in own.items())
+        message = f"{finding.message} [as {worker.hostname} runs, by the settings it reports: {values}]"
+        related = [r for r in finding.related if r.span != where(worker)]
+        if finding.span != where(worker):
+            related.insert(0, Related(finding.span, "the rule's location in the project"))
+        fix = Fix(finding.fix.description) if finding.fix is not None else None  # not an edit of the repository
+        return Finding(finding.code, finding.name, finding.severity, message, where(worker), tuple(related), fix)
+
+    def _project_values(self, app: App, name: str) -> str:
+        if name == "broker_url":
+            return _described(name, app.setting(name))
+        return "; ".join((f"worker {process.label}: " if process is not None else "") + _described(name, value)
+                         for process, value in per_worker(self.project, app, name))
 
     def _findings(self, app: App, changed: dict[str, Value]) -> list[Finding]:
         wanted = (id(app), tuple(sorted((name, repr(v.value), v.origin) for name, v in changed.items())))
         if wanted not in self._found:
             self._found[wanted] = run(project_with(self.project, app, changed))
         return self._found[wanted]
-
-
-def key(finding: Finding) -> tuple[str, Span, str]:
-    return finding.code, finding.span, finding.message
 
 
 def app_of(worker: LiveWorker, apps: list[App]) -> App | None:
@@ -131,8 +165,8 @@ CELERY_TASKS = {"celery.accumulate", "celery.backend_cleanup", "celery.chain", "
 
 
 def differing(app: App, worker: LiveWorker) -> dict[str, Value]:
-    """The settings the worker runs with another value than the project's, as values the rules
-    read: known, set at the worker."""
+    """The settings the worker runs with another value than the app's, as values the rules read:
+    known, set at the worker."""
     reported = worker.settings()
     out = {}
     for name in SETTINGS:
@@ -154,8 +188,8 @@ def _plain(name: str, value: Any) -> Any:
 
 
 def _same(name: str, live: Any, project: Value) -> bool:
-    """Whether the worker runs the value the project resolves (a value the project cannot read,
-    or one of several, is never the same)."""
+    """Whether the worker runs a value the project resolves (one the project cannot read, or one
+    of several, is never the same)."""
     if not project.is_resolved:
         return False
     expected = project.value
@@ -193,19 +227,6 @@ def run(project: Project) -> list[Finding]:
 
     chosen = selected_rules(project.config) if project.config is not None else all_rules()
     return run_rules(Analysis(Path(project.root), Path.cwd(), project), [r for r in chosen if r.code in READS])
-
-
-def located(finding: Finding, worker: LiveWorker, app: App, changed: dict[str, Value]) -> Finding:
-    """A finding of the live values, at the worker, naming the worker's values its rule reads."""
-    used = [name for name in READS[finding.code] if name in changed] or list(changed)
-    values = "; ".join(f"{name} {_shown(name, changed[name].value)} (the project: "
-                       f"{_described(name, app.setting(name))})" for name in used)
-    message = f"{finding.message} [as {worker.hostname} runs, by the settings it reports: {values}]"
-    related = [r for r in finding.related if r.span != where(worker)]
-    if finding.span != where(worker):
-        related.insert(0, Related(finding.span, "the rule's location in the project"))
-    fix = Fix(finding.fix.description) if finding.fix is not None else None  # not an edit of the repository
-    return Finding(finding.code, finding.name, finding.severity, message, where(worker), tuple(related), fix)
 
 
 def _shown(name: str, value: Any) -> str:

@@ -146,3 +146,22 @@ def test_the_code_of_the_project_is_judged_by_the_workers_values(tmp_path):
     assert (eta.code, eta.span.path) == ("QL104", "worker short@host")
     assert eta.message.startswith("report.apply_async(countdown=3600) waits 1 h, at or above visibility timeout 10 min")
     assert [(str(r.span), r.message) for r in eta.related] == [("proj.py:13", "the rule's location in the project")]
+
+
+def test_a_value_a_deployed_workers_command_line_sets_is_the_projects(tmp_path):
+    (tmp_path / "Procfile").write_text("worker: celery -A proj worker --time-limit=7200\n", encoding="utf-8")
+    expect = project(tmp_path)
+    rerun = Rerunner(expect.project, expect.apps)
+    as_deployed = worker("procfile@host", timeouts=(0, 7200))
+    other = worker("other@host", timeouts=(0, 3600))
+    unbounded = worker("unbounded@host")  # as the app says, which no deployed worker runs
+    result = rerun.run([as_deployed, other, unbounded])
+    # `qlint check` reports the 2 h limit at the Procfile (and long tasks behind a prefetch of 4, its
+    # concurrency being the machine's); a limit of 1 h is the other worker's own, and so is none.
+    assert [(f.code, f.span.path) for f in result.findings] == [
+        ("QL101", "worker other@host"), ("QL401", "worker other@host"), ("QL102", "worker unbounded@host")]
+    assert "[as other@host runs, by the settings it reports: task_time_limit 1 h (the project: worker 'worker': " \
+           "2 h, Procfile:1)]" in result.findings[0].message
+    assert "task_time_limit none (the project: worker 'worker': 2 h, Procfile:1)" in result.findings[2].message
+    assert [f.code for f in result.confirmed["procfile@host"]] == ["QL101", "QL401"]
+    assert result.confirmed["unbounded@host"] == []
