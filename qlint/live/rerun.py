@@ -58,8 +58,13 @@ SETTINGS = tuple(dict.fromkeys(name for names in READS.values() for name in name
 _TIMEDELTA = re.compile(r"^(?:(-?\d+) days?, )?(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
 
 
+# The origin of a worker's values in the project the rules run over: the same for every worker,
+# so that workers that run with the same values share one run of the rules.
+LIVE = Span("the live worker", 0)
+
+
 def where(worker: LiveWorker) -> Span:
-    """The location of the findings of a worker's settings, and the origin of each of its values."""
+    """The location of the findings of a worker's settings."""
     return Span(f"worker {worker.hostname}", 0)
 
 
@@ -74,7 +79,8 @@ class Rerun:
 
 
 class Rerunner:
-    """Runs the rules for one project, remembering what it ran (--watch asks again every round)."""
+    """Runs the rules for one project, once per app and set of values (workers of one deployment
+    run the same, and --watch asks again every round)."""
 
     def __init__(self, project: Project | None, apps: list[App]) -> None:
         self.project, self.apps = project, apps
@@ -128,8 +134,8 @@ class Rerunner:
         values = "; ".join(f"{name} {_shown(name, live)} (the project: {self._project_values(app, name)})"
                            for name, live in own.items())
         message = f"{finding.message} [as {worker.hostname} runs, by the settings it reports: {values}]"
-        related = [r for r in finding.related if r.span != where(worker)]
-        if finding.span != where(worker):
+        related = [r for r in finding.related if r.span != LIVE]
+        if finding.span != LIVE:
             related.insert(0, Related(finding.span, "the rule's location in the project"))
         fix = Fix(finding.fix.description) if finding.fix is not None else None  # not an edit of the repository
         return Finding(finding.code, finding.name, finding.severity, message, where(worker), tuple(related), fix)
@@ -141,7 +147,7 @@ class Rerunner:
                          for process, value in per_worker(self.project, app, name))
 
     def _findings(self, app: App, changed: dict[str, Value]) -> list[Finding]:
-        wanted = (id(app), tuple(sorted((name, repr(v.value), v.origin) for name, v in changed.items())))
+        wanted = (id(app), tuple(sorted((name, repr(v.value)) for name, v in changed.items())))
         if wanted not in self._found:
             self._found[wanted] = run(project_with(self.project, app, changed))
         return self._found[wanted]
@@ -174,7 +180,7 @@ def differing(app: App, worker: LiveWorker) -> dict[str, Value]:
             continue
         live = _plain(name, reported[name])
         if not _same(name, live, app.setting(name)):
-            out[name] = Value("known", live, where(worker))
+            out[name] = Value("known", live, LIVE)
     return out
 
 

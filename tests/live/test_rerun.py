@@ -65,10 +65,12 @@ def test_the_settings_only_a_worker_runs_with_are_findings_at_the_worker(tmp_pat
     drifted = worker("drifted@host", timeouts=(900, 900), accept_content=["json", "pickle"],
                      broker_transport_options={"visibility_timeout": 60})
     bounded = worker("bounded@host", timeouts=(240, 300))  # --time-limit on its command line, not in conf
-    result = Rerunner(expect.project, expect.apps).run([drifted, bounded])
+    twin = LiveWorker("twin@host", drifted.concurrency, drifted.prefetch_count, drifted.conf, tasks=drifted.tasks,
+                      timeouts=drifted.timeouts)  # the same values: the rules run once for both
+    result = Rerunner(expect.project, expect.apps).run([drifted, bounded, twin])
     found = {(f.code, f.span.path): f for f in result.findings}
-    assert set(found) == {("QL101", "worker drifted@host"), ("QL203", "worker drifted@host"),
-                          ("QL402", "worker drifted@host")}
+    assert set(found) == {(code, f"worker {host}@host") for code in ("QL101", "QL203", "QL402")
+                          for host in ("drifted", "twin")}
     late = found[("QL101", "worker drifted@host")]
     assert "may run 15 min (task_time_limit), at or above visibility timeout 1 min" in late.message
     assert "[as drifted@host runs, by the settings it reports: broker_transport_options {'visibility_timeout': 60} " \
@@ -78,7 +80,7 @@ def test_the_settings_only_a_worker_runs_with_are_findings_at_the_worker(tmp_pat
     assert "accept_content ['json', 'pickle'] (the project: ('json',), Celery's default)" in \
         found[("QL203", "worker drifted@host")].message
     # Its limit of 5 min bounds its tasks below the visibility timeout: the project's QL102 does not hold on it.
-    assert result.confirmed == {"drifted@host": [], "bounded@host": []}
+    assert result.confirmed == {"drifted@host": [], "bounded@host": [], "twin@host": []}
 
 
 def test_a_worker_runs_the_app_whose_tasks_it_registers(tmp_path):
