@@ -106,8 +106,8 @@ namespace, or `app.conf`) that Celery reads under no name, when it is
 
 Project constants are left alone: keys that merely share the prefix (`CELERY_FLOWER_USER`,
 `CELERY_QUEUE_PREFIX`), keys whose value cannot be the suggested setting's (a queue name in
-`CELERY_TASK_QUEUE`), keys the project's own code reads (`settings.CELERY_X`, a lower-case helper that an
-upper-case setting is built from), and the few keys Celery reads without declaring them
+`CELERY_TASK_QUEUE`), keys the project's own code reads (`settings.CELERY_X`, `app.config["CELERY_X"]`, a lower-case helper
+that an upper-case setting is built from; `os.environ["CELERY_X"]` reads a variable, not the key), and the few keys Celery reads without declaring them
 (`CELERY_RESULT_BACKEND_THREAD_SAFE`, `CELERY_DB_REUSE_MAX`). So are the keys Celery extensions read
 from the app's configuration or Django settings, each checked in the extension's source: RedBeat
 (`redbeat_*`, `CELERY_REDBEAT_*` under the namespace), celery-singleton (`singleton_*`), celery-once

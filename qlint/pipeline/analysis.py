@@ -19,7 +19,8 @@ from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.crew import Crew
 from qlint.scan.dependency_files import candidates as dependency_candidates
 from qlint.scan.dependency_files import configured_for, configured_release, load_dependency_files, versions_of
-from qlint.scan.deploy_files import candidate, is_deployment_file, load_deploy_files, python_started, read_deploy_facts
+from qlint.scan.deploy_files import candidate, image_files, is_deployment_file, load_deploy_files, python_started, \
+    read_deploy_facts
 from qlint.scan.discovery import display_path, find_root, project_files
 from qlint.scan.facts_cache import FactsCache
 from qlint.model import Span
@@ -328,6 +329,7 @@ def analyse(
         verdicts = functools.cache(lambda path: may_use_an_app(loader.data[path]))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
+        workspace.image_files = image_files(deploy.facts, abs_of)
         workspace.read_callers = functools.partial(_read_callers, loader, python_files)
         workspace.read_bodies = loader.with_bodies
         project = build_project(display_path(root, cwd), workspace, entries, settings_only, versions)

@@ -7,7 +7,7 @@ of another type without a cast is flagged uncast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from qlint.model import Alternative, Span, Value, known, unknown
 from qlint.resolve.environment import UNSET
@@ -30,6 +30,8 @@ class Environ(Protocol):
     """The variables the deployment sets (qlint.resolve.environment.Environment)."""
 
     def value(self, name: str) -> Value | None: ...
+
+    def names(self) -> Iterable[str]: ...
 
 _TRUE_STRINGS = frozenset({"true", "on", "ok", "y", "yes", "1"})
 

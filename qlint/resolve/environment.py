@@ -53,6 +53,10 @@ class Environment:
         if var.span not in {d.span for d in spots}:
             spots.append(var)
 
+    def names(self) -> list[str]:
+        """Every variable the deployment sets somewhere."""
+        return sorted(self.definitions)
+
     def value(self, name: str) -> Value | None:
         """The variable across the deployment: None when nothing sets it. Where some
         processes set it and others do not, one alternative has the value UNSET."""

@@ -27,13 +27,16 @@ SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task", "celery
 TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task"})
 ENV_GET = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 TIMEDELTA = frozenset({"datetime.timedelta"})
-BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted", "getattr", "vars"})
+BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted", "getattr", "vars",
+                      "isinstance", "bytes"})
 _STR_METHODS = frozenset({
     "lower", "upper", "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace",
     "title", "capitalize", "casefold", "isdigit", "format", "join", "rsplit", "removeprefix", "removesuffix",
 })
 _DICT_METHODS = frozenset({"get", "copy", "keys", "values", "items"})
 _MAX_MEMBERS = 10_000
+_BUILTIN_TYPES = {f"builtins.{t.__name__}": t for t in (str, bytes, int, float, bool, list, tuple, dict, set, frozenset)}
+_FILE_TESTS = frozenset({"os.path.isfile", "os.path.exists", "posixpath.isfile", "posixpath.exists"})
 _PATH_STEPS = frozenset({"os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.normpath"})
 
 
@@ -242,6 +245,8 @@ class Evaluator:
         base = self.eval(expr.value)
         index = self.eval(expr.index)
         if isinstance(base.value, Sym) and base.value.qualname == "os.environ" and index.status == "known":
+            if str(index.value) in self.scope.env_set:
+                return self.scope.env_set[str(index.value)]
             return env_reads.subscript(str(index.value), expr.span, self.scope.workspace.environ)
         if isinstance(base.value, FlaskConfig):
             return self.scope.flask_config_key(base.value, index, expr.span)
@@ -391,6 +396,8 @@ class Evaluator:
             return known(EnvReader("decouple"), span)
         if qualname in ("os.path.basename", "posixpath.basename") and len(expr.args) == 1 and not expr.kwargs:
             return self.basename(expr)
+        if qualname in _FILE_TESTS and len(expr.args) == 1 and not expr.kwargs:
+            return self.image_file_test(expr)
         if qualname.startswith("builtins."):
             return self.builtin(qualname.split(".", 1)[1], expr)
         if qualname in ("kombu.Queue", "kombu.entity.Queue"):
@@ -402,6 +409,14 @@ class Evaluator:
         if qualname.startswith("celery.schedules."):
             return known(f"{qualname.rsplit('.', 1)[1]}(...)", span)
         return unknown(f"call to {qualname}() is not evaluated", span)
+
+    def image_file_test(self, expr: ir.Call) -> Value:
+        """os.path.isfile("/etc/app/app.conf") of a path a Dockerfile of the project copies a file
+        to: true where the app runs in that image. Any other path may or may not be there."""
+        path = self.eval(expr.args[0])
+        if path.status == "known" and isinstance(path.value, str) and path.value in self.scope.workspace.image_files:
+            return known(True, expr.span)
+        return unknown(f"whether {path.value if path.status == 'known' else 'a path'} exists where the app runs", expr.span)
 
     def basename(self, expr: ir.Call) -> Value:
         """os.path.basename(): of a string, or of a folder of this file (`basename(dirname(__file__))`,
@@ -462,10 +477,20 @@ class Evaluator:
         if name in ("list", "tuple", "set", "frozenset", "sorted") and len(pos) == 1:
             maker = {"list": list, "tuple": tuple, "set": frozenset, "frozenset": frozenset, "sorted": sorted}[name]
             return V.combine(pos, maker, span, f"{name}()")
+        if name == "isinstance" and len(pos) == 2 and not kw:
+            return self.isinstance_(pos[0], pos[1], span)
         if name in ("min", "max", "abs", "round", "len") and not kw:
             fn = {"min": min, "max": max, "abs": abs, "round": round, "len": len}[name]
             return V.combine(pos, fn, span, f"{name}()")
         return unknown(f"{name}() is not evaluated here", span)
+
+    def isinstance_(self, value: Value, kinds: Value, span: Span) -> Value:
+        """isinstance() of a plain value (a string, number, list...) against builtin types."""
+        names = kinds.value if kinds.status == "known" and isinstance(kinds.value, tuple) else (kinds.value,)
+        types = [_BUILTIN_TYPES.get(n.qualname) if isinstance(n, Sym) else None for n in names]
+        if kinds.status != "known" or None in types:
+            return unknown("isinstance() of a type qlint does not model", span)
+        return V.combine([value], lambda v: isinstance(v, tuple(types)), span, "isinstance()")
 
     def dict_of(self, arg: ir.Expr, first: Value, kw: dict[str, Value], span: Span) -> Value:
         """dict(mapping, **kw), or dict() of (key, value) pairs made by a comprehension."""

@@ -7,10 +7,12 @@ keep upper-case keys only; from_pyfile() runs a Python file (of any extension) f
 relative to the app's root_path, the folder of the module that made the app, and keeps its
 upper-case names; from_envvar() does that for the file an environment variable names;
 update(), setdefault() and item writes take any key; from_prefixed_env() adds a key for each
-FLASK_* variable of the environment, so after it any key may be there.
+FLASK_* variable of the environment: those the deployment sets, the others taken as unset.
+A file named by an absolute path is the file of the repository a Dockerfile copies there.
 """
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import TYPE_CHECKING
 
@@ -24,7 +26,7 @@ from qlint.sources import ir
 if TYPE_CHECKING:
     from qlint.resolve.host import Frame
 
-_WRITES = frozenset({"from_object", "from_mapping", "from_pyfile", "from_envvar", "update", "setdefault", "from_file",
+WRITES = frozenset({"from_object", "from_mapping", "from_pyfile", "from_envvar", "update", "setdefault", "from_file",
                      "from_prefixed_env"})
 
 
@@ -73,11 +75,10 @@ def call(scope: "Frame", config: FlaskConfig, name: str, expr: ir.Call) -> Value
         return read_key(config, pos[0], span, pos[1] if len(pos) > 1 else known(None, span))
     if name in ("items", "keys", "values", "copy"):
         return unknown(f"app.config.{name}() is read where it is walked", span)
-    if name not in _WRITES:
+    if name not in WRITES:
         return unknown(f"app.config.{name}() is not evaluated", span)
     if name == "from_prefixed_env":
-        lost(config, "app.config.from_prefixed_env(): the environment's FLASK_* variables may set any key", span)
-        return known(True, span)
+        return _from_prefixed_env(scope, config, pos, kw, span)
     if opaque:
         lost(config, f"app.config.{name}() with arguments qlint cannot read", span)
         return known(None, span)
@@ -107,6 +108,40 @@ def call(scope: "Frame", config: FlaskConfig, name: str, expr: ir.Call) -> Value
     for key, value in loaded.items():
         write(scope, config, key, value, span)
     return known(True, span)
+
+
+def _from_prefixed_env(scope: "Frame", config: FlaskConfig, pos: list[Value], kw: dict[str, Value], span: Span) -> Value:
+    """Flask sets a key for each PREFIX_KEY variable (json-decoded where it parses): those the
+    deployment sets are written; any other is taken as unset, as os.environ.get() with a default
+    is, and the note says so."""
+    prefix = pos[0] if pos else kw.get("prefix", known("FLASK", span))
+    if prefix.status != "known" or not isinstance(prefix.value, str) or "loads" in kw or len(pos) > 1:
+        lost(config, "app.config.from_prefixed_env() with a prefix or decoder qlint cannot read", span)
+        return known(None, span)
+    start = prefix.value + "_"
+    environ = scope.workspace.environ
+    names = [n for n in environ.names() if n.startswith(start) and len(n) > len(start)] if environ is not None else []
+    for name in names:
+        key = name[len(start):]
+        if "__" in key:  # FLASK_A__B sets config["A"]["B"]
+            lost(config, f"app.config.from_prefixed_env(): {name} sets an item of {key.split('__')[0]}", span)
+            continue
+        write(scope, config, key, _decoded(env_reads.subscript(name, span, environ)), span)
+    sets = f"the deployment sets {', '.join(names)}" if names else "the deployment sets none"
+    scope.workspace.notes.append(f"{span}: app.config.from_prefixed_env(): a {start}* variable where the app runs "
+                                 f"sets a key of the Flask config; {sets}, and any other is taken as unset")
+    return known(None, span)
+
+
+def _decoded(value: Value) -> Value:
+    """A variable's text as from_prefixed_env() stores it: json.loads() of it, else the text."""
+    if value.status not in ("known", "env-default") or not isinstance(value.value, str):
+        return value
+    try:
+        decoded = json.loads(value.value)
+    except ValueError:
+        return value
+    return Value(value.status, decoded, value.origin, value.env) if V.is_plain(decoded) else value
 
 
 def lost(config: FlaskConfig, reason: str, span: Span) -> None:
@@ -157,10 +192,12 @@ def _from_file(scope: "Frame", config: FlaskConfig, method: str, arg: Value, spa
     if method == "from_envvar":
         if arg.status != "known" or not isinstance(arg.value, str):
             return _unseen(config, "app.config.from_envvar() of a variable qlint cannot read", span)
-        arg = env_reads.subscript(arg.value, span, scope.workspace.environ)
+        arg = scope.env_set.get(arg.value) or env_reads.subscript(arg.value, span, scope.workspace.environ)
     if arg.status not in ("known", "env-default") or not isinstance(arg.value, str):
         return _unseen(config, f"app.config.{method}() of a file qlint cannot name: {arg.reason or 'unknown'}", span)
     path = posixpath.normpath(posixpath.join(config.root, arg.value))
+    if posixpath.isabs(path):  # where the app runs: the file a Dockerfile of the project puts there, if any
+        path = scope.workspace.image_files.get(path, path)
     env = scope.workspace.module_env(path) if not posixpath.isabs(path) and not path.startswith("..") else None
     if env is None or env.opaque is not None or env.unseen is not None:
         # silent=True skips a missing file, but one outside the project may exist where the app runs

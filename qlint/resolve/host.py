@@ -56,12 +56,15 @@ class Host(Protocol):
     tasks: list[TaskObj]
     classes: list[ClassObj]
     environ_writes: list[EnvWrite]
+    # A path in a container image, and the file of the repository a Dockerfile puts there.
+    image_files: dict[str, str]
     running_functions: set[int]
     ran_functions: set[int]
     task_makers: dict[int, bool]  # task_factories.makes_tasks, by id(FuncDef)
     django_cache: dict[str, Any]  # django.DjangoSettings, by the module the app is in
     quiet: Container[str] | None
     app_users: Container[str]
+    notes: list[str]
 
     def module_env(self, path: str, importer: str | None = None) -> ModuleEnv | None: ...
 
@@ -94,6 +97,7 @@ class Frame(Protocol):
     names: dict[str, Value]
     spans: dict[str, Span]
     conditions: list[str]
+    env_set: dict[str, Value]  # os.environ["X"] = value, run earlier in this frame
     evaluator: Evaluating
 
     @property

@@ -40,6 +40,8 @@ class Scope:
         self.spans: dict[str, Span] = module.spans if outer is None else {}
         self.imported: set[str] = module.imported if outer is None else set()
         self.conditions: list[str] = []
+        # os.environ["X"] = value run here: what the code after it reads of X in this frame
+        self.env_set: dict[str, Value] = {}
         self.evaluator = Evaluator(self)
 
     @property
@@ -134,7 +136,7 @@ class Scope:
         active = self.workspace.running_functions
         if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
             return None
-        builds = builds_app(func.func)
+        builds = builds_app(func.func) or builds_flask_app(func.func)
         pos, kw, opaque = self.evaluator.args(expr) if builds or expr.args or expr.kwargs else ([], {}, False)
         if not builds and not any(isinstance(v.value, (AppObj, ConfRef, FlaskApp)) for v in (*pos, *kw.values())):
             return None
@@ -158,10 +160,11 @@ class Scope:
         for app in self.workspace.apps[made_before:]:
             # Celery finds the app where the caller binds it (-A module:name), not in the factory.
             app.module, app.var = self.module.path, ""
-        returned = {id(v.value): v.value for v in runner.returns if isinstance(v.value, AppObj)}
-        if len(returned) != 1 or any(not isinstance(v.value, AppObj) for v in runner.returns):
-            return None
-        return known(next(iter(returned.values())), expr.span)
+        for kind in (AppObj, FlaskApp):
+            returned = {id(v.value): v.value for v in runner.returns if isinstance(v.value, kind)}
+            if len(returned) == 1 and all(isinstance(v.value, kind) for v in runner.returns):
+                return known(next(iter(returned.values())), expr.span)
+        return None
 
     def call_helper(self, func: FuncObj, expr: ir.Call) -> Value | None:
         """The result of a small pure function of the project, such as a settings helper around
@@ -496,6 +499,22 @@ def _config_loader_receivers(func: ir.FuncDef) -> set[str]:
     return {name for name in _conf_receivers(func) if name not in params}
 
 
+def builds_flask_app(func: ir.FuncDef) -> bool:
+    """True when the function's own code returns something and loads a Flask app's config
+    (`app.config.from_object(...)`): an application factory (`def create_app(config=None)`),
+    whose app a caller hands to Celery (`celery.conf.update(create_app().config)`)."""
+    returns = loads = False
+    for node in ir.own_nodes(func):
+        if type(node) is ir.Return:
+            returns = True
+        elif type(node) is ir.Attr and node.attr in flask_config.WRITES and type(node.value) is ir.Attr \
+                and node.value.attr == "config":
+            loads = True
+        if returns and loads:
+            return True
+    return False
+
+
 def builds_app(func: ir.FuncDef) -> bool:
     """True when the function's own code (not the functions nested in it) returns something
     and calls something named Celery."""
@@ -689,6 +708,14 @@ class Interpreter:
                 flask_config.write(self.scope, base.value, key.value, value, span)
             else:
                 flask_config.lost(base.value, "app.config[...] = ... with a key qlint cannot read", span)
+            return
+        if isinstance(base.value, Sym) and base.value.qualname == "os.environ":
+            if key.status == "known" and isinstance(key.value, str):
+                if self.scope.conditions:
+                    earlier = self.scope.env_set.get(key.value) or self.ev.eval(target)
+                    condition = " and ".join(self.scope.conditions)
+                    value = V.several([(value, condition), (earlier, f"not ({condition})")], span)
+                self.scope.env_set[key.value] = V.with_origin(value, span)
             return
         if isinstance(base.value, ConfRef):
             if key.status == "known":

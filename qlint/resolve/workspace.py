@@ -30,6 +30,7 @@ class Workspace:
         self.environ = environ
         # TOML/YAML settings files by path, for Dynaconf's Django extension.
         self.settings_files: dict[str, DeployFacts] = {}
+        self.image_files: dict[str, str] = {}
         self.load_facts = load_facts
         self.envs: dict[str, ModuleEnv] = {}
         self.apps: list[AppObj] = []

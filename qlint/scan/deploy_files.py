@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
-from typing import Callable
+from typing import Callable, Container
 
 from qlint.resolve.environment import Environment, build_environment, join
 from qlint.sources.deploy import read_deploy_bytes, rebind
@@ -118,6 +118,26 @@ def _link_images(by_path: dict[str, DeployFacts]) -> None:
         by_path[path] = replace(facts, deployments=by_profiles(path, list(processes.values())))
     for path in run_by_compose:  # its command runs as the compose services that build it, not on its own
         by_path[path] = replace(by_path[path], deployments=[])
+
+
+def image_files(facts: list[DeployFacts], files: Container[str]) -> dict[str, str]:
+    """Each file path in the project's images that a Dockerfile copies a file of the repository
+    to (COPY, ADD, RUN cp), and that file. The build context is the Dockerfile's folder or the
+    repository's root, whichever holds the file; a path two images fill from different files
+    is left out (which image runs the code is not known)."""
+    found: dict[str, set[str]] = {}
+    for item in facts:
+        if item.kind != "dockerfile":
+            continue
+        folder = str(PurePosixPath(item.path).parent)
+        for src, dest in item.copies:
+            if not src or dest.endswith("/"):
+                continue
+            for candidate_path in (join(folder, src), src):
+                if candidate_path in files:
+                    found.setdefault(dest, set()).add(candidate_path)
+                    break
+    return {dest: next(iter(sources)) for dest, sources in found.items() if len(sources) == 1}
 
 
 def _with_env(facts: DeployFacts, env: dict[str, EnvVar]) -> DeployFacts:

@@ -15,27 +15,41 @@ def rename(span: Span, old: str, new: str) -> Edit:
 
 
 def references(project: Project, key: str, assigned_at: Span) -> list[Span]:
-    """Where the project reads `key` by name (KEY, settings.KEY), other than its assignment;
-    each span covers the name itself."""
+    """Where the project reads `key` by name (KEY, settings.KEY, config["KEY"],
+    config.get("KEY")), other than its assignment; each span covers the name itself."""
     spans = [_name_span(node) for node in _names_read(project).get(key, ())]
     return [s for s in spans if (s.path, s.line, s.column) != (assigned_at.path, assigned_at.line, assigned_at.column)]
 
 
-def _name_span(node: ir.Name | ir.Attr) -> Span:
-    if isinstance(node, ir.Name):
+def _name_span(node: ir.Name | ir.Attr | ir.Const) -> Span:
+    if not isinstance(node, ir.Attr):
         return node.span
     end = node.span  # an attribute's name is where its expression ends
     return Span(end.path, end.end_line, end.end_column - len(node.attr), end.end_line, end.end_column)
 
 
-def _names_read(project: Project) -> dict[str, list[ir.Name | ir.Attr]]:
+def _is_key(expr: ir.Expr) -> bool:
+    return isinstance(expr, ir.Const) and isinstance(expr.value, str)
+
+
+def _is_environ(expr: ir.Expr) -> bool:
+    """os.environ (or environ): a variable of the same name is not the setting."""
+    return (isinstance(expr, ir.Attr) and expr.attr == "environ") or (isinstance(expr, ir.Name) and expr.id == "environ")
+
+
+def _names_read(project: Project) -> dict[str, list[ir.Name | ir.Attr | ir.Const]]:
     if "setting_keys.names_read" not in project.derived:
-        found: dict[str, list[ir.Name | ir.Attr]] = {}
+        found: dict[str, list[ir.Name | ir.Attr | ir.Const]] = {}
         for _, nested in walk_nested(project):
             for expr in nested:
                 if isinstance(expr, ir.Name):
                     found.setdefault(expr.id, []).append(expr)
                 elif isinstance(expr, ir.Attr):
                     found.setdefault(expr.attr, []).append(expr)
+                elif isinstance(expr, ir.Sub) and _is_key(expr.index) and not _is_environ(expr.value):
+                    found.setdefault(expr.index.value, []).append(expr.index)
+                elif isinstance(expr, ir.Call) and isinstance(expr.func, ir.Attr) and expr.func.attr == "get" \
+                        and expr.args and _is_key(expr.args[0]) and not _is_environ(expr.func.value):
+                    found.setdefault(expr.args[0].value, []).append(expr.args[0])
         project.derived["setting_keys.names_read"] = found
     return project.derived["setting_keys.names_read"]

@@ -319,3 +319,96 @@ def test_a_flask_subclass_handed_to_an_init_function(analyse_tree):
     found = codes(analysis)
     assert ("QL203", "proj/config.py", 8) in found
     assert not [c for c in found if c[0] == "QL002"]  # the keys arrive under their new names
+
+
+FACTORY = """
+    import os
+
+    from celery import Celery
+    from flask import Flask
+
+
+    def create_app(config=None):
+        app = Flask(__name__)
+        if not config:
+            default_path = "/etc/web/web.conf"
+            legacy_path = "/etc/web.conf"
+            if os.path.isfile(default_path):
+                config = default_path
+            else:
+                config = legacy_path
+        if isinstance(config, str):
+            os.environ["WEB_SETTINGS"] = config
+            app.config.from_envvar("WEB_SETTINGS")
+        else:
+            app.config.from_object(config)
+        app.config.from_prefixed_env()
+        return app
+
+
+    def create_celery_app():
+        app = create_app()
+        celery = Celery(app.import_name, broker=app.config["CELERY_BROKER_URL"])
+        celery.conf.update(app.config)
+        return celery
+
+
+    celery = create_celery_app()
+"""
+WEB_CONF = ('SECRET_KEY = "x"\nCELERY_BROKER_URL = "redis://redis:6379/0"\n'
+            'CELERY_RESULT_BACKEND = "redis://redis:6379/0"\nCELERY_TASK_SERIALIZER = "pickle"\n')
+IMAGE = ("FROM python:3.12\nADD . /srv/web\nWORKDIR /srv/web/data\nRUN mkdir -p /etc/web && cp web.conf /etc/web/\n"
+         'CMD ["celery", "-A", "web.app:celery", "worker"]\n')
+
+
+def test_an_application_factory_loads_the_file_a_dockerfile_copies_where_the_app_reads_it(analyse_tree):
+    """create_app() is run where create_celery_app() calls it: the file it loads by an absolute
+    path (through an environment variable the same function sets, after os.path.isfile()) is the
+    one the image copies there, and from_prefixed_env() adds what the deployment sets."""
+    analysis = analyse_tree({"web/__init__.py": "", "web/app.py": FACTORY, "data/web.conf": WEB_CONF,
+                             "docker/Dockerfile": IMAGE,
+                             "docker-compose.yml": "services:\n  worker:\n    build: {context: ., dockerfile: docker/Dockerfile}\n"
+                                                   "    environment:\n      FLASK_CELERY_TASK_ACKS_LATE: 'true'\n"})
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").value == "pickle"
+    assert where(app.setting("result_backend")) == ("data/web.conf", 3)
+    assert app.setting("broker_url").value == "redis://redis:6379/0"
+    assert app.setting("task_acks_late").status == "unknown" or app.setting("task_acks_late").value is not True
+    found = codes(analysis)
+    assert ("QL002", "data/web.conf", 3) in found  # CELERY_RESULT_BACKEND, read without a namespace
+    # CELERY_BROKER_URL is no setting without a namespace, but the factory reads it itself; the
+    # variable's CELERY_TASK_ACKS_LATE is read by nobody
+    unread = [f.message.split(" ", 1)[0] for f in run_rules(analysis, all_rules()) if f.code == "QL001"]
+    assert unread == ["CELERY_TASK_ACKS_LATE"]
+    assert any("from_prefixed_env()" in note and "FLASK_CELERY_TASK_ACKS_LATE" in note for note in analysis.project.notes)
+
+
+def test_a_file_no_dockerfile_puts_where_the_factory_reads_it_stays_unread(analyse_tree):
+    analysis = analyse_tree({"web/__init__.py": "", "web/app.py": FACTORY, "data/web.conf": WEB_CONF})
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").status == "unknown"
+    assert not [c for c in codes(analysis) if c[0] in ("QL002", "QL203")]
+
+
+def test_from_prefixed_env_sets_what_the_deployment_sets_and_takes_the_rest_as_unset(analyse_tree):
+    analysis = analyse_tree({
+        "proj/__init__.py": "",
+        "proj/app.py": """
+            from celery import Celery
+            from flask import Flask
+
+            flask_app = Flask(__name__)
+            flask_app.config.from_mapping(TASK_ACKS_LATE=False, WORKER_PREFETCH_MULTIPLIER=4)
+            flask_app.config.from_prefixed_env("WEB")
+
+            celery = Celery("proj")
+            celery.conf.update({k.lower(): v for k, v in flask_app.config.items()})
+        """,
+        "docker-compose.yml": "services:\n  worker:\n    image: web\n    command: celery -A proj.app:celery worker\n"
+                              "    environment:\n      WEB_TASK_ACKS_LATE: 'true'\n      WEB_BROKER_URL: redis://r:6379/0\n",
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_acks_late").value is True  # json-decoded, as Flask does
+    assert app.setting("broker_url").value == "redis://r:6379/0"
+    assert app.setting("worker_prefetch_multiplier").value == 4
+    assert any("WEB_BROKER_URL, WEB_TASK_ACKS_LATE" in note and "taken as unset" in note for note in analysis.project.notes)

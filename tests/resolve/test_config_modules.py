@@ -230,7 +230,7 @@ def test_update_from_an_object_qlint_cannot_read_is_unknown(analyse_tree):
             from flask import Flask
 
             flask_app = Flask(__name__)
-            flask_app.config.from_prefixed_env()
+            flask_app.config.update(vault.read_settings())
 
             app = Celery("proj", broker="redis://localhost/0")
             app.conf.update(flask_app.config)

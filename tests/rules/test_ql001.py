@@ -113,6 +113,16 @@ def test_a_constant_the_code_reads_is_not_a_typo(tmp_path):
     assert [f.span.line for f in findings(tmp_path, UnknownSetting(), files)] == [1]
 
 
+def test_a_key_the_code_reads_by_item_is_a_constant_and_a_variable_of_its_name_is_not(tmp_path):
+    celery_module = NAMESPACED + "import os\nfrom django.conf import settings\n" \
+        "app.conf.worker_prefetch_multiplier = vars(settings)['CELERY_WORKER_PREFETCH_MULTIPLER']\n"
+    files = django("CELERY_WORKER_PREFETCH_MULTIPLER = 1\n", celery_module)
+    assert findings(tmp_path, UnknownSetting(), files) == []
+    files["site/celery.py"] = NAMESPACED + "import os\nlimit = os.environ.get('CELERY_WORKER_PREFETCH_MULTIPLER')\n" \
+        "other = os.environ['CELERY_WORKER_PREFETCH_MULTIPLER']\n"
+    assert [f.span.line for f in findings(tmp_path, UnknownSetting(), files)] == [1]
+
+
 def test_namespaced_names_without_the_namespace(tmp_path):
     settings = "CELERY_TASK_ACKS_LATE = True\nCELERY_RESULT_BACKEND = 'redis://'\nCELERY_FLOWER_USER = 'x'\n"
     found = findings(tmp_path, UnknownSetting(), django(settings, PLAIN))

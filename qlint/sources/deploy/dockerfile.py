@@ -8,8 +8,9 @@ it (a build may pass another value, so such a value is env-default, like a shell
 `${VAR:-default}`). CMD and ENTRYPOINT, in exec (JSON) or shell form, are the container's
 command: a celery command there is a process with the image's environment. COPY and ADD
 say which file of the build context becomes which path in the image (paths relative to
-the context, which compose or the resolver decides), so that an entrypoint named by its
-path in the image is known as the script it was copied from.
+the context, which compose or the resolver decides), and so does a `RUN cp` of a file
+copied in before, so that an entrypoint or a configuration file named by its path in the
+image is known as the file of the repository it was copied from.
 """
 from __future__ import annotations
 
@@ -95,6 +96,8 @@ def read_dockerfile(path: str, text: str) -> DeployFacts:
                 stage.workdir = posixpath.normpath(posixpath.join(stage.workdir, expanded.strip()))
         elif keyword in ("COPY", "ADD"):
             stage.copies.extend(_copies(args, stage.workdir, scope))
+        elif keyword == "RUN":
+            stage.copies.extend(_copied_by_cp(args, stage, scope))
     if not stages:
         return DeployFacts(path, "dockerfile", notes=notes)
     final = stages[-1]
@@ -210,6 +213,39 @@ def _copies(args: Located, workdir: str, scope: dict[str, EnvVar]) -> list[tuple
     return out
 
 
+def _copied_by_cp(args: Located, stage: _Stage, scope: dict[str, EnvVar]) -> list[tuple[str, str]]:
+    """`RUN cp a.conf b.yaml /etc/app/`: each file of the image copied, as the file of the build
+    context it came from (a COPY before it), at its new path."""
+    out = []
+    for command in split_commands(args):
+        texts = [expand(w, scope).text or "" for w in command]
+        if not texts or texts[0] != "cp" or not all(texts):
+            continue
+        operands = [t for t in texts[1:] if not t.startswith("-")]
+        if len(operands) < 2:
+            continue
+        *sources, dest = operands
+        into_folder = dest.endswith("/") or len(sources) > 1
+        dest = posixpath.normpath(posixpath.join(stage.workdir, dest))
+        for src in sources:
+            origin = _context_file(stage.copies, posixpath.normpath(posixpath.join(stage.workdir, src)))
+            if origin is not None:
+                out.append((origin, posixpath.join(dest, posixpath.basename(src)) if into_folder else dest))
+    return out
+
+
+def _context_file(copies: list[tuple[str, str]] | tuple[tuple[str, str], ...], target: str) -> str | None:
+    """The file of the build context that is at target in the image: the last copy to it, or
+    to a folder above it (COPY . /app)."""
+    for src, dest in reversed(copies):
+        folder = dest.rstrip("/")
+        if target == folder:
+            return src
+        if target.startswith(folder + "/"):
+            return posixpath.join(src, target[len(folder) + 1:])
+    return None
+
+
 def _in_context(src: str) -> str:
     """A source path, relative to the build context (a leading / is the context's root)."""
     joined = posixpath.normpath(src.lstrip("/") or ".")
@@ -230,11 +266,8 @@ def _entry_script(stage: _Stage, copies: tuple[tuple[str, str], ...]) -> str | N
         targets = ([posixpath.join(d, name) for d in ("/usr/local/bin", "/usr/bin", "/bin")] if "/" not in name
                    else [name if name.startswith("/") else posixpath.normpath(posixpath.join(stage.workdir, name))])
         for target in targets:
-            for src, dest in reversed(copies):  # the last copy to a path is the file that is there
-                folder = dest.rstrip("/")
-                if target == folder:
-                    return src
-                if target.startswith(folder + "/"):  # a folder copied whole (COPY . /app)
-                    return _in_context(posixpath.join(src, target[len(folder) + 1:]))
+            found = _context_file(copies, target)
+            if found is not None:
+                return _in_context(found)
         return None
     return None

@@ -93,3 +93,22 @@ def test_an_entrypoint_drops_the_base_stages_cmd_but_not_its_own():
     assert inherited.processes == []
     own = read_deploy_file("Dockerfile", base + 'FROM base\nCMD celery -A proj worker\nENTRYPOINT ["tini", "--"]\n')
     assert [p.command.kind for p in own.processes] == ["worker"]
+
+
+def test_files_cp_copies_inside_the_image_are_known_by_the_file_they_came_from():
+    text = (
+        "FROM python:3.12\n"
+        "ADD . /tmp/app\n"
+        "COPY deploy/prod.cfg /opt/\n"
+        "WORKDIR /tmp/app/data\n"
+        "RUN mkdir -p /etc/app && \\\n"
+        "    cp -v app.conf tags.yaml \\\n"
+        "       /etc/app/ && chmod -R go+r /etc/app\n"
+        "RUN cp /opt/prod.cfg /etc/app/prod.cfg; cp /usr/share/zoneinfo/UTC /etc/localtime\n"
+    )
+    copies = read_deploy_file("docker/Dockerfile", text).copies
+    assert ("data/app.conf", "/etc/app/app.conf") in copies
+    assert ("data/tags.yaml", "/etc/app/tags.yaml") in copies
+    assert ("deploy/prod.cfg", "/etc/app/prod.cfg") in copies
+    # a file of the base image is no file of the repository
+    assert not [dest for _, dest in copies if dest == "/etc/localtime"]
