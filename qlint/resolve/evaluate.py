@@ -27,8 +27,8 @@ SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task", "celery
 TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task"})
 ENV_GET = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 TIMEDELTA = frozenset({"datetime.timedelta"})
-BUILTINS = frozenset({"int", "float", "str", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs", "round", "frozenset", "sorted", "getattr", "vars",
-                      "isinstance", "bytes"})
+BUILTINS = frozenset({"int", "float", "str", "bytes", "bool", "dict", "list", "tuple", "set", "len", "min", "max", "abs",
+                      "round", "frozenset", "sorted", "getattr", "vars", "isinstance"})
 _STR_METHODS = frozenset({
     "lower", "upper", "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace",
     "title", "capitalize", "casefold", "isdigit", "format", "join", "rsplit", "removeprefix", "removesuffix",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from qlint.resolve.host import Frame
 
 WRITES = frozenset({"from_object", "from_mapping", "from_pyfile", "from_envvar", "update", "setdefault", "from_file",
-                     "from_prefixed_env"})
+                    "from_prefixed_env"})
 
 
 def new_app(scope: "Frame", expr: ir.Call) -> Value:
