@@ -57,6 +57,20 @@ MAX_RECORDS = 500_000
 BRPOP_TIMEOUT = 1.0  # kombu.transport.redis.Transport.brpop_timeout
 
 
+def shuffle(rng: random.Random, items: list[Any]) -> None:
+    """rng.shuffle(items), the same permutation from the same draws, without a call per item
+    (random.py's Fisher-Yates with _randbelow_with_getrandbits, as in Python 3.10 to 3.13;
+    tests/worker/test_shuffle.py holds it to random.shuffle). One per delivery: random.shuffle
+    was a fifth of a replay with 50 workers."""
+    getrandbits = rng.getrandbits
+    for i in range(len(items) - 1, 0, -1):
+        k = (i + 1).bit_length()
+        j = getrandbits(k)
+        while j > i:
+            j = getrandbits(k)
+        items[i], items[j] = items[j], items[i]
+
+
 class Engine:
     def __init__(self, scenario: Scenario, config: ReplayConfig, store: Store,
                  clock: Clock, mode: str) -> None:
@@ -67,6 +81,13 @@ class Engine:
         self.broker = Broker(config.broker, store, self._on_broker)
         self.workers = {w.name: Worker(w, self) for w in config.workers}
         self.trace.workers = {w.name: w.concurrency for w in config.workers}
+        # Every worker from the start: an empty list is one that never reserved anything.
+        self.trace.reserved = {w.name: [] for w in config.workers}
+        # Workers whose state changed (worker_changed), by name: since the last look at their
+        # prefetch window (_track_brpop), and since the last sample of what they reserve.
+        self._unchecked: dict[str, Worker] = {}
+        self._unsampled: dict[str, Worker] = {}
+        self._queue_sets = list(dict.fromkeys(w.queues for w in config.workers))
         self.executor: Executor = None  # type: ignore[assignment]  # set by the caller
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = count()
@@ -140,11 +161,11 @@ class Engine:
         self._track_brpop()
         store = self.broker.store
         while store.queue_length():
-            ready = [w for w in self.workers.values() if w.can_consume() and store.has_messages(w.queue_cycle)]
+            ready = self._consumers_with_messages(store)
             if not ready:
                 break
-            self.rng.shuffle(ready)
-            worker = max(ready, key=self._brpop_age)
+            shuffle(self.rng, ready)
+            worker = self._oldest_brpop(ready)
             delivery = self.broker.deliver(worker.name, self.now, worker.queue_cycle)
             if delivery is None:
                 break
@@ -153,26 +174,45 @@ class Engine:
             worker.receive(delivery)
             self._track_brpop()
 
-    def _brpop_age(self, worker: Worker) -> float:
-        waited = self.now - worker.waiting_since
-        return waited % BRPOP_TIMEOUT if waited >= BRPOP_TIMEOUT else waited
+    def _consumers_with_messages(self, store: Store) -> list[Worker]:
+        """The workers with room in their window and a message in one of their queues, in order.
+        A worker's BRPOP keys are always its queues (rotated), so each set is asked about once."""
+        has = {queues: store.has_messages(queues) for queues in self._queue_sets}
+        return [w for w in self.workers.values() if w.consuming and has[w.config.queues]]
+
+    def _oldest_brpop(self, ready: list[Worker]) -> Worker:
+        """The first of `ready` whose current BRPOP cycle began longest ago (max() by age)."""
+        now = self.now
+        best, oldest = ready[0], float("-inf")
+        for worker in ready:
+            waited = now - worker.waiting_since
+            age = waited % BRPOP_TIMEOUT if waited >= BRPOP_TIMEOUT else waited
+            if age > oldest:
+                best, oldest = worker, age
+        return best
+
+    def worker_changed(self, worker: Worker) -> None:
+        """Its prefetch window or what it reserves may have changed."""
+        self._unchecked[worker.name] = self._unsampled[worker.name] = worker
 
     def _track_brpop(self) -> None:
         """A worker whose prefetch window was full issues BRPOP again once it has room
         (kombu's on_poll_start checks QoS.can_consume): it joins the end of Redis' line of
         blocked clients, behind those that kept waiting meanwhile."""
-        for worker in self.workers.values():
+        for worker in self._unchecked.values():
             able = worker.can_consume()
             if able and not worker.consuming:
                 worker.waiting_since = self.now
             worker.consuming = able
+        self._unchecked.clear()
 
     def _sample_reserved(self) -> None:
-        for worker in self.workers.values():
+        for worker in self._unsampled.values():
             held = len(worker.ready) + len(worker.scheduled)
-            steps = self.trace.reserved.setdefault(worker.name, [])
+            steps = self.trace.reserved[worker.name]
             if (steps[-1][1] if steps else 0) != held:
                 steps.append((self.now, held))
+        self._unsampled.clear()
 
     def _measure(self) -> None:
         held = self.broker.store.bytes_held()

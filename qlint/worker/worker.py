@@ -30,7 +30,7 @@ class Request:
     received_at: float
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: `None in slots` stays in C
 class Execution:
     request: Request
     worker: str
@@ -74,6 +74,7 @@ class Host(Protocol):
     def mark_revoked(self, task_id: str) -> None: ...
     def begin_execution(self, request: Request, worker: str, slot: int) -> Execution: ...
     def end_execution(self, execution: Execution) -> None: ...
+    def worker_changed(self, worker: "Worker") -> None: ...  # its window or reserved requests
     def on_success(self, execution: Execution) -> None: ...
     def on_failure(self, execution: Execution) -> None: ...
     def retry(self, message: Message, delay: float, why: str) -> None: ...
@@ -82,6 +83,8 @@ class Host(Protocol):
 
 @dataclass
 class Worker:
+    # Every change to what can_consume() reads or to the requests it reserves (alive, stopping, slots,
+    # ready, scheduled, held) is reported to engine.worker_changed: the engine looks at no other worker.
     config: WorkerConfig
     engine: "Host"
     alive: bool = False
@@ -117,6 +120,7 @@ class Worker:
         self.scheduled.clear()
         self.held.clear()
         self.revoked = set(self.saved_revokes) if self.config.statedb else set()
+        engine.worker_changed(self)
         for peer in peers:  # mingle: copy revoked ids from workers already running
             if peer.alive and peer is not self:
                 self.revoked |= peer.revoked
@@ -152,6 +156,7 @@ class Worker:
         started), then give back every message still held (virtual.QoS.restore_unacked_once)."""
         if self.alive and not self.stopping:
             self.stopping = True
+            self.engine.worker_changed(self)
             self.engine.record("stop", worker=self.name, detail="warm shutdown: waiting for running tasks")
             self._maybe_finish_stop()
 
@@ -172,6 +177,7 @@ class Worker:
         self.scheduled.clear()
         self.held.clear()
         self.revoked = set()
+        self.engine.worker_changed(self)
 
     def _held_for_restore(self) -> list[str]:
         """virtual.QoS.restore_unacked pops _delivered from its end and RPUSHes each to the
@@ -188,6 +194,7 @@ class Worker:
         self.held.clear()
         self.ready.clear()
         self.scheduled.clear()
+        self.engine.worker_changed(self)
         self.generation += 1
         self._sweep(self.generation)
 
@@ -217,6 +224,7 @@ class Worker:
         engine, message = self.engine, delivery.message
         request = Request(message, delivery, self.name, engine.now)
         self.held.setdefault(message.tag, None)
+        engine.worker_changed(self)
         detail = ["redelivered"] if message.redelivered else []
         waits = message.eta is None or message.eta <= engine.now
         if waits and None not in self.slots and message.id not in self.revoked:
@@ -260,6 +268,7 @@ class Worker:
             return
         self.scheduled.remove(request)
         self.ready.append(request)
+        self.engine.worker_changed(self)
         self.dispatch()
 
     def _discard_if_revoked(self, request: Request) -> bool:
@@ -277,6 +286,7 @@ class Worker:
         their messages go back to the broker with the rest of what the worker held."""
         while self.alive and not self.stopping and self.ready and None in self.slots:
             request = self.ready.popleft()
+            self.engine.worker_changed(self)
             if self._discard_if_revoked(request) or self._deduplicated(request):
                 continue
             slot = self.slots.index(None)
@@ -316,10 +326,12 @@ class Worker:
     def _ack(self, request: Request) -> None:
         self.engine.broker.ack(request.message.tag)
         self.held.pop(request.message.tag, None)
+        self.engine.worker_changed(self)
 
     def _reject(self, request: Request, requeue: bool) -> None:
         self.engine.broker.reject(request.message.tag, requeue)
         self.held.pop(request.message.tag, None)
+        self.engine.worker_changed(self)
 
     def finish(self, execution: Execution, outcome: Outcome, result: Any = None) -> None:
         """The pool reports the end of a run (from the executor)."""
@@ -335,6 +347,7 @@ class Worker:
     def _end(self, execution: Execution, outcome: Outcome, settle: bool) -> None:
         execution.end, execution.outcome = self.engine.now, outcome
         self.slots[execution.slot - 1] = None
+        self.engine.worker_changed(self)
         self.engine.end_execution(execution)
         if settle:
             self._settle(execution)
