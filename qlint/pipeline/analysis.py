@@ -217,16 +217,16 @@ class _Loader:
             self.cache.put(key, facts, to_disk=path not in self.overrides)
         return facts
 
-    def with_bodies(self, path: str, names: frozenset[str]) -> ir.ModuleFacts | None:
-        """A module's facts with the bodies of its functions of those names read, whatever
-        they mention (python.parse_file's bodies), kept in the cache apart from its ordinary facts."""
+    def with_bodies(self, path: str) -> ir.ModuleFacts | None:
+        """A module's facts with every function body read, whatever it mentions
+        (python.parse_file's every_body), kept in the cache apart from its ordinary facts."""
         data = self.read(path) if path in self.abs_of else None
         if data is None:
             return None
-        key = self.cache.key(path, data, "python bodies " + " ".join(sorted(names)))
+        key = self.cache.key(path, data, "python every body")
         facts = self.cache.get(key, count=False)
         if not isinstance(facts, ir.ModuleFacts):
-            facts = parse_file(path, data, bodies=names)
+            facts = parse_file(path, data, every_body=True)
             self.cache.put(key, facts, to_disk=path not in self.overrides)
         return facts if facts.error is None else None
 

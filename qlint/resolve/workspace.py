@@ -53,9 +53,9 @@ class Workspace:
         # a caller's module must contain, if any), the facts of the modules that call one, with
         # those callers' bodies read (analysis.py sets it).
         self.read_callers: Callable[..., dict[str, ir.ModuleFacts]] = lambda names, wanted=None: {}
-        # QL305 following a call made in a transaction: a module's facts with the bodies of the
-        # functions of those names read (a helper in a module with no Celery marker).
-        self.read_bodies: Callable[[str, frozenset[str]], ir.ModuleFacts | None] = lambda path, names: None
+        # QL305 following a call made in a transaction: a module's facts with every function
+        # body read (a helper in a module with no Celery marker).
+        self.read_bodies: Callable[[str], ir.ModuleFacts | None] = lambda path: None
 
     def resolve(self, value: Value, importer: str | None = None) -> Value:
         """The value a LazyName stands for; any other value as it is."""

@@ -305,7 +305,7 @@ class Transactions:
         self._entry_memo: dict[int, list[SendPath]] = {}
         self._class_objs: dict[int, ClassObj | None] = {}
         self._names_memo: dict[tuple[int, int], frozenset[str]] = {}
-        self._bodies_asked: set[tuple[str, str]] = set()
+        self._bodies_read: set[str] = set()
         self.atomic_requests = atomic_requests(project)
         self.pyramid_tm = _includes_pyramid_tm(project)
 
@@ -852,15 +852,13 @@ class Transactions:
     def _read_body(self, info: FuncInfo) -> FuncInfo | None:
         """A function called in a transaction whose body the first reading left out (a service
         method in a module with no Celery or transaction marker), read now."""
-        key = (info.path, info.func.name)
-        if key in self._bodies_asked or is_test_path(info.path, self.project.root):
+        if is_test_path(info.path, self.project.root):
             return None
-        self._bodies_asked.add(key)
-        facts = self.project.workspace.read_bodies(info.path, frozenset({info.func.name}))
-        if facts is None:
-            return None
-        if self.index.read_more(info.path, facts.body):
-            self._read_calls(info.path, facts.body)
+        if info.path not in self._bodies_read:  # the whole module, once: its other helpers may be called too
+            self._bodies_read.add(info.path)
+            facts = self.project.workspace.read_bodies(info.path)
+            if facts is not None and self.index.read_more(info.path, facts.body):
+                self._read_calls(info.path, facts.body)
         return next((i for i in self.index.by_path.get(info.path, ()) if i.func.span == info.func.span and i.func.body_read),
                     None)
 

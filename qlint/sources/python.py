@@ -51,15 +51,15 @@ MAX_PARSE_CHARS = 1024 * 1024
 
 
 def parse_file(path: str, data: bytes, calls: frozenset[str] = frozenset(),
-               bodies: frozenset[str] = frozenset()) -> ir.ModuleFacts:
+               every_body: bool = False) -> ir.ModuleFacts:
     """The facts of a file's bytes: decoded as Python would, then parse_facts().
     calls: names of project functions known to send tasks; a function calling one is read.
-    bodies: names of the module's functions whose bodies are read whatever they mention."""
+    every_body: every function's body is read, whatever it mentions."""
     try:
         text = decode_python(path, data)
     except SourceError as exc:
         return ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
-    facts = parse_facts(path, text, calls, bodies)
+    facts = parse_facts(path, text, calls, every_body)
     if facts.error is not None and facts.error.startswith("syntax error") and is_python_template(path, text):
         # Not QL000: the file is fine, it is just not Python until rendered.
         return ir.ModuleFacts(path, (), error=PYTHON_NOTE, lines=facts.lines, mentions_celery=False)
@@ -67,7 +67,7 @@ def parse_file(path: str, data: bytes, calls: frozenset[str] = frozenset(),
 
 
 def parse_facts(path: str, text: str, calls: frozenset[str] = frozenset(),
-                bodies: frozenset[str] = frozenset()) -> ir.ModuleFacts:
+                every_body: bool = False) -> ir.ModuleFacts:
     """Extract the facts of one Python file. Never raises for bad input."""
     lines = text.count("\n") + 1
     if len(text) > MAX_PARSE_CHARS:
@@ -95,8 +95,8 @@ def parse_facts(path: str, text: str, calls: frozenset[str] = frozenset(),
             else:
                 # A module with no Celery marker at all (read because a name it defines is
                 # used elsewhere) cannot send a task from any function: only signatures matter.
-                inert = not calls and not bodies and not mentions_celery(data) and not may_use_an_app(data)
-                body, names, attributes = _convert_chunks(path, text, tree, inert, calls, bodies)
+                inert = not calls and not every_body and not mentions_celery(data) and not may_use_an_app(data)
+                body, names, attributes = _convert_chunks(path, text, tree, inert, calls, every_body)
     except _Unreadable as exc:
         if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
             exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
@@ -116,14 +116,14 @@ Reads = tuple[frozenset[str], tuple[tuple[str, str], ...]]  # reads.likely_reads
 
 # path -> {chunk text: (first line, statements, what they read)} from the last parse of that
 # file, and the mode it was converted in (inert, reads the environment, the calls that make a
-# function read, the functions read by name). A long-running process (the language server)
+# function read, whether every body is). A long-running process (the language server)
 # converts only the statements that changed.
-_Mode = tuple[bool, bool, str, frozenset[str]]
+_Mode = tuple[bool, bool, str, bool]
 _LAST_CHUNKS: dict[str, tuple[_Mode, dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
 
 
 def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False,
-                    calls: frozenset[str] = frozenset(), bodies: frozenset[str] = frozenset(),
+                    calls: frozenset[str] = frozenset(), every_body: bool = False,
                     ) -> tuple[tuple[ir.Stmt, ...], frozenset[str],
                                                                   tuple[tuple[str, str], ...]]:
     """The statements of the file, and the names and attributes they read (reads.py)."""
@@ -132,7 +132,7 @@ def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False,
     chunks = statement_chunks(text, tree, lines)
     callers = None if inert else _callers_of_read(lines, chunks, calls)
     # chunks converted in another mode, or with other functions read, prune other functions
-    mode = (inert, reads_environ, callers.pattern if callers is not None else "", bodies)
+    mode = (inert, reads_environ, callers.pattern if callers is not None else "", every_body)
     was, previous = _LAST_CHUNKS.get(path, (mode, {}))
     if was != mode:
         previous = {}
@@ -144,7 +144,7 @@ def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False,
     for chunk in chunks:
         known = current.get(chunk.text) or previous.get(chunk.text)
         if known is None:
-            stmts = _convert_chunk(converter, chunk, inert, reads_environ, callers, bodies)
+            stmts = _convert_chunk(converter, chunk, inert, reads_environ, callers, every_body)
             reads = likely_reads(stmts)
         else:
             first, stmts, reads = known
@@ -160,9 +160,9 @@ def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False,
 
 def _convert_chunk(converter: from_ast.Converter, chunk: Chunk, inert: bool = False,
                    reads_environ: bool = False, callers: re.Pattern[str] | None = None,
-                   bodies: frozenset[str] = frozenset()) -> tuple[ir.Stmt, ...]:
-    converter.pruned = frozenset(id(f) for f in _pruned(converter.lines, chunk, inert, reads_environ, callers)
-                                 if f.name not in bodies)
+                   every_body: bool = False) -> tuple[ir.Stmt, ...]:
+    converter.pruned = frozenset() if every_body else \
+        frozenset(id(f) for f in _pruned(converter.lines, chunk, inert, reads_environ, callers))
     converter.depth = 0
     try:
         return converter.block(list(chunk.statements))
