@@ -155,6 +155,18 @@ def _serialized_length(plain: str, padding: int, kind: str, serializer: str, com
     return len(_serialize(data, serializer, compression))
 
 
+# The envelope's length without its body, by what it holds: the id and the delivery tag count by
+# the length of their JSON strings alone, so the messages of one task mostly share an entry.
+_envelope_lengths: dict[tuple[Any, ...], int] = {}
+
+
 def envelope_size(message: Message) -> int:
     encoded = 4 * math.ceil(body_bytes(message) / 3)
-    return len(json.dumps(envelope(message, "")).encode()) + encoded
+    key = (len(json.dumps(message.id)), len(json.dumps(message.tag)), message.task, type(message.eta), message.eta,
+           message.retries, message.redelivered, message.compression, message.serializer, message.queue)
+    length = _envelope_lengths.get(key)
+    if length is None:
+        if len(_envelope_lengths) >= 4096:  # ETAs all differ: keep the table small
+            _envelope_lengths.clear()
+        length = _envelope_lengths[key] = len(json.dumps(envelope(message, "")))
+    return length + encoded
