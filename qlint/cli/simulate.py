@@ -59,8 +59,9 @@ def run_scenario(args: argparse.Namespace) -> int:
             return _fail(f"--real needs the redis client, which is not installed: pip install '{DISTRIBUTION}[redis]'")
     from qlint.worker import ScenarioError, load_scenario, prepare_scenario, simulate
     from qlint.worker.from_project import project_provider
+    from qlint.worker.render_json import write_json
     from qlint.worker.render_svg import render_svg
-    from qlint.worker.render_text import render_text
+    from qlint.worker.render_text import write_text
 
     try:
         scenario, settings, notes = prepare_scenario(load_scenario(args.scenario), args.scenario.parent,
@@ -89,9 +90,9 @@ def run_scenario(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _fail(f"cannot write {args.svg}: {exc.strerror}")
     if args.format == "json":
-        print(json.dumps({**trace.to_json(), "notes": notes}, indent=2, default=str))
+        write_json(trace, sys.stdout, {"notes": notes})
     else:
-        sys.stdout.write(render_text(trace, "\n".join([title, *(f"  note: {n}" for n in notes)])))
+        write_text(trace, sys.stdout, "\n".join([title, *(f"  note: {n}" for n in notes)]))
     return EXIT_OK
 
 

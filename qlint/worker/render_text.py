@@ -1,8 +1,11 @@
 """The timeline as text: one line per event, then the summary."""
 from __future__ import annotations
 
+from itertools import islice
+from typing import Iterator, TextIO
+
 from .engine import format_seconds
-from .trace import Trace
+from .trace import ExecutionRecord, Trace
 
 LABELS = {
     "start": "worker up", "kill": "SIGKILL", "stop": "shutdown", "down": "worker down",
@@ -13,48 +16,60 @@ LABELS = {
 }
 
 
-def render_text(trace: Trace, header: str = "") -> str:
-    lines = [header] if header else []
-    lines.append(f"broker: {trace.broker}, clock: {trace.mode}, until {format_seconds(trace.until)}")
-    lines.append("")
+def write_text(trace: Trace, out: TextIO, header: str = "") -> None:
+    """The lines, written a thousand at a time."""
+    lines = text_lines(trace, header)
+    while batch := list(islice(lines, 1000)):
+        out.write("\n".join(batch) + "\n")
+
+
+def text_lines(trace: Trace, header: str = "") -> Iterator[str]:
+    if header:
+        yield header
+    yield f"broker: {trace.broker}, clock: {trace.mode}, until {format_seconds(trace.until)}"
+    yield ""
+    last_at, when = None, ""
     for e in trace.events:
+        if e.at != last_at:  # events come in time order, many at one instant
+            last_at, when = e.at, f"{format_seconds(e.at):>10}"
         who = f"{e.worker:<7}" if e.worker else " " * 7
         what = f"{e.message} " if e.message else ""
         detail = f"{what}{e.detail}".strip()
-        lines.append(f"{format_seconds(e.at):>10}  {LABELS.get(e.kind, e.kind):<14} {who} {detail}".rstrip())
+        yield f"{when}  {LABELS.get(e.kind, e.kind):<14} {who} {detail}".rstrip()
     s = trace.summary()
-    lines.append("")
-    lines.append("summary")
+    yield ""
+    yield "summary"
     runs = ", ".join(f"{mid}×{n}" for mid, n in s["executions_per_id"].items() if n != 1) or "every message ran once"
-    lines.append(f"  executions other than once: {runs}")
+    yield f"  executions other than once: {runs}"
+    by_id: dict[str, list[ExecutionRecord]] = {}
+    for e in trace.executions:
+        by_id.setdefault(e.id, []).append(e)
     for mid in s["duplicated_ids"]:
-        lines.append(f"    {mid} ran on {_where_and_overlap(trace, mid)}")
-    lines.append(f"  duplicate executions: {s['duplicates']}" + (f" ({', '.join(s['duplicated_ids'])})" if s["duplicates"] else ""))
-    lines.append(f"  lost messages: {s['lost']}" + (f" ({', '.join(s['lost_ids'])})" if s["lost"] else ""))
+        yield f"    {mid} ran on {_where_and_overlap(by_id[mid], trace.until)}"
+    yield f"  duplicate executions: {s['duplicates']}" + (f" ({', '.join(s['duplicated_ids'])})" if s["duplicates"] else "")
+    yield f"  lost messages: {s['lost']}" + (f" ({', '.join(s['lost_ids'])})" if s["lost"] else "")
     unsuccessful: dict[str, int] = {}
     for e in trace.executions:
         if e.outcome not in ("success", "running"):
             unsuccessful[f"{e.id} {e.outcome}"] = unsuccessful.get(f"{e.id} {e.outcome}", 0) + 1
     if unsuccessful:
-        lines.append("  runs that did not succeed: "
-                     + ", ".join(f"{what} ×{n}" if n > 1 else what for what, n in unsuccessful.items()))
+        yield ("  runs that did not succeed: "
+               + ", ".join(f"{what} ×{n}" if n > 1 else what for what, n in unsuccessful.items()))
     if s["never_started"]:
-        lines.append(f"  never started: {', '.join(s['never_started'])}")
+        yield f"  never started: {', '.join(s['never_started'])}"
     if s["revoked"]:
-        lines.append(f"  revoked: {', '.join(s['revoked'])}")
+        yield f"  revoked: {', '.join(s['revoked'])}"
     if s["pending_at_end"]:
-        lines.append(f"  still queued, reserved or running at the end: {', '.join(s['pending_at_end'])}")
-    lines.append(f"  longest wait from publish to first run: {format_seconds(s['max_queue_wait'])}")
-    lines.append(f"  broker memory held at peak: {s['broker_bytes_peak']:,} bytes "
-                 f"({_human(s['broker_bytes_peak'])}queue + unacked copies)")
-    return "\n".join(lines) + "\n"
+        yield f"  still queued, reserved or running at the end: {', '.join(s['pending_at_end'])}"
+    yield f"  longest wait from publish to first run: {format_seconds(s['max_queue_wait'])}"
+    yield (f"  broker memory held at peak: {s['broker_bytes_peak']:,} bytes "
+           f"({_human(s['broker_bytes_peak'])}queue + unacked copies)")
 
 
-def _where_and_overlap(trace: Trace, mid: str) -> str:
+def _where_and_overlap(runs: list[ExecutionRecord], until: float) -> str:
     """The slots a message ran on, and how many of its runs overlapped at most."""
-    runs = [e for e in trace.executions if e.id == mid]
     slots = list(dict.fromkeys(f"{e.worker}/{e.slot}" for e in runs))
-    edges = sorted([(e.start, 1) for e in runs] + [(e.end if e.end is not None else trace.until, -1) for e in runs],
+    edges = sorted([(e.start, 1) for e in runs] + [(e.end if e.end is not None else until, -1) for e in runs],
                    key=lambda edge: (edge[0], edge[1]))
     at_once = peak = 0
     for _, step in edges:

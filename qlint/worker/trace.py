@@ -69,11 +69,10 @@ class Trace:
             mid: first_start.get(mid, self.until) - at for mid, at in self.published.items()
         }
         pending = set(self.pending_at_end)
+        failed = {e.id for e in self.executions if e.outcome in ("failure", "soft-time-limit", "time-limit")}
         lost = sorted(
             mid for mid in self.published
-            if mid not in completed and mid not in pending and mid not in self.revoked
-            and not any(e.id == mid and e.outcome in ("failure", "soft-time-limit", "time-limit")
-                        for e in self.executions)
+            if mid not in completed and mid not in pending and mid not in self.revoked and mid not in failed
         )
         return {
             "executions_per_id": per_id,
