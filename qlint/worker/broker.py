@@ -22,7 +22,7 @@ from .config import BrokerConfig
 from .messages import QUEUE, Message
 
 
-@dataclass
+@dataclass(slots=True)
 class Unacked:
     message: Message
     delivered_at: float

@@ -39,7 +39,7 @@ class Callback:
     chord: str | None = None  # the chord id whose header this parent belongs to
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     id: str
     task: str

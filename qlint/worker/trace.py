@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     at: float
     kind: str
@@ -14,7 +14,7 @@ class Event:
     detail: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ExecutionRecord:
     id: str
     task: str
@@ -28,7 +28,7 @@ class ExecutionRecord:
     args: list[Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class DeliveryRecord:
     id: str
     task: str

@@ -22,7 +22,7 @@ Outcome = Literal[
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Request:
     message: Message
     delivery: Unacked
@@ -30,7 +30,7 @@ class Request:
     received_at: float
 
 
-@dataclass(eq=False)  # compared by identity: `None in slots` stays in C
+@dataclass(eq=False, slots=True)  # compared by identity: `None in slots` stays in C
 class Execution:
     request: Request
     worker: str
