@@ -92,7 +92,6 @@ class Engine:
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = count()
         self._ids = count(1)
-        self._runs: dict[str, int] = {}
         self._records: dict[int, ExecutionRecord] = {}
         self._by_id: dict[str, list[ExecutionRecord]] = {}  # message id -> its executions
         self.succeeded: dict[str, float] = {}  # message id -> when its first success was stored
@@ -231,20 +230,20 @@ class Engine:
         self.record(what, message=message.id, detail=detail)
 
     def begin_execution(self, request: Request, worker: str, slot: int) -> Execution:
-        mid = request.message.id
-        self._runs[mid] = self._runs.get(mid, 0) + 1
-        execution = Execution(request, worker, slot, self.now, self._runs[mid])
-        record = ExecutionRecord(mid, request.message.task, worker, slot, self.now, None, "running",
+        mid, now = request.message.id, self.now
+        others = self._by_id.setdefault(mid, [])  # the runs of this message before this one
+        execution = Execution(request, worker, slot, now, len(others) + 1)
+        record = ExecutionRecord(mid, request.message.task, worker, slot, now, None, "running",
                                  execution.number, request.message.redelivered, list(request.message.args))
         self._records[id(execution)] = record
         self.trace.executions.append(record)
-        others = list(self._by_id.get(mid, ()))
-        self._by_id.setdefault(mid, []).append(record)
         running = [f"{r.worker}/{r.slot}" for r in others if r.end is None]
+        ran_before = bool(others)
+        others.append(record)
         detail = f"run #{execution.number}"
         if running:
             detail += f" - DUPLICATE: still running on {', '.join(running)}"
-        elif others:
+        elif ran_before:
             detail += " - it ran before"
         self.record("run", worker=f"{worker}/{slot}", message=mid, detail=detail)
         return execution

@@ -103,10 +103,10 @@ class Worker:
     # kombu's Channel._queue_cycle: the keys BRPOP is given, in order; the queue a message came from
     # goes to the end, so a worker on several queues takes from each in turn.
     queue_cycle: list[str] = field(default_factory=list)
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.config.name
+    def __post_init__(self) -> None:
+        self.name = self.config.name
 
     # -- life cycle -------------------------------------------------------------
 
