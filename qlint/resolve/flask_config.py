@@ -8,7 +8,8 @@ relative to the app's root_path, the folder of the module that made the app, and
 upper-case names; from_envvar() does that for the file an environment variable names;
 update(), setdefault() and item writes take any key; from_prefixed_env() adds a key for each
 FLASK_* variable of the environment: those the deployment sets, the others taken as unset.
-A file named by an absolute path is the file of the repository a Dockerfile copies there.
+A file named by an absolute path is the file of the repository a Dockerfile copies there;
+one loaded only if it exists that qlint cannot read is taken as absent.
 """
 from __future__ import annotations
 
@@ -100,7 +101,9 @@ def call(scope: "Frame", config: FlaskConfig, name: str, expr: ir.Call) -> Value
     elif name == "from_object" and pos:
         loaded = _from_object(scope, config, pos[0], span)
     elif name in ("from_pyfile", "from_envvar") and pos:
-        loaded = _from_file(scope, config, name, pos[0], span)
+        silent = kw.get("silent", pos[1] if len(pos) > 1 else known(False, span))
+        optional = bool(scope.conditions) or (silent.status == "known" and silent.value is True)
+        loaded = _from_file(scope, config, name, pos[0], span, optional)
     else:
         loaded = None
     if loaded is None:
@@ -188,7 +191,19 @@ def _upper_names(scope: "Frame", env) -> dict[str, Value]:
             for key, value in names.items() if key.isupper() and not (value.value is UNSET and value.status != "several")}
 
 
-def _from_file(scope: "Frame", config: FlaskConfig, method: str, arg: Value, span: Span) -> dict[str, Value] | None:
+def _from_file(scope: "Frame", config: FlaskConfig, method: str, arg: Value, span: Span,
+               optional: bool = False) -> dict[str, Value] | None:
+    """The upper-case names of the file loaded. optional: the app also runs without the file
+    (the load is made under a condition such as `if os.path.exists(path):`, or silent=True),
+    so one qlint cannot read is taken as absent, as an unset environment variable is, and the
+    project's notes say so: an instance file outside the repository (`udata.cfg` in the working
+    folder) may override what the repository sets."""
+    if optional:
+        loaded = _from_file(scope, FlaskConfig(root=config.root), method, arg, span)
+        if loaded is None:
+            scope.workspace.notes.append(f"{span}: app.config.{method}() may load a file qlint cannot read "
+                                         f"({_named(method, arg)}); any key it sets is taken as not set")
+        return loaded
     if method == "from_envvar":
         if arg.status != "known" or not isinstance(arg.value, str):
             return _unseen(config, "app.config.from_envvar() of a variable qlint cannot read", span)
@@ -203,6 +218,12 @@ def _from_file(scope: "Frame", config: FlaskConfig, method: str, arg: Value, spa
         # silent=True skips a missing file, but one outside the project may exist where the app runs
         return _unseen(config, f"app.config.{method}() loads {arg.value}, which qlint cannot read", span)
     return _upper_names(scope, env)
+
+
+def _named(method: str, arg: Value) -> str:
+    if method == "from_envvar" and arg.status == "known":
+        return f"the file ${arg.value} names"
+    return repr(arg.value) if arg.status in ("known", "env-default") else (arg.reason or "a path qlint cannot read")
 
 
 def _unseen(config: FlaskConfig, reason: str, span: Span) -> None:

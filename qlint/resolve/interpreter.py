@@ -136,10 +136,16 @@ class Scope:
         active = self.workspace.running_functions
         if id(func.func) in active or len(active) >= MAX_CALL_DEPTH:
             return None
+        args = self.evaluator.args(expr) if expr.args or expr.kwargs else None
+        handed = args is not None and any(isinstance(v.value, (AppObj, ConfRef, FlaskApp))
+                                          for v in (*args[0], *args[1].values()))
+        if not func.func.body_read and (handed or self._imports_flask(func.module)):
+            # a module with no Celery marker: its function bodies were left out when it was read
+            func = self.workspace.function_with_body(func) or func
         builds = builds_app(func.func) or builds_flask_app(func.func)
-        pos, kw, opaque = self.evaluator.args(expr) if builds or expr.args or expr.kwargs else ([], {}, False)
-        if not builds and not any(isinstance(v.value, (AppObj, ConfRef, FlaskApp)) for v in (*pos, *kw.values())):
+        if not builds and not handed:
             return None
+        pos, kw, opaque = args if args is not None else self.evaluator.args(expr)
         home_env = self.module if func.module == self.module.path else self.workspace.module_env(func.module)
         if home_env is None:
             return None
@@ -165,6 +171,14 @@ class Scope:
             if len(returned) == 1 and all(isinstance(v.value, kind) for v in runner.returns):
                 return known(next(iter(returned.values())), expr.span)
         return None
+
+    def _imports_flask(self, module: str) -> bool:
+        """Whether a module imports Flask: a function of it may be an application factory."""
+        facts = self.workspace.load_facts(module)
+        return facts is not None and any(
+            (isinstance(stmt, ir.ImportFrom) and (stmt.module or "").split(".")[0] == "flask" and not stmt.level)
+            or (isinstance(stmt, ir.Import) and any(name.split(".")[0] == "flask" for name, _ in stmt.names))
+            for stmt in facts.body)
 
     def call_helper(self, func: FuncObj, expr: ir.Call) -> Value | None:
         """The result of a small pure function of the project, such as a settings helper around

@@ -10,7 +10,7 @@ from qlint.resolve.env_reads import Environ, EnvWrite
 from qlint.resolve.host import ModuleEnv
 from qlint.resolve.interpreter import Interpreter, Scope
 from qlint.resolve.modules import ModuleIndex
-from qlint.resolve.objects import AppObj, ClassObj, LazyName, TaskObj
+from qlint.resolve.objects import AppObj, ClassObj, FuncObj, LazyName, TaskObj
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 
@@ -56,6 +56,19 @@ class Workspace:
         # QL305 following a call made in a transaction: a module's facts with every function
         # body read (a helper in a module with no Celery marker).
         self.read_bodies: Callable[[str], ir.ModuleFacts | None] = lambda path: None
+        self._every_body: dict[str, ir.ModuleFacts | None] = {}  # kept: functions are known by id()
+
+    def function_with_body(self, func: FuncObj) -> FuncObj | None:
+        """The function read again with its body, where the first reading of its module left
+        it out; None where it cannot be read."""
+        if func.module not in self._every_body:
+            self._every_body[func.module] = self.read_bodies(func.module)
+        facts = self._every_body[func.module]
+        if facts is None:
+            return None
+        found = next((node for node in ir.nodes_until(facts.body, ()) if isinstance(node, ir.FuncDef)
+                      and node.span == func.func.span), None)
+        return FuncObj(found, func.module) if found is not None else None
 
     def resolve(self, value: Value, importer: str | None = None) -> Value:
         """The value a LazyName stands for; any other value as it is."""

@@ -412,3 +412,80 @@ def test_from_prefixed_env_sets_what_the_deployment_sets_and_takes_the_rest_as_u
     assert app.setting("broker_url").value == "redis://r:6379/0"
     assert app.setting("worker_prefetch_multiplier").value == 4
     assert any("WEB_BROKER_URL, WEB_TASK_ACKS_LATE" in note and "taken as unset" in note for note in analysis.project.notes)
+
+
+def test_a_factory_in_a_module_without_celery_markers_and_an_instance_file_it_may_load(analyse_tree):
+    """udata's shape: web/app.py names no Celery (its function bodies are left out when read),
+    create_app() loads the defaults, then an instance file outside the repository if it exists,
+    and hands the app to the extensions' init_app(); tasks.init_app() copies the CELERY_ keys.
+    The instance file may be absent, so the defaults are what the app runs with, with a note."""
+    analysis = analyse_tree({
+        "web/__init__.py": "",
+        "web/settings.py": """
+            class Defaults:
+                DEBUG = False
+                CELERY_BROKER_URL = "redis://localhost:6379"
+                CELERY_TASK_SERIALIZER = "pickle"
+                CELERY_ACCEPT_CONTENT = ["pickle", "json"]
+        """,
+        "web/app.py": """
+            import os
+            from os.path import exists, join
+
+            from flask import Flask
+
+
+            class WebApp(Flask):
+                pass
+
+
+            def create_app(config="web.settings.Defaults"):
+                app = WebApp("web")
+                app.config.from_object(config)
+                settings = os.environ.get("WEB_SETTINGS", join(os.getcwd(), "web.cfg"))
+                if exists(settings):
+                    app.settings_file = settings  # kept for diagnostics
+                    app.config.from_pyfile(settings)
+
+                # A factory this long is no settings helper: the first reading of a module
+                # without Celery markers leaves its body out.
+                app.config["JSON_SORT_KEYS"] = False
+                app.config.setdefault("SESSION_COOKIE_SECURE", True)
+                app.config.setdefault("PREFERRED_URL_SCHEME", "https")
+                app.debug = app.config["DEBUG"] and not app.config.get("TESTING")
+                app.url_map.strict_slashes = False
+                app.jinja_env.trim_blocks = True
+                app.jinja_env.lstrip_blocks = True
+
+                register_extensions(app)
+                return app
+
+
+            def register_extensions(app):
+                from web import tasks
+
+                tasks.init_app(app)
+        """,
+        "web/tasks.py": """
+            from celery import Celery
+
+            celery = Celery("web")
+
+
+            def init_app(app):
+                celery.conf.update(**dict((k.replace("CELERY_", "").lower(), v)
+                                          for k, v in app.config.items() if k.startswith("CELERY_")))
+
+
+            @celery.task
+            def harvest(source_id):
+                return source_id
+        """,
+        "web/worker.py": "from web.app import create_app\n\n_app = create_app()\n\nfrom web.tasks import celery  # noqa\n",
+    })
+    (app,) = analysis.project.apps
+    assert app.setting("task_serializer").value == "pickle"
+    assert where(app.setting("accept_content")) == ("web/settings.py", 5)
+    assert ("QL203", "web/settings.py", 4) in codes(analysis)
+    assert any("from_pyfile() may load a file qlint cannot read" in note and "taken as not set" in note
+               for note in analysis.project.notes)
