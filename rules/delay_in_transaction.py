@@ -81,13 +81,16 @@ class DelayInTransaction(Rule):
 database transaction holds an uncommitted write, directly or through project functions called in the
 transaction (followed three calls deep, each reported once where the hazard begins). A module that
 mentions neither Celery nor a transaction is read too where it calls a project function found to send (a
-view that saves and then calls `notify_customer(order)`, whose helper calls `.delay()`), also through one
-more such caller (a service the view calls); a method counts by a distinctive name (`handle_successful_order`,
+view that saves and then calls `notify_customer(order)`, whose helper calls `.delay()`), also through two
+more such callers (a service the view calls); a method counts by a distinctive name (`handle_successful_order`,
 not `save`), in modules that name its class where other classes define the same name, and at most 300
 such modules are read. A method called on a name made by its class's constructor (`billing = Billing()`)
-or by a Pyramid service lookup (`request.find_service(Billing)`) is that class's method whatever its name.
-A task of another package counts too: `.delay()`/`.apply_async()` on a name imported from a `tasks`
-module outside the project (a worker shipped apart). Where the Django settings module the app names is
+or by a Pyramid service lookup (`request.find_service(Billing)`) is that class's method whatever its name,
+and its body is read where a transaction calls it, whatever its module mentions; a DRF serializer's
+`save()` runs its `create()` (its `update()` when it was made with an instance). A task of another
+package counts too: `.delay()`/`.apply_async()` on a name imported from outside the project (a worker
+shipped apart: `from ecommerce_worker.email.v1.api import send_offer_email`), except from job queues
+that spell their own sends `.delay()` (RQ, django-rq, huey). Where the Django settings module the app names is
 not in the repository (each deployment writes its own), `ATOMIC_REQUESTS` is read from the complete
 settings modules beside it and must be on in all of them. The transactions:
 

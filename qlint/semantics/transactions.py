@@ -53,6 +53,16 @@ _VIEW_SUFFIXES = ("View", "ViewSet", "Viewset", "APIView")
 _ADMIN_HOOKS = frozenset({"save_model", "delete_model"})
 _ADMIN_AFTER_SAVE = frozenset({"save_related", "save_formset", "response_add", "response_change"})
 _PYRAMID_VIEW = frozenset({"pyramid.view.view_config"})
+# Packages whose imported names may have a .delay() that is no Celery task's.
+_OTHER_DELAYS = frozenset({"celery", "rq", "django_rq", "huey", "dramatiq", "kombu"})
+# Rounds of the second pass (callers of senders, read again): a view that saves a serializer whose
+# create() calls a helper that sends is three calls from the send.
+_CALLER_ROUNDS = 3
+_DRF_SERIALIZERS = frozenset({
+    "rest_framework.serializers.BaseSerializer", "rest_framework.serializers.Serializer",
+    "rest_framework.serializers.ModelSerializer", "rest_framework.serializers.HyperlinkedModelSerializer",
+    "rest_framework.serializers.ListSerializer",
+})
 # Method names too common to stand for the one project function of that name when the
 # receiver is unknown (framework hooks a project overrides in one class).
 _COMMON_NAMES = frozenset({
@@ -354,7 +364,13 @@ class Transactions:
         if cls is not None:
             # a method of a class the receiver is known to be an instance of: its module is read
             # now if it was not (info_of)
-            return self._defined_in(cls, func.attr)
+            found = self._defined_in(cls, func.attr)
+            if found is None and func.attr == "save" and cls.derives_from(_DRF_SERIALIZERS):
+                # DRF's save() calls create(), or update() for a serializer made with an instance
+                made = _constructions(ctx, func.value)[0]
+                given = isinstance(made, ir.Call) and bool(made.args or made.kwarg("instance"))
+                found = self._defined_in(cls, "update" if given else "create")
+            return found
         if name not in self.index.by_name and not unread:
             # No module read so far defines it: a module read only now would be one with no
             # Celery or transaction marker, whose function bodies are left out.
@@ -810,6 +826,10 @@ class Transactions:
             if not sends or info is None or id(info.func) != key or is_test_path(info.path, root):
                 continue
             name = info.func.name
+            if name in ("create", "update") and info.cls is not None and self._is_serializer(info):
+                # reached from a view as serializer.save(), in a module that names the serializer
+                names["save"] = names.get("save", frozenset()) | {info.cls.name}
+                continue
             if name.startswith("__") or name in _COMMON_NAMES or (info.cls is not None and "_" not in name.strip("_")):
                 continue
             if info.cls is None or len(self.index.by_name.get(name, ())) == 1:
@@ -818,14 +838,18 @@ class Transactions:
                 names[name] = names.get(name, frozenset()) | {info.cls.name}
         return names
 
+    def _is_serializer(self, info: FuncInfo) -> bool:
+        cls = self.class_obj(info)
+        return cls is not None and cls.derives_from(_DRF_SERIALIZERS)
+
     def _callers_read_again(self) -> Iterator[tuple[str, list[FuncInfo]]]:
         """The second pass: modules that call a function known to send, read with the bodies of
         those callers (a view in a module that mentions neither Celery nor a transaction, whose
-        function bodies the first reading left out); each with the functions read only now. Two
-        rounds: a caller found in the first can itself be a helper that sends."""
+        function bodies the first reading left out); each with the functions read only now. In
+        _CALLER_ROUNDS rounds: a caller found in one can itself be a helper that sends."""
         root = self.project.root
         asked: frozenset[str] = frozenset()
-        for _ in range(2):
+        for _ in range(_CALLER_ROUNDS):
             names = {name: words for name, words in self.sender_names().items() if name not in asked}
             if not names:
                 return
@@ -902,16 +926,32 @@ class Transactions:
 
 def _external_task(obj: object) -> bool:
     """A task of another package (a worker shipped apart: `from ecommerce_worker.fulfillment.v1.tasks
-    import fulfill_order`): a name imported from a `tasks` module outside the project."""
-    return isinstance(obj, Sym) and "tasks" in obj.qualname.split(".")[:-1] and not obj.qualname.startswith("celery.")
+    import fulfill_order`, `from ecommerce_worker.email.v1.api import send_offer_assignment_email`):
+    a name imported from outside the project whose .delay()/.apply_async() is called, unless it
+    comes from Celery itself or from a job queue that also spells a send `.delay()` (RQ, huey)."""
+    return isinstance(obj, Sym) and "." in obj.qualname and obj.qualname.split(".")[0] not in _OTHER_DELAYS
 
 
 def _instance_of(ctx: Context, receiver: ir.Expr) -> ClassObj | None:
-    """The project class a receiver is an instance of, when it is a name assigned once from
-    the class's constructor (`svc = Service(db)`) or from a Pyramid service lookup that names
-    the class (`request.find_service(Service)`, pyramid_services: the service registered for
-    that interface, which projects register under their own class)."""
-    made = ctx.follow(receiver)
+    """The project class a receiver is an instance of, when it is a name assigned only from
+    the class's constructor (`svc = Service(db)`, once or more) or from a Pyramid service lookup
+    that names the class (`request.find_service(Service)`, pyramid_services: the service
+    registered for that interface, which projects register under their own class)."""
+    found = {id(cls): cls for cls in map(lambda made: _made_by(ctx, made), _constructions(ctx, receiver))}
+    return next(iter(found.values())) if len(found) == 1 and None not in found.values() else None
+
+
+def _constructions(ctx: Context, receiver: ir.Expr) -> list[ir.Expr]:
+    """What a name was assigned, each time it was (a receiver that is no name: itself)."""
+    if not isinstance(receiver, ir.Name):
+        return [receiver]
+    found = ctx.lookup(receiver.id)
+    if found and len(found) > 1 and all(b.kind == "assign" and b.value is not None for b in found):
+        return [ctx.follow(b.value) for b in found]
+    return [ctx.follow(receiver)]
+
+
+def _made_by(ctx: Context, made: ir.Expr) -> ClassObj | None:
     if not isinstance(made, ir.Call):
         return None
     target: ir.Expr | None = made.func

@@ -97,11 +97,14 @@ def test_atomic_requests_that_may_be_off(tmp_path):
 
 
 def test_a_task_of_another_package_sent_inside_a_transaction(tmp_path):
-    """A worker shipped apart (ecommerce's ecommerce_worker): its tasks are imported from a `tasks`
-    module outside the project, and .delay() on one of them sends it all the same."""
-    code = ("from worker_pkg.fulfillment.v1.tasks import fulfill_order\nfrom worker_pkg.email.api import notify\n\n\n"
+    """A worker shipped apart (ecommerce's ecommerce_worker): its tasks are imported from outside
+    the project (a `tasks` module, or its `api`), and .delay() on one of them sends it all the same;
+    a django-rq job's .delay() is no Celery send."""
+    code = ("from worker_pkg.fulfillment.v1.tasks import fulfill_order\nfrom worker_pkg.email.api import notify\n"
+            "from django_rq import get_queue\n\n\n"
             "def place(pk):\n    with transaction.atomic():\n        Order.objects.create(pk=pk)\n"
-            "        fulfill_order.delay(pk)\n        notify.delay(pk)\n")
-    (finding,) = check(tmp_path, code)
-    assert finding.message.startswith("fulfill_order.delay() inside a database transaction")
-    assert (finding.span.path, finding.span.line) == ("proj/views.py", HEADER.count("\n") + 8)
+            "        fulfill_order.delay(pk)\n        notify.delay(pk)\n        get_queue.delay(pk)\n")
+    found = check(tmp_path, code)
+    assert [f.message.split(" ", 1)[0] for f in found] == ["fulfill_order.delay()", "notify.delay()"]
+    assert [(f.span.path, f.span.line) for f in found] == \
+        [("proj/views.py", HEADER.count("\n") + 9), ("proj/views.py", HEADER.count("\n") + 10)]

@@ -701,3 +701,59 @@ def test_the_rule_alone_finds_what_it_finds_among_all_rules(tmp_path):
         return [(f["path"], f["line"]) for f in json.loads(done.stdout)["findings"] if f["code"] == "QL305"]
 
     assert ql305("--select", "QL305") == ql305() == [("svc/service.py", 9)]
+
+
+# ---------------------------------------------------------------- DRF: serializer.save() runs create()
+
+ASSIGN_VIEW = '''from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from shop.serializers import AssignmentSerializer
+
+
+class CouponViewSet(viewsets.ModelViewSet):
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk):
+        serializer = AssignmentSerializer(data=request.data)
+        if serializer.is_valid():
+            serializer = AssignmentSerializer(data=request.data, context={"pk": pk})
+            serializer.is_valid(raise_exception=True)
+            serializer.save()
+        return Response(serializer.data)
+'''
+ASSIGN_SERIALIZER = '''from rest_framework import serializers
+
+from shop.mail import send_assignment_email
+from shop.models import Order
+
+
+class AssignmentSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+
+    def create(self, validated_data):
+        order = Order.objects.create(number=validated_data["email"])
+        self._notify(order)
+        return order
+
+    def _notify(self, order):
+        send_assignment_email(order.number, order.pk)
+'''
+# The task lives in a worker package shipped apart, imported from its `api` module.
+ASSIGN_MAIL = '''from mail_worker.email.v1.api import send_offer_email
+
+
+def send_assignment_email(email, order_id):
+    send_offer_email.delay(email, order_id)
+'''
+
+
+def test_a_serializer_saved_in_a_view_runs_its_create_which_sends(tmp_path):
+    # Neither the view's nor the serializer's module names Celery: both are read in the second
+    # pass, from the helper that sends back to the view, three calls away.
+    found = run(tmp_path, {"shop/api.py": ASSIGN_VIEW, "shop/serializers.py": ASSIGN_SERIALIZER,
+                           "shop/mail.py": ASSIGN_MAIL}, atomic_requests=True)
+    assert places(found) == [("shop/api.py", 15)]
+    assert found[0].message.startswith("serializer.save() sends send_offer_email.delay() (shop/mail.py:5)")
+    assert run(tmp_path, {"shop/api.py": ASSIGN_VIEW.replace("serializer.save()", "serializer.validated_data")},
+               atomic_requests=True) == []
