@@ -86,13 +86,18 @@ more such callers (a service the view calls); a method counts by a distinctive n
 not `save`), in modules that name its class where other classes define the same name, and at most 300
 such modules are read. A method called on a name made by its class's constructor (`billing = Billing()`)
 or by a Pyramid service lookup (`request.find_service(Billing)`) is that class's method whatever its name,
-and its body is read where a transaction calls it, whatever its module mentions; a DRF serializer's
-`save()` runs its `create()` (its `update()` when it was made with an instance). A task of another
-package counts too: `.delay()`/`.apply_async()` on a name imported from outside the project (a worker
-shipped apart: `from ecommerce_worker.email.v1.api import send_offer_email`), except from job queues
-that spell their own sends `.delay()` (RQ, django-rq, huey). Where the Django settings module the app names is
-not in the repository (each deployment writes its own), `ATOMIC_REQUESTS` is read from the complete
-settings modules beside it and must be on in all of them. The transactions:
+and its body is read where a transaction calls it, whatever its module mentions; so is a function
+defined in the caller (`def handle_one(payload):` inside a view). In a DRF view, `self.get_serializer()`
+makes an instance of the view's `serializer_class` (unless the view overrides `get_serializer_class()`),
+and a serializer's `save()` runs its `create()` (its `update()` when it was made with an instance); a
+serializer's method that sends counts by its name, common as it is (`bulk_create`), in modules that
+name the serializer. A task of another package counts too: `.delay()`/`.apply_async()` on a name
+imported from outside the project (a worker shipped apart: `from ecommerce_worker.email.v1.api import
+send_offer_email`), except from job queues that spell their own sends `.delay()` (RQ, django-rq,
+huey). `ATOMIC_REQUESTS` is read from the Django settings module that the app's module names in
+`DJANGO_SETTINGS_MODULE`, also where Celery takes its configuration some other way; where that
+module is not in the repository (each deployment writes its own), from the complete settings modules
+beside it, and it must be on in all of them. The transactions:
 
 - Django: `with transaction.atomic():` and `@transaction.atomic` (with `using=`, only for writes to that
   connection), every view when the default database sets `ATOMIC_REQUESTS` (functions that take `request`

@@ -65,7 +65,13 @@ class Project:
         the modules that stand in for one the project lacks); None when unset or not readable."""
         if app.source_kind != "django":
             return None
-        found = django.locate(self.workspace, app.defined_at.path)
+        return self.settings_near(app.defined_at.path, name)
+
+    def settings_near(self, path: str, name: str) -> Value | None:
+        """A setting of the Django settings module that DJANGO_SETTINGS_MODULE names for the
+        code at path (the project's web processes run with it, whatever the Celery app reads);
+        None when unset, not readable, or no settings module is named."""
+        found = django.locate(self.workspace, path)
         value = found.names.get(name) if found.names is not None else None
         return self.workspace.resolve(value) if value is not None else None
 

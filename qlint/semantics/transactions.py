@@ -228,6 +228,7 @@ class _Index:
     # Every body indexed, kept alive: infos is keyed by id(), which Python hands out again once
     # the object it named is freed (a module's second reading, whose fresh functions are dropped).
     kept: list[tuple[ir.Stmt, ...]] = field(default_factory=list)
+    outer: dict[int, FuncInfo] = field(default_factory=dict)  # a nested function's enclosing function
 
     def add_module(self, path: str, body: tuple[ir.Stmt, ...]) -> None:
         self.paths.add(path)
@@ -261,14 +262,17 @@ class _Index:
                 self.by_path[path].remove(old)
         return added
 
-    def _add(self, path: str, stmts: tuple[ir.Stmt, ...], cls: ir.ClassDef | None) -> None:
+    def _add(self, path: str, stmts: tuple[ir.Stmt, ...], cls: ir.ClassDef | None,
+             outer: FuncInfo | None = None) -> None:
         for stmt in stmts:
             if isinstance(stmt, ir.FuncDef):
                 info = FuncInfo(path, stmt, cls)
                 self.infos[id(stmt)] = info
                 self.by_name.setdefault(stmt.name, []).append(info)
                 self.by_path.setdefault(path, []).append(info)
-                self._add(path, stmt.body, None)
+                if outer is not None:
+                    self.outer[id(stmt)] = outer
+                self._add(path, stmt.body, None, info)
             elif isinstance(stmt, ir.ClassDef):
                 self.classes.setdefault((path, stmt.name), stmt)
                 self._add(path, stmt.body, stmt)
@@ -276,10 +280,10 @@ class _Index:
                 for name in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, name, None)
                     if isinstance(inner, tuple):
-                        self._add(path, inner, cls)
+                        self._add(path, inner, cls, outer)
                 if isinstance(stmt, ir.Try):
                     for _, handler in stmt.handlers:
-                        self._add(path, handler, cls)
+                        self._add(path, handler, cls, outer)
 
 
 def _calls_in_order(expr: ir.Expr) -> Iterator[ir.Call]:
@@ -361,6 +365,8 @@ class Transactions:
         func = call.func
         name = func.attr if isinstance(func, ir.Attr) else func.id if isinstance(func, ir.Name) else None
         cls = _instance_of(ctx, func.value) if isinstance(func, ir.Attr) else None
+        if cls is None and isinstance(func, ir.Attr) and info is not None:
+            cls = self._serializer_made(info, ctx, func.value)
         if cls is not None:
             # a method of a class the receiver is known to be an instance of: its module is read
             # now if it was not (info_of)
@@ -378,6 +384,8 @@ class Transactions:
         obj = ctx.resolve(func)
         if isinstance(obj, (FuncObj, TaskObj)):
             return self.info_of(obj.func, obj.module)
+        if isinstance(func, ir.Name) and obj is None and info is not None:
+            return self._nested(info, func.id)
         if not isinstance(func, ir.Attr) or obj is not None:
             return None
         receiver = func.value
@@ -389,6 +397,41 @@ class Transactions:
         if isinstance(ctx.resolve(receiver), (Sym, ModuleRef)):
             return None
         return self._only_function(func.attr)
+
+    def _nested(self, info: FuncInfo, name: str) -> FuncInfo | None:
+        """A function defined inside the caller (or a function around it) by that name."""
+        for outer in self._enclosing(info):
+            for node in ir.nodes_until(outer.func.body, (ir.FuncDef, ir.ClassDef)):
+                if type(node) is ir.FuncDef and node.name == name:
+                    return self.index.infos.get(id(node))
+        return None
+
+    def _enclosing(self, info: FuncInfo) -> Iterator[FuncInfo]:
+        """The function, then each function it is defined in."""
+        seen: FuncInfo | None = info
+        while seen is not None:
+            yield seen
+            seen = self.index.outer.get(id(seen.func))
+
+    def _self_class(self, info: FuncInfo) -> ClassObj | None:
+        """The class `self` is an instance of in a method, or in a function defined in one."""
+        for outer in self._enclosing(info):
+            if outer.cls is not None:
+                return self.class_obj(outer)
+        return None
+
+    def _serializer_made(self, info: FuncInfo, ctx: Context, receiver: ir.Expr) -> ClassObj | None:
+        """`ser = self.get_serializer(...)` in a DRF view: an instance of the view's
+        serializer_class, unless the view chooses its serializer in code of its own."""
+        made = _constructions(ctx, receiver)
+        if not made or not all(type(m) is ir.Call and type(m.func) is ir.Attr and m.func.attr == "get_serializer"
+                               and type(m.func.value) is ir.Name and m.func.value.id == "self" for m in made):
+            return None
+        view = self._self_class(info)
+        if view is None or any(self._defined_in(view, name) for name in ("get_serializer", "get_serializer_class")):
+            return None
+        found = view.lookup("serializer_class")
+        return found.value if found is not None and found.status == "known" and isinstance(found.value, ClassObj) else None
 
     @staticmethod
     def _is_param(ctx: Context, name: str) -> bool:
@@ -826,9 +869,11 @@ class Transactions:
             if not sends or info is None or id(info.func) != key or is_test_path(info.path, root):
                 continue
             name = info.func.name
-            if name in ("create", "update") and info.cls is not None and self._is_serializer(info):
-                # reached from a view as serializer.save(), in a module that names the serializer
-                names["save"] = names.get("save", frozenset()) | {info.cls.name}
+            if info.cls is not None and self._is_serializer(info):
+                # reached from a view, in a module that names the serializer: save() runs create()
+                # and update(); any other method by its own name, common as it may be (bulk_create)
+                called = "save" if name in ("create", "update") else name
+                names[called] = names.get(called, frozenset()) | {info.cls.name}
                 continue
             if name.startswith("__") or name in _COMMON_NAMES or (info.cls is not None and "_" not in name.strip("_")):
                 continue
@@ -1055,12 +1100,14 @@ def _decided(test: ir.Expr, flags: dict[str, object]) -> bool | None:
 
 def atomic_requests(project: Project) -> Related | None:
     """Where ATOMIC_REQUESTS is set, when every Django settings module of the project's apps
-    certainly turns it on for the default database."""
+    (the one each app's module names in DJANGO_SETTINGS_MODULE, whether or not Celery reads its
+    configuration there) certainly turns it on for the default database."""
     found: list[Related] = []
     for app in project.apps:
-        if app.source_kind != "django":
+        # an app configured some other way still runs beside the Django project that names it
+        databases = project.settings_near(app.defined_at.path, "DATABASES")
+        if databases is None and app.source_kind != "django":
             continue
-        databases = project.django_setting(app, "DATABASES")
         # one alternative per settings module that may be the deployed one
         options = databases.possible() if databases is not None else []
         flags = [default.item("ATOMIC_REQUESTS") if (default := option.item("default")) is not None else None
