@@ -5,10 +5,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qlint import DISTRIBUTION
 from qlint.cli import EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from qlint.worker import Trace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,9 +62,7 @@ def run_scenario(args: argparse.Namespace) -> int:
             return _fail(f"--real needs the redis client, which is not installed: pip install '{DISTRIBUTION}[redis]'")
     from qlint.worker import ScenarioError, load_scenario, prepare_scenario, simulate
     from qlint.worker.from_project import project_provider
-    from qlint.worker.render_json import write_json
-    from qlint.worker.render_svg import render_svg
-    from qlint.worker.render_text import write_text
+    from qlint.worker.replay import collector_paused
 
     try:
         scenario, settings, notes = prepare_scenario(load_scenario(args.scenario), args.scenario.parent,
@@ -83,6 +84,16 @@ def run_scenario(args: argparse.Namespace) -> int:
             trace = simulate(scenario, settings, seed=args.seed)
     except ScenarioError as exc:
         return _fail(str(exc))
+    # The replay ran with the collector paused: its first pass now would walk the whole trace, to find nothing.
+    with collector_paused():
+        return _write(args, trace, notes)
+
+
+def _write(args: argparse.Namespace, trace: Trace, notes: list[str]) -> int:
+    from qlint.worker.render_json import write_json
+    from qlint.worker.render_svg import render_svg
+    from qlint.worker.render_text import write_text
+
     title = f"{args.scenario.name} ({trace.mode} time, {trace.broker})"
     if args.svg:
         try:

@@ -88,6 +88,7 @@ class Engine:
         self._unchecked: dict[str, Worker] = {}
         self._unsampled: dict[str, Worker] = {}
         self._queue_sets = list(dict.fromkeys(w.queues for w in config.workers))
+        self._consumers: list[Worker] | None = None  # those consuming, in order; None: to be listed again
         self.executor: Executor = None  # type: ignore[assignment]  # set by the caller
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = count()
@@ -176,8 +177,12 @@ class Engine:
     def _consumers_with_messages(self, store: Store) -> list[Worker]:
         """The workers with room in their window and a message in one of their queues, in order.
         A worker's BRPOP keys are always its queues (rotated), so each set is asked about once."""
+        if self._consumers is None:
+            self._consumers = [w for w in self.workers.values() if w.consuming]
+        if len(self._queue_sets) == 1:
+            return list(self._consumers) if store.has_messages(self._queue_sets[0]) else []
         has = {queues: store.has_messages(queues) for queues in self._queue_sets}
-        return [w for w in self.workers.values() if w.consuming and has[w.config.queues]]
+        return [w for w in self._consumers if has[w.config.queues]]
 
     def _oldest_brpop(self, ready: list[Worker]) -> Worker:
         """The first of `ready` whose current BRPOP cycle began longest ago (max() by age)."""
@@ -200,8 +205,10 @@ class Engine:
         blocked clients, behind those that kept waiting meanwhile."""
         for worker in self._unchecked.values():
             able = worker.can_consume()
-            if able and not worker.consuming:
-                worker.waiting_since = self.now
+            if able != worker.consuming:
+                self._consumers = None
+                if able:
+                    worker.waiting_since = self.now
             worker.consuming = able
         self._unchecked.clear()
 

@@ -42,7 +42,7 @@ def text_lines(trace: Trace, header: str = "") -> Iterator[str]:
     runs = ", ".join(f"{mid}×{n}" for mid, n in s["executions_per_id"].items() if n != 1) or "every message ran once"
     yield f"  executions other than once: {runs}"
     by_id: dict[str, list[ExecutionRecord]] = {}
-    for e in trace.executions:
+    for e in trace.executions if s["duplicated_ids"] else ():
         by_id.setdefault(e.id, []).append(e)
     for mid in s["duplicated_ids"]:
         yield f"    {mid} ran on {_where_and_overlap(by_id[mid], trace.until)}"

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import gc
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from .broker import MemoryStore
 from .config import replay_config
@@ -27,10 +28,16 @@ def simulate(scenario: Scenario, settings: dict[str, Any], seed: int | None = No
     # A replay keeps what it records to its end and leaves no cycles behind as it goes (the engine
     # and its workers become one when it returns): the collector's passes over the growing heap
     # found nothing and took a sixth of a long replay.
+    with collector_paused():
+        return engine.run()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return engine.run()
+        yield
     finally:
         if collecting:
             gc.enable()
