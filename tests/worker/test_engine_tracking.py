@@ -1,6 +1,7 @@
 """The engine looks only at the workers that reported a change (Worker -> Engine.worker_changed).
 After every event, what it keeps must equal what a look at every worker finds: whether each may
-consume (its prefetch window has room), and how many requests each reserves."""
+consume (its prefetch window has room), the list of those that may, and how many requests each
+reserves."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -84,6 +85,8 @@ def mixed(broker: str) -> str:
 class Checked(Engine):
     def _sample_reserved(self) -> None:
         super()._sample_reserved()
+        if self._consumers is not None:
+            assert self._consumers == [w for w in self.workers.values() if w.can_consume()], self.now
         for worker in self.workers.values():
             assert worker.consuming == worker.can_consume(), (self.now, worker.name)
             steps = self.trace.reserved[worker.name]
