@@ -87,12 +87,14 @@ def _json_default(value: Any) -> Any:
 
 def body(message: Message, with_payload: bool = False) -> list[Any]:
     """Celery's protocol 2 body: args (the payload string last), kwargs, embed."""
-    callbacks = [c.step.task for c in message.callbacks] or None
-    embed = {"callbacks": callbacks, "errbacks": [e.task for e in message.errbacks] or None, "chain": None,
-             "chord": message.chord}
     args = [*message.args, payload_text(message.padding, message.payload_kind)] \
         if with_payload and message.padding else message.args
-    return [args, {}, embed]
+    return [args, {}, _embed([c.step.task for c in message.callbacks], [e.task for e in message.errbacks],
+                             message.chord)]
+
+
+def _embed(callbacks: list[str], errbacks: list[str], chord: str | None) -> dict[str, Any]:
+    return {"callbacks": callbacks or None, "errbacks": errbacks or None, "chain": None, "chord": chord}
 
 
 def serialized_body(message: Message) -> bytes:
@@ -143,7 +145,16 @@ def body_bytes(message: Message) -> int:
                                   message.serializer, message.compression)
     # The padding is one more string argument: its characters, its quotes, and a separator.
     extra = message.padding + 2 + (2 if message.args else 0) if message.padding else 0
-    return len(json.dumps(body(message)).encode()) + extra
+    # json.dumps([args, {}, embed]) is "[" args ", {}, " embed "]", and the embed depends on the canvas alone.
+    args = len(json.dumps(message.args)) if message.args else 2
+    embed = _embed_length(tuple(c.step.task for c in message.callbacks), tuple(e.task for e in message.errbacks),
+                          message.chord)
+    return 1 + args + 6 + embed + 1 + extra
+
+
+@lru_cache(maxsize=1024)
+def _embed_length(callbacks: tuple[str, ...], errbacks: tuple[str, ...], chord: str | None) -> int:
+    return len(json.dumps(_embed(list(callbacks), list(errbacks), chord)))
 
 
 @lru_cache(maxsize=256)
