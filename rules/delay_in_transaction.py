@@ -82,13 +82,15 @@ database transaction holds an uncommitted write, directly or through project fun
 transaction (followed three calls deep, each reported once where the hazard begins). A module that
 mentions neither Celery nor a transaction is read too where it calls a project function found to send (a
 view that saves and then calls `notify_customer(order)`, whose helper calls `.delay()`), also through two
-more such callers (a service the view calls); a method counts by a distinctive name (`handle_successful_order`,
-not `save`), in modules that name its class where other classes define the same name, and at most 300
-such modules are read. A method called on a name made by its class's constructor (`billing = Billing()`)
+more such callers (a service the view calls); a method counts by a distinctive name (`handle_successful_order`),
+in modules that name its class where other classes define the same name or where the name is plain
+(`release`; not `save` and the like), and at most 300 such modules are read. A method called on a name made by its class's constructor (`billing = Billing()`)
 or by a Pyramid service lookup (`request.find_service(Billing)`) is that class's method whatever its name,
 and its body is read where a transaction calls it, whatever its module mentions; so is a function
 defined in the caller (`def handle_one(payload):` inside a view). In a DRF view, `self.get_serializer()`
-makes an instance of the view's `serializer_class` (unless the view overrides `get_serializer_class()`),
+makes an instance of the view's `serializer_class` (unless the view overrides `get_serializer_class()`);
+in a Django generic view, `self.get_object()` one of its `model` (for a view defined in a smartmin
+`SmartCRUDL`, the CRUDL's), unless the project's classes define `get_object()`;
 and a serializer's `save()` runs its `create()` (its `update()` when it was made with an instance); a
 serializer's method that sends counts by its name, common as it is (`bulk_create`), in modules that
 name the serializer. A task of another package counts too: `.delay()`/`.apply_async()` on a name
@@ -118,7 +120,8 @@ connection. A transaction that wrote nothing before the send is left alone, exce
 model the transaction changes: an attribute set on an object loaded from the session (flushed at commit),
 or a write of that model after the send. A commit or rollback in between (`session.commit()`,
 `request.tm.commit()`, a project helper named after committing) ends the hazard, and so do branches that
-exclude each other. Sends from `transaction.on_commit(...)`, after-commit hooks, and Celery 5.4+'s
+exclude each other, and a branch a constant argument rules out: `notify=False`, also tested in an `and`
+or `or` (`if not broadcast or ...: return`), or handed on through `**kwargs` to a base class's method. Sends from `transaction.on_commit(...)`, after-commit hooks, and Celery 5.4+'s
 `delay_on_commit()`/`apply_async_on_commit()` are not made in the transaction. A countdown or ETA does not
 help: it only narrows the race.
 """

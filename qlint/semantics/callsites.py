@@ -306,10 +306,15 @@ class _Walker:
         elif isinstance(stmt, ir.FuncDef):
             self.function(stmt)
         elif isinstance(stmt, ir.ClassDef):
-            module_ctx = self.ctx if self.module_level else self.here()
-            for inner in stmt.body:
-                if isinstance(inner, ir.FuncDef):
-                    self.nested(inner, module_ctx)
+            self.class_body(stmt, self.ctx if self.module_level else self.here())
+
+    def class_body(self, cls: ir.ClassDef, module_ctx: Context) -> None:
+        """A class's methods, and those of the classes defined in it (a smartmin CRUDL's views)."""
+        for inner in cls.body:
+            if isinstance(inner, ir.FuncDef):
+                self.nested(inner, module_ctx)
+            elif isinstance(inner, ir.ClassDef):
+                self.class_body(inner, module_ctx)
 
     def block(self, stmt: ir.Block) -> None:
         for header in stmt.header:

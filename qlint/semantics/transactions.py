@@ -58,6 +58,7 @@ _OTHER_DELAYS = frozenset({"celery", "rq", "django_rq", "huey", "dramatiq", "kom
 # Rounds of the second pass (callers of senders, read again): a view that saves a serializer whose
 # create() calls a helper that sends is three calls from the send.
 _CALLER_ROUNDS = 3
+_SMARTMIN_CRUDL = frozenset({"smartmin.views.SmartCRUDL"})
 _DRF_SERIALIZERS = frozenset({
     "rest_framework.serializers.BaseSerializer", "rest_framework.serializers.Serializer",
     "rest_framework.serializers.ModelSerializer", "rest_framework.serializers.HyperlinkedModelSerializer",
@@ -353,9 +354,23 @@ class Transactions:
         key = id(info.cls)
         if key not in self._class_objs:
             value = self.project.module_value(info.path, info.cls.name)
+            outer = self._outer_class(info.path, info.cls)
+            if outer is not None:  # a class defined in a class (a smartmin CRUDL's views)
+                value = outer.lookup(info.cls.name)
             obj = value.value if value is not None and value.status == "known" else None
             self._class_objs[key] = obj if isinstance(obj, ClassObj) and obj.span == info.cls.span else None
         return self._class_objs[key]
+
+    def _outer_class(self, path: str, cls: ir.ClassDef) -> ClassObj | None:
+        """The module-level class whose body defines cls, if one does."""
+        facts = self.project.workspace.load_facts(path)
+        for stmt in facts.body if facts is not None else ():
+            if type(stmt) is ir.ClassDef and any(inner is cls or (type(inner) is ir.ClassDef and inner.span == cls.span)
+                                                 for inner in stmt.body):
+                value = self.project.module_value(path, stmt.name)
+                outer = value.value if value is not None and value.status == "known" else None
+                return outer if isinstance(outer, ClassObj) else None
+        return None
 
     def callee(self, info: FuncInfo | None, ctx: Context, call: ir.Call, unread: bool = False) -> FuncInfo | None:
         """The project function a call runs: by name, as a method of the caller's class
@@ -366,7 +381,7 @@ class Transactions:
         name = func.attr if isinstance(func, ir.Attr) else func.id if isinstance(func, ir.Name) else None
         cls = _instance_of(ctx, func.value) if isinstance(func, ir.Attr) else None
         if cls is None and isinstance(func, ir.Attr) and info is not None:
-            cls = self._serializer_made(info, ctx, func.value)
+            cls = self._serializer_made(info, ctx, func.value) or self._view_object(info, ctx, func.value)
         if cls is not None:
             # a method of a class the receiver is known to be an instance of: its module is read
             # now if it was not (info_of)
@@ -432,6 +447,29 @@ class Transactions:
             return None
         found = view.lookup("serializer_class")
         return found.value if found is not None and found.status == "known" and isinstance(found.value, ClassObj) else None
+
+    def _view_object(self, info: FuncInfo, ctx: Context, receiver: ir.Expr) -> ClassObj | None:
+        """`obj = self.get_object()` in a Django generic view: an instance of the view's `model`
+        (for a view nested in a smartmin SmartCRUDL, the CRUDL's, which smartmin gives its views),
+        unless the project's own classes define get_object()."""
+        made = _constructions(ctx, receiver)
+        if not made or not all(type(m) is ir.Call and type(m.func) is ir.Attr and m.func.attr == "get_object"
+                               and type(m.func.value) is ir.Name and m.func.value.id == "self" for m in made):
+            return None
+        view = self._self_class(info)
+        if view is None or self._defined_in(view, "get_object") is not None:
+            return None
+        for owner in (view, self._crudl_of(info)):
+            found = owner.lookup("model") if owner is not None else None
+            if found is not None and found.status == "known" and isinstance(found.value, ClassObj):
+                return found.value
+        return None
+
+    def _crudl_of(self, info: FuncInfo) -> ClassObj | None:
+        """The smartmin SmartCRUDL class a method's view class is defined in."""
+        method = next((i for i in self._enclosing(info) if i.cls is not None), None)
+        outer = self._outer_class(method.path, method.cls) if method is not None and method.cls is not None else None
+        return outer if outer is not None and outer.derives_from(_SMARTMIN_CRUDL) else None
 
     @staticmethod
     def _is_param(ctx: Context, name: str) -> bool:
@@ -590,23 +628,28 @@ class Transactions:
         return out
 
     def _body(self, info: FuncInfo | None, stmts: tuple[ir.Stmt, ...], state: _State, out: list[SendPath],
-              depth: int, path: str | None = None) -> None:
+              depth: int, path: str | None = None) -> bool:
+        """Reads the statements in order; True when they certainly end the function (a return
+        or raise, or a branch the caller's constants decide that ends in one): what follows is
+        not reached (`if not broadcast: return` under `save(broadcast=False)`)."""
         for stmt in stmts:
-            self._stmt(info, stmt, state, out, depth, path)
+            if self._stmt(info, stmt, state, out, depth, path):
+                return True
+        return False
 
     def _stmt(self, info: FuncInfo | None, stmt: ir.Stmt, state: _State, out: list[SendPath], depth: int,
-              path: str | None) -> None:
+              path: str | None) -> bool:
         if isinstance(stmt, (ir.Assign, ir.AugAssign, ir.ExprStmt, ir.Return, ir.Raise)):
             if stmt.value is not None:
                 self._expr(info, stmt.value, state, out, depth, path)
             if isinstance(stmt, ir.Assign):
                 self._assigned(info, stmt, state, out, path)
-        elif isinstance(stmt, ir.If):
+            return isinstance(stmt, (ir.Return, ir.Raise))
+        if isinstance(stmt, ir.If):
             self._expr(info, stmt.test, state, out, depth, path)
             known = _decided(stmt.test, dict(state.flags)) if state.flags else None
             if known is not None:
-                self._body(info, stmt.body if known else stmt.orelse, state, out, depth, path)
-                return
+                return self._body(info, stmt.body if known else stmt.orelse, state, out, depth, path)
             other = state.copy()
             self._body(info, stmt.body, state, out, depth, path)
             self._body(info, stmt.orelse, other, out, depth, path)
@@ -625,6 +668,7 @@ class Transactions:
             self._body(info, stmt.finalbody, state, out, depth, path)
         elif isinstance(stmt, ir.Block):
             self._block(info, stmt, state, out, depth, path)
+        return False
 
     def _block(self, info: FuncInfo | None, stmt: ir.Block, state: _State, out: list[SendPath], depth: int,
                path: str | None) -> None:
@@ -744,7 +788,7 @@ class Transactions:
         return found
 
     def _compose(self, call: ir.Call, callee: FuncInfo, state: _State, out: list[SendPath], depth: int) -> None:
-        sub = self.summary(callee, state.slots, depth + 1, _flags(call, callee))
+        sub = self.summary(callee, state.slots, depth + 1, _flags(call, callee, state.flags))
         func = call.func
         step = Step(attr_name_span(func) if isinstance(func, ir.Attr) else func.span, render(func) + "()", callee)
         for path in sub.sends:
@@ -857,10 +901,10 @@ class Transactions:
 
     def sender_names(self) -> dict[str, frozenset[str]]:
         """Names of the project functions found to send a task (themselves or through the
-        functions they call) among the entries read so far; a method's name only where it is
-        distinctive enough to stand for it on a receiver of unknown type. A method whose name
-        other functions share maps to its class names, one of which a caller's module names
-        (it subclasses or imports the class): `self.x()` reaches it only there."""
+        functions they call) among the entries read so far. A method whose name other functions
+        share, or that is too plain to stand for it on a receiver of unknown type (`release`),
+        maps to its class names, one of which a caller's module names (it subclasses or imports
+        the class): `self.x()`, or `x()` on an instance of the class, reaches it only there."""
         root = self.project.root
         names: dict[str, frozenset[str]] = {}
         for key, sends in self._entry_memo.items():
@@ -875,7 +919,12 @@ class Transactions:
                 called = "save" if name in ("create", "update") else name
                 names[called] = names.get(called, frozenset()) | {info.cls.name}
                 continue
-            if name.startswith("__") or name in _COMMON_NAMES or (info.cls is not None and "_" not in name.strip("_")):
+            if name.startswith("__") or name in _COMMON_NAMES:
+                continue
+            if info.cls is not None and "_" not in name.strip("_"):
+                # a plain method name (`release`): a caller reaches it only on a receiver of a
+                # known class, in a module that names the class
+                names[name] = names.get(name, frozenset()) | {info.cls.name} if names.get(name, True) else frozenset()
                 continue
             if info.cls is None or len(self.index.by_name.get(name, ())) == 1:
                 names[name] = frozenset()
@@ -1045,11 +1094,12 @@ def _tested_params(func: ir.FuncDef) -> frozenset[str]:
     while stack:
         stmt = stack.pop()
         if isinstance(stmt, ir.If):
-            test = stmt.test.operand if isinstance(stmt.test, ir.UnaryOp) else stmt.test
-            if isinstance(test, ir.Compare):
-                test = test.left
-            if isinstance(test, ir.Name):
-                tested.add(test.id)
+            for test in stmt.test.values if isinstance(stmt.test, ir.BoolOp) else (stmt.test,):
+                test = test.operand if isinstance(test, ir.UnaryOp) else test
+                if isinstance(test, ir.Compare):
+                    test = test.left
+                if isinstance(test, ir.Name):
+                    tested.add(test.id)
         elif isinstance(stmt, (ir.Assign, ir.AugAssign)):
             for target in stmt.targets if isinstance(stmt, ir.Assign) else (stmt.target,):
                 if isinstance(target, ir.Name):
@@ -1064,28 +1114,51 @@ def _tested_params(func: ir.FuncDef) -> frozenset[str]:
     return frozenset((tested & params) - assigned)
 
 
-def _flags(call: ir.Call, callee: FuncInfo) -> tuple[tuple[str, object], ...]:
-    """The constants a call gives the parameters its callee branches on (or their defaults)."""
+_FORWARDED = "**"  # a flag's name in _State.flags when the function holds it in its **kwargs
+
+
+def _flags(call: ir.Call, callee: FuncInfo, caller: tuple[tuple[str, object], ...] = ()) -> tuple[tuple[str, object], ...]:
+    """The constants a call gives the parameters its callee branches on (or their defaults), and
+    the keyword constants the callee takes in its **kwargs, to pass on (`save(broadcast=False)`
+    reaching the base class's save through `super().save(*args, **kwargs)`). caller: the flags
+    of the function making the call, whose forwarded ones a `**kwargs` in the call passes on."""
+    keywords: dict[str, ir.Expr] = {}
+    if any(k is None for k, _ in call.kwargs):
+        keywords.update({name[len(_FORWARDED):]: ir.Const(value, call.span)
+                         for name, value in caller if name.startswith(_FORWARDED)})
+    keywords.update({k: v for k, v in call.kwargs if k is not None})
+    given = dict(keywords)
+    if not any(isinstance(a, ir.Starred) for a in call.args):
+        params = [p for p in callee.func.params if p.kind in ("posonly", "pos")]
+        if callee.cls is not None and params and params[0].name in ("self", "cls") and isinstance(call.func, ir.Attr):
+            params = params[1:]
+        given.update({p.name: a for p, a in zip(params, call.args)})
     tested = _tested_params(callee.func)
-    if not tested or any(isinstance(a, ir.Starred) for a in call.args) or any(k is None for k, _ in call.kwargs):
-        return ()
-    params = [p for p in callee.func.params if p.kind in ("posonly", "pos")]
-    if callee.cls is not None and params and params[0].name in ("self", "cls") and isinstance(call.func, ir.Attr):
-        params = params[1:]
-    given: dict[str, ir.Expr] = {p.name: a for p, a in zip(params, call.args)}
-    given.update({k: v for k, v in call.kwargs if k is not None})
     found = []
     for param in callee.func.params:
-        if param.name not in tested:
-            continue
-        value = given.get(param.name, param.default if param.has_default else None)
-        if isinstance(value, ir.Const) and isinstance(value.value, (bool, int, str, type(None))):
-            found.append((param.name, value.value))
+        if param.name in tested:
+            value = given.get(param.name, param.default if param.has_default else None)
+            if _is_flag(value):
+                found.append((param.name, value.value))
+    if any(p.kind == "varkw" for p in callee.func.params):
+        named = {p.name for p in callee.func.params}
+        found.extend((_FORWARDED + key, value.value) for key, value in keywords.items()
+                     if key not in named and _is_flag(value))
     return tuple(sorted(found, key=lambda item: item[0]))
+
+
+def _is_flag(value: ir.Expr | None) -> bool:
+    return isinstance(value, ir.Const) and isinstance(value.value, (bool, int, str, type(None)))
 
 
 def _decided(test: ir.Expr, flags: dict[str, object]) -> bool | None:
     """The outcome of an `if` test on a parameter whose value the caller fixed, else None."""
+    if isinstance(test, ir.BoolOp):
+        outcomes = [_decided(value, flags) for value in test.values]
+        deciding = test.op == "or"  # the value that decides the whole: True for or, False for and
+        if deciding in outcomes:
+            return deciding
+        return (not deciding) if all(o is not None for o in outcomes) else None
     if isinstance(test, ir.UnaryOp) and test.op == "not":
         inner = _decided(test.operand, flags)
         return None if inner is None else not inner

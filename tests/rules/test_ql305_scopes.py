@@ -242,6 +242,57 @@ def renumber_and_ship(order):
     assert places(run(tmp_path, {"shop/services.py": service})) == [("shop/services.py", 21)]
 
 
+def test_a_flag_passed_on_through_kwargs_tested_in_an_and_and_an_early_return(tmp_path):
+    # bookwyrm's and mitxonline's models: save(broadcast=False) reaches the base class's save
+    # through **kwargs; `if not broadcast or ...: return` and `if is_new and not skip: send`
+    models = '''from django.db import models
+
+from shop.tasks import ship
+
+
+class Broadcasting(models.Model):
+    def save(self, *args, broadcast=True, **kwargs):
+        super().save(*args, **kwargs)
+        if not broadcast or self.private:
+            return
+        ship.delay(self.pk)
+
+
+class Note(Broadcasting):
+    def save(self, *args, **kwargs):
+        self.text = self.text.strip()
+        super().save(*args, **kwargs)
+
+
+class Item(models.Model):
+    def save(self, *args, skip_runs=False, **kwargs):
+        is_new = self.pk is None
+        super().save(*args, **kwargs)
+        if is_new and not skip_runs:
+            ship.delay(self.pk)
+'''
+    service = '''from django.db import transaction
+
+from shop.notes import Item, Note
+
+
+def quiet(text):
+    with transaction.atomic():
+        note = Note(text=text)
+        note.save(broadcast=False)
+        Item(text=text).save(skip_runs=True)
+
+
+def loud(text):
+    with transaction.atomic():
+        note = Note(text=text)
+        note.save()
+        Item(text=text).save(skip_runs=False)
+'''
+    found = run(tmp_path, {"shop/notes.py": models, "shop/services.py": service})
+    assert places(found) == [("shop/services.py", 16), ("shop/services.py", 17)]
+
+
 def test_recursive_helpers_end(tmp_path):
     service = '''from django.db import transaction
 
@@ -813,3 +864,51 @@ def test_a_drf_view_gets_its_serializer_class_and_calls_a_function_it_defines(tm
     own_choice = BULK_VIEW.replace("    serializer_class = serializers.BulkOrderSerializer\n",
                                    "    def get_serializer_class(self):\n        return pick(self.request)\n")
     assert run(tmp_path, {**files, "shop/api.py": own_choice}, atomic_requests=True) == []
+
+
+CHANNEL_MODEL = '''from django.db import models
+
+from shop.tasks import audit
+
+
+class Channel(models.Model):
+    is_active = models.BooleanField(default=True)
+
+    def release(self, user):
+        self.is_active = False
+        self.save(update_fields=("is_active",))
+        audit.apply_async((self.id,), countdown=5)
+'''
+CHANNEL_VIEWS = '''from smartmin.views import SmartCRUDL, SmartDeleteView, SmartReadView
+
+from shop.channels import Channel
+
+
+class ChannelCRUDL(SmartCRUDL):
+    model = Channel
+    actions = ("read", "delete")
+
+    class Read(SmartReadView):
+        def get_context_data(self, **kwargs):
+            return {"channel": self.get_object()}
+
+    class Delete(SmartDeleteView):
+        def post(self, request, *args, **kwargs):
+            channel = self.get_object()
+            channel.release(request.user)
+            return self.render_to_response({})
+'''
+
+
+def test_a_view_of_a_smartmin_crudl_gets_the_crudls_model(tmp_path):
+    # smartmin gives the views defined in a SmartCRUDL its model: get_object() is a Channel, and
+    # release() (a name too plain to stand for Channel.release on a receiver of unknown type) is
+    # followed into the model, which saves and then sends
+    found = run(tmp_path, {"shop/channels.py": CHANNEL_MODEL, "shop/views.py": CHANNEL_VIEWS}, atomic_requests=True)
+    assert places(found) == [("shop/views.py", 17)]
+    assert found[0].message.startswith("channel.release() sends audit.apply_async() (shop/channels.py:12)")
+    # a view that gets its object its own way: which class it is is not known
+    own = CHANNEL_VIEWS.replace("        def post(self, request, *args, **kwargs):",
+                                "        def get_object(self):\n            return self.request.org\n\n"
+                                "        def post(self, request, *args, **kwargs):")
+    assert run(tmp_path, {"shop/channels.py": CHANNEL_MODEL, "shop/views.py": own}, atomic_requests=True) == []
