@@ -118,7 +118,9 @@ A write is a `save()` (model, model form, serializer; not `commit=False`), `crea
 from an override (`super().update(...)`), a session write, or an INSERT/UPDATE/DELETE run on a cursor or
 connection. A transaction that wrote nothing before the send is left alone, except where the task reads a
 model the transaction changes: an attribute set on an object loaded from the session (flushed at commit),
-or a write of that model after the send. A commit or rollback in between (`session.commit()`,
+or a write of that model after the send. A default row made because a lookup found none
+(`if not row: row = Model(...); session.add(row)`) counts the same way: only for a task that reads its
+model. A commit or rollback in between (`session.commit()`,
 `request.tm.commit()`, a project helper named after committing) ends the hazard, and so do branches that
 exclude each other, and a branch a constant argument rules out: `notify=False`, also tested in an `and`
 or `or` (`if not broadcast or ...: return`), or handed on through `**kwargs` to a base class's method. Sends from `transaction.on_commit(...)`, after-commit hooks, and Celery 5.4+'s

@@ -125,10 +125,12 @@ class _State:
     flags: tuple[tuple[str, object], ...] = ()  # parameters the caller passes a known constant
     loads: dict[str, str] = field(default_factory=dict)  # local name -> model it was loaded from a session
     waiting: list[tuple[SendPath, frozenset[str]]] = field(default_factory=list)  # sends in a scope, with reads
+    # models whose row the code being read creates because a lookup found none (get-or-create)
+    creating: frozenset[str] = frozenset()
 
     def copy(self) -> "_State":
         return _State(dict(self.pending), self.cleared, self.slots, self.scopes, self.flags, dict(self.loads),
-                      list(self.waiting))
+                      list(self.waiting), self.creating)
 
     def become(self, other: "_State") -> None:
         self.pending, self.cleared, self.loads, self.waiting = other.pending, other.cleared, other.loads, other.waiting
@@ -651,7 +653,11 @@ class Transactions:
             if known is not None:
                 return self._body(info, stmt.body if known else stmt.orelse, state, out, depth, path)
             other = state.copy()
+            missing = _looked_up_and_missing(stmt.test, state.loads)
+            creating = state.creating
+            state.creating |= missing
             self._body(info, stmt.body, state, out, depth, path)
+            state.creating = creating
             self._body(info, stmt.orelse, other, out, depth, path)
             state.merge(other)
         elif isinstance(stmt, ir.Try):
@@ -737,6 +743,10 @@ class Transactions:
                 self._wrote(write, state, out)
 
     def _wrote(self, write: Write, state: _State, out: list[SendPath]) -> None:
+        if write.model is not None and write.model in state.creating:
+            # a default row made where the lookup found none: it matters to a task that reads
+            # its model, as a change to a loaded row does
+            write = replace(write, slot=DIRTY + write.model)
         scope = _holder(state, write.slot)
         state.pending.setdefault(write.slot, Pending(write, scope))
         if write.model is None or not state.waiting:
@@ -1053,6 +1063,19 @@ def _made_by(ctx: Context, made: ir.Expr) -> ClassObj | None:
         target = made.args[0] if made.args else made.kwarg("iface")
     cls = ctx.resolve(target) if target is not None else None
     return cls if isinstance(cls, ClassObj) else None
+
+
+def _looked_up_and_missing(test: ir.Expr, loads: dict[str, str]) -> frozenset[str]:
+    """The model of a row the test finds missing: `if not row:` or `if row is None:` where row
+    was loaded from a session (`row = session.query(M)....one_or_none()`)."""
+    name = None
+    if isinstance(test, ir.UnaryOp) and test.op == "not" and isinstance(test.operand, ir.Name):
+        name = test.operand.id
+    elif isinstance(test, ir.Compare) and isinstance(test.left, ir.Name) and len(test.ops) == 1:
+        op, right = test.ops[0]
+        if op == "is" and isinstance(right, ir.Const) and right.value is None:
+            name = test.left.id
+    return frozenset({loads[name]}) if name in loads else frozenset()
 
 
 def _bind_load(state: _State, name: str, model: str | None) -> None:
