@@ -9,11 +9,10 @@ from __future__ import annotations
 import functools
 import gc
 import os
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Hashable, Iterator, Mapping, Sequence, TypeVar
 
 from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.crew import Crew
@@ -23,6 +22,7 @@ from qlint.scan.deploy_files import candidate, image_files, is_deployment_file, 
     read_deploy_facts
 from qlint.scan.discovery import display_path, find_root, project_files
 from qlint.scan.facts_cache import FactsCache
+from qlint.scan.file_memory import FileMemory
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
 from qlint.resolve.workers import build_view
@@ -34,6 +34,8 @@ from qlint.sources.python import parse_file
 from qlint.sources.read import SourceError, calls_pattern, celery_markers, may_use_an_app, names_settings_module_only, \
     read_bytes
 from qlint.sources.templates import PYTHON_NOTE
+
+T = TypeVar("T")
 
 # Entries to parse before a crew of processes is worth starting.
 PARALLEL_THRESHOLD = 6
@@ -103,7 +105,9 @@ class Analysis:
     # Display paths of the files qlint reads for what they say: Python files, deployment,
     # environment and settings files, dependency files (a README or an image is walked, not read).
     read_files: set[str] = field(default_factory=set)
-    # Stops the crew (see analyse's keep_reading); rules may load modules until then.
+    # Ends the run: stops the crew (see analyse's keep_reading) and makes the memories a caller
+    # keeps (analyse's facts_memory, files_memory) forget what the run did not use. The rules
+    # may load modules until then.
     close: Callable[[], None] = lambda: None
     # Writes the facts parsed in this process, when analyse was told to defer_writes.
     store_facts: Callable[[], None] = lambda: None
@@ -114,12 +118,15 @@ class Analysis:
 
 class _Loader:
     """Loads facts for the resolver, when it asks: from memory, the cache, the crew
-    (crew.py), or a parse here."""
+    (crew.py), or a parse here. files: what a long-running caller keeps of the files."""
 
-    def __init__(self, cache: FactsCache, abs_of: Mapping[str, str], overrides: Mapping[str, bytes]) -> None:
+    def __init__(self, cache: FactsCache, abs_of: Mapping[str, str], overrides: Mapping[str, bytes],
+                 files: FileMemory | None = None) -> None:
         self.cache = cache
         self.abs_of = abs_of
         self.overrides = overrides
+        self.files = files
+        self.read_file = files.read if files is not None else read_bytes
         self.facts: dict[str, ir.ModuleFacts] = {}
         self.data: dict[str, bytes] = {}
         self.parsed = 0
@@ -134,7 +141,7 @@ class _Loader:
             data: bytes | None = self.overrides[path]
         else:
             try:
-                data = read_bytes(self.abs_of[path])
+                data = self.read_file(self.abs_of[path])
             except SourceError as exc:
                 self.facts[path] = ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
                 data = None
@@ -149,9 +156,13 @@ class _Loader:
         if path not in self.abs_of:
             return None
         try:
-            return read_bytes(self.abs_of[path])
+            return self.read_file(self.abs_of[path])
         except SourceError:
             return None
+
+    def derived(self, what: Hashable, path: str, data: bytes, compute: Callable[[bytes], T]) -> T:
+        """compute(data), kept from the last analysis when the file's bytes are the same."""
+        return compute(data) if self.files is None else self.files.derived(what, path, data, compute)
 
     def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:
         """An entry the resolver will ask for: the crew's to parse, once enough of them
@@ -261,6 +272,7 @@ def analyse(
     use_cache: bool = True,
     overrides: Mapping[str, bytes] | None = None,
     facts_memory: dict[str, ir.ModuleFacts] | None = None,
+    files_memory: FileMemory | None = None,
     keep_reading: bool = False,
     defer_writes: bool = False,
     config: object | None = None,
@@ -269,7 +281,10 @@ def analyse(
     """Resolve the project that the given paths belong to.
 
     overrides maps display paths to unsaved contents (the language server's buffers);
-    facts_memory is a dict kept between calls that holds the facts of the files seen last.
+    facts_memory is a dict kept between calls that holds the facts of the files seen last; a
+    KeptFacts (facts_cache.py) also keeps those the rules of the last run loaded, for a caller
+    that calls analysis.close() once its rules are done.
+    files_memory, kept between calls too, holds the files' bytes and what was derived from them.
     keep_reading: the crew goes on parsing ahead for the rules, which load modules too,
     until the caller calls analysis.close().
     defer_writes: the facts this process parses are stored when the caller calls
@@ -296,10 +311,11 @@ def analyse(
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
     wait_for_writer(root)
-    loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers)
+    loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers, files_memory)
     try:
         index = ModuleIndex(python_files)
         entries, settings_only, unmarked = [], [], set()
+        unmarked_buffers = set()  # read although unmarked: their problems are notes, as in qlint check
         deploy_candidates = [f for f in other_files if candidate(f)]
 
         def start_crew() -> Crew:
@@ -310,10 +326,12 @@ def analyse(
             data = loader.read(rel)
             if data is None:
                 continue
-            markers = celery_markers(data)
+            markers = loader.derived("markers", rel, data, celery_markers)
             if rel in buffers or (markers and not names_settings_module_only(markers)):
                 entries.append(rel)  # an open buffer is always read, so that its parse errors show
                 loader.parse_soon(rel, data, start_crew)
+                if not markers:
+                    unmarked_buffers.add(rel)
             elif markers:
                 settings_only.append(rel)
             else:
@@ -326,7 +344,7 @@ def analyse(
                                    others=other_files)
         deploy.facts.extend(python_started(python_files, loader.data.get, base))
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
-        verdicts = functools.cache(lambda path: may_use_an_app(loader.data[path]))
+        verdicts = functools.cache(lambda path: loader.derived("app use", path, loader.data[path], may_use_an_app))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
         workspace.image_files = image_files(deploy.facts, abs_of)
@@ -336,7 +354,8 @@ def analyse(
         project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
                                         deploy.environment, deploy.env_files)
         problems = [
-            FileProblem(f.path, f.error, f.error_span or Span(f.path, 1), f.path not in unmarked)
+            FileProblem(f.path, f.error, f.error_span or Span(f.path, 1),
+                        f.path not in unmarked and f.path not in unmarked_buffers)
             for f in [*loader.facts.values(), *deploy.facts, *deps.facts.values()]
             if f.error is not None and f.error != PYTHON_NOTE
         ]
@@ -351,11 +370,17 @@ def analyse(
     except BaseException:  # no crew member outlives a failed or interrupted analysis
         loader.close()
         raise
-    if keep_reading:
-        analysis.close = loader.close
-    else:
+    if not keep_reading:
         loader.close()
     loader.cache.forget_untouched()
+
+    def close() -> None:
+        loader.close()
+        loader.cache.forget_untouched(run_over=True)
+        if files_memory is not None:
+            files_memory.forget_unseen()
+
+    analysis.close = close
     analysis.store_facts = loader.cache.store_pending
     return analysis
 
@@ -373,17 +398,28 @@ def _read_callers(loader: _Loader, python_files: list[str],
     if not isinstance(names, Mapping):
         names = dict.fromkeys(names, frozenset())
     pattern = calls_pattern(frozenset(names))
+
+    def calls(data: bytes) -> tuple[tuple[str, int], ...]:
+        """The names called in data, each with where its call starts."""
+        found = []
+        for match in pattern.finditer(data):
+            name, at = match.group()[:-1].decode(), match.start()
+            words = names[name]
+            if data[max(at - 4, 0):at] != b"def " and (not words or any(w.encode() in data for w in words)):
+                found.append((name, at))
+        return tuple(found)
+
+    what = ("calls", tuple(sorted((name, tuple(sorted(words))) for name, words in names.items())))
     for path in python_files:
         data = loader.data.get(path)
         if data is None or not wanted(path):
             continue
-        matches = [m for m in pattern.finditer(data) if data[max(m.start() - 4, 0):m.start()] != b"def "
-                   and (not (words := names[m.group()[:-1].decode()]) or any(w.encode() in data for w in words))]
+        matches = loader.derived(what, path, data, calls)
         if not matches:
             continue
         facts = loader.facts.get(path)
-        if facts is None or facts.error is not None or _in_left_out(facts.body, data, matches):
-            facts = loader.calling(path, frozenset(match.group()[:-1].decode() for match in matches))
+        if facts is None or facts.error is not None or _in_left_out(facts.body, data, [at for _, at in matches]):
+            facts = loader.calling(path, frozenset(name for name, _ in matches))
         if facts is not None and facts.error is None:
             found[path] = facts
             if len(found) == MAX_CALLER_MODULES:
@@ -391,9 +427,9 @@ def _read_callers(loader: _Loader, python_files: list[str],
     return found
 
 
-def _in_left_out(body: tuple[ir.Stmt, ...], data: bytes, matches: list[re.Match[bytes]]) -> bool:
-    """Whether one of the matches falls in a function whose body the facts left out."""
-    lines = {data.count(b"\n", 0, match.start()) + 1 for match in matches}
+def _in_left_out(body: tuple[ir.Stmt, ...], data: bytes, offsets: list[int]) -> bool:
+    """Whether one of the offsets falls in a function whose body the facts left out."""
+    lines = {data.count(b"\n", 0, at) + 1 for at in offsets}
     return any(start <= line < stop for start, stop in _left_out(body, 1 << 30) for line in lines)
 
 

@@ -30,6 +30,16 @@ def extractor_digest() -> str:
     return digest.hexdigest()
 
 
+class KeptFacts(dict):
+    """Facts by key that a long-running process keeps between runs (the language server), and
+    the keys its last run used: the rules load modules after the analysis returns, and the next
+    analysis keeps their facts for the next rules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_run: set[str] = set()
+
+
 class FactsCache:
     """Facts by content key, on disk; `memory`, when given, is a dict that a long-running
     process keeps across runs (the language server) so that unchanged files are not even
@@ -70,11 +80,17 @@ class FactsCache:
             self.touched.add(key)
         return facts
 
-    def forget_untouched(self) -> None:
-        """Keep in memory only the facts this run used: the workspace as it is now."""
-        if self.memory is not None:
-            for key in [k for k in self.memory if k not in self.touched]:
-                del self.memory[key]
+    def forget_untouched(self, run_over: bool = False) -> None:
+        """Keep in memory only the facts this run used, the workspace as it is now, and those
+        the last run used (KeptFacts) until this one is over."""
+        if self.memory is None:
+            return
+        kept = isinstance(self.memory, KeptFacts)
+        keep = self.touched | self.memory.last_run if kept and not run_over else self.touched
+        for key in [k for k in self.memory if k not in keep]:
+            del self.memory[key]
+        if kept and run_over:
+            self.memory.last_run = set(self.touched)
 
     def _load(self, key: str) -> Facts | None:
         if not self.enabled:
