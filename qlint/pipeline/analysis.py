@@ -30,7 +30,7 @@ from qlint.resolve.modules import ModuleIndex
 from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
-from qlint.sources.python import parse_file
+from qlint.sources.python import parse_file, with_bodies_at
 from qlint.sources.read import SourceError, calls_pattern, celery_markers, may_use_an_app, names_settings_module_only, \
     read_bytes
 from qlint.sources.templates import PYTHON_NOTE
@@ -228,12 +228,23 @@ class _Loader:
             self.cache.put(key, facts, to_disk=path not in self.overrides)
         return facts
 
-    def with_bodies(self, path: str) -> ir.ModuleFacts | None:
-        """A module's facts with every function body read, whatever it mentions
-        (python.parse_file's every_body), kept in the cache apart from its ordinary facts."""
+    def with_bodies(self, path: str, line: int | None = None) -> ir.ModuleFacts | None:
+        """A module's facts with every function body read, whatever it mentions, kept in the
+        cache apart from its ordinary facts: with a line, only those of the top-level class or
+        function that holds it (python.with_bodies_at), else the whole module's (every_body)."""
         data = self.read(path) if path in self.abs_of else None
         if data is None:
             return None
+        if line is not None:
+            key = self.cache.key(path, data, f"python bodies at {line}")
+            facts = self.cache.get(key, count=False)
+            if not isinstance(facts, ir.ModuleFacts):
+                ordinary = self(path)
+                facts = with_bodies_at(ordinary, data, line) if ordinary is not None else None
+                if facts is not None:
+                    self.cache.put(key, facts, to_disk=path not in self.overrides)
+            if facts is not None:
+                return facts
         key = self.cache.key(path, data, "python every body")
         facts = self.cache.get(key, count=False)
         if not isinstance(facts, ir.ModuleFacts):

@@ -54,8 +54,9 @@ class Workspace:
         # those callers' bodies read (analysis.py sets it).
         self.read_callers: Callable[..., dict[str, ir.ModuleFacts]] = lambda names, wanted=None: {}
         # QL305 following a call made in a transaction: a module's facts with every function
-        # body read (a helper in a module with no Celery marker).
-        self.read_bodies: Callable[[str], ir.ModuleFacts | None] = lambda path: None
+        # body read (a helper in a module with no Celery marker), or those of the top-level
+        # class or function holding a line.
+        self.read_bodies: Callable[[str, int | None], ir.ModuleFacts | None] = lambda path, line=None: None
         self._every_body: dict[str, ir.ModuleFacts | None] = {}  # kept: functions are known by id()
 
     def function_with_body(self, func: FuncObj) -> FuncObj | None:

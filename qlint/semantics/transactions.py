@@ -322,7 +322,7 @@ class Transactions:
         self._entry_memo: dict[int, list[SendPath]] = {}
         self._class_objs: dict[int, ClassObj | None] = {}
         self._names_memo: dict[tuple[int, int], frozenset[str]] = {}
-        self._bodies_read: set[str] = set()
+        self._bodies_read: set[tuple[str, int]] = set()
         self.atomic_requests = atomic_requests(project)
         self.pyramid_tm = _includes_pyramid_tm(project)
 
@@ -982,11 +982,18 @@ class Transactions:
         method in a module with no Celery or transaction marker), read now."""
         if is_test_path(info.path, self.project.root):
             return None
-        if info.path not in self._bodies_read:  # the whole module, once: its other helpers may be called too
-            self._bodies_read.add(info.path)
-            facts = self.project.workspace.read_bodies(info.path)
+        read = self._read_version(info)
+        if read is None and (info.path, info.func.span.line) not in self._bodies_read:
+            # the top-level class or function that holds it, whose other methods may be called too
+            self._bodies_read.add((info.path, info.func.span.line))
+            facts = self.project.workspace.read_bodies(info.path, info.func.span.line)
             if facts is not None and self.index.read_more(info.path, facts.body):
                 self._read_calls(info.path, facts.body)
+            read = self._read_version(info)
+        return read
+
+    def _read_version(self, info: FuncInfo) -> FuncInfo | None:
+        """The function at the same place, read with its body, if a reading gave it."""
         return next((i for i in self.index.by_path.get(info.path, ()) if i.func.span == info.func.span and i.func.body_read),
                     None)
 

@@ -105,6 +105,40 @@ def parse_facts(path: str, text: str, calls: frozenset[str] = frozenset(),
                           attributes_read=attributes)
 
 
+def with_bodies_at(facts: ir.ModuleFacts, data: bytes, line: int) -> ir.ModuleFacts | None:
+    """facts with the top-level statement that holds `line` (a class or a function) converted
+    again with every function body in it: that statement's text alone is parsed, not the file.
+    None where the file or the statement cannot be read so."""
+    if facts.error is not None:
+        return None
+    try:
+        text = decode_python(facts.path, data)
+    except SourceError:
+        return None
+    lines = lines_of(text)
+    starts = [_first_line(stmt) for stmt in facts.body]
+    at = max((i for i, start in enumerate(starts) if start <= line), default=None)
+    if at is None or not isinstance(facts.body[at], (ir.ClassDef, ir.FuncDef)):
+        return None
+    end = starts[at + 1] - 1 if at + 1 < len(starts) else len(lines)
+    try:
+        tree = ast.parse("\n" * (starts[at] - 1) + "".join(lines[starts[at] - 1:end]))
+        converter = from_ast.Converter(facts.path, lines)
+        with ir.deep_recursion():
+            stmts = converter.block(list(tree.body))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, from_ast.TooDeep):
+        return None
+    body = facts.body[:at] + tuple(stmts) + facts.body[at + 1:]
+    return ir.ModuleFacts(facts.path, body, lines=facts.lines, mentions_celery=facts.mentions_celery,
+                          names_read=facts.names_read, attributes_read=facts.attributes_read)
+
+
+def _first_line(stmt: ir.Stmt) -> int:
+    """Where a top-level statement's text starts: its first decorator, or its own line."""
+    decorators = getattr(stmt, "decorators", ())
+    return min([stmt.span.line, *(d.span.line for d in decorators)])
+
+
 class _Unreadable(Exception):
     def __init__(self, span: Span, message: str) -> None:
         super().__init__(message)
