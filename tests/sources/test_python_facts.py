@@ -166,3 +166,35 @@ def test_a_syntax_error_is_located_and_explained_as_python_does():
 def test_syntax_newer_than_this_python_is_left_to_libcst():
     facts = parse_facts("proj/types.py", "type Seconds = int\nLIMIT = 60\n")
     assert facts.error is None and any(getattr(s, "span", None) and s.span.line == 2 for s in facts.body)
+
+
+def test_the_bodies_of_one_top_level_statement_read_again_alone():
+    from qlint.sources.python import parse_file, with_bodies_at
+
+    text = textwrap.dedent('''\
+        """A module with no Celery marker: its function bodies are left out."""
+        import functools
+
+
+        class Roster:
+            def fetch(self, course):
+                self.db.execute(course)
+
+            def users(self):
+                return self.db.query()
+
+
+        @functools.cache
+        def helper(x):
+            return x + 1
+        ''')
+    ordinary = parse_file("svc/roster.py", text.encode())
+    assert not any(f.body_read for f in ordinary.body[2].body) and not ordinary.body[3].body_read
+    at_method = with_bodies_at(ordinary, text.encode(), 7)
+    roster = at_method.body[2]
+    assert [(f.name, f.body_read, f.span.line) for f in roster.body] == [("fetch", True, 6), ("users", True, 9)]
+    assert roster.body[0].body[0].span.line == 7  # the file's own line numbers
+    assert at_method.body[3] is ordinary.body[3]  # the others as they were
+    at_decorated = with_bodies_at(ordinary, text.encode(), 14)
+    assert at_decorated.body[3].body_read and at_decorated.body[3].decorators
+    assert with_bodies_at(ordinary, text.encode(), 2) is None  # an import: nothing to read
