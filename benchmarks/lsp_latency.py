@@ -74,8 +74,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_memory(pid: int) -> str:
+    """A process's peak resident memory (Linux), as /proc says it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "unknown"
+    return next((line.split(":", 1)[1].strip() for line in status.splitlines() if line.startswith("VmHWM")), "unknown")
+
+
 async def measure(root: Path, files: list[Path], edits: int,
-                  env: dict[str, str]) -> tuple[float, float, list[float], list[float]]:
+                  env: dict[str, str]) -> tuple[float, float, list[float], list[float], str]:
     client = LanguageClient("bench", "1")
     published: asyncio.Queue = asyncio.Queue()
 
@@ -115,10 +124,11 @@ async def measure(root: Path, files: list[Path], edits: int,
         times.append(await publication(uri, versions[uri]) - start)
         cpu.append(cpu_seconds(pid) - used)
         await asyncio.sleep(0.2)  # a pause between keystrokes, as in an editor
+    peak = peak_memory(pid)
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return first - opened, first - started, times, cpu
+    return first - opened, first - started, times, cpu, peak
 
 
 def main() -> int:
@@ -151,7 +161,7 @@ def main() -> int:
             except SyntaxError:  # newer syntax than this interpreter's: still read
                 pass
         baseline = time.perf_counter() - start
-        first, from_start, times, cpu = asyncio.run(measure(root, files, args.edits, env))
+        first, from_start, times, cpu, peak = asyncio.run(measure(root, files, args.edits, env))
     median = statistics.median(times)
     print(f"workspace: {len(sources)} Python files; editing {', '.join(str(f.relative_to(root)) for f in files)}")
     print(f"ast.parse of every file (baseline): {baseline:.3f} s")
@@ -159,7 +169,8 @@ def main() -> int:
           f"{from_start:.3f} s after the process started")
     print(f"didChange -> publishDiagnostics over {len(times)} edits: median {median:.3f} s, max {max(times):.3f} s "
           f"(the server's debounce included); ratio of the median to the baseline {median / baseline:.2f}")
-    print(f"server CPU per edit: median {statistics.median(cpu):.2f} s, max {max(cpu):.2f} s")
+    print(f"server CPU per edit: median {statistics.median(cpu):.2f} s, max {max(cpu):.2f} s; "
+          f"server peak memory {peak}")
     print("each edit (s): " + " ".join(f"{t:.2f}" for t in times))
     return 0
 
