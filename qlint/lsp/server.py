@@ -125,7 +125,7 @@ class QlintServer(LanguageServer):
     def collect(self) -> None:
         gc.collect()
         self.garbage = False
-        if not self.frozen:
+        if not self.frozen and self.checks:
             # What the first check leaves (the facts of every file, kept between checks) lives as
             # long as the server: frozen, collections stop walking it (they took 1.4 s over
             # saleor's 1.2 million objects). What it froze of the first analysis stays in memory
