@@ -440,9 +440,7 @@ class Transactions:
     def _serializer_made(self, info: FuncInfo, ctx: Context, receiver: ir.Expr) -> ClassObj | None:
         """`ser = self.get_serializer(...)` in a DRF view: an instance of the view's
         serializer_class, unless the view chooses its serializer in code of its own."""
-        made = _constructions(ctx, receiver)
-        if not made or not all(type(m) is ir.Call and type(m.func) is ir.Attr and m.func.attr == "get_serializer"
-                               and type(m.func.value) is ir.Name and m.func.value.id == "self" for m in made):
+        if not _made_by_self(ctx, receiver, "get_serializer"):
             return None
         view = self._self_class(info)
         if view is None or any(self._defined_in(view, name) for name in ("get_serializer", "get_serializer_class")):
@@ -454,9 +452,7 @@ class Transactions:
         """`obj = self.get_object()` in a Django generic view: an instance of the view's `model`
         (for a view nested in a smartmin SmartCRUDL, the CRUDL's, which smartmin gives its views),
         unless the project's own classes define get_object()."""
-        made = _constructions(ctx, receiver)
-        if not made or not all(type(m) is ir.Call and type(m.func) is ir.Attr and m.func.attr == "get_object"
-                               and type(m.func.value) is ir.Name and m.func.value.id == "self" for m in made):
+        if not _made_by_self(ctx, receiver, "get_object"):
             return None
         view = self._self_class(info)
         if view is None or self._defined_in(view, "get_object") is not None:
@@ -1060,6 +1056,13 @@ def _constructions(ctx: Context, receiver: ir.Expr) -> list[ir.Expr]:
     if found and len(found) > 1 and all(b.kind == "assign" and b.value is not None for b in found):
         return [ctx.follow(b.value) for b in found]
     return [ctx.follow(receiver)]
+
+
+def _made_by_self(ctx: Context, receiver: ir.Expr, method: str) -> bool:
+    """Whether the receiver was assigned only from `self.<method>(...)`."""
+    made = _constructions(ctx, receiver)
+    return bool(made) and all(type(m) is ir.Call and type(m.func) is ir.Attr and m.func.attr == method
+                              and type(m.func.value) is ir.Name and m.func.value.id == "self" for m in made)
 
 
 def _made_by(ctx: Context, made: ir.Expr) -> ClassObj | None:
