@@ -14,14 +14,8 @@ from qlint.scan import file_memory
 from qlint.scan.facts_cache import KeptFacts
 from qlint.scan.file_memory import FileMemory
 from qlint.user_config.project_config import load_config
+from tests.rules.test_ql305_callers import APP, MODELS, NOTIFY, TASKS
 
-APP = ('import os\n\nfrom celery import Celery\n\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")\n'
-       'app = Celery("shop")\napp.config_from_object("django.conf:settings", namespace="CELERY")\n')
-TASKS = ("from shop.celery import app\nfrom shop.models import Order\n\n\n@app.task\ndef send_receipt(order_id):\n"
-         "    order = Order.objects.get(pk=order_id)\n    return order.email\n")
-NOTIFY = ("from shop.tasks import send_receipt\n\n\ndef notify_customer(order):\n"
-          "    if order.email:\n        send_receipt.delay(order.pk)\n")
-MODELS = "from django.db import models\n\n\nclass Order(models.Model):\n    email = models.EmailField()\n"
 # No Celery or transaction marker: QL305's second pass reads it for calling notify_customer().
 VIEWS = ("from django.shortcuts import get_object_or_404, redirect\n\nfrom shop.models import Order\n"
          "from shop.notify import notify_customer\n\n\n"
