@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -409,6 +410,8 @@ def _read_callers(loader: _Loader, python_files: list[str],
     if not isinstance(names, Mapping):
         names = dict.fromkeys(names, frozenset())
     pattern = calls_pattern(frozenset(names))
+    # a class name as a whole word: `Channel` is not in `ChannelLog`
+    whole = {word: re.compile(rb"\b" + re.escape(word.encode()) + rb"\b") for words in names.values() for word in words}
 
     def calls(data: bytes) -> tuple[tuple[str, int], ...]:
         """The names called in data, each with where its call starts."""
@@ -416,7 +419,7 @@ def _read_callers(loader: _Loader, python_files: list[str],
         for match in pattern.finditer(data):
             name, at = match.group()[:-1].decode(), match.start()
             words = names[name]
-            if data[max(at - 4, 0):at] != b"def " and (not words or any(w.encode() in data for w in words)):
+            if data[max(at - 4, 0):at] != b"def " and (not words or any(whole[w].search(data) for w in words)):
                 found.append((name, at))
         return tuple(found)
 

@@ -55,6 +55,9 @@ _ADMIN_AFTER_SAVE = frozenset({"save_related", "save_formset", "response_add", "
 _PYRAMID_VIEW = frozenset({"pyramid.view.view_config"})
 # Packages whose imported names may have a .delay() that is no Celery task's.
 _OTHER_DELAYS = frozenset({"celery", "rq", "django_rq", "huey", "dramatiq", "kombu"})
+# Plain method names every Django model's manager has: modules call them everywhere.
+_MANAGER_VERBS = frozenset({"create", "update", "delete", "get", "filter", "exclude", "count", "exists", "first",
+                            "last", "all", "values"})
 # Rounds of the second pass (callers of senders, read again): a view that saves a serializer whose
 # create() calls a helper that sends is three calls from the send.
 _CALLER_ROUNDS = 3
@@ -929,8 +932,10 @@ class Transactions:
                 continue
             if info.cls is not None and "_" not in name.strip("_"):
                 # a plain method name (`release`): a caller reaches it only on a receiver of a
-                # known class, in a module that names the class
-                names[name] = names.get(name, frozenset()) | {info.cls.name} if names.get(name, True) else frozenset()
+                # known class, in a module that names the class; one a Django manager also has
+                # (`create`), where the module calls it on the class itself (`Channel.create(`)
+                word = f"{info.cls.name}.{name}" if name in _MANAGER_VERBS else info.cls.name
+                names[name] = names.get(name, frozenset()) | {word} if names.get(name, True) else frozenset()
                 continue
             if info.cls is None or len(self.index.by_name.get(name, ())) == 1:
                 names[name] = frozenset()
