@@ -57,18 +57,17 @@ class Workspace:
         # body read (a helper in a module with no Celery marker), or those of the top-level
         # class or function holding a line.
         self.read_bodies: Callable[[str, int | None], ir.ModuleFacts | None] = lambda path, line=None: None
-        self._every_body: dict[str, ir.ModuleFacts | None] = {}  # kept: functions are known by id()
+        # each module's functions read with their bodies, by place; kept: functions are known by id()
+        self._every_body: dict[str, dict[Span, ir.FuncDef]] = {}
 
     def function_with_body(self, func: FuncObj) -> FuncObj | None:
         """The function read again with its body, where the first reading of its module left
         it out; None where it cannot be read."""
         if func.module not in self._every_body:
-            self._every_body[func.module] = self.read_bodies(func.module)
-        facts = self._every_body[func.module]
-        if facts is None:
-            return None
-        found = next((node for node in ir.nodes_until(facts.body, ()) if isinstance(node, ir.FuncDef)
-                      and node.span == func.func.span), None)
+            facts = self.read_bodies(func.module)
+            self._every_body[func.module] = {node.span: node for node in ir.nodes_until(facts.body, ())
+                                             if isinstance(node, ir.FuncDef)} if facts is not None else {}
+        found = self._every_body[func.module].get(func.func.span)
         return FuncObj(found, func.module) if found is not None else None
 
     def resolve(self, value: Value, importer: str | None = None) -> Value:
