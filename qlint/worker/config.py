@@ -20,6 +20,10 @@ SQS_VISIBILITY_TIMEOUT = 1800  # kombu.transport.SQS.Channel.default_visibility_
 RESTORE_INTERVAL = 10  # Channel.unacked_restore_interval
 RESTORE_THROTTLE = 10  # Channel.unacked_restore_throttle
 PREFETCH_MULTIPLIER = 4  # worker_prefetch_multiplier
+# Mingle's wait for replies from peers (celery/worker/consumer/mingle.py, inspect(timeout=1.0)), on the
+# transports it runs on (Mingle.compatible_transports).
+MINGLE_TIMEOUT = 1.0
+MINGLE_BROKERS = ("redis", "amqp")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class WorkerConfig:
     # only while it holds fewer unfinished ones than it has processes.
     disable_prefetch: bool = False
     queues: tuple[str, ...] = ("celery",)  # -Q, in BRPOP's first order
+    # Mingle at each connection (unless --without-mingle): after its restore sweep the worker waits
+    # this long for its peers' replies before it consumes; 0: it consumes at once.
+    mingle_wait: float = 0.0
 
 
 def broker_kind(url: str) -> BrokerKind:
@@ -210,6 +217,7 @@ def worker_config(settings: dict[str, Any], spec: WorkerSpec, broker: BrokerKind
         disable_prefetch=bool(_first(spec.disable_prefetch, settings.get("worker_disable_prefetch")))
         and broker == "redis" and _release(celery) >= (5, 6),
         queues=tuple(spec.queues or [default_queue(settings)]),
+        mingle_wait=MINGLE_TIMEOUT if not spec.without_mingle and broker in MINGLE_BROKERS else 0.0,
     )
 
 

@@ -116,7 +116,7 @@ class Engine:
 
     def run(self) -> Trace:
         for spec in self.config.workers:
-            self.schedule(spec.start, lambda w=self.workers[spec.name]: w.start(list(self.workers.values())))
+            self.schedule(spec.start, lambda w=self.workers[spec.name]: w.start())
         for sub in self.scenario.submit:
             # Each submission is scheduled when the one before it is sent, with the place in
             # the order of events it would have had if all were scheduled now: a `count` of
@@ -367,7 +367,7 @@ class Engine:
 
     def apply_fault(self, fault: Fault) -> None:
         if fault.action == "revoke":
-            listening = [w for w in self.workers.values() if w.alive]
+            listening = [w for w in self.workers.values() if w.listening]
             how = (f"with terminate ({fault.signal or 'SIGTERM'})" if fault.terminate else "without terminate")
             self.record("revoke", message=fault.target,
                         detail=f"{how}; heard by {', '.join(w.name for w in listening) or 'no running worker'}")
@@ -388,7 +388,7 @@ class Engine:
         elif fault.action == "restart":
             if worker.alive:
                 worker.kill()
-            worker.start(list(self.workers.values()))
+            worker.start()
 
     def _too_many_events(self, at: float) -> str:
         broker = self.config.broker

@@ -53,7 +53,7 @@ QUIET_OPTIONS = frozenset({
     "pidfile", "uid", "gid", "umask", "executable", "detach", "hostname", "task_events", "without_gossip",
     "without_heartbeat", "heartbeat_interval", "include", "pool_start_method",
     "concurrency", "prefetch_multiplier", "statedb", "time_limit", "soft_time_limit", "queues", "autoscale",
-    "disable_prefetch", "exclude_queues",
+    "disable_prefetch", "exclude_queues", "without_mingle",
 })
 # The fair strategy is the one modelled; prefork maps default and fair to it.
 MODELLED_OPTION_VALUES = {"optimization": ("default", "fair"), "pool": ("prefork",)}
@@ -371,6 +371,11 @@ def _workers(scenario: Scenario, app: App, processes: list[CeleryProcess], overr
             r.note(f"{label}: the queues it consumes cannot be resolved; replayed on task_default_queue")
         else:
             spec["queues"] = consumed
+        without_mingle = process.process.command.options.get("without_mingle")
+        if without_mingle is not None:
+            got = r.take(f"{label}: --without-mingle", without_mingle.value)
+            if got is not _MISSING:
+                spec["without_mingle"] = bool(got)
         disabled = process.setting("worker_disable_prefetch")
         if "worker_disable_prefetch" not in overrides and disabled.status != "default":
             got = r.take(f"{label}: worker_disable_prefetch", disabled)

@@ -8,7 +8,7 @@ from .engine import format_seconds
 from .trace import ExecutionRecord, Trace
 
 LABELS = {
-    "start": "worker up", "kill": "SIGKILL", "stop": "shutdown", "down": "worker down",
+    "start": "worker up", "mingle": "mingle done", "kill": "SIGKILL", "stop": "shutdown", "down": "worker down",
     "publish": "publish", "deliver": "deliver", "eta-held": "hold (ETA)", "run": "run",
     "end": "end", "restore": "restore", "discard": "discard", "revoke": "revoke",
     "channel-closed": "channel closed", "chain-stopped": "chain stops",

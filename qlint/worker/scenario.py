@@ -51,6 +51,9 @@ class WorkerSpec(Strict):
     disable_prefetch: bool | None = None  # --disable-prefetch; None: worker_disable_prefetch
     # -Q: the queues it consumes, in the order BRPOP is first given them; none: task_default_queue
     queues: list[Annotated[str, Field(pattern=r"^[\w.:@-]+$")]] | None = Field(default=None, min_length=1)
+    # --without-mingle: consume as soon as it is connected. By default (Redis, RabbitMQ) the worker first
+    # asks its peers for their revoked ids and waits a second for replies (celery/worker/consumer/mingle.py).
+    without_mingle: bool = False
 
 
 class TaskSpec(Strict):

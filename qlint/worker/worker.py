@@ -62,6 +62,7 @@ class Host(Protocol):
     config: ReplayConfig
     executor: Executor
     scenario: Scenario
+    workers: dict[str, "Worker"]
     rng: random.Random
     succeeded: dict[str, float]  # message id -> when the result backend got its success
 
@@ -100,6 +101,7 @@ class Worker:
     waiting_since: float = 0.0  # when its pending BRPOP was issued (Redis serves the oldest first)
     consuming: bool = False  # whether it had room in its prefetch window at the last look
     generation: int = 0  # bumps at each (re)start so stale timers do nothing
+    mingling: bool = False  # connected, waiting for its peers' replies: not consuming yet
     # kombu's Channel._queue_cycle: the keys BRPOP is given, in order; the queue a message came from
     # goes to the end, so a worker on several queues takes from each in turn.
     queue_cycle: list[str] = field(default_factory=list)
@@ -110,7 +112,7 @@ class Worker:
 
     # -- life cycle -------------------------------------------------------------
 
-    def start(self, peers: list["Worker"]) -> None:
+    def start(self) -> None:
         engine = self.engine
         self.alive, self.stopping = True, False
         self.generation += 1
@@ -121,14 +123,50 @@ class Worker:
         self.held.clear()
         self.revoked = set(self.saved_revokes) if self.config.statedb else set()
         engine.worker_changed(self)
-        for peer in peers:  # mingle: copy revoked ids from workers already running
-            if peer.alive and peer is not self:
-                self.revoked |= peer.revoked
         self.waiting_since = engine.now
+        mingle = (f"mingle: waits {engine.fmt(self.config.mingle_wait)} for its peers' replies before consuming"
+                  if self.config.mingle_wait else "without mingle")
         engine.record("start", worker=self.name,
                       detail=f"concurrency {self.config.concurrency}, prefetch "
-                             f"{self.config.prefetch_count or 'unlimited'}, {len(self.revoked)} revoked id(s) known")
+                             f"{self.config.prefetch_count or 'unlimited'}, {len(self.revoked)} revoked id(s) known; {mingle}")
+        self._connect()
+
+    def _connect(self) -> None:
+        """The consumer's start, and its restart after a lost connection: the restore sweep on connect
+        (kombu's on_poll_init), then mingle, then the first BRPOP."""
         self._sweep(generation=self.generation)
+        if self.config.mingle_wait:
+            self._mingle()
+
+    def _mingle(self) -> None:
+        """celery/worker/consumer/mingle.py: broadcast hello with the revoked ids this worker knows; each
+        peer listening merges them and replies with its own (control.hello), and the worker waits
+        mingle_wait for replies before its Tasks and Control steps start: it neither consumes nor hears
+        broadcasts meanwhile."""
+        engine = self.engine
+        self.mingling = True
+        engine.worker_changed(self)
+        own = set(self.revoked)
+        peers = [p for p in engine.workers.values() if p.listening and p is not self]
+        for peer in peers:
+            peer.revoked |= own
+            self.revoked |= peer.revoked
+        generation = self.generation
+        replies = f"synced with {len(peers)} node(s)" if peers else "all alone"
+        engine.schedule(engine.now + self.config.mingle_wait, lambda: self._mingled(generation, replies))
+
+    def _mingled(self, generation: int, replies: str) -> None:
+        if generation != self.generation or not self.mingling:
+            return
+        self.mingling = False
+        self.engine.worker_changed(self)
+        self.engine.record("mingle", worker=self.name,
+                           detail=f"{replies}, {len(self.revoked)} revoked id(s) known: consuming")
+
+    @property
+    def listening(self) -> bool:
+        """Whether it hears broadcasts (revoke, mingle's hello): its Control step runs after mingle."""
+        return self.alive and not self.mingling
 
     def _sweep(self, generation: int) -> None:
         """Restore sweeps: one on connect, then every interval x throttle seconds."""
@@ -171,7 +209,7 @@ class Worker:
         self._down()
 
     def _down(self) -> None:
-        self.alive = self.stopping = False
+        self.alive = self.stopping = self.mingling = False
         self.generation += 1
         self.ready.clear()
         self.scheduled.clear()
@@ -196,7 +234,7 @@ class Worker:
         self.scheduled.clear()
         self.engine.worker_changed(self)
         self.generation += 1
-        self._sweep(self.generation)
+        self._connect()
 
     # -- consuming --------------------------------------------------------------
 
@@ -205,7 +243,7 @@ class Worker:
 
     def can_consume(self) -> bool:
         """kombu's QoS.can_consume, with the ETA increments of strategy.py."""
-        if not self.alive or self.stopping:
+        if not self.alive or self.stopping or self.mingling:
             return False
         # worker_disable_prefetch: no more while state.reserved_requests (running, or received and
         # waiting; not those held for their ETA) reach the process count, i.e. while no process is left

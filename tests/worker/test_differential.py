@@ -58,7 +58,7 @@ def reference(settings: dict, concurrency: int, submits: list, watch: float, eve
     tasks = {f"sleep{sec}": {"duration": sec} for _, sec, _ in submits}
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0"},
-        "workers": [{"name": "w1", "concurrency": concurrency}],
+        "workers": [{"name": "w1", "concurrency": concurrency, "without_mingle": True}],
         "tasks": tasks,
         "submit": [{"at": 0, "task": f"sleep{sec}", "id": mid, **({"countdown": cd} if cd else {})}
                    for mid, sec, cd in submits],

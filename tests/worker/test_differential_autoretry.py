@@ -66,7 +66,7 @@ def celery_run(tmp_path: Path, url: str, options: dict) -> list[tuple[int, float
 def model_run(options: dict) -> tuple[list[tuple[int, float]], list[str]]:
     scenario = {
         "settings": {"broker_url": "redis://localhost/0"},
-        "workers": [{"name": "w1", "concurrency": 1}],
+        "workers": [{"name": "w1", "concurrency": 1, "without_mingle": True}],
         "tasks": {"flaky": {"duration": 0.2, "fails": True, "autoretry": True, **options}},
         "submit": [{"at": 0, "task": "flaky", "id": "m"}],
         "until": WATCH,

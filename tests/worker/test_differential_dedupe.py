@@ -74,7 +74,7 @@ def model_run(settings: dict, backend: bool) -> tuple[list[tuple[str, float]], l
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0",
                      **({"result_backend": "redis://localhost/1"} if backend else {})},
-        "workers": [{"name": "w1", "concurrency": 2}],
+        "workers": [{"name": "w1", "concurrency": 2, "without_mingle": True}],
         "tasks": {"sleep": {"duration": TASK_SECONDS}},
         "submit": [{"at": 0, "task": "sleep", "id": "m"}],
         "until": WATCH,

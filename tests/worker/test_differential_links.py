@@ -66,7 +66,7 @@ m.bad.apply_async([3], task_id="d", link_error=m.on_error_id.si("x", "y"))
 '''
 SCENARIO = {
     "settings": {"broker_url": "redis://localhost/0"},
-    "workers": [{"name": "w1", "concurrency": 1}],
+    "workers": [{"name": "w1", "concurrency": 1, "without_mingle": True}],
     "tasks": {"ok": {"duration": 0.2, "returns": 14, "params": 1}, "bad": {"duration": 0.2, "fails": True, "params": 1},
               "on_done": {"duration": 0.2, "params": 2}, "on_error_id": {"duration": 0.2, "params": 2, "bind": True},
               "on_error_inline": {"duration": 0.2, "params": 3}},

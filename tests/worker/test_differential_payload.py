@@ -97,7 +97,7 @@ def celery_sizes(tmp_path: Path, url: str, settings: dict, size: int, kind: str)
 def model_sizes(settings: dict, size: int, kind: str) -> tuple[dict, object]:
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0"},
-        "workers": [{"name": "w1", "concurrency": 1}],
+        "workers": [{"name": "w1", "concurrency": 1, "without_mingle": True}],
         "tasks": {"upload": {"duration": 2, "payload_bytes": size, "payload_kind": kind}},
         "submit": [{"at": 0, "task": "upload", "id": "u", "args": [2]}],
         "until": 10,

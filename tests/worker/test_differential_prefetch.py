@@ -99,7 +99,8 @@ def celery_run(tmp_path: Path, url: str, settings: dict, workers: list[str]) -> 
 def model_run(settings: dict, starts: dict[str, float]) -> tuple[dict[str, tuple[str, float]], list[str]]:
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0"},
-        "workers": [{"name": name, "concurrency": 1, "start": at} for name, at in starts.items()],
+        "workers": [{"name": name, "concurrency": 1, "start": at, "without_mingle": True}
+                    for name, at in starts.items()],
         "tasks": {f"sleep{sec}": {"duration": sec} for _, sec in SUBMITS},
         "submit": [{"at": 0, "task": f"sleep{sec}", "id": mid} for mid, sec in SUBMITS],
         "until": 8,

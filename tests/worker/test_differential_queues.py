@@ -98,7 +98,7 @@ def model_run(settings: dict, workers: list, after: bool) -> list[tuple[str, str
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0"},
         "workers": [{"name": name, "concurrency": 1, "queues": queues, "prefetch_multiplier": multiplier,
-                     "start": 0.5 if after else 0} for name, queues, multiplier in workers],
+                     "start": 0.5 if after else 0, "without_mingle": True} for name, queues, multiplier in workers],
         "tasks": {"long": {"duration": 3}, "short": {"duration": 1}},
         "submit": [{"at": 0 if after else 1, "task": task, "id": mid} for mid, task, _ in SUBMITS],
         "until": 10,

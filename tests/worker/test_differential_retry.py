@@ -80,7 +80,7 @@ def _stamp(line: str) -> float:
 def model_run(settings: dict, max_retries: int) -> list[tuple[int, float]]:
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0"},
-        "workers": [{"name": "w1", "concurrency": 1}],
+        "workers": [{"name": "w1", "concurrency": 1, "without_mingle": True}],
         "tasks": {"work": {"duration": 3, "default_retry_delay": 2, "max_retries": max_retries}},
         "submit": [{"at": 0, "task": "work", "id": "m"}],
         "faults": [{"at": KILL_AT, "kill": "w1/1"}],

@@ -87,7 +87,7 @@ def celery_run(tmp_path: Path, url: str, sig: str, mode: str) -> tuple[list, int
 def model_run(sig: str, mode: str) -> tuple[list, int]:
     scenario = {
         "settings": {"broker_url": "redis://localhost/0"},
-        "workers": [{"name": "w1", "concurrency": 1}],
+        "workers": [{"name": "w1", "concurrency": 1, "without_mingle": True}],
         "tasks": {"work": {"duration": 4, "returns": 1, "on_soft_limit": mode}, "after": {"duration": 0.1}},
         "submit": [{"at": 0, "id": "m", "chain": [{"task": "work", "args": [mode], "immutable": True},
                                                   {"task": "after"}]}],

@@ -83,7 +83,7 @@ def celery_run(tmp_path: Path, url: str, mode: str, settings: dict) -> list[tupl
 def model_run(mode: str, settings: dict) -> list[tuple]:
     scenario = {
         "settings": {**settings, "broker_url": "redis://localhost/0"},
-        "workers": [{"name": "w1", "concurrency": 1}],
+        "workers": [{"name": "w1", "concurrency": 1, "without_mingle": True}],
         "tasks": {"work": {"duration": 3, "on_soft_limit": mode}},
         "submit": [{"at": 0, "task": "work", "id": "m", "args": [mode, 3]}],
         "until": 5,

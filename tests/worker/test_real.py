@@ -38,7 +38,7 @@ until: 24
 def test_kill_fault_early_vs_late_ack(redis_url):
     text = f"""
 settings: {{task_acks_late: %s, {FAST % 3}}}
-workers: [{{name: w1, concurrency: 1}}]
+workers: [{{name: w1, concurrency: 1, without_mingle: true}}]
 tasks: {{charge: {{duration: 1.5}}}}
 submit: [{{at: 0, task: charge, id: m}}]
 faults: [{{at: 1, kill: w1}}, {{at: 1.5, restart: w1}}]
@@ -67,7 +67,7 @@ until: 4
 def test_revoke_and_terminate_on_real_processes(redis_url):
     trace = run_real("""
 settings: {}
-workers: [{name: w1, concurrency: 1}]
+workers: [{name: w1, concurrency: 1, without_mingle: true}]
 tasks: {export: {duration: 20}}
 submit: [{at: 0, task: export, id: running}, {at: 0, task: export, id: queued}]
 faults: [{at: 1, revoke: queued}, {at: 2, revoke: running, terminate: true}]

@@ -10,7 +10,7 @@ def test_restore_sweep_redelivers_late_ack_task_to_head_flagged_redelivered():
     trace = replay(f"""
 settings: {{{REDIS}, task_acks_late: true,
            broker_transport_options: {{visibility_timeout: 5, unacked_restore_interval: 1, unacked_restore_throttle: 1}}}}
-workers: [{{name: w1, concurrency: 2}}]
+workers: [{{name: w1, concurrency: 2, without_mingle: true}}]
 tasks: {{long: {{duration: 15}}}}
 submit: [{{at: 0, task: long, id: m}}]
 until: 40
@@ -41,7 +41,8 @@ tasks: {{long: {{duration: 15}}}}
 submit: [{{at: 1, task: long, id: m}}]
 until: 60
 """)
-    assert [(e.worker, e.start) for e in trace.executions] == [("w1", 1), ("w2", 8)]
+    # w2's start-up sweep pushes m back at 8 s; w2 takes it once mingle's one-second wait is over
+    assert [(e.worker, e.start) for e in trace.executions] == [("w1", 1), ("w2", 9)]
 
 
 def test_restored_message_jumps_the_queue_but_requeue_goes_to_the_tail():
@@ -216,7 +217,7 @@ until: 400
 def test_revoke_terminate_kills_the_running_process():
     base = """
 settings: {{{redis}}}
-workers: [{{name: w1}}]
+workers: [{{name: w1, without_mingle: true}}]
 tasks: {{t: {{duration: 300}}}}
 submit: [{{at: 0, task: t, id: m}}]
 faults: [{{at: 30, revoke: m, terminate: {terminate}}}]
@@ -231,7 +232,7 @@ until: 600
 def test_chain_passes_parent_result_to_mutable_signatures_only():
     text = """
 settings: {{{redis}}}
-workers: [{{name: w1, concurrency: 2}}]
+workers: [{{name: w1, concurrency: 2, without_mingle: true}}]
 tasks: {{a: {{duration: 1, returns: 42}}, b: {{duration: 1}}, c: {{duration: 1, fails: true}}, d: {{duration: 1}}}}
 submit:
   - {{at: 0, chain: [{{task: a}}, {{task: b, args: [x], immutable: {immutable}}}]}}
@@ -267,7 +268,9 @@ tasks: {t: {duration: 3000}}
 submit: [{at: 0, task: t, id: m}]
 until: 4000
 """)
-    assert [e.start for e in trace.executions] == [0, 1800]
+    # delivered once mingle is over (1 s); the channel closes 1800 s later, and the consumer's restart
+    # mingles again before it consumes
+    assert [e.start for e in trace.executions] == [1, 1802]
     assert any(e.kind == "channel-closed" for e in trace.events)
 
 
@@ -364,7 +367,8 @@ def test_warm_shutdown_gives_back_what_the_worker_held_in_order():
     after the visibility timeout), to the head of the queue in the order delivered."""
     trace = replay(f"""
 settings: {{{REDIS}}}
-workers: [{{name: w1, concurrency: 1}}, {{name: w2, concurrency: 1, start: 200}}]
+workers: [{{name: w1, concurrency: 1, without_mingle: true}},
+          {{name: w2, concurrency: 1, start: 200, without_mingle: true}}]
 tasks: {{long: {{duration: 100}}, short: {{duration: 1}}}}
 submit: [{{at: 0, task: long, id: a}}, {{at: 1, task: short, id: t2}}, {{at: 2, task: short, id: t10}},
          {{at: 3, task: short, id: t3}}]
@@ -395,3 +399,79 @@ until: 12
     assert [e.outcome for e in looping.executions][:3] == ["time-limit"] * 3
     dropped = replay(scenario("5.4"))
     assert [(e.id, e.outcome) for e in dropped.executions] == [("s", "time-limit")]
+
+
+MINGLE = """
+settings: {{broker_url: "{broker}"}}
+workers: [{{name: w1, concurrency: 1, start: 5{without}}}]
+tasks: {{t: {{duration: 2}}}}
+submit: [{{at: 0, task: t, id: m}}]
+until: 20
+"""
+
+
+def test_mingle_waits_a_second_after_the_start_up_sweep():
+    """celery/worker/consumer/mingle.py: a worker on Redis or RabbitMQ asks its peers for their revoked
+    ids and waits 1 s for replies before it consumes; --without-mingle consumes at once, and SQS has no
+    mingle (Mingle.compatible_transports)."""
+    def first_run(broker: str, without: str = "") -> float:
+        trace = replay(MINGLE.format(broker=broker, without=without))
+        return trace.executions[0].start
+
+    assert first_run("redis://localhost/0") == 6
+    assert first_run("redis://localhost/0", ", without_mingle: true") == 5
+    assert first_run("amqp://guest@localhost//") == 6
+    assert first_run("sqs://") == 5
+    trace = replay(MINGLE.format(broker="redis://localhost/0", without=""))
+    assert [(e.at, e.kind, e.detail) for e in trace.events if e.worker == "w1"][:2] == [
+        (5, "start", "concurrency 1, prefetch 4, 0 revoked id(s) known; "
+                     "mingle: waits 1s for its peers' replies before consuming"),
+        (6, "mingle", "all alone, 0 revoked id(s) known: consuming")]
+
+
+def test_a_worker_without_mingle_copies_no_revoked_ids():
+    trace = replay(f"""
+settings: {{{REDIS}}}
+workers: [{{name: w1, prefetch_multiplier: 1}}, {{name: w2, start: 50, without_mingle: true}}]
+tasks: {{t: {{duration: 100}}}}
+submit: [{{at: 0, task: t, id: a}}, {{at: 1, task: t, id: b}}, {{at: 1, task: t, id: c}}]
+faults: [{{at: 5, revoke: c}}]
+until: 400
+""")
+    assert runs(trace, "c") == 1 and [e.worker for e in trace.executions if e.id == "c"] == ["w2"]
+
+
+def test_a_revoke_sent_while_a_worker_mingles_is_not_heard_by_it():
+    """Its Control step (the broadcast consumer) starts after mingle, and its peers replied before the
+    revoke: the id reaches w1 only, and w2, which takes the message (w1's window is full), runs it."""
+    def runs_of_x(revoke_at: float) -> list[str]:
+        trace = replay(f"""
+settings: {{{REDIS}, worker_prefetch_multiplier: 1, task_acks_late: true}}
+workers: [{{name: w1, concurrency: 1, without_mingle: true}}, {{name: w2, concurrency: 1, start: 10}}]
+tasks: {{t: {{duration: 100}}}}
+submit: [{{at: 0, task: t, id: busy}}, {{at: 12, task: t, id: x}}]
+faults: [{{at: {revoke_at}, revoke: x}}]
+until: 300
+""")
+        return [e.worker for e in trace.executions if e.id == "x"]
+
+    assert runs_of_x(9) == []  # heard by w1, copied by w2 at its mingle
+    assert runs_of_x(10.5) == ["w2"]  # sent during w2's mingle
+    assert runs_of_x(11.5) == []  # w2 listens from the end of its mingle (11 s)
+
+
+def test_mingle_gives_peers_the_revoked_ids_a_worker_kept_in_its_state_db():
+    """control.hello: each peer merges the revoked ids the starting worker sends. w1 saved the revoke in
+    its state db; w2 started while w1 was down and never heard it; w1's mingle at its restart tells it."""
+    def runs_of_x(w1: str) -> int:
+        return runs(replay(f"""
+settings: {{{REDIS}, worker_prefetch_multiplier: 1}}
+workers: [{{name: w1, concurrency: 1, statedb: /tmp/w1.db{w1}}}, {{name: w2, concurrency: 1, start: 25}}]
+tasks: {{t: {{duration: 100}}}}
+submit: [{{at: 40, task: t, id: x}}]
+faults: [{{at: 10, revoke: x}}, {{at: 20, stop: w1}}, {{at: 30, restart: w1}}, {{at: 35, kill: w1}}]
+until: 300
+"""), "x")
+
+    assert runs_of_x("") == 0
+    assert runs_of_x(", without_mingle: true") == 1
