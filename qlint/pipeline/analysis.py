@@ -416,10 +416,17 @@ def _read_callers(loader: _Loader, python_files: list[str],
     def calls(data: bytes) -> tuple[tuple[str, int], ...]:
         """The names called in data, each with where its call starts."""
         found = []
+        present: dict[str, bool] = {}  # each word looked for once per file
+
+        def has(word: str) -> bool:
+            if word not in present:
+                present[word] = word.encode() in data and whole[word].search(data) is not None
+            return present[word]
+
         for match in pattern.finditer(data):
             name, at = match.group()[:-1].decode(), match.start()
             words = names[name]
-            if data[max(at - 4, 0):at] != b"def " and (not words or any(whole[w].search(data) for w in words)):
+            if data[max(at - 4, 0):at] != b"def " and (not words or any(has(w) for w in words)):
                 found.append((name, at))
         return tuple(found)
 

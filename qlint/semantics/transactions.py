@@ -55,6 +55,9 @@ _ADMIN_AFTER_SAVE = frozenset({"save_related", "save_formset", "response_add", "
 _PYRAMID_VIEW = frozenset({"pyramid.view.view_config"})
 # Packages whose imported names may have a .delay() that is no Celery task's.
 _OTHER_DELAYS = frozenset({"celery", "rq", "django_rq", "huey", "dramatiq", "kombu"})
+# Methods the framework calls, not the project's code: a view's handler for each HTTP method,
+# a management command's handle().
+_FRAMEWORK_CALLED = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "dispatch", "handle"})
 # Plain method names every Django model's manager has: modules call them everywhere.
 _MANAGER_VERBS = frozenset({"create", "update", "delete", "get", "filter", "exclude", "count", "exists", "first",
                             "last", "all", "values"})
@@ -928,7 +931,7 @@ class Transactions:
                 called = "save" if name in ("create", "update") else name
                 names[called] = names.get(called, frozenset()) | {info.cls.name}
                 continue
-            if name.startswith("__") or name in _COMMON_NAMES:
+            if name.startswith("__") or name in _COMMON_NAMES or (info.cls is not None and name in _FRAMEWORK_CALLED):
                 continue
             if info.cls is not None and "_" not in name.strip("_"):
                 # a plain method name (`release`): a caller reaches it only on a receiver of a
