@@ -319,8 +319,7 @@ class Engine:
         if message.chord:
             self._chord_part_done(message.chord, message.id, execution.result)
 
-    def on_failure(self, execution: Execution) -> None:
-        message = execution.request.message
+    def on_failure(self, message: Message) -> None:
         if message.callbacks:
             self.record("chain-stopped", message=message.id, detail="parent failed: the next step is never sent")
         for errback in message.errbacks:

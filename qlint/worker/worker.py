@@ -77,7 +77,7 @@ class Host(Protocol):
     def end_execution(self, execution: Execution) -> None: ...
     def worker_changed(self, worker: "Worker") -> None: ...  # its window or reserved requests
     def on_success(self, execution: Execution) -> None: ...
-    def on_failure(self, execution: Execution) -> None: ...
+    def on_failure(self, message: Message) -> None: ...  # mark_as_failure
     def retry(self, message: Message, delay: float, why: str) -> None: ...
 
 
@@ -343,6 +343,7 @@ class Worker:
             engine.record("dedupe-error", worker=self.name, message=message.id,
                           detail="no result backend to ask whether it succeeded (AttributeError from "
                                  "DisabledBackend): the copy fails without running")
+            engine.on_failure(message)  # trace_task's on_error: mark_as_failure calls the errbacks
             if policy.acks_late and not policy.acks_on_failure:
                 self._reject(request, requeue=False)
             else:
@@ -417,7 +418,7 @@ class Worker:
             return
         requeued = lost and policy.acks_late and policy.reject_on_worker_lost and not exceeded
         if not requeued:
-            self.engine.on_failure(execution)  # mark_as_failure: errbacks, the chain stops, the chord fails
+            self.engine.on_failure(request.message)  # mark_as_failure: errbacks, the chain stops, the chord fails
         if not policy.acks_late:
             return  # acked when the slot accepted it
         if outcome == "time-limit":

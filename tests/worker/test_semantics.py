@@ -475,3 +475,19 @@ until: 300
 
     assert runs_of_x("") == 0
     assert runs_of_x(", without_mingle: true") == 1
+
+
+def test_a_copy_failed_by_deduplication_without_a_backend_calls_its_errbacks():
+    """trace_task: the AttributeError of asking DisabledBackend is handled by on_error, whose
+    mark_as_failure calls the errbacks, before the worker acks the copy."""
+    trace = replay(f"""
+settings: {{{REDIS}, task_acks_late: true, worker_deduplicate_successful_tasks: true,
+           broker_transport_options: {{visibility_timeout: 3, unacked_restore_interval: 1, unacked_restore_throttle: 1}}}}
+workers: [{{name: w1, concurrency: 2, without_mingle: true}}]
+tasks: {{sleep: {{duration: 7}}, on_error: {{duration: 0, params: 1}}}}
+submit: [{{at: 0, task: sleep, id: m, link_error: {{task: on_error}}}}]
+until: 14
+""")
+    kinds = [(e.at, e.kind) for e in trace.events if e.message == "m" and e.kind in ("dedupe-error", "errback")]
+    assert kinds == [(3, "dedupe-error"), (3, "errback")]
+    assert [(e.task, e.args, e.start) for e in trace.executions] == [("sleep", [], 0), ("on_error", ["m"], 3)]
