@@ -1,6 +1,6 @@
 """A real Celery worker for the differential tests: one prefork worker on a test app module,
 started with mingle, gossip and heartbeats off (they only add broadcast traffic), and waited
-for until it logs that it is ready."""
+for until it logs that it is ready; and the client that sends the tests' messages."""
 from __future__ import annotations
 
 import subprocess
@@ -31,3 +31,12 @@ def start_worker(folder: Path, app: str, env: Mapping[str, str], concurrency: in
         time.sleep(0.05)
     worker.kill()
     pytest.fail("celery worker never got ready:\n" + (folder / log).read_text())
+
+
+def publish(folder: Path, app: str, env: Mapping[str, str], sends: str, *argv: str) -> float:
+    """Runs `sends` (Python, with json, sys, time and the app module imported) in a client
+    process in folder; returns the time just before it sent, the tests' time zero."""
+    done = subprocess.run([sys.executable, "-c", f"import json, sys, time, {app}\nprint(time.time())\n" + sends, *argv],
+                          cwd=folder, env=dict(env), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout.split()[0])

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 import redis
 
 from .conftest import replay
-from .celery_worker import start_worker
+from .celery_worker import publish, start_worker
 
 APP = '''
 import json, os, time
@@ -50,12 +48,7 @@ def celery_run(tmp_path: Path, url: str, options: dict) -> list[tuple[int, float
            "PYTHONPATH": str(tmp_path)}
     worker = start_worker(tmp_path, "autoretryapp", env)
     try:
-        published = subprocess.run(
-            [sys.executable, "-c", "import time, autoretryapp\nprint(time.time())\n"
-             "autoretryapp.app.send_task('flaky', task_id='m')\n"],
-            cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert published.returncode == 0, published.stderr
-        t0 = float(published.stdout.split()[0])
+        t0 = publish(tmp_path, "autoretryapp", env, "autoretryapp.app.send_task('flaky', task_id='m')\n")
         time.sleep(max(0.0, t0 + WATCH - time.time()))
     finally:
         worker.send_signal(signal.SIGQUIT)

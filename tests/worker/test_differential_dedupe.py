@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 import redis
 
 from .conftest import replay
-from .celery_worker import start_worker
+from .celery_worker import publish, start_worker
 
 APP = '''
 import json, os, time
@@ -66,13 +64,8 @@ def celery_run(tmp_path: Path, url: str, backend: str | None, settings: dict,
            "QLINT_LOG": str(log), "PYTHONPATH": str(tmp_path)}
     worker = start_worker(tmp_path, "dedupeapp", env, concurrency=2)
     try:
-        published = subprocess.run(
-            [sys.executable, "-c", "import sys, time, dedupeapp\nprint(time.time())\n"
-             f"dedupeapp.app.send_task('sleep', args=[{TASK_SECONDS}], task_id='m'"
-             f"{', link_error=dedupeapp.on_error.s()' if errback else ''})\n"],
-            cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert published.returncode == 0, published.stderr
-        t0 = float(published.stdout.split()[0])
+        t0 = publish(tmp_path, "dedupeapp", env, f"dedupeapp.app.send_task('sleep', args=[{TASK_SECONDS}], task_id='m'"
+                                                 f"{', link_error=dedupeapp.on_error.s()' if errback else ''})\n")
         time.sleep(max(0.0, t0 + WATCH - time.time()))
     finally:
         worker.send_signal(signal.SIGQUIT)

@@ -20,6 +20,7 @@ import redis
 from qlint.worker import parse_scenario
 from qlint.worker.real import simulate_real
 
+from .celery_worker import publish
 from .conftest import replay
 
 APP = '''
@@ -76,12 +77,7 @@ def celery_run(tmp_path: Path, url: str, options: tuple[str, ...]) -> dict[str, 
     b = None
     try:
         _wait_for("ready worker a", lambda: "ready." in (tmp_path / "a.log").read_text(), a, tmp_path / "a.log")
-        published = subprocess.run(
-            [sys.executable, "-c", "import time, mingleapp\nprint(time.time())\n"
-             f"mingleapp.app.send_task('sleep', args=[{TASK_SECONDS}], task_id='m')\n"],
-            cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert published.returncode == 0, published.stderr
-        t0 = float(published.stdout.split()[0])
+        t0 = publish(tmp_path, "mingleapp", env, f"mingleapp.app.send_task('sleep', args=[{TASK_SECONDS}], task_id='m')\n")
         _wait_for("first run", lambda: len(starts()) == 1, a, tmp_path / "a.log")
         os.killpg(a.pid, signal.SIGKILL)
         killed = time.time()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from .celery_worker import publish
 from .conftest import replay
 
 APP = '''
@@ -69,14 +70,8 @@ def celery_run(tmp_path: Path, url: str, settings: dict, workers: list[str]) -> 
                     pytest.fail("celery worker exited:\n" + log.read_text())
                 time.sleep(0.05)
             if i == 0:
-                published = subprocess.run(
-                    [sys.executable, "-c", "import json, sys, time, prefetchapp\n"
-                     "print(time.time())\n"
-                     "for mid, sec in json.loads(sys.argv[1]):\n"
-                     "    prefetchapp.app.send_task('sleep', args=[sec], task_id=mid)\n", json.dumps(SUBMITS)],
-                    cwd=tmp_path, env=env, capture_output=True, text=True)
-                assert published.returncode == 0, published.stderr
-                t0 = float(published.stdout.split()[0])
+                t0 = publish(tmp_path, "prefetchapp", env, "for mid, sec in json.loads(sys.argv[1]):\n"
+                             "    prefetchapp.app.send_task('sleep', args=[sec], task_id=mid)\n", json.dumps(SUBMITS))
                 time.sleep(1)  # the second worker comes up after the first has taken what it may
         time.sleep(max(0.0, t0 + 8 - time.time()))
     finally:

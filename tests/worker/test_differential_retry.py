@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 import redis
 
 from .conftest import replay
-from .celery_worker import start_worker
+from .celery_worker import publish, start_worker
 
 APP = '''
 import json, os, time
@@ -53,12 +51,7 @@ def celery_run(tmp_path: Path, url: str, settings: dict, max_retries: int) -> li
            "QLINT_MAX_RETRIES": json.dumps(max_retries), "PYTHONPATH": str(tmp_path)}
     worker = start_worker(tmp_path, "retryapp", env)
     try:
-        published = subprocess.run(
-            [sys.executable, "-c", "import time, retryapp\nprint(time.time())\n"
-             "retryapp.app.send_task('work', args=[3], task_id='m')\n"],
-            cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert published.returncode == 0, published.stderr
-        t0 = float(published.stdout.split()[0])
+        t0 = publish(tmp_path, "retryapp", env, "retryapp.app.send_task('work', args=[3], task_id='m')\n")
         time.sleep(max(0.0, t0 + KILL_AT - time.time()))
         first = json.loads(log.read_text().splitlines()[0])
         os.kill(first[2], signal.SIGKILL)  # the pool process running the task

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 import redis
 
 from .conftest import replay
-from .celery_worker import start_worker
+from .celery_worker import publish, start_worker
 
 APP = '''
 import json, os, time
@@ -63,12 +61,7 @@ def celery_run(tmp_path: Path, url: str, mode: str, settings: dict) -> list[tupl
            "PYTHONPATH": str(tmp_path)}
     worker = start_worker(tmp_path, "softapp", env)
     try:
-        published = subprocess.run(
-            [sys.executable, "-c", "import sys, time, softapp\nprint(time.time())\n"
-             f"softapp.app.send_task('work', args=[{mode!r}, 3], task_id='m')\n"],
-            cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert published.returncode == 0, published.stderr
-        t0 = float(published.stdout.split()[0])
+        t0 = publish(tmp_path, "softapp", env, f"softapp.app.send_task('work', args=[{mode!r}, 3], task_id='m')\n")
         time.sleep(max(0.0, t0 + 5 - time.time()))
     finally:
         worker.send_signal(signal.SIGQUIT)
