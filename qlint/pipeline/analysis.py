@@ -24,6 +24,7 @@ from qlint.scan.deploy_files import candidate, image_files, is_deployment_file, 
 from qlint.scan.discovery import display_path, find_root, project_files
 from qlint.scan.facts_cache import FactsCache
 from qlint.scan.file_memory import FileMemory
+from qlint.scan.verdicts import MISSING, StoredVerdicts
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
 from qlint.resolve.workers import build_view
@@ -32,8 +33,9 @@ from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 from qlint.sources.python import parse_file, with_bodies_at
-from qlint.sources.read import SourceError, calls_pattern, celery_markers, may_use_an_app, names_settings_module_only, \
-    read_bytes
+from qlint.sources.deploy.python_argv import may_start_celery
+from qlint.sources.read import MARKERS, SourceError, calls_pattern, celery_markers, may_use_an_app, \
+    names_settings_module_only, read_bytes
 from qlint.sources.templates import PYTHON_NOTE
 
 T = TypeVar("T")
@@ -122,8 +124,9 @@ class _Loader:
     (crew.py), or a parse here. files: what a long-running caller keeps of the files."""
 
     def __init__(self, cache: FactsCache, abs_of: Mapping[str, str], overrides: Mapping[str, bytes],
-                 files: FileMemory | None = None) -> None:
+                 files: FileMemory | None = None, stored: StoredVerdicts | None = None) -> None:
         self.cache = cache
+        self.stored = stored
         self.abs_of = abs_of
         self.overrides = overrides
         self.files = files
@@ -164,6 +167,23 @@ class _Loader:
     def derived(self, what: Hashable, path: str, data: bytes, compute: Callable[[bytes], T]) -> T:
         """compute(data), kept from the last analysis when the file's bytes are the same."""
         return compute(data) if self.files is None else self.files.derived(what, path, data, compute)
+
+    def verdict(self, what: Hashable, path: str, compute: Callable[[bytes], T]) -> T | None:
+        """compute() of the file's bytes, as derived() gives it; taken from the last run's
+        verdicts, without reading the file, when it has not changed since (verdicts.py).
+        None when the file cannot be read."""
+        full = self.abs_of[path]
+        if self.stored is not None and path not in self.overrides:
+            value = self.stored.get(full, what)
+            if value is not MISSING:
+                return value
+        data = self.read(path)
+        if data is None:
+            return None
+        value = self.derived(what, path, data, compute)
+        if self.stored is not None and path not in self.overrides:
+            self.stored.put(full, what, value)
+        return value
 
     def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:
         """An entry the resolver will ask for: the crew's to parse, once enough of them
@@ -219,7 +239,7 @@ class _Loader:
     def calling(self, path: str, names: frozenset[str]) -> ir.ModuleFacts | None:
         """A module's facts with the bodies of its functions that call one of names read
         (python.parse_file's calls), kept in the cache apart from its ordinary facts."""
-        data = self.data.get(path)
+        data = self.read(path)
         if data is None:
             return None
         key = self.cache.key(path, data, "python calling " + " ".join(sorted(names)))
@@ -323,7 +343,10 @@ def analyse(
         (python_files if rel.endswith(".py") else other_files).append(rel)
     buffers = overrides or {}
     wait_for_writer(root)
-    loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers, files_memory)
+    # a long-running caller keeps what it derived in files_memory instead
+    stored = StoredVerdicts(root, use_cache) if files_memory is None and use_cache else None
+    loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers, files_memory,
+                     stored)
     try:
         index = ModuleIndex(python_files)
         entries, settings_only, unmarked = [], [], set()
@@ -335,11 +358,14 @@ def analyse(
                         deploy=deploy_candidates)
 
         for rel in python_files:
-            data = loader.read(rel)
-            if data is None:
+            numbers = loader.verdict("markers", rel, _marker_numbers)
+            if numbers is None:
                 continue
-            markers = loader.derived("markers", rel, data, celery_markers)
+            markers = tuple(MARKERS[i] for i in numbers)
             if rel in buffers or (markers and not names_settings_module_only(markers)):
+                data = loader.read(rel)
+                if data is None:
+                    continue
                 entries.append(rel)  # an open buffer is always read, so that its parse errors show
                 loader.parse_soon(rel, data, start_crew)
                 if not markers:
@@ -354,9 +380,11 @@ def analyse(
         versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
         deploy = load_deploy_files(deploy_candidates, deps.reader(loader.read_other), loader.deploy_facts,
                                    others=other_files)
-        deploy.facts.extend(python_started(python_files, loader.data.get, base))
+        deploy.facts.extend(python_started(
+            python_files, lambda path: loader.read(path) if loader.verdict("starts", path, may_start_celery) else None,
+            base))
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
-        verdicts = functools.cache(lambda path: loader.derived("app use", path, loader.data[path], may_use_an_app))
+        verdicts = functools.cache(lambda path: bool(loader.verdict("app use", path, may_use_an_app)))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
         workspace.image_files = image_files(deploy.facts, abs_of)
@@ -393,8 +421,19 @@ def analyse(
             files_memory.forget_unseen()
 
     analysis.close = close
-    analysis.store_facts = loader.cache.store_pending
+    def store() -> None:
+        loader.cache.store_pending()
+        if stored is not None:
+            stored.save()
+
+    analysis.store_facts = store
     return analysis
+
+
+def _marker_numbers(data: bytes) -> tuple[int, ...]:
+    """celery_markers(data) as places in MARKERS, which a stored verdict can hold."""
+    found = celery_markers(data)
+    return tuple(i for i, marker in enumerate(MARKERS) if marker in found)
 
 
 def _read_callers(loader: _Loader, python_files: list[str],
@@ -432,11 +471,11 @@ def _read_callers(loader: _Loader, python_files: list[str],
 
     what = ("calls", tuple(sorted((name, tuple(sorted(words))) for name, words in names.items())))
     for path in python_files:
-        data = loader.data.get(path)
-        if data is None or not wanted(path):
+        if not wanted(path):
             continue
-        matches = loader.derived(what, path, data, calls)
-        if not matches:
+        matches = loader.verdict(what, path, calls)
+        data = loader.read(path) if matches else None
+        if data is None:
             continue
         facts = loader.facts.get(path)
         if facts is None or facts.error is not None or _in_left_out(facts.body, data, [at for _, at in matches]):
