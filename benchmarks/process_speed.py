@@ -18,6 +18,8 @@ and the ratios the targets of issue 18 are stated in: warm / pass (<= 3) and col
 The caches go to a temporary folder ($QLINT_CACHE_DIR), not the user's; qlint's modules are
 compiled to bytecode first, as an install does. benchmarks/check_speed.py times the analysis
 inside one process instead.
+benchmarks/speed_table.py adds Ruff, peak memory and an edited settings file, on the projects
+of benchmarks/ecosystem (issue 18's table).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_TREE = HERE.parent / "examples" / "incident"
 
-_PARSE_ALL = """
+PARSE_ALL = """
 import ast, sys
 for line in open(sys.argv[1], encoding="utf-8"):
     path = line.rstrip("\\n")
@@ -86,7 +88,7 @@ def measure(root: Path, repeat: int, env: dict[str, str], listing: str) -> dict[
         "version": [*qlint, "--version"],
         "warm": [*qlint, "check", "--exit-zero", "."],
         "cold": [*qlint, "check", "--no-cache", "--exit-zero", "."],
-        "parse": [sys.executable, "-c", _PARSE_ALL, listing],
+        "parse": [sys.executable, "-c", PARSE_ALL, listing],
     }
     # The first run stores the result the warm runs find; the second makes sure the cache
     # writer of the first has finished (a run waits for it) and everything is in the OS cache.
