@@ -319,15 +319,28 @@ class Engine:
         if message.chord:
             self._chord_part_done(message.chord, message.id, execution.result)
 
-    def on_failure(self, message: Message) -> None:
-        if message.callbacks:
-            self.record("chain-stopped", message=message.id, detail="parent failed: the next step is never sent")
-        for errback in message.errbacks:
-            self._errback(errback, message.id)
+    def on_failure(self, message: Message, calls: int = 1) -> list[tuple[Step, bool]]:
+        """Backend.mark_as_failure, `calls` times: the chord fails, the chain stops, and the errbacks
+        come back in the order each call takes them, each with whether it is called in place (True:
+        the caller runs it) or sent as a task (False: send_errback)."""
         chord = self._chords.get(message.chord or "")
         if chord and not chord["failed"]:
             chord["failed"] = True
             self.record("chord-failed", message=message.chord or "", detail=f"header task {message.id} failed")
+        if message.callbacks:
+            self.record("chain-stopped", message=message.id, detail="parent failed: the next step is never sent")
+        # _call_task_errbacks calls those it calls in place first, then sends the rest as one group.
+        kinds = [(step, self.inline_errback(step)) for step in message.errbacks]
+        once = [k for k in kinds if k[1]] + [k for k in kinds if not k[1]]
+        return once * calls
+
+    def inline_errback(self, step: Step) -> bool:
+        """Backend._call_task_errbacks: a task function that takes more than one argument besides
+        those its signature holds, and is not bound, is called in place with (request, exc,
+        traceback); any other is sent as a task."""
+        spec = self.scenario.tasks[step.task]
+        held = 0 if step.immutable else len(step.args)
+        return not spec.bind and spec.params is not None and spec.params - held > 1
 
     def retry(self, message: Message, delay: float, why: str) -> None:
         """Task.retry, Request._retry_worker_lost: the same task id again, one retry more, after the delay."""
@@ -336,16 +349,8 @@ class Engine:
         self.publish(message.task, message.args, message.id, self.now + delay, callbacks=message.callbacks,
                      chord=message.chord, errbacks=message.errbacks, retries=message.retries + 1)
 
-    def _errback(self, step: Step, failed: str) -> None:
-        """Backend._call_task_errbacks: a task function that takes more than one argument besides
-        those its signature holds is called in place with (request, exc, traceback); any other is
-        sent as a task, the failed task's id before its own arguments unless it is immutable."""
-        spec = self.scenario.tasks[step.task]
-        held = 0 if step.immutable else len(step.args)
-        if not spec.bind and spec.params is not None and spec.params - held > 1:
-            self.record("errback", message=failed,
-                        detail=f"{step.task}(request, exc, traceback) called in the worker, not sent")
-            return
+    def send_errback(self, step: Step, failed: str) -> None:
+        """An errback sent as a task: the failed task's id before its own arguments, unless it is immutable."""
         args = step.args if step.immutable else [failed, *step.args]
         self.record("errback", message=failed, detail=f"{step.task} sent with the failed task's id")
         self.publish(step.task, args)
@@ -404,7 +409,7 @@ class Engine:
         pending = self.broker.store.message_ids()
         for worker in self.workers.values():
             pending |= {r.message.id for r in [*worker.ready, *worker.scheduled]}
-            pending |= {e.request.message.id for e in worker.running()}
+            pending |= {e.request.message.id for e in worker.running() if not e.finished}
         self.trace.pending_at_end = sorted(pending)
         self.trace.broker_bytes_end = self.broker.store.bytes_held()
         return self.trace

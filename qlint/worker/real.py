@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Sequence
+from types import SimpleNamespace
+from typing import Any, Callable, Sequence
 
 import redis
 
@@ -26,8 +27,8 @@ from .broker import Unacked
 from .engine import Engine
 from .messages import QUEUE, Message, envelope, serialized_body
 from .replay import checked_config
-from .scenario import Scenario, TaskSpec
-from .virtual import sample_duration
+from .scenario import Scenario, Step, TaskSpec
+from .virtual import errback_duration, sample_duration
 from .worker import Execution
 
 PREFIX = "qlint:"
@@ -190,6 +191,7 @@ class RealExecutor:
         self.engine, self.scenario, self.scale = engine, scenario, scale
         self.context = multiprocessing.get_context("fork")
         self.running: dict[int, Execution] = {}
+        self.errbacks: dict[int, tuple[Child, Callable[[], None]]] = {}  # by id() of the Child
 
     def start(self, execution: Execution) -> None:
         message = execution.request.message
@@ -214,6 +216,31 @@ class RealExecutor:
 
     def soft_limit(self, execution: Execution) -> None:
         self._signal(execution, signal.SIGUSR1)
+
+    def errback(self, step: Step, failed: Message, reason: str, done: Callable[[], None]) -> Child:
+        """The errback's body in a process of its own, standing for the pool process or the main
+        process that calls it in place: a call: function gets a request with the failed task's id."""
+        spec: TaskSpec = self.scenario.tasks[step.task]
+        request = SimpleNamespace(id=failed.id, task=failed.task, args=list(failed.args))
+        args = list(step.args) if step.immutable else [request, RuntimeError(reason), None, *step.args]
+        receive, send = self.context.Pipe(duplex=False)
+        process = self.context.Process(
+            target=_run_child, daemon=True,
+            args=(spec.call, errback_duration(spec, step, self.engine.rng) * self.scale, args,
+                  {"params": spec.params, "fails": spec.fails, "returns": spec.returns, "on_soft_limit": "raise"},
+                  send))
+        process.start()
+        send.close()
+        child = Child(process, receive)
+        self.errbacks[id(child)] = (child, done)
+        return child
+
+    def stop_errback(self, handle: Child | None) -> None:
+        if handle is None or self.errbacks.pop(id(handle), None) is None:
+            return
+        if handle.process.is_alive():
+            handle.process.kill()
+        handle.process.join()
 
     def _signal(self, execution: Execution, signum: int) -> None:
         child: Child = execution.handle
@@ -257,11 +284,20 @@ class RealExecutor:
             worker = self.engine.workers[execution.worker]
             self.engine.schedule(self.engine.now, lambda w=worker, e=execution, o=outcome, r=result: w.finish(e, o, r))
             ended = True
+        for key, (child, done) in list(self.errbacks.items()):
+            if child.process.is_alive():
+                continue
+            child.process.join()
+            del self.errbacks[key]
+            self.engine.schedule(self.engine.now, done)
+            ended = True
         return ended
 
     def shutdown(self) -> None:
         for execution in list(self.running.values()):
             self.kill(execution)
+        for child, _ in list(self.errbacks.values()):
+            self.stop_errback(child)
 
 
 def simulate_real(scenario: Scenario, settings: dict[str, Any], url: str, scale: float,

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
-from .scenario import Scenario, TaskSpec
+from .messages import Message
+from .scenario import Scenario, Step, TaskSpec
 from .worker import Execution, Outcome
 
 if TYPE_CHECKING:
@@ -30,6 +31,20 @@ def planned_end(spec: TaskSpec, duration: float, nargs: int,
     if hard and duration > hard:
         return hard, "time-limit"  # the parent kills the child
     return duration, "failure" if spec.fails else "success"
+
+
+def errback_arguments(step: Step) -> int:
+    """How many arguments an errback called in place gets: (request, exc, traceback) before its own,
+    or its own only when it is immutable."""
+    return len(step.args) if step.immutable else 3 + len(step.args)
+
+
+def errback_duration(spec: TaskSpec, step: Step, rng: random.Random) -> float:
+    """How long an errback called in place runs: its task's duration, none when the call raises
+    TypeError. Whether it then fails changes nothing: the exception is logged."""
+    if spec.params is not None and errback_arguments(step) != spec.params:
+        return 0.0
+    return sample_duration(spec, rng)
 
 
 def failure_reason(spec: TaskSpec, nargs: int) -> str:
@@ -69,3 +84,11 @@ class VirtualExecutor:
             worker.finish(execution, outcome, spec.returns if outcome == "success" else failure_reason(spec, nargs))
         else:
             worker.finish(execution, "soft-time-limit")
+
+    def errback(self, step: Step, failed: Message, reason: str, done: Callable[[], None]) -> Any:
+        seconds = errback_duration(self.scenario.tasks[step.task], step, self.engine.rng)
+        self.engine.schedule(self.engine.now + seconds, done)
+        return None
+
+    def stop_errback(self, handle: Any) -> None:
+        """Nothing to stop: the worker ignores the errback's end."""

@@ -15,11 +15,34 @@ from typing import Any, Callable, Literal, Protocol
 from .broker import Broker, Unacked
 from .config import ReplayConfig, TaskPolicy, WorkerConfig
 from .messages import Message
-from .scenario import Scenario
+from .scenario import Scenario, Step
 
 Outcome = Literal[
     "success", "failure", "retry", "soft-time-limit", "time-limit", "worker-lost", "terminated", "running"
 ]
+
+# Failures that trace_task handles in the pool process (the task raised): there it calls the errbacks.
+IN_CHILD = ("failure", "soft-time-limit")
+
+
+def _reason(outcome: str, result: Any) -> str:
+    """The exception an errback called in place receives, as text."""
+    return {"soft-time-limit": "SoftTimeLimitExceeded()", "time-limit": "TimeLimitExceeded()",
+            "worker-lost": "WorkerLostError('Worker exited prematurely')"}.get(outcome, str(result))
+
+
+@dataclass(eq=False)
+class Errbacks:
+    """The errbacks of one failure still to call or send, in order, and what follows them."""
+
+    work: deque[tuple[Step, bool]]
+    message: Message
+    place: Execution | None  # whose pool process calls them; None: the worker's main process
+    reason: str
+    then: Callable[[], None]
+    generation: int
+    handle: Any = None  # the executor's, for the errback running now
+    done: bool = False
 
 
 @dataclass(slots=True)
@@ -53,6 +76,9 @@ class Executor(Protocol):
     def start(self, execution: Execution) -> None: ...
     def kill(self, execution: Execution) -> None: ...
     def soft_limit(self, execution: Execution) -> None: ...  # SIGUSR1 now
+    def errback(self, step: Step, failed: Message, reason: str, done: Callable[[], None]) -> Any:
+        """Run an errback's body in place; done() once it returns. Returns a handle for stop_errback."""
+    def stop_errback(self, handle: Any) -> None: ...
 
 
 class Host(Protocol):
@@ -77,7 +103,8 @@ class Host(Protocol):
     def end_execution(self, execution: Execution) -> None: ...
     def worker_changed(self, worker: "Worker") -> None: ...  # its window or reserved requests
     def on_success(self, execution: Execution) -> None: ...
-    def on_failure(self, message: Message) -> None: ...  # mark_as_failure
+    def on_failure(self, message: Message, calls: int = 1) -> list[tuple[Step, bool]]: ...  # mark_as_failure
+    def send_errback(self, step: Step, failed: str) -> None: ...
     def retry(self, message: Message, delay: float, why: str) -> None: ...
 
 
@@ -105,6 +132,13 @@ class Worker:
     # kombu's Channel._queue_cycle: the keys BRPOP is given, in order; the queue a message came from
     # goes to the end, so a worker on several queues takes from each in turn.
     queue_cycle: list[str] = field(default_factory=list)
+    # The main process runs errbacks in place (after a hard time limit or a lost process): its event
+    # loop is stopped, so it takes no message, acks nothing, starts no job and reads no result until
+    # they return; what reaches it meanwhile waits in after_block.
+    blocked: bool = False
+    after_block: list[Callable[[], None]] = field(default_factory=list)
+    # The errbacks running in place, by pool slot (0: the main process).
+    errback_runs: dict[int, "Errbacks"] = field(default_factory=dict)
     name: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +156,7 @@ class Worker:
         self.scheduled.clear()
         self.held.clear()
         self.revoked = set(self.saved_revokes) if self.config.statedb else set()
+        self.blocked, self.after_block, self.errback_runs = False, [], {}
         engine.worker_changed(self)
         self.waiting_since = engine.now
         mingle = (f"mingle: waits {engine.fmt(self.config.mingle_wait)} for its peers' replies before consuming"
@@ -172,6 +207,9 @@ class Worker:
         """Restore sweeps: one on connect, then every interval x throttle seconds."""
         if not self.alive or generation != self.generation:
             return
+        if self.blocked:  # a timer of the stopped event loop
+            self.after_block.append(lambda: self._sweep(generation))
+            return
         engine = self.engine
         engine.broker.restore_visible(engine.now, by=self.name)
         if engine.broker.config.kind == "redis":
@@ -184,7 +222,11 @@ class Worker:
             return
         self.engine.record("kill", worker=self.name,
                            detail=f"{len(self.held)} unacked message(s) stay reserved in the broker")
+        for chain in self.errback_runs.values():
+            self.engine.executor.stop_errback(chain.handle)
         for execution in self.running():
+            if execution.finished:  # its process was running an errback
+                continue
             self.engine.executor.kill(execution)
             self._end(execution, "worker-lost", settle=False)
         self._down()
@@ -192,6 +234,9 @@ class Worker:
     def stop(self) -> None:
         """Warm shutdown: stop consuming, let running tasks finish (reserved ones are not
         started), then give back every message still held (virtual.QoS.restore_unacked_once)."""
+        if self.blocked:  # the signal is handled by the event loop
+            self.after_block.append(self.stop)
+            return
         if self.alive and not self.stopping:
             self.stopping = True
             self.engine.worker_changed(self)
@@ -199,7 +244,7 @@ class Worker:
             self._maybe_finish_stop()
 
     def _maybe_finish_stop(self) -> None:
-        if not self.stopping or self.running():
+        if not self.stopping or self.running() or self.blocked:
             return
         self.engine.broker.restore_held(self.name, self._held_for_restore(), why=f"warm shutdown of {self.name}")
         if self.config.statedb:
@@ -209,7 +254,9 @@ class Worker:
         self._down()
 
     def _down(self) -> None:
-        self.alive = self.stopping = self.mingling = False
+        self.alive = self.stopping = self.mingling = self.blocked = False
+        self.after_block.clear()
+        self.errback_runs.clear()
         self.generation += 1
         self.ready.clear()
         self.scheduled.clear()
@@ -243,7 +290,7 @@ class Worker:
 
     def can_consume(self) -> bool:
         """kombu's QoS.can_consume, with the ETA increments of strategy.py."""
-        if not self.alive or self.stopping or self.mingling:
+        if not self.alive or self.stopping or self.mingling or self.blocked:
             return False
         # worker_disable_prefetch: no more while state.reserved_requests (running, or received and
         # waiting; not those held for their ETA) reach the process count, i.e. while no process is left
@@ -322,7 +369,7 @@ class Worker:
         """Hand ready requests to idle slots only (the fair strategy). A worker shutting
         down starts nothing more: AsynPool.flush drops the jobs no process accepted, and
         their messages go back to the broker with the rest of what the worker held."""
-        while self.alive and not self.stopping and self.ready and None in self.slots:
+        while self.alive and not self.stopping and not self.blocked and self.ready and None in self.slots:
             request = self.ready.popleft()
             self.engine.worker_changed(self)
             if self._discard_if_revoked(request) or self._deduplicated(request):
@@ -343,11 +390,21 @@ class Worker:
             engine.record("dedupe-error", worker=self.name, message=message.id,
                           detail="no result backend to ask whether it succeeded (AttributeError from "
                                  "DisabledBackend): the copy fails without running")
-            engine.on_failure(message)  # trace_task's on_error: mark_as_failure calls the errbacks
-            if policy.acks_late and not policy.acks_on_failure:
-                self._reject(request, requeue=False)
-            else:
-                self._ack(request)
+            # A pool process took the job: trace_task's on_error (mark_as_failure) calls the errbacks
+            # there, and the process reports the failure once they return.
+            slot = self.slots.index(None)
+            job = Execution(request, self.name, slot + 1, engine.now, 0, end=engine.now, outcome="failure")
+            self.slots[slot] = job
+            engine.worker_changed(self)
+
+            def settle() -> None:
+                if policy.acks_late and not policy.acks_on_failure:
+                    self._reject(request, requeue=False)
+                else:
+                    self._ack(request)
+                self._free(job)
+
+            self._mark_failed(message, job, "DisabledBackend has no result to ask", settle)
             return True
         stored = engine.succeeded.get(message.id)
         if stored is None or (policy.result_expires is not None and engine.now - stored >= policy.result_expires):
@@ -376,6 +433,9 @@ class Worker:
         """The pool reports the end of a run (from the executor)."""
         if execution.finished or not self.alive:
             return
+        if self.blocked:  # the result waits in the pipe until the event loop reads it
+            self.after_block.append(lambda: self.finish(execution, outcome, result))
+            return
         execution.result = result
         if outcome == "failure" and self._autoretry_due(execution.request):
             outcome = "retry"
@@ -385,11 +445,16 @@ class Worker:
 
     def _end(self, execution: Execution, outcome: Outcome, settle: bool) -> None:
         execution.end, execution.outcome = self.engine.now, outcome
-        self.slots[execution.slot - 1] = None
-        self.engine.worker_changed(self)
+        if not settle or outcome not in IN_CHILD:
+            self._free(execution)
         self.engine.end_execution(execution)
         if settle:
             self._settle(execution)
+
+    def _free(self, execution: Execution) -> None:
+        if self.slots[execution.slot - 1] is execution:
+            self.slots[execution.slot - 1] = None
+            self.engine.worker_changed(self)
 
     def _settle(self, execution: Execution) -> None:
         """Request.on_success / on_failure / on_timeout: the exact ack or reject."""
@@ -417,21 +482,106 @@ class Worker:
                 self._ack(request)
             return
         requeued = lost and policy.acks_late and policy.reject_on_worker_lost and not exceeded
-        if not requeued:
-            self.engine.on_failure(request.message)  # mark_as_failure: errbacks, the chain stops, the chord fails
-        if not policy.acks_late:
-            return  # acked when the slot accepted it
-        if outcome == "time-limit":
-            if policy.acks_on_timeout:
+
+        def settle() -> None:
+            self._free(execution)
+            if not policy.acks_late:
+                return  # acked when the slot accepted it
+            if outcome == "time-limit":
+                if policy.acks_on_timeout:
+                    self._ack(request)
+                else:
+                    self._reject(request, requeue=policy.timeout_requeues)
+            elif requeued:
+                self._reject(request, requeue=True)
+            elif policy.acks_on_failure:
                 self._ack(request)
             else:
-                self._reject(request, requeue=policy.timeout_requeues)
-        elif requeued:
-            self._reject(request, requeue=True)
-        elif policy.acks_on_failure:
-            self._ack(request)
+                self._reject(request, requeue=False)
+
+        if requeued:
+            settle()
+            return
+        calls = 1
+        if outcome == "time-limit":
+            # The pool's hard-timeout handler fails the job (Request.on_failure) and then calls
+            # Request.on_timeout: each marks the failure, so the errbacks run twice, unless
+            # on_failure requeued the message (late ack, timeouts not acked, Celery 5.5 on).
+            calls = 1 if policy.acks_late and not policy.acks_on_timeout and policy.timeout_requeues else 2
+        # mark_as_failure: the chord fails, the chain stops, the errbacks are called. In the pool
+        # process after the task raised; in the main process after a hard limit or a lost process.
+        place = execution if outcome in IN_CHILD else None
+        self._mark_failed(request.message, place, _reason(outcome, execution.result), settle, calls)
+
+    def _mark_failed(self, message: Message, place: Execution | None, reason: str,
+                     then: Callable[[], None], calls: int = 1) -> None:
+        """Backend.mark_as_failure, then `then` (the ack or reject). Errbacks called in place run in
+        `place`'s pool process, which takes no other job until they return, or in the main process
+        when place is None (blocked meanwhile)."""
+        chain = Errbacks(deque(self.engine.on_failure(message, calls)), message, place, reason, then, self.generation)
+        self._next_errback(chain, waited=False)
+
+    def _next_errback(self, chain: "Errbacks", waited: bool, ended: str = "returned") -> None:
+        if chain.generation != self.generation or chain.done:
+            return  # the worker was killed meanwhile, or the process running them
+        engine, place, message = self.engine, chain.place, chain.message
+        key = place.slot if place is not None else 0
+        if waited:
+            engine.record("errback-end", worker=self._where(place), message=message.id, detail=ended)
+        while chain.work:
+            step, inline = chain.work.popleft()
+            if not inline:
+                engine.send_errback(step, message.id)
+                continue
+            if place is None and not self.blocked:
+                self.blocked = True
+                engine.worker_changed(self)
+            where = (f"the pool process {self._where(place)}, which takes no other task until it returns"
+                     if place is not None else
+                     f"{self.name}'s main process, which takes, acks and starts nothing until it returns")
+            engine.record("errback", worker=self._where(place), message=message.id,
+                          detail=f"{step.task}(request, exc, traceback) called in {where}")
+            chain.handle = engine.executor.errback(step, message, chain.reason,
+                                                   lambda: self._next_errback(chain, waited=True))
+            self.errback_runs[key] = chain
+            return
+        chain.done = True
+        self.errback_runs.pop(key, None)
+        if waited:
+            self._errbacks_returned(chain)
         else:
-            self._reject(request, requeue=False)
+            chain.then()  # the caller goes on
+
+    def _errbacks_returned(self, chain: "Errbacks") -> None:
+        if chain.generation != self.generation:
+            return
+        if chain.place is not None and self.blocked:  # the pool process's report waits for the event loop
+            self.after_block.append(lambda: self._errbacks_returned(chain))
+            return
+        chain.then()
+        if chain.place is None:
+            self._unblock()
+        self.dispatch()
+        self._maybe_finish_stop()
+
+    def _stop_errbacks(self, slot: int) -> None:
+        """The process running errbacks died: the rest are not called; the job ends as it was."""
+        chain = self.errback_runs.get(slot)
+        if chain is None:
+            return
+        self.engine.executor.stop_errback(chain.handle)
+        chain.work.clear()
+        self._next_errback(chain, waited=True, ended="stopped: its process was killed")
+
+    def _where(self, place: Execution | None) -> str:
+        return f"{self.name}/{place.slot}" if place is not None else self.name
+
+    def _unblock(self) -> None:
+        self.blocked = False
+        self.engine.worker_changed(self)
+        waiting, self.after_block = self.after_block, []
+        for action in waiting:
+            action()
 
     def _autoretry_due(self, request: Request) -> bool:
         """Task.retry sends the task again unless its retries are spent (then the failure stands)."""
@@ -452,17 +602,27 @@ class Worker:
         if execution is None:
             self.engine.record("kill", worker=f"{self.name}/{slot}", detail="process was idle")
             return
+        if execution.finished:
+            # Its task had failed and it was calling errbacks: they stop there. (Celery would also
+            # fail the job again as a lost process, from the main process; not modelled.)
+            self.engine.record("kill", worker=f"{self.name}/{slot}", message=execution.request.message.id,
+                               detail="pool process killed while it ran an errback")
+            self._stop_errbacks(slot)
+            return
         self.engine.executor.kill(execution)
         self.engine.record("kill", worker=f"{self.name}/{slot}", message=execution.request.message.id,
                            detail="pool process killed while running")
         self.finish(execution, "worker-lost")
 
     def revoke(self, task_id: str, terminate: bool, signal: str | None = None) -> None:
+        if self.blocked:  # the broadcast is read by the event loop
+            self.after_block.append(lambda: self.revoke(task_id, terminate, signal))
+            return
         self.revoked.add(task_id)
         if not terminate:
             return
         for execution in self.running():
-            if execution.request.message.id == task_id:
+            if execution.request.message.id == task_id and not execution.finished:
                 self.engine.mark_revoked(task_id)
                 if signal == "SIGUSR1":
                     # Request.terminate: the signal, then _announce_revoked acks; the run goes on

@@ -112,7 +112,7 @@ def model_run() -> list[list]:
     for e in trace.executions:
         out.append((e.start, 1, ["run", e.task, e.args]))
     for ev in trace.events:
-        if ev.kind == "errback" and "called in the worker" in ev.detail:
+        if ev.kind == "errback" and "called in" in ev.detail:
             out.append((ev.at, 0, ["inline", ev.detail.split("(")[0], [ev.message]]))
     return [record for _, _, record in sorted(out, key=lambda r: (r[0], r[1]))]
 

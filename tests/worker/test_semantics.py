@@ -491,3 +491,38 @@ until: 14
     kinds = [(e.at, e.kind) for e in trace.events if e.message == "m" and e.kind in ("dedupe-error", "errback")]
     assert kinds == [(3, "dedupe-error"), (3, "errback")]
     assert [(e.task, e.args, e.start) for e in trace.executions] == [("sleep", [], 0), ("on_error", ["m"], 3)]
+
+
+def test_an_errback_called_in_the_main_process_stops_the_whole_worker():
+    """After a hard limit the main process calls an errback taking (request, exc, traceback) twice
+    (Request.on_failure, then Request.on_timeout): meanwhile it takes no message, even for its idle
+    process. Observed with Celery 5.7, -c 2: y, published at 2 s, ran at 5.25 s."""
+    trace = replay(f"""
+settings: {{{REDIS}, task_time_limit: 1}}
+workers: [{{name: w1, concurrency: 2, without_mingle: true}}]
+tasks: {{bad: {{duration: 10}}, short: {{duration: 0.5}}, on_err: {{duration: 2, params: 3}}}}
+submit: [{{at: 0, task: bad, id: a, link_error: {{task: on_err}}}}, {{at: 0, task: short, id: x}},
+         {{at: 2, task: short, id: y}}]
+until: 8
+""")
+    assert [(e.at, e.kind, e.worker) for e in trace.events if e.kind.startswith("errback")] == [
+        (1, "errback", "w1"), (3, "errback-end", "w1"), (3, "errback", "w1"), (5, "errback-end", "w1")]
+    assert [(e.id, e.start) for e in trace.executions] == [("a", 0), ("x", 0), ("y", 5)]
+    assert [(d.id, d.at) for d in trace.deliveries if d.id == "y"] == [("y", 5)]
+
+
+def test_an_errback_called_in_the_pool_process_holds_its_slot_only():
+    """A task that raises: its pool process calls the errback, the other process goes on taking tasks,
+    and a late-acked message is acked once the errback returns."""
+    text = f"""
+settings: {{{REDIS}, task_acks_late: true}}
+workers: [{{name: w1, concurrency: 2, without_mingle: true}}]
+tasks: {{bad: {{duration: 1, fails: true}}, short: {{duration: 0.5}}, on_err: {{duration: 2, params: 3}}}}
+submit: [{{at: 0, task: bad, id: a, link_error: {{task: on_err}}}}, {{at: 0, task: short, count: 4}}]
+until: %s
+"""
+    trace = replay(text % 8)
+    assert [(e.id, e.worker, e.slot, e.start) for e in trace.executions] == [
+        ("a", "w1", 1, 0), ("t1", "w1", 2, 0), ("t2", "w1", 2, 0.5), ("t3", "w1", 2, 1), ("t4", "w1", 2, 1.5)]
+    assert "a" in replay(text % 2.5).pending_at_end  # still unacked while its errback runs
+    assert "a" not in replay(text % 3.5).pending_at_end
