@@ -5,7 +5,9 @@ disk, so editing settings.py updates findings shown in tasks.py. What the server
 between checks spares a re-check the work on what did not change: the facts of unchanged
 files (facts_cache.py), their bytes while the file system says they are the same, and the
 verdicts of the pre-filters on those bytes (file_memory.py). A re-check parses only what
-changed, but still resolves the project and runs every rule.
+changed, but still resolves the project and runs every rule. The first diagnostics are the
+answer a `qlint check .` or an earlier server stored for the tree (run_cache.py), while the
+buffers are as on disk; the first check stores its answer for the next server.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from qlint.lsp.convert import diagnostic, path_to_uri, text_edit, to_range, uri_
 from qlint.lsp.framing import serve_io, serve_tcp
 from qlint.lsp.hover import hover_text, word_at
 from qlint.model import Finding
+from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.facts_cache import KeptFacts
 from qlint.scan.file_memory import FileMemory
 
@@ -49,6 +52,7 @@ class QlintServer(LanguageServer):
         self.garbage = False  # whether a check ran since the last collection
         self.frozen = False
         self._collection: asyncio.TimerHandle | None = None
+        self.looked_up_stored = False  # the stored answer of an earlier check, looked up once
 
     # ------------------------------------------------------------ checking
 
@@ -72,7 +76,7 @@ class QlintServer(LanguageServer):
         return out
 
     def check_now(self) -> None:
-        from qlint.pipeline.engine import check
+        from qlint.pipeline.engine import check, run_cache
         from qlint.user_config.project_config import ConfigError, load_config
 
         root = self.workspace_root()
@@ -82,6 +86,22 @@ class QlintServer(LanguageServer):
         except ConfigError as exc:
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"qlint: {exc}"))
             return
+        # Until the server has read the project once, the answer that `qlint check .` (or an
+        # earlier server) stored for the tree as it is now stands, while no open buffer differs
+        # from its file; the first check stores its answer for the next server.
+        cache = run_cache(["."], cwd=root, root=root, config=config) \
+            if self.checks == 0 and _as_on_disk(root, buffers) else None
+        if cache is not None and not self.looked_up_stored:
+            self.looked_up_stored = True
+            wait_for_writer(root)  # a `qlint check` that has just answered may still be storing
+            stored = cache.get()
+            if stored is not None:
+                self.window_log_message(lsp.LogMessageParams(
+                    lsp.MessageType.Info, "qlint: showing the findings stored by an earlier check of this tree"))
+                self.show(stored.findings)
+                self.schedule(0)  # read the project now, for the checks of the edits to come
+                return
+        tree = cache.tree if cache is not None else None
         if self.garbage:
             # The last check's leftovers were not collected while idle: collected now, with
             # the analysis this check replaces, all of it garbage by then.
@@ -104,8 +124,13 @@ class QlintServer(LanguageServer):
                 self._collection.cancel()
             self._collection = asyncio.get_event_loop().call_later(IDLE_SECONDS, self.collect_when_idle)
         self.checks += 1
+        if cache is not None and tree is not None:
+            cache.put(result, tree)
+        self.show(result.findings)
+
+    def show(self, findings: list[Finding]) -> None:
         by_path: dict[str, list[Finding]] = {}
-        for finding in result.findings:
+        for finding in findings:
             by_path.setdefault(finding.span.path, []).append(finding)
         self.findings = by_path
         self.publish()
@@ -174,6 +199,17 @@ class QlintServer(LanguageServer):
         if uri not in self.workspace.text_documents:
             raise ValueError(f"document is not open: {uri}")
         return display_path(uri_to_path(uri), self.workspace_root())
+
+
+def _as_on_disk(root: Path, buffers: dict[str, bytes]) -> bool:
+    """Whether every open buffer holds what its file holds."""
+    for path, data in buffers.items():
+        try:
+            if (root / path).read_bytes() != data:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 server = QlintServer()

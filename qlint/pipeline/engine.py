@@ -176,6 +176,27 @@ def unchecked_paths(analysis: Analysis, paths: Sequence[str]) -> list[str]:
     return out
 
 
+def run_cache(
+    paths: Sequence[str],
+    *,
+    cwd: Path,
+    root: Path,
+    config,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
+    report_unused: bool = False,
+    use_cache: bool = True,
+    force_exclude: bool = False,
+) -> RunCache:
+    """Where the answer of check_paths() with these arguments is kept for the tree."""
+    request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
+               tuple(extend_select or ()), report_unused, config.settings_key(), force_exclude)
+    targets = [(cwd / p).resolve() for p in paths]
+    return RunCache(root, config.exclude, request, enabled=use_cache,
+                    files=lambda: project_files(root.resolve(), targets, config.exclude, config, force_exclude, {}))
+
+
 def check_paths(
     paths: Sequence[str],
     *,
@@ -192,11 +213,9 @@ def check_paths(
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
     not changed since the same request was answered gets the stored answer (run_cache.py)."""
     wait_for_writer(root)
-    request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
-               tuple(extend_select or ()), report_unused, config.settings_key(), force_exclude)
-    targets = [(cwd / p).resolve() for p in paths]
-    cache = RunCache(root, config.exclude, request, enabled=use_cache,
-                     files=lambda: project_files(root.resolve(), targets, config.exclude, config, force_exclude, {}))
+    cache = run_cache(paths, cwd=cwd, root=root, config=config, select=select, ignore=ignore,
+                      extend_select=extend_select, report_unused=report_unused, use_cache=use_cache,
+                      force_exclude=force_exclude)
     stored = cache.get()
     if stored is not None:
         return stored
