@@ -421,6 +421,7 @@ def analyse(
             files_memory.forget_unseen()
 
     analysis.close = close
+
     def store() -> None:
         loader.cache.store_pending()
         if stored is not None:
