@@ -78,6 +78,8 @@ class WorkerConfig:
     # Mingle at each connection (unless --without-mingle): after its restore sweep the worker waits
     # this long for its peers' replies before it consumes; 0: it consumes at once.
     mingle_wait: float = 0.0
+    # The prefork pool's strategy: "fair" (a job goes to an idle process only) or "fcfs".
+    optimization: Literal["fair", "fcfs"] = "fair"
 
 
 def broker_kind(url: str) -> BrokerKind:
@@ -218,6 +220,8 @@ def worker_config(settings: dict[str, Any], spec: WorkerSpec, broker: BrokerKind
         and broker == "redis" and _release(celery) >= (5, 6),
         queues=tuple(spec.queues or [default_queue(settings)]),
         mingle_wait=MINGLE_TIMEOUT if not spec.without_mingle and broker in MINGLE_BROKERS else 0.0,
+        # asynpool.SCHED_STRATEGIES: "default" is fair, "fast" is fcfs
+        optimization="fcfs" if spec.optimization in ("fcfs", "fast") else "fair",
     )
 
 

@@ -214,7 +214,7 @@ class Engine:
 
     def _sample_reserved(self) -> None:
         for worker in self._unsampled.values():
-            held = len(worker.ready) + len(worker.scheduled)
+            held = len(worker.ready) + len(worker.scheduled) + len(worker.piped())
             steps = self.trace.reserved[worker.name]
             if (steps[-1][1] if steps else 0) != held:
                 steps.append((self.now, held))
@@ -408,7 +408,7 @@ class Engine:
     def finish(self) -> Trace:
         pending = self.broker.store.message_ids()
         for worker in self.workers.values():
-            pending |= {r.message.id for r in [*worker.ready, *worker.scheduled]}
+            pending |= {r.message.id for r in [*worker.ready, *worker.scheduled, *worker.piped()]}
             pending |= {e.request.message.id for e in worker.running() if not e.finished}
         self.trace.pending_at_end = sorted(pending)
         self.trace.broker_bytes_end = self.broker.store.bytes_held()

@@ -55,7 +55,9 @@ QUIET_OPTIONS = frozenset({
     "concurrency", "prefetch_multiplier", "statedb", "time_limit", "soft_time_limit", "queues", "autoscale",
     "disable_prefetch", "exclude_queues", "without_mingle",
 })
-# The fair strategy is the one modelled; prefork maps default and fair to it.
+# -O takes only default and fair on Celery's command line (a click choice), both the fair strategy, which
+# is a replayed worker's default optimization. fcfs is reached only from Python (app.Worker(optimization=
+# 'fcfs')), which the deployment files a project form reads do not show: give it in workers:.
 MODELLED_OPTION_VALUES = {"optimization": ("default", "fair"), "pool": ("prefork",)}
 # Settings whose value the replay models only in part: a value it does not model is noted, not replayed.
 VALUE_CHECKS = {"task_serializer": serializer, "task_compression": compression, "accept_content": accept_content}

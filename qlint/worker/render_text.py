@@ -12,7 +12,7 @@ LABELS = {
     "publish": "publish", "deliver": "deliver", "eta-held": "hold (ETA)", "run": "run",
     "end": "end", "restore": "restore", "discard": "discard", "revoke": "revoke",
     "channel-closed": "channel closed", "chain-stopped": "chain stops",
-    "chord-ready": "chord body", "chord-failed": "chord fails",
+    "chord-ready": "chord body", "chord-failed": "chord fails", "queued": "in pipe",
 }
 
 

@@ -54,6 +54,10 @@ class WorkerSpec(Strict):
     # --without-mingle: consume as soon as it is connected. By default (Redis, RabbitMQ) the worker first
     # asks its peers for their revoked ids and waits a second for replies (celery/worker/consumer/mingle.py).
     without_mingle: bool = False
+    # How the prefork pool hands a job to its processes (Worker(optimization=...), -O): "fair" (Celery's default;
+    # "default" is its other name) only to an idle process; "fcfs" ("fast") to the process its event loop lists
+    # first, busy or not, where the job waits in that process's pipe (celery/concurrency/asynpool.py).
+    optimization: Literal["fair", "fcfs", "default", "fast"] = "fair"
 
 
 class TaskSpec(Strict):

@@ -51,6 +51,11 @@ class Request:
     delivery: Unacked
     worker: str
     received_at: float
+    # fcfs only, for a job waiting in a process's pipe: revoked with terminate (the signal), which Celery
+    # applies once a process accepts the job; or dropped by the pool (a warm shutdown, a closed channel)
+    # while its process still reads and runs it, so nothing acks or rejects its message.
+    terminate: str | None = None
+    dropped: bool = False
 
 
 @dataclass(eq=False, slots=True)  # compared by identity: `None in slots` stays in C
@@ -139,6 +144,11 @@ class Worker:
     after_block: list[Callable[[], None]] = field(default_factory=list)
     # The errbacks running in place, by pool slot (0: the main process).
     errback_runs: dict[int, "Errbacks"] = field(default_factory=dict)
+    # fcfs: the jobs written to each process's pipe (by slot index) that it has not read yet. With the fair
+    # strategy a job is written to an idle process only, so these stay empty.
+    pipes: list[deque[Request]] = field(default_factory=list)
+    # fcfs: when the pool last took a job, and how many it took at that instant before it
+    turn: tuple[float, int] = (-1.0, 0)
     name: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -151,6 +161,7 @@ class Worker:
         self.alive, self.stopping = True, False
         self.generation += 1
         self.slots = [None] * self.config.concurrency
+        self.pipes = [deque() for _ in range(self.config.concurrency)]
         self.queue_cycle = list(self.config.queues)
         self.ready.clear()
         self.scheduled.clear()
@@ -224,6 +235,8 @@ class Worker:
                            detail=f"{len(self.held)} unacked message(s) stay reserved in the broker")
         for chain in self.errback_runs.values():
             self.engine.executor.stop_errback(chain.handle)
+        for pipe in self.pipes:
+            pipe.clear()
         for execution in self.running():
             if execution.finished:  # its process was running an errback
                 continue
@@ -240,11 +253,23 @@ class Worker:
         if self.alive and not self.stopping:
             self.stopping = True
             self.engine.worker_changed(self)
-            self.engine.record("stop", worker=self.name, detail="warm shutdown: waiting for running tasks")
+            self.engine.record("stop", worker=self.name, detail="warm shutdown: waiting for running tasks"
+                               + self._drop_piped("the warm shutdown"))
             self._maybe_finish_stop()
 
+    def _drop_piped(self, why: str) -> str:
+        """AsynPool.flush forgets the jobs no process has accepted, but those already in a process's pipe
+        are still read and run by it; their messages stay unacked and go back to the broker with the rest."""
+        piped = [r for pipe in self.pipes for r in pipe]
+        for request in piped:
+            request.dropped = True
+        if not piped:
+            return ""
+        return (f"; {', '.join(r.message.id for r in piped)} already in a process's pipe (fcfs): each still runs "
+                f"there, but {why} drops its result and leaves its message unacked")
+
     def _maybe_finish_stop(self) -> None:
-        if not self.stopping or self.running() or self.blocked:
+        if not self.stopping or self.running() or self.blocked or any(self.pipes):
             return
         self.engine.broker.restore_held(self.name, self._held_for_restore(), why=f"warm shutdown of {self.name}")
         if self.config.statedb:
@@ -257,6 +282,8 @@ class Worker:
         self.alive = self.stopping = self.mingling = self.blocked = False
         self.after_block.clear()
         self.errback_runs.clear()
+        for pipe in self.pipes:
+            pipe.clear()
         self.generation += 1
         self.ready.clear()
         self.scheduled.clear()
@@ -274,7 +301,8 @@ class Worker:
         requeued; the consumer reconnects and drops its reserved requests."""
         timeout = self.engine.broker.config.consumer_timeout
         self.engine.record("channel-closed", worker=self.name, message=tag,
-                           detail=f"delivery unacked past consumer_timeout {timeout:g}s")
+                           detail=f"delivery unacked past consumer_timeout {timeout:g}s"
+                                  + self._drop_piped("the closed channel"))
         self.engine.broker.restore_held(self.name, self._held_for_restore(), why=f"channel of {self.name} closed")
         self.held.clear()
         self.ready.clear()
@@ -288,6 +316,15 @@ class Worker:
     def running(self) -> list[Execution]:
         return [e for e in self.slots if e is not None]
 
+    def piped(self) -> list[Request]:
+        """fcfs: the jobs waiting in the processes' pipes."""
+        return [r for pipe in self.pipes for r in pipe]
+
+    def _in_pool(self) -> int:
+        """Jobs handed to the pool and not yet reported done. The worker's semaphore (one per process,
+        celery/worker/components.py) admits the next reserved request only below the process count."""
+        return len(self.slots) - self.slots.count(None) + sum(map(len, self.pipes))
+
     def can_consume(self) -> bool:
         """kombu's QoS.can_consume, with the ETA increments of strategy.py."""
         if not self.alive or self.stopping or self.mingling or self.blocked:
@@ -295,7 +332,7 @@ class Worker:
         # worker_disable_prefetch: no more while state.reserved_requests (running, or received and
         # waiting; not those held for their ETA) reach the process count, i.e. while no process is left
         # for the next message.
-        if self.config.disable_prefetch and len(self.ready) >= self.slots.count(None):
+        if self.config.disable_prefetch and len(self.ready) + sum(map(len, self.pipes)) >= self.slots.count(None):
             return False
         window = self.config.prefetch_count
         return not window or len(self.held) < window + len(self.scheduled)
@@ -312,9 +349,14 @@ class Worker:
         engine.worker_changed(self)
         detail = ["redelivered"] if message.redelivered else []
         waits = message.eta is None or message.eta <= engine.now
-        if waits and None not in self.slots and message.id not in self.revoked:
+        if waits and self._in_pool() >= self.config.concurrency and message.id not in self.revoked:
             busy = ", ".join(f"{self.name}/{e.slot} runs {e.request.message.id}" for e in self.running())
-            detail.append(f"reserved behind busy processes ({busy})")
+            piped = ", ".join(f"{r.message.id} waits in the pipe of {self.name}/{i + 1}"
+                              for i, pipe in enumerate(self.pipes) for r in pipe)
+            if piped:  # fcfs: a process may be idle, yet the pool holds a job per process
+                detail.append(f"reserved: the pool holds as many jobs as processes ({busy}; {piped})")
+            else:
+                detail.append(f"reserved behind busy processes ({busy})")
         engine.record("deliver", worker=self.name, message=message.id, detail="; ".join(detail), delivery=delivery)
         self.waiting_since = engine.now
         if not engine.config.accepts(message.serializer):
@@ -366,22 +408,84 @@ class Worker:
         return True
 
     def dispatch(self) -> None:
-        """Hand ready requests to idle slots only (the fair strategy). A worker shutting
-        down starts nothing more: AsynPool.flush drops the jobs no process accepted, and
-        their messages go back to the broker with the rest of what the worker held."""
-        while self.alive and not self.stopping and not self.blocked and self.ready and None in self.slots:
+        """Hand ready requests to the pool while it holds fewer jobs than processes. With the fair strategy
+        a job goes to an idle process only; with fcfs to the first process whatever it runs (_fcfs). A worker
+        shutting down hands over nothing more: AsynPool.flush drops the jobs no process accepted, and their
+        messages go back to the broker with the rest of what the worker held."""
+        while self.alive and not self.blocked:
+            if self._start_piped():
+                continue
+            if self.stopping or not self.ready or self._in_pool() >= self.config.concurrency:
+                return
             request = self.ready.popleft()
             self.engine.worker_changed(self)
-            if self._discard_if_revoked(request) or self._deduplicated(request):
+            if self._discard_if_revoked(request):  # Request.execute_using_pool
                 continue
-            slot = self.slots.index(None)
-            execution = self.engine.begin_execution(request, self.name, slot + 1)
-            self.slots[slot] = execution
-            if not self.policy(request).acks_late:
-                self._ack(request)  # Request.on_accepted: early ack
-            self.engine.executor.start(execution)
+            if self.config.optimization == "fcfs":
+                at, taken = self.turn
+                taken = taken + 1 if at == self.engine.now else 0
+                self.turn = (self.engine.now, taken)
+                self._fcfs(request, first=taken % 2)
+            else:
+                self._begin(request, self.slots.index(None))
 
-    def _deduplicated(self, request: Request) -> bool:
+    def _fcfs(self, request: Request, avoid: int | None = None, first: int = 0) -> None:
+        """Write the job to a process's pipe as the fcfs strategy does (first: its place in the turn).
+
+        Each turn of Celery's event loop writes the jobs pending since the last one to the writable
+        inqueues, one each, starting again from the inqueue the loop lists first; a pipe stays writable
+        while it has room (64 KiB, and the semaphore keeps at most one job per process in the pool). So a
+        job that reaches the pool alone goes to the same process every time, busy or not: here the first
+        slot. A burst already in Redis is read one message per turn, and the job read in one turn is
+        written in the next along with the one read then: the burst goes two by two to the first and the
+        second process (first 0 and 1). Jobs put back after a process died go to the others in turn."""
+        order = [i for i in range(len(self.slots)) if i != avoid] or [avoid or 0]
+        slot = order[first % len(order)]
+        pipe = self.pipes[slot]
+        pipe.append(request)
+        self.engine.worker_changed(self)
+        current = self.slots[slot]
+        if current is None and len(pipe) == 1:
+            return  # an idle process reads it at once (_start_piped)
+        idle = [f"{self.name}/{i + 1}" for i, e in enumerate(self.slots) if e is None and not self.pipes[i]]
+        busy = f"runs {current.request.message.id}" if current is not None else "is busy"
+        self.engine.record("queued", worker=f"{self.name}/{slot + 1}", message=request.message.id,
+                           detail=f"fcfs: written to the pipe of {self.name}/{slot + 1}, which {busy}"
+                                  + (f" and has {len(pipe) - 1} job(s) before it" if len(pipe) > 1 else "")
+                                  + (f", while {', '.join(idle)} idle" if idle else ""))
+
+    def _start_piped(self) -> bool:
+        """An idle process reads the next job from its pipe; True when one was read."""
+        for slot, pipe in enumerate(self.pipes):
+            if pipe and self.slots[slot] is None:
+                request = pipe.popleft()
+                self.engine.worker_changed(self)
+                self._begin(request, slot)
+                return True
+        return False
+
+    def _put_back(self, slot: int) -> None:
+        """A process died with jobs in its pipe: the pool puts them back at the head of its buffer, each
+        in front of the one before (so in reverse), and writes them to the processes still up."""
+        pipe = self.pipes[slot]
+        jobs, self.pipes[slot] = list(reversed(pipe)), deque()
+        for turn, request in enumerate(jobs):
+            self._fcfs(request, avoid=slot, first=turn)
+
+    def _begin(self, request: Request, slot: int) -> None:
+        """A pool process takes the job (slot is an index): it runs, unless deduplication skips it."""
+        if self._deduplicated(request, slot):
+            return
+        execution = self.engine.begin_execution(request, self.name, slot + 1)
+        self.slots[slot] = execution
+        if not self.policy(request).acks_late:
+            self._ack(request)  # Request.on_accepted: early ack
+        self.engine.executor.start(execution)
+        if request.terminate is not None:  # revoked with terminate while in the pipe: on_accepted terminates
+            self.engine.mark_revoked(request.message.id)
+            self._terminate(execution, request.terminate)
+
+    def _deduplicated(self, request: Request, slot: int) -> bool:
         """trace_task's check before the task body runs, for a redelivered message."""
         policy, message, engine = self.policy(request), request.message, self.engine
         if policy.dedupe is None or not message.redelivered:
@@ -392,7 +496,6 @@ class Worker:
                                  "DisabledBackend): the copy fails without running")
             # A pool process took the job: trace_task's on_error (mark_as_failure) calls the errbacks
             # there, and the process reports the failure once they return.
-            slot = self.slots.index(None)
             job = Execution(request, self.name, slot + 1, engine.now, 0, end=engine.now, outcome="failure")
             self.slots[slot] = job
             engine.worker_changed(self)
@@ -420,11 +523,15 @@ class Worker:
     # -- ending a run -------------------------------------------------------------
 
     def _ack(self, request: Request) -> None:
+        if request.dropped:
+            return
         self.engine.broker.ack(request.message.tag)
         self.held.pop(request.message.tag, None)
         self.engine.worker_changed(self)
 
     def _reject(self, request: Request, requeue: bool) -> None:
+        if request.dropped:
+            return
         self.engine.broker.reject(request.message.tag, requeue)
         self.held.pop(request.message.tag, None)
         self.engine.worker_changed(self)
@@ -448,6 +555,8 @@ class Worker:
         if not settle or outcome not in IN_CHILD:
             self._free(execution)
         self.engine.end_execution(execution)
+        if settle and outcome in ("time-limit", "worker-lost", "terminated"):
+            self._put_back(execution.slot - 1)  # its process is gone, not the jobs in its pipe
         if settle:
             self._settle(execution)
 
@@ -621,14 +730,20 @@ class Worker:
         self.revoked.add(task_id)
         if not terminate:
             return
+        for request in self.piped():
+            if request.message.id == task_id:
+                request.terminate = signal or "SIGTERM"
         for execution in self.running():
             if execution.request.message.id == task_id and not execution.finished:
                 self.engine.mark_revoked(task_id)
-                if signal == "SIGUSR1":
-                    # Request.terminate: the signal, then _announce_revoked acks; the run goes on
-                    # as the task handles SoftTimeLimitExceeded (a chain continues if it returns).
-                    self._ack(execution.request)
-                    self.engine.executor.soft_limit(execution)
-                    continue
-                self.engine.executor.kill(execution)
-                self.finish(execution, "terminated")
+                self._terminate(execution, signal)
+
+    def _terminate(self, execution: Execution, signal: str | None) -> None:
+        if signal == "SIGUSR1":
+            # Request.terminate: the signal, then _announce_revoked acks; the run goes on
+            # as the task handles SoftTimeLimitExceeded (a chain continues if it returns).
+            self._ack(execution.request)
+            self.engine.executor.soft_limit(execution)
+            return
+        self.engine.executor.kill(execution)
+        self.finish(execution, "terminated")

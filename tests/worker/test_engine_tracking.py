@@ -18,7 +18,7 @@ from qlint.worker.virtual import VirtualExecutor
 SCENARIOS = sorted((Path(__file__).parents[2] / "examples" / "scenarios").glob("*.yaml"))
 
 # Kills, restarts, a warm shutdown, revokes, ETAs, two queues, prefetch off, unlimited and
-# disabled, retries and redeliveries: every path that changes what a worker holds.
+# disabled, retries and redeliveries, the fcfs strategy: every path that changes what a worker holds.
 MIXED = """
 settings:
   broker_url: "{broker}"
@@ -27,10 +27,10 @@ settings:
   broker_transport_options: {{visibility_timeout: 60, unacked_restore_interval: 5, unacked_restore_throttle: 1}}
   {routes}
 workers:
-  - {{name: a, concurrency: 2, prefetch_multiplier: 4{queues}}}
+  - {{name: a, concurrency: 2, prefetch_multiplier: 4, optimization: fcfs{queues}}}
   - {{name: b, concurrency: 3, prefetch_multiplier: 0}}
   - {{name: c, concurrency: 1, prefetch_multiplier: 1}}
-  - {{name: d, concurrency: 4{disable}}}
+  - {{name: d, concurrency: 4, optimization: fcfs{disable}}}
   - {{name: e, concurrency: 2, start: 20}}
 tasks:
   short: {{duration: {{min: 1, max: 12}}}}
@@ -90,7 +90,8 @@ class Checked(Engine):
         for worker in self.workers.values():
             assert worker.consuming == worker.can_consume(), (self.now, worker.name)
             steps = self.trace.reserved[worker.name]
-            assert (steps[-1][1] if steps else 0) == len(worker.ready) + len(worker.scheduled), (self.now, worker.name)
+            held = len(worker.ready) + len(worker.scheduled) + len(worker.piped())
+            assert (steps[-1][1] if steps else 0) == held, (self.now, worker.name)
 
 
 def check(scenario, settings) -> None:

@@ -114,6 +114,7 @@ FIELD_PROBES: dict[str, tuple[Patch, Patch]] = {
     "TaskSpec.queue": (_two_queues, _set("tasks.long.queue", "long")),
     "WorkerSpec.disable_prefetch": (_none, _set("workers.0.disable_prefetch", True)),
     "WorkerSpec.without_mingle": (_none, _set("workers.0.without_mingle", True)),
+    "WorkerSpec.optimization": (_set("workers.0.concurrency", 2), _set("workers.0.optimization", "fcfs")),
     "TaskSpec.duration": (_none, _set("tasks.long.duration", 2)),
     "TaskSpec.returns": (_chain, _set("tasks.short.returns", 8)),
     "TaskSpec.fails": (_none, _set("tasks.long.fails", True)),
