@@ -28,6 +28,7 @@ from qlint.model import Finding
 from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.facts_cache import KeptFacts
 from qlint.scan.file_memory import FileMemory
+from qlint.sources.python import keep_chunks
 
 # Changes that come within this long of each other are checked once; those that come while
 # a check runs are all checked by the next one.
@@ -301,6 +302,7 @@ def _suppress(uri: str, lines: list[str], finding: Finding) -> lsp.CodeAction:
 
 def run(tcp: tuple[str, int] | None = None) -> int:
     """Serve until the client is done; the exit status (framing.py)."""
+    keep_chunks()  # a re-check converts only the statements that changed
     if tcp is not None:
         return serve_tcp(server, *tcp)
     return serve_io(server)

@@ -42,6 +42,7 @@ def test_chunked_facts_equal_the_whole_file_parse():
 
 
 def test_an_edit_reparses_only_the_changed_statement_and_shifts_the_rest(monkeypatch):
+    monkeypatch.setattr(python, "_KEEP_CHUNKS", True)  # as the language server keeps them
     python._LAST_CHUNKS.clear()
     before = parse_facts("proj/settings.py", SETTINGS)
     converted: list[str] = []
@@ -61,6 +62,12 @@ def test_an_edit_reparses_only_the_changed_statement_and_shifts_the_rest(monkeyp
         return next(s for s in body if getattr(s, "name", None) == "build").span.line
 
     assert task_line(facts.body) == task_line(before.body) + 2 == 15
+
+
+def test_a_check_keeps_no_chunks():
+    python._LAST_CHUNKS.clear()
+    parse_facts("proj/settings.py", SETTINGS)
+    assert python._LAST_CHUNKS == {}
 
 
 def test_a_syntax_error_in_a_later_statement_is_located_in_the_file():
