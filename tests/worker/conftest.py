@@ -1,11 +1,14 @@
 """A real Redis server for the real-time tests, on a free loopback port."""
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterator
 
 import pytest
@@ -18,6 +21,22 @@ from qlint.worker.trace import Trace
 def replay(text: str) -> Trace:
     scenario = parse_scenario(text)
     return simulate(scenario, scenario.settings or {})
+
+
+def replay_real(text: str, url: str, folder: Path) -> SimpleNamespace:
+    """`qlint simulate --real` in a process of its own, as a user runs it, read back from its
+    JSON: events and executions as objects with the same fields as a Trace's, and tasks (id ->
+    task name). A pytest worker that has run hundreds of tests before is a poor parent for the
+    replay's forked pool processes (some were never seen to exit, in the full suite only)."""
+    scenario = folder / "scenario-real.json"
+    scenario.write_text(text, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "qlint", "simulate", "--real", "--broker", url, "--format", "json",
+                           "--no-cache", str(scenario)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    executions = [SimpleNamespace(**e) for e in found["executions"]]
+    return SimpleNamespace(events=[SimpleNamespace(**e) for e in found["events"]], executions=executions,
+                           tasks={e.id: e.task for e in executions})
 
 
 def runs(trace: Trace, mid: str) -> int:

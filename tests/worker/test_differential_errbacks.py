@@ -18,10 +18,9 @@ import pytest
 import redis
 
 from qlint.worker import parse_scenario, simulate
-from qlint.worker.real import simulate_real
 
 from .celery_worker import publish, start_worker
-from .conftest import replay
+from .conftest import replay, replay_real
 
 APP = '''
 import json, os, signal, time
@@ -161,8 +160,7 @@ def test_inline_errbacks_match_celery(name, redis_url, tmp_path):
     until = max(at for _, _, at in real) + 3
     text = scenario(settings, how, seconds, errback, lost_at, until)
     virtual = model_records(replay(text))
-    parsed = parse_scenario(text)
-    in_real_time = model_records(simulate_real(parsed, parsed.settings or {}, real_url, 1.0))
+    in_real_time = model_records(replay_real(text, real_url, tmp_path))
     figures = f"celery {real} (a acked at {acked} s)\nvirtual {virtual}\n--real {in_real_time}"
     print(figures)
     for model in (virtual, in_real_time):

@@ -22,10 +22,9 @@ import pytest
 import redis
 
 from qlint.worker import ScenarioError, parse_scenario
-from qlint.worker.real import simulate_real
 
 from .celery_worker import READY_POLLS, publish
-from .conftest import replay, runs
+from .conftest import replay, replay_real, runs
 
 APP = '''
 import json, os, time
@@ -123,8 +122,7 @@ def test_pool_strategy_matches_celery(optimization, redis_url, tmp_path):
     real = celery_run(tmp_path, url, optimization)
     text = scenario(optimization)
     virtual = model_runs(replay(text))
-    parsed = parse_scenario(text)
-    in_real_time = model_runs(simulate_real(parsed, parsed.settings or {}, real_url, 1.0))
+    in_real_time = model_runs(replay_real(text, real_url, tmp_path))
     figures = f"celery {real}\nvirtual {virtual}\n--real {in_real_time}"
     print(figures)
     behind = [mid for mid, shared, _ in real if shared and mid != "long"]
