@@ -81,6 +81,16 @@ def test_each_sub_project_is_governed_by_its_own_configuration(tmp_path):
     assert both == [("QL301", "services/worker/uploads/start.py")]
 
 
+def test_a_virtualenv_in_the_tree_is_not_checked(tmp_path):
+    # any folder holding a pyvenv.cfg, whatever its name: installed packages are not the project
+    root = write(tmp_path, {**project(tmp_path), "tools/pyvenv.cfg": "home = /usr/bin\n",
+                            "tools/lib/site/uploads/__init__.py": "", "tools/lib/site/uploads/start.py": CHAIN})
+    assert codes(qlint(root, "--format", "json", ".")) == [("QL301", "uploads/start.py")]
+    (root / "tools/pyvenv.cfg").unlink()
+    assert codes(qlint(root, "--format", "json", ".")) == [("QL301", "tools/lib/site/uploads/start.py"),
+                                                           ("QL301", "uploads/start.py")]
+
+
 def test_a_broken_sub_project_configuration_is_a_usage_error(tmp_path):
     root = write(tmp_path, {"pyproject.toml": "[tool.qlint]\n",
                             **project(tmp_path, "services/api/", **{

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
+import operator
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,14 +90,20 @@ def walk_named(root: Path, rel_dir: str, scope: Scope, nested: Callable[[str], t
     yield from _walk(os.path.join(str(root), rel_dir), rel_dir, scope, skip, nested, scopes, None)
 
 
+_NAME = operator.attrgetter("name")
+
+
 def _walk(top: str, top_rel: str, top_scope: Scope, skip: int, nested, scopes, skipped) -> Iterator[tuple[str, str]]:
     pending = [(top, top_rel, top_scope, skip)]
     while pending:
         here, rel_dir, scope, skip = pending.pop()
         try:
             with os.scandir(here) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+                entries = sorted(listing, key=_NAME)
         except OSError:
+            continue
+        # a virtualenv below the top, known by its listing rather than by a stat of every folder
+        if here != top and any(e.name == "pyvenv.cfg" and e.is_file() for e in entries):
             continue
         if nested is not None and rel_dir and any(e.name in CONFIG_NAMES for e in entries):
             own = nested(here)
@@ -117,8 +124,7 @@ def _walk(top: str, top_rel: str, top_scope: Scope, skip: int, nested, scopes, s
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name in SKIP_DIRS or entry.name.endswith(".egg-info"):
                         continue
-                    if ((patterns and excluded(scope.relative(rel), patterns, skip))
-                            or os.path.isfile(os.path.join(entry.path, "pyvenv.cfg"))):
+                    if patterns and excluded(scope.relative(rel), patterns, skip):
                         continue
                     subdirs.append((entry.path, rel, scope, skip))
                 elif entry.is_file(follow_symlinks=False) and not (patterns and excluded(scope.relative(rel), patterns, skip)):
