@@ -66,8 +66,8 @@ def _fix(hazard: Hazard) -> Fix:
     written = path.chain[0].text[:-2] if path.chain else path.send.text
     scope = path.pending.scope
     if scope is None or SESSION in scope.slots:
-        return Fix(f"send it after the commit: after session.commit(), or from an after-commit hook "
-                   f"(transaction.get().addAfterCommitHook(...) with pyramid_tm or zope.sqlalchemy)")
+        return Fix("send it after the commit: after session.commit(), or from an after-commit hook "
+                   "(transaction.get().addAfterCommitHook(...) with pyramid_tm or zope.sqlalchemy)")
     return Fix(f"send it after commit: transaction.on_commit(lambda: {written}(...))")
 
 

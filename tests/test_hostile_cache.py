@@ -14,14 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from lsprotocol import types as lsp
-from pytest_lsp import ClientServerConfig
 
 from qlint import __version__
 from qlint.scan import cache_store
 from qlint.scan.facts_cache import FactsCache, extractor_digest
 from tests.conftest import cache_of
-from tests.lsp.conftest import make_client
+from tests.lsp.conftest import server_in
 from tests.lsp.test_server import diagnostics_for, open_file
 from tests.resolve.conftest import write_tree
 
@@ -198,20 +196,10 @@ async def test_the_language_server_started_in_a_hostile_project_runs_nothing(tre
     root, marker = tree
     shadowing_modules(root, marker)
     plant_in_tree(root, marker)
-    config = ClientServerConfig(server_command=["sh", "-c", 'cd "$1" && exec "$2" lsp', "sh", str(root), QLINT],
-                                client_factory=make_client)
-    client = await config.start()
-    try:
-        await client.initialize_session(lsp.InitializeParams(
-            capabilities=lsp.ClientCapabilities(), root_uri=root.as_uri(),
-            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="repo")]))
-        client.project = root  # type: ignore[attr-defined]
+    async with server_in(root, ["sh", "-c", 'cd "$1" && exec "$2" lsp', "sh", str(root), QLINT]) as client:
         target = await open_file(client, "proj/celeryconfig.py")
         found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
         assert any(d.code == "QL101" and d.range.start.line == 1 for d in found)
-        await client.shutdown_session()
-    finally:
-        await client.stop()
     assert not marker.exists()
     assert not (root.parent / "outside-gitignore").exists()
 

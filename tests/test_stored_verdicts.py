@@ -11,7 +11,7 @@ import pytest
 
 import qlint.pipeline.analysis
 from qlint.pipeline.engine import check_paths
-from qlint.scan import cache_store, verdicts
+from qlint.scan import cache_store, file_memory
 from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.verdicts import MISSING, StoredVerdicts
 from qlint.user_config.project_config import load_config
@@ -31,7 +31,7 @@ def _run(root: Path, use_cache: bool = True) -> list[tuple[str, str, int]]:
 def reads(monkeypatch) -> list[str]:
     """The files the next runs read, by path."""
     # Files written by the test are seconds old: trust their times at once.
-    monkeypatch.setattr(verdicts, "RACY_NS", 0)
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
     seen: list[str] = []
     real = qlint.pipeline.analysis.read_bytes
 
@@ -95,7 +95,7 @@ def test_a_fresh_file_is_not_trusted_until_its_times_are_old(tmp_path):
 
 
 def test_verdicts_kept_and_dropped(tmp_path, monkeypatch):
-    monkeypatch.setattr(verdicts, "RACY_NS", 0)
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
     module = tmp_path / "a.py"
     module.write_text("x = 1\n", encoding="utf-8")
     stored = StoredVerdicts(tmp_path)
@@ -118,7 +118,7 @@ class _Runs:
 
 
 def test_a_planted_or_damaged_verdicts_file_is_not_loaded(tmp_path, monkeypatch):
-    monkeypatch.setattr(verdicts, "RACY_NS", 0)
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
     module = tmp_path / "a.py"
     module.write_text("x = 1\n", encoding="utf-8")
     stored = StoredVerdicts(tmp_path)

@@ -64,7 +64,6 @@ class QlintServer(LanguageServer):
         return self.root
 
     def buffers(self) -> dict[str, bytes]:
-        root = self.workspace_root()
         out: dict[str, bytes] = {}
         self.versions = {}
         for uri, document in self.workspace.text_documents.items():
@@ -102,7 +101,7 @@ class QlintServer(LanguageServer):
                 self.show(stored.findings)
                 self.schedule(0)  # read the project now, for the checks of the edits to come
                 return
-        tree = cache.tree if cache is not None else None
+        tree = cache.tree if cache is not None else ""
         if self.garbage:
             # The last check's leftovers were not collected while idle: collected now, with
             # the analysis this check replaces, all of it garbage by then.
@@ -125,7 +124,7 @@ class QlintServer(LanguageServer):
                 self._collection.cancel()
             self._collection = asyncio.get_event_loop().call_later(IDLE_SECONDS, self.collect_when_idle)
         self.checks += 1
-        if cache is not None and tree is not None:
+        if cache is not None:
             cache.put(result, tree)
         self.show(result.findings)
 

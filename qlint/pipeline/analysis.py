@@ -344,7 +344,7 @@ def analyse(
     buffers = overrides or {}
     wait_for_writer(root)
     # a long-running caller keeps what it derived in files_memory instead
-    stored = StoredVerdicts(root, use_cache) if files_memory is None and use_cache else None
+    stored = StoredVerdicts(root) if files_memory is None and use_cache else None
     loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers, files_memory,
                      stored)
     try:

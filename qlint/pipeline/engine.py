@@ -95,7 +95,7 @@ def check(
     select, ignore and extend-select apply to all of them.
     """
     from qlint.rules import all_rules
-    from qlint.user_config.project_config import is_selected, per_file_ignored
+    from qlint.user_config.project_config import per_file_ignored
     from qlint.user_config.suppress import apply_suppressions
 
     analysis.project.config = config

@@ -19,10 +19,22 @@ T = TypeVar("T")
 # modification time (as git's "racy" entries): it is read again until it is older.
 RACY_NS = 2_000_000_000
 
+Signature = tuple[int, int, int, int]
+
+
+def signature(st: os.stat_result) -> Signature:
+    """What says a file is unchanged: its size, modification and status change times, inode."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def settled(st: os.stat_result) -> bool:
+    """Whether the file's times are old enough to trust (not racy)."""
+    return max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - RACY_NS
+
 
 class FileMemory:
     def __init__(self) -> None:
-        self._bytes: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # by absolute path
+        self._bytes: dict[str, tuple[Signature, bytes]] = {}  # by absolute path
         self._derived: dict[Hashable, dict[str, tuple[bytes, object]]] = {}  # what -> path -> (bytes, value)
         self._seen: set[str] = set()  # files read since forget_unseen
         self._asked: set[Hashable] = set()  # and the kinds of values asked for
@@ -35,13 +47,13 @@ class FileMemory:
             st = os.stat(full)
         except OSError:
             return read_bytes(full)  # raises the same SourceError
-        signature = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        now = signature(st)
         kept = self._bytes.get(full)
-        if kept is not None and kept[0] == signature:
+        if kept is not None and kept[0] == now:
             return kept[1]
         data = read_bytes(full)
-        if max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - RACY_NS:
-            self._bytes[full] = (signature, data)
+        if settled(st):
+            self._bytes[full] = (now, data)
         else:
             self._bytes.pop(full, None)
         return data

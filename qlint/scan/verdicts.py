@@ -10,23 +10,18 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import time
 from pathlib import Path
 from typing import Any, Hashable
 
 from qlint import __version__
 from qlint.scan import cache_store
+from qlint.scan.file_memory import Signature, settled, signature
 from qlint.scan.run_cache import code_digest
 
 # The stored verdicts of a project; larger is not ours.
 ENTRY_LIMIT = 64 << 20
-# A file changed this close to when it was looked at may change again within the same
-# times (as git's "racy" entries): its verdicts are not stored until it is older.
-RACY_NS = 2_000_000_000
 
 MISSING = object()
-
-Signature = tuple[int, int, int, int]
 
 
 class StoredVerdicts:
@@ -91,11 +86,9 @@ class StoredVerdicts:
 
 
 def _signature(full: str) -> Signature | None:
-    """The file's size, inode and times; None while it is too fresh to trust them."""
+    """file_memory.signature() of the file; None while it is too fresh to trust (racy)."""
     try:
         st = os.stat(full)
     except OSError:
         return None
-    if max(st.st_mtime_ns, st.st_ctime_ns) >= time.time_ns() - RACY_NS:
-        return None
-    return st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns
+    return signature(st) if settled(st) else None

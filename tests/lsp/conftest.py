@@ -1,6 +1,8 @@
 """A real qlint language server, started as a subprocess and driven by pytest-lsp's client."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -40,6 +42,26 @@ def make_client() -> LanguageClient:
     client.diagnostic_versions = {}  # type: ignore[attr-defined]
     client.publish_count = 0  # type: ignore[attr-defined]
     return client
+
+
+@contextlib.asynccontextmanager
+async def server_in(root: Path, command: list[str] | None = None):
+    """A server started by `command` (`python -m qlint lsp` by default), its session on root open."""
+    config = ClientServerConfig(server_command=command or [sys.executable, "-m", "qlint", "lsp"],
+                                client_factory=make_client)
+    client = await config.start()
+    try:
+        await client.initialize_session(lsp.InitializeParams(
+            capabilities=lsp.ClientCapabilities(), root_uri=root.as_uri(),
+            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="proj")]))
+        client.project = root  # type: ignore[attr-defined]
+        try:
+            yield client
+        finally:
+            # the bound only turns a dead server into a failure instead of a hang
+            await asyncio.wait_for(client.shutdown_session(), 60)
+    finally:
+        await client.stop()
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "qlint", "lsp"],

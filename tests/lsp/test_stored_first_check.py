@@ -3,8 +3,6 @@ stored for the tree as it is, while no open buffer differs from its file; then t
 reads the project for the edits that follow."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -12,32 +10,14 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from tests.lsp.conftest import make_client
+from tests.lsp.conftest import server_in
 from tests.lsp.test_server import change, diagnostics_for, open_file
 
 STORED = "qlint: showing the findings stored by an earlier check of this tree"
 FIXED = ("broker_url = 'redis://localhost:6379/0'\ntask_acks_late = True\ntask_time_limit = 7200\n"
          "broker_transport_options = {'visibility_timeout': 8 * 3600}\n")
-
-
-@contextlib.asynccontextmanager
-async def server_in(root: Path):
-    config = ClientServerConfig(server_command=[sys.executable, "-m", "qlint", "lsp"], client_factory=make_client)
-    client = await config.start()
-    try:
-        await client.initialize_session(lsp.InitializeParams(
-            capabilities=lsp.ClientCapabilities(), root_uri=root.as_uri(),
-            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="proj")]))
-        client.project = root  # type: ignore[attr-defined]
-        try:
-            yield client
-        finally:
-            # the bound only turns a dead server into a failure instead of a hang
-            await asyncio.wait_for(client.shutdown_session(), 60)
-    finally:
-        await client.stop()
 
 
 def stored_said(client: LanguageClient) -> bool:
