@@ -28,12 +28,11 @@ class StoredVerdicts:
     """Verdicts by file (absolute path) and kind, valid while the file's signature holds.
     Only the kinds asked for in this run are kept for the next, of the files it looked at."""
 
-    def __init__(self, root: Path, enabled: bool = True) -> None:
-        self.enabled = enabled
+    def __init__(self, root: Path) -> None:
         self.name = hashlib.blake2b(repr((__version__, code_digest(), str(root))).encode(),
                                     digest_size=16).hexdigest()
         self.path = cache_store.project_dir(root) / "verdicts" / self.name
-        self._stored: dict[str, tuple[Signature, dict[Hashable, Any]]] = self._load() if enabled else {}
+        self._stored: dict[str, tuple[Signature, dict[Hashable, Any]]] = self._load()
         self._now: dict[str, tuple[Signature | None, dict[Hashable, Any]]] = {}
         self._changed = False
 
@@ -57,14 +56,14 @@ class StoredVerdicts:
 
     def _entry(self, full: str) -> tuple[Signature | None, dict[Hashable, Any]]:
         if full not in self._now:
-            self._now[full] = (_signature(full) if self.enabled else None, {})
+            self._now[full] = (_signature(full), {})
         return self._now[full]
 
     def save(self) -> None:
         """Store this run's verdicts, when they differ from what the run found stored."""
         now = {full: (signature, verdicts) for full, (signature, verdicts) in self._now.items()
                if signature is not None and verdicts}
-        if not self.enabled or not (self._changed or now.keys() != self._stored.keys()):
+        if not (self._changed or now.keys() != self._stored.keys()):
             return
         try:
             data = pickle.dumps(now, protocol=pickle.HIGHEST_PROTOCOL)
