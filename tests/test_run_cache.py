@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from qlint.scan import file_memory
 from qlint.scan.cache_writer import wait_for_writer
 from qlint.pipeline.engine import check_paths
 from qlint.user_config.project_config import load_config
@@ -85,3 +86,111 @@ def test_without_the_cache_nothing_is_stored(tmp_path, monkeypatch):
     _run(tmp_path, use_cache=False)
     _run(tmp_path, use_cache=False)
     assert len(analyses) == 2 and not cache_of(tmp_path).exists()
+
+
+# -- edits that cannot change the result (run_cache.RunCache.get_unaffected) -----------------
+
+# Modules that mention nothing Celery cares about: the run only scans them (file_verdicts.py).
+PLAIN = {f"shop/plain{i}.py": f"def helper{i}(x):\n    return x + {i}\n" for i in range(5)}
+
+
+def _counting_rechecks(monkeypatch) -> list[str]:
+    """The edited files whose verdicts a run computes again, by path from the root."""
+    import qlint.pipeline.engine
+
+    checked: list[str] = []
+    real = qlint.pipeline.engine._same_verdicts
+
+    def counted(rel, full, verdicts):
+        checked.append(rel)
+        return real(rel, full, verdicts)
+
+    monkeypatch.setattr(qlint.pipeline.engine, "_same_verdicts", counted)
+    return checked
+
+
+def _views_project(root: Path) -> Path:
+    from tests.rules.test_ql305_callers import VIEWS, project
+
+    return project(root, {"shop/views.py": VIEWS, **PLAIN})
+
+
+def _findings(result) -> list[tuple[str, str, int]]:
+    return [(f.code, f.span.path, f.span.line) for f in result.findings]
+
+
+def test_an_edit_of_files_the_run_only_scanned_gets_the_stored_result(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    analyses, rechecked = _counting_analyses(monkeypatch), _counting_rechecks(monkeypatch)
+    first = _run(root)
+    assert ("QL305", "shop/views.py", 11) in _findings(first)
+    (root / "shop/plain1.py").write_text("def helper1(x, y=2):\n    return x * y\n", encoding="utf-8")
+    (root / "shop/plain3.py").write_text("import json\n\n\ndef helper3(x):\n    return json.dumps(x)\n")
+    again = _run(root)
+    assert len(analyses) == 1 and sorted(rechecked) == ["shop/plain1.py", "shop/plain3.py"]
+    assert _findings(again) == _findings(first) == _findings(_run(root, use_cache=False))
+    # stored again for the tree as it is now: the next run asks no file again
+    _run(root)
+    assert len(analyses) == 2 and len(rechecked) == 2  # the one more analysis is use_cache=False's
+
+
+def test_a_fresh_edit_gets_the_stored_result_but_it_is_not_stored_again(tmp_path, monkeypatch):
+    """A file written within RACY_NS may change again without its times moving."""
+    root = _views_project(tmp_path)
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    _run(root)
+    analyses, rechecked = _counting_analyses(monkeypatch), _counting_rechecks(monkeypatch)
+    monkeypatch.setattr(file_memory, "RACY_NS", 3600 * 10**9)
+    (root / "shop/plain2.py").write_text("def helper2(x):\n    return x - 2\n", encoding="utf-8")
+    _run(root)
+    _run(root)
+    assert not analyses and rechecked == ["shop/plain2.py", "shop/plain2.py"]
+
+
+def test_an_edit_that_changes_what_the_run_learnt_of_a_file_runs_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    analyses = _counting_analyses(monkeypatch)
+    _run(root)
+    edits = {
+        # a module the run parsed (its bytes were used)
+        "shop/settings.py": lambda text: text.replace('"ATOMIC_REQUESTS": True', '"ATOMIC_REQUESTS": False'),
+        # a scanned module that gains a Celery marker
+        "shop/plain1.py": lambda text: "from shop.celery import app\n\n\n@app.task(acks_late=True)\n" + text,
+        # one that starts calling a function that sends a task
+        "shop/plain2.py": lambda text: "from shop.notify import notify_customer\n\n\n" + text.replace(
+            "return x + 2", "notify_customer(x)"),
+    }
+    for path, edit in edits.items():
+        target = root / path
+        before = target.read_text()
+        target.write_text(edit(before), encoding="utf-8")
+        count = len(analyses)
+        changed = _findings(_run(root))
+        assert len(analyses) == count + 1, path
+        assert changed == _findings(_run(root, use_cache=False))
+        target.write_text(before, encoding="utf-8")
+        _run(root)
+
+
+def test_a_changed_file_that_is_not_python_runs_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    (root / "Procfile").write_text("worker: celery -A shop worker\n", encoding="utf-8")
+    analyses = _counting_analyses(monkeypatch)
+    _run(root)
+    (root / "Procfile").write_text("worker: celery -A shop worker --prefetch-multiplier=1\n", encoding="utf-8")
+    _run(root)
+    assert len(analyses) == 2
+
+
+def test_a_file_whose_comments_were_read_runs_again(tmp_path, monkeypatch):
+    """With QL009 on, every checked file's suppression comments are read."""
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    analyses = _counting_analyses(monkeypatch)
+    _run(root, extend_select=["QL009"])
+    (root / "shop/plain4.py").write_text("def helper4(x):  # noqa: QL305\n    return x\n", encoding="utf-8")
+    again = _run(root, extend_select=["QL009"])
+    assert len(analyses) == 2 and ("QL009", "shop/plain4.py", 1) in _findings(again)

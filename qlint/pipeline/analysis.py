@@ -9,11 +9,10 @@ from __future__ import annotations
 import functools
 import gc
 import os
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Hashable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence, TypeVar
 
 from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.crew import Crew
@@ -33,9 +32,9 @@ from qlint.resolve.workspace import Workspace
 from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 from qlint.sources.python import parse_file, with_bodies_at
-from qlint.sources.deploy.python_argv import may_start_celery
-from qlint.sources.read import MARKERS, SourceError, calls_pattern, celery_markers, may_use_an_app, \
-    names_settings_module_only, read_bytes
+from qlint.sources import file_verdicts
+from qlint.sources.file_verdicts import APP_USE, MARKER_NUMBERS, STARTS_CELERY, calls_kind
+from qlint.sources.read import MARKERS, SourceError, names_settings_module_only, read_bytes
 from qlint.sources.templates import PYTHON_NOTE
 
 T = TypeVar("T")
@@ -114,6 +113,10 @@ class Analysis:
     close: Callable[[], None] = lambda: None
     # Writes the facts parsed in this process, when analyse was told to defer_writes.
     store_facts: Callable[[], None] = lambda: None
+    # The files whose bytes the run used so far, and the verdicts it asked of each file (_Loader).
+    reads: Callable[[], tuple[set[str], dict[str, dict[Hashable, object]]]] = lambda: (set(), {})
+    # The files whose comments engine.check() read (suppressions)
+    comments_read: set[str] = field(default_factory=set)
 
     def rel(self, path: Path) -> str:
         return display_path(path, self.cwd)
@@ -133,12 +136,22 @@ class _Loader:
         self.read_file = files.read if files is not None else read_bytes
         self.facts: dict[str, ir.ModuleFacts] = {}
         self.data: dict[str, bytes] = {}
+        # What the run learnt of each file (run_cache.py keeps it, to tell whether an edit can
+        # change the result): the files whose bytes it used, and of the others, only the
+        # verdicts it asked for (markers, calls...), by kind.
+        self.used: set[str] = set()
+        self.verdicts: dict[str, dict[Hashable, object]] = {}
         self.parsed = 0
         self.crew: Crew | None = None
         self._waiting: list[str] = []  # entries to parse, until the crew starts
         self._keys: dict[str, str] = {}  # cache key of each file's bytes (read once, hashed once)
 
     def read(self, path: str) -> bytes | None:
+        """The file's bytes, for more than a verdict on them."""
+        self.used.add(path)
+        return self._bytes(path)
+
+    def _bytes(self, path: str) -> bytes | None:
         if path in self.data:
             return self.data[path]
         if path in self.overrides:
@@ -148,6 +161,7 @@ class _Loader:
                 data = self.read_file(self.abs_of[path])
             except SourceError as exc:
                 self.facts[path] = ir.ModuleFacts(path, (), error=str(exc), error_span=Span(path, 1))
+                self.used.add(path)  # its problem is reported
                 data = None
         if data is not None:
             self.data[path] = data
@@ -155,6 +169,7 @@ class _Loader:
 
     def read_other(self, path: str) -> bytes | None:
         """The bytes of a file that is not Python; None when it cannot be read."""
+        self.used.add(path)
         if path in self.overrides:
             return self.overrides[path]
         if path not in self.abs_of:
@@ -168,22 +183,25 @@ class _Loader:
         """compute(data), kept from the last analysis when the file's bytes are the same."""
         return compute(data) if self.files is None else self.files.derived(what, path, data, compute)
 
-    def verdict(self, what: Hashable, path: str, compute: Callable[[bytes], T]) -> T | None:
-        """compute() of the file's bytes, as derived() gives it; taken from the last run's
-        verdicts, without reading the file, when it has not changed since (verdicts.py).
-        None when the file cannot be read."""
+    def verdict(self, what: Hashable, path: str) -> Any:
+        """The verdict of kind `what` on the file's bytes (file_verdicts.py), as derived() gives
+        it; taken from the last run's verdicts, without reading the file, when it has not changed
+        since (verdicts.py). None when the file cannot be read."""
         full = self.abs_of[path]
-        if self.stored is not None and path not in self.overrides:
-            value = self.stored.get(full, what)
-            if value is not MISSING:
-                return value
-        data = self.read(path)
-        if data is None:
-            return None
-        value = self.derived(what, path, data, compute)
-        if self.stored is not None and path not in self.overrides:
-            self.stored.put(full, what, value)
+        value = self.stored.get(full, what) if self.stored is not None and path not in self.overrides else MISSING
+        if value is MISSING:
+            data = self._bytes(path)
+            if data is None:
+                return None
+            value = self.derived(what, path, data, file_verdicts.compute(what))
+            if self.stored is not None and path not in self.overrides:
+                self.stored.put(full, what, value)
+        self.verdicts.setdefault(path, {})[what] = value
         return value
+
+    def contents(self, path: str) -> bytes | None:
+        """The bytes of any file, Python or not, read once."""
+        return self.read(path) if path in self.data else self.read_other(path)
 
     def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:
         """An entry the resolver will ask for: the crew's to parse, once enough of them
@@ -358,7 +376,7 @@ def analyse(
                         deploy=deploy_candidates)
 
         for rel in python_files:
-            numbers = loader.verdict("markers", rel, _marker_numbers)
+            numbers = loader.verdict(MARKER_NUMBERS, rel)
             if numbers is None:
                 continue
             markers = tuple(MARKERS[i] for i in numbers)
@@ -376,15 +394,15 @@ def analyse(
                 unmarked.add(rel)
         deps = load_dependency_files(
             dependency_candidates(other_files) + [f for f in python_files if f.rpartition("/")[2] == "setup.py"],
-            lambda path: loader.data.get(path) or loader.read_other(path), abs_of)
+            loader.contents, abs_of)
         versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
         deploy = load_deploy_files(deploy_candidates, deps.reader(loader.read_other), loader.deploy_facts,
                                    others=other_files)
         deploy.facts.extend(python_started(
-            python_files, lambda path: loader.read(path) if loader.verdict("starts", path, may_start_celery) else None,
+            python_files, lambda path: loader.read(path) if loader.verdict(STARTS_CELERY, path) else None,
             base))
         workspace = Workspace(python_files, loader, deploy.environment, index=index)
-        verdicts = functools.cache(lambda path: bool(loader.verdict("app use", path, may_use_an_app)))
+        verdicts = functools.cache(lambda path: bool(loader.verdict(APP_USE, path)))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
         workspace.image_files = image_files(deploy.facts, abs_of)
@@ -428,13 +446,8 @@ def analyse(
             stored.save()
 
     analysis.store_facts = store
+    analysis.reads = lambda: (loader.used, loader.verdicts)
     return analysis
-
-
-def _marker_numbers(data: bytes) -> tuple[int, ...]:
-    """celery_markers(data) as places in MARKERS, which a stored verdict can hold."""
-    found = celery_markers(data)
-    return tuple(i for i, marker in enumerate(MARKERS) if marker in found)
 
 
 def _read_callers(loader: _Loader, python_files: list[str],
@@ -449,32 +462,11 @@ def _read_callers(loader: _Loader, python_files: list[str],
         return found
     if not isinstance(names, Mapping):
         names = dict.fromkeys(names, frozenset())
-    pattern = calls_pattern(frozenset(names))
-    # a class name as a whole word: `Channel` is not in `ChannelLog`
-    whole = {word: re.compile(rb"\b" + re.escape(word.encode()) + rb"\b") for words in names.values() for word in words}
-
-    def calls(data: bytes) -> tuple[tuple[str, int], ...]:
-        """The names called in data, each with where its call starts."""
-        found = []
-        present: dict[str, bool] = {}  # each word looked for once per file
-
-        def has(word: str) -> bool:
-            if word not in present:
-                present[word] = word.encode() in data and whole[word].search(data) is not None
-            return present[word]
-
-        for match in pattern.finditer(data):
-            name, at = match.group()[:-1].decode(), match.start()
-            words = names[name]
-            if data[max(at - 4, 0):at] != b"def " and (not words or any(has(w) for w in words)):
-                found.append((name, at))
-        return tuple(found)
-
-    what = ("calls", tuple(sorted((name, tuple(sorted(words))) for name, words in names.items())))
+    kind = calls_kind(names)
     for path in python_files:
         if not wanted(path):
             continue
-        matches = loader.verdict(what, path, calls)
+        matches = loader.verdict(kind, path)
         data = loader.read(path) if matches else None
         if data is None:
             continue

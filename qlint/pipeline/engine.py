@@ -18,7 +18,9 @@ from qlint.model import Finding
 from qlint.pipeline.result import CheckResult
 from qlint.scan.cache_writer import store, wait_for_writer
 from qlint.scan.discovery import display_path, project_files
-from qlint.scan.run_cache import RunCache
+from qlint.scan.run_cache import Reads, RunCache
+from qlint.sources import file_verdicts
+from qlint.sources.read import SourceError, read_bytes
 
 if TYPE_CHECKING:
     from qlint.pipeline.analysis import Analysis
@@ -133,6 +135,7 @@ def check(
     findings = [f for f in findings if not ignored(f.code, f.span.path)]
 
     def read_text(path: str) -> str | None:
+        analysis.comments_read.add(path)
         if buffers and path in buffers:
             return buffers[path].decode("utf-8", errors="replace")
         try:
@@ -211,13 +214,20 @@ def check_paths(
     force_exclude: bool = False,
 ) -> CheckResult:
     """analyse() then check(), as `qlint check` runs them; with the cache on, a tree that has
-    not changed since the same request was answered gets the stored answer (run_cache.py)."""
+    not changed since the same request was answered gets the stored answer, and so does one
+    whose only changes cannot change it (run_cache.py)."""
     wait_for_writer(root)
     cache = run_cache(paths, cwd=cwd, root=root, config=config, select=select, ignore=ignore,
                       extend_select=extend_select, report_unused=report_unused, use_cache=use_cache,
                       force_exclude=force_exclude)
     stored = cache.get()
     if stored is not None:
+        return stored
+    stored = cache.get_unaffected(_same_verdicts) if use_cache else None
+    if stored is not None:
+        if cache.reads is not None:
+            tree, reads = cache.tree, cache.reads
+            store(root, lambda: cache.put(stored, tree, reads))
         return stored
     tree = cache.tree if use_cache else ""
     from qlint.pipeline.analysis import analyse, collections_paused
@@ -231,6 +241,30 @@ def check_paths(
         finally:
             analysis.close()
     if use_cache:
-        store(root, lambda: (analysis.store_facts(), cache.put(result, tree)))
+        reads = _run_reads(analysis)
+        store(root, lambda: (analysis.store_facts(), cache.put(result, tree, reads)))
     return result
+
+
+def _run_reads(analysis: Analysis) -> Reads:
+    """What the run learnt of the files (analysis.reads()), by path from the root."""
+    used, verdicts = analysis.reads()
+    base = display_path(analysis.root, analysis.cwd)
+    cut = 0 if base == "." else len(base) + 1
+    return {path[cut:] for path in (*used, *analysis.comments_read)}, {path[cut:]: v for path, v in verdicts.items()}
+
+
+def _same_verdicts(rel: str, full: str, verdicts: Mapping[object, object]) -> bool:
+    """Whether a Python file the last run only asked verdicts of gives the same ones now."""
+    if not rel.endswith(".py"):
+        return False
+    try:
+        data = read_bytes(full)
+    except SourceError:
+        return False
+    for kind, value in verdicts.items():
+        compute = file_verdicts.compute(kind)
+        if compute is None or compute(data) != value:
+            return False
+    return True
 

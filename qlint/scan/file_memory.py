@@ -27,9 +27,9 @@ def signature(st: os.stat_result) -> Signature:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
-def settled(st: os.stat_result) -> bool:
+def settled(sig: Signature) -> bool:
     """Whether the file's times are old enough to trust (not racy)."""
-    return max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - RACY_NS
+    return max(sig[1], sig[2]) < time.time_ns() - RACY_NS
 
 
 class FileMemory:
@@ -52,7 +52,7 @@ class FileMemory:
         if kept is not None and kept[0] == now:
             return kept[1]
         data = read_bytes(full)
-        if settled(st):
+        if settled(now):
             self._bytes[full] = (now, data)
         else:
             self._bytes.pop(full, None)

@@ -1,8 +1,15 @@
 """The result of a whole `qlint check`, kept in the project's cache folder (cache_store.py)
 for the next run on the same tree. When no file under the root has changed (the same paths,
-sizes, inodes, modification and change times), nor qlint's own code, the configuration or the options, the stored result is the
-answer: nothing is read, parsed or resolved. Any difference and the run is done again,
-with the per-file facts cache (facts_cache.py) still saving the parsing."""
+sizes, inodes, modification and change times), nor qlint's own code, the configuration or the
+options, the stored result is the answer: nothing is read, parsed or resolved.
+
+Beside it is what the run learnt of each file: whether it used the file's bytes, and else the
+verdicts it asked of them (the pre-filter's markers, QL305's calls...). A Python file it only
+asked verdicts of cannot change the result while those verdicts stay the same, so an edit of
+such files alone (a test, a module with nothing Celery-related in it) still gets the stored
+answer, once the edited files are read and their verdicts computed again. Any other
+difference and the run is done again, with the per-file facts cache (facts_cache.py) still
+saving the parsing."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +23,7 @@ from typing import Any, Callable, Iterable
 from qlint import __version__
 from qlint.scan import cache_store
 from qlint.scan.discovery import walk_files
+from qlint.scan.file_memory import Signature, settled, signature
 
 # A stored result; larger is not ours.
 ENTRY_LIMIT = 256 << 20
@@ -40,19 +48,33 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def tree_digest(root: Path, exclude: Iterable[str], files: Iterable[tuple[str, str]] | None = None) -> str:
+Listing = list[tuple[str, str, Signature]]  # (path from the root, absolute path, signature)
+
+
+def tree_listing(root: Path, exclude: Iterable[str], files: Iterable[tuple[str, str]] | None = None) -> Listing:
     """Every file qlint would consider under root (files, as analyse() lists them, when
-    given), by path, size, inode, and modification and change times: an edit can keep the
-    first four (`cp -p`, `touch -r`), but any write moves the change time, which no one can
-    set back."""
-    digest = hashlib.blake2b(digest_size=16)
+    given), with its size, modification and change times and inode: an edit can keep all but
+    the change time (`cp -p`, `touch -r`), which any write moves and no one can set back."""
+    listing = []
     for rel, full in (files if files is not None else walk_files(root, exclude)):
         try:
-            stat = os.stat(full)
+            listing.append((rel, full, signature(os.stat(full))))
         except OSError:
             continue
-        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\0{stat.st_ctime_ns}\n".encode())
+    return listing
+
+
+def tree_digest(root: Path, exclude: Iterable[str], files: Iterable[tuple[str, str]] | None = None,
+                listing: Listing | None = None) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for rel, _, (size, mtime, ctime, inode) in (listing if listing is not None else tree_listing(root, exclude, files)):
+        digest.update(f"{rel}\0{size}\0{mtime}\0{inode}\0{ctime}\n".encode())
     return digest.hexdigest()
+
+
+# What a run learnt of the files (see above): the paths, from the root, whose bytes it used,
+# and the verdicts it asked of each file, by kind.
+Reads = tuple[set[str], dict[str, dict[Any, Any]]]
 
 
 class RunCache:
@@ -68,35 +90,86 @@ class RunCache:
         name = hashlib.blake2b(repr((__version__, code_digest(), request)).encode(), digest_size=16).hexdigest()
         self.name = name
         self.path = cache_store.project_dir(root) / "runs" / name
+        self.reads_path = self.path.with_name(name + ".reads")
+        self._listing: Listing | None = None
         self._tree: str | None = None
+        # What the run whose result get_unaffected() gave learnt of the files, to store that
+        # result again for the tree as it is now; None if an edited file is too fresh to trust.
+        self.reads: Reads | None = None
+
+    @property
+    def listing(self) -> Listing:
+        if self._listing is None:
+            self._listing = tree_listing(self.root, self.exclude, self.files() if self.files is not None else None)
+        return self._listing
 
     @property
     def tree(self) -> str:
         if self._tree is None:
-            self._tree = tree_digest(self.root, self.exclude, self.files() if self.files is not None else None)
+            self._tree = tree_digest(self.root, self.exclude, listing=self.listing)
         return self._tree
 
     def get(self) -> Any | None:
+        stored = self._load(self.path)
+        if stored is None:
+            return None
+        tree, result = stored
+        return result if tree == self.tree else None
+
+    def get_unaffected(self, same_verdicts: Callable[[str, str, dict[Any, Any]], bool]) -> Any | None:
+        """The stored result, where the only files changed since it was computed are some whose
+        bytes it did not use and for which same_verdicts(path from the root, absolute path,
+        {kind: verdict} as the run found them) holds; else None."""
+        reads = self._load(self.reads_path)
+        if reads is None:
+            return None
+        tree, signatures, used, verdicts = reads
+        if len(signatures) != len(self.listing):
+            return None
+        fresh = False
+        for rel, full, now in self.listing:
+            before = signatures.get(rel)
+            if before is None:
+                return None
+            if before != now:
+                if rel in used or not same_verdicts(rel, full, verdicts.get(rel, {})):
+                    return None
+                fresh = fresh or not settled(now)
+        stored = self._load(self.path)
+        if stored is None or stored[0] != tree:
+            return None
+        self.reads = None if fresh else (used, verdicts)
+        return stored[1]
+
+    def _load(self, path: Path) -> Any | None:
         if not self.enabled:
             return None
-        blob = cache_store.read_regular(self.path, ENTRY_LIMIT)
+        blob = cache_store.read_regular(path, ENTRY_LIMIT)
         data = None if blob is None else cache_store.unseal(self.name, blob, cache_store.key())
         if data is None:
             return None
         try:
-            tree, result = cache_store.loads(data)
+            return cache_store.loads(data)
         except Exception:  # sealed by us, so only a bug of ours gets here: run again
             return None
-        return result if tree == self.tree else None
 
-    def put(self, result: Any, tree_before: str) -> None:
-        """Store result, computed from the tree as it was at tree_before; a file changed while
-        qlint ran leaves nothing stored."""
+    def put(self, result: Any, tree_before: str, reads: Reads | None = None) -> None:
+        """Store result, computed from the tree as it was at tree_before (its listing is this
+        object's), and what the run learnt of its files; a file changed while qlint ran leaves
+        nothing stored."""
         if not self.enabled or tree_digest(self.root, self.exclude) != tree_before:
             return
         try:
-            data = pickle.dumps((tree_before, result), protocol=pickle.HIGHEST_PROTOCOL)
             cache_store.folder(self.root, "runs")
-            cache_store.write_atomic(self.path, cache_store.seal(self.name, data, cache_store.key()))
+            self._write(self.path, (tree_before, result))
+            if reads is None:
+                self.reads_path.unlink(missing_ok=True)
+            else:
+                used, verdicts = reads
+                self._write(self.reads_path, (tree_before, {rel: sig for rel, _, sig in self.listing}, used, verdicts))
         except (OSError, pickle.PicklingError, RecursionError):
             return
+
+    def _write(self, path: Path, value: Any) -> None:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        cache_store.write_atomic(path, cache_store.seal(self.name, data, cache_store.key()))

@@ -90,4 +90,5 @@ def _signature(full: str) -> Signature | None:
         st = os.stat(full)
     except OSError:
         return None
-    return signature(st) if settled(st) else None
+    now = signature(st)
+    return now if settled(now) else None
