@@ -194,3 +194,46 @@ def test_a_file_whose_comments_were_read_runs_again(tmp_path, monkeypatch):
     (root / "shop/plain4.py").write_text("def helper4(x):  # noqa: QL305\n    return x\n", encoding="utf-8")
     again = _run(root, extend_select=["QL009"])
     assert len(analyses) == 2 and ("QL009", "shop/plain4.py", 1) in _findings(again)
+
+
+# -- one answer for every set of paths (engine.restrict) --------------------------------------
+
+def test_a_check_of_some_files_gets_the_stored_answer_restricted_to_them(tmp_path, monkeypatch):
+    """As the pre-commit hook asks, with the files a commit changes."""
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    write_tree(root, FILES)
+    (root / "docs").mkdir()
+    (root / "docs/logo.png").write_bytes(b"\x89PNG\r\n")
+    analyses = _counting_analyses(monkeypatch)
+    everything = _run_paths(root, ["."])
+    assert everything == ([("QL101", "proj/celery.py", 4), ("QL401", "proj/celery.py", 5),
+                           ("QL305", "shop/views.py", 11)], [])
+    views, proj = everything[0][2:], everything[0][:2]
+    asked = {("shop/views.py",): (views, []), ("proj",): (proj, []), ("shop/plain1.py", "proj/__init__.py"): ([], []),
+             ("docs/logo.png", "proj/celery.py"): (proj, ["docs/logo.png"])}
+    stored = {paths: _run_paths(root, list(paths)) for paths in asked}
+    assert len(analyses) == 1
+    assert stored == asked == {paths: _run_paths(root, list(paths), use_cache=False) for paths in asked}
+    (root / "shop/plain1.py").write_text("def helper1(x):\n    return -x\n", encoding="utf-8")
+    assert _run_paths(root, ["shop/plain1.py"]) == _run_paths(root, ["shop/plain1.py"], use_cache=False)
+    assert len(analyses) == 1 + len(asked) + 1
+
+
+def test_an_answer_that_depends_on_the_asked_files_answers_only_them(tmp_path, monkeypatch):
+    """With QL009, the stale suppression comments of the asked files are reported."""
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    (root / "shop/plain4.py").write_text("def helper4(x):  # noqa: QL305\n    return x\n", encoding="utf-8")
+    analyses = _counting_analyses(monkeypatch)
+    whole = _run_paths(root, ["."], extend_select=["QL009"])
+    assert ("QL009", "shop/plain4.py", 1) in whole[0]
+    assert _run_paths(root, ["shop/views.py"], extend_select=["QL009"])[0] == [("QL305", "shop/views.py", 11)]
+    assert _run_paths(root, ["."], extend_select=["QL009"]) == whole
+    assert len(analyses) == 3
+
+
+def _run_paths(root: Path, paths: list[str], **options) -> tuple[list[tuple[str, str, int]], list[str]]:
+    result = check_paths(paths, cwd=root, root=root, config=load_config(root), **options)
+    wait_for_writer(root)
+    return _findings(result) + [("suppressed", f.span.path, f.span.line) for f in result.suppressed], result.unchecked

@@ -76,7 +76,7 @@ class QlintServer(LanguageServer):
         return out
 
     def check_now(self) -> None:
-        from qlint.pipeline.engine import check, run_cache
+        from qlint.pipeline.engine import answer, restrict, run_cache, run_reads
         from qlint.user_config.project_config import ConfigError, load_config
 
         root = self.workspace_root()
@@ -95,10 +95,10 @@ class QlintServer(LanguageServer):
             self.looked_up_stored = True
             wait_for_writer(root)  # a `qlint check` that has just answered may still be storing
             stored = cache.get()
-            if stored is not None:
+            if stored is not None and stored.answers(["."]):
                 self.window_log_message(lsp.LogMessageParams(
                     lsp.MessageType.Info, "qlint: showing the findings stored by an earlier check of this tree"))
-                self.show(stored.findings)
+                self.show(restrict(stored, ["."]).findings)
                 self.schedule(0)  # read the project now, for the checks of the edits to come
                 return
         tree = cache.tree if cache is not None else ""
@@ -113,7 +113,7 @@ class QlintServer(LanguageServer):
             self.analysis = analyse(["."], cwd=root, root=root, exclude=config.exclude, overrides=buffers,
                                     facts_memory=self.facts_memory, files_memory=self.files_memory, config=config)
             try:
-                result = check(self.analysis, config, ["."], buffers=buffers)
+                found = answer(self.analysis, config, ["."], buffers=buffers)
             finally:
                 self.analysis.close()
         except ConfigError as exc:  # a sub-project's [tool.qlint]
@@ -125,8 +125,8 @@ class QlintServer(LanguageServer):
             self._collection = asyncio.get_event_loop().call_later(IDLE_SECONDS, self.collect_when_idle)
         self.checks += 1
         if cache is not None:
-            cache.put(result, tree)
-        self.show(result.findings)
+            cache.put(found, tree, run_reads(self.analysis))
+        self.show(restrict(found, ["."]).findings)
 
     def show(self, findings: list[Finding]) -> None:
         by_path: dict[str, list[Finding]] = {}

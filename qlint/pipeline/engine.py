@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from qlint.model import Finding
-from qlint.pipeline.result import CheckResult
+from qlint.pipeline.result import Answer, CheckResult
 from qlint.scan.cache_writer import store, wait_for_writer
 from qlint.scan.discovery import display_path, project_files
 from qlint.scan.run_cache import Reads, RunCache
@@ -60,20 +61,20 @@ def concerns(finding: Finding, wanted: set[str] | None) -> bool:
     return bool(finding.files & wanted)
 
 
-def wanted_files(analysis: Analysis, paths: Sequence[str]) -> set[str] | None:
+def wanted_files(answer: Answer, paths: Sequence[str]) -> set[str] | None:
     """Display paths of the asked files, or None when a folder at the root was asked (everything)."""
     wanted: set[str] = set()
     everything = True
-    all_files = analysis.python_files + analysis.other_files
+    cwd = Path(answer.cwd)
     for raw in paths:
-        target = (analysis.cwd / raw).resolve()
-        if target == analysis.root.resolve():
+        target = (cwd / raw).resolve()
+        if target == Path(answer.root).resolve():
             continue
         everything = False
-        rel = display_path(target, analysis.cwd)
+        rel = display_path(target, cwd)
         if target.is_dir():
             prefix = rel.rstrip("/") + "/"
-            wanted.update(f for f in all_files if f.startswith(prefix) or rel in (".", ""))
+            wanted.update(f for f in answer.files if f.startswith(prefix) or rel in (".", ""))
         else:
             wanted.add(rel)
     return None if everything else wanted
@@ -96,6 +97,35 @@ def check(
     its file: the nearest sub-project's (analysis.configs), else `config`. The command line's
     select, ignore and extend-select apply to all of them.
     """
+    return restrict(answer(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
+                           report_unused=report_unused, buffers=buffers), paths)
+
+
+def restrict(answer: Answer, paths: Sequence[str]) -> CheckResult:
+    """The answer for the asked paths: the findings that concern them (located in one of them,
+    or depending on one)."""
+    result = answer.result
+    unchecked = unchecked_paths(answer, paths)
+    if answer.paths is not None:
+        return replace(result, unchecked=unchecked)
+    wanted = wanted_files(answer, paths)
+    return replace(result, findings=[f for f in result.findings if concerns(f, wanted)],
+                   suppressed=[f for f in result.suppressed if concerns(f, wanted)], unchecked=unchecked)
+
+
+def answer(
+    analysis: Analysis,
+    config,
+    paths: Sequence[str] = (".",),
+    *,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
+    report_unused: bool = False,
+    buffers: Mapping[str, bytes] | None = None,
+) -> Answer:
+    """check()'s answer before restrict(): for every file, unless what is reported depends on
+    which files were asked (stale suppression comments are looked for in the asked files)."""
     from qlint.rules import all_rules
     from qlint.user_config.project_config import per_file_ignored
     from qlint.user_config.suppress import apply_suppressions
@@ -123,7 +153,10 @@ def check(
     judged = {r.code for r in all_rules() if r.status == "stable"} if after else set()
     rules = [r for r in all_rules() if not r.after_suppressions and (r.code in enabled or r.code in judged)]
     findings = run_rules(analysis, rules)
-    wanted = wanted_files(analysis, paths)
+    files = analysis.python_files + analysis.other_files
+    asked = Answer(CheckResult([]), tuple(paths) if after else None, str(analysis.cwd), str(analysis.root), files,
+                   analysis.read_files)
+    wanted = wanted_files(asked, paths) if after else None
     findings = [f for f in findings if concerns(f, wanted)]
 
     @functools.cache  # once per file, not per finding (a 120,000-entry schedule has as many)
@@ -158,22 +191,24 @@ def check(
     deployment = analysis.project.deployment
     notes = list(dict.fromkeys([*(deployment.notes if deployment is not None else ()), *analysis.project.notes]))
     suppressed = [f for f in result.suppressed if f.code in selected(governing(f.span.path))]
-    return CheckResult(sorted(kept + reported_unused, key=order), suppressed, sorted(reported_unused, key=order), notes,
-                       unchecked_paths(analysis, paths))
+    asked.result = CheckResult(sorted(kept + reported_unused, key=order), suppressed, sorted(reported_unused, key=order),
+                               notes)
+    return asked
 
 
-def unchecked_paths(analysis: Analysis, paths: Sequence[str]) -> list[str]:
+def unchecked_paths(answer: Answer, paths: Sequence[str]) -> list[str]:
     """The paths asked for under which qlint read no file (`qlint check image.png`, a folder
     with neither Python nor a deployment or dependency file), as given."""
     out = []
+    cwd = Path(answer.cwd)
     for raw in paths:
-        target = (analysis.cwd / raw).resolve()
-        rel = display_path(target, analysis.cwd)
+        target = (cwd / raw).resolve()
+        rel = display_path(target, cwd)
         if target.is_dir():
             prefix = "" if rel in (".", "") else rel.rstrip("/") + "/"
-            found = any(f.startswith(prefix) for f in analysis.read_files)
+            found = any(f.startswith(prefix) for f in answer.read_files)
         else:
-            found = rel in analysis.read_files
+            found = rel in answer.read_files
         if not found:
             out.append(raw)
     return out
@@ -192,8 +227,9 @@ def run_cache(
     use_cache: bool = True,
     force_exclude: bool = False,
 ) -> RunCache:
-    """Where the answer of check_paths() with these arguments is kept for the tree."""
-    request = (str(cwd), tuple(paths), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
+    """Where the answer of check_paths() with these arguments is kept for the tree: one for all
+    paths (the files they name are part of the tree's listing; see restrict())."""
+    request = (str(cwd), tuple(select or ()) if select is not None else None, tuple(ignore or ()),
                tuple(extend_select or ()), report_unused, config.settings_key(), force_exclude)
     targets = [(cwd / p).resolve() for p in paths]
     return RunCache(root, config.exclude, request, enabled=use_cache,
@@ -221,14 +257,14 @@ def check_paths(
                       extend_select=extend_select, report_unused=report_unused, use_cache=use_cache,
                       force_exclude=force_exclude)
     stored = cache.get()
-    if stored is not None:
-        return stored
-    stored = cache.get_unaffected(_same_verdicts) if use_cache else None
-    if stored is not None:
+    if stored is not None and stored.answers(paths):
+        return restrict(stored, paths)
+    stored = cache.get_unaffected(_same_verdicts) if use_cache and stored is None else None
+    if stored is not None and stored.answers(paths):
         if cache.reads is not None:
             tree, reads = cache.tree, cache.reads
             store(root, lambda: cache.put(stored, tree, reads))
-        return stored
+        return restrict(stored, paths)
     tree = cache.tree if use_cache else ""
     from qlint.pipeline.analysis import analyse, collections_paused
 
@@ -236,17 +272,17 @@ def check_paths(
         analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True,
                            defer_writes=True, config=config, force_exclude=force_exclude)
         try:
-            result = check(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
+            found = answer(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
                            report_unused=report_unused)
         finally:
             analysis.close()
     if use_cache:
-        reads = _run_reads(analysis)
-        store(root, lambda: (analysis.store_facts(), cache.put(result, tree, reads)))
-    return result
+        reads = run_reads(analysis)
+        store(root, lambda: (analysis.store_facts(), cache.put(found, tree, reads)))
+    return restrict(found, paths)
 
 
-def _run_reads(analysis: Analysis) -> Reads:
+def run_reads(analysis: Analysis) -> Reads:
     """What the run learnt of the files (analysis.reads()), by path from the root."""
     used, verdicts = analysis.reads()
     base = display_path(analysis.root, analysis.cwd)

@@ -5,6 +5,7 @@ answered by unpickling it: this module imports nothing of the analysis, so that 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from qlint.model import Finding
 
@@ -18,3 +19,19 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     # Paths asked for that hold no file qlint reads (an image, a folder without Python).
     unchecked: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """A check's result before it is restricted to the asked paths (engine.restrict): for every
+    file (paths None), or, where what it reports depends on which files were asked, for `paths`.
+    What restricting needs of the analysis comes with it."""
+    result: CheckResult
+    paths: tuple[str, ...] | None
+    cwd: str
+    root: str
+    files: list[str]  # display paths of the files analysed
+    read_files: set[str]  # and of those qlint reads for what they say (Analysis.read_files)
+
+    def answers(self, paths: Sequence[str]) -> bool:
+        return self.paths is None or self.paths == tuple(paths)
