@@ -71,7 +71,18 @@ def shuffle(rng: random.Random, items: list[Any]) -> None:
         items[i], items[j] = items[j], items[i]
 
 
+class _ClockTime:
+    """Engine.now: the clock's time. An engine on a VirtualClock keeps it as a plain attribute
+    instead, set as run() moves the clock (this descriptor then steps aside): a replay of a day
+    reads it over a million times."""
+
+    def __get__(self, engine: "Engine", owner: type | None = None) -> float:
+        return engine.clock.now()
+
+
 class Engine:
+    now = _ClockTime()
+
     def __init__(self, scenario: Scenario, config: ReplayConfig, store: Store,
                  clock: Clock, mode: str) -> None:
         self.scenario, self.config, self.clock = scenario, config, clock
@@ -101,10 +112,6 @@ class Engine:
 
     # -- clock and events -------------------------------------------------------
 
-    @property
-    def now(self) -> float:
-        return self.clock.now()
-
     def fmt(self, at: float) -> str:
         return format_seconds(at)
 
@@ -129,20 +136,26 @@ class Engine:
         # In real time, runs end through the clock's polling: keep the loop alive until the end.
         self.schedule(self.until, lambda: None)
         handled = 0
-        while self._heap:
-            at = self._heap[0][0]
-            if at > self.until:
+        heap, clock, until, events = self._heap, self.clock, self.until, self.trace.events
+        virtual = isinstance(clock, VirtualClock)
+        while heap:
+            at = heap[0][0]
+            if at > until:
                 break
-            if not self.clock.advance_to(at):
+            if not clock.advance_to(at):
                 continue
-            _, _, action = heapq.heappop(self._heap)
-            action()
+            if virtual:
+                self.now = clock.now()
+            heapq.heappop(heap)[2]()
             self.pump()
-            self._sample_reserved()
+            if self._unsampled:
+                self._sample_reserved()
             handled += 1
-            if handled > MAX_EVENTS or len(self.trace.events) > MAX_RECORDS:
+            if handled > MAX_EVENTS or len(events) > MAX_RECORDS:
                 raise ScenarioError(self._too_many_events(at))
-        self.clock.advance_to(self.until)
+        clock.advance_to(until)
+        if virtual:
+            self.now = clock.now()
         return self.finish()
 
     def _submission(self, sub: Any, i: int, first: int) -> None:
@@ -158,7 +171,8 @@ class Engine:
         pending BRPOP is the oldest. kombu's BRPOP times out after brpop_timeout (1 s)
         and is issued again at once, so that is the client whose current one-second
         cycle began longest ago, not the one idle the longest."""
-        self._track_brpop()
+        if self._unchecked:
+            self._track_brpop()
         store = self.broker.store
         while store.queue_length():
             ready = self._consumers_with_messages(store)
@@ -213,25 +227,28 @@ class Engine:
         self._unchecked.clear()
 
     def _sample_reserved(self) -> None:
+        reserved = self.trace.reserved
         for worker in self._unsampled.values():
-            held = len(worker.ready) + len(worker.scheduled) + len(worker.piped())
-            steps = self.trace.reserved[worker.name]
+            held = len(worker.ready) + len(worker.scheduled) + sum(map(len, worker.pipes))
+            steps = reserved[worker.name]
             if (steps[-1][1] if steps else 0) != held:
                 steps.append((self.now, held))
         self._unsampled.clear()
 
     def _measure(self) -> None:
         held = self.broker.store.bytes_held()
-        self.trace.broker_bytes_peak = max(self.trace.broker_bytes_peak, held)
+        if held > self.trace.broker_bytes_peak:
+            self.trace.broker_bytes_peak = held
 
     # -- recording ----------------------------------------------------------------
 
     def record(self, kind: str, worker: str = "", message: str = "", detail: str = "",
                delivery: Unacked | None = None) -> None:
-        self.trace.events.append(Event(self.now, kind, worker, message, detail))
+        now = self.now
+        self.trace.events.append(Event(now, kind, worker, message, detail))
         if delivery is not None:
             m = delivery.message
-            self.trace.deliveries.append(DeliveryRecord(m.id, m.task, worker, self.now, m.redelivered))
+            self.trace.deliveries.append(DeliveryRecord(m.id, m.task, worker, now, m.redelivered))
 
     def _on_broker(self, what: str, message: Message, detail: str) -> None:
         self.record(what, message=message.id, detail=detail)

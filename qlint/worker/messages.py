@@ -147,8 +147,8 @@ def body_bytes(message: Message) -> int:
     extra = message.padding + 2 + (2 if message.args else 0) if message.padding else 0
     # json.dumps([args, {}, embed]) is "[" args ", {}, " embed "]", and the embed depends on the canvas alone.
     args = len(json.dumps(message.args)) if message.args else 2
-    embed = _embed_length(tuple(c.step.task for c in message.callbacks), tuple(e.task for e in message.errbacks),
-                          message.chord)
+    embed = _embed_length(tuple(c.step.task for c in message.callbacks) if message.callbacks else (),
+                          tuple(e.task for e in message.errbacks) if message.errbacks else (), message.chord)
     return 1 + args + 6 + embed + 1 + extra
 
 
@@ -171,9 +171,16 @@ def _serialized_length(plain: str, padding: int, kind: str, serializer: str, com
 _envelope_lengths: dict[tuple[Any, ...], int] = {}
 
 
+def _json_length(text: str) -> int:
+    """len(json.dumps(text)): the text and its quotes, unless json escapes something in it."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return len(text) + 2
+    return len(json.dumps(text))
+
+
 def envelope_size(message: Message) -> int:
     encoded = 4 * math.ceil(body_bytes(message) / 3)
-    key = (len(json.dumps(message.id)), len(json.dumps(message.tag)), message.task, type(message.eta), message.eta,
+    key = (_json_length(message.id), _json_length(message.tag), message.task, type(message.eta), message.eta,
            message.retries, message.redelivered, message.compression, message.serializer, message.queue)
     length = _envelope_lengths.get(key)
     if length is None:

@@ -27,3 +27,13 @@ def test_size_is_the_built_envelope(name: str) -> None:
     body = serialized_body(message)
     assert body_bytes(message) == len(body)
     assert envelope_size(message) == len(json.dumps(envelope(message, base64.b64encode(body).decode())))
+
+
+@pytest.mark.parametrize("plain, escaped", [("t1x", "t1\t"), ("t1x", 't1"'), ("t1x", "t1\\"), ("t1x", "t1é")])
+def test_an_escaped_id_is_not_sized_as_a_plain_one(plain: str, escaped: str) -> None:
+    # Envelope lengths are kept by the JSON length of the id and tag: the plain id, sized first,
+    # must not lend its entry to an id of as many characters that JSON escapes.
+    for mid in (plain, escaped):
+        message = Message(mid, "escapes", [], 0.0, f"tag-{mid}")
+        body = base64.b64encode(serialized_body(message)).decode()
+        assert envelope_size(message) == len(json.dumps(envelope(message, body)))
