@@ -94,18 +94,27 @@ def test_without_the_cache_nothing_is_stored(tmp_path, monkeypatch):
 PLAIN = {f"shop/plain{i}.py": f"def helper{i}(x):\n    return x + {i}\n" for i in range(5)}
 
 
+def _edit(path: Path, text: str) -> None:
+    """Write a file, with a modification time a second before its last one: two writes within
+    the same clock tick could leave a file of the same size with the same times."""
+    before = path.stat().st_mtime_ns if path.exists() else None
+    path.write_text(text, encoding="utf-8")
+    if before is not None:
+        os.utime(path, ns=(before - 10**9, before - 10**9))
+
+
 def _counting_rechecks(monkeypatch) -> list[str]:
     """The edited files whose verdicts a run computes again, by path from the root."""
     import qlint.pipeline.engine
 
     checked: list[str] = []
-    real = qlint.pipeline.engine._same_verdicts
+    real = qlint.pipeline.engine._unaffected_by
 
     def counted(rel, full, verdicts):
         checked.append(rel)
         return real(rel, full, verdicts)
 
-    monkeypatch.setattr(qlint.pipeline.engine, "_same_verdicts", counted)
+    monkeypatch.setattr(qlint.pipeline.engine, "_unaffected_by", counted)
     return checked
 
 
@@ -125,8 +134,8 @@ def test_an_edit_of_files_the_run_only_scanned_gets_the_stored_result(tmp_path, 
     analyses, rechecked = _counting_analyses(monkeypatch), _counting_rechecks(monkeypatch)
     first = _run(root)
     assert ("QL305", "shop/views.py", 11) in _findings(first)
-    (root / "shop/plain1.py").write_text("def helper1(x, y=2):\n    return x * y\n", encoding="utf-8")
-    (root / "shop/plain3.py").write_text("import json\n\n\ndef helper3(x):\n    return json.dumps(x)\n")
+    _edit(root / "shop/plain1.py", "def helper1(x, y=2):\n    return x * y\n")
+    _edit(root / "shop/plain3.py", "import json\n\n\ndef helper3(x):\n    return json.dumps(x)\n")
     again = _run(root)
     assert len(analyses) == 1 and sorted(rechecked) == ["shop/plain1.py", "shop/plain3.py"]
     assert _findings(again) == _findings(first) == _findings(_run(root, use_cache=False))
@@ -142,7 +151,7 @@ def test_a_fresh_edit_gets_the_stored_result_but_it_is_not_stored_again(tmp_path
     _run(root)
     analyses, rechecked = _counting_analyses(monkeypatch), _counting_rechecks(monkeypatch)
     monkeypatch.setattr(file_memory, "RACY_NS", 3600 * 10**9)
-    (root / "shop/plain2.py").write_text("def helper2(x):\n    return x - 2\n", encoding="utf-8")
+    _edit(root / "shop/plain2.py", "def helper2(x):\n    return x - 2\n")
     _run(root)
     _run(root)
     assert not analyses and rechecked == ["shop/plain2.py", "shop/plain2.py"]
@@ -165,24 +174,33 @@ def test_an_edit_that_changes_what_the_run_learnt_of_a_file_runs_again(tmp_path,
     for path, edit in edits.items():
         target = root / path
         before = target.read_text()
-        target.write_text(edit(before), encoding="utf-8")
+        _edit(target, edit(before))
         count = len(analyses)
         changed = _findings(_run(root))
         assert len(analyses) == count + 1, path
         assert changed == _findings(_run(root, use_cache=False))
-        target.write_text(before, encoding="utf-8")
+        _edit(target, before)
         _run(root)
 
 
-def test_a_changed_file_that_is_not_python_runs_again(tmp_path, monkeypatch):
+def test_files_that_are_not_python_run_again_if_qlint_reads_them(tmp_path, monkeypatch):
     monkeypatch.setattr(file_memory, "RACY_NS", 0)
     root = _views_project(tmp_path)
-    (root / "Procfile").write_text("worker: celery -A shop worker\n", encoding="utf-8")
+    _edit(root / "Procfile", "worker: celery -A shop worker\n")
+    _edit(root / "shop/.qlint.toml", "ignore = []\n")  # a sub-project's configuration
+    _edit(root / "CHANGELOG.md", "# 1.0\n")
+    _edit(root / "pyproject.toml", '[project]\nname = "shop"\n\n[tool.ruff]\nline-length = 100\n')
     analyses = _counting_analyses(monkeypatch)
-    _run(root)
-    (root / "Procfile").write_text("worker: celery -A shop worker --prefetch-multiplier=1\n", encoding="utf-8")
+    first = _run(root)
+    _edit(root / "CHANGELOG.md", "# 1.1\n\nFaster.\n")
+    _edit(root / "pyproject.toml", '[project]\nname = "shop"\n\n[tool.ruff]\nline-length = 120\n')
+    assert _codes(_run(root)) == _codes(first) and len(analyses) == 1
+    _edit(root / "Procfile", "worker: celery -A shop worker --prefetch-multiplier=1\n")
     _run(root)
     assert len(analyses) == 2
+    _edit(root / "shop/.qlint.toml", 'ignore = ["QL305"]\n')
+    assert "QL305" in _codes(first) and "QL305" not in _codes(_run(root))
+    assert len(analyses) == 3
 
 
 def test_a_file_whose_comments_were_read_runs_again(tmp_path, monkeypatch):
@@ -191,7 +209,7 @@ def test_a_file_whose_comments_were_read_runs_again(tmp_path, monkeypatch):
     root = _views_project(tmp_path)
     analyses = _counting_analyses(monkeypatch)
     _run(root, extend_select=["QL009"])
-    (root / "shop/plain4.py").write_text("def helper4(x):  # noqa: QL305\n    return x\n", encoding="utf-8")
+    _edit(root / "shop/plain4.py", "def helper4(x):  # noqa: QL305\n    return x\n")
     again = _run(root, extend_select=["QL009"])
     assert len(analyses) == 2 and ("QL009", "shop/plain4.py", 1) in _findings(again)
 
@@ -215,7 +233,7 @@ def test_a_check_of_some_files_gets_the_stored_answer_restricted_to_them(tmp_pat
     stored = {paths: _run_paths(root, list(paths)) for paths in asked}
     assert len(analyses) == 1
     assert stored == asked == {paths: _run_paths(root, list(paths), use_cache=False) for paths in asked}
-    (root / "shop/plain1.py").write_text("def helper1(x):\n    return -x\n", encoding="utf-8")
+    _edit(root / "shop/plain1.py", "def helper1(x):\n    return -x\n")
     assert _run_paths(root, ["shop/plain1.py"]) == _run_paths(root, ["shop/plain1.py"], use_cache=False)
     assert len(analyses) == 1 + len(asked) + 1
 
@@ -224,7 +242,7 @@ def test_an_answer_that_depends_on_the_asked_files_answers_only_them(tmp_path, m
     """With QL009, the stale suppression comments of the asked files are reported."""
     monkeypatch.setattr(file_memory, "RACY_NS", 0)
     root = _views_project(tmp_path)
-    (root / "shop/plain4.py").write_text("def helper4(x):  # noqa: QL305\n    return x\n", encoding="utf-8")
+    _edit(root / "shop/plain4.py", "def helper4(x):  # noqa: QL305\n    return x\n")
     analyses = _counting_analyses(monkeypatch)
     whole = _run_paths(root, ["."], extend_select=["QL009"])
     assert ("QL009", "shop/plain4.py", 1) in whole[0]
@@ -237,3 +255,18 @@ def _run_paths(root: Path, paths: list[str], **options) -> tuple[list[tuple[str,
     result = check_paths(paths, cwd=root, root=root, config=load_config(root), **options)
     wait_for_writer(root)
     return _findings(result) + [("suppressed", f.span.path, f.span.line) for f in result.suppressed], result.unchecked
+
+
+def test_a_dependency_file_runs_again_only_when_what_it_says_of_celery_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    requirements = root / "requirements.txt"
+    _edit(requirements, "celery==5.3.6\nrequests==2.31.0\n")
+    analyses = _counting_analyses(monkeypatch)
+    _run(root)
+    _edit(requirements, "celery==5.3.6\nrequests==2.32.3\n")  # a bump of another package
+    _run(root)
+    assert len(analyses) == 1
+    _edit(requirements, "celery==5.2.7\nrequests==2.32.3\n")
+    _run(root)
+    assert len(analyses) == 2

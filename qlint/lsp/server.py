@@ -125,7 +125,7 @@ class QlintServer(LanguageServer):
             self._collection = asyncio.get_event_loop().call_later(IDLE_SECONDS, self.collect_when_idle)
         self.checks += 1
         if cache is not None:
-            cache.put(found, tree, run_reads(self.analysis))
+            cache.put(found, tree, run_reads(self.analysis, cache.listing))
         self.show(restrict(found, ["."]).findings)
 
     def show(self, findings: list[Finding]) -> None:

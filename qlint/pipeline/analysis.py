@@ -33,7 +33,8 @@ from qlint.sources import ir
 from qlint.sources.deploy.facts import DeployFacts
 from qlint.sources.python import parse_file, with_bodies_at
 from qlint.sources import file_verdicts
-from qlint.sources.file_verdicts import APP_USE, MARKER_NUMBERS, STARTS_CELERY, calls_kind
+from qlint.sources.file_verdicts import APP_USE, MARKER_NUMBERS, STARTS_CELERY, calls_kind, dependency_facts, \
+    deployment_file
 from qlint.sources.read import MARKERS, SourceError, names_settings_module_only, read_bytes
 from qlint.sources.templates import PYTHON_NOTE
 
@@ -198,10 +199,6 @@ class _Loader:
                 self.stored.put(full, what, value)
         self.verdicts.setdefault(path, {})[what] = value
         return value
-
-    def contents(self, path: str) -> bytes | None:
-        """The bytes of any file, Python or not, read once."""
-        return self.read(path) if path in self.data else self.read_other(path)
 
     def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:
         """An entry the resolver will ask for: the crew's to parse, once enough of them
@@ -394,10 +391,10 @@ def analyse(
                 unmarked.add(rel)
         deps = load_dependency_files(
             dependency_candidates(other_files) + [f for f in python_files if f.rpartition("/")[2] == "setup.py"],
-            loader.contents, abs_of)
+            lambda path, kind: loader.verdict(dependency_facts(path, kind), path), abs_of)
         versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
-        deploy = load_deploy_files(deploy_candidates, deps.reader(loader.read_other), loader.deploy_facts,
-                                   others=other_files)
+        deploy = load_deploy_files(deploy_candidates, loader.read_other, loader.deploy_facts, others=other_files,
+                                   is_deployment=lambda path: loader.verdict(deployment_file(path), path))
         deploy.facts.extend(python_started(
             python_files, lambda path: loader.read(path) if loader.verdict(STARTS_CELERY, path) else None,
             base))

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from qlint.model import Finding
 from qlint.pipeline.result import Answer, CheckResult
 from qlint.scan.cache_writer import store, wait_for_writer
-from qlint.scan.discovery import display_path, project_files
-from qlint.scan.run_cache import Reads, RunCache
+from qlint.scan.discovery import CONFIG_NAMES, display_path, project_files
+from qlint.scan.run_cache import Listing, Reads, RunCache
 from qlint.sources import file_verdicts
 from qlint.sources.read import SourceError, read_bytes
 
@@ -259,7 +259,7 @@ def check_paths(
     stored = cache.get()
     if stored is not None and stored.answers(paths):
         return restrict(stored, paths)
-    stored = cache.get_unaffected(_same_verdicts) if use_cache and stored is None else None
+    stored = cache.get_unaffected(_unaffected_by) if use_cache and stored is None else None
     if stored is not None and stored.answers(paths):
         if cache.reads is not None:
             tree, reads = cache.tree, cache.reads
@@ -277,23 +277,37 @@ def check_paths(
         finally:
             analysis.close()
     if use_cache:
-        reads = run_reads(analysis)
+        reads = run_reads(analysis, cache.listing)
         store(root, lambda: (analysis.store_facts(), cache.put(found, tree, reads)))
     return restrict(found, paths)
 
 
-def run_reads(analysis: Analysis) -> Reads:
-    """What the run learnt of the files (analysis.reads()), by path from the root."""
+def run_reads(analysis: Analysis, listing: Listing = ()) -> Reads:
+    """What the run learnt of the files (analysis.reads()), by path from the root; and of the
+    configuration files in the listing (the walk read them), the qlint configuration each holds."""
     used, verdicts = analysis.reads()
     base = display_path(analysis.root, analysis.cwd)
     cut = 0 if base == "." else len(base) + 1
-    return {path[cut:] for path in (*used, *analysis.comments_read)}, {path[cut:]: v for path, v in verdicts.items()}
+    by_root = {path[cut:]: dict(v) for path, v in verdicts.items()}
+    unreadable = set()
+    for rel, full, _ in listing:
+        name = rel.rpartition("/")[2]
+        if name in CONFIG_NAMES:
+            kind = file_verdicts.qlint_configuration(name)
+            try:
+                by_root.setdefault(rel, {})[kind] = file_verdicts.compute(kind)(read_bytes(full))
+            except SourceError:
+                unreadable.add(rel)
+    return {path[cut:] for path in (*used, *analysis.comments_read)} | unreadable, by_root
 
 
-def _same_verdicts(rel: str, full: str, verdicts: Mapping[object, object]) -> bool:
-    """Whether a Python file the last run only asked verdicts of gives the same ones now."""
-    if not rel.endswith(".py"):
-        return False
+def _unaffected_by(rel: str, full: str, verdicts: Mapping[object, object]) -> bool:
+    """Whether a changed file whose bytes the last run did not use leaves its answer as it was:
+    a file that gives the verdicts the run asked of it (a Python module's markers, a dependency
+    file's facts, the qlint configuration a pyproject.toml holds), or one qlint does not read (a
+    README, an image, a schema)."""
+    if not verdicts:
+        return not rel.endswith(".py")
     try:
         data = read_bytes(full)
     except SourceError:

@@ -2,8 +2,7 @@
 files their `-r`/`-c` lines include, and the Celery release [tool.qlint] names.
 
 Candidates are chosen by name among the files discovery found (as deployment files
-are), each read once; a Dockerfile's bytes are kept for the deployment reader, which
-reads the same file. Files an include names are read when it names them, whatever
+are), each read once. Files an include names are read when it names them, whatever
 their name, if they are in the tree discovery walked.
 """
 from __future__ import annotations
@@ -16,8 +15,8 @@ from typing import Callable, Collection, Mapping
 
 from qlint.model import Span
 from qlint.resolve.versions import Versions, include_target, resolve_versions
-from qlint.sources.dependencies import dependency_kind, read_dependency_bytes
-from qlint.sources.dependencies.facts import DependencyFacts
+from qlint.sources.dependencies import dependency_kind
+from qlint.sources.dependencies.facts import DependencyFacts, DependencyKind
 
 
 @dataclass
@@ -26,21 +25,17 @@ class DependencyInput:
     # (including file, index of the include) -> the project file it names
     targets: dict[tuple[str, int], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    # Bytes of the files that other readers also read (Dockerfiles), by path.
-    kept: dict[str, bytes] = field(default_factory=dict)
-
-    def reader(self, read: Callable[[str], bytes | None]) -> Callable[[str], bytes | None]:
-        """read, except for files already read here."""
-        return lambda path: self.kept[path] if path in self.kept else read(path)
 
 
 def candidates(paths: Collection[str]) -> list[str]:
     return [path for path in paths if dependency_kind(path) is not None]
 
 
-def load_dependency_files(paths: list[str], read: Callable[[str], bytes | None], known: Collection[str]) -> DependencyInput:
-    """Facts of every dependency file among paths and of the files they include; read returns
-    a file's bytes or None, known holds every path in the tree."""
+def load_dependency_files(paths: list[str], facts_of: Callable[[str, DependencyKind | None], DependencyFacts | None],
+                          known: Collection[str]) -> DependencyInput:
+    """Facts of every dependency file among paths and of the files they include; facts_of
+    gives a file's facts (read_dependency_bytes) or None when it cannot be read, known holds
+    every path in the tree."""
     out = DependencyInput()
     by_name: dict[str, list[str]] | None = None
     pending = [(path, None) for path in reversed(paths)]
@@ -48,13 +43,10 @@ def load_dependency_files(paths: list[str], read: Callable[[str], bytes | None],
         path, kind = pending.pop()
         if path in out.facts:
             continue
-        data = read(path)
-        if data is None:
+        facts = facts_of(path, kind)
+        if facts is None:
             continue
-        facts = read_dependency_bytes(path, data, kind)
         out.facts[path] = facts
-        if facts.kind == "dockerfile":
-            out.kept[path] = data
         for index, include in enumerate(facts.includes):
             if facts.kind == "dockerfile" and by_name is None:
                 by_name = {}

@@ -50,14 +50,16 @@ def is_deployment_file(path: str, data: bytes) -> bool:
 
 def load_deploy_files(paths: list[str], read: Callable[[str], bytes | None],
                       facts_of: Callable[[str, bytes], DeployFacts | None] = read_deploy_facts,
-                      others: list[str] = ()) -> DeployInput:
+                      others: list[str] = (), is_deployment: Callable[[str], bool | None] | None = None) -> DeployInput:
     """Facts of every deployment file among paths; read returns a file's bytes or None,
     facts_of reads them (read_deploy_facts, or the same through a cache); others are the
-    project's other files, where a Makefile or README may say how an env file is made."""
+    project's other files, where a Makefile or README may say how an env file is made.
+    is_deployment, asked first, says that a candidate is no deployment file (False), so that
+    its bytes are not read (None: it cannot tell)."""
     out = DeployInput()
     by_path: dict[str, DeployFacts] = {}
     for path in paths:
-        if not candidate(path):
+        if not candidate(path) or (is_deployment is not None and is_deployment(path) is False):
             continue
         data = read(path)
         if data is None:

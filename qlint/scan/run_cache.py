@@ -5,11 +5,11 @@ options, the stored result is the answer: nothing is read, parsed or resolved.
 
 Beside it is what the run learnt of each file: whether it used the file's bytes, and else the
 verdicts it asked of them (the pre-filter's markers, QL305's calls...). A Python file it only
-asked verdicts of cannot change the result while those verdicts stay the same, so an edit of
-such files alone (a test, a module with nothing Celery-related in it) still gets the stored
-answer, once the edited files are read and their verdicts computed again. Any other
-difference and the run is done again, with the per-file facts cache (facts_cache.py) still
-saving the parsing."""
+asked verdicts of cannot change the result while those verdicts stay the same, nor can a file
+it never read (a README): so an edit of such files alone (a test, a module with nothing
+Celery-related in it, the changelog) still gets the stored answer, once the edited Python files
+are read and their verdicts computed again. Any other difference and the run is done again,
+with the per-file facts cache (facts_cache.py) still saving the parsing."""
 from __future__ import annotations
 
 import hashlib
@@ -116,9 +116,9 @@ class RunCache:
         tree, result = stored
         return result if tree == self.tree else None
 
-    def get_unaffected(self, same_verdicts: Callable[[str, str, dict[Any, Any]], bool]) -> Any | None:
+    def get_unaffected(self, unaffected: Callable[[str, str, dict[Any, Any]], bool]) -> Any | None:
         """The stored result, where the only files changed since it was computed are some whose
-        bytes it did not use and for which same_verdicts(path from the root, absolute path,
+        bytes it did not use and for which unaffected(path from the root, absolute path,
         {kind: verdict} as the run found them) holds; else None."""
         reads = self._load(self.reads_path)
         if reads is None:
@@ -132,7 +132,7 @@ class RunCache:
             if before is None:
                 return None
             if before != now:
-                if rel in used or not same_verdicts(rel, full, verdicts.get(rel, {})):
+                if rel in used or not unaffected(rel, full, verdicts.get(rel, {})):
                     return None
                 fresh = fresh or not settled(now)
         stored = self._load(self.path)

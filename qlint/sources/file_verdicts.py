@@ -1,12 +1,15 @@
-"""What a check asks of a Python file's bytes without parsing them, by kind: the pre-filter's
-Celery markers, whether the file may act on an app it imports or start a Celery process, and
-the calls QL305's second pass looks for. The kind alone says how the verdict is computed, so
-that a later run can ask an edited file the same questions (scan/run_cache.py).
+"""What a check asks of a file's bytes without parsing them as Python, by kind: the pre-filter's
+Celery markers, whether the file may act on an app it imports or start a Celery process, the
+calls QL305's second pass looks for, whether a candidate is a deployment file, what a
+dependency file says of celery and kombu, and the qlint configuration a file holds. The
+kind alone says how the verdict is computed, so that a later run can ask an edited file the same
+questions (scan/run_cache.py).
 """
 from __future__ import annotations
 
 import functools
 import re
+import sys
 from typing import Callable, Hashable, Mapping
 
 from qlint.sources.read import MARKERS, calls_pattern, celery_markers, may_use_an_app
@@ -24,6 +27,24 @@ def calls_kind(names: Mapping[str, frozenset[str]]) -> Hashable:
     return "calls", tuple(sorted((name, tuple(sorted(words))) for name, words in names.items()))
 
 
+def qlint_configuration(name: str) -> Hashable:
+    """The kind of verdict that is the qlint configuration a .qlint.toml or pyproject.toml holds
+    (the walk reads a sub-project's; a check's own is part of what it was asked)."""
+    return "qlint configuration", name
+
+
+def deployment_file(path: str) -> Hashable:
+    """The kind of verdict that says whether a file is a deployment file (read by its name and
+    first bytes, sources/deploy/discover.py)."""
+    return "deployment file", path
+
+
+def dependency_facts(path: str, kind: str | None) -> Hashable:
+    """The kind of verdict that is a dependency file's facts (sources/dependencies), read as
+    `kind` where the caller knows better than the name (a file a requirements file includes)."""
+    return "dependency facts", path, kind
+
+
 @functools.lru_cache(maxsize=64)
 def compute(kind: Hashable) -> Callable[[bytes], object] | None:
     """How the verdict of that kind is computed from a file's bytes; None for a kind unknown here."""
@@ -37,7 +58,35 @@ def compute(kind: Hashable) -> Callable[[bytes], object] | None:
         return may_use_an_app
     if isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "calls":
         return _calls_of({name: frozenset(words) for name, words in kind[1]})
+    if isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "qlint configuration":
+        return functools.partial(_qlint_table, kind[1])
+    if isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "deployment file":
+        from qlint.sources.deploy.discover import HEAD_BYTES, classify_path
+
+        path = kind[1]
+        return lambda data: classify_path(path, data[:HEAD_BYTES]) is not None
+    if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "dependency facts":
+        from qlint.sources.dependencies import read_dependency_bytes
+
+        return functools.partial(read_dependency_bytes, kind[1], kind=kind[2])
     return None
+
+
+def _qlint_table(name: str, data: bytes) -> object:
+    if name == "pyproject.toml" and b"qlint" not in data:
+        return None  # not parsed by qlint (user_config/project_config.py)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        return f"unreadable: {exc}"
+    if name == "pyproject.toml":
+        tool = table.get("tool")
+        return tool.get("qlint") if isinstance(tool, dict) else None
+    return table
 
 
 def marker_numbers(data: bytes) -> tuple[int, ...]:
