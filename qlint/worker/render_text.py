@@ -29,13 +29,13 @@ def text_lines(trace: Trace, header: str = "") -> Iterator[str]:
     yield f"broker: {trace.broker}, clock: {trace.mode}, until {format_seconds(trace.until)}"
     yield ""
     last_at, when = None, ""
+    labels = {kind: f"{label:<14}" for kind, label in LABELS.items()}
     for e in trace.events:
         if e.at != last_at:  # events come in time order, many at one instant
             last_at, when = e.at, f"{format_seconds(e.at):>10}"
-        who = f"{e.worker:<7}" if e.worker else " " * 7
-        what = f"{e.message} " if e.message else ""
-        detail = f"{what}{e.detail}".strip()
-        yield f"{when}  {LABELS.get(e.kind, e.kind):<14} {who} {detail}".rstrip()
+        label = labels.get(e.kind) or f"{e.kind:<14}"
+        detail = f"{e.message} {e.detail}".strip() if e.message else e.detail.strip()
+        yield f"{when}  {label} {e.worker:<7} {detail}".rstrip()
     s = trace.summary()
     yield ""
     yield "summary"

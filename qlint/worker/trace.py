@@ -1,6 +1,7 @@
 """What a replay produced: the timeline, the executions, the deliveries, a summary."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,17 +58,14 @@ class Trace:
     reserved: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        per_id = {mid: 0 for mid in self.published}
-        completed: set[str] = set()
-        first_start: dict[str, float] = {}
-        for ex in self.executions:
-            per_id[ex.id] = per_id.get(ex.id, 0) + 1
-            first_start.setdefault(ex.id, ex.start)
-            if ex.outcome == "success":
-                completed.add(ex.id)
-        waits = {
-            mid: first_start.get(mid, self.until) - at for mid, at in self.published.items()
-        }
+        ids = [ex.id for ex in self.executions]
+        per_id = dict.fromkeys(self.published, 0)
+        per_id.update(Counter(ids))  # ids run but not published, if any, after the others
+        # The first run of each id: reversed, so that the first one is the one kept.
+        first_start = dict(zip(reversed(ids), [ex.start for ex in reversed(self.executions)]))
+        completed = {ex.id for ex in self.executions if ex.outcome == "success"}
+        until = self.until
+        waits = [first_start.get(mid, until) - at for mid, at in self.published.items()]
         pending = set(self.pending_at_end)
         failed = {e.id for e in self.executions if e.outcome in ("failure", "soft-time-limit", "time-limit")}
         lost = sorted(
@@ -81,7 +79,7 @@ class Trace:
             "lost": len(lost),
             "lost_ids": lost,
             "never_started": sorted(mid for mid in self.published if mid not in first_start),
-            "max_queue_wait": max(waits.values(), default=0.0),
+            "max_queue_wait": max(waits, default=0.0),
             "revoked": sorted(self.revoked),
             "pending_at_end": sorted(pending),
             "broker_bytes_peak": self.broker_bytes_peak,

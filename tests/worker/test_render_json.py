@@ -11,6 +11,7 @@ import pytest
 from qlint.worker import load_scenario, parse_scenario, prepare_scenario, simulate
 from qlint.worker.from_project import project_provider
 from qlint.worker.render_json import write_json
+from qlint.worker.trace import DeliveryRecord, Event, ExecutionRecord, Trace
 
 SCENARIOS = sorted((Path(__file__).parents[2] / "examples" / "scenarios").glob("*.yaml"))
 
@@ -58,3 +59,14 @@ def test_odd_values() -> None:
     extra = {"notes": ["a note ✓", "two"], "more": {"nan": float("nan"), "inf": [float("-inf")], 3: None}}
     assert written(trace, extra) == expected(trace, extra)
     assert '"x": {' in written(trace, {})  # a mapping inside the arguments of a run
+
+
+def test_odd_record_fields() -> None:
+    # The fields of a batch of records are encoded a column at a time: columns of one plain type or
+    # of several, floats json writes as NaN or Infinity, a value json converts with default=str.
+    trace = Trace(mode="virtual", broker="redis", until=10.0, published={"t1": 0.0, "t2": 1.0})
+    trace.events = [Event(1.0, "run", "w1", "t1", "é"), Event(float("nan"), "end"), Event(float("inf"), "x", detail=Path("p"))]
+    trace.executions = [ExecutionRecord("t1", "a", "w1", 1, 0.0, None, "running", 1, False, []),
+                        ExecutionRecord("t2", "a", "w1", True, 2, float("-inf"), "success", 2, None, [1.5, {"k": None}])]
+    trace.deliveries = [DeliveryRecord("t1", "a", "w1", 0, True), DeliveryRecord("t2", "a", "w1", 1.5, False)]
+    assert written(trace, {}) == expected(trace, {})
