@@ -344,11 +344,12 @@ class Worker:
 
     def receive(self, delivery: Unacked) -> None:
         engine, message = self.engine, delivery.message
-        request = Request(message, delivery, self.name, engine.now)
+        now = engine.now
+        request = Request(message, delivery, self.name, now)
         self.held.setdefault(message.tag, None)
         engine.worker_changed(self)
         detail = ["redelivered"] if message.redelivered else []
-        waits = message.eta is None or message.eta <= engine.now
+        waits = message.eta is None or message.eta <= now
         if waits and self._in_pool() >= self.config.concurrency and message.id not in self.revoked:
             busy = ", ".join(f"{self.name}/{e.slot} runs {e.request.message.id}" for e in self.running())
             piped = ", ".join(f"{r.message.id} waits in the pipe of {self.name}/{i + 1}"
@@ -413,7 +414,7 @@ class Worker:
         shutting down hands over nothing more: AsynPool.flush drops the jobs no process accepted, and their
         messages go back to the broker with the rest of what the worker held."""
         while self.alive and not self.blocked:
-            if self._start_piped():
+            if any(self.pipes) and self._start_piped():
                 continue
             if self.stopping or not self.ready or self._in_pool() >= self.config.concurrency:
                 return
@@ -487,8 +488,11 @@ class Worker:
 
     def _deduplicated(self, request: Request, slot: int) -> bool:
         """trace_task's check before the task body runs, for a redelivered message."""
-        policy, message, engine = self.policy(request), request.message, self.engine
-        if policy.dedupe is None or not message.redelivered:
+        message = request.message
+        if not message.redelivered:
+            return False
+        policy, engine = self.policy(request), self.engine
+        if policy.dedupe is None:
             return False
         if policy.dedupe == "no-backend":
             engine.record("dedupe-error", worker=self.name, message=message.id,
