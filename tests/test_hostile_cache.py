@@ -17,6 +17,7 @@ import pytest
 
 from qlint import __version__
 from qlint.scan import cache_store
+from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.facts_cache import FactsCache, extractor_digest
 from tests.conftest import cache_of
 from tests.lsp.conftest import server_in
@@ -116,6 +117,7 @@ def test_entries_qlint_did_not_write_are_misses(tree):
     root, marker = tree
     cold = run(["check", "--format", "json", "."], root)
     expected = findings(cold.stdout)
+    wait_for_writer(root)  # the run's entries are written by a child after it answers
     entries = sorted(p for p in cache_of(root).rglob("*") if p.is_file() and p.name != "lock")
     assert len(entries) >= ENTRIES + 2
     planted = entries[0::3]

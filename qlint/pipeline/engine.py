@@ -54,16 +54,22 @@ def run_rules(analysis: Analysis, rules: Sequence[type[Rule]]) -> list[Finding]:
     return findings
 
 
-def concerns(finding: Finding, wanted: set[str] | None) -> bool:
+Wanted = tuple[set[str], tuple[str, ...]]  # the asked files, and the asked folders as prefixes
+
+
+def concerns(finding: Finding, wanted: Wanted | None) -> bool:
     """A finding concerns the asked files when it is located in one or depends on one."""
     if wanted is None:
         return True
-    return bool(finding.files & wanted)
+    files, folders = wanted
+    return any(path in files or path.startswith(folders) for path in finding.files)
 
 
-def wanted_files(answer: Answer, paths: Sequence[str]) -> set[str] | None:
-    """Display paths of the asked files, or None when a folder at the root was asked (everything)."""
-    wanted: set[str] = set()
+def wanted_files(answer: Answer, paths: Sequence[str]) -> Wanted | None:
+    """The display paths of the asked files and folders, or None when a folder at the root was
+    asked (everything)."""
+    files: set[str] = set()
+    folders: list[str] = []
     everything = True
     cwd = Path(answer.cwd)
     for raw in paths:
@@ -73,11 +79,10 @@ def wanted_files(answer: Answer, paths: Sequence[str]) -> set[str] | None:
         everything = False
         rel = display_path(target, cwd)
         if target.is_dir():
-            prefix = rel.rstrip("/") + "/"
-            wanted.update(f for f in answer.files if f.startswith(prefix) or rel in (".", ""))
+            folders.append("" if rel in (".", "") else rel.rstrip("/") + "/")
         else:
-            wanted.add(rel)
-    return None if everything else wanted
+            files.add(rel)
+    return None if everything else (files, tuple(folders))
 
 
 def check(
@@ -153,9 +158,8 @@ def answer(
     judged = {r.code for r in all_rules() if r.status == "stable"} if after else set()
     rules = [r for r in all_rules() if not r.after_suppressions and (r.code in enabled or r.code in judged)]
     findings = run_rules(analysis, rules)
-    files = analysis.python_files + analysis.other_files
-    asked = Answer(CheckResult([]), tuple(paths) if after else None, str(analysis.cwd), str(analysis.root), files,
-                   analysis.read_files)
+    asked = Answer(CheckResult([]), tuple(paths) if after else None, str(analysis.cwd), str(analysis.root),
+                   "".join(f"\n{path}" for path in sorted(analysis.read_files)) + "\n")
     wanted = wanted_files(asked, paths) if after else None
     findings = [f for f in findings if concerns(f, wanted)]
 
@@ -177,7 +181,8 @@ def answer(
             return None
 
     # Stale comments are looked for in every checked file only when they will be reported.
-    checked = [f for f in analysis.python_files + analysis.other_files if wanted is None or f in wanted] if after else []
+    checked = [f for f in analysis.python_files + analysis.other_files
+               if wanted is None or f in wanted[0] or f.startswith(wanted[1])] if after else []
     result = apply_suppressions(findings, read_text, files=checked)
     order = lambda f: (f.span.path, f.span.line, f.span.column, f.code)  # noqa: E731
     kept = [f for f in result.kept if f.code in selected(governing(f.span.path))]
@@ -205,10 +210,9 @@ def unchecked_paths(answer: Answer, paths: Sequence[str]) -> list[str]:
         target = (cwd / raw).resolve()
         rel = display_path(target, cwd)
         if target.is_dir():
-            prefix = "" if rel in (".", "") else rel.rstrip("/") + "/"
-            found = any(f.startswith(prefix) for f in answer.read_files)
+            found = answer.reads_under("" if rel in (".", "") else rel.rstrip("/") + "/")
         else:
-            found = rel in answer.read_files
+            found = answer.reads_under(rel)
         if not found:
             out.append(raw)
     return out

@@ -30,8 +30,14 @@ class Answer:
     paths: tuple[str, ...] | None
     cwd: str
     root: str
-    files: list[str]  # display paths of the files analysed
-    read_files: set[str]  # and of those qlint reads for what they say (Analysis.read_files)
+    # Display paths of the files qlint reads for what they say (Analysis.read_files), each on a
+    # line of its own, the first too: one string, which a warm run loads at once.
+    read_files: str
 
     def answers(self, paths: Sequence[str]) -> bool:
         return self.paths is None or self.paths == tuple(paths)
+
+    def reads_under(self, rel: str) -> bool:
+        """Whether qlint reads the file at rel, or a file below it when rel is a folder
+        ("" for all)."""
+        return f"\n{rel}" in self.read_files if rel.endswith("/") or not rel else f"\n{rel}\n" in self.read_files
