@@ -108,13 +108,13 @@ def _counting_rechecks(monkeypatch) -> list[str]:
     import qlint.pipeline.engine
 
     checked: list[str] = []
-    real = qlint.pipeline.engine._unaffected_by
+    real = qlint.pipeline.engine.unaffected_by
 
     def counted(rel, full, verdicts):
         checked.append(rel)
         return real(rel, full, verdicts)
 
-    monkeypatch.setattr(qlint.pipeline.engine, "_unaffected_by", counted)
+    monkeypatch.setattr(qlint.pipeline.engine, "unaffected_by", counted)
     return checked
 
 

@@ -76,7 +76,7 @@ class QlintServer(LanguageServer):
         return out
 
     def check_now(self) -> None:
-        from qlint.pipeline.engine import answer, restrict, run_cache, run_reads
+        from qlint.pipeline.engine import answer, restrict, run_cache, run_reads, unaffected_by
         from qlint.user_config.project_config import ConfigError, load_config
 
         root = self.workspace_root()
@@ -87,14 +87,15 @@ class QlintServer(LanguageServer):
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"qlint: {exc}"))
             return
         # Until the server has read the project once, the answer that `qlint check .` (or an
-        # earlier server) stored for the tree as it is now stands, while no open buffer differs
-        # from its file; the first check stores its answer for the next server.
+        # earlier server) stored for the tree stands (as it is now, or changed only where that
+        # answer cannot change: run_cache.py), while no open buffer differs from its file; the
+        # first check stores its answer for the next server.
         cache = run_cache(["."], cwd=root, root=root, config=config) \
             if self.checks == 0 and _as_on_disk(root, buffers) else None
         if cache is not None and not self.looked_up_stored:
             self.looked_up_stored = True
             wait_for_writer(root)  # a `qlint check` that has just answered may still be storing
-            stored = cache.get()
+            stored = cache.get() or cache.get_unaffected(unaffected_by)
             if stored is not None and stored.answers(["."]):
                 self.window_log_message(lsp.LogMessageParams(
                     lsp.MessageType.Info, "qlint: showing the findings stored by an earlier check of this tree"))

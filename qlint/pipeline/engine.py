@@ -263,7 +263,7 @@ def check_paths(
     stored = cache.get()
     if stored is not None and stored.answers(paths):
         return restrict(stored, paths)
-    stored = cache.get_unaffected(_unaffected_by) if use_cache and stored is None else None
+    stored = cache.get_unaffected(unaffected_by) if use_cache and stored is None else None
     if stored is not None and stored.answers(paths):
         if cache.reads is not None:
             tree, reads = cache.tree, cache.reads
@@ -305,7 +305,7 @@ def run_reads(analysis: Analysis, listing: Listing = ()) -> Reads:
     return {path[cut:] for path in (*used, *analysis.comments_read)} | unreadable, by_root
 
 
-def _unaffected_by(rel: str, full: str, verdicts: Mapping[object, object]) -> bool:
+def unaffected_by(rel: str, full: str, verdicts: Mapping[object, object]) -> bool:
     """Whether a changed file whose bytes the last run did not use leaves its answer as it was:
     a file that gives the verdicts the run asked of it (a Python module's markers, a dependency
     file's facts, the qlint configuration a pyproject.toml holds), or one qlint does not read (a
