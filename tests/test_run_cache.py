@@ -98,6 +98,7 @@ def _edit(path: Path, text: str) -> None:
     """Write a file, with a modification time a second before its last one: two writes within
     the same clock tick could leave a file of the same size with the same times."""
     before = path.stat().st_mtime_ns if path.exists() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     if before is not None:
         os.utime(path, ns=(before - 10**9, before - 10**9))
@@ -270,3 +271,42 @@ def test_a_dependency_file_runs_again_only_when_what_it_says_of_celery_changes(t
     _edit(requirements, "celery==5.2.7\nrequests==2.32.3\n")
     _run(root)
     assert len(analyses) == 2
+
+
+def test_files_added_or_removed_that_nothing_looks_for_keep_the_answer(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    _edit(root / "docker-compose.yml", "services:\n  worker:\n    image: shop\n    command: celery -A shop worker\n"
+                                       "    env_file: config/worker.vars\n")
+    _edit(root / "Dockerfile", "FROM python:3.12\nCOPY deps.lst /app/deps.lst\nRUN pip install -r /app/deps.lst\n")
+    _edit(root / "changes/1.fixed", "A fix.\n")
+    analyses = _counting_analyses(monkeypatch)
+    first = _codes(_run(root))
+    kept = {  # added, then removed
+        "changes/2.added": "A feature.\n",
+        "frontend/app.ts": "export const x = 1;\n",
+        "docs/mkdocs.yml": "site_name: Shop\nnav:\n  - index.md\n",
+    }
+    for path, text in kept.items():
+        _edit(root / path, text)
+        assert _codes(_run(root)) == first and len(analyses) == 1, path
+        (root / path).unlink()
+        assert _codes(_run(root)) == first and len(analyses) == 1, path
+    (root / "changes/1.fixed").unlink()
+    assert _codes(_run(root)) == first and len(analyses) == 1
+    run_again = {
+        "shop/plain9.py": "def helper9(x):\n    return x\n",  # the module index and every scan see it
+        "config/worker.vars": "CELERY_WORKER_PREFETCH_MULTIPLIER=1\n",  # the compose file names it
+        "ops/deps.lst": "celery==5.4.0\n",  # named like the file the Dockerfile installs from
+        "Procfile": "worker: celery -A shop worker\n",  # a deployment file
+        "requirements-dev.txt": "pytest\n",  # a dependency file
+        "README.md": "cp worker.vars.example config/worker.vars\n",  # may say how an env file is made
+        "sub/.qlint.toml": "ignore = []\n",  # a configuration
+    }
+    for path, text in run_again.items():
+        count = len(analyses)
+        _edit(root / path, text)
+        assert _findings(_run(root)) == _findings(_run(root, use_cache=False)) and len(analyses) == count + 2, path
+        (root / path).unlink()
+        _run(root)
+        assert len(analyses) == count + 3, path

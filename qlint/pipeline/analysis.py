@@ -23,6 +23,7 @@ from qlint.scan.deploy_files import candidate, image_files, is_deployment_file, 
 from qlint.scan.discovery import display_path, find_root, project_files
 from qlint.scan.facts_cache import FactsCache
 from qlint.scan.file_memory import FileMemory
+from qlint.scan.file_set import FileSet
 from qlint.scan.verdicts import MISSING, StoredVerdicts
 from qlint.model import Span
 from qlint.resolve.project import Project, build_project
@@ -391,7 +392,7 @@ def analyse(
                 unmarked.add(rel)
         deps = load_dependency_files(
             dependency_candidates(other_files) + [f for f in python_files if f.rpartition("/")[2] == "setup.py"],
-            lambda path, kind: loader.verdict(dependency_facts(path, kind), path), abs_of)
+            lambda path, kind: loader.verdict(dependency_facts(path, kind), path), FileSet(abs_of, loader.used))
         versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
         deploy = load_deploy_files(deploy_candidates, loader.read_other, loader.deploy_facts, others=other_files,
                                    is_deployment=lambda path: loader.verdict(deployment_file(path), path))
@@ -402,7 +403,7 @@ def analyse(
         verdicts = functools.cache(lambda path: bool(loader.verdict(APP_USE, path)))
         workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
         workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
-        workspace.image_files = image_files(deploy.facts, abs_of)
+        workspace.image_files = image_files(deploy.facts, FileSet(abs_of, loader.used))
         workspace.read_callers = functools.partial(_read_callers, loader, python_files)
         workspace.read_bodies = loader.with_bodies
         project = build_project(display_path(root, cwd), workspace, entries, settings_only, versions)

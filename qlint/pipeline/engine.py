@@ -19,7 +19,7 @@ from qlint.model import Finding
 from qlint.pipeline.result import Answer, CheckResult
 from qlint.scan.cache_writer import store, wait_for_writer
 from qlint.scan.discovery import CONFIG_NAMES, display_path, project_files
-from qlint.scan.run_cache import Listing, Reads, RunCache
+from qlint.scan.run_cache import LOOKED_FOR, Listing, Reads, RunCache
 from qlint.sources import file_verdicts
 from qlint.sources.read import SourceError, read_bytes
 
@@ -293,6 +293,7 @@ def run_reads(analysis: Analysis, listing: Listing = ()) -> Reads:
     base = display_path(analysis.root, analysis.cwd)
     cut = 0 if base == "." else len(base) + 1
     by_root = {path[cut:]: dict(v) for path, v in verdicts.items()}
+    learnt = {path if path.startswith(LOOKED_FOR) else path[cut:] for path in (*used, *analysis.comments_read)}
     unreadable = set()
     for rel, full, _ in listing:
         name = rel.rpartition("/")[2]
@@ -302,14 +303,26 @@ def run_reads(analysis: Analysis, listing: Listing = ()) -> Reads:
                 by_root.setdefault(rel, {})[kind] = file_verdicts.compute(kind)(read_bytes(full))
             except SourceError:
                 unreadable.add(rel)
-    return {path[cut:] for path in (*used, *analysis.comments_read)} | unreadable, by_root
+    return learnt | unreadable, by_root
 
 
-def unaffected_by(rel: str, full: str, verdicts: Mapping[object, object]) -> bool:
-    """Whether a changed file whose bytes the last run did not use leaves its answer as it was:
-    a file that gives the verdicts the run asked of it (a Python module's markers, a dependency
-    file's facts, the qlint configuration a pyproject.toml holds), or one qlint does not read (a
-    README, an image, a schema)."""
+def unaffected_by(rel: str, full: str | None, verdicts: Mapping[object, object] | None) -> bool:
+    """Whether a file whose bytes the last run did not use, nor looked for, leaves its answer as
+    it was: changed, one that gives the verdicts the run asked of it (a Python module's markers,
+    a dependency file's facts, the qlint configuration a pyproject.toml holds), or one qlint does
+    not read (a README, an image, a schema); added (verdicts None) or removed (full None), one
+    that nothing picks by its name or kind: not a Python module, a configuration, dependency or
+    deployment file, nor a README or Makefile that may say how an env file is made."""
+    if verdicts is None or full is None:
+        from qlint.scan.deploy_files import candidate, may_make_env_files
+        from qlint.sources.dependencies import dependency_kind
+
+        if rel.endswith(".py") or rel.rpartition("/")[2] in CONFIG_NAMES or dependency_kind(rel) is not None \
+                or may_make_env_files(rel):
+            return False
+        if full is None or not candidate(rel):
+            return True  # removed: not read, so no deployment file
+        verdicts = {file_verdicts.deployment_file(rel): False}
     if not verdicts:
         return not rel.endswith(".py")
     try:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Collection, Iterable, Mapping
+from typing import Callable, Collection, Iterable, Mapping
 
 from qlint.catalog import releases as catalog_releases
 from qlint.model import Span
@@ -246,7 +246,7 @@ def _pythons(facts: Iterable[DependencyFacts]) -> tuple[str, ...]:
 
 
 def include_target(including: DependencyFacts, written: str, known: Collection[str],
-                   by_name: Mapping[str, list[str]] | None = None) -> str | None:
+                   named: Callable[[str], list[str]] | None = None) -> str | None:
     """The project file that an include names, or None.
 
     In a requirements file the path is relative to that file's folder (pip's rule). In a
@@ -261,7 +261,7 @@ def include_target(including: DependencyFacts, written: str, known: Collection[s
     parts = [p for p in written.split("/") if p not in ("", ".")]
     if not parts:
         return None
-    candidates = by_name.get(parts[-1], []) if by_name is not None else [p for p in known if p.rpartition("/")[2] == parts[-1]]
+    candidates = named(parts[-1]) if named is not None else [p for p in known if p.rpartition("/")[2] == parts[-1]]
 
     def score(path: str) -> tuple[int, int, int]:
         theirs = path.split("/")

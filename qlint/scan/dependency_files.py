@@ -15,6 +15,7 @@ from typing import Callable, Collection, Mapping
 
 from qlint.model import Span
 from qlint.resolve.versions import Versions, include_target, resolve_versions
+from qlint.scan.file_set import FileSet
 from qlint.sources.dependencies import dependency_kind
 from qlint.sources.dependencies.facts import DependencyFacts, DependencyKind
 
@@ -32,12 +33,11 @@ def candidates(paths: Collection[str]) -> list[str]:
 
 
 def load_dependency_files(paths: list[str], facts_of: Callable[[str, DependencyKind | None], DependencyFacts | None],
-                          known: Collection[str]) -> DependencyInput:
+                          known: FileSet) -> DependencyInput:
     """Facts of every dependency file among paths and of the files they include; facts_of
     gives a file's facts (read_dependency_bytes) or None when it cannot be read, known holds
     every path in the tree."""
     out = DependencyInput()
-    by_name: dict[str, list[str]] | None = None
     pending = [(path, None) for path in reversed(paths)]
     while pending:
         path, kind = pending.pop()
@@ -48,11 +48,7 @@ def load_dependency_files(paths: list[str], facts_of: Callable[[str, DependencyK
             continue
         out.facts[path] = facts
         for index, include in enumerate(facts.includes):
-            if facts.kind == "dockerfile" and by_name is None:
-                by_name = {}
-                for known_path in known:
-                    by_name.setdefault(known_path.rpartition("/")[2], []).append(known_path)
-            target = include_target(facts, include.path, known, by_name)
+            target = include_target(facts, include.path, known, known.named)
             if target is None:
                 option = "-c" if include.constraint else "-r"
                 out.notes.append(f"{include.span}: {option} {include.path}: no such file in the project; not read")

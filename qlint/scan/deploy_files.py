@@ -154,6 +154,12 @@ _TEMPLATE_ENDINGS = (".example", ".sample", ".template", ".dist", "-dist", ".tmp
 _COPY_TO = re.compile(r"\bcp\s+(?:-\w+\s+)*([^\s;&|]+)\s+([^\s;&|]+)")
 
 
+def may_make_env_files(path: str) -> bool:
+    """Whether the file may say how an env file is made (a Makefile or README: _template_of)."""
+    base = path.rpartition("/")[2].lower()
+    return base in ("makefile", "justfile") or base.startswith(("readme", "install", "setup"))
+
+
 def _template_of(path: str, read: Callable[[str], bytes | None], paths: list[str]) -> DeployFacts | None:
     """A committed template of an env file that is not committed (it is made from the
     template when the project is set up): `.env.example` beside a missing `.env`, or the file
@@ -168,8 +174,7 @@ def _template_of(path: str, read: Callable[[str], bytes | None], paths: list[str
         if found is not None and found.env:
             return found
     for setup in paths:
-        base = setup.rpartition("/")[2].lower()
-        if base not in ("makefile", "justfile") and not base.startswith(("readme", "install", "setup")):
+        if not may_make_env_files(setup):
             continue
         data = read(setup)
         text = data.decode("utf-8", "replace") if data else ""

@@ -3,13 +3,16 @@ for the next run on the same tree. When no file under the root has changed (the 
 sizes, inodes, modification and change times), nor qlint's own code, the configuration or the
 options, the stored result is the answer: nothing is read, parsed or resolved.
 
-Beside it is what the run learnt of each file: whether it used the file's bytes, and else the
-verdicts it asked of them (the pre-filter's markers, QL305's calls...). A Python file it only
-asked verdicts of cannot change the result while those verdicts stay the same, nor can a file
-it never read (a README): so an edit of such files alone (a test, a module with nothing
-Celery-related in it, the changelog) still gets the stored answer, once the edited Python files
-are read and their verdicts computed again. Any other difference and the run is done again,
-with the per-file facts cache (facts_cache.py) still saving the parsing."""
+Beside it is what the run learnt of each file: whether it used the file's bytes or asked
+whether the file is there, and else the verdicts it asked of them (the pre-filter's markers,
+QL305's calls...). A Python file it only asked verdicts of cannot change the result while those
+verdicts stay the same, nor can a file it never read (a README): so an edit of such files alone
+(a test, a module with nothing Celery-related in it, the changelog) still gets the stored
+answer, once the edited Python files are read and their verdicts computed again; and so does
+adding or removing files that nothing looks for (a changelog fragment, a front-end file; not a
+Python module, which the module index and every scan see: engine.unaffected_by decides). Any
+other difference and the run is done again, with the per-file facts cache (facts_cache.py)
+still saving the parsing."""
 from __future__ import annotations
 
 import hashlib
@@ -72,9 +75,11 @@ def tree_digest(root: Path, exclude: Iterable[str], files: Iterable[tuple[str, s
     return digest.hexdigest()
 
 
-# What a run learnt of the files (see above): the paths, from the root, whose bytes it used,
-# and the verdicts it asked of each file, by kind.
+# What a run learnt of the files (see above): the paths, from the root, whose bytes it used or
+# whose presence it asked about (LOOKED_FOR + a name: of any file of that name), and the
+# verdicts it asked of each file, by kind.
 Reads = tuple[set[str], dict[str, dict[Any, Any]]]
+LOOKED_FOR = "*/"
 
 
 class RunCache:
@@ -116,25 +121,29 @@ class RunCache:
         tree, result = stored
         return result if tree == self.tree else None
 
-    def get_unaffected(self, unaffected: Callable[[str, str, dict[Any, Any]], bool]) -> Any | None:
-        """The stored result, where the only files changed since it was computed are some whose
-        bytes it did not use and for which unaffected(path from the root, absolute path,
-        {kind: verdict} as the run found them) holds; else None."""
+    def get_unaffected(self, unaffected: Callable[[str, str | None, dict[Any, Any] | None], bool]) -> Any | None:
+        """The stored result, where the only files changed, added or removed since it was
+        computed are some whose bytes it did not use nor presence asked about, and for which
+        unaffected(path from the root, absolute path (None: removed), {kind: verdict} as the run
+        found them (None: added)) holds; else None."""
         reads = self._load(self.reads_path)
         if reads is None:
             return None
         tree, signatures, used, verdicts = reads
-        if len(signatures) != len(self.listing):
+
+        def learnt(rel: str) -> bool:
+            return rel in used or LOOKED_FOR + rel.rpartition("/")[2] in used
+
+        now = {rel: (full, sig) for rel, full, sig in self.listing}
+        if any(learnt(rel) or not unaffected(rel, None, verdicts.get(rel, {})) for rel in signatures.keys() - now.keys()):
             return None
         fresh = False
-        for rel, full, now in self.listing:
+        for rel, (full, sig) in now.items():
             before = signatures.get(rel)
-            if before is None:
-                return None
-            if before != now:
-                if rel in used or not unaffected(rel, full, verdicts.get(rel, {})):
+            if before != sig:
+                if learnt(rel) or not unaffected(rel, full, verdicts.get(rel, {}) if before is not None else None):
                     return None
-                fresh = fresh or not settled(now)
+                fresh = fresh or not settled(sig)
         stored = self._load(self.path)
         if stored is None or stored[0] != tree:
             return None
