@@ -89,7 +89,11 @@ class MemoryStore:
         return self._queued
 
     def has_messages(self, queues: Sequence[str]) -> bool:
-        return any(self.queues.get(name) for name in queues)
+        found = self.queues.get
+        for name in queues:
+            if found(name):
+                return True
+        return False
 
     def add_unacked(self, entry: Unacked) -> None:
         old = self.unacked.get(entry.message.tag)  # HSET replaces the entry of the same tag

@@ -351,15 +351,15 @@ class Worker:
         detail = ["redelivered"] if message.redelivered else []
         waits = message.eta is None or message.eta <= now
         if waits and self._in_pool() >= self.config.concurrency and message.id not in self.revoked:
-            busy = ", ".join(f"{self.name}/{e.slot} runs {e.request.message.id}" for e in self.running())
-            piped = ", ".join(f"{r.message.id} waits in the pipe of {self.name}/{i + 1}"
-                              for i, pipe in enumerate(self.pipes) for r in pipe)
+            busy = ", ".join([f"{self.name}/{e.slot} runs {e.request.message.id}" for e in self.slots if e is not None])
+            piped = ", ".join([f"{r.message.id} waits in the pipe of {self.name}/{i + 1}"
+                               for i, pipe in enumerate(self.pipes) for r in pipe])
             if piped:  # fcfs: a process may be idle, yet the pool holds a job per process
                 detail.append(f"reserved: the pool holds as many jobs as processes ({busy}; {piped})")
             else:
                 detail.append(f"reserved behind busy processes ({busy})")
         engine.record("deliver", worker=self.name, message=message.id, detail="; ".join(detail), delivery=delivery)
-        self.waiting_since = engine.now
+        self.waiting_since = now
         if not engine.config.accepts(message.serializer):
             # ContentDisallowed on receipt: Consumer.on_invalid_task rejects without requeue.
             engine.record("invalid", worker=self.name, message=message.id,
