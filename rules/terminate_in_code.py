@@ -246,7 +246,7 @@ def _every_call(project: Project) -> list[tuple[Context, ir.Call]]:
     command that imports no app)."""
     if "ql502.calls" not in project.derived:
         project.derived["ql502.calls"] = [
-            found for path in sorted(project.workspace.index.files)
+            found for path in project.workspace.index.every_file()
             if not is_test_path(in_project(path, project.root), ".") for found in module_calls(project, path)
         ]
     return project.derived["ql502.calls"]
@@ -279,7 +279,7 @@ def _callers_visible(project: Project, here: _Caller) -> bool:
         candidates = _importers(project, here, commands=False)
     else:
         candidates = []
-        for other in sorted(project.workspace.index.files):
+        for other in project.workspace.index.every_file():
             where = in_project(other, project.root)
             module = project.workspace.load_facts(other)
             if other != here.path and not is_test_path(where, ".") and _MANAGEMENT not in f"/{where}" \
@@ -299,7 +299,7 @@ def _importers(project: Project, here: _Caller, commands: bool) -> list[ir.Modul
     assert here.function is not None
     workspace = project.workspace
     found = []
-    for other in sorted(workspace.index.files):
+    for other in workspace.index.every_file():
         where = in_project(other, project.root)
         if other == here.path or is_test_path(where, ".") or (_MANAGEMENT in f"/{where}") != commands:
             continue

@@ -62,9 +62,9 @@ def test_a_changed_added_or_removed_file_runs_again(tmp_path, monkeypatch):
     conf = tmp_path / "proj/celery.py"
     conf.write_text(conf.read_text().replace("7200", "600"))
     assert _codes(_run(tmp_path)) == [] and len(analyses) == 2
-    (tmp_path / "proj/celeryconfig.py").write_text("task_acks_late = False\n")
+    (tmp_path / "proj/tasks.py").write_text("from proj.celery import app\n\n\n@app.task\ndef ping():\n    pass\n")
     _run(tmp_path)
-    (tmp_path / "proj/celeryconfig.py").unlink()
+    (tmp_path / "proj/tasks.py").unlink()
     _run(tmp_path)
     assert len(analyses) == 4
 
@@ -295,7 +295,6 @@ def test_files_added_or_removed_that_nothing_looks_for_keep_the_answer(tmp_path,
     (root / "changes/1.fixed").unlink()
     assert _codes(_run(root)) == first and len(analyses) == 1
     run_again = {
-        "shop/plain9.py": "def helper9(x):\n    return x\n",  # the module index and every scan see it
         "config/worker.vars": "CELERY_WORKER_PREFETCH_MULTIPLIER=1\n",  # the compose file names it
         "ops/deps.lst": "celery==5.4.0\n",  # named like the file the Dockerfile installs from
         "Procfile": "worker: celery -A shop worker\n",  # a deployment file
@@ -307,6 +306,39 @@ def test_files_added_or_removed_that_nothing_looks_for_keep_the_answer(tmp_path,
         count = len(analyses)
         _edit(root / path, text)
         assert _findings(_run(root)) == _findings(_run(root, use_cache=False)) and len(analyses) == count + 2, path
+        (root / path).unlink()
+        _run(root)
+        assert len(analyses) == count + 3, path
+
+
+def test_python_modules_added_or_removed_that_no_scan_or_import_finds_keep_the_answer(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path)
+    tasks = root / "shop/tasks.py"
+    _edit(tasks, tasks.read_text() + "\ntry:\n    from shop.compat import fast_json\nexcept ImportError:\n    fast_json = None\n")
+    analyses = _counting_analyses(monkeypatch)
+    first = _run_paths(root, ["."])
+    new = root / "shop/plain9.py"
+    _edit(new, "def helper9(x):\n    return x * 9\n")
+    assert _run_paths(root, ["."]) == first and len(analyses) == 1
+    # the pre-commit hook names the new module: it is checked (not "no file qlint reads"), with no finding
+    assert _run_paths(root, ["shop/plain9.py"]) == ([], []) == _run_paths(root, ["shop/plain9.py"], use_cache=False)
+    new.unlink()
+    (root / "shop/plain2.py").unlink()
+    assert _run_paths(root, ["."]) == first and len(analyses) == 2  # the one more is use_cache=False's
+    run_again = {
+        "shop/compat.py": "fast_json = None\n",  # an import asked for it
+        "shop/jobs.py": "from shop.celery import app\n\n\n@app.task(acks_late=True)\ndef job():\n    pass\n",  # a marker
+        "shop/more_views.py": "from shop.notify import notify_customer\n\n\ndef pay(request, order):\n"
+                              "    order.save()\n    notify_customer(order)\n",  # calls a function that sends
+        "shop/sub/__init__.py": "",  # a package: other modules' names change
+        "shop/manage.py": "import os\n",  # a Django entry point
+        "setup.py": "from setuptools import setup\n\nsetup(name='shop')\n",  # a dependency file
+    }
+    for path, text in run_again.items():
+        count = len(analyses)
+        _edit(root / path, text)
+        assert _run_paths(root, ["."]) == _run_paths(root, ["."], use_cache=False) and len(analyses) == count + 2, path
         (root / path).unlink()
         _run(root)
         assert len(analyses) == count + 3, path

@@ -76,7 +76,7 @@ class QlintServer(LanguageServer):
         return out
 
     def check_now(self) -> None:
-        from qlint.pipeline.engine import answer, restrict, run_cache, run_reads, unaffected_by
+        from qlint.pipeline.engine import answer, presence_unaffected, restrict, run_cache, run_reads, unaffected_by
         from qlint.user_config.project_config import ConfigError, load_config
 
         root = self.workspace_root()
@@ -95,7 +95,7 @@ class QlintServer(LanguageServer):
         if cache is not None and not self.looked_up_stored:
             self.looked_up_stored = True
             wait_for_writer(root)  # a `qlint check` that has just answered may still be storing
-            stored = cache.get() or cache.get_unaffected(unaffected_by)
+            stored = cache.get() or cache.get_unaffected(unaffected_by, presence_unaffected(root, root, cache.listing))
             if stored is not None and stored.answers(["."]):
                 self.window_log_message(lsp.LogMessageParams(
                     lsp.MessageType.Info, "qlint: showing the findings stored by an earlier check of this tree"))

@@ -364,7 +364,7 @@ def analyse(
     loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers, files_memory,
                      stored)
     try:
-        index = ModuleIndex(python_files)
+        index = ModuleIndex(python_files, noted=loader.used)
         entries, settings_only, unmarked = [], [], set()
         unmarked_buffers = set()  # read although unmarked: their problems are notes, as in qlint check
         deploy_candidates = [f for f in other_files if candidate(f)]

@@ -13,13 +13,13 @@ import functools
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from qlint.model import Finding
 from qlint.pipeline.result import Answer, CheckResult
 from qlint.scan.cache_writer import store, wait_for_writer
 from qlint.scan.discovery import CONFIG_NAMES, display_path, project_files
-from qlint.scan.run_cache import LOOKED_FOR, Listing, Reads, RunCache
+from qlint.scan.run_cache import LOOKED_FOR, Changes, Listing, Reads, RunCache
 from qlint.sources import file_verdicts
 from qlint.sources.read import SourceError, read_bytes
 
@@ -263,8 +263,10 @@ def check_paths(
     stored = cache.get()
     if stored is not None and stored.answers(paths):
         return restrict(stored, paths)
-    stored = cache.get_unaffected(unaffected_by) if use_cache and stored is None else None
+    stored = cache.get_unaffected(unaffected_by, presence_unaffected(cwd, root, cache.listing)) \
+        if use_cache and stored is None else None
     if stored is not None and stored.answers(paths):
+        stored = _with_modules(stored, cache.changes, cwd, root)
         if cache.reads is not None:
             tree, reads = cache.tree, cache.reads
             store(root, lambda: cache.put(stored, tree, reads))
@@ -286,12 +288,29 @@ def check_paths(
     return restrict(found, paths)
 
 
+def _with_modules(answer: Answer, changes: Changes, cwd: Path, root: Path) -> Answer:
+    """The answer with the Python modules added and removed since among the files qlint reads
+    (it reads every module)."""
+    prefix = _display_prefix(root, cwd)
+    added = {prefix + rel for rel in changes.added if rel.endswith(".py")}
+    removed = {prefix + rel for rel in changes.removed if rel.endswith(".py")}
+    if not added and not removed:
+        return answer
+    files = ({path for path in answer.read_files.split("\n") if path} - removed) | added
+    return replace(answer, read_files="".join(f"\n{path}" for path in sorted(files)) + "\n")
+
+
+def _display_prefix(root: Path, cwd: Path) -> str:
+    """What the display path of a file starts with, before its path from the root."""
+    base = display_path(root, cwd)
+    return "" if base == "." else base + "/"
+
+
 def run_reads(analysis: Analysis, listing: Listing = ()) -> Reads:
     """What the run learnt of the files (analysis.reads()), by path from the root; and of the
     configuration files in the listing (the walk read them), the qlint configuration each holds."""
     used, verdicts = analysis.reads()
-    base = display_path(analysis.root, analysis.cwd)
-    cut = 0 if base == "." else len(base) + 1
+    cut = len(_display_prefix(analysis.root, analysis.cwd))
     by_root = {path[cut:]: dict(v) for path, v in verdicts.items()}
     learnt = {path if path.startswith(LOOKED_FOR) else path[cut:] for path in (*used, *analysis.comments_read)}
     unreadable = set()
@@ -306,23 +325,11 @@ def run_reads(analysis: Analysis, listing: Listing = ()) -> Reads:
     return learnt | unreadable, by_root
 
 
-def unaffected_by(rel: str, full: str | None, verdicts: Mapping[object, object] | None) -> bool:
-    """Whether a file whose bytes the last run did not use, nor looked for, leaves its answer as
-    it was: changed, one that gives the verdicts the run asked of it (a Python module's markers,
+def unaffected_by(rel: str, full: str, verdicts: Mapping[object, object]) -> bool:
+    """Whether a changed file whose bytes the last run did not use, nor looked for, leaves its
+    answer as it was: one that gives the verdicts the run asked of it (a Python module's markers,
     a dependency file's facts, the qlint configuration a pyproject.toml holds), or one qlint does
-    not read (a README, an image, a schema); added (verdicts None) or removed (full None), one
-    that nothing picks by its name or kind: not a Python module, a configuration, dependency or
-    deployment file, nor a README or Makefile that may say how an env file is made."""
-    if verdicts is None or full is None:
-        from qlint.scan.deploy_files import candidate, may_make_env_files
-        from qlint.sources.dependencies import dependency_kind
-
-        if rel.endswith(".py") or rel.rpartition("/")[2] in CONFIG_NAMES or dependency_kind(rel) is not None \
-                or may_make_env_files(rel):
-            return False
-        if full is None or not candidate(rel):
-            return True  # removed: not read, so no deployment file
-        verdicts = {file_verdicts.deployment_file(rel): False}
+    not read (a README, an image, a schema)."""
     if not verdicts:
         return not rel.endswith(".py")
     try:
@@ -333,5 +340,64 @@ def unaffected_by(rel: str, full: str | None, verdicts: Mapping[object, object] 
         compute = file_verdicts.compute(kind)
         if compute is None or compute(data) != value:
             return False
+    return True
+
+
+def presence_unaffected(cwd: Path, root: Path, listing: Listing) -> Callable[[Changes, Reads], bool]:
+    """Whether adding and removing files the last run neither used nor looked for leaves its
+    answer as it was: files nothing picks by their name or kind (not a configuration,
+    dependency or deployment file, nor a README or Makefile that may say how an env file is
+    made), and Python modules with nothing Celery-related in them whose names no import asked
+    for, while no rule listed every module (ModuleIndex notes it)."""
+
+    def unaffected(changes: Changes, reads: Reads) -> bool:
+        from qlint.resolve.modules import DJANGO_ENTRY_FILES, EVERY_MODULE
+        from qlint.scan.deploy_files import candidate, may_make_env_files
+        from qlint.sources.dependencies import dependency_kind
+
+        used, verdicts = reads
+        modules = []
+        for rel, full in [*changes.added.items(), *((rel, None) for rel in changes.removed)]:
+            name = rel.rpartition("/")[2]
+            if name in CONFIG_NAMES or dependency_kind(rel) is not None or may_make_env_files(rel):
+                return False
+            if rel.endswith(".py"):
+                if name in ("__init__.py", *DJANGO_ENTRY_FILES) or EVERY_MODULE in used:
+                    return False
+                modules.append(rel)
+            # removed, it was not read: no deployment file
+            if full is not None and candidate(rel) and not unaffected_by(rel, full, {file_verdicts.deployment_file(rel): False}):
+                return False
+        return not modules or _modules_unaffected(modules, changes, reads, cwd, root, listing)
+
+    return unaffected
+
+
+def _modules_unaffected(modules: list[str], changes: Changes, reads: Reads, cwd: Path, root: Path,
+                        listing: Listing) -> bool:
+    """Whether the modules added and removed are set aside by every scan (no marker, no call of
+    a sender, no celery started) and are none that an import looked for."""
+    from qlint.resolve.modules import MODULE, MODULE_NAMED, MODULE_PREFIX, ModuleIndex
+
+    used, verdicts = reads
+    neutral = {file_verdicts.MARKER_NUMBERS: (), file_verdicts.STARTS_CELERY: False}
+    neutral.update((kind, ()) for asked in verdicts.values() for kind in asked if file_verdicts.is_calls(kind))
+    for rel in modules:
+        if rel in changes.added:
+            if not unaffected_by(rel, changes.added[rel], neutral):
+                return False
+            changes.verdicts[rel] = neutral
+        if rel in changes.removed and verdicts.get(rel, {}).get(file_verdicts.MARKER_NUMBERS) != ():
+            return False
+    prefix = _display_prefix(root, cwd)
+    index = ModuleIndex([prefix + rel for rel, _, _ in listing if rel.endswith(".py")] + [prefix + rel for rel in changes.removed])
+    prefixes = [entry[len(MODULE_PREFIX):] for entry in used if entry.startswith(MODULE_PREFIX)]
+    for rel in modules:
+        if MODULE_NAMED + rel.rpartition("/")[2] in used:
+            return False
+        for name in index.names_of(prefix + rel):
+            package = name.rpartition(".")[0]
+            if MODULE + name in used or any(name.startswith(p) and package == p.rpartition(".")[0] for p in prefixes):
+                return False
     return True
 

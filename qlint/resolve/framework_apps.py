@@ -127,7 +127,7 @@ def _folders_files(workspace: Workspace, read: Reader | None, name: str) -> list
     """The files called name at the top of the project and beside each setup.py, shallowest first."""
     if read is None:
         return []
-    dirs = {""} | {posixpath.dirname(f) for f in workspace.index.files if posixpath.basename(f) == "setup.py"}
+    dirs = {""} | {posixpath.dirname(f) for f in workspace.index.named("setup.py")}
     paths = [posixpath.join(folder, name) if folder else name for folder in sorted(dirs, key=lambda d: (d.count("/"), d))]
     return [path for path in paths if _read(read, path)]
 

@@ -3,6 +3,12 @@
 Module names follow Python's own rule: a file's package is the chain of parent folders holding
 an __init__.py, so `proj/settings/base.py` inside package `proj` is `proj.settings.base`, and
 the folder above the top package is a source root.
+
+Given a set to note in, the index notes the module names it was asked for (MODULE + name), the
+prefixes it listed modules by (MODULE_PREFIX + prefix), the file names it listed files by
+(MODULE_NAMED + name) and a listing of every file (EVERY_MODULE): a later run can tell whether a
+module added or removed since could have answered differently (pipeline/engine.py,
+scan/run_cache.py).
 """
 from __future__ import annotations
 
@@ -11,10 +17,12 @@ from collections import defaultdict
 
 # Where Django projects set DJANGO_SETTINGS_MODULE (resolve/django.py reads them).
 DJANGO_ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
+MODULE, MODULE_PREFIX, MODULE_NAMED, EVERY_MODULE = "*module:", "*module-prefix:", "*module-named:", "*module:*"
 
 
 class ModuleIndex:
-    def __init__(self, files: list[str]) -> None:
+    def __init__(self, files: list[str], noted: set[str] | None = None) -> None:
+        self._noted = noted if noted is not None else set()
         self.files = set(files)
         dirs_with_init = {posixpath.dirname(f) for f in files if posixpath.basename(f) == "__init__.py"}
         self._init_dirs = dirs_with_init
@@ -48,8 +56,28 @@ class ModuleIndex:
             return name
         return name.rpartition(".")[0]
 
+    def names_of(self, path: str) -> list[str]:
+        """The module names a find() may give this file for: its own, and its name below each
+        folder of a manage.py that is a package (_from_script_dir)."""
+        names = [self.module_name(path)]
+        for folder in self._script_dirs:
+            if folder and folder in self._init_dirs and path.startswith(f"{folder}/"):
+                names.append(path[len(folder) + 1:].removesuffix(".py").removesuffix("/__init__").replace("/", "."))
+        return names
+
+    def named(self, name: str) -> list[str]:
+        """The files called name, in path order."""
+        self._noted.add(MODULE_NAMED + name)
+        return sorted(f for f in self.files if posixpath.basename(f) == name)
+
+    def every_file(self) -> list[str]:
+        """Every file, in path order."""
+        self._noted.add(EVERY_MODULE)
+        return sorted(self.files)
+
     def find(self, dotted: str, near: str | None = None) -> str | None:
         """The file of module `dotted`, preferring the one closest to `near`."""
+        self._noted.add(MODULE + dotted)
         candidates = self._by_name.get(dotted)
         if not candidates:
             return self._from_script_dir(dotted, near)
@@ -93,5 +121,6 @@ class ModuleIndex:
         (`proj.settings_dev`, `proj.settings_common` for `proj.settings`), in name order."""
         package, _, last = dotted.rpartition(".")
         prefix = f"{package}.{last}" if package else last
+        self._noted.add(MODULE_PREFIX + prefix)
         return [paths[0] for name, paths in sorted(self._by_name.items())
                 if name.startswith(prefix) and name != dotted and name.rpartition(".")[0] == package]

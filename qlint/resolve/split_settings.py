@@ -35,7 +35,7 @@ def include(scope: "Frame", expr: ir.Call, run: Callable[[tuple[ir.Stmt, ...]], 
             module.opaque = f"include() of settings files qlint cannot name ({pattern.reason or 'not a string'})"
             continue
         wanted = posixpath.normpath(posixpath.join(folder, pattern.value))
-        matches = sorted(f for f in workspace.index.files if _glob_match(f, wanted))
+        matches = [f for f in workspace.index.every_file() if _glob_match(f, wanted)]
         if not matches and not optional:
             module.opaque = f"include({pattern.value!r}) matches no file of the project"
         bound_by: dict[str, list[str]] = {}

@@ -161,7 +161,7 @@ def _related_anywhere(workspace: "Workspace", related_names: set[str]) -> Iterat
     """The `<package>.<related_name>` modules of every package of the project: what a list of
     packages qlint cannot read may find."""
     index = workspace.index
-    for path in sorted(index.files):
+    for path in index.every_file():
         package, _, last = index.module_name(path).rpartition(".")
         if package and last in related_names:
             yield path

@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import os
 import pickle
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -82,6 +83,14 @@ Reads = tuple[set[str], dict[str, dict[Any, Any]]]
 LOOKED_FOR = "*/"
 
 
+@dataclass
+class Changes:
+    added: dict[str, str]  # path from the root -> absolute path
+    removed: list[str]  # paths from the root
+    # the verdicts the files added give, by path from the root, as a run would ask them
+    verdicts: dict[str, dict[Any, Any]] = field(default_factory=dict)
+
+
 class RunCache:
     """One stored result per request (where qlint runs, what it was asked, with which
     options and configuration), valid while the tree digest is unchanged."""
@@ -100,7 +109,9 @@ class RunCache:
         self._tree: str | None = None
         # What the run whose result get_unaffected() gave learnt of the files, to store that
         # result again for the tree as it is now; None if an edited file is too fresh to trust.
+        # And the files added and removed since that run.
         self.reads: Reads | None = None
+        self.changes = Changes({}, [])
 
     @property
     def listing(self) -> Listing:
@@ -121,11 +132,13 @@ class RunCache:
         tree, result = stored
         return result if tree == self.tree else None
 
-    def get_unaffected(self, unaffected: Callable[[str, str | None, dict[Any, Any] | None], bool]) -> Any | None:
+    def get_unaffected(self, unaffected: Callable[[str, str, dict[Any, Any]], bool],
+                       present: Callable[[Changes, Reads], bool]) -> Any | None:
         """The stored result, where the only files changed, added or removed since it was
         computed are some whose bytes it did not use nor presence asked about, and for which
-        unaffected(path from the root, absolute path (None: removed), {kind: verdict} as the run
-        found them (None: added)) holds; else None."""
+        unaffected(path from the root, absolute path, {kind: verdict} as the run found them)
+        holds for each file changed, and present(the files added and removed, what the run
+        learnt) for those added and removed; else None."""
         reads = self._load(self.reads_path)
         if reads is None:
             return None
@@ -135,19 +148,28 @@ class RunCache:
             return rel in used or LOOKED_FOR + rel.rpartition("/")[2] in used
 
         now = {rel: (full, sig) for rel, full, sig in self.listing}
-        if any(learnt(rel) or not unaffected(rel, None, verdicts.get(rel, {})) for rel in signatures.keys() - now.keys()):
-            return None
+        changes = Changes({}, sorted(signatures.keys() - now.keys()))
         fresh = False
         for rel, (full, sig) in now.items():
             before = signatures.get(rel)
-            if before != sig:
-                if learnt(rel) or not unaffected(rel, full, verdicts.get(rel, {}) if before is not None else None):
-                    return None
-                fresh = fresh or not settled(sig)
+            if before == sig:
+                continue
+            if learnt(rel):
+                return None
+            if before is None:
+                changes.added[rel] = full
+            elif not unaffected(rel, full, verdicts.get(rel, {})):
+                return None
+            fresh = fresh or not settled(sig)
+        if any(learnt(rel) for rel in changes.removed) or \
+                ((changes.added or changes.removed) and not present(changes, (used, verdicts))):
+            return None
         stored = self._load(self.path)
         if stored is None or stored[0] != tree:
             return None
-        self.reads = None if fresh else (used, verdicts)
+        kept = {rel: v for rel, v in verdicts.items() if rel not in changes.removed}
+        self.reads = None if fresh else (used, {**kept, **changes.verdicts})
+        self.changes = changes
         return stored[1]
 
     def _load(self, path: Path) -> Any | None:

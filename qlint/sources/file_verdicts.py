@@ -27,6 +27,10 @@ def calls_kind(names: Mapping[str, frozenset[str]]) -> Hashable:
     return "calls", tuple(sorted((name, tuple(sorted(words))) for name, words in names.items()))
 
 
+def is_calls(kind: Hashable) -> bool:
+    return isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "calls"
+
+
 def qlint_configuration(name: str) -> Hashable:
     """The kind of verdict that is the qlint configuration a .qlint.toml or pyproject.toml holds
     (the walk reads a sub-project's; a check's own is part of what it was asked)."""
@@ -56,7 +60,7 @@ def compute(kind: Hashable) -> Callable[[bytes], object] | None:
         return may_start_celery
     if kind == APP_USE:
         return may_use_an_app
-    if isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "calls":
+    if is_calls(kind):
         return _calls_of({name: frozenset(words) for name, words in kind[1]})
     if isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "qlint configuration":
         return functools.partial(_qlint_table, kind[1])

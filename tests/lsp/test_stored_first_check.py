@@ -71,20 +71,22 @@ async def test_a_buffer_unlike_its_file_is_checked_not_looked_up(project: Path):
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_a_change_the_stored_answer_does_not_depend_on_keeps_it(project: Path):
-    """A module with nothing Celery-related in it, written after the check (run_cache.py)."""
+    """A module with nothing Celery-related in it, added or edited after the check
+    (run_cache.py); one that defines a task is read."""
     expected = check_command(project)
     plain = project / "proj/helpers.py"
-    plain.write_text("def double(x):\n    return 2 * x\n", encoding="utf-8")
+    for text in ("def double(x):\n    return 2 * x\n", "def double(x):\n    return x + x  # the same\n"):
+        plain.write_text(text, encoding="utf-8")
+        async with server_in(project) as client:
+            target = await open_file(client, "proj/celeryconfig.py")
+            found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
+            assert stored_said(client) and shown(found) == expected
+    plain.write_text("from proj.celery import app\n\n\n@app.task\ndef double(x):\n    return 2 * x\n",
+                     encoding="utf-8")
     async with server_in(project) as client:
         target = await open_file(client, "proj/celeryconfig.py")
-        found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
-        assert not stored_said(client)  # a file added: the project is read
-    check_command(project)
-    plain.write_text("def double(x):\n    return x + x  # the same\n", encoding="utf-8")
-    async with server_in(project) as client:
-        target = await open_file(client, "proj/celeryconfig.py")
-        found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
-        assert stored_said(client) and shown(found) == expected
+        await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
+        assert not stored_said(client)
 
 
 @pytest.mark.asyncio(loop_scope="function")
