@@ -342,3 +342,23 @@ def test_python_modules_added_or_removed_that_no_scan_or_import_finds_keep_the_a
         (root / path).unlink()
         _run(root)
         assert len(analyses) == count + 3, path
+
+
+def test_what_was_looked_for_is_kept_when_the_check_runs_from_another_folder(tmp_path, monkeypatch):
+    """Paths are kept from the root, what an import or a reader looked for as it was asked."""
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    root = _views_project(tmp_path / "repo")
+    _edit(root / "shop/tasks.py", (root / "shop/tasks.py").read_text() + "\nfrom shop import compat\n")
+    analyses = _counting_analyses(monkeypatch)
+
+    def run(use_cache: bool = True) -> list[tuple[str, str, int]]:
+        result = check_paths(["repo"], cwd=tmp_path, root=root, config=load_config(root), use_cache=use_cache)
+        wait_for_writer(root)
+        return _findings(result)
+
+    first = run()
+    assert ("QL305", "repo/shop/views.py", 11) in first
+    _edit(root / "shop/plain9.py", "def helper9(x):\n    return x\n")
+    assert run() == first and len(analyses) == 1
+    _edit(root / "shop/compat.py", "fast_json = None\n")
+    assert run() == run(use_cache=False) and len(analyses) == 3

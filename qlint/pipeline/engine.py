@@ -19,7 +19,7 @@ from qlint.model import Finding
 from qlint.pipeline.result import Answer, CheckResult
 from qlint.scan.cache_writer import store, wait_for_writer
 from qlint.scan.discovery import CONFIG_NAMES, display_path, project_files
-from qlint.scan.run_cache import LOOKED_FOR, Changes, Listing, Reads, RunCache
+from qlint.scan.run_cache import Changes, Listing, Reads, RunCache
 from qlint.sources import file_verdicts
 from qlint.sources.read import SourceError, read_bytes
 
@@ -310,9 +310,10 @@ def run_reads(analysis: Analysis, listing: Listing = ()) -> Reads:
     """What the run learnt of the files (analysis.reads()), by path from the root; and of the
     configuration files in the listing (the walk read them), the qlint configuration each holds."""
     used, verdicts = analysis.reads()
-    cut = len(_display_prefix(analysis.root, analysis.cwd))
-    by_root = {path[cut:]: dict(v) for path, v in verdicts.items()}
-    learnt = {path if path.startswith(LOOKED_FOR) else path[cut:] for path in (*used, *analysis.comments_read)}
+    prefix = _display_prefix(analysis.root, analysis.cwd)
+    by_root = {path[len(prefix):]: dict(v) for path, v in verdicts.items()}
+    # a path from the root, or what was looked for (LOOKED_FOR, ModuleIndex's notes) as it is
+    learnt = {path[len(prefix):] if path.startswith(prefix) else path for path in (*used, *analysis.comments_read)}
     unreadable = set()
     for rel, full, _ in listing:
         name = rel.rpartition("/")[2]
