@@ -64,7 +64,16 @@ def _column(values: Sequence[Any], depth: int) -> list[str]:
         return list(map(_PLAIN[next(iter(kinds))], values))
     if kinds <= _PLAIN.keys():  # an end time or None, say
         return [_PLAIN[value.__class__](value) for value in values]
+    if kinds <= {list, tuple} and values[0] and len(set(map(len, values))) == 1:
+        return _rows(values, depth)
     return [_encode(value, depth) for value in values]
+
+
+def _rows(rows: Sequence[Sequence[Any]], depth: int) -> list[str]:
+    """Lists of one length at `depth`, such as a worker's (time, count) steps: a column at a time."""
+    inner = "\n" + "  " * (depth + 1)
+    row = "[" + inner + ("," + inner).join(["%s"] * len(rows[0])) + "\n" + "  " * depth + "]"
+    return list(map(row.__mod__, zip(*[_column(column, depth + 1) for column in zip(*rows)])))
 
 
 def _float(value: float) -> str:

@@ -69,4 +69,8 @@ def test_odd_record_fields() -> None:
     trace.executions = [ExecutionRecord("t1", "a", "w1", 1, 0.0, None, "running", 1, False, []),
                         ExecutionRecord("t2", "a", "w1", True, 2, float("-inf"), "success", 2, None, [1.5, {"k": None}])]
     trace.deliveries = [DeliveryRecord("t1", "a", "w1", 0, True), DeliveryRecord("t2", "a", "w1", 1.5, False)]
-    assert written(trace, {}) == expected(trace, {})
+    trace.reserved = {"w1": [(0.0, 1), (2.5, 0)], "w2": [], "w3": [(1, 2)]}
+    # Lists of one length are encoded a column at a time too, nested ones as well.
+    extra = {"rows": [[1, "a"], (2.5, None), [float("nan"), True]], "nested": [[[1], {"k": [2]}], [(3,), {}]],
+             "ragged": [[1], [1, 2], []], "empty rows": [[], []]}
+    assert written(trace, extra) == expected(trace, extra)
