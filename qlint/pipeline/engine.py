@@ -85,25 +85,9 @@ def wanted_files(answer: Answer, paths: Sequence[str]) -> Wanted | None:
     return None if everything else (files, tuple(folders))
 
 
-def check(
-    analysis: Analysis,
-    config,
-    paths: Sequence[str] = (".",),
-    *,
-    select: Sequence[str] | None = None,
-    ignore: Sequence[str] | None = None,
-    extend_select: Sequence[str] | None = None,
-    report_unused: bool = False,
-    buffers: Mapping[str, bytes] | None = None,
-) -> CheckResult:
-    """buffers: unsaved contents by display path (the language server's), read for suppressions.
-
-    Each finding is selected, ignored and per-file-ignored by the configuration that governs
-    its file: the nearest sub-project's (analysis.configs), else `config`. The command line's
-    select, ignore and extend-select apply to all of them.
-    """
-    return restrict(answer(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,
-                           report_unused=report_unused, buffers=buffers), paths)
+def check(analysis: Analysis, config, paths: Sequence[str] = (".",), **options) -> CheckResult:
+    """What a check of paths reports: answer() (which takes the options), restricted to them."""
+    return restrict(answer(analysis, config, paths, **options), paths)
 
 
 def restrict(answer: Answer, paths: Sequence[str]) -> CheckResult:
@@ -130,7 +114,13 @@ def answer(
     buffers: Mapping[str, bytes] | None = None,
 ) -> Answer:
     """check()'s answer before restrict(): for every file, unless what is reported depends on
-    which files were asked (stale suppression comments are looked for in the asked files)."""
+    which files were asked (stale suppression comments are looked for in the asked files).
+    buffers: unsaved contents by display path (the language server's), read for suppressions.
+
+    Each finding is selected, ignored and per-file-ignored by the configuration that governs
+    its file: the nearest sub-project's (analysis.configs), else `config`. The command line's
+    select, ignore and extend-select apply to all of them.
+    """
     from qlint.rules import all_rules
     from qlint.user_config.project_config import per_file_ignored
     from qlint.user_config.suppress import apply_suppressions
