@@ -362,3 +362,20 @@ def test_what_was_looked_for_is_kept_when_the_check_runs_from_another_folder(tmp
     assert run() == first and len(analyses) == 1
     _edit(root / "shop/compat.py", "fast_json = None\n")
     assert run() == run(use_cache=False) and len(analyses) == 3
+
+
+def test_a_module_named_like_those_autodiscovery_looks_for_anywhere_runs_again(tmp_path, monkeypatch):
+    """autodiscover_tasks() with packages qlint cannot read finds every package's tasks module."""
+    monkeypatch.setattr(file_memory, "RACY_NS", 0)
+    write_tree(tmp_path, {"proj/__init__.py": "", "proj/billing/__init__.py": "",
+                          "proj/celery.py": "from celery import Celery\n\nfrom proj.apps import packages\n\n"
+                                            "app = Celery('proj')\napp.autodiscover_tasks(packages)\n",
+                          "proj/apps.py": "def packages():\n    return ['proj.billing']\n"})
+    analyses = _counting_analyses(monkeypatch)
+    _run(tmp_path)
+    _edit(tmp_path / "proj/billing/helpers.py", "def total(x):\n    return x\n")
+    _run(tmp_path)
+    assert len(analyses) == 1
+    _edit(tmp_path / "proj/billing/tasks.py", "def total(x):\n    return x\n")
+    _run(tmp_path)
+    assert len(analyses) == 2

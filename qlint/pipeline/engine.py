@@ -368,7 +368,7 @@ def _modules_unaffected(modules: list[str], changes: Changes, reads: Reads, cwd:
                         listing: Listing) -> bool:
     """Whether the modules added and removed are set aside by every scan (no marker, no call of
     a sender, no celery started) and are none that an import looked for."""
-    from qlint.resolve.modules import MODULE, MODULE_NAMED, MODULE_PREFIX, ModuleIndex
+    from qlint.resolve.modules import MODULE, MODULE_LAST, MODULE_NAMED, MODULE_PREFIX, ModuleIndex
 
     used, verdicts = reads
     neutral = {file_verdicts.MARKER_NUMBERS: (), file_verdicts.STARTS_CELERY: False}
@@ -387,8 +387,9 @@ def _modules_unaffected(modules: list[str], changes: Changes, reads: Reads, cwd:
         if MODULE_NAMED + rel.rpartition("/")[2] in used:
             return False
         for name in index.names_of(prefix + rel):
-            package = name.rpartition(".")[0]
-            if MODULE + name in used or any(name.startswith(p) and package == p.rpartition(".")[0] for p in prefixes):
+            package, _, last = name.rpartition(".")
+            if MODULE + name in used or (package and MODULE_LAST + last in used) \
+                    or any(name.startswith(p) and package == p.rpartition(".")[0] for p in prefixes):
                 return False
     return True
 

@@ -5,10 +5,10 @@ an __init__.py, so `proj/settings/base.py` inside package `proj` is `proj.settin
 the folder above the top package is a source root.
 
 Given a set to note in, the index notes the module names it was asked for (MODULE + name), the
-prefixes it listed modules by (MODULE_PREFIX + prefix), the file names it listed files by
-(MODULE_NAMED + name) and a listing of every file (EVERY_MODULE): a later run can tell whether a
-module added or removed since could have answered differently (pipeline/engine.py,
-scan/run_cache.py).
+prefixes it listed modules by (MODULE_PREFIX + prefix), the last parts of names it listed
+modules by (MODULE_LAST + part), the file names it listed files by (MODULE_NAMED + name) and a
+listing of every file (EVERY_MODULE): a later run can tell whether a module added or removed
+since could have answered differently (pipeline/engine.py, scan/run_cache.py).
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from collections import defaultdict
 
 # Where Django projects set DJANGO_SETTINGS_MODULE (resolve/django.py reads them).
 DJANGO_ENTRY_FILES = ("manage.py", "wsgi.py", "asgi.py")
-MODULE, MODULE_PREFIX, MODULE_NAMED, EVERY_MODULE = "*module:", "*module-prefix:", "*module-named:", "*module:*"
+MODULE, MODULE_PREFIX, MODULE_LAST, MODULE_NAMED = "*module:", "*module-prefix:", "*module-last:", "*module-named:"
+EVERY_MODULE = "*module:*"
 
 
 class ModuleIndex:
@@ -64,6 +65,17 @@ class ModuleIndex:
             if folder and folder in self._init_dirs and path.startswith(f"{folder}/"):
                 names.append(path[len(folder) + 1:].removesuffix(".py").removesuffix("/__init__").replace("/", "."))
         return names
+
+    def in_packages_as(self, parts: set[str]) -> list[str]:
+        """The files of the modules in a package whose name ends in one of parts
+        (`billing.tasks` for "tasks"), in path order."""
+        self._noted.update(MODULE_LAST + part for part in parts)
+        found = []
+        for path in sorted(self.files):
+            package, _, last = self.module_name(path).rpartition(".")
+            if package and last in parts:
+                found.append(path)
+        return found
 
     def named(self, name: str) -> list[str]:
         """The files called name, in path order."""

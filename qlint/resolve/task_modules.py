@@ -15,7 +15,6 @@ new module turns up.
 """
 from __future__ import annotations
 
-import posixpath
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from qlint.model import Value
@@ -160,8 +159,4 @@ def _app_package(entry: str, near: str, workspace: "Workspace") -> str | None:
 def _related_anywhere(workspace: "Workspace", related_names: set[str]) -> Iterator[str]:
     """The `<package>.<related_name>` modules of every package of the project: what a list of
     packages qlint cannot read may find."""
-    index = workspace.index
-    for path in index.every_file():
-        package, _, last = index.module_name(path).rpartition(".")
-        if package and last in related_names:
-            yield path
+    yield from workspace.index.in_packages_as(related_names)
