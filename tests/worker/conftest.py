@@ -23,20 +23,22 @@ def replay(text: str) -> Trace:
     return simulate(scenario, scenario.settings or {})
 
 
-def replay_real(text: str, url: str, folder: Path) -> SimpleNamespace:
-    """`qlint simulate --real` in a process of its own, as a user runs it, read back from its
-    JSON: events and executions as objects with the same fields as a Trace's, and tasks (id ->
-    task name). A pytest worker that has run hundreds of tests before is a poor parent for the
-    replay's forked pool processes (some were never seen to exit, in the full suite only)."""
+def replay_real(text: str, url: str, folder: Path, scale: float = 1.0) -> SimpleNamespace:
+    """`qlint simulate --real --time-scale scale` in a process of its own, as a user runs it,
+    read back from its JSON: events and executions as objects with the same fields as a Trace's,
+    tasks (id -> task name) and the summary. A pytest worker that has run hundreds of tests
+    before is a poor parent for the replay's forked pool processes (some were never seen to
+    exit, in the full suite only). The scenario is written to folder, where its `call:` modules
+    are found."""
     scenario = folder / "scenario-real.json"
     scenario.write_text(text, encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "qlint", "simulate", "--real", "--broker", url, "--format", "json",
-                           "--no-cache", str(scenario)], capture_output=True, text=True)
+                           "--time-scale", str(scale), "--no-cache", str(scenario)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     executions = [SimpleNamespace(**e) for e in found["executions"]]
     return SimpleNamespace(events=[SimpleNamespace(**e) for e in found["events"]], executions=executions,
-                           tasks={e.id: e.task for e in executions})
+                           tasks={e.id: e.task for e in executions}, summary=found["summary"], mode=found["mode"])
 
 
 def runs(trace: Trace, mid: str) -> int:
