@@ -17,11 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from qlint.worker import parse_scenario
-from qlint.worker.real import simulate_real
 
 from .celery_worker import publish
-from .conftest import replay
+from .conftest import replay, replay_real
 
 APP = '''
 import json, os, time
@@ -127,8 +125,7 @@ def test_mingle_delay_matches_celery(name, redis_url, tmp_path):
     delay = real["run2"] - real["sweep"]
     text = scenario(real, mingle)
     virtual = runs(replay(text))
-    parsed = parse_scenario(text)
-    in_real_time = runs(simulate_real(parsed, parsed.settings or {}, real_url, 1.0))
+    in_real_time = runs(replay_real(text, real_url, tmp_path))
     figures = (f"celery: sweep {real['sweep']:.3f} s, second run {real['run2']:.3f} s (+{delay:.3f}); "
                f"virtual {virtual}; --real {in_real_time}")
     print(figures)
