@@ -139,8 +139,9 @@ class _Loader:
         self.facts: dict[str, ir.ModuleFacts] = {}
         self.data: dict[str, bytes] = {}
         # What the run learnt of each file (run_cache.py keeps it, to tell whether an edit can
-        # change the result): the files whose bytes it used, and of the others, only the
-        # verdicts it asked for (markers, calls...), by kind.
+        # change the result): the files whose bytes it used or whose presence it asked about
+        # (FileSet, ModuleIndex note those too), and the verdicts it asked for (markers,
+        # calls...), by kind.
         self.used: set[str] = set()
         self.verdicts: dict[str, dict[Hashable, object]] = {}
         self.parsed = 0

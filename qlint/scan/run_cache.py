@@ -9,10 +9,10 @@ QL305's calls...). A Python file it only asked verdicts of cannot change the res
 verdicts stay the same, nor can a file it never read (a README): so an edit of such files alone
 (a test, a module with nothing Celery-related in it, the changelog) still gets the stored
 answer, once the edited Python files are read and their verdicts computed again; and so does
-adding or removing files that nothing looks for (a changelog fragment, a front-end file; not a
-Python module, which the module index and every scan see: engine.unaffected_by decides). Any
-other difference and the run is done again, with the per-file facts cache (facts_cache.py)
-still saving the parsing."""
+adding or removing files that nothing looks for (a changelog fragment, a front-end file, a test
+module with nothing Celery-related in it whose name no import asked for:
+engine.presence_unaffected decides). Any other difference and the run is done again, with the
+per-file facts cache (facts_cache.py) still saving the parsing."""
 from __future__ import annotations
 
 import hashlib
@@ -77,8 +77,8 @@ def tree_digest(root: Path, exclude: Iterable[str], files: Iterable[tuple[str, s
 
 
 # What a run learnt of the files (see above): the paths, from the root, whose bytes it used or
-# whose presence it asked about (LOOKED_FOR + a name: of any file of that name), and the
-# verdicts it asked of each file, by kind.
+# whose presence it asked about (LOOKED_FOR + a name: of any file of that name; what the module
+# index was asked, as resolve/modules.py notes it), and the verdicts it asked of each file, by kind.
 Reads = tuple[set[str], dict[str, dict[Any, Any]]]
 LOOKED_FOR = "*/"
 
