@@ -199,7 +199,7 @@ class _Loader:
             value = self.derived(what, path, data, file_verdicts.compute(what))
             if self.stored is not None and path not in self.overrides:
                 self.stored.put(full, what, value)
-        self.verdicts.setdefault(path, {})[what] = value
+        self.verdicts.setdefault(path, {})[what] = file_verdicts.as_kept(what, value)
         return value
 
     def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:

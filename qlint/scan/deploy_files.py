@@ -13,9 +13,9 @@ from qlint.sources.deploy.discover import HEAD_BYTES, classify_path, kind_by_nam
 from qlint.sources.deploy.dotenv import read_dotenv
 from qlint.sources.deploy.compose import by_profiles
 from qlint.sources.deploy.facts import DeployFacts, Deployment, EnvVar, Process
-from qlint.sources.deploy.python_argv import may_start_celery, read_python_argv
+from qlint.sources.deploy.python_argv import read_python_argv
 from qlint.sources.paths import is_test_path
-from qlint.sources.read import SourceError, decode_text
+from qlint.sources.read import SourceError, decode_text, may_start_celery
 
 MAX_BYTES = 2 * 1024 * 1024
 _SUFFIXES = (".yml", ".yaml", ".toml", ".conf", ".ini", ".service", ".sh", ".env", ".bash", ".dockerfile",

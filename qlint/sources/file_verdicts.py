@@ -12,7 +12,7 @@ import re
 import sys
 from typing import Callable, Hashable, Mapping
 
-from qlint.sources.read import MARKERS, calls_pattern, celery_markers, may_use_an_app
+from qlint.sources.read import MARKERS, calls_pattern, celery_markers, may_start_celery, may_use_an_app
 
 MARKER_NUMBERS = "markers"
 STARTS_CELERY = "starts"
@@ -55,8 +55,6 @@ def compute(kind: Hashable) -> Callable[[bytes], object] | None:
     if kind == MARKER_NUMBERS:
         return marker_numbers
     if kind == STARTS_CELERY:
-        from qlint.sources.deploy.python_argv import may_start_celery
-
         return may_start_celery
     if kind == APP_USE:
         return may_use_an_app
@@ -91,6 +89,14 @@ def _qlint_table(name: str, data: bytes) -> object:
         tool = table.get("tool")
         return tool.get("qlint") if isinstance(tool, dict) else None
     return table
+
+
+def as_kept(kind: Hashable, verdict: object) -> object:
+    """The verdict as a run keeps it for the next (run_cache.py): a dependency file's facts as
+    their repr, which a later run compares without loading the classes that hold them."""
+    if isinstance(kind, tuple) and kind and kind[0] == "dependency facts":
+        return repr(verdict)
+    return verdict
 
 
 def marker_numbers(data: bytes) -> tuple[int, ...]:

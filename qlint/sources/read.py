@@ -76,6 +76,16 @@ def mentions_celery(data: bytes) -> bool:
     return any(_contains(data, marker) for marker in MARKERS)
 
 
+_CELERY_ITEM = re.compile(rb"""['"]celery['"]\s*,""")
+_SUBCOMMAND_ITEM = re.compile(rb"""['"](?:worker|beat|multi)['"]""")
+
+
+def may_start_celery(data: bytes) -> bool:
+    """Whether a module may spell a celery command line as a list (deploy/python_argv.py)."""
+    # the substring test first: most modules never name celery, and it runs at C speed
+    return b"celery" in data and _CELERY_ITEM.search(data) is not None and _SUBCOMMAND_ITEM.search(data) is not None
+
+
 def may_use_an_app(data: bytes) -> bool:
     return any(_contains(data, marker) for marker in APP_USE_MARKERS)
 

@@ -11,23 +11,15 @@ starts a worker is no deployment.
 from __future__ import annotations
 
 import ast
-import re
 
 from qlint.model import Value
 from qlint.sources.deploy.command_line import commands_in_words
 from qlint.sources.deploy.facts import DeployFacts, Deployment, Process
 from qlint.sources.deploy.located import Located
 from qlint.sources.deploy.shell import Word
+from qlint.sources.read import may_start_celery
 
-# Cheap tests on the bytes before anything is parsed.
-_CELERY_ITEM = re.compile(rb"""['"]celery['"]\s*,""")
-_SUBCOMMAND_ITEM = re.compile(rb"""['"](?:worker|beat|multi)['"]""")
 _SUBCOMMANDS = frozenset({"worker", "beat", "multi"})
-
-
-def may_start_celery(data: bytes) -> bool:
-    # the substring test first: most modules never name celery, and it runs at C speed
-    return b"celery" in data and _CELERY_ITEM.search(data) is not None and _SUBCOMMAND_ITEM.search(data) is not None
 
 
 def read_python_argv(path: str, data: bytes) -> DeployFacts | None:
