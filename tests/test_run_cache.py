@@ -80,6 +80,16 @@ def test_an_edit_that_keeps_the_size_is_caught_by_the_modification_time(tmp_path
     assert _codes(_run(tmp_path)) == [] and len(analyses) == 2
 
 
+def test_a_tree_with_a_sub_project_that_excludes_files_gets_the_stored_result(tmp_path, monkeypatch):
+    """The tree is listed as the run listed it, with the sub-project's own exclude, both when the
+    run starts and when its result is stored."""
+    write_tree(tmp_path, {**FILES, "sub/.qlint.toml": 'exclude = ["gen"]\n', "sub/gen/made.py": "x = 1\n",
+                          "sub/kept.py": "y = 2\n"})
+    analyses = _counting_analyses(monkeypatch)
+    _run(tmp_path)
+    assert _codes(_run(tmp_path)) == ["QL101", "QL401"] and len(analyses) == 1
+
+
 def test_without_the_cache_nothing_is_stored(tmp_path, monkeypatch):
     write_tree(tmp_path, FILES)
     analyses = _counting_analyses(monkeypatch)

@@ -188,7 +188,9 @@ class RunCache:
         """Store result, computed from the tree as it was at tree_before (its listing is this
         object's), and what the run learnt of its files; a file changed while qlint ran leaves
         nothing stored."""
-        if not self.enabled or tree_digest(self.root, self.exclude) != tree_before:
+        # listed as the run listed it: a sub-project's exclude, a file named on the command line
+        files = self.files() if self.files is not None else None
+        if not self.enabled or tree_digest(self.root, self.exclude, files) != tree_before:
             return
         try:
             cache_store.folder(self.root, "runs")
