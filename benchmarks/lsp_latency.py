@@ -32,6 +32,8 @@ from pathlib import Path
 from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
+from qlint.lsp.server import KEPT
+
 
 def make_workspace(root: Path, files: int, settings_lines: int) -> Path:
     (root / "pyproject.toml").write_text("[project]\nname = 'bench'\n")
@@ -84,13 +86,19 @@ def peak_memory(pid: int) -> str:
 
 
 async def measure(root: Path, files: list[Path], edits: int,
-                  env: dict[str, str]) -> tuple[float, float, list[float], list[float], str]:
+                  env: dict[str, str]) -> tuple[float, float, list[float], list[float], str, int]:
     client = LanguageClient("bench", "1")
     published: asyncio.Queue = asyncio.Queue()
+
+    logged: list[str] = []
 
     @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
         published.put_nowait((time.perf_counter(), params))
+
+    @client.feature(lsp.WINDOW_LOG_MESSAGE)
+    def on_log(params: lsp.LogMessageParams) -> None:
+        logged.append(params.message)
 
     async def publication(uri: str, version: int) -> float:
         while True:
@@ -113,6 +121,7 @@ async def measure(root: Path, files: list[Path], edits: int,
     versions = dict.fromkeys(texts, 1)
     pid = client._server.pid  # type: ignore[union-attr]
     times, cpu = [], []
+    logged_before = len(logged)
     for n in range(edits):
         uri = files[n % len(files)].as_uri()
         texts[uri] = edited(texts[uri], n)
@@ -125,10 +134,11 @@ async def measure(root: Path, files: list[Path], edits: int,
         cpu.append(cpu_seconds(pid) - used)
         await asyncio.sleep(0.2)  # a pause between keystrokes, as in an editor
     peak = peak_memory(pid)
+    kept = logged[logged_before:].count(KEPT)
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return first - opened, first - started, times, cpu, peak
+    return first - opened, first - started, times, cpu, peak, kept
 
 
 def main() -> int:
@@ -161,7 +171,7 @@ def main() -> int:
             except SyntaxError:  # newer syntax than this interpreter's: still read
                 pass
         baseline = time.perf_counter() - start
-        first, from_start, times, cpu, peak = asyncio.run(measure(root, files, args.edits, env))
+        first, from_start, times, cpu, peak, kept = asyncio.run(measure(root, files, args.edits, env))
     median = statistics.median(times)
     print(f"workspace: {len(sources)} Python files; editing {', '.join(str(f.relative_to(root)) for f in files)}")
     print(f"ast.parse of every file (baseline): {baseline:.3f} s")
@@ -171,6 +181,7 @@ def main() -> int:
           f"(the server's debounce included); ratio of the median to the baseline {median / baseline:.2f}")
     print(f"server CPU per edit: median {statistics.median(cpu):.2f} s, max {max(cpu):.2f} s; "
           f"server peak memory {peak}")
+    print(f"edits answered with the last check's findings, nothing it used having changed: {kept} of {len(times)}")
     print("each edit (s): " + " ".join(f"{t:.2f}" for t in times))
     return 0
 

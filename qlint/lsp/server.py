@@ -5,7 +5,9 @@ disk, so editing settings.py updates findings shown in tasks.py. What the server
 between checks spares a re-check the work on what did not change: the facts of unchanged
 files (facts_cache.py), their bytes while the file system says they are the same, and the
 verdicts of the pre-filters on those bytes (file_memory.py). A re-check parses only what
-changed, but still resolves the project and runs every rule. The first diagnostics are the
+changed, but still resolves the project and runs every rule, unless the only changes are to
+buffers and files the last check did not use, in ways that cannot change its answer (a module
+with nothing Celery-related in it: kept.py); that answer then stands. The first diagnostics are the
 answer a `qlint check .` or an earlier server stored for the tree (run_cache.py), while the
 buffers are as on disk; the first check stores its answer for the next server.
 """
@@ -24,6 +26,7 @@ from qlint.pipeline.analysis import Analysis, analyse, display_path
 from qlint.lsp.convert import diagnostic, path_to_uri, text_edit, to_range, uri_to_path
 from qlint.lsp.framing import serve_io, serve_tcp
 from qlint.lsp.hover import hover_text, word_at
+from qlint.lsp.kept import KeptAnswer
 from qlint.model import Finding
 from qlint.scan.cache_writer import wait_for_writer
 from qlint.scan.facts_cache import KeptFacts
@@ -35,6 +38,7 @@ from qlint.sources.python import keep_chunks
 DEBOUNCE_SECONDS = 0.05
 # How long without a change before the garbage of the last check is collected (collect()).
 IDLE_SECONDS = 0.5
+KEPT = "qlint: kept the last findings: nothing that check used has changed"
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +58,7 @@ class QlintServer(LanguageServer):
         self.frozen = False
         self._collection: asyncio.TimerHandle | None = None
         self.looked_up_stored = False  # the stored answer of an earlier check, looked up once
+        self.kept: KeptAnswer | None = None  # the last check's answer, while edits cannot change it
 
     # ------------------------------------------------------------ checking
 
@@ -76,7 +81,8 @@ class QlintServer(LanguageServer):
         return out
 
     def check_now(self) -> None:
-        from qlint.pipeline.engine import answer, presence_unaffected, restrict, run_cache, run_reads, unaffected_by
+        from qlint.pipeline.engine import (answer, presence_unaffected, restrict, run_cache, run_reads, unaffected_by,
+                                           verdicts_hold, with_modules)
         from qlint.user_config.project_config import ConfigError, load_config
 
         root = self.workspace_root()
@@ -86,12 +92,20 @@ class QlintServer(LanguageServer):
         except ConfigError as exc:
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"qlint: {exc}"))
             return
+        files = run_cache(["."], cwd=root, root=root, config=config)  # the tree as a check lists it
+        if self.kept is not None:
+            kept = self.kept.still(config.settings_key(), buffers, files.listing, verdicts_hold,
+                                   presence_unaffected(root, root, files.listing),
+                                   lambda found, changes: with_modules(found, changes, root, root))
+            if kept is not None:
+                self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Log, KEPT))
+                self.show(restrict(kept, ["."]).findings)
+                return
         # Until the server has read the project once, the answer that `qlint check .` (or an
         # earlier server) stored for the tree stands (as it is now, or changed only where that
         # answer cannot change: run_cache.py), while no open buffer differs from its file; the
         # first check stores its answer for the next server.
-        cache = run_cache(["."], cwd=root, root=root, config=config) \
-            if self.checks == 0 and _as_on_disk(root, buffers) else None
+        cache = files if self.checks == 0 and _as_on_disk(root, buffers) else None
         if cache is not None and not self.looked_up_stored:
             self.looked_up_stored = True
             wait_for_writer(root)  # a `qlint check` that has just answered may still be storing
@@ -103,6 +117,7 @@ class QlintServer(LanguageServer):
                 self.schedule(0)  # read the project now, for the checks of the edits to come
                 return
         tree = cache.tree if cache is not None else ""
+        listing = files.listing  # before the files are read
         if self.garbage:
             # The last check's leftovers were not collected while idle: collected now, with
             # the analysis this check replaces, all of it garbage by then.
@@ -125,8 +140,10 @@ class QlintServer(LanguageServer):
                 self._collection.cancel()
             self._collection = asyncio.get_event_loop().call_later(IDLE_SECONDS, self.collect_when_idle)
         self.checks += 1
+        reads = run_reads(self.analysis, listing)
         if cache is not None:
-            cache.put(found, tree, run_reads(self.analysis, cache.listing))
+            cache.put(found, tree, reads)
+        self.kept = KeptAnswer(found, config.settings_key(), buffers, {rel: sig for rel, _, sig in listing}, reads)
         self.show(restrict(found, ["."]).findings)
 
     def show(self, findings: list[Finding]) -> None:

@@ -35,7 +35,7 @@ from qlint.sources.deploy.facts import DeployFacts
 from qlint.sources.python import parse_file, with_bodies_at
 from qlint.sources import file_verdicts
 from qlint.sources.file_verdicts import APP_USE, MARKER_NUMBERS, STARTS_CELERY, calls_kind, dependency_facts, \
-    deployment_file
+    deployment_file, python_problem
 from qlint.sources.read import MARKERS, SourceError, names_settings_module_only, read_bytes
 from qlint.sources.templates import PYTHON_NOTE
 
@@ -379,11 +379,15 @@ def analyse(
             if numbers is None:
                 continue
             markers = tuple(MARKERS[i] for i in numbers)
-            if rel in buffers or (markers and not names_settings_module_only(markers)):
+            # An open buffer that the pre-filter sets aside is read only when it does not parse,
+            # so that its problem shows; one that parses is left as `qlint check` leaves the
+            # file, and an edit that keeps its verdicts cannot change the findings (lsp/kept.py).
+            if (markers and not names_settings_module_only(markers)) or \
+                    (rel in buffers and loader.verdict(python_problem(rel), rel) is not None):
                 data = loader.read(rel)
                 if data is None:
                     continue
-                entries.append(rel)  # an open buffer is always read, so that its parse errors show
+                entries.append(rel)
                 loader.parse_soon(rel, data, start_crew)
                 if not markers:
                     unmarked_buffers.add(rel)

@@ -256,7 +256,7 @@ def check_paths(
     stored = cache.get_unaffected(unaffected_by, presence_unaffected(cwd, root, cache.listing)) \
         if use_cache and stored is None else None
     if stored is not None and stored.answers(paths):
-        stored = _with_modules(stored, cache.changes, cwd, root)
+        stored = with_modules(stored, cache.changes, cwd, root)
         if cache.reads is not None:
             tree, reads = cache.tree, cache.reads
             store(root, lambda: cache.put(stored, tree, reads))
@@ -278,7 +278,7 @@ def check_paths(
     return restrict(found, paths)
 
 
-def _with_modules(answer: Answer, changes: Changes, cwd: Path, root: Path) -> Answer:
+def with_modules(answer: Answer, changes: Changes, cwd: Path, root: Path) -> Answer:
     """The answer with the Python modules added and removed since among the files qlint reads
     (it reads every module)."""
     prefix = _display_prefix(root, cwd)
@@ -327,6 +327,13 @@ def unaffected_by(rel: str, full: str, verdicts: Mapping[object, object]) -> boo
         data = read_bytes(full)
     except SourceError:
         return False
+    return verdicts_hold(rel, data, verdicts)
+
+
+def verdicts_hold(rel: str, data: bytes, verdicts: Mapping[object, object]) -> bool:
+    """Whether these bytes of a file give the verdicts the last run asked of it (unaffected_by)."""
+    if not verdicts:
+        return not rel.endswith(".py")
     for kind, value in verdicts.items():
         compute = file_verdicts.compute(kind)
         if compute is None or file_verdicts.as_kept(kind, compute(data)) != value:

@@ -1,7 +1,8 @@
 """What a check asks of a file's bytes without parsing them as Python, by kind: the pre-filter's
 Celery markers, whether the file may act on an app it imports or start a Celery process, the
 calls QL305's second pass looks for, whether a candidate is a deployment file, what a
-dependency file says of celery and kombu, and the qlint configuration a file holds. The
+dependency file says of celery and kombu, the qlint configuration a file holds, and whether an
+open buffer the pre-filter sets aside parses (the language server reports it only if not). The
 kind alone says how the verdict is computed, so that a later run can ask an edited file the same
 questions (scan/run_cache.py).
 """
@@ -43,6 +44,13 @@ def deployment_file(path: str) -> Hashable:
     return "deployment file", path
 
 
+def python_problem(path: str) -> Hashable:
+    """The kind of verdict that is the problem parsing a Python file gives (its message and
+    range), None when there is none: the language server reads an open buffer with no Celery
+    marker only to report that problem (pipeline/analysis.py)."""
+    return "python problem", path
+
+
 def dependency_facts(path: str, kind: str | None) -> Hashable:
     """The kind of verdict that is a dependency file's facts (sources/dependencies), read as
     `kind` where the caller knows better than the name (a file a requirements file includes)."""
@@ -67,11 +75,23 @@ def compute(kind: Hashable) -> Callable[[bytes], object] | None:
 
         path = kind[1]
         return lambda data: classify_path(path, data[:HEAD_BYTES]) is not None
+    if isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "python problem":
+        return functools.partial(_python_problem, kind[1])
     if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "dependency facts":
         from qlint.sources.dependencies import read_dependency_bytes
 
         return functools.partial(read_dependency_bytes, kind[1], kind=kind[2])
     return None
+
+
+def _python_problem(path: str, data: bytes) -> tuple[str, int, int, int, int] | None:
+    from qlint.sources.python import parse_file
+
+    facts = parse_file(path, data)
+    if facts.error is None:
+        return None
+    span = facts.error_span
+    return (facts.error, span.line, span.column, span.end_line, span.end_column) if span is not None else (facts.error, 0, 0, 0, 0)
 
 
 def _qlint_table(name: str, data: bytes) -> object:
