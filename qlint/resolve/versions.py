@@ -36,7 +36,7 @@ from typing import Callable, Collection, Iterable, Mapping
 
 from qlint.catalog import releases as catalog_releases
 from qlint.model import Span
-from qlint.sources.dependencies.facts import PACKAGES, DependencyFacts, Requirement
+from qlint.sources.dependencies.facts import DependencyFacts, Requirement
 
 PYTHONS = ("3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 _LINUX = {
