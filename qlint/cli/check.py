@@ -95,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
     # What was skipped or may not run as written (templates, the Celery 4 order), and the
     # paths where nothing was checked: in the machine formats, and on stderr for people.
     notes = [parse_note(note) for note in result.notes if _under(note, paths)]
-    warnings = [Note(f"holds no file qlint reads (Python, deployment, environment, settings or dependency "
-                     f"files); nothing was checked there", Path(p).as_posix(), level="warning")
+    warnings = [Note("holds no file qlint reads (Python, deployment, environment, settings or dependency "
+                     "files); nothing was checked there", Path(p).as_posix(), level="warning")
                 for p in getattr(result, "unchecked", ())]
     # Only SARIF describes the rules; the others would import every rule module for nothing.
     rules = {r.code: r for r in _rules()} if fmt == "sarif" else {}

@@ -84,7 +84,7 @@ def _worker_lines(workers: Asked | None) -> list[str]:
                      f"reserved, {len(w.scheduled)} scheduled" + (f"; Celery {w.celery}" if w.celery else ""))
         confirmed = workers.confirmed.get(w.hostname)
         if confirmed:
-            lines.append(f"    runs the hazards `qlint check` reports from the project's settings: "
+            lines.append("    runs the hazards `qlint check` reports from the project's settings: "
                          + ", ".join(f"{f.code} ({f.span})" for f in ordered(confirmed)))
     return lines + [f"  note: {n}" for n in workers.notes] + [f"  drift: {d.describe()}" for d in workers.drift]
 
