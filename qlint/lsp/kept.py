@@ -43,21 +43,20 @@ class KeptAnswer:
         def learnt(rel: str) -> bool:
             return rel in used or LOOKED_FOR + rel.rpartition("/")[2] in used
 
+        # A buffer whose file is not listed (excluded, not saved yet) is not read by a check.
         now = {rel: (full, sig) for rel, full, sig in listing}
-        if any(rel not in now for rel in buffers):
-            return None
         changes = Changes({}, sorted(self.signatures.keys() - now.keys()))
         for rel, (full, sig) in now.items():
+            if rel not in self.signatures:
+                if learnt(rel) or rel in buffers:
+                    return None
+                changes.added[rel] = full
+                continue
             if rel in buffers:
                 if buffers[rel] == self.buffers[rel]:
                     continue
                 data: bytes | None = buffers[rel]
-            elif self.signatures.get(rel) == sig:
-                continue
-            elif rel not in self.signatures:
-                if learnt(rel):
-                    return None
-                changes.added[rel] = full
+            elif self.signatures[rel] == sig:
                 continue
             else:
                 try:
