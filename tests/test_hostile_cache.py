@@ -25,7 +25,7 @@ from tests.lsp.test_server import diagnostics_for, open_file
 from tests.resolve.conftest import write_tree
 
 QLINT = shutil.which("qlint") or "qlint"
-ENTRIES = 7  # above the crew's threshold, so that a cold run starts parsing processes
+ENTRIES = 7
 
 PROJECT = {
     "pyproject.toml": "[project]\nname = 'proj'\n",
@@ -169,26 +169,6 @@ def test_a_cache_folder_that_is_a_link_or_a_fifo_lock_is_refused(tree, tmp_path)
     os.mkfifo(folder / "lock")
     assert findings(run(["check", "--format", "json", "."], root).stdout) == expected
     assert findings(run(["check", "--format", "json", "."], root).stdout) == expected
-
-
-def test_parsing_processes_started_in_the_project_import_nothing_from_it(tree):
-    """spawn starts children as `python -c ...` in the working directory; a project's
-    struct.py or multiprocessing/ must not run in them (the language server spawns, since
-    it has threads; a script here makes the same choice with a thread of its own)."""
-    root, marker = tree
-    shadowing_modules(root, marker)
-    script = (
-        "import threading, sys\n"
-        "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
-        "from qlint.scan.crew import pool_context\n"
-        "assert pool_context().get_start_method() == 'spawn'\n"
-        "from qlint.pipeline.analysis import analyse\n"
-        "analysis = analyse(['.'], use_cache=False)\n"
-        "print(sorted(analysis.project.apps[0].tasks))\n")
-    done = subprocess.run([sys.executable, "-I", "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert all(f"proj.tasks{i}.job{i}" in done.stdout for i in range(ENTRIES))
-    assert not marker.exists()
 
 
 @pytest.mark.asyncio(loop_scope="function")

@@ -18,7 +18,7 @@ from qlint.scan.cache_writer import wait_for_writer
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "incident"
 
 # Modules whose import is most of a cold start and that an unchanged tree does not need.
-HEAVY = ("qlint.pipeline.analysis", "qlint.resolve", "qlint.sources.python", "qlint.scan.crew", "qlint.rules.",
+HEAVY = ("qlint.pipeline.analysis", "qlint.resolve", "qlint.sources.python", "qlint.rules.",
          "qlint.report.sarif", "qlint.report.gitlab", "pydantic", "libcst", "ruamel")
 
 # Runs a command through main() in a fresh interpreter, then writes the modules loaded to the

@@ -1,21 +1,19 @@
 """The library entry point: paths in, resolved project out.
 
 The CLI's `check` and `config`, the language server and the simulator all call
-analyse(). Stages: discover files, pre-filter by bytes, extract facts (in parallel
-on a cold run, from the cache on a warm one), then resolve the project lazily.
+analyse(). Stages: discover files, pre-filter by bytes, extract facts (parsed on a cold run,
+from the cache on a warm one), then resolve the project lazily.
 """
 from __future__ import annotations
 
 import functools
 import gc
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence, TypeVar
 
 from qlint.scan.cache_writer import wait_for_writer
-from qlint.scan.crew import Crew
 from qlint.scan.dependency_files import candidates as dependency_candidates
 from qlint.scan.dependency_files import configured_for, configured_release, load_dependency_files, versions_of
 from qlint.scan.deploy_files import candidate, image_files, is_deployment_file, load_deploy_files, python_started, \
@@ -40,9 +38,6 @@ from qlint.sources.read import MARKERS, SourceError, names_settings_module_only,
 from qlint.sources.templates import PYTHON_NOTE
 
 T = TypeVar("T")
-
-# Entries to parse before a crew of processes is worth starting.
-PARALLEL_THRESHOLD = 6
 
 # Most modules QL305's second pass reads for calling a function that sends tasks (Workspace.read_callers).
 MAX_CALLER_MODULES = 300
@@ -109,9 +104,8 @@ class Analysis:
     # Display paths of the files qlint reads for what they say: Python files, deployment,
     # environment and settings files, dependency files (a README or an image is walked, not read).
     read_files: set[str] = field(default_factory=set)
-    # Ends the run: stops the crew (see analyse's keep_reading) and makes the memories a caller
-    # keeps (analyse's facts_memory, files_memory) forget what the run did not use. The rules
-    # may load modules until then.
+    # Ends the run: makes the memories a caller keeps (analyse's facts_memory, files_memory)
+    # forget what the run did not use. The rules may load modules until then.
     close: Callable[[], None] = lambda: None
     # Writes the facts parsed in this process, when analyse was told to defer_writes.
     store_facts: Callable[[], None] = lambda: None
@@ -125,8 +119,8 @@ class Analysis:
 
 
 class _Loader:
-    """Loads facts for the resolver, when it asks: from memory, the cache, the crew
-    (crew.py), or a parse here. files: what a long-running caller keeps of the files."""
+    """Loads facts for the resolver, when it asks: from memory, the cache, or a parse.
+    files: what a long-running caller keeps of the files."""
 
     def __init__(self, cache: FactsCache, abs_of: Mapping[str, str], overrides: Mapping[str, bytes],
                  files: FileMemory | None = None, stored: StoredVerdicts | None = None) -> None:
@@ -145,8 +139,6 @@ class _Loader:
         self.used: set[str] = set()
         self.verdicts: dict[str, dict[Hashable, object]] = {}
         self.parsed = 0
-        self.crew: Crew | None = None
-        self._waiting: list[str] = []  # entries to parse, until the crew starts
         self._keys: dict[str, str] = {}  # cache key of each file's bytes (read once, hashed once)
 
     def read(self, path: str) -> bytes | None:
@@ -202,21 +194,6 @@ class _Loader:
         self.verdicts.setdefault(path, {})[what] = file_verdicts.as_kept(what, value)
         return value
 
-    def parse_soon(self, path: str, data: bytes, start_crew: Callable[[], Crew]) -> None:
-        """An entry the resolver will ask for: the crew's to parse, once enough of them
-        (PARALLEL_THRESHOLD) are not in the cache for a crew to be worth starting."""
-        if path in self.overrides or self.cache.has(self._key(path, data)):
-            return
-        self._waiting.append(path)
-        if self.crew is None and len(self._waiting) == PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            try:
-                self.crew = start_crew()
-            except OSError:  # no scratch folder, no process to be had: everything is parsed here
-                pass
-        if self.crew is not None:
-            self.crew.add(self._waiting)
-            self._waiting.clear()
-
     def __call__(self, path: str) -> ir.ModuleFacts | None:
         if path not in self.abs_of:
             return None
@@ -229,22 +206,13 @@ class _Loader:
         if data is None:
             return
         key = self._key(path, data)
-        facts = self.crew.take(path, key) if self.crew is not None else None
-        if not isinstance(facts, ir.ModuleFacts):
-            facts = self.cache.get(key)
-            if isinstance(facts, ir.ModuleFacts):
-                self.facts[path] = facts
-                if self.crew is not None:
-                    self.crew.follow(facts)
-                return
-            facts = parse_file(path, data)
-            # An unsaved buffer changes again: not worth storing.
-            self.cache.put(key, facts, to_disk=path not in self.overrides)
-            if self.crew is not None:
-                self.crew.follow(facts)
-        else:
-            self.cache.put(key, facts, to_disk=False)  # the member stored it
-            self.crew.follow(facts, by_member=True)
+        facts = self.cache.get(key)
+        if isinstance(facts, ir.ModuleFacts):
+            self.facts[path] = facts
+            return
+        facts = parse_file(path, data)
+        # An unsaved buffer changes again: not worth storing.
+        self.cache.put(key, facts, to_disk=path not in self.overrides)
         self.facts[path] = facts
         self.parsed += 1
 
@@ -295,9 +263,7 @@ class _Loader:
         if not is_deployment_file(path, data):
             return None
         key = self.cache.key(path, data, "deploy")
-        facts = self.crew.take(path, key) if self.crew is not None else None
-        if not isinstance(facts, DeployFacts):
-            facts = self.cache.get(key, count=False)
+        facts = self.cache.get(key, count=False)
         if isinstance(facts, DeployFacts):
             self.cache.put(key, facts, to_disk=False)  # for a kept memory
             return facts
@@ -305,11 +271,6 @@ class _Loader:
         if facts is not None:
             self.cache.put(key, facts, to_disk=path not in self.overrides)
         return facts
-
-    def close(self) -> None:
-        if self.crew is not None:
-            self.crew.close()
-            self.crew = None
 
 
 def analyse(
@@ -322,7 +283,6 @@ def analyse(
     overrides: Mapping[str, bytes] | None = None,
     facts_memory: dict[str, ir.ModuleFacts] | None = None,
     files_memory: FileMemory | None = None,
-    keep_reading: bool = False,
     defer_writes: bool = False,
     config: object | None = None,
     force_exclude: bool = False,
@@ -334,8 +294,6 @@ def analyse(
     KeptFacts (facts_cache.py) also keeps those the rules of the last run loaded, for a caller
     that calls analysis.close() once its rules are done.
     files_memory, kept between calls too, holds the files' bytes and what was derived from them.
-    keep_reading: the crew goes on parsing ahead for the rules, which load modules too,
-    until the caller calls analysis.close().
     defer_writes: the facts this process parses are stored when the caller calls
     analysis.store_facts() (engine.check_paths, through cache_writer.py).
     config: qlint's configuration, for [tool.qlint] celery-version; loaded for root when not given.
@@ -364,79 +322,66 @@ def analyse(
     stored = StoredVerdicts(root) if files_memory is None and use_cache else None
     loader = _Loader(FactsCache(root, use_cache, facts_memory, deferred=defer_writes), abs_of, buffers, files_memory,
                      stored)
-    try:
-        index = ModuleIndex(python_files, noted=loader.used)
-        entries, settings_only, unmarked = [], [], set()
-        unmarked_buffers = set()  # read although unmarked: their problems are notes, as in qlint check
-        deploy_candidates = [f for f in other_files if candidate(f)]
+    index = ModuleIndex(python_files, noted=loader.used)
+    entries, settings_only, unmarked = [], [], set()
+    unmarked_buffers = set()  # read although unmarked: their problems are notes, as in qlint check
+    deploy_candidates = [f for f in other_files if candidate(f)]
 
-        def start_crew() -> Crew:
-            return Crew(python_files, abs_of, index, loader.cache, _crew_size(), reserved=buffers,
-                        deploy=deploy_candidates)
-
-        for rel in python_files:
-            numbers = loader.verdict(MARKER_NUMBERS, rel)
-            if numbers is None:
+    for rel in python_files:
+        numbers = loader.verdict(MARKER_NUMBERS, rel)
+        if numbers is None:
+            continue
+        markers = tuple(MARKERS[i] for i in numbers)
+        # An open buffer that the pre-filter sets aside is read only when it does not parse,
+        # so that its problem shows; one that parses is left as `qlint check` leaves the
+        # file, and an edit that keeps its verdicts cannot change the findings (lsp/kept.py).
+        if (markers and not names_settings_module_only(markers)) or \
+                (rel in buffers and loader.verdict(python_problem(rel), rel) is not None):
+            if loader.read(rel) is None:
                 continue
-            markers = tuple(MARKERS[i] for i in numbers)
-            # An open buffer that the pre-filter sets aside is read only when it does not parse,
-            # so that its problem shows; one that parses is left as `qlint check` leaves the
-            # file, and an edit that keeps its verdicts cannot change the findings (lsp/kept.py).
-            if (markers and not names_settings_module_only(markers)) or \
-                    (rel in buffers and loader.verdict(python_problem(rel), rel) is not None):
-                data = loader.read(rel)
-                if data is None:
-                    continue
-                entries.append(rel)
-                loader.parse_soon(rel, data, start_crew)
-                if not markers:
-                    unmarked_buffers.add(rel)
-            elif markers:
-                settings_only.append(rel)
-            else:
-                unmarked.add(rel)
-        deps = load_dependency_files(
-            dependency_candidates(other_files) + [f for f in python_files if f.rpartition("/")[2] == "setup.py"],
-            lambda path, kind: loader.verdict(dependency_facts(path, kind), path), FileSet(abs_of, loader.used))
-        versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
-        deploy = load_deploy_files(deploy_candidates, loader.read_other, loader.deploy_facts, others=other_files,
-                                   is_deployment=lambda path: loader.verdict(deployment_file(path), path))
-        deploy.facts.extend(python_started(
-            python_files, lambda path: loader.read(path) if loader.verdict(STARTS_CELERY, path) else None,
-            base))
-        workspace = Workspace(python_files, loader, deploy.environment, index=index)
-        verdicts = functools.cache(lambda path: bool(loader.verdict(APP_USE, path)))
-        workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
-        workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
-        workspace.image_files = image_files(deploy.facts, FileSet(abs_of, loader.used))
-        workspace.read_callers = functools.partial(_read_callers, loader, python_files)
-        workspace.read_bodies = loader.with_bodies
-        project = build_project(display_path(root, cwd), workspace, entries, settings_only, versions)
-        project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
-                                        deploy.environment, deploy.env_files)
-        problems = [
-            FileProblem(f.path, f.error, f.error_span or Span(f.path, 1),
-                        f.path not in unmarked and f.path not in unmarked_buffers)
-            for f in [*loader.facts.values(), *deploy.facts, *deps.facts.values()]
-            if f.error is not None and f.error != PYTHON_NOTE
-        ]
-        project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
-                             if f.error == PYTHON_NOTE)
-        project.notes.extend(versions.notes)
-        project.notes.extend(f"{prefix}{name}: a name that is not UTF-8; not checked" for name in not_utf8)
-        analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
-                            loader.parsed, loader.cache.hits,
-                            configs={(prefix + folder).rstrip("/") or ".": c for folder, c in configs.items()},
-                            read_files={*python_files, *(f.path for f in deploy.facts), *deploy.env_files, *deps.facts})
-    except BaseException:  # no crew member outlives a failed or interrupted analysis
-        loader.close()
-        raise
-    if not keep_reading:
-        loader.close()
+            entries.append(rel)
+            if not markers:
+                unmarked_buffers.add(rel)
+        elif markers:
+            settings_only.append(rel)
+        else:
+            unmarked.add(rel)
+    deps = load_dependency_files(
+        dependency_candidates(other_files) + [f for f in python_files if f.rpartition("/")[2] == "setup.py"],
+        lambda path, kind: loader.verdict(dependency_facts(path, kind), path), FileSet(abs_of, loader.used))
+    versions = versions_of(deps, configured_release(config, cwd) if config is not None else configured_for(root, cwd))
+    deploy = load_deploy_files(deploy_candidates, loader.read_other, loader.deploy_facts, others=other_files,
+                               is_deployment=lambda path: loader.verdict(deployment_file(path), path))
+    deploy.facts.extend(python_started(
+        python_files, lambda path: loader.read(path) if loader.verdict(STARTS_CELERY, path) else None,
+        base))
+    workspace = Workspace(python_files, loader, deploy.environment, index=index)
+    verdicts = functools.cache(lambda path: bool(loader.verdict(APP_USE, path)))
+    workspace.quiet, workspace.app_users = _AppUse(unmarked, verdicts, False), _AppUse(unmarked, verdicts, True)
+    workspace.settings_files = {f.path: f for f in deploy.facts if f.kind == "settings"}
+    workspace.image_files = image_files(deploy.facts, FileSet(abs_of, loader.used))
+    workspace.read_callers = functools.partial(_read_callers, loader, python_files)
+    workspace.read_bodies = loader.with_bodies
+    project = build_project(display_path(root, cwd), workspace, entries, settings_only, versions)
+    project.deployment = build_view(deploy.facts, project.apps, workspace.index.module_name,
+                                    deploy.environment, deploy.env_files)
+    problems = [
+        FileProblem(f.path, f.error, f.error_span or Span(f.path, 1),
+                    f.path not in unmarked and f.path not in unmarked_buffers)
+        for f in [*loader.facts.values(), *deploy.facts, *deps.facts.values()]
+        if f.error is not None and f.error != PYTHON_NOTE
+    ]
+    project.notes.extend(f"{f.path}: {PYTHON_NOTE}" for f in sorted(loader.facts.values(), key=lambda f: f.path)
+                         if f.error == PYTHON_NOTE)
+    project.notes.extend(versions.notes)
+    project.notes.extend(f"{prefix}{name}: a name that is not UTF-8; not checked" for name in not_utf8)
+    analysis = Analysis(root, cwd, project, sorted(problems, key=lambda p: p.path), python_files, other_files,
+                        loader.parsed, loader.cache.hits,
+                        configs={(prefix + folder).rstrip("/") or ".": c for folder, c in configs.items()},
+                        read_files={*python_files, *(f.path for f in deploy.facts), *deploy.env_files, *deps.facts})
     loader.cache.forget_untouched()
 
     def close() -> None:
-        loader.close()
         loader.cache.forget_untouched(run_over=True)
         if files_memory is not None:
             files_memory.forget_unseen()
@@ -519,7 +464,3 @@ class _AppUse:
     def __contains__(self, path: object) -> bool:
         return path in self._unmarked and self._verdicts(path) is self._uses
 
-
-def _crew_size() -> int:
-    # As many members as cores: they run at a lower priority than this process (crew.py).
-    return max(1, min(os.cpu_count() or 1, 8))

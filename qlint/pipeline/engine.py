@@ -265,7 +265,7 @@ def check_paths(
     from qlint.pipeline.analysis import analyse, collections_paused
 
     with collections_paused():
-        analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache, keep_reading=True,
+        analysis = analyse(paths, cwd=cwd, root=root, exclude=config.exclude, use_cache=use_cache,
                            defer_writes=True, config=config, force_exclude=force_exclude)
         try:
             found = answer(analysis, config, paths, select=select, ignore=ignore, extend_select=extend_select,

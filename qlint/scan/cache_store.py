@@ -82,7 +82,7 @@ def folder(root: Path, *parts: str) -> Path:
 def make_folder(path: Path) -> Path:
     """Make path, a folder in the user's cache directory, one private folder at a time;
     raises OSError when it cannot be made and CacheRefused (said once on stderr) when a
-    part of it is not safe. A folder elsewhere (a crew's scratch folder) is made as is."""
+    part of it is not safe. A folder elsewhere is made as is."""
     base = base_dir()
     try:
         relative = path.relative_to(base)
@@ -127,8 +127,8 @@ _session_key = secrets.token_bytes(KEY_SIZE)
 
 
 def key() -> bytes:
-    """The user's cache key; where none can be kept, one for this process (and its crew),
-    so that nothing stored survives the run."""
+    """The user's cache key; where none can be kept, one for this process, so that nothing
+    stored survives the run."""
     return _stored_key(base_dir()) or _session_key
 
 
@@ -180,7 +180,7 @@ class _QlintUnpickler(pickle.Unpickler):
 
 def _is_data_class(found: Any) -> bool:
     """A class of qlint's that only holds data: a dataclass, an enum or a named tuple, whose
-    construction runs no code of consequence (not, say, the crew, which starts processes)."""
+    construction runs no code of consequence (not, say, a class that starts processes)."""
     if not isinstance(found, type) or not getattr(found, "__module__", "").startswith("qlint"):
         return False
     return dataclasses.is_dataclass(found) or issubclass(found, enum.Enum) or (

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from functools import lru_cache
 from pathlib import Path
@@ -47,15 +46,13 @@ class FactsCache:
     it (cache_writer.py does that once the check has its answer)."""
 
     def __init__(self, root: Path, enabled: bool = True, memory: dict[str, Facts] | None = None,
-                 deferred: bool = False, folder: Path | None = None, secret: bytes | None = None) -> None:
-        """folder: where entries are kept (by default the project's cache folder, for
-        root); secret: the key that seals them (by default the user's)."""
+                 deferred: bool = False) -> None:
         self.enabled = enabled
         self.deferred = deferred
         self.pending: list[tuple[str, Facts]] = []
         self.root = root
-        self.folder = folder or cache_store.project_dir(root) / f"facts-{__version__}-{extractor_digest()}"
-        self.secret = secret or cache_store.key()
+        self.folder = cache_store.project_dir(root) / f"facts-{__version__}-{extractor_digest()}"
+        self.secret = cache_store.key()
         self.memory = memory
         self.touched: set[str] = set()
         self.hits = 0
@@ -101,11 +98,6 @@ class FactsCache:
             return None
         self.hits += 1
         return facts
-
-    def has(self, key: str) -> bool:
-        """Whether facts are kept under `key` (not checked for damage)."""
-        return (self.memory is not None and key in self.memory) or (
-            self.enabled and os.path.exists(self.folder / key[:2] / key))
 
     def stored(self, key: str) -> Facts | None:
         """The facts on disk under `key`, or None; counted neither as a hit nor a miss."""

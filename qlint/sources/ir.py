@@ -289,9 +289,6 @@ class ModuleFacts:
     lines: int = 0
     mentions_celery: bool = True
     notes: tuple[str, ...] = field(default=())
-    # What the resolver will probably look up of other modules (reads.likely_reads).
-    names_read: frozenset[str] = frozenset()
-    attributes_read: tuple[tuple[str, str], ...] = ()
 
 
 def _pickled_by_fields(cls: type) -> None:

@@ -19,7 +19,6 @@ from qlint.model import Span
 from qlint.sources import ir
 from qlint.sources import from_ast
 from qlint.sources.chunks import Chunk, lines_of, statement_chunks
-from qlint.sources.reads import likely_reads
 from qlint.sources.read import SourceError, decode_python, may_use_an_app, mentions_celery
 from qlint.sources.templates import PYTHON_NOTE, in_template_folder, is_python_template
 from qlint.sources.newer_syntax import rewritten
@@ -91,18 +90,16 @@ def parse_facts(path: str, text: str, calls: frozenset[str] = frozenset(),
         with ir.deep_recursion():
             if tree is None:  # syntax this interpreter does not know: libcst decides, on the whole file
                 body = _from_libcst(path, text)
-                names, attributes = likely_reads(body)
             else:
                 # A module with no Celery marker at all (read because a name it defines is
                 # used elsewhere) cannot send a task from any function: only signatures matter.
                 inert = not calls and not every_body and not mentions_celery(data) and not may_use_an_app(data)
-                body, names, attributes = _convert_chunks(path, text, tree, inert, calls, every_body)
+                body = _convert_chunks(path, text, tree, inert, calls, every_body)
     except _Unreadable as exc:
         if cpython_error is not None:  # both refuse it: CPython says where and why more plainly
             exc = _Unreadable(_error_span(path, cpython_error), f"syntax error: {cpython_error.msg}")
         return ir.ModuleFacts(path, (), error=exc.message, error_span=exc.span, lines=lines)
-    return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(data), names_read=names,
-                          attributes_read=attributes)
+    return ir.ModuleFacts(path, body, lines=lines, mentions_celery=mentions_celery(data))
 
 
 def with_bodies_at(facts: ir.ModuleFacts, data: bytes, line: int) -> ir.ModuleFacts | None:
@@ -129,8 +126,7 @@ def with_bodies_at(facts: ir.ModuleFacts, data: bytes, line: int) -> ir.ModuleFa
     except (SyntaxError, ValueError, RecursionError, MemoryError, from_ast.TooDeep):
         return None
     body = facts.body[:at] + tuple(stmts) + facts.body[at + 1:]
-    return ir.ModuleFacts(facts.path, body, lines=facts.lines, mentions_celery=facts.mentions_celery,
-                          names_read=facts.names_read, attributes_read=facts.attributes_read)
+    return ir.ModuleFacts(facts.path, body, lines=facts.lines, mentions_celery=facts.mentions_celery)
 
 
 def _first_line(stmt: ir.Stmt) -> int:
@@ -146,15 +142,13 @@ class _Unreadable(Exception):
         self.message = message
 
 
-Reads = tuple[frozenset[str], tuple[tuple[str, str], ...]]  # reads.likely_reads() of a chunk
-
-# path -> {chunk text: (first line, statements, what they read)} from the last parse of that
+# path -> {chunk text: (first line, statements)} from the last parse of that
 # file, and the mode it was converted in (inert, reads the environment, the calls that make a
 # function read, whether every body is). A long-running process (the language server) keeps
 # them (keep_chunks()) and converts only the statements that changed; a check parses each
 # file once, and the chunks' text would hold its sources twice (49 MB on 50,000 files).
 _Mode = tuple[bool, bool, str, bool]
-_LAST_CHUNKS: dict[str, tuple[_Mode, dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]]]] = {}
+_LAST_CHUNKS: dict[str, tuple[_Mode, dict[str, tuple[int, tuple[ir.Stmt, ...]]]]] = {}
 _KEEP_CHUNKS = False
 
 
@@ -165,10 +159,8 @@ def keep_chunks() -> None:
 
 
 def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False,
-                    calls: frozenset[str] = frozenset(), every_body: bool = False,
-                    ) -> tuple[tuple[ir.Stmt, ...], frozenset[str],
-                                                                  tuple[tuple[str, str], ...]]:
-    """The statements of the file, and the names and attributes they read (reads.py)."""
+                    calls: frozenset[str] = frozenset(), every_body: bool = False) -> tuple[ir.Stmt, ...]:
+    """The statements of the file."""
     reads_environ = inert and _ENVIRON.search(text) is not None
     lines = lines_of(text)
     chunks = statement_chunks(text, tree, lines)
@@ -178,27 +170,22 @@ def _convert_chunks(path: str, text: str, tree: ast.Module, inert: bool = False,
     was, previous = _LAST_CHUNKS.get(path, (mode, {}))
     if was != mode:
         previous = {}
-    current: dict[str, tuple[int, tuple[ir.Stmt, ...], Reads]] = {}
+    current: dict[str, tuple[int, tuple[ir.Stmt, ...]]] = {}
     body: list[ir.Stmt] = []
-    names: set[str] = set()
-    attributes: set[tuple[str, str]] = set()
     converter = from_ast.Converter(path, lines)
     for chunk in chunks:
         known = current.get(chunk.text) or previous.get(chunk.text)
         if known is None:
             stmts = _convert_chunk(converter, chunk, inert, reads_environ, callers, every_body)
-            reads = likely_reads(stmts)
         else:
-            first, stmts, reads = known
+            first, stmts = known
             if first != chunk.first_line:
                 stmts = tuple(ir.shift_lines(s, chunk.first_line - first) for s in stmts)
-        current[chunk.text] = (chunk.first_line, stmts, reads)
+        current[chunk.text] = (chunk.first_line, stmts)
         body.extend(stmts)
-        names |= reads[0]
-        attributes.update(reads[1])
     if _KEEP_CHUNKS:
         _LAST_CHUNKS[path] = (mode, current)
-    return tuple(body), frozenset(names), tuple(sorted(attributes))
+    return tuple(body)
 
 
 def _convert_chunk(converter: from_ast.Converter, chunk: Chunk, inert: bool = False,

@@ -157,20 +157,6 @@ async def test_findings_in_a_compose_file(client: LanguageClient):
 
 
 @pytest.mark.asyncio(loop_scope="function")
-async def test_a_workspace_large_enough_to_parse_in_parallel(client: LanguageClient):
-    # Enough unparsed modules for the parallel parse: the server reads stdin on a thread,
-    # and a pool forked from it once hung for ever.
-    from qlint.pipeline.analysis import PARALLEL_THRESHOLD
-
-    for i in range(PARALLEL_THRESHOLD * 2):
-        (client.project / f"proj/jobs_{i}.py").write_text(  # type: ignore[attr-defined]
-            f"from proj.celery import app\n\n\n@app.task(acks_late=True)\ndef job_{i}(x):\n    return x\n")
-    target = await open_file(client, "proj/jobs_3.py")
-    found = await diagnostics_for(client, target, lambda d: any(x.code == "QL101" for x in d))
-    assert next(d for d in found if d.code == "QL101").range.start.line == 3
-
-
-@pytest.mark.asyncio(loop_scope="function")
 async def test_save_rechecks_with_files_changed_on_disk(client: LanguageClient):
     tasks = await open_file(client, "proj/tasks.py")
     await diagnostics_for(client, tasks, lambda d: not any(x.code == "QL102" for x in d))
