@@ -139,7 +139,6 @@ class _Loader:
         self.used: set[str] = set()
         self.verdicts: dict[str, dict[Hashable, object]] = {}
         self.parsed = 0
-        self._keys: dict[str, str] = {}  # cache key of each file's bytes (read once, hashed once)
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, for more than a verdict on them."""
@@ -205,7 +204,7 @@ class _Loader:
         data = self.read(path)
         if data is None:
             return
-        key = self._key(path, data)
+        key = self.cache.key(path, data)
         facts = self.cache.get(key)
         if isinstance(facts, ir.ModuleFacts):
             self.facts[path] = facts
@@ -215,11 +214,6 @@ class _Loader:
         self.cache.put(key, facts, to_disk=path not in self.overrides)
         self.facts[path] = facts
         self.parsed += 1
-
-    def _key(self, path: str, data: bytes) -> str:
-        if path not in self._keys:
-            self._keys[path] = self.cache.key(path, data)
-        return self._keys[path]
 
     def calling(self, path: str, names: frozenset[str]) -> ir.ModuleFacts | None:
         """A module's facts with the bodies of its functions that call one of names read
