@@ -28,14 +28,20 @@ def codes(diagnostics) -> list[tuple[str, int]]:
     return sorted((str(d.code), d.range.start.line + 1) for d in diagnostics)
 
 
+async def open_both(client: LanguageClient) -> tuple[str, str, list]:
+    """The settings (QL101 in them) and helpers.py opened, once both have diagnostics."""
+    config = await open_file(client, "proj/celeryconfig.py")
+    helpers = await open_file(client, "proj/helpers.py")
+    found = await diagnostics_for(client, config, lambda d: any(x.code == "QL101" for x in d))
+    await diagnostics_for(client, helpers, version=1)
+    return config, helpers, found
+
+
 @pytest.mark.asyncio(loop_scope="function")
 async def test_an_edit_of_a_module_nothing_used_keeps_the_findings(project: Path):
     (project / "proj/helpers.py").write_text(PLAIN)
     async with server_in(project) as client:
-        config = await open_file(client, "proj/celeryconfig.py")
-        helpers = await open_file(client, "proj/helpers.py")
-        before = await diagnostics_for(client, config, lambda d: any(x.code == "QL101" for x in d))
-        await diagnostics_for(client, helpers, version=1)
+        config, helpers, before = await open_both(client)
         count = kept(client)
         change(client, helpers, 2, PLAIN + "\n\nTRIPLE = 3\n")
         assert await diagnostics_for(client, helpers, version=2) == []
@@ -66,10 +72,7 @@ async def test_a_module_the_check_read_is_checked_again(project: Path):
 async def test_a_file_the_check_read_changed_on_disk_is_checked_again(project: Path):
     (project / "proj/helpers.py").write_text(PLAIN)
     async with server_in(project) as client:
-        config = await open_file(client, "proj/celeryconfig.py")
-        helpers = await open_file(client, "proj/helpers.py")
-        await diagnostics_for(client, config, lambda d: any(x.code == "QL101" for x in d))
-        await diagnostics_for(client, helpers, version=1)
+        _, helpers, _ = await open_both(client)
         count = kept(client)
         # The task module loses its late ack on disk (a checkout); the next check, for an
         # edit of the plain module, reads it.
