@@ -1,4 +1,4 @@
-"""What a check asks of a file's bytes without parsing them as Python, by kind: the pre-filter's
+"""What a check asks of a file's bytes, by kind, all but the last without parsing them: the pre-filter's
 Celery markers, whether the file may act on an app it imports or start a Celery process, the
 calls QL305's second pass looks for, whether a candidate is a deployment file, what a
 dependency file says of celery and kombu, the qlint configuration a file holds, and whether an
@@ -13,6 +13,7 @@ import re
 import sys
 from typing import Callable, Hashable, Mapping
 
+from qlint.model import Span
 from qlint.sources.read import MARKERS, calls_pattern, celery_markers, may_start_celery, may_use_an_app
 
 MARKER_NUMBERS = "markers"
@@ -90,8 +91,8 @@ def _python_problem(path: str, data: bytes) -> tuple[str, int, int, int, int] | 
     facts = parse_file(path, data)
     if facts.error is None:
         return None
-    span = facts.error_span
-    return (facts.error, span.line, span.column, span.end_line, span.end_column) if span is not None else (facts.error, 0, 0, 0, 0)
+    span = facts.error_span or Span(path, 0, 0)
+    return facts.error, span.line, span.column, span.end_line, span.end_column
 
 
 def _qlint_table(name: str, data: bytes) -> object:
