@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Callable, Hashable, Mapping
 
 from qlint.pipeline.result import Answer
-from qlint.scan.run_cache import LOOKED_FOR, Changes, Listing, Reads
-from qlint.sources.read import SourceError, read_bytes
+from qlint.scan.run_cache import Changes, Listing, Reads, unaffected_changes
+
+Verdicts = Mapping[object, object]
 
 
 @dataclass
@@ -29,48 +30,32 @@ class KeptAnswer:
     reads: Reads
 
     def still(self, settings: Hashable, buffers: Mapping[str, bytes], listing: Listing,
-              holds: Callable[[str, bytes, Mapping[object, object]], bool],
+              unaffected: Callable[[str, str, Verdicts], bool], holds: Callable[[str, bytes, Verdicts], bool],
               present: Callable[[Changes, Reads], bool],
               with_changes: Callable[[Answer, Changes], Answer]) -> Answer | None:
-        """The answer, where nothing the check used differs now: holds(path, bytes, verdicts)
-        says whether a changed file still gives the verdicts the check asked of it, present()
-        whether files added and removed leave the answer as it was (engine.verdicts_hold,
-        engine.presence_unaffected); None otherwise. Kept up to date when it is given."""
+        """The answer, where nothing the check used differs now (run_cache.unaffected_changes):
+        a changed file still gives the verdicts the check asked of it, on disk (unaffected) or
+        in its buffer (holds), and files added and removed leave the answer as it was (present);
+        None otherwise. Kept up to date when it is given."""
         if settings != self.settings or buffers.keys() != self.buffers.keys():
             return None
-        used, verdicts = self.reads
-
-        def learnt(rel: str) -> bool:
-            return rel in used or LOOKED_FOR + rel.rpartition("/")[2] in used
-
-        # A buffer whose file is not listed (excluded, not saved yet) is not read by a check.
-        now = {rel: (full, sig) for rel, full, sig in listing}
-        changes = Changes({}, sorted(self.signatures.keys() - now.keys()))
-        for rel, (full, sig) in now.items():
-            if rel not in self.signatures:
-                if learnt(rel) or rel in buffers:
-                    return None
-                changes.added[rel] = full
-                continue
-            if rel in buffers:
-                if buffers[rel] == self.buffers[rel]:
-                    continue
-                data: bytes | None = buffers[rel]
-            elif self.signatures[rel] == sig:
-                continue
-            else:
-                try:
-                    data = read_bytes(full)
-                except SourceError:
-                    data = None
-            if learnt(rel) or data is None or not holds(rel, data, verdicts.get(rel, {})):
-                return None
-        if any(learnt(rel) for rel in changes.removed) or \
-                ((changes.added or changes.removed) and not present(changes, self.reads)):
+        # A buffer whose file is not listed (excluded, not saved yet) is not read by a check;
+        # one over a file listed only now is new to it.
+        if any(rel in buffers and rel not in self.signatures for rel, _, _ in listing):
             return None
+        def still_holds(rel: str, full: str, asked: Verdicts) -> bool:
+            return holds(rel, buffers[rel], asked) if rel in buffers else unaffected(rel, full, asked)
+
+        def differs(rel: str, signature: object) -> bool:
+            return buffers[rel] != self.buffers[rel] if rel in buffers else signature != self.signatures[rel]
+
+        changes = unaffected_changes(self.signatures, self.reads, listing, still_holds, present, differs)
+        if changes is None:
+            return None
+        used, verdicts = self.reads
         kept = {rel: v for rel, v in verdicts.items() if rel not in changes.removed}
         self.reads = (used, {**kept, **changes.verdicts})
         self.buffers = dict(buffers)
-        self.signatures = {rel: sig for rel, (_, sig) in now.items()}
+        self.signatures = {rel: sig for rel, _, sig in listing}
         self.answer = with_changes(self.answer, changes)
         return self.answer

@@ -94,7 +94,7 @@ class QlintServer(LanguageServer):
             return
         files = run_cache(["."], cwd=root, root=root, config=config)  # the tree as a check lists it
         if self.kept is not None:
-            kept = self.kept.still(config.settings_key(), buffers, files.listing, verdicts_hold,
+            kept = self.kept.still(config.settings_key(), buffers, files.listing, unaffected_by, verdicts_hold,
                                    presence_unaffected(root, root, files.listing),
                                    lambda found, changes: with_modules(found, changes, root, root))
             if kept is not None:

@@ -89,6 +89,42 @@ class Changes:
     removed: list[str]  # paths from the root
     # the verdicts the files added give, by path from the root, as a run would ask them
     verdicts: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)  # listed before and now, and different
+
+
+def unaffected_changes(signatures: dict[str, Signature], reads: Reads, listing: Listing,
+                       unaffected: Callable[[str, str, dict[Any, Any]], bool],
+                       present: Callable[["Changes", Reads], bool],
+                       differs: Callable[[str, Signature], bool] | None = None) -> "Changes | None":
+    """What changed since a run that learnt `reads` of the tree it listed as `signatures`, where
+    that run's answer still holds: the only files changed, added or removed are some whose bytes
+    it did not use nor presence asked about, unaffected(path from the root, absolute path,
+    {kind: verdict} as the run found them) holds for each file changed, and present(the files
+    added and removed, reads) for those added and removed; else None. differs(path, signature)
+    says whether a file listed both times changed (by default: its signature did)."""
+    used, verdicts = reads
+
+    def learnt(rel: str) -> bool:
+        return rel in used or LOOKED_FOR + rel.rpartition("/")[2] in used
+
+    now = {rel: (full, sig) for rel, full, sig in listing}
+    changes = Changes({}, sorted(signatures.keys() - now.keys()))
+    for rel, (full, sig) in now.items():
+        before = signatures.get(rel)
+        if before is not None and not (differs(rel, sig) if differs is not None else before != sig):
+            continue
+        if learnt(rel):
+            return None
+        if before is None:
+            changes.added[rel] = full
+        elif unaffected(rel, full, verdicts.get(rel, {})):
+            changes.changed.append(rel)
+        else:
+            return None
+    if any(learnt(rel) for rel in changes.removed) or \
+            ((changes.added or changes.removed) and not present(changes, reads)):
+        return None
+    return changes
 
 
 class RunCache:
@@ -134,36 +170,17 @@ class RunCache:
 
     def get_unaffected(self, unaffected: Callable[[str, str, dict[Any, Any]], bool],
                        present: Callable[[Changes, Reads], bool]) -> Any | None:
-        """The stored result, where the only files changed, added or removed since it was
-        computed are some whose bytes it did not use nor presence asked about, and for which
-        unaffected(path from the root, absolute path, {kind: verdict} as the run found them)
-        holds for each file changed, and present(the files added and removed, what the run
-        learnt) for those added and removed; else None."""
+        """The stored result, where nothing that changed since it was computed can change it
+        (unaffected_changes); else None."""
         reads = self._load(self.reads_path)
         if reads is None:
             return None
         tree, signatures, used, verdicts = reads
-
-        def learnt(rel: str) -> bool:
-            return rel in used or LOOKED_FOR + rel.rpartition("/")[2] in used
-
-        now = {rel: (full, sig) for rel, full, sig in self.listing}
-        changes = Changes({}, sorted(signatures.keys() - now.keys()))
-        fresh = False
-        for rel, (full, sig) in now.items():
-            before = signatures.get(rel)
-            if before == sig:
-                continue
-            if learnt(rel):
-                return None
-            if before is None:
-                changes.added[rel] = full
-            elif not unaffected(rel, full, verdicts.get(rel, {})):
-                return None
-            fresh = fresh or not settled(sig)
-        if any(learnt(rel) for rel in changes.removed) or \
-                ((changes.added or changes.removed) and not present(changes, (used, verdicts))):
+        changes = unaffected_changes(signatures, (used, verdicts), self.listing, unaffected, present)
+        if changes is None:
             return None
+        now = {rel: sig for rel, _, sig in self.listing}
+        fresh = any(not settled(now[rel]) for rel in [*changes.added, *changes.changed])
         stored = self._load(self.path)
         if stored is None or stored[0] != tree:
             return None
